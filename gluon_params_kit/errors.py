@@ -1,0 +1,76 @@
+"""One base error for the kit; each specific error also subclasses the matching built-in.
+
+So ``except KeyError`` around ``get(net, '0.9.weight')`` works, and so does
+``except ParamsKitError`` around anything the kit does.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, List, Sequence
+
+__all__ = [
+    "CheckpointError",
+    "DeviceError",
+    "InitializerError",
+    "ParamsKitError",
+    "PathError",
+    "SelectionError",
+    "TieError",
+    "closest",
+]
+
+
+class ParamsKitError(Exception):
+    """Base class of every error gluon_params_kit raises on purpose."""
+
+
+class PathError(ParamsKitError, KeyError):
+    """A structural path, auto name or tuple that does not resolve in a block."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; show it as written
+        return str(self.args[0]) if self.args else ""
+
+
+class SelectionError(ParamsKitError, ValueError):
+    """A pattern that is invalid or selects nothing, or a bad selection option."""
+
+
+class InitializerError(ParamsKitError, ValueError):
+    """An unknown initializer name, bad spec or arguments, or an init plan that cannot apply."""
+
+
+class TieError(ParamsKitError, ValueError):
+    """Parameters that cannot be tied (shape, dtype, grad_req, missing path, self-tie)."""
+
+
+class CheckpointError(ParamsKitError, ValueError):
+    """A checkpoint that cannot be read, or cannot be loaded into a block as asked."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        #: The ``LoadReport`` behind a failed load, when there is one.
+        self.report = report
+
+
+class DeviceError(ParamsKitError, ValueError):
+    """A context, replica or kvstore operation that cannot be done as asked."""
+
+
+def closest(word: str, choices: Iterable[str], n: int = 3) -> List[str]:
+    """The choices nearest to ``word`` (difflib ratio), best first, for "did you mean" hints.
+
+    >>> closest('dense0_wieght', ['dense0_weight', 'dense0_bias', 'dense1_weight'])
+    ['dense0_weight', 'dense1_weight', 'dense0_bias']
+    """
+    return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.5)
+
+
+def listing(items: Sequence[str], limit: int = 8) -> str:
+    """Comma-separated, quoted, cut to ``limit`` items with a count of the rest.
+
+    >>> listing(['a', 'b', 'c'], limit=2)
+    "'a', 'b' (+1 more)"
+    """
+    items = list(items)
+    shown = ", ".join(repr(i) for i in items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")

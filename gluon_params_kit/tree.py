@@ -1,0 +1,418 @@
+"""The backbone: a block read as an ordered map from structural path to Parameter.
+
+A structural path is what Gluon itself writes in ``save_parameters``: child keys
+joined by ``'.'``, then the parameter's attribute name (``0.1.0.bias``,
+``features.3.weight``). Unlike auto names (``dense0_weight``), which come from a
+process-wide counter, paths are the same in every process. Auto names stay usable
+as aliases through the legacy bridge (:func:`legacy_names`).
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import OrderedDict
+from typing import Dict, Iterator, List, Mapping, Sequence, Tuple, Union
+
+from ._compat import gluon, mx
+from .errors import PathError, closest, listing
+
+__all__ = [
+    "LegacyNames",
+    "PathLike",
+    "format_path",
+    "fresh_names",
+    "get",
+    "legacy_names",
+    "match_legacy_names",
+    "named_blocks",
+    "named_parameters",
+    "parse_path",
+    "path_of",
+    "walk",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+PathLike = Union[str, Sequence[Union[str, int]]]
+
+_TOKEN = re.compile(r"\[\s*(-?\d+|'[^']*'|\"[^\"]*\")\s*\]|\.?([^.\[\]]+)")
+_LEADING_VAR = re.compile(r"^([A-Za-z_]\w*)\[")
+
+
+# --------------------------------------------------------------------------- paths
+
+def parse_path(path: PathLike) -> Tuple[str, ...]:
+    """Split a path in any accepted form into its segments.
+
+    Accepted: ``'0.1.0.bias'``, the book's ``'[0][1][0].bias'`` (also after a variable
+    name, ``'rgnet[0][1][0].bias'``, kept here as a first segment), attribute paths
+    ``'features.3.weight'`` and tuples ``(0, 1, 0, 'bias')``. ``''`` and ``()`` are the root.
+
+    >>> parse_path('[0][1][0].bias')
+    ('0', '1', '0', 'bias')
+    >>> parse_path((0, 'weight'))
+    ('0', 'weight')
+    """
+    if isinstance(path, (tuple, list)):
+        segs = tuple(str(s) for s in path)
+        if any(s == "" for s in segs):
+            raise PathError(f"path {path!r} has an empty segment")
+        return segs
+    if not isinstance(path, str):
+        raise PathError(
+            f"path must be a str like '0.1.weight' or a tuple like (0, 1, 'weight'), "
+            f"got {type(path).__name__}: {path!r}")
+    text = path.strip()
+    if text == "":
+        return ()
+    segs: List[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise PathError(f"cannot parse path {path!r} at position {pos}: {text[pos:]!r}")
+        index, name = m.groups()
+        segs.append((index.strip("'\"") if index is not None else name).strip())
+        pos = m.end()
+    if text.endswith(".") or ".." in text or any(s == "" for s in segs):
+        raise PathError(f"path {path!r} has an empty segment")
+    return tuple(segs)
+
+
+def format_path(segments: Sequence[Union[str, int]]) -> str:
+    """Join segments into the canonical dotted form (inverse of :func:`parse_path`).
+
+    >>> format_path(('0', 1, 'bias'))
+    '0.1.bias'
+    """
+    return ".".join(str(s) for s in segments)
+
+
+# --------------------------------------------------------------------------- walking
+
+def walk(block: Block, *, depth_first: bool = True) -> Iterator[Tuple[str, Block]]:
+    """Yield ``(path, block)`` for the root (path ``''``) and every descendant.
+
+    Children come in registration order (the order of ``block._children``), so the
+    walk is deterministic. A block registered under several paths is yielded under
+    each of them. ``depth_first=False`` walks level by level.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> [p for p, _ in walk(net)]
+    ['', '0', '1']
+    """
+    _check_block(block)
+    if depth_first:
+        stack: List[Tuple[str, Block]] = [("", block)]
+        while stack:
+            path, blk = stack.pop()
+            yield path, blk
+            kids = [(_join(path, k), c) for k, c in blk._children.items()]
+            stack.extend(reversed(kids))
+    else:
+        level: List[Tuple[str, Block]] = [("", block)]
+        while level:
+            nxt: List[Tuple[str, Block]] = []
+            for path, blk in level:
+                yield path, blk
+                nxt.extend((_join(path, k), c) for k, c in blk._children.items())
+            level = nxt
+
+
+def named_blocks(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Block]":
+    """Ordered mapping path -> block for the root (``''``) and every descendant.
+
+    A block registered in several places appears once, under its first path in walk
+    order, unless ``aliases=True``.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4))
+    >>> {p: type(b).__name__ for p, b in named_blocks(net).items()}
+    {'': 'Sequential', '0': 'Dense'}
+    """
+    out: "OrderedDict[str, Block]" = OrderedDict()
+    seen = set()
+    for path, blk in walk(block):
+        if aliases or id(blk) not in seen:
+            seen.add(id(blk))
+            out[path] = blk
+    return out
+
+
+def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Parameter]":
+    """Ordered mapping structural path -> Parameter, in ``save_parameters`` order.
+
+    Each Parameter appears once, under its canonical path (the first in walk order);
+    ``aliases=True`` lists it under every path, exactly the keys
+    ``block.save_parameters`` writes.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> list(named_parameters(net))
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+    out: "OrderedDict[str, Parameter]" = OrderedDict()
+    seen = set()
+    for path, blk in walk(block):
+        for attr, param in blk._reg_params.items():
+            if aliases or id(param) not in seen:
+                seen.add(id(param))
+                out[_join(path, attr)] = param
+    return out
+
+
+def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
+    """id(Parameter or Block) -> every path it has, first one canonical."""
+    table: "OrderedDict[int, List[str]]" = OrderedDict()
+    for path, blk in walk(block):
+        table.setdefault(id(blk), []).append(path)
+        for attr, param in blk._reg_params.items():
+            table.setdefault(id(param), []).append(_join(path, attr))
+    return table
+
+
+# --------------------------------------------------------------------------- lookup
+
+def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
+    """The Block or Parameter at ``path`` (any form :func:`parse_path` accepts).
+
+    An auto name of this process (``'dense0_weight'``) is accepted too. A path that
+    does not resolve raises :class:`~gluon_params_kit.errors.PathError` (a
+    ``KeyError``) naming the failing segment, what exists there and the closest match.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> get(net, '[1].bias') is net[1].bias
+    True
+    >>> get(net, 'net[0]') is net[0]
+    True
+    """
+    _check_block(block)
+    segs = parse_path(path)
+    if isinstance(path, str) and segs:
+        var = _LEADING_VAR.match(path.strip())
+        if var and segs[0] not in block._children and segs[0] not in block._reg_params:
+            segs = segs[1:]  # 'rgnet[0][1]': a variable name, not a child
+    try:
+        return _resolve(block, segs, path)
+    except PathError:
+        if isinstance(path, str) and len(segs) == 1:
+            owner = _by_auto_name(block).get(segs[0])
+            if owner is not None:
+                return owner
+        raise
+
+
+def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
+    node = block
+    for i, seg in enumerate(segs):
+        if not isinstance(node, Block):
+            raise PathError(
+                f"path {original!r}: {format_path(segs[:i])!r} is a Parameter, "
+                f"it has no {seg!r} inside")
+        if seg in node._children:
+            node = node._children[seg]
+            continue
+        if seg in node._reg_params:
+            node = node._reg_params[seg]
+            continue
+        if _is_int(seg) and node._children:
+            keys = list(node._children)
+            idx = int(seg)
+            if -len(keys) <= idx < 0:  # Python-style negative index, as net[-1]
+                node = node._children[keys[idx]]
+                continue
+        here = list(node._children) + list(node._reg_params)
+        where = format_path(segs[:i]) or "<root>"
+        hint = closest(seg, here)
+        raise PathError(
+            f"path {original!r}: no {seg!r} at {where} ({type(node).__name__}). "
+            f"It has: {listing(here) or 'nothing'}."
+            + (f" Did you mean {listing(hint)}?" if hint else ""))
+    return node
+
+
+def path_of(block: Block, target: Union[Block, Parameter], *,
+            all_paths: bool = False) -> Union[str, List[str]]:
+    """The canonical path of a Parameter or sub-block inside ``block``.
+
+    With ``all_paths=True``, every path it has (canonical first): a shared
+    Parameter or a block added twice has several.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> path_of(net, net[1].weight)
+    '1.weight'
+    """
+    _check_block(block)
+    if not isinstance(target, (Block, Parameter)):
+        raise PathError(f"target must be a Block or Parameter, got {type(target).__name__}")
+    paths = _alias_table(block).get(id(target))
+    if not paths:
+        kind = type(target).__name__
+        raise PathError(f"{kind} {getattr(target, 'name', target)!r} is not inside "
+                        f"{type(block).__name__} {block.name!r}")
+    return list(paths) if all_paths else paths[0]
+
+
+# --------------------------------------------------------------------------- legacy names
+
+class LegacyNames(Mapping):
+    """The bridge between auto names (``dense0_weight``) and structural paths.
+
+    Behaves as a mapping auto name -> canonical path; :meth:`to_name` goes the other
+    way (any alias path accepted). Built by :func:`legacy_names`.
+    """
+
+    def __init__(self, name_to_path: "OrderedDict[str, str]", path_to_name: Dict[str, str],
+                 ambiguous: Dict[str, List[str]]):
+        self._n2p = name_to_path
+        self._p2n = path_to_name
+        self._ambiguous = ambiguous
+
+    def __getitem__(self, name: str) -> str:
+        return self.to_path(name)
+
+    def __iter__(self):
+        return iter(self._n2p)
+
+    def __len__(self) -> int:
+        return len(self._n2p)
+
+    def to_path(self, name: str) -> str:
+        """Canonical path of the parameter with this auto name."""
+        if name in self._ambiguous:
+            raise PathError(f"auto name {name!r} is ambiguous: it names "
+                            f"{listing(self._ambiguous[name])}; use a path instead")
+        if name not in self._n2p:
+            raise PathError(f"no parameter is named {name!r}." + _did_you_mean(name, self._n2p))
+        return self._n2p[name]
+
+    def to_name(self, path: PathLike) -> str:
+        """Auto name of the parameter at ``path`` (canonical or alias path)."""
+        key = format_path(parse_path(path))
+        if key not in self._p2n:
+            raise PathError(f"no parameter at path {key!r}." + _did_you_mean(key, self._p2n))
+        return self._p2n[key]
+
+    def __repr__(self) -> str:
+        return f"LegacyNames({len(self)} names)"
+
+
+def legacy_names(block: Block) -> LegacyNames:
+    """The legacy bridge of ``block``: auto name <-> structural path, both ways.
+
+    >>> from mxnet.gluon import nn
+    >>> with fresh_names():
+    ...     net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> bridge = legacy_names(net)
+    >>> bridge['dense1_bias'], bridge.to_name('0.weight')
+    ('1.bias', 'dense0_weight')
+    """
+    n2p: "OrderedDict[str, str]" = OrderedDict()
+    p2n: Dict[str, str] = {}
+    owners: Dict[str, int] = {}
+    ambiguous: Dict[str, List[str]] = {}
+    for path, param in named_parameters(block, aliases=True).items():
+        p2n[path] = param.name
+        if param.name not in n2p:
+            n2p[param.name] = path
+            owners[param.name] = id(param)
+        elif owners[param.name] != id(param):  # two distinct Parameters, one name
+            ambiguous.setdefault(param.name, [n2p[param.name]]).append(path)
+    return LegacyNames(n2p, p2n, ambiguous)
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def match_legacy_names(block: Block, names: Sequence[str]) -> "OrderedDict[str, str]":
+    """Map auto names numbered by *another* process to this block's canonical paths.
+
+    Counters differ between processes (``dense76_weight`` there is ``dense0_weight``
+    here), but the structure does not: names are grouped by their shape with the
+    numbers blanked out (``dense#_weight``) and matched by rank within each group.
+    A group whose size differs between the two sides cannot be matched and raises
+    :class:`~gluon_params_kit.errors.PathError` naming it.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> dict(match_legacy_names(net, ['dense7_weight', 'dense7_bias', 'dense8_weight', 'dense8_bias']))
+    {'dense7_weight': '0.weight', 'dense7_bias': '0.bias', 'dense8_weight': '1.weight', 'dense8_bias': '1.bias'}
+    """
+    ours = OrderedDict((p.name, path) for path, p in named_parameters(block).items())
+    theirs = list(names)
+    if len(set(theirs)) != len(theirs):
+        dup = sorted({n for n in theirs if theirs.count(n) > 1})
+        raise PathError(f"names to match repeat: {listing(dup)}")
+    groups_ours = _group_by_shape(ours)
+    groups_theirs = _group_by_shape(theirs)
+    problems = []
+    for shape in sorted(set(groups_ours) | set(groups_theirs)):
+        a, b = groups_ours.get(shape, []), groups_theirs.get(shape, [])
+        if len(a) != len(b):
+            problems.append(f"{shape!r}: {len(b)} given, {len(a)} in the block")
+    if problems:
+        raise PathError("cannot match auto names by structure (ambiguous): "
+                        + "; ".join(problems))
+    mapping = {}
+    for shape, theirs_sorted in groups_theirs.items():
+        for mine, other in zip(groups_ours[shape], theirs_sorted):
+            mapping[other] = ours[mine]
+    return OrderedDict((n, mapping[n]) for n in theirs)
+
+
+def _group_by_shape(names) -> Dict[str, List[str]]:
+    groups: Dict[str, List[str]] = {}
+    for n in names:
+        groups.setdefault(_NUMBER.sub("#", n), []).append(n)
+    return {k: sorted(v, key=lambda n: [int(x) for x in _NUMBER.findall(n)])
+            for k, v in groups.items()}
+
+
+# --------------------------------------------------------------------------- names
+
+@contextlib.contextmanager
+def fresh_names() -> Iterator[None]:
+    """Blocks created inside get the auto names of a fresh process (``dense0``...).
+
+    Gluon numbers blocks with a process-wide counter, so the book's names
+    (``dense0_weight``, ``sequential1_``) only come out in a new process. Inside this
+    context the counter starts from zero; outside it, numbering continues as before.
+
+    >>> from mxnet.gluon import nn
+    >>> _ = nn.Dense(3)  # advances the process-wide counter
+    >>> with fresh_names():
+    ...     nn.Dense(3).weight.name
+    'dense0_weight'
+    """
+    with mx.name.NameManager():
+        yield
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _check_block(block) -> None:
+    if not isinstance(block, Block):
+        raise PathError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+
+
+def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
+    found: Dict[str, Union[Block, Parameter]] = {}
+    for p in named_parameters(block).values():
+        found.setdefault(p.name, p)
+    return found
+
+
+def _did_you_mean(word: str, choices) -> str:
+    hint = closest(word, choices)
+    return f" Did you mean {listing(hint)}?" if hint else ""

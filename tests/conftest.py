@@ -1,0 +1,40 @@
+"""Shared pytest set-up: array modes, GPU skipping, clean auto names per test."""
+import pytest
+
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+import mxnet as mx
+from mxnet import npx
+
+
+@pytest.fixture(params=["nd", "np"])
+def mode(request):
+    """Run a test once in ``mx.nd`` mode and once after ``npx.set_np()``; yields the mode name."""
+    if request.param == "np":
+        npx.set_np()
+    try:
+        yield request.param
+    finally:
+        npx.reset_np()
+
+
+@pytest.fixture(autouse=True)
+def _reset_np_mode():
+    """A test that forgets to reset np mode must not leak it into the next one."""
+    yield
+    npx.reset_np()
+
+
+def _num_gpus() -> int:
+    try:
+        return mx.context.num_gpus()
+    except mx.base.MXNetError:
+        return 0
+
+
+def pytest_collection_modifyitems(config, items):
+    if _num_gpus() > 0:
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU usable by the installed MXNet")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
