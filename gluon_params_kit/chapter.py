@@ -135,3 +135,132 @@ class MyInit(mx.init.Initializer):
 
 
 mx.init.register(MyInit)  # registered as 'myinit'
+
+
+# ----------------------------------------------------------------------------- replay
+
+class ChapterResult:
+    """What :func:`run` did: each cell's output and check count, and the verdict.
+
+    Attributes:
+        outputs: cell key -> exactly what the cell printed and displayed.
+        checks: cell key -> number of verified facts (0 when checks were off).
+        failures: cell key -> the failed check's message.
+    """
+
+    def __init__(self):
+        self.outputs: "dict[str, str]" = {}
+        self.checks: "dict[str, int]" = {}
+        self.failures: "dict[str, str]" = {}
+
+    @property
+    def ok(self) -> bool:
+        """True when every cell ran and every check passed."""
+        return not self.failures
+
+    def closing_line(self) -> str:
+        """``chapter: 17 cells reproduced, N checks passed`` (or what failed)."""
+        line = f"chapter: {len(self.outputs)} cells reproduced, {sum(self.checks.values())} checks passed"
+        if self.failures:
+            line += f", {len(self.failures)} failed: " + "; ".join(
+                f"cell {k}: {v}" for k, v in self.failures.items())
+        return line
+
+    def __repr__(self) -> str:
+        return f"<ChapterResult {self.closing_line()}>"
+
+
+def run_cell(source: str, ns: dict) -> str:
+    """Run one cell's source in ``ns`` as Jupyter would; return what it shows.
+
+    Statements run in order; when the last one is an expression, its value is
+    displayed with ``repr`` (unless None) and kept in ``ns['_']``, like IPython.
+
+    >>> ns = {}
+    >>> run_cell("a = 2\\nprint('a is', a)\\na + 1", ns)
+    'a is 2\\n3'
+    """
+    import ast
+    import contextlib
+    import io
+
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(tree, "<cell>", "exec"), ns)
+        value = None
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), ns)
+    ns["_"] = value
+    text = buf.getvalue()
+    if value is not None:
+        text += repr(value)
+    return text
+
+
+def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, file=None) -> ChapterResult:
+    """Replay every code cell of the chapter in the book's order, printing each output.
+
+    Args:
+        checks: verify each cell's real output (names, shapes, values, statistics).
+        quiet: print nothing (the outputs are in the result).
+        reproduce: start from a fresh process's state, so names and random values are
+            the book's: auto names restart at 0 (:func:`~gluon_params_kit.tree.fresh_names`)
+            and MXNet's generator is seeded with 0, the state a new process starts in.
+            This re-seeds the global generator; pass False to leave it alone.
+        file: where to print (default ``sys.stdout``).
+
+    Returns:
+        A :class:`ChapterResult`; its ``closing_line()`` is printed last.
+
+    Examples:
+        >>> result = run(quiet=True)
+        >>> result.ok, len(result.outputs)
+        (True, 17)
+        >>> result.outputs['7']
+        'array([0., 0., 0., 0., 0., 0., 0., 0., 0., 0.])'
+    """
+    import contextlib
+    import sys
+
+    from ._chapter_cells import CELLS
+    from .tree import fresh_names
+
+    out = file or sys.stdout
+    result = ChapterResult()
+    was_np = is_np_array()
+    ns: dict = {"__name__": "__chapter__"}
+    with contextlib.ExitStack() as stack:
+        if reproduce:
+            stack.enter_context(fresh_names())
+            mx.random.seed(0)
+        try:
+            for cell in CELLS:
+                before = cell.before(ns) if (checks and cell.before) else None
+                text = run_cell(cell.source, ns)
+                result.outputs[cell.key] = text
+                if not quiet:
+                    print(f"── cell {cell.key}: {cell.title} " + "─" * max(3, 60 - len(cell.title)), file=out)
+                    print(text.rstrip("\n"), file=out)
+                if checks:
+                    try:
+                        result.checks[cell.key] = cell.check(ns, text, before)
+                    except AssertionError as exc:
+                        result.checks[cell.key] = 0
+                        result.failures[cell.key] = str(exc)
+        finally:
+            if not was_np:
+                mx.npx.reset_np()
+    if not quiet:
+        print(result.closing_line(), file=out)
+    return result
+
+
+def main() -> int:
+    """``python -m gluon_params_kit.chapter``: replay the chapter, exit 1 if a check failed."""
+    return 0 if run().ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
