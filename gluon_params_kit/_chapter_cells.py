@@ -87,6 +87,9 @@ def _check_build(ns, out, _):
 
 def _check_params(ns, out, _):
     f = _Facts("2")
+    net = ns["net"]
+    f.equal(list(net[0].params.keys()), ["dense0_weight", "dense0_bias"], "net[0].params keys")
+    f.equal(list(net[1].params.keys()), ["dense1_weight", "dense1_bias"], "net[1].params keys")
     want = (_param_listing("dense0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n"
             + _param_listing("dense1_", ["dense1_weight", "dense1_bias"], MLP_SHAPES) + "\n")
     f.equal(out, want, "printed ParameterDicts")

@@ -7,6 +7,7 @@ MXNet 1.9.1 uses ``numpy.bool`` and friends, which numpy 1.24 removed. On numpy
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import numpy as _onp
@@ -37,10 +38,22 @@ if NUMPY_VERSION >= (2, 0):
         f"Fix: pip install '{_numpy_pin()}' (in a virtual environment; `make test` creates one)."
     )
 
+
+
+def _missing(name: str) -> bool:
+    # numpy 1.20-1.23 still serve the aliases through a module __getattr__ (with a
+    # DeprecationWarning); 1.24+ raise AttributeError. Only the latter need the shim.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            getattr(_onp, name)
+        except AttributeError:
+            return True
+    return False
+
+
 #: Names of the numpy aliases this module had to restore (empty when numpy < 1.24).
-SHIMMED_ALIASES: tuple = tuple(
-    name for name in _REMOVED_ALIASES if name not in _onp.__dict__
-)
+SHIMMED_ALIASES: tuple = tuple(name for name in _REMOVED_ALIASES if _missing(name))
 for _name in SHIMMED_ALIASES:
     setattr(_onp, _name, _REMOVED_ALIASES[_name])
 

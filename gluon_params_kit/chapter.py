@@ -103,7 +103,7 @@ class FixedHiddenMLP(nn.Block):
         else:
             X = mx.nd.relu(mx.nd.dot(X, self.rand_weight.data()) + 1)
         X = self.dense(X)
-        while float(abs(X).sum()) > 1:
+        while float(abs(X).sum().asnumpy()) > 1:
             X /= 2
         return X.sum()
 

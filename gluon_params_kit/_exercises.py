@@ -1,0 +1,222 @@
+"""The chapter's five exercises, answered in code that returns what it found.
+
+Each answer is a function returning plain data (so tests and the notebook can assert
+on it) and builds its networks inside ``fresh_names()``: auto names in the answers do
+not depend on what the process built before.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import numpy as onp
+
+from ._compat import gluon, is_np_array, mx
+from .chapter import FixedHiddenMLP, mlp, shared_mlp
+from .tree import fresh_names, named_parameters
+
+__all__ = ["deferred_init_demo", "fixed_hidden_mlp_parameters", "initializer_properties",
+           "sharing_savings", "train_shared_mlp"]
+
+
+def _input(shape):
+    """Uniform [0, 1) input from numpy's own generator: MXNet's stream is left alone."""
+    data = onp.random.default_rng(0).uniform(size=shape).astype("float32")
+    return mx.np.array(data) if is_np_array() else mx.nd.array(data)
+
+
+def fixed_hidden_mlp_parameters() -> Dict[str, dict]:
+    """Exercise 1: the parameters of the book's ``FixedHiddenMLP``.
+
+    Returns:
+        path -> dict(name, shape, grad_req, uses): the constant ``rand_weight`` is a
+        parameter too (``grad_req='null'``, never trained), and the one Dense layer
+        is used twice per forward, so its two parameters have ``uses == 2``.
+
+    Examples:
+        >>> info = fixed_hidden_mlp_parameters()
+        >>> {p: (r['shape'], r['grad_req'], r['uses']) for p, r in info.items()}
+        {'rand_weight': ((20, 20), 'null', 1), 'dense.weight': ((20, 20), 'write', 2), 'dense.bias': ((20,), 'write', 2)}
+    """
+    with fresh_names():
+        net = FixedHiddenMLP()
+    net.initialize()
+    net(_input((2, 20)))
+    return {path: {"name": p.name, "shape": tuple(p.shape), "grad_req": p.grad_req,
+                   "uses": 2 if path.startswith("dense.") else 1}
+            for path, p in named_parameters(net).items()}
+
+
+def _bilinear(shape):
+    f = math.ceil(shape[3] / 2.0)
+    c = (2 * f - 1 - f % 2) / (2.0 * f)
+    k = onp.zeros(shape[2:], dtype="float32")
+    for i in range(shape[2]):
+        for j in range(shape[3]):
+            k[i, j] = (1 - abs(i / f - c)) * (1 - abs(j / f - c))
+    return k
+
+
+def initializer_properties(shape=(64, 128)) -> List[dict]:
+    """Exercise 2: each built-in initializer applied, its defining property measured.
+
+    Returns:
+        One record per initializer: ``name``, ``property`` (what defines it),
+        ``measured`` and ``ok``. Tolerances are five standard errors of the estimate.
+
+    Examples:
+        >>> rows = initializer_properties()
+        >>> all(r['ok'] for r in rows), len(rows)
+        (True, 9)
+    """
+    fan_out, fan_in = shape
+    n = fan_out * fan_in
+    avg = (fan_in + fan_out) / 2.0
+
+    def values(init, shp=shape):
+        p = gluon.Parameter("w", shape=shp)
+        p.initialize(init=init, force_reinit=True)
+        return p.data().asnumpy()
+
+    rows = []
+
+    def record(name, prop, measured, ok):
+        rows.append({"name": name, "property": prop, "measured": measured, "ok": bool(ok)})
+
+    w = values(mx.init.Zero())
+    record("Zero", "all 0", float(abs(w).max()), (w == 0).all())
+    w = values(mx.init.One())
+    record("One", "all 1", float(w.min()), (w == 1).all())
+    w = values(mx.init.Constant(0.5))
+    record("Constant(0.5)", "all 0.5", float(w.mean()), (w == 0.5).all())
+    w = values(mx.init.Uniform(0.07))
+    record("Uniform(0.07)", "in [-0.07, 0.07], std 0.07/sqrt(3)", float(w.std()),
+           abs(w).max() <= 0.07 and abs(w.std() - 0.07 / math.sqrt(3)) < 5 * 0.07 / math.sqrt(3 * n))
+    w = values(mx.init.Normal(0.02))
+    record("Normal(0.02)", "mean 0, std 0.02", float(w.std()),
+           abs(w.std() - 0.02) < 5 * 0.02 / math.sqrt(2 * n) and abs(w.mean()) < 5 * 0.02 / math.sqrt(n))
+    w = values(mx.init.Orthogonal(scale=1.0))
+    gram = w @ w.T  # rows are orthonormal when fan_out <= fan_in
+    record("Orthogonal", "W W^T = I", float(abs(gram - onp.eye(fan_out)).max()),
+           abs(gram - onp.eye(fan_out)).max() < 1e-4)
+    w = values(mx.init.Xavier())
+    bound = math.sqrt(3.0 / avg)
+    record("Xavier", f"uniform in +-sqrt(3/fan_avg) = {bound:.4f}", float(abs(w).max()),
+           abs(w).max() <= bound and abs(w).max() > 0.95 * bound)
+    w = values(mx.init.MSRAPrelu(slope=0.25))
+    std = math.sqrt(2.0 / (1 + 0.25 ** 2) / avg)
+    record("MSRAPrelu(0.25)", f"gaussian, std sqrt(2/(1+a^2)/fan_avg) = {std:.4f}", float(w.std()),
+           abs(w.std() - std) < 5 * std / math.sqrt(2 * n))
+    kshape = (2, 1, 4, 4)
+    w = values(mx.init.Bilinear(), kshape)
+    want = _bilinear(kshape)
+    record("Bilinear", "each kernel is the bilinear upsampling filter", float(abs(w - want).max()),
+           all(onp.allclose(w[i, 0], want, atol=1e-6) for i in range(kshape[0])))
+    return rows
+
+
+def deferred_init_demo() -> dict:
+    """Exercise 3: parameters after ``initialize()`` but before the first forward.
+
+    Returns:
+        ``before``: path -> shape with unknown input dimensions (0 in nd mode, -1 in
+        np mode); ``data_error``: the exception type ``data()`` raised; ``after``:
+        path -> shape once a forward pass has inferred them.
+
+    Examples:
+        >>> r = deferred_init_demo()
+        >>> r['before']['0.weight'], r['data_error'], r['after']['0.weight']
+        ((256, 0), 'DeferredInitializationError', (256, 20))
+    """
+    with fresh_names():
+        net = mlp()
+    net.initialize()
+    before = {p: tuple(v.shape) for p, v in named_parameters(net).items()}
+    try:
+        net[0].weight.data()
+        error = None
+    except gluon.parameter.DeferredInitializationError as exc:
+        error = type(exc).__name__
+    net(_input((2, 20)))
+    after = {p: tuple(v.shape) for p, v in named_parameters(net).items()}
+    return {"before": before, "data_error": error, "after": after}
+
+
+def train_shared_mlp(steps: int = 5, lr: float = 0.1) -> List[dict]:
+    """Exercise 4: train the tied MLP; record each layer's parameters and gradients per step.
+
+    Alongside the tied net runs an untied twin with the same values (its layers 1 and 2
+    have separate Parameters). Each step records, per layer, the weight and gradient
+    norms, and for the shared weight: its gradient, the two per-use gradients of the
+    twin, and the largest difference between the shared gradient and their sum.
+
+    Returns:
+        One dict per step: ``loss``, ``layers`` (path -> weight/grad norms),
+        ``shared_grad_norm``, ``use_grad_norms`` (two), ``max_abs_diff``.
+
+    Examples:
+        >>> log = train_shared_mlp(steps=3)
+        >>> [s['max_abs_diff'] < 1e-6 for s in log]
+        [True, True, True]
+        >>> log[-1]['loss'] < log[0]['loss']
+        True
+    """
+    with fresh_names():
+        tied = shared_mlp()
+        twin = gluon.nn.Sequential()
+        for units, act in [(8, "relu"), (8, "relu"), (8, "relu"), (10, None)]:
+            twin.add(gluon.nn.Dense(units, activation=act))
+    x, y = _input((16, 20)), _input((16, 10))
+    tied.initialize(mx.init.Xavier())
+    twin.initialize()
+    tied(x), twin(x)
+    for i, src in enumerate([tied[0], tied[1], tied[1], tied[3]]):
+        twin[i].weight.set_data(src.weight.data().copy())
+        twin[i].bias.set_data(src.bias.data().copy())
+    loss_fn = gluon.loss.L2Loss()
+    trainer = gluon.Trainer(tied.collect_params(), "sgd", {"learning_rate": lr})
+    log = []
+    for _ in range(steps):
+        losses = []
+        for net in (tied, twin):
+            with mx.autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            losses.append(float(loss.mean().asnumpy()))
+        shared = tied[1].weight.grad().asnumpy()
+        uses = [twin[1].weight.grad().asnumpy(), twin[2].weight.grad().asnumpy()]
+        log.append({
+            "loss": losses[0],
+            "layers": {p: {"weight_norm": float(onp.linalg.norm(v.data().asnumpy())),
+                           "grad_norm": float(onp.linalg.norm(v.grad().asnumpy()))}
+                       for p, v in named_parameters(tied).items()},
+            "shared_grad_norm": float(onp.linalg.norm(shared)),
+            "use_grad_norms": [float(onp.linalg.norm(u)) for u in uses],
+            "max_abs_diff": float(abs(shared - (uses[0] + uses[1])).max()),
+        })
+        # Keep the twin equal to the tied net: step the tied one, copy its values over.
+        trainer.step(x.shape[0])
+        for i, src in enumerate([tied[0], tied[1], tied[1], tied[3]]):
+            twin[i].weight.set_data(src.weight.data().copy())
+            twin[i].bias.set_data(src.bias.data().copy())
+    return log
+
+
+def sharing_savings(block) -> dict:
+    """Exercise 5: how many parameter values sharing saves in ``block``.
+
+    Returns:
+        ``without_sharing`` (every use counted), ``with_sharing`` (each Parameter
+        once), and ``saved``. Deferred (unknown) dimensions count as 0.
+
+    Examples:
+        >>> net = shared_mlp(); net.initialize(); _ = net(mx.nd.ones((2, 20)))
+        >>> sharing_savings(net)
+        {'without_sharing': 402, 'with_sharing': 330, 'saved': 72}
+    """
+    def size(p):
+        return int(onp.prod(p.shape)) if p.shape else 0
+
+    every = sum(size(p) for p in named_parameters(block, aliases=True).values())
+    unique = sum(size(p) for p in named_parameters(block).values())
+    return {"without_sharing": every, "with_sharing": unique, "saved": every - unique}

@@ -1,0 +1,282 @@
+"""The book chapter "Parameter Management", cell by cell: outputs, names, values, statistics.
+
+`GPK_REGEN_GOLDEN=1 pytest tests/test_chapter.py` rewrites tests/golden/chapter.txt on purpose
+(the full `gluon-params chapter` transcript of a fresh process).
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, gluon, npx
+
+from gluon_params_kit import chapter, fresh_names, named_parameters
+from gluon_params_kit._chapter_cells import CELLS, Cell
+from gluon_params_kit._exercises import (deferred_init_demo, fixed_hidden_mlp_parameters,
+                                         initializer_properties, sharing_savings, train_shared_mlp)
+from fixtures import array
+
+GOLDEN = Path(__file__).parent / "golden" / "chapter.txt"
+KEYS = [c.key for c in CELLS]
+
+
+@pytest.fixture(scope="module")
+def replay():
+    # Run the cells ourselves to keep each cell's namespace for direct assertions.
+    was_np = mx.util.is_np_array()
+    ns, outputs, snaps = {}, {}, {}
+    with fresh_names():
+        mx.random.seed(0)
+        for cell in CELLS:
+            outputs[cell.key] = chapter.run_cell(cell.source, ns)
+            snaps[cell.key] = {
+                "net": {p: v.data().asnumpy().copy() for p, v in named_parameters(ns["net"]).items()},
+                "value": ns["_"],
+            }
+    if not was_np:
+        npx.reset_np()
+    return {"ns": ns, "outputs": outputs, "snaps": snaps, "result": chapter.run(quiet=True)}
+
+
+def test_run_reproduces_all_cells_and_checks_pass(replay):
+    result = replay["result"]
+    assert result.ok, result.failures
+    assert list(result.outputs) == KEYS and len(KEYS) == 17
+    assert all(result.checks[k] >= 2 for k in KEYS)
+    line = result.closing_line()
+    assert line == f"chapter: 17 cells reproduced, {sum(result.checks.values())} checks passed"
+
+
+def test_run_outputs_match_manual_replay(replay):
+    assert replay["result"].outputs == replay["outputs"]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_each_cell_passes_its_checks(replay, key):
+    assert key not in replay["result"].failures
+    assert replay["result"].checks[key] >= 2
+
+
+def test_cell1_mlp_names_shapes_and_zero_biases(replay):
+    snap = replay["snaps"]["1"]["net"]
+    assert {p: v.shape for p, v in snap.items()} == {
+        "0.weight": (256, 20), "0.bias": (256,), "1.weight": (10, 256), "1.bias": (10,)}
+    assert not snap["0.bias"].any() and not snap["1.bias"].any()
+    assert replay["snaps"]["1"]["value"].shape == (2, 10)
+
+
+def test_cell2_prints_each_layers_parameter_dict(replay):
+    assert replay["outputs"]["2"].splitlines() == [
+        "dense0_ (", "  Parameter dense0_weight (shape=(256, 20), dtype=float32)",
+        "  Parameter dense0_bias (shape=(256,), dtype=float32)", ")",
+        "dense1_ (", "  Parameter dense1_weight (shape=(10, 256), dtype=float32)",
+        "  Parameter dense1_bias (shape=(10,), dtype=float32)", ")"]
+
+
+def test_cell5_gradient_zero_and_weight_shaped(replay):
+    g = replay["snaps"]["5"]["value"]
+    assert g.shape == (256, 20) and not g.asnumpy().any()
+
+
+def test_cell8_regex_selections(replay):
+    net = replay["ns"]["net"]  # the tied net by now; cell 8 used the MLP: rebuild it
+    with fresh_names():
+        mlp = chapter.mlp()
+    assert set(mlp.collect_params(".*weight").keys()) == {"dense0_weight", "dense1_weight"}
+    assert set(mlp.collect_params("dense0.*").keys()) == {"dense0_weight", "dense0_bias"}
+    assert "sequential0_ (" in replay["outputs"]["8"]
+    assert net is not mlp
+
+
+def test_rgnet_structure(replay):
+    rgnet = replay["ns"]["rgnet"]
+    params = named_parameters(rgnet)
+    assert len(params) == 18
+    assert list(params)[:4] == ["0.0.0.weight", "0.0.0.bias", "0.0.1.weight", "0.0.1.bias"]
+    assert list(params)[-2:] == ["1.weight", "1.bias"]
+    assert params["1.bias"].name == "dense10_bias"
+    assert rgnet[0][1][0].bias.shape == (32,)
+    assert not rgnet[0][1][0].bias.data().asnumpy().any()
+    assert "sequential1_ (" in replay["outputs"]["rgnet-print"]
+
+
+def test_init_cells_values(replay):
+    snaps = replay["snaps"]
+    w9 = snaps["9"]["net"]["0.weight"]
+    assert abs(w9.std() - 0.01) < 5e-4
+    assert (snaps["10"]["net"]["0.weight"] == 1).all() and (snaps["10"]["net"]["1.weight"] == 1).all()
+    assert not snaps["10"]["net"]["0.bias"].any()
+    w11 = snaps["11"]["net"]["0.weight"]
+    assert abs(w11).max() <= (3 / ((20 + 256) / 2)) ** 0.5
+    assert (snaps["11"]["net"]["1.weight"] == 42).all()
+    w12 = onp.concatenate([snaps["12"]["net"]["0.weight"].ravel(), snaps["12"]["net"]["1.weight"].ravel()])
+    a = abs(w12)
+    assert ((w12 == 0) | ((a >= 5) & (a <= 10))).all()
+    assert abs((w12 == 0).mean() - 0.5) < 0.03
+    assert replay["outputs"]["12"].startswith("Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n")
+    want = snaps["12"]["net"]["0.weight"] + 1
+    want[0, 0] = 42
+    assert onp.array_equal(snaps["13"]["net"]["0.weight"], want)
+
+
+def test_tied_cell_identity_and_gradient_is_sum_of_uses(replay):
+    net = replay["ns"]["net"]
+    assert net[1].weight is net[2].weight and net[1].bias is net[2].bias
+    assert float(net[2].weight.data()[0, 0]) == 100.0
+    npx.set_np()  # the book's net lives in np mode (the autouse fixture resets it)
+    with fresh_names():
+        twin = gluon.nn.Sequential()
+        for units in (8, 8, 8, 10):
+            twin.add(gluon.nn.Dense(units, activation="relu" if units == 8 else None))
+    twin.initialize()
+    x = replay["ns"]["x"]
+    twin(x)
+    for i, src in enumerate([net[0], net[1], net[1], net[3]]):
+        twin[i].weight.set_data(src.weight.data())
+        twin[i].bias.set_data(src.bias.data())
+    for n in (net, twin):
+        with autograd.record():
+            loss = (n(x) ** 2).sum()
+        loss.backward()
+    shared = net[1].weight.grad().asnumpy()
+    summed = twin[1].weight.grad().asnumpy() + twin[2].weight.grad().asnumpy()
+    assert abs(shared - summed).max() < 1e-6
+    assert abs(summed).max() > 0  # the comparison is not between zeros
+
+
+def test_checks_fail_when_a_cell_output_changes(monkeypatch):
+    from gluon_params_kit import _chapter_cells as cells
+
+    changed = [Cell(c.key, c.title, c.source.replace("init.Constant(1)", "init.Constant(2)"),
+                    c.check, c.before) for c in cells.CELLS]
+    monkeypatch.setattr(cells, "CELLS", changed)
+    result = chapter.run(quiet=True)
+    assert not result.ok and list(result.failures) == ["10"]
+    assert "all exactly 1" in result.failures["10"]
+    assert "1 failed" in result.closing_line()
+
+
+def test_run_restores_nd_mode_and_prints_headers(capsys):
+    assert not mx.util.is_np_array()
+    chapter.run(checks=False)
+    assert not mx.util.is_np_array()
+    out = capsys.readouterr().out
+    assert out.count("── cell ") == 17
+    assert out.rstrip().endswith("chapter: 17 cells reproduced, 0 checks passed")
+
+
+def test_fresh_process_transcript_matches_golden():
+    """`gluon-params chapter` in a new process prints the golden transcript exactly."""
+    proc = subprocess.run([sys.executable, "-m", "gluon_params_kit", "chapter"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    if os.environ.get("GPK_REGEN_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(proc.stdout, encoding="utf-8")
+    assert proc.stdout == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_in_process_replay_equals_fresh_process(replay):
+    """After other blocks and random draws, run() still prints the fresh process's transcript."""
+    gluon.nn.Dense(3)
+    mx.nd.random.uniform(shape=(7,))
+    text = GOLDEN.read_text(encoding="utf-8")
+    for key, out in chapter.run(quiet=True).outputs.items():
+        assert out.rstrip("\n") in text, key
+
+
+def test_book_code_in_a_jupyter_kernel_displays_the_same():
+    """The cells alone, in a fresh Jupyter kernel (IPython's own display), show what run() shows."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c.source) for c in CELLS]
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    expected = chapter.run(quiet=True, checks=False).outputs
+    for cell, nb_cell in zip(CELLS, nb.cells):
+        shown = ""
+        for o in nb_cell.outputs:
+            if o.output_type == "stream":
+                shown += o.text
+            elif o.output_type == "execute_result":
+                shown += o.data["text/plain"]
+        assert shown == expected[cell.key], cell.key
+
+
+# ----------------------------------------------------------------------------- both modes
+
+def test_access_and_init_in_both_modes(mode):
+    with fresh_names():
+        net = chapter.mlp()
+    net.initialize()
+    net(array((2, 20), mode))
+    assert list(net.collect_params().keys()) == ["dense0_weight", "dense0_bias", "dense1_weight", "dense1_bias"]
+    assert net[0].params["dense0_weight"] is net[0].weight
+    assert net[0].weight.grad().shape == (256, 20)
+    cls = mx.np.ndarray if mode == "np" else mx.nd.NDArray
+    assert isinstance(net[1].bias.data(), cls)
+    net.initialize(mx.init.Constant(1), force_reinit=True)
+    assert (net[0].weight.data().asnumpy() == 1).all()
+    net[1].initialize(mx.init.Constant(42), force_reinit=True)
+    assert (net[1].weight.data().asnumpy() == 42).all()
+    net.initialize(chapter.MyInit(verbose=False), force_reinit=True)
+    w = net[0].weight.data().asnumpy()
+    assert ((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()
+    net[0].weight.data()[:] += 1
+    net[0].weight.data()[0, 0] = 42
+    assert float(net[0].weight.data()[0, 0].asnumpy()) == 42
+
+
+def test_myinit_is_registered_and_prints(capsys):
+    init = mx.init.create("myinit")
+    assert isinstance(init, chapter.MyInit)
+    p = gluon.Parameter("probe_weight", shape=(4, 6))
+    p.initialize(init=init)
+    assert capsys.readouterr().out == "Init probe_weight (4, 6)\n"
+    assert mx.init.create(init.dumps())._kwargs == init._kwargs
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def test_exercise1_fixed_hidden_mlp_parameters():
+    info = fixed_hidden_mlp_parameters()
+    assert list(info) == ["rand_weight", "dense.weight", "dense.bias"]
+    assert info["rand_weight"]["grad_req"] == "null"
+    assert info["dense.weight"]["shape"] == (20, 20)
+    assert info["dense.weight"]["name"] == "dense0_weight"
+
+
+def test_exercise2_every_builtin_initializer_property():
+    rows = initializer_properties()
+    assert [r["name"] for r in rows] == ["Zero", "One", "Constant(0.5)", "Uniform(0.07)", "Normal(0.02)",
+                                         "Orthogonal", "Xavier", "MSRAPrelu(0.25)", "Bilinear"]
+    assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+
+
+def test_exercise3_deferred_shapes_and_error():
+    r = deferred_init_demo()
+    assert r["before"] == {"0.weight": (256, 0), "0.bias": (256,), "1.weight": (10, 0), "1.bias": (10,)}
+    assert r["data_error"] == "DeferredInitializationError"
+    assert r["after"]["1.weight"] == (10, 256)
+
+
+def test_exercise4_shared_gradient_accumulates_both_uses():
+    log = train_shared_mlp(steps=4)
+    assert len(log) == 4
+    for step in log:
+        assert step["max_abs_diff"] < 1e-6
+        assert min(step["use_grad_norms"]) > 0
+        assert step["shared_grad_norm"] > max(step["use_grad_norms"]) * 0.5
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert set(log[0]["layers"]) == {"0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"}
+
+
+def test_exercise5_sharing_savings():
+    with fresh_names():
+        net = chapter.shared_mlp()
+    net.initialize()
+    net(mx.nd.ones((2, 20)))
+    assert sharing_savings(net) == {"without_sharing": 402, "with_sharing": 330, "saved": 8 * 8 + 8}

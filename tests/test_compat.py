@@ -1,0 +1,116 @@
+"""The numpy shim, import-time errors, `doctor`, and the package surface."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import gluon_params_kit
+from gluon_params_kit import _compat, _doctor
+from gluon_params_kit.cli import main
+
+
+def _run_python(code, tmp_path, fake=None):
+    """Run ``code`` in a new interpreter; ``fake`` maps module name -> source shadowing it."""
+    for name, source in (fake or {}).items():
+        pkg = tmp_path / name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(textwrap.dedent(source))
+    env_path = str(tmp_path) if fake else ""
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {env_path!r}) if {bool(fake)} else None\n{code}"],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_numpy2_gives_an_actionable_import_error(tmp_path):
+    proc = _run_python("import gluon_params_kit", tmp_path, fake={"numpy": "__version__ = '2.1.0'\n"})
+    assert proc.returncode != 0
+    assert "ImportError: gluon_params_kit needs numpy<2 for mxnet 1.9.1, found numpy 2.1.0" in proc.stderr
+    assert "pip install 'numpy<1.24'" in proc.stderr or "numpy==1.26" in proc.stderr
+
+
+def test_missing_mxnet_says_what_to_install(tmp_path):
+    proc = _run_python("sys.modules['mxnet'] = None\nimport gluon_params_kit", tmp_path)
+    assert proc.returncode != 0
+    assert "gluon_params_kit needs Apache MXNet 1.9.1: pip install 'mxnet==1.9.1'" in proc.stderr
+    assert "Never install two mxnet distributions side by side" in proc.stderr
+
+
+def test_shim_restores_only_missing_aliases(tmp_path):
+    # A numpy without `bool`/`int` (as 1.24+) gets exactly those back, as the builtins.
+    code = textwrap.dedent("""
+        import numpy
+        for a in ('bool', 'int'):
+            numpy.__dict__.pop(a, None)
+        real_getattr = getattr(numpy, '__getattr__', None)
+        def __getattr__(name):
+            if name in ('bool', 'int'):
+                raise AttributeError(name)
+            return real_getattr(name)
+        numpy.__getattr__ = __getattr__
+        from gluon_params_kit import _compat
+        print(sorted(_compat.SHIMMED_ALIASES), numpy.bool is bool, numpy.int is int)
+    """)
+    proc = _run_python(code, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['bool', 'int'] True True"
+
+
+def test_shim_inactive_on_supported_numpy():
+    import numpy
+    if _compat.NUMPY_VERSION < (1, 24):
+        assert _compat.SHIMMED_ALIASES == ()
+    else:  # 1.24-1.26: every removed alias was put back
+        assert set(_compat.SHIMMED_ALIASES) == {"bool", "int", "float", "complex", "object", "str"}
+        assert numpy.bool is bool
+
+
+def test_doctor_reports_versions_and_verdict(capsys):
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert "mxnet    1.9.1" in out
+    assert "features " in out and "DIST_KVSTORE=" in out
+    assert ("verdict  ok" in out) == (code == 0)
+
+
+def test_doctor_json_and_problem_detection(capsys, monkeypatch):
+    assert main(["doctor", "--json"]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    assert report["mxnet"] == "1.9.1" and report["gpus"] == 0 and "CUDA" in report["features"]
+    monkeypatch.setattr(_doctor, "_mxnet_distributions", lambda: ["mxnet-cu112==1.9.1", "mxnet==1.9.1"])
+    bad = _doctor.diagnose()
+    assert not bad["ok"]
+    assert any("several MXNet distributions" in p and "pip uninstall" in p for p in bad["problems"])
+
+
+def test_cli_usage_error_exit_code(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+
+
+def test_cli_chapter_check_line(capsys):
+    assert main(["chapter", "--check"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("chapter: 17 cells reproduced, ") and out.endswith(" checks passed")
+
+
+def test_public_api_is_sorted_and_importable():
+    names = gluon_params_kit.__all__
+    assert names == sorted(names)
+    for name in names:
+        assert getattr(gluon_params_kit, name) is not None, name
+    assert gluon_params_kit.__version__.count(".") == 2
+
+
+@pytest.mark.parametrize("module", ["tree", "select", "inspection", "initializers", "tying",
+                                    "checkpoint", "devices"])
+def test_every_module_public_name_is_exported_at_top_level(module):
+    import importlib
+    try:
+        mod = importlib.import_module(f"gluon_params_kit.{module}")
+    except ImportError:
+        pytest.skip(f"{module} not present")
+    missing = [n for n in getattr(mod, "__all__", []) if n not in gluon_params_kit.__all__]
+    assert not missing, f"{module}: not exported at top level: {missing}"
