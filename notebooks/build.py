@@ -1,7 +1,8 @@
 """Build notebooks from their percent-format sources and store their executed outputs.
 
 Each ``notebooks/src/<name>.py`` is a plain Python file split into cells by ``# %%``
-lines (``# %% [markdown]`` starts a markdown cell whose lines are ``# ``-commented).
+lines (``# %% [markdown]`` starts a markdown cell whose lines are ``# ``-commented;
+``# %% [book:KEY]`` is the chapter's cell KEY, filled in from ``_chapter_cells.CELLS``).
 ``python notebooks/build.py [name ...]`` writes ``notebooks/<name>.ipynb`` and runs it
 top to bottom in a fresh kernel (so auto names and random values are a fresh process's),
 keeping the outputs. The sources are the truth; the .ipynb files are built from them.
@@ -17,18 +18,24 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
-_MARK = re.compile(r"^# %%(?P<md> \[markdown\])?\s*$")
+_MARK = re.compile(r"^# %%(?: \[(?:(?P<md>markdown)|book:(?P<book>[\w-]+))\])?\s*$")
 
 
 def parse(text: str) -> nbformat.NotebookNode:
     """Percent-format source -> notebook (no outputs)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    kind, lines = None, []
+    kind, lines, book = None, [], None
 
     def flush():
         body = "\n".join(lines).strip("\n")
-        if kind == "md":
+        if kind == "book":
+            if body:
+                raise ValueError(f"book cell {book!r} must be empty in the source: it is filled in")
+            cell = nbformat.v4.new_code_cell(_book_cells()[book])
+            cell.metadata["book_cell"] = book
+            nb.cells.append(cell)
+        elif kind == "md":
             md = "\n".join(re.sub(r"^# ?", "", ln) for ln in body.splitlines())
             nb.cells.append(nbformat.v4.new_markdown_cell(md))
         elif kind == "code" and body:
@@ -38,11 +45,19 @@ def parse(text: str) -> nbformat.NotebookNode:
         m = _MARK.match(line)
         if m:
             flush()
-            kind, lines = ("md" if m.group("md") else "code"), []
+            book = m.group("book")
+            kind, lines = ("md" if m.group("md") else "book" if book else "code"), []
         elif kind is not None:
             lines.append(line)
     flush()
     return nb
+
+
+def _book_cells() -> dict:
+    """The chapter's cells by key, from the one place they are written down."""
+    sys.path.insert(0, str(HERE.parent))
+    from gluon_params_kit._chapter_cells import CELLS
+    return {c.key: c.source for c in CELLS}
 
 
 def build(name: str, execute: bool = True, timeout: int = 600) -> Path:
