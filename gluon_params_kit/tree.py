@@ -28,6 +28,7 @@ __all__ = [
     "named_parameters",
     "parse_path",
     "path_of",
+    "render_tree",
     "walk",
 ]
 
@@ -65,6 +66,8 @@ def parse_path(path: PathLike) -> Tuple[str, ...]:
     text = path.strip()
     if text == "":
         return ()
+    if text.startswith(".") or text.endswith(".") or ".." in text:
+        raise PathError(f"path {path!r} has an empty segment")
     segs: List[str] = []
     pos = 0
     while pos < len(text):
@@ -74,7 +77,7 @@ def parse_path(path: PathLike) -> Tuple[str, ...]:
         index, name = m.groups()
         segs.append((index.strip("'\"") if index is not None else name).strip())
         pos = m.end()
-    if text.endswith(".") or ".." in text or any(s == "" for s in segs):
+    if any(s == "" for s in segs):
         raise PathError(f"path {path!r} has an empty segment")
     return tuple(segs)
 
@@ -145,7 +148,8 @@ def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str
 
     Each Parameter appears once, under its canonical path (the first in walk order);
     ``aliases=True`` lists it under every path, exactly the keys
-    ``block.save_parameters`` writes.
+    ``block.save_parameters`` writes. (``save_parameters(deduplicate=True)`` keeps a
+    shared Parameter under its *last* path instead; the kit's canonical path is the first.)
 
     >>> from mxnet.gluon import nn
     >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
@@ -407,12 +411,19 @@ def _check_block(block) -> None:
 
 
 def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
+    """Auto name -> Parameter, and block name (``dense0``) -> Block, first in walk order."""
     found: Dict[str, Union[Block, Parameter]] = {}
     for p in named_parameters(block).values():
         found.setdefault(p.name, p)
+    for b in named_blocks(block).values():
+        found.setdefault(b.name, b)
     return found
 
 
 def _did_you_mean(word: str, choices) -> str:
     hint = closest(word, choices)
     return f" Did you mean {listing(hint)}?" if hint else ""
+
+
+# render_tree lives in its own module (it is long); imported last, as it reads this one.
+from ._render import render_tree  # noqa: E402

@@ -5,6 +5,7 @@ creates its blocks inside ``fresh_names()`` so auto names do not depend on test 
 """
 import mxnet as mx
 from mxnet.gluon import nn
+from mxnet.util import is_np_array
 
 from gluon_params_kit import fresh_names
 from gluon_params_kit.chapter import FixedHiddenMLP, mlp, rgnet, shared_mlp
@@ -57,7 +58,8 @@ class Custom(nn.HybridBlock):
             self.scale = self.params.get("scale", shape=(1,), init=mx.init.One())
 
     def hybrid_forward(self, F, x, scale):
-        return F.broadcast_mul(self.head(self.features(x)), scale)
+        y = self.head(self.features(x))
+        return F.np.multiply(y, scale) if is_np_array() else F.broadcast_mul(y, scale)
 
 
 def nested_custom():

@@ -1,0 +1,93 @@
+"""named_parameters / select / get on a big net, against Gluon's collect_params in the same run.
+
+The net: ``outer`` Sequentials of ``inner`` Dense layers each (default 50 x 100 = 5,000 Dense,
+10,000 Parameters), nested one level deeper to have paths like ``12.0.57.weight``.
+Each measurement is the best of several repeats (the machine is shared; the best time is
+the least disturbed one). Prints ``name: ratio R (target <= T) ok|MISSED`` lines and, for
+``get``, microseconds per call. ``--quick`` uses a small net.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+from mxnet.gluon import nn  # noqa: E402
+
+from gluon_params_kit.select import select  # noqa: E402
+from gluon_params_kit.tree import get, named_parameters  # noqa: E402
+
+
+def build(outer: int, inner: int) -> nn.Sequential:
+    net = nn.Sequential()
+    for _ in range(outer):
+        block = nn.Sequential()
+        layers = nn.Sequential()
+        layers.add(*[nn.Dense(4, in_units=4) for _ in range(inner)])
+        block.add(layers)
+        net.add(block)
+    return net
+
+
+def best(fn, repeat: int, number: int = 1) -> float:
+    """Best seconds per call over ``repeat`` rounds of ``number`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+def report(name: str, ours: float, theirs: float, target: float) -> None:
+    ratio = ours / theirs
+    verdict = "ok" if ratio <= target else "MISSED"
+    print(f"{name}: ratio {ratio:.2f} (target <= {target}) {verdict}  "
+          f"[kit {ours * 1e3:.1f} ms, gluon {theirs * 1e3:.1f} ms]", flush=True)
+
+
+def main(argv) -> int:
+    quick = "--quick" in argv
+    outer, inner, repeat = (5, 20, 3) if quick else (50, 100, 7)
+    t0 = time.perf_counter()
+    net = build(outer, inner)
+    n_params = len(named_parameters(net))
+    print(f"net: {outer * inner} Dense layers, {n_params} parameters "
+          f"(built in {time.perf_counter() - t0:.1f} s)", flush=True)
+    assert n_params == 2 * outer * inner
+
+    # Same answers first, then times.
+    assert [p.name for p in select(net, ".*bias", mode="match", on="name").values()] == \
+        list(net.collect_params(".*bias").keys())
+
+    report("named_parameters_vs_collect_params",
+           best(lambda: named_parameters(net), repeat),
+           best(lambda: net.collect_params(), repeat), 1.5)
+    report("select_all_vs_collect_params",
+           best(lambda: select(net), repeat),
+           best(lambda: net.collect_params(), repeat), 1.5)
+    report("select_name_regex_vs_collect_params_regex",
+           best(lambda: select(net, ".*bias", mode="match", on="name"), repeat),
+           best(lambda: net.collect_params(".*bias"), repeat), 1.5)
+    report("select_path_regex_vs_collect_params_regex",
+           best(lambda: select(net, r"\.bias$"), repeat),
+           best(lambda: net.collect_params(".*bias"), repeat), 1.5)
+
+    deep = f"{outer - 1}.0.{inner - 1}.weight"
+    book = f"net[{outer - 1}][0][{inner - 1}].weight"
+    number = 2000 if not quick else 200
+    for label, path in (("get_dotted", deep), ("get_book_form", book),
+                        ("get_tuple", (outer - 1, 0, inner - 1, "weight"))):
+        assert get(net, path) is net[outer - 1][0][inner - 1].weight
+        us = best(lambda: get(net, path), repeat, number) * 1e6
+        print(f"{label}: {us:.1f} us per call (target <= 100 us) {'ok' if us <= 100 else 'MISSED'}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+"""Text rendering of a block tree: one line per block and per Parameter, shared ones marked."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import numpy as _onp
+
+from ._compat import gluon
+from .errors import SelectionError
+from .tree import _alias_table, _check_block, _join
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+
+
+def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] = None,
+                indent: int = 2) -> str:
+    """A text picture of ``block``: nesting by indentation, class, path, shapes, sharing.
+
+    Each block is one line, ``path  Class  'auto_name'`` (the root's path shows as
+    ``<root>``); under it, each of its own Parameters: ``path  shape  dtype``, with ``?``
+    for a dimension still deferred, the ``grad_req`` when it is not ``write``, and for a
+    Parameter that several blocks hold ``shared: <other paths>`` (at its canonical path)
+    or ``shared -> <canonical path>`` (at every other path). A block registered twice is
+    drawn once; its later places say ``same block as <path>``.
+
+    Args:
+        block: any ``gluon.Block``, of any depth.
+        params: also list Parameters (default True).
+        max_depth: draw blocks down to this nesting depth only (root = 0); a cut block
+            says how many children and Parameters it holds.
+        indent: spaces per nesting level.
+
+    Returns:
+        The rendering, lines joined by ``'\\n'``, no trailing newline.
+
+    Raises:
+        PathError: ``block`` is not a Block.
+        SelectionError: ``max_depth`` is not an int >= 0.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> from gluon_params_kit.tree import fresh_names
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); shared = nn.Dense(4, in_units=3)
+        ...     net.add(shared, nn.Dense(4, in_units=3, params=shared.params))
+        >>> print(render_tree(net))
+        <root>  Sequential  'sequential0'
+          0  Dense  'dense0'
+            0.weight  (4, 3)  float32  shared: 1.weight
+            0.bias    (4,)    float32  shared: 1.bias
+          1  Dense  'dense1'
+            1.weight  (4, 3)  float32  shared -> 0.weight
+            1.bias    (4,)    float32  shared -> 0.bias
+    """
+    _check_block(block)
+    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
+        raise SelectionError(f"render_tree: max_depth must be an int >= 0 or None, "
+                             f"got {max_depth!r}")
+    table = _alias_table(block)
+    lines: List[str] = []
+    drawn: Dict[int, str] = {}
+
+    def visit(path: str, blk: Block, depth: int) -> None:
+        pad = " " * (indent * depth)
+        head = f"{pad}{path or '<root>'}  {type(blk).__name__}  {blk.name!r}"
+        if id(blk) in drawn:
+            lines.append(f"{head}  same block as {drawn[id(blk)] or '<root>'}")
+            return
+        drawn[id(blk)] = path
+        if max_depth is not None and depth >= max_depth and blk._children:
+            below = {id(p) for p in _params_below(blk)}
+            lines.append(f"{head}  ... ({len(blk._children)} children, "
+                         f"{len(below)} parameters inside)")
+            return
+        lines.append(head)
+        if params and blk._reg_params:
+            rows = [_param_row(_join(path, attr), prm, table[id(prm)])
+                    for attr, prm in blk._reg_params.items()]
+            widths = [max(len(r[i]) for r in rows) for i in range(3)]
+            for row in rows:
+                cells = [c.ljust(w) for c, w in zip(row[:3], widths)] + list(row[3:])
+                lines.append((pad + " " * indent + "  ".join(c for c in cells if c)).rstrip())
+        for key, child in blk._children.items():
+            visit(_join(path, key), child, depth + 1)
+
+    visit("", block, 0)
+    return "\n".join(lines)
+
+
+def _param_row(path: str, param: Parameter, paths: List[str]) -> List[str]:
+    row = [path, _shape(param.shape), _onp.dtype(param.dtype).name]
+    if param.grad_req != "write":
+        row.append(f"grad_req={param.grad_req}")
+    if len(paths) > 1:
+        if path == paths[0]:
+            row.append("shared: " + ", ".join(paths[1:]))
+        else:
+            row.append(f"shared -> {paths[0]}")
+    return row
+
+
+def _shape(shape) -> str:
+    """``(8, 0)`` -> ``'(8, ?)'``: 0 (or -1 in np mode) is a dimension still deferred."""
+    if shape is None:
+        return "?"
+    dims = ["?" if d in (0, -1) else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _params_below(blk: Block):
+    stack = [blk]
+    while stack:
+        b = stack.pop()
+        yield from b._reg_params.values()
+        stack.extend(b._children.values())

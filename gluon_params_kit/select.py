@@ -1,0 +1,515 @@
+"""Selecting parameters by path or auto name, and changing them all or not at all.
+
+Gluon's ``collect_params(select)`` matches auto names with ``re.match``: ``'weight'``
+silently selects nothing, and ``'dense0.*'`` picks another layer after a notebook re-run.
+Here a pattern is matched against structural paths (``0.1.0.weight``) with ``re.search``
+by default, other modes and auto names are one keyword away, and a pattern that selects
+nothing is an error that lists what exists.
+
+Every function takes the same selection arguments as :func:`select`. The changes made by
+:func:`freeze`, :func:`unfreeze` and :func:`set_multipliers` are validated in full before
+the first Parameter is touched, and ``dry_run=True`` reports them without making them.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import numbers
+import re
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._compat import gluon
+from .errors import SelectionError, listing
+from .tree import _check_block, named_parameters
+
+__all__ = [
+    "Changes",
+    "MODES",
+    "ONS",
+    "Pattern",
+    "Selection",
+    "freeze",
+    "make_matcher",
+    "select",
+    "set_multipliers",
+    "unfreeze",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+ParameterDict = gluon.ParameterDict
+
+#: The pattern modes: ``re.search`` (default), ``re.match`` (Gluon's), ``re.fullmatch``, shell glob.
+MODES = ("search", "match", "fullmatch", "glob")
+#: What a pattern is matched against: the structural path, or the Parameter's auto name.
+ONS = ("path", "name")
+
+Predicate = Callable[[str, Parameter], bool]
+Pattern = Union[None, str, Sequence[str], Predicate]
+
+
+# --------------------------------------------------------------------------- matchers
+
+class _Matcher:
+    """A compiled pattern: call it with ``(path, param)``; its repr shows what it matches."""
+
+    __slots__ = ("pattern", "mode", "on", "_test")
+
+    def __init__(self, pattern, mode: str, on: str, test: Callable[[str, Parameter], bool]):
+        self.pattern, self.mode, self.on, self._test = pattern, mode, on, test
+
+    def __call__(self, path: str, param: Optional[Parameter] = None) -> bool:
+        return self._test(path, param)
+
+    def __repr__(self) -> str:
+        return f"make_matcher({self.pattern!r}, mode={self.mode!r}, on={self.on!r})"
+
+
+def _check_options(mode: str, on: str) -> None:
+    if mode not in MODES:
+        raise SelectionError(f"unknown mode {mode!r}. Expected one of {listing(MODES)}.")
+    if on not in ONS:
+        raise SelectionError(f"unknown on={on!r}. Expected one of {listing(ONS)} "
+                             f"(structural path, or the Parameter's auto name).")
+
+
+def _compile(text: str, mode: str) -> Callable[[str], Any]:
+    """The ``str -> match or None`` test of one pattern string in ``mode``."""
+    source = fnmatch.translate(text) if mode == "glob" else text
+    try:
+        rx = re.compile(source)
+    except re.error as exc:
+        raise SelectionError(f"invalid regular expression {text!r}: {exc}") from exc
+    return {"search": rx.search, "match": rx.match, "fullmatch": rx.fullmatch,
+            "glob": rx.match}[mode]
+
+
+def make_matcher(pattern: Pattern, *, mode: str = "search",
+                 on: str = "path") -> Callable[[str, Parameter], bool]:
+    """Compile a selection pattern into a predicate ``(path, param) -> bool``.
+
+    The one place where patterns get their meaning, shared by :func:`select` and by
+    anything that takes rules (such as init plans), so a pattern means the same everywhere.
+
+    Args:
+        pattern: a regular expression (a ``glob`` in glob mode); a list or tuple of them,
+            which matches when any does (an empty list matches nothing); a callable
+            ``(path, param) -> bool``, used as it is; or ``None``, which matches everything.
+        mode: ``'search'`` (anywhere in the text, the default), ``'match'`` (at the start,
+            as Gluon's ``collect_params``), ``'fullmatch'`` (the whole text) or ``'glob'``
+            (shell wildcards over the whole text; ``*`` also crosses dots).
+        on: ``'path'`` matches the structural path given to the matcher, ``'name'`` the
+            Parameter's auto name ``param.name`` (``dense0_weight``).
+
+    Returns:
+        A callable ``matcher(path, param) -> bool``. With ``on='path'`` and a string
+        pattern, ``param`` may be omitted.
+
+    Raises:
+        SelectionError: an unknown ``mode`` or ``on`` (the choices are listed), an invalid
+            regular expression (the pattern and the ``re.error`` are named), or a pattern of
+            another type.
+
+    Examples:
+        >>> m = make_matcher(r'weight')
+        >>> m('0.1.weight'), m('0.1.bias')
+        (True, False)
+        >>> make_matcher(['*.bias', '2.*'], mode='glob')('2.weight')
+        True
+        >>> make_matcher('weight', mode='match')('0.weight')  # Gluon's re.match
+        False
+    """
+    _check_options(mode, on)
+    if pattern is None:
+        return _Matcher(None, mode, on, lambda path, param: True)
+    if callable(pattern) and not isinstance(pattern, str):
+        return _Matcher(pattern, mode, on, _safe_predicate(pattern))
+    if isinstance(pattern, str):
+        tests = [_compile(pattern, mode)]
+    elif isinstance(pattern, (list, tuple)) and all(isinstance(p, str) for p in pattern):
+        tests = [_compile(p, mode) for p in pattern]
+    else:
+        raise SelectionError(
+            f"pattern must be a str, a list or tuple of str, a callable (path, param) -> bool "
+            f"or None, got {type(pattern).__name__}: {pattern!r}")
+    if on == "path":
+        if len(tests) == 1:
+            one = tests[0]
+            return _Matcher(pattern, mode, on, lambda path, param=None: one(path) is not None)
+        return _Matcher(pattern, mode, on,
+                        lambda path, param=None: any(t(path) is not None for t in tests))
+    if len(tests) == 1:
+        one = tests[0]
+        return _Matcher(pattern, mode, on, lambda path, param: one(param.name) is not None)
+    return _Matcher(pattern, mode, on,
+                    lambda path, param: any(t(param.name) is not None for t in tests))
+
+
+def _safe_predicate(predicate: Predicate) -> Callable[[str, Parameter], bool]:
+    label = getattr(predicate, "__qualname__", repr(predicate))
+
+    def test(path: str, param: Parameter) -> bool:
+        try:
+            return bool(predicate(path, param))
+        except Exception as exc:  # the user's code: say where it failed, keep the cause
+            raise SelectionError(f"predicate {label} raised {type(exc).__name__} on path "
+                                 f"{path!r}: {exc}") from exc
+    return test
+
+
+# --------------------------------------------------------------------------- select
+
+class Selection(ParameterDict):
+    """A real ``ParameterDict`` keyed by structural path, holding the block's own Parameters.
+
+    ``gluon.Trainer`` takes it as it takes ``collect_params()`` (and orders its Parameters
+    by sorted key, so by path, the same in every process). ``setattr``, ``initialize``,
+    ``zero_grad``, ``reset_ctx`` and ``save`` work unchanged; ``load``/``load_dict`` read
+    files keyed by auto name, as ``save`` writes them. :meth:`by_name` gives the same
+    Parameters keyed by auto name, as ``collect_params`` would.
+    """
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __contains__(self, key) -> bool:
+        return key in self._params
+
+    def by_name(self) -> ParameterDict:
+        """The same Parameters in a plain ``ParameterDict`` keyed by auto name.
+
+        >>> from mxnet.gluon import nn
+        >>> from gluon_params_kit.tree import fresh_names
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> list(select(net, 'bias').by_name().keys())
+        ['dense0_bias', 'dense1_bias']
+        """
+        out = ParameterDict(self.prefix)
+        for param in self._params.values():
+            out._params[param.name] = param
+        return out
+
+    def load(self, filename, *args, **kwargs):
+        """``ParameterDict.load`` over :meth:`by_name` (files are keyed by auto name)."""
+        return self.by_name().load(filename, *args, **kwargs)
+
+    def load_dict(self, param_dict, *args, **kwargs):
+        """``ParameterDict.load_dict`` over :meth:`by_name` (keys are auto names)."""
+        return self.by_name().load_dict(param_dict, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        width = max((len(k) for k in self._params), default=0)
+        rows = "\n".join(f"  {k:<{width}}  {v}" for k, v in self._params.items())
+        return f"Selection({len(self)} of {self._owner}){':' if rows else ''}\n{rows}".rstrip()
+
+    _owner = "a block"
+
+
+def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
+              allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
+    """Canonical path -> Parameter for every Parameter the selection keeps."""
+    _check_block(block)
+    keep = make_matcher(pattern, mode=mode, on=on)
+    drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
+    # A shared Parameter lives at several paths; it is selected when any of them matches
+    # (freezing layer 2 freezes what layer 2 uses) and reported under its canonical path.
+    canonical: Dict[int, str] = {}
+    hits: Dict[int, bool] = {}
+    dropped: Dict[int, bool] = {}
+    params: Dict[int, Parameter] = {}
+    for path, param in named_parameters(block, aliases=True).items():
+        key = id(param)
+        if key not in canonical:
+            canonical[key], params[key] = path, param
+            hits[key] = dropped[key] = False
+        elif on == "name":
+            continue  # one auto name, already tested
+        if pattern is None or (not hits[key] and keep(path, param)):
+            hits[key] = True
+        if drop is not None and not dropped[key] and drop(path, param):
+            dropped[key] = True
+    out: "OrderedDict[str, Parameter]" = OrderedDict(
+        (canonical[k], params[k]) for k in canonical if hits[k] and not dropped[k])
+    if not out and not allow_empty:
+        raise SelectionError(_empty_message(block, pattern, exclude, mode, on, canonical, hits,
+                                            params, what))
+    return out
+
+
+def _empty_message(block, pattern, exclude, mode, on, canonical, hits, params, what) -> str:
+    shown = list(canonical.values()) if on == "path" else [p.name for p in params.values()]
+    owner = f"{type(block).__name__} {block.name!r}"
+    if not canonical:
+        return f"{owner} has no parameters to select from"
+    n_hit = sum(hits.values())
+    if n_hit:
+        return (f"{what} {_label(pattern)} selects {n_hit} parameter(s) but exclude "
+                f"{_label(exclude)} removes them all (mode={mode!r}, on={on!r})")
+    hint = ""
+    if mode == "match" and isinstance(pattern, str):
+        if any(re.search(pattern, s) for s in shown):
+            hint = " It matches inside some of them: mode='search' finds those."
+    if on == "path" and isinstance(pattern, str) and "_" in pattern:
+        hint += " It looks like an auto name: on='name' matches those."
+    return (f"{what} {_label(pattern)} selects nothing in {owner} (mode={mode!r}, on={on!r}). "
+            f"Existing {on}s: {listing(shown, limit=6)}.{hint} Pass allow_empty=True to "
+            f"accept an empty selection.")
+
+
+def _label(pattern) -> str:
+    return getattr(pattern, "__qualname__", None) if callable(pattern) else repr(pattern)
+
+
+def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
+           mode: str = "search", on: str = "path", allow_empty: bool = False) -> Selection:
+    """The Parameters of ``block`` whose path (or auto name) matches, as a real ``ParameterDict``.
+
+    Args:
+        block: any ``gluon.Block``.
+        pattern: what to keep (see :func:`make_matcher`); ``None`` keeps every Parameter.
+            A shared Parameter is kept when any of its paths matches.
+        exclude: what to drop from that, in the same forms; a shared Parameter is dropped
+            when any of its paths matches.
+        mode: ``'search'``, ``'match'``, ``'fullmatch'`` or ``'glob'``.
+        on: ``'path'`` or ``'name'``. ``mode='match', on='name'`` selects exactly what
+            ``block.collect_params(pattern)`` selects, in the same order.
+        allow_empty: return an empty selection instead of raising.
+
+    Returns:
+        A :class:`Selection` (a ``gluon.ParameterDict``) mapping canonical path ->
+        Parameter, in ``save_parameters`` order, each Parameter once; the values are the
+        block's own Parameter objects, so ``gluon.Trainer(select(...), 'sgd')`` trains them.
+
+    Raises:
+        SelectionError: a bad pattern, mode or ``on``; or a selection that is empty while
+            ``allow_empty`` is False (the message lists existing paths).
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> list(select(net, 'weight'))
+        ['0.weight', '1.weight']
+        >>> list(select(net, r'^1\\.|bias', exclude='0.bias'))
+        ['1.weight', '1.bias']
+        >>> list(select(net, '*.b*', mode='glob'))
+        ['0.bias', '1.bias']
+    """
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    out = Selection(block.prefix)
+    out._params.update(found)
+    out._owner = f"{type(block).__name__} {block.name!r}"
+    return out
+
+
+# --------------------------------------------------------------------------- changes
+
+class Changes(OrderedDict):
+    """What a change did (or, after a dry run, would do): path -> {attribute: (old, new)}.
+
+    Only Parameters whose value changes are listed. ``str()`` is one line per change.
+    """
+
+    #: True when nothing was changed because ``dry_run=True`` was passed.
+    dry_run: bool = False
+
+    def __str__(self) -> str:
+        if not self:
+            return "no changes" + (" (dry run)" if self.dry_run else "")
+        head = "would change" if self.dry_run else "changed"
+        lines = [f"{head} {len(self)} parameter(s):"]
+        for path, attrs in self.items():
+            lines.append(f"  {path}: " + ", ".join(f"{a} {o!r} -> {n!r}"
+                                                    for a, (o, n) in attrs.items()))
+        return "\n".join(lines)
+
+
+def _apply(plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]", dry_run: bool) -> Changes:
+    changes = Changes()
+    changes.dry_run = dry_run
+    for path, (param, new) in plan.items():
+        diff = {a: (getattr(param, a), v) for a, v in new.items() if getattr(param, a) != v}
+        if diff:
+            changes[path] = diff
+    if not dry_run:
+        for path, diff in changes.items():
+            param = plan[path][0]
+            for attr, (_, value) in diff.items():
+                setattr(param, attr, value)
+    return changes
+
+
+def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
+           mode: str = "search", on: str = "path", allow_empty: bool = False,
+           dry_run: bool = False) -> Changes:
+    """Stop gradients of the selected Parameters (``grad_req = 'null'``).
+
+    Selection arguments as in :func:`select`. A frozen Parameter keeps its value through
+    ``Trainer.step`` and gets no gradient buffer.
+
+    Returns:
+        :class:`Changes`: path -> ``{'grad_req': (old, 'null')}`` for each Parameter that
+        was not frozen yet; nothing is changed when ``dry_run`` is True.
+
+    Raises:
+        SelectionError: as :func:`select`; then nothing is changed.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> print(freeze(net, r'^0\\.', dry_run=True))
+        would change 2 parameter(s):
+          0.weight: grad_req 'write' -> 'null'
+          0.bias: grad_req 'write' -> 'null'
+        >>> net[0].weight.grad_req
+        'write'
+        >>> list(freeze(net, r'^0\\.')), net[0].weight.grad_req
+        (['0.weight', '0.bias'], 'null')
+    """
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    return _apply(OrderedDict((p, (prm, {"grad_req": "null"})) for p, prm in found.items()),
+                  dry_run)
+
+
+_GRAD_REQS = ("write", "add")
+
+
+def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
+             mode: str = "search", on: str = "path", allow_empty: bool = False,
+             grad_req: str = "write", dry_run: bool = False) -> Changes:
+    """Let gradients flow again into the selected Parameters (``grad_req = 'write'``).
+
+    Constants and Parameters created with ``differentiable=False`` cannot take gradients
+    and are left as they are (they never appear in the result).
+
+    Args:
+        grad_req: ``'write'`` (the default) or ``'add'`` (gradients accumulate).
+        Others: as :func:`freeze`.
+
+    Returns:
+        :class:`Changes` for each Parameter whose ``grad_req`` changes.
+
+    Raises:
+        SelectionError: as :func:`select`, or a ``grad_req`` other than write/add; then
+            nothing is changed.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> _ = freeze(net)
+        >>> list(unfreeze(net, 'bias'))
+        ['0.bias', '1.bias']
+    """
+    if grad_req not in _GRAD_REQS:
+        raise SelectionError(f"unfreeze: grad_req={grad_req!r}; expected one of "
+                             f"{listing(_GRAD_REQS)} (use freeze() for 'null')")
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    plan = OrderedDict((p, (prm, {"grad_req": grad_req})) for p, prm in found.items()
+                       if prm._differentiable and not isinstance(prm, gluon.Constant))
+    return _apply(plan, dry_run)
+
+
+Multiplier = Union[None, float, Mapping[Any, float], Sequence[Tuple[Any, float]]]
+
+
+def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplier = None, *,
+                    pattern: Pattern = None, exclude: Pattern = None, mode: str = "search",
+                    on: str = "path", allow_empty: bool = False,
+                    dry_run: bool = False) -> Changes:
+    """Set ``lr_mult`` and/or ``wd_mult`` of the selected Parameters.
+
+    Each multiplier is either one number for every selected Parameter, or rules: a dict
+    (or a list of pairs) pattern -> number, read in order, where the *first* rule that
+    matches a Parameter gives its value (as ``mx.init.Mixed``), and Parameters no rule
+    matches keep theirs. Rule patterns use ``mode`` and ``on``.
+
+    Args:
+        lr_mult: learning-rate multiplier(s), finite numbers >= 0; ``None`` leaves them.
+        wd_mult: weight-decay multiplier(s), same forms.
+        pattern, exclude, mode, on, allow_empty: restrict the Parameters, as in :func:`select`.
+        dry_run: report without changing.
+
+    Returns:
+        :class:`Changes`: path -> ``{'lr_mult': (old, new), ...}`` for what changes.
+
+    Raises:
+        SelectionError: a bad pattern (also in a rule), a rule that matches none of the
+            selected Parameters (unless ``allow_empty``), a value that is not a finite
+            number >= 0, or neither multiplier given. Nothing is changed then.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> print(set_multipliers(net, wd_mult={'bias': 0.0}, lr_mult={r'^0\\.': 0.1}))
+        changed 3 parameter(s):
+          0.weight: lr_mult 1.0 -> 0.1
+          0.bias: lr_mult 1.0 -> 0.1, wd_mult 1.0 -> 0.0
+          1.bias: wd_mult 1.0 -> 0.0
+    """
+    if lr_mult is None and wd_mult is None:
+        raise SelectionError("set_multipliers: give lr_mult=..., wd_mult=... or both")
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]" = OrderedDict(
+        (p, (prm, {})) for p, prm in found.items())
+    for attr, spec in (("lr_mult", lr_mult), ("wd_mult", wd_mult)):
+        if spec is None:
+            continue
+        if _is_number(spec):
+            value = _check_value(attr, spec)
+            for _, new in plan.values():
+                new[attr] = value
+            continue
+        for path, value in _rule_values(block, found, attr, spec, mode, on, allow_empty).items():
+            plan[path][1][attr] = value
+    return _apply(plan, dry_run)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_value(attr: str, value, where: str = "") -> float:
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise SelectionError(f"{attr}{where} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, float]:
+    """Path -> value from ordered rules; validates every rule before returning."""
+    if isinstance(spec, Mapping):
+        rules = list(spec.items())
+    elif isinstance(spec, (list, tuple)) and all(
+            isinstance(r, (list, tuple)) and len(r) == 2 for r in spec):
+        rules = [tuple(r) for r in spec]
+    else:
+        raise SelectionError(f"{attr} must be a number, a dict pattern -> number or a list of "
+                             f"(pattern, number) pairs, got {type(spec).__name__}: {spec!r}")
+    compiled = [(make_matcher(p, mode=mode, on=on), p,
+                 _check_value(attr, v, f" for rule {_label(p)}")) for p, v in rules]
+    aliases = _aliases(block, found)
+    values: Dict[str, float] = {}
+    used = [False] * len(compiled)
+    for path, param in found.items():
+        for i, (matcher, _, value) in enumerate(compiled):
+            if any(matcher(alias, param) for alias in aliases[path]):
+                values[path] = value
+                used[i] = True
+                break
+    unused = [_label(p) for (_, p, _), u in zip(compiled, used) if not u]
+    if unused and not allow_empty:
+        raise SelectionError(f"{attr} rule(s) {', '.join(unused)} match none of the "
+                             f"{len(found)} selected parameters (mode={mode!r}, on={on!r}): "
+                             f"{listing(list(found), limit=6)}. A rule shadowed by an earlier one "
+                             f"counts as matching none.")
+    return values
+
+
+def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
+    by_id = {id(p): path for path, p in found.items()}
+    out: Dict[str, List[str]] = {path: [] for path in found}
+    for path, param in named_parameters(block, aliases=True).items():
+        canonical = by_id.get(id(param))
+        if canonical is not None:
+            out[canonical].append(path)
+    return out
