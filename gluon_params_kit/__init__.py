@@ -23,7 +23,28 @@ from .tree import parse_path
 from .tree import path_of
 from .tree import render_tree
 from .tree import walk
+from .devices import Checksums
+from .devices import MoveReport
+from .devices import ReplicaReport
+from .devices import available_contexts
+from .devices import broadcast
+from .devices import checksum
+from .devices import gpu_problems
+from .devices import move
+from .devices import replica_report
+from .devices import set_data_everywhere
+from .devices import sync_replicas
+from .devices import try_all_gpus
+from .devices import try_gpu
 from .select import Changes
+from .tying import TiedGroup
+from .tying import TiedGroups
+from .tying import TransposedDense
+from .tying import check_tied_gradients
+from .tying import repeat_tied
+from .tying import tie
+from .tying import tied_copy
+from .tying import tied_groups
 from .select import Selection
 from .select import freeze
 from .select import make_matcher
@@ -37,6 +58,27 @@ from .select import Pattern
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "TiedGroup",
+    "TiedGroups",
+    "TransposedDense",
+    "check_tied_gradients",
+    "repeat_tied",
+    "tie",
+    "tied_copy",
+    "tied_groups",
+    "Checksums",
+    "MoveReport",
+    "ReplicaReport",
+    "available_contexts",
+    "broadcast",
+    "checksum",
+    "gpu_problems",
+    "move",
+    "replica_report",
+    "set_data_everywhere",
+    "sync_replicas",
+    "try_all_gpus",
+    "try_gpu",
     "Changes",
     "MODES",
     "ONS",

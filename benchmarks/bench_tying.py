@@ -1,0 +1,123 @@
+"""Forward+backward of a tied MLP built with the kit vs the same net built by hand with ``params=``.
+
+The kit only builds the structure (``tied_copy``, ``tie``); the hot path is Gluon's own,
+so the ratio should be ~1. Short samples alternate between the nets and the best sample of each
+is compared: on a loaded machine the quietest moments are the comparable ones. A
+``noise_floor`` line times one hand-built net twice, and a ``structure`` line checks that
+the hybridized graphs are identical (same operators, same parameter inputs).
+
+Usage: python benchmarks/bench_tying.py [--quick]
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+import mxnet as mx  # noqa: E402
+from mxnet import autograd  # noqa: E402
+from mxnet.gluon import nn  # noqa: E402
+
+from gluon_params_kit.tying import tie, tied_copy  # noqa: E402
+
+TARGET = 1.02
+
+
+def by_hand(hidden, out):
+    net = nn.HybridSequential()
+    shared = nn.Dense(hidden, activation="relu")
+    net.add(nn.Dense(hidden, activation="relu"), shared,
+            nn.Dense(hidden, activation="relu", params=shared.params), nn.Dense(out))
+    return net
+
+
+def with_tied_copy(hidden, out):
+    net = nn.HybridSequential()
+    shared = nn.Dense(hidden, activation="relu")
+    net.add(nn.Dense(hidden, activation="relu"), shared, tied_copy(shared), nn.Dense(out))
+    return net
+
+
+def with_tie(hidden, out):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(hidden, activation="relu"), nn.Dense(hidden, activation="relu"),
+            nn.Dense(hidden, activation="relu"), nn.Dense(out))
+    tie(net[2], net[1])
+    return net
+
+
+def step_time(net, x, iters):
+    start = time.perf_counter()
+    for _ in range(iters):
+        with autograd.record():
+            loss = net(x).sum()
+        loss.backward()
+    mx.nd.waitall()
+    return (time.perf_counter() - start) / iters
+
+
+def compare(builders, x, hidden, iters, samples, hybridize):
+    """Best time per step of each net over ``samples`` interleaved samples of ``iters`` steps."""
+    nets = {}
+    for name, build in builders.items():
+        mx.random.seed(0)
+        net = build(hidden, 10)
+        net.initialize(mx.init.Xavier())
+        if hybridize:
+            net.hybridize(static_alloc=True)
+        step_time(net, x, 3)  # warm-up: deferred init, graph build
+        nets[name] = net
+    best = {name: float("inf") for name in nets}
+    for _ in range(samples):  # A B C A B C ...: drift and bursts of load hit every net alike
+        for name, net in nets.items():
+            best[name] = min(best[name], step_time(net, x, iters))
+    return best
+
+
+def graph_shape(build, hidden, x):
+    """The hybridized graph's operator sequence and parameter-input count (names aside)."""
+    net = build(hidden, 10)
+    net.initialize()
+    net.hybridize()
+    net(x)
+    sym = net._cached_graph[1]
+    ops = [node["op"] for node in json.loads(sym.tojson())["nodes"]]
+    return ops, len(sym.list_arguments()) - 1  # minus the data input
+
+
+def main(argv):
+    quick = "--quick" in argv
+    hidden, batch, iters, samples = (64, 16, 2, 40) if quick else (256, 64, 4, 400)
+    x = mx.nd.random.uniform(shape=(batch, hidden))
+    builders = {"hand": by_hand, "hand_again": by_hand, "tied_copy": with_tied_copy,
+                "tie": with_tie}
+    shapes = {name: graph_shape(build, hidden, x) for name, build in builders.items()}
+    same = all(shape == shapes["hand"] for shape in shapes.values())
+    print(f"structure: hybridized graphs {'identical' if same else 'DIFFERENT'} for "
+          f"{', '.join(builders)} ({len(shapes['hand'][0])} nodes, {shapes['hand'][1]} parameter "
+          f"inputs each)", flush=True)
+    for hybridize in (False, True):
+        best = compare(builders, x, hidden, iters, samples, hybridize)
+        mode = "hybridized" if hybridize else "imperative"
+        for kit in ("tied_copy", "tie"):
+            ratio = best[kit] / best["hand"]
+            verdict = "ok" if ratio <= TARGET else "MISSED"
+            print(f"tied_mlp_fwd_bwd_{kit}_vs_params_{mode}: ratio {ratio:.3f} "
+                  f"(target <= {TARGET}) {verdict}  [kit {best[kit] * 1e3:.3f} ms, "
+                  f"by hand {best['hand'] * 1e3:.3f} ms, hidden {hidden}, batch {batch}]",
+                  flush=True)
+        # Two identical hand-built nets: how far apart the timing alone puts equal work.
+        a, b = best["hand"], best["hand_again"]
+        spread = max(a, b) / min(a, b)
+        print(f"noise_floor_hand_vs_hand_{mode}: ratio {spread:.3f} (target <= {TARGET}) "
+              f"{'ok' if spread <= TARGET else 'MISSED'}  [same net twice: {a * 1e3:.3f} ms, "
+              f"{b * 1e3:.3f} ms]", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

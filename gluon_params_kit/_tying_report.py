@@ -1,0 +1,329 @@
+"""The report side of tying: which Parameters are shared, and proof that their gradients add up.
+
+Re-exported by :mod:`gluon_params_kit.tying`; import the names from there.
+"""
+from __future__ import annotations
+
+import contextlib
+import html
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as _onp
+
+from ._compat import gluon, mx, to_numpy
+from .errors import PathError, TieError, closest, listing
+from .tree import format_path, named_blocks, named_parameters, parse_path
+
+__all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
+
+Block = gluon.Block
+HybridBlock = gluon.HybridBlock
+Parameter = gluon.Parameter
+autograd = mx.autograd
+
+
+@dataclass(frozen=True)
+class TiedGroup:
+    """One shared Parameter: where it lives, how often a forward uses it, what sharing saves.
+
+    ``paths`` lists every structural path (canonical first); ``uses`` is the number of
+    reads in one forward (``None`` when no input was given); ``shared_params`` counts the
+    values Gluon's ``summary()`` reports as shared for it: ``(uses - 1) * size``, or
+    ``(len(paths) - 1) * size`` without an input (``None`` while the shape is deferred).
+    """
+
+    parameter: Parameter
+    paths: Tuple[str, ...]
+    uses: Optional[int]
+    size: Optional[int]
+    shared_params: Optional[int]
+    shared_bytes: Optional[int]
+
+    @property
+    def canonical(self) -> str:
+        """The first path in walk order (the key ``named_parameters`` and ``path_of`` use)."""
+        return self.paths[0]
+
+    @property
+    def aliases(self) -> Tuple[str, ...]:
+        """The other paths of the same Parameter."""
+        return self.paths[1:]
+
+    @property
+    def name(self) -> str:
+        """The Parameter's Gluon name (the source layer's auto name)."""
+        return self.parameter.name
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """The Parameter's shape (``0`` or ``-1`` where still deferred)."""
+        return tuple(self.parameter.shape or ())
+
+
+class TiedGroups(Sequence):
+    """The tied groups of a block: a printable table, indexable by position or by any path.
+
+    Built by :func:`tied_groups`. ``str()``/``repr()`` is the table; ``report['2.weight']``
+    finds a group by canonical or alias path (or by the Parameter's auto name); ``shared_params`` / ``shared_bytes`` are
+    the totals (``shared_params`` equals the "Shared params in forward computation
+    graph" line of Gluon's ``summary()`` when the report was built with an input).
+    """
+
+    def __init__(self, groups: List[TiedGroup]):
+        self._groups = list(groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __iter__(self) -> Iterator[TiedGroup]:
+        return iter(self._groups)
+
+    def __getitem__(self, key: Union[int, str, tuple]):
+        if isinstance(key, (int, slice)):
+            return self._groups[key]
+        path = format_path(parse_path(key))
+        for group in self._groups:
+            if path in group.paths or path == group.name:  # any path, or the auto name
+                return group
+        every = [p for g in self._groups for p in g.paths]
+        hint = closest(path, every)
+        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}"
+                        + (f". Did you mean {listing(hint)}?" if hint else ""))
+
+    @property
+    def shared_params(self) -> Optional[int]:
+        """Values stored once instead of once per use (``None`` if a size is unknown)."""
+        return _total(g.shared_params for g in self._groups)
+
+    @property
+    def shared_bytes(self) -> Optional[int]:
+        """Bytes stored once instead of once per use (``None`` if a size is unknown)."""
+        return _total(g.shared_bytes for g in self._groups)
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One plain dict per group (for pandas, JSON or tests)."""
+        return [dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
+                     shape=g.shape, uses=g.uses, shared_params=g.shared_params,
+                     shared_bytes=g.shared_bytes) for g in self._groups]
+
+    def __str__(self) -> str:
+        head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, str(g.shape),
+                 _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
+        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+        line = "  ".join("{:<%d}" % w for w in widths)
+        out = [line.format(*head), "  ".join("-" * w for w in widths)]
+        out += [line.format(*r) for r in rows]
+        out.append(f"{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
+                   f"shared bytes: {_fmt(self.shared_bytes)}")
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
+        cells = lambda row, tag: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)  # noqa: E731
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, g.shape, _fmt(g.uses),
+                 _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
+        body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
+        return (f"<table><thead><tr>{cells(head, 'th')}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p>{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
+                f"shared bytes: {_fmt(self.shared_bytes)}</p>")
+
+
+def _fmt(value) -> str:
+    return "?" if value is None else str(value)
+
+
+def _total(values) -> Optional[int]:
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _size(param: Parameter) -> Optional[int]:
+    shape = param.shape
+    if not shape or any(d is None or d <= 0 for d in shape):
+        return None
+    return int(_onp.prod(shape))
+
+
+# --------------------------------------------------------------------------- counting uses
+
+@contextlib.contextmanager
+def _recording_uses(block: Block, params: List[Parameter], *, leaves: bool):
+    """Run ``block`` imperatively, recording every read of each Parameter's data.
+
+    With ``leaves=True`` each read returns its own copy of the values with its own
+    gradient buffer: the untied copy, one per use.
+    """
+    hybrids = [b for b in named_blocks(block).values()
+               if isinstance(b, HybridBlock) and b._active]
+    reads: Dict[int, list] = {id(p): [] for p in params}
+
+    def reader(param, original):
+        def data(ctx=None):
+            arr = original(ctx)
+            if leaves:
+                with autograd.pause():
+                    arr = arr.copy()
+                arr.attach_grad()
+            reads[id(param)].append(arr)
+            return arr
+        return data
+
+    for b in hybrids:  # hooks into Parameter.data only see imperative calls
+        b._active = False
+    for p in params:
+        p.data = reader(p, p.data)
+    try:
+        yield reads
+    finally:
+        for p in params:
+            p.__dict__.pop("data", None)
+        for b in hybrids:
+            b._active = True
+
+
+def _ready(block: Block, x) -> None:
+    """Finish deferred initialization with one forward; refuse an uninitialized block."""
+    params = list(named_parameters(block).values())
+    pending = [p for p in params if p._data is None]
+    if pending and all(p._deferred_init for p in pending):
+        with autograd.pause():
+            block(x)
+        pending = [p for p in params if p._data is None]
+    if pending:
+        raise TieError(f"block {block.name!r} is not initialized ({listing([p.name for p in pending])} "
+                       f"have no data): call block.initialize() first")
+
+
+def _check_block(block) -> None:
+    if not isinstance(block, Block):
+        raise TieError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+
+
+# --------------------------------------------------------------------------- public
+
+def tied_groups(block: Block, x=None) -> TiedGroups:
+    """Report every Parameter ``block`` uses in more than one place.
+
+    Without ``x``, a group is a Parameter reachable by several structural paths. With an
+    input ``x``, one forward (no gradient, imperative even if hybridized) also counts the
+    reads of each Parameter, so a layer called twice (the book's ``FixedHiddenMLP``)
+    shows up too, and ``shared_params`` equals what Gluon's ``summary(x)`` prints as
+    "Shared params in forward computation graph".
+
+    Args:
+        block: Any Gluon block.
+        x: Optional input for one forward; needed for ``uses`` (and to finish deferred
+            initialization).
+
+    Returns:
+        A :class:`TiedGroups` report, groups in walk order of their canonical path.
+
+    Raises:
+        TieError: ``block`` is not a Block, or ``x`` is given and the block is not initialized.
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize()
+        >>> report = tied_groups(net, mx.nd.ones((2, 4)))
+        >>> report['2.weight'].paths, report['1.bias'].uses, report.shared_params
+        (('1.weight', '2.weight'), 2, 72)
+    """
+    _check_block(block)
+    paths: "OrderedDict[int, List[str]]" = OrderedDict()
+    owners: Dict[int, Parameter] = {}
+    for path, param in named_parameters(block, aliases=True).items():
+        paths.setdefault(id(param), []).append(path)
+        owners[id(param)] = param
+    uses: Dict[int, int] = {}
+    if x is not None:
+        _ready(block, x)
+        with autograd.pause(), _recording_uses(block, list(owners.values()), leaves=False) as reads:
+            block(x)
+        uses = {k: len(v) for k, v in reads.items()}
+    groups = []
+    for key, where in paths.items():
+        count = uses.get(key) if x is not None else None
+        if len(where) < 2 and not (count and count > 1):
+            continue
+        param = owners[key]
+        size = _size(param)
+        copies = count if count is not None else len(where)
+        shared = None if size is None else max(copies - 1, 0) * size
+        nbytes = None if shared is None else shared * _onp.dtype(param.dtype).itemsize
+        groups.append(TiedGroup(param, tuple(where), count, size, shared, nbytes))
+    return TiedGroups(groups)
+
+
+def check_tied_gradients(block: Block, x, loss_fn: Callable[[Any], Any], *,
+                         train_mode: bool = False) -> "OrderedDict[str, float]":
+    """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
+
+    First the real gradient: ``loss_fn(block(x))`` backpropagated through the block as
+    it is (hybridized or not). Then an untied copy with identical values: the same
+    forward where every read of a Parameter gets its own copy of the values with its
+    own gradient, so each use's gradient is separate. For each tied group (several
+    paths, or several uses in one forward) the result is ``max |tied - sum(per use)|``.
+    The Parameters' gradients are restored afterwards; values are never changed.
+
+    Args:
+        block: An initialized block (deferred shapes are finished with one forward).
+        x: Its input.
+        loss_fn: ``loss_fn(output)`` -> a scalar (or an array, summed by ``backward``).
+        train_mode: Record in training mode (Dropout active, BatchNorm statistics
+            updated). Default ``False`` keeps both runs deterministic.
+
+    Returns:
+        Ordered mapping canonical path -> max absolute difference (empty if nothing is tied).
+
+    Raises:
+        TieError: ``block`` is not a Block or is not initialized, or ``loss_fn`` is not callable.
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize()
+        >>> diffs = check_tied_gradients(net, mx.nd.ones((2, 4)), lambda out: out.sum())
+        >>> list(diffs), all(d < 1e-6 for d in diffs.values())
+        (['1.weight', '1.bias'], True)
+    """
+    _check_block(block)
+    if not callable(loss_fn):
+        raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
+    _ready(block, x)
+    ctx = x.context
+    named = named_parameters(block, aliases=True)
+    trainable = [p for p in OrderedDict((id(p), p) for p in named.values()).values()
+                 if p.grad_req != "null"]
+    saved = {id(p): [g.copy() for g in p.list_grad()] for p in trainable}
+    try:
+        for p in trainable:  # Parameter.zero_grad() fails in np mode on MXNet 1.9.1
+            for g in p.list_grad():
+                g[:] = 0
+        with autograd.record(train_mode=train_mode):
+            loss = loss_fn(block(x))
+        loss.backward()
+        tied = {id(p): to_numpy(p.grad(ctx)) for p in trainable}
+        with _recording_uses(block, trainable, leaves=True) as reads:
+            with autograd.record(train_mode=train_mode):
+                loss = loss_fn(block(x))
+            loss.backward()
+            per_use = {k: [to_numpy(a.grad) for a in arrs] for k, arrs in reads.items()}
+    finally:
+        for p in trainable:
+            for g, old in zip(p.list_grad(), saved[id(p)]):
+                g[:] = old
+    paths: Dict[int, List[str]] = {}
+    for path, param in named.items():
+        paths.setdefault(id(param), []).append(path)
+    out: "OrderedDict[str, float]" = OrderedDict()
+    for p in trainable:
+        uses = per_use[id(p)]
+        if len(paths[id(p)]) < 2 and len(uses) < 2:
+            continue
+        total = sum(uses) if uses else _onp.zeros_like(tied[id(p)])
+        out[paths[id(p)][0]] = float(_onp.max(_onp.abs(tied[id(p)] - total)))
+    return out

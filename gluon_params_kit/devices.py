@@ -1,0 +1,530 @@
+"""Devices and replicas: parameters that stay the same on every context and every worker.
+
+A Parameter initialized on several contexts holds one copy (a *replica*) per context.
+``param.data()[:] += 1`` edits only the replica on the default context and leaves the
+others behind, silently. This module finds such drift (:func:`replica_report`), repairs
+it (:func:`sync_replicas`), edits all replicas at once (:func:`set_data_everywhere`),
+moves a whole block (:func:`move`), and, across processes, starts every worker from
+the same values through MXNet's own kvstore (:func:`broadcast`, :func:`checksum`).
+Reports name parameters by structural path (``0.weight``).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections import OrderedDict
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._compat import MXNET_VERSION, gluon, mx
+from ._kvstore import Checksums, _write_everywhere, broadcast, checksum
+from .errors import DeviceError, listing
+from .tree import _check_block, get, named_parameters
+
+__all__ = [
+    "Checksums",
+    "MoveReport",
+    "ReplicaReport",
+    "available_contexts",
+    "broadcast",
+    "checksum",
+    "gpu_problems",
+    "move",
+    "replica_report",
+    "set_data_everywhere",
+    "sync_replicas",
+    "try_all_gpus",
+    "try_gpu",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+ContextLike = Union["mx.Context", Sequence["mx.Context"]]
+
+
+# --------------------------------------------------------------------------- contexts
+
+def _num_gpus() -> int:
+    try:
+        return mx.context.num_gpus()
+    except Exception:  # a CUDA build without a driver raises instead of answering 0
+        return 0
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_works(i: int) -> bool:
+    """Whether a tiny op runs on gpu(i) (a GPU the build has no kernels for fails here)."""
+    try:
+        return float(mx.nd.ones((1,), ctx=mx.gpu(i)).asnumpy()[0]) == 1.0
+    except Exception:
+        return False
+
+
+def try_gpu(i: int = 0) -> "mx.Context":
+    """``mx.gpu(i)`` if that GPU exists and runs MXNet's kernels, else ``mx.cpu()``.
+
+    Args:
+        i: GPU index.
+
+    Returns:
+        The context to use; never raises for a missing GPU.
+
+    Examples:
+        >>> try_gpu(99)
+        cpu(0)
+    """
+    return mx.gpu(i) if 0 <= i < _num_gpus() and _gpu_works(i) else mx.cpu()
+
+
+def try_all_gpus() -> List["mx.Context"]:
+    """Every usable GPU, or ``[mx.cpu()]`` when there is none.
+
+    Returns:
+        A non-empty list of contexts, ready for ``initialize(ctx=...)``.
+
+    Examples:
+        >>> try_all_gpus() if _num_gpus() == 0 else [mx.cpu()]
+        [cpu(0)]
+    """
+    gpus = [mx.gpu(i) for i in range(_num_gpus()) if _gpu_works(i)]
+    return gpus or [mx.cpu()]
+
+
+def available_contexts() -> List["mx.Context"]:
+    """Every context this process can compute on: the usable GPUs, then ``cpu(0)``.
+
+    Returns:
+        A list that always ends with ``mx.cpu(0)``.
+
+    Examples:
+        >>> available_contexts()[-1]
+        cpu(0)
+    """
+    return [c for c in try_all_gpus() if c.device_type == "gpu"] + [mx.cpu(0)]
+
+
+def _as_contexts(ctx: Any, what: str = "ctx") -> List["mx.Context"]:
+    ctxs = [ctx] if isinstance(ctx, mx.Context) else ctx
+    if not isinstance(ctxs, (list, tuple)) or not ctxs or not all(
+            isinstance(c, mx.Context) for c in ctxs):
+        raise DeviceError(f"{what} must be an mx.Context or a non-empty list of them, like "
+                          f"mx.cpu() or [mx.gpu(0), mx.gpu(1)]; got {ctx!r}")
+    if len(set(ctxs)) != len(ctxs):
+        raise DeviceError(f"{what} lists a context twice: {ctxs}")
+    n = _num_gpus()
+    missing = [c for c in ctxs if c.device_type == "gpu" and c.device_id >= n]
+    if missing:
+        raise DeviceError(f"{what}: {listing([str(c) for c in missing])} not available "
+                          f"({n} GPU(s) here). Available: "
+                          f"{listing([str(c) for c in available_contexts()])}")
+    return list(ctxs)
+
+
+# --------------------------------------------------------------------------- GPU problems
+
+#: Kernel architectures (sm_XY) in MXNet 1.9.1's official CUDA wheels; no PTX, so no JIT.
+MXNET_191_CUDA_ARCHES: Tuple[Tuple[int, int], ...] = (
+    (5, 0), (5, 2), (6, 0), (6, 1), (7, 0), (7, 5), (8, 0), (8, 6))
+
+
+def gpu_problems(*, gpus: Optional[Sequence[Tuple[str, Tuple[int, int]]]] = None,
+                 cuda_build: Optional[bool] = None,
+                 arches: Sequence[Tuple[int, int]] = MXNET_191_CUDA_ARCHES) -> List[str]:
+    """Plain sentences, one per GPU that the installed MXNet cannot use, each with its fix.
+
+    Compute capabilities come from ``nvidia-smi --query-gpu=name,compute_cap``, else the
+    CUDA driver library (``libcuda``) through ctypes; every probe is guarded, so this
+    never raises. A cubin built for sm_XY runs on a GPU of compute capability X.y with
+    y >= Y only (no PTX in the wheels), so Hopper (9.0) cannot run MXNet 1.9.1's kernels.
+
+    Args:
+        gpus: ``[(name, (major, minor)), ...]`` to judge instead of probing (for tests).
+        cuda_build: whether MXNet was built with CUDA; default: ``mx.runtime.Features()``.
+        arches: the ``(major, minor)`` kernel architectures the build carries.
+
+    Returns:
+        An empty list when there is no GPU or every GPU is usable.
+
+    Examples:
+        >>> gpu_problems(gpus=[], cuda_build=True)
+        []
+        >>> print(gpu_problems(gpus=[('NVIDIA H100', (9, 0))], cuda_build=True)[0])
+        ... # doctest: +ELLIPSIS
+        GPU 0 (NVIDIA H100, compute capability 9.0) cannot run the installed MXNet ...
+    """
+    found = _probe_gpus() if gpus is None else list(gpus)
+    if not found:
+        return []
+    if cuda_build is None:
+        cuda_build = _mxnet_has_cuda()
+    if not cuda_build:
+        return [f"{len(found)} GPU(s) found ({', '.join(n for n, _ in found)}) but the installed "
+                f"mxnet {MXNET_VERSION} is the CPU build. Fix: pip uninstall mxnet, then "
+                f"pip install mxnet-cu112=={MXNET_VERSION} (never both at once)."]
+    problems = []
+    top = max(arches)
+    for i, (name, (major, minor)) in enumerate(found):
+        if any(a_major == major and a_minor <= minor for a_major, a_minor in arches):
+            continue
+        problems.append(
+            f"GPU {i} ({name}, compute capability {major}.{minor}) cannot run the installed "
+            f"MXNet {MXNET_VERSION}: its CUDA kernels go up to sm_{top[0]}{top[1]} and carry "
+            f"no PTX, so every GPU operator fails with 'no kernel image is available'. Fix: "
+            f"compute on CPU (mx.cpu(); try_gpu() falls back to it), use a GPU of compute "
+            f"capability {top[0]}.x or lower, or build MXNet from source with "
+            f"-DMXNET_CUDA_ARCH={major}.{minor} and a CUDA toolkit that supports it.")
+    return problems
+
+
+def _mxnet_has_cuda() -> bool:
+    try:
+        return bool(mx.runtime.Features().is_enabled("CUDA"))
+    except Exception:
+        return False
+
+
+def _probe_gpus() -> List[Tuple[str, Tuple[int, int]]]:
+    return _gpus_from_nvidia_smi() or _gpus_from_libcuda()
+
+
+def _gpus_from_nvidia_smi() -> List[Tuple[str, Tuple[int, int]]]:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        gpus = []
+        for line in out.strip().splitlines():
+            name, cap = (s.strip() for s in line.rsplit(",", 1))
+            major, minor = cap.split(".")
+            gpus.append((name, (int(major), int(minor))))
+        return gpus
+    except Exception:  # old drivers lack compute_cap; any failure means "ask libcuda"
+        return []
+
+
+def _gpus_from_libcuda() -> List[Tuple[str, Tuple[int, int]]]:
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
+        if lib.cuInit(0) != 0:
+            return []
+        count = ctypes.c_int()
+        if lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return []
+        gpus = []
+        for i in range(count.value):
+            dev, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+            name = ctypes.create_string_buffer(100)
+            lib.cuDeviceGet(ctypes.byref(dev), i)
+            lib.cuDeviceGetName(name, 100, dev)
+            lib.cuDeviceGetAttribute(ctypes.byref(major), 75, dev)  # ..._COMPUTE_CAPABILITY_MAJOR
+            lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev)  # ..._COMPUTE_CAPABILITY_MINOR
+            gpus.append((name.value.decode(errors="replace"), (major.value, minor.value)))
+        return gpus
+    except Exception:
+        return []
+
+
+# --------------------------------------------------------------------------- replicas
+
+class ReplicaRow(NamedTuple):
+    """One parameter's replicas: where they live and how far apart they are."""
+
+    path: str
+    contexts: Tuple[str, ...]
+    max_abs_diff: Optional[float]  # None when there is nothing to compare
+    status: str  # 'consistent', 'OUT OF SYNC', 'single replica', 'deferred', 'uninitialized'
+
+
+class ReplicaReport(Mapping):
+    """Path -> :class:`ReplicaRow`; ``str()`` is a table that ends in a plain verdict.
+
+    ``consistent`` is True when no replica differs; ``out_of_sync`` lists the paths
+    whose replicas differ, in walk order.
+    """
+
+    def __init__(self, rows: "OrderedDict[str, ReplicaRow]"):
+        self._rows = rows
+
+    def __getitem__(self, path: str) -> ReplicaRow:
+        return self._rows[path]
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def out_of_sync(self) -> List[str]:
+        return [p for p, r in self._rows.items() if r.status == "OUT OF SYNC"]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.out_of_sync
+
+    def verdict(self) -> str:
+        """The report's last line, in words."""
+        bad = self.out_of_sync
+        multi = [r for r in self._rows.values() if r.max_abs_diff is not None]
+        if bad:
+            worst = ", ".join(f"{p!r} (max |diff| {self._rows[p].max_abs_diff:.3g})" for p in bad)
+            return (f"{len(bad)} of {len(multi)} replicated parameters are OUT OF SYNC: {worst}. "
+                    f"Fix: sync_replicas(block) copies one replica over the others.")
+        if not multi:
+            return "No parameter has more than one replica: nothing to compare."
+        ctxs = sorted({c for r in multi for c in r.contexts})
+        return (f"The replicas are consistent: all {len(multi)} replicated parameters are "
+                f"identical on {', '.join(ctxs)}.")
+
+    def __str__(self) -> str:
+        head = ("path", "contexts", "max |diff|", "status")
+        body = [(r.path, ", ".join(r.contexts) or "-",
+                 "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.3g}", r.status)
+                for r in self._rows.values()]
+        widths = [max(len(x[i]) for x in [head] + body) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                 for row in [head] + body]
+        return "\n".join(lines + [self.verdict()])
+
+    __repr__ = __str__
+
+
+def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
+    """Per parameter, its contexts and the max |difference| between its replicas.
+
+    Every replica is compared with the first on the first replica's device; all the
+    maxima come back to the host in one transfer.
+
+    Args:
+        block: the network.
+        atol: differences up to this are still "consistent" (default: exact equality).
+
+    Returns:
+        A :class:`ReplicaReport`; its text names every out-of-sync parameter by path.
+
+    Raises:
+        DeviceError: ``atol`` is negative.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3); net.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+        >>> net.weight.data(mx.cpu(1))[:] += 1
+        >>> report = replica_report(net)
+        >>> report.out_of_sync, report['bias'].status
+        (['weight'], 'consistent')
+    """
+    _check_block(block)
+    if not isinstance(atol, (int, float)) or atol < 0:
+        raise DeviceError(f"atol must be a number >= 0, got {atol!r}")
+    params = named_parameters(block)
+    pending: List[Tuple[str, Any]] = []
+    for path, p in params.items():
+        data = p._data
+        if data is not None and len(data) > 1:
+            first = data[0].as_nd_ndarray()
+            for other in data[1:]:
+                diff = other.as_nd_ndarray().copyto(first.context) - first
+                pending.append((path, mx.nd.max(mx.nd.abs(diff)).as_in_context(mx.cpu())))
+    maxima: dict = {}
+    if pending:
+        values = mx.nd.concat(*[m.reshape((1,)) for _, m in pending], dim=0).asnumpy()
+        for (path, _), v in zip(pending, values.tolist()):
+            maxima[path] = max(maxima.get(path, 0.0), v) if v == v else float("nan")
+    rows: "OrderedDict[str, ReplicaRow]" = OrderedDict()
+    for path, p in params.items():
+        ctxs = tuple(str(c) for c in (_list_ctx(p) or ()))
+        if p._deferred_init:
+            rows[path] = ReplicaRow(path, ctxs, None, "deferred")
+        elif p._data is None:
+            rows[path] = ReplicaRow(path, (), None, "uninitialized")
+        elif path not in maxima:
+            rows[path] = ReplicaRow(path, ctxs, None, "single replica")
+        else:
+            diff = maxima[path]
+            ok = diff <= atol  # NaN compares False: a NaN difference is never "consistent"
+            rows[path] = ReplicaRow(path, ctxs, diff, "consistent" if ok else "OUT OF SYNC")
+    return ReplicaReport(rows)
+
+
+def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> List[str]:
+    """Make every replica equal to the one on ``source`` (default: each one's first context).
+
+    Args:
+        block: the network.
+        source: the context whose replica wins; every replicated parameter must live there.
+
+    Returns:
+        The paths whose replicas were overwritten (every parameter with several replicas).
+
+    Raises:
+        DeviceError: ``source`` is not a context of some replicated parameter (nothing changed).
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3); net.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+        >>> net.weight.data(mx.cpu(1))[:] += 1
+        >>> sync_replicas(net, source=mx.cpu(0))
+        ['weight', 'bias']
+        >>> replica_report(net).consistent
+        True
+    """
+    _check_block(block)
+    if source is not None and not isinstance(source, mx.Context):
+        raise DeviceError(f"source must be an mx.Context like mx.cpu(0), got {source!r}")
+    todo = [(path, p) for path, p in named_parameters(block).items()
+            if p._data is not None and len(p._data) > 1]
+    if source is not None:
+        lacking = [f"{path} (on {', '.join(map(str, p.list_ctx()))})"
+                   for path, p in todo if source not in p.list_ctx()]
+        if lacking:
+            raise DeviceError(f"source {source} holds no replica of: {listing(lacking)}. "
+                              f"Pick a context every replicated parameter lives on.")
+    for _, p in todo:
+        _write_everywhere(p, p.data(source or p.list_ctx()[0]).copy())
+    return [path for path, _ in todo]
+
+
+def set_data_everywhere(block: Block, path: str,
+                        value: Union[Any, Callable[[Any], Any]]) -> Parameter:
+    """Set the parameter at ``path`` on all its replicas at once: the safe ``data()[:] = ...``.
+
+    Args:
+        block: the network.
+        path: the parameter's structural path (any form :func:`~gluon_params_kit.tree.get`
+            accepts).
+        value: an array or scalar, or a function of the current value (read from the first
+            replica) returning the new one: ``lambda w: w + 1`` is the book's ``[:] += 1``.
+
+    Returns:
+        The Parameter, changed on every context.
+
+    Raises:
+        PathError: ``path`` does not name a parameter.
+        DeviceError: the parameter is not initialized, or the new value has another shape.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3); net.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+        >>> _ = set_data_everywhere(net, 'bias', lambda b: b + 1)
+        >>> [b.asnumpy().tolist() for b in net.bias.list_data()]
+        [[1.0, 1.0], [1.0, 1.0]]
+    """
+    p = get(block, path)
+    if not isinstance(p, Parameter):
+        raise DeviceError(f"path {path!r} is a block ({type(p).__name__}), not a parameter")
+    if p._data is None:
+        state = "deferred (run one forward first)" if p._deferred_init else "not initialized"
+        raise DeviceError(f"parameter {path!r} is {state}: there is no replica to set")
+    current = p.data(p.list_ctx()[0])
+    new = value(current.copy()) if callable(value) else value
+    if isinstance(new, (int, float)):
+        new = current * 0 + new
+    if not hasattr(new, "shape") or tuple(new.shape) != tuple(current.shape):
+        raise DeviceError(f"new value for {path!r} has shape {getattr(new, 'shape', None)}, "
+                          f"the parameter has {tuple(current.shape)}")
+    if not isinstance(new, type(current)):  # numpy array, or nd value in np mode (or back)
+        new = _like(current, new)
+    _write_everywhere(p, new)
+    return p
+
+
+def _like(current, value):
+    import numpy as onp
+    host = value.asnumpy() if hasattr(value, "asnumpy") else onp.asarray(value)
+    arr = mx.nd.array(host, ctx=current.context, dtype=current.dtype)
+    return arr.as_np_ndarray() if isinstance(current, mx.np.ndarray) else arr
+
+
+# --------------------------------------------------------------------------- move
+
+class MoveReport(Mapping):
+    """Path -> ``(from_contexts, to_contexts, state)`` for every parameter :func:`move` saw."""
+
+    def __init__(self, rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]"):
+        self._rows = rows
+
+    def __getitem__(self, path):
+        return self._rows[path]
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __str__(self) -> str:
+        lines = [f"{path}: {', '.join(a) or '-'} -> {', '.join(b)} ({state})"
+                 for path, (a, b, state) in self._rows.items()]
+        counts: dict = {}
+        for _, _, state in self._rows.values():
+            key = state.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+        return "\n".join(lines + [", ".join(f"{n} {k}" for k, n in counts.items()) + "."])
+
+    __repr__ = __str__
+
+
+def move(block: Block, ctx: ContextLike) -> MoveReport:
+    """Put every parameter (and its gradient buffer) of ``block`` on ``ctx``.
+
+    Values come from each parameter's first replica, exactly (Gluon's ``reset_ctx``
+    averages the replicas instead). A gradient survives a move from one context to one
+    context; otherwise new zero gradients are made on the new contexts. Deferred
+    parameters will be created on ``ctx`` at the first forward.
+
+    Args:
+        block: the network.
+        ctx: a context or a list of contexts.
+
+    Returns:
+        A :class:`MoveReport` (states: ``moved``, ``already there``, ``deferred``,
+        ``uninitialized``).
+
+    Raises:
+        DeviceError: ``ctx`` is not a context, repeats one, or names a missing GPU.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3); net.initialize()
+        >>> print(move(net, [mx.cpu(0), mx.cpu(1)]))
+        weight: cpu(0) -> cpu(0), cpu(1) (moved)
+        bias: cpu(0) -> cpu(0), cpu(1) (moved)
+        2 moved.
+    """
+    _check_block(block)
+    ctxs = _as_contexts(ctx)
+    to = tuple(str(c) for c in ctxs)
+    rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]" = OrderedDict()
+    for path, p in named_parameters(block).items():
+        before = tuple(str(c) for c in (_list_ctx(p) or ()))
+        if p._deferred_init:
+            p.reset_ctx(ctxs)
+            rows[path] = (before, to, "deferred (created there at the first forward)")
+        elif p._data is None:
+            rows[path] = (before, to, "uninitialized (initialize(ctx=...) places it)")
+        elif list(p.list_ctx()) == ctxs:
+            rows[path] = (before, to, "already there")
+        else:
+            value = p.data(p.list_ctx()[0]).copyto(mx.cpu())
+            grad = None
+            if p.grad_req != "null" and len(before) == 1 and len(ctxs) == 1:
+                grad = p.list_grad()[0].copyto(mx.cpu())
+            p.reset_ctx(ctxs)
+            for arr in p.list_data():
+                value.copyto(arr)
+            if grad is not None:
+                grad.copyto(p.list_grad()[0])
+            rows[path] = (before, to, "moved")
+    return MoveReport(rows)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _list_ctx(p: Parameter):
+    if p._data is None and not p._deferred_init:
+        return None
+    return p.list_ctx()
