@@ -37,6 +37,15 @@ from .devices import sync_replicas
 from .devices import try_all_gpus
 from .devices import try_gpu
 from .select import Changes
+from .initializers import InitPlan
+from .initializers import InitPreview
+from .initializers import PlannedInit
+from .initializers import derive_seed
+from .initializers import get_initializer
+from .initializers import list_initializers
+from .initializers import provenance
+from .initializers import register_initializer
+from .initializers import reinitialize
 from .tying import TiedGroup
 from .tying import TiedGroups
 from .tying import TransposedDense
@@ -58,6 +67,15 @@ from .select import Pattern
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "InitPlan",
+    "InitPreview",
+    "PlannedInit",
+    "derive_seed",
+    "get_initializer",
+    "list_initializers",
+    "provenance",
+    "register_initializer",
+    "reinitialize",
     "TiedGroup",
     "TiedGroups",
     "TransposedDense",

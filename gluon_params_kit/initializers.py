@@ -1,0 +1,435 @@
+"""Initializer plans: ordered pattern -> initializer rules that also work with deferred init.
+
+Plain Gluon has three surprises here: ``net.initialize(mx.init.Mixed(...))`` fails, a
+layer's own initializer (Dense bias ``'zeros'``) silently beats the global one, and the
+values depend on the order blocks were built in. An :class:`InitPlan` states every
+choice: the first matching rule wins, then (if ``respect_layer_defaults``) the layer's
+own initializer, then the plan's ``default``. :meth:`InitPlan.preview` shows the outcome
+per parameter; :meth:`InitPlan.apply` re-initializes (force semantics, no warnings),
+lands on deferred parameters at their first forward, records provenance on each
+Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._compat import gluon, mx
+from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
+                          register_initializer, run_entries, spec_text)
+from .errors import DeviceError, InitializerError, SelectionError, listing
+from .select import make_matcher
+from .tree import named_parameters
+
+__all__ = [
+    "InitPlan",
+    "InitPreview",
+    "PlannedInit",
+    "derive_seed",
+    "get_initializer",
+    "list_initializers",
+    "provenance",
+    "register_initializer",
+    "reinitialize",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+Initializer = mx.init.Initializer
+Context = mx.Context
+
+
+class PlannedInit(NamedTuple):
+    """What a plan does to one parameter (a row of :class:`InitPreview`)."""
+
+    path: str
+    shape: Optional[Tuple[int, ...]]  #: None while the shape is not known (deferred)
+    rule: Optional[str]  #: the pattern, 'default', 'layer default', 'constant'; None: unmatched
+    spec: Optional[str]  #: the initializer's ``dumps()``
+    seed: Optional[int]  #: the parameter's own seed (derived from the plan seed)
+    action: str  #: 'initialize', 'deferred' (at the first forward), 'keep' or 'unmatched'
+
+
+class InitPreview(Mapping):
+    """Path -> :class:`PlannedInit` for every parameter a plan looks at, in walk order.
+
+    ``str()`` is a table; :attr:`unmatched` lists the paths no rule covers.
+    """
+
+    def __init__(self, rows: Sequence[PlannedInit], title: str):
+        self._rows = OrderedDict((r.path, r) for r in rows)
+        self.title = title
+
+    def __getitem__(self, path: str) -> PlannedInit:
+        return self._rows[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def unmatched(self) -> List[str]:
+        """Paths of the parameters that no rule, layer default or default covers."""
+        return [p for p, r in self._rows.items() if r.action == "unmatched"]
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One plain dict per parameter (for pandas or JSON)."""
+        return [r._asdict() for r in self._rows.values()]
+
+    def __str__(self) -> str:
+        head = ("path", "shape", "rule", "initializer", "seed", "action")
+        body = [(r.path, "deferred" if r.shape is None else str(r.shape), r.rule or "-",
+                 r.spec or "UNMATCHED", "-" if r.seed is None else str(r.seed), r.action)
+                for r in self._rows.values()]
+        widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                 for row in [head] + body]
+        return "\n".join([self.title] + ["  " + ln for ln in lines])
+
+    __repr__ = __str__
+
+
+class _Entry(NamedTuple):
+    param: Parameter
+    row: PlannedInit
+    init: Optional[Initializer]
+
+
+class InitPlan:
+    """Ordered ``(pattern, spec)`` rules, a default, and an explicit layer-default choice.
+
+    For each parameter (canonical path; a shared one matches through any of its paths,
+    as in :func:`~gluon_params_kit.select.select`) the initializer is: the first rule
+    whose pattern matches; else, with ``respect_layer_defaults=True`` (Gluon's own
+    behaviour), the layer's initializer when it has one (``param.init``: Dense bias
+    ``'zeros'``, BatchNorm gamma ``'ones'``); else ``default``. With
+    ``respect_layer_defaults=False`` the default covers those too (``Constant(1)`` then
+    reaches Dense biases). ``gluon.Constant`` parameters are never re-initialized.
+
+    An initializer fills every parameter it gets through ``_init_weight``, as Gluon does,
+    except that a class defining its own ``_init_bias`` / ``_init_gamma`` / ``_init_beta``
+    has that method called for parameters with that role (Gluon never calls them).
+
+    Args:
+        rules: ``(pattern, spec)`` pairs (or an ordered mapping pattern -> spec). A pattern
+            is what :func:`~gluon_params_kit.select.select` takes (regex, list of them,
+            callable ``(path, param) -> bool``, ``None`` for all); a spec is what
+            :func:`get_initializer` takes.
+        default: the spec for parameters no rule matches, or None (then they are errors).
+        respect_layer_defaults: whether a layer's own initializer beats ``default``.
+        mode: pattern mode, as in ``select`` (``'search'``, ``'match'``, ``'fullmatch'``,
+            ``'glob'``).
+        on: match patterns on ``'path'`` or on the auto ``'name'``.
+
+    Raises:
+        InitializerError: a bad spec, or rules that are not ``(pattern, spec)`` pairs.
+        SelectionError: a bad pattern, ``mode`` or ``on``.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2), nn.Dense(1))
+        >>> plan = InitPlan([(r'\\.bias$', 'constant(0.25)'), (r'^1\\.', 'ones')],
+        ...                 default='normal(sigma=0.5)')
+        >>> print(plan.preview(net))
+        InitPlan preview of Sequential: 4 parameters, 0 unmatched (respect_layer_defaults=True)
+          path      shape     rule     initializer                   seed  action
+          0.weight  (3, 2)    default  ["normal", {"sigma": 0.5}]    -     initialize
+          0.bias    (3,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
+          1.weight  deferred  ^1\\.     ["one", {}]                   -     deferred
+          1.bias    (1,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
+        >>> _ = plan.apply(net, seed=0)
+        >>> _ = net(mx.nd.ones((1, 2)))  # deferred parameters get their rule now
+        >>> net[1].weight.data().asnumpy().tolist(), net[1].bias.data().asnumpy().tolist()
+        ([[1.0, 1.0, 1.0]], [0.25])
+    """
+
+    def __init__(self, rules: Union[Sequence[Tuple[Any, Spec]], Mapping[Any, Spec]] = (),
+                 default: Optional[Spec] = None, *, respect_layer_defaults: bool = True,
+                 mode: str = "search", on: str = "path"):
+        pairs = list(rules.items()) if isinstance(rules, Mapping) else rules
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple)):
+            raise InitializerError(
+                f"InitPlan rules must be a list of (pattern, spec) pairs, got "
+                f"{type(rules).__name__}: {rules!r}")
+        compiled = []
+        for i, pair in enumerate(pairs):
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise InitializerError(
+                    f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
+            pattern, spec = pair
+            compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
+                             get_initializer(spec)))
+        make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
+        if not isinstance(respect_layer_defaults, bool):
+            raise InitializerError(f"respect_layer_defaults must be True or False, "
+                                   f"got {respect_layer_defaults!r}")
+        self.rules: Tuple[Tuple[str, Any, Initializer], ...] = tuple(compiled)
+        self.default: Optional[Initializer] = None if default is None else get_initializer(default)
+        self.respect_layer_defaults = respect_layer_defaults
+
+    def __repr__(self) -> str:
+        rules = ", ".join(f"({label!r}, {spec_text(init)!r})" for label, _, init in self.rules)
+        default = None if self.default is None else spec_text(self.default)
+        return (f"InitPlan([{rules}], default={default!r}, "
+                f"respect_layer_defaults={self.respect_layer_defaults})")
+
+    # ------------------------------------------------------------------ planning
+
+    def _choose(self, param: Parameter,
+                paths: List[str]) -> Tuple[Optional[str], Optional[Initializer]]:
+        for label, matches, init in self.rules:
+            if any(matches(p, param) for p in paths):
+                return label, init
+        if self.respect_layer_defaults and param.init is not None:
+            return "layer default", get_initializer(param.init)
+        if self.default is not None:
+            return "default", self.default
+        return None, None
+
+    def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
+        _check_block(block)
+        _check_seed(seed)
+        out: "OrderedDict[str, _Entry]" = OrderedDict()
+        for path, param, paths in _parameters(block):
+            if isinstance(param, gluon.Constant):
+                out[path] = _constant_entry(path, param)
+                continue
+            rule, init = self._choose(param, paths)
+            out[path] = _entry(path, param, rule, init, seed)
+        return out
+
+    def preview(self, block: Block, *, seed: Optional[int] = None) -> InitPreview:
+        """Which rule and initializer each parameter of ``block`` would get; changes nothing.
+
+        Args:
+            block: the network.
+            seed: the seed :meth:`apply` would get (fills the ``seed`` column).
+
+        Returns:
+            An :class:`InitPreview`; its ``unmatched`` lists what no rule covers.
+
+        Raises:
+            InitializerError: ``block`` is not a Block or ``seed`` is not an int.
+
+        Examples:
+            >>> from mxnet.gluon import nn
+            >>> net = nn.Dense(2, in_units=3)
+            >>> InitPlan([('weight', 'zeros')], respect_layer_defaults=False).preview(net).unmatched
+            ['bias']
+        """
+        rows = [e.row for e in self._plan(block, seed).values()]
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+
+    def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
+              seed: Optional[int] = None) -> InitPreview:
+        """(Re-)initialize every parameter of ``block`` as planned.
+
+        Force semantics without per-parameter warnings. A parameter whose shape is not
+        known yet gets its rule, seed and provenance at the first forward. Nothing is
+        touched when a parameter matches no rule and there is no default; if an
+        initializer fails on a parameter, the ones already done are put back.
+
+        Args:
+            block: the network.
+            ctx: the context(s) for the values; None keeps each parameter's current
+                context(s) (the current context for a parameter that has none).
+            seed: None uses MXNet's global random stream, as Gluon does. An int makes each
+                value depend only on (seed, structural path, spec); the global stream is
+                then advanced deterministically (reseeded from one draw of it), since
+                MXNet cannot save and restore its state.
+
+        Returns:
+            The :class:`InitPreview` of what was done.
+
+        Raises:
+            InitializerError: unmatched parameters (listed), a bad seed, a parameter whose
+                shape is unknown and cannot be deferred, or an initializer that fails.
+            DeviceError: ``ctx`` is not a Context or a list of them.
+
+        Examples:
+            >>> from mxnet.gluon import nn
+            >>> net = nn.Dense(2, in_units=3)
+            >>> _ = InitPlan([], default='ones', respect_layer_defaults=False).apply(net)
+            >>> net.bias.data().asnumpy().tolist(), provenance(net)['bias']['rule']
+            ([1.0, 1.0], 'default')
+        """
+        entries = self._plan(block, seed)
+        rows = [e.row for e in entries.values()]
+        missing = [r.path for r in rows if r.action == "unmatched"]
+        if missing:
+            raise InitializerError(
+                f"InitPlan leaves {len(missing)} of {len(rows)} parameter(s) of "
+                f"{type(block).__name__} {block.name!r} without an initializer: "
+                f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
+                f"(respect_layer_defaults={self.respect_layer_defaults}).")
+        run_entries(entries, _contexts(ctx), seed)
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+
+
+def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
+                 mode: str = "search", on: str = "path",
+                 ctx: Union[None, Context, Sequence[Context]] = None,
+                 seed: Optional[int] = None) -> InitPreview:
+    """Re-initialize only the selected parameters with ``spec``, quietly.
+
+    Args:
+        block: the network.
+        spec: the initializer (see :func:`get_initializer`).
+        pattern: which parameters, as in :func:`~gluon_params_kit.select.select` (None: all).
+        exclude: a pattern of parameters to leave out.
+        mode: pattern mode, as in ``select``.
+        on: ``'path'`` or ``'name'``.
+        ctx: as in :meth:`InitPlan.apply` (None keeps each parameter's context).
+        seed: as in :meth:`InitPlan.apply`.
+
+    Returns:
+        The :class:`InitPreview` of the selected parameters.
+
+    Raises:
+        SelectionError: the pattern selects nothing (existing paths are listed), or a bad
+            pattern, ``mode`` or ``on``.
+        InitializerError: a bad spec or seed, or a failing initializer (nothing changed).
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(2, in_units=2), nn.Dense(1, in_units=2))
+        >>> net.initialize()
+        >>> _ = reinitialize(net, 'constant(3)', r'^1\\.bias')
+        >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
+        ([3.0], [0.0, 0.0])
+    """
+    _check_block(block)
+    _check_seed(seed)
+    init = get_initializer(spec)
+    keep = make_matcher(pattern, mode=mode, on=on)
+    drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
+    label = "all" if pattern is None else _label(pattern)
+    entries: "OrderedDict[str, _Entry]" = OrderedDict()
+    candidates = list(_parameters(block))
+    for path, param, paths in candidates:
+        if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
+            continue
+        if drop is not None and any(drop(p, param) for p in paths):
+            continue
+        entries[path] = _entry(path, param, label, init, seed)
+    if not entries:
+        raise SelectionError(
+            f"reinitialize: pattern {label!r} (exclude={exclude!r}, mode={mode!r}, on={on!r}) "
+            f"selects no parameter of {type(block).__name__} {block.name!r} (constants are "
+            f"never re-initialized). Existing paths: {listing([c[0] for c in candidates])}.")
+    run_entries(entries, _contexts(ctx), seed)
+    rows = [e.row for e in entries.values()]
+    return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
+                             f"{len(rows)} parameter(s) (seed={seed})")
+
+
+def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
+    """Path -> provenance record of every parameter: which rule, spec and seed made its values.
+
+    A record is ``{'rule': str, 'spec': str, 'seed': int or None}``, written when the
+    values are produced (at apply time, or at the first forward for deferred ones);
+    parameters the kit never initialized map to None.
+
+    Args:
+        block: the network.
+
+    Returns:
+        An ordered mapping canonical path -> record (a copy) or None.
+
+    Raises:
+        InitializerError: ``block`` is not a Block.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3)
+        >>> _ = InitPlan([('weight', 'normal(sigma=0.5)')]).apply(net, seed=7)
+        >>> rec = provenance(net)['weight']
+        >>> rec['rule'], rec['spec'], isinstance(rec['seed'], int)
+        ('weight', '["normal", {"sigma": 0.5}]', True)
+        >>> provenance(net)['bias']['rule']
+        'layer default'
+    """
+    _check_block(block)
+    out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
+    for path, param in named_parameters(block).items():
+        record = getattr(param, PROVENANCE_ATTR, None)
+        out[path] = None if record is None else dict(record)
+    return out
+
+
+# --------------------------------------------------------------------------- planning helpers
+
+def _parameters(block: Block) -> Iterator[Tuple[str, Parameter, List[str]]]:
+    """(canonical path, Parameter, every path of it) in walk order."""
+    every: "OrderedDict[int, List[str]]" = OrderedDict()
+    params: Dict[int, Parameter] = {}
+    for path, param in named_parameters(block, aliases=True).items():
+        every.setdefault(id(param), []).append(path)
+        params[id(param)] = param
+    for key, paths in every.items():
+        yield paths[0], params[key], paths
+
+
+def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
+           seed: Optional[int]) -> _Entry:
+    shape = _known_shape(param)
+    if init is None:
+        return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
+    spec = spec_text(init)
+    own_seed = None if seed is None else derive_seed(seed, path, spec)
+    action = "initialize" if shape is not None else "deferred"
+    return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
+
+
+def _constant_entry(path: str, param: Parameter) -> _Entry:
+    init = mx.init.create(param.init)  # Gluon's private per-constant initializer
+    ready = param._data is not None or bool(param._deferred_init)
+    row = PlannedInit(path, _known_shape(param), "constant", f"gluon.Constant {param.name!r}",
+                      None, "keep" if ready else "initialize")
+    return _Entry(param, row, init)
+
+
+def _known_shape(param: Parameter) -> Optional[Tuple[int, ...]]:
+    shape = param.shape
+    if shape is None or any(s in (0, -1) for s in shape):  # 0 (nd) or -1 (np): not known yet
+        return None
+    return tuple(shape)
+
+
+def _label(pattern: Any) -> str:
+    if pattern is None:
+        return "all"
+    if isinstance(pattern, str):
+        return pattern
+    if callable(pattern):
+        return getattr(pattern, "__qualname__", repr(pattern))
+    return repr(pattern)
+
+
+def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optional[int]) -> str:
+    n_missing = sum(r.action == "unmatched" for r in rows)
+    seeded = "" if seed is None else f", seed={seed}"
+    return (f"InitPlan preview of {type(block).__name__}: {len(rows)} parameters, "
+            f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
+
+
+def _check_block(block: Any) -> None:
+    if not isinstance(block, Block):
+        raise InitializerError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InitializerError(f"seed must be an int or None, got {type(seed).__name__}: {seed!r}")
+
+
+def _contexts(ctx: Any) -> Optional[List[Context]]:
+    if ctx is None:
+        return None
+    ctxs = [ctx] if isinstance(ctx, Context) else ctx
+    if (isinstance(ctxs, (list, tuple)) and ctxs
+            and all(isinstance(c, Context) for c in ctxs)):
+        return list(ctxs)
+    raise DeviceError(f"ctx must be None, an mx.Context or a non-empty list of them, got {ctx!r}")
