@@ -17,12 +17,15 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from gluon_params_kit import fresh_names
 from gluon_params_kit.chapter import shared_mlp
 from gluon_params_kit.tree import named_parameters
 from gluon_params_kit.tying import (TransposedDense, check_tied_gradients, repeat_tied, tie,
                                     tied_copy, tied_groups)
+
+set_matplotlib_formats("png")  # else the kernel's first figure comes out as text only
 
 mx.random.seed(0)
 np.random.seed(0)
