@@ -10,11 +10,11 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from fixtures import array, book_rgnet, fixed_hidden_mlp, initialized, tied_mlp
+from fixtures import array, book_rgnet, fixed_hidden_mlp, initialized, nested_custom, tied_mlp
 from gluon_params_kit.select import (Changes, Selection, freeze, make_matcher, select,
                                      set_multipliers, unfreeze)
 from gluon_params_kit.tree import fresh_names, named_parameters
-from test_tree import architectures, build, nested_both_modes
+from test_tree import architectures, build
 
 PROPS = settings(max_examples=40, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -143,7 +143,7 @@ def test_shared_parameter_selected_through_any_of_its_paths():
 # --------------------------------------------------------------------------- a real ParameterDict
 
 def test_trainer_trains_only_the_selection(mode):
-    net = initialized(nested_both_modes(), mode=mode, hybridize=True)
+    net = initialized(nested_custom(), mode=mode, hybridize=True)
     chosen = select(net, r"^1\.features\.")
     trainer = gluon.Trainer(chosen, "sgd", {"learning_rate": 0.5})
     before = {k: p.data().asnumpy().copy() for k, p in named_parameters(net).items()}
@@ -192,7 +192,7 @@ def test_update_with_another_selection_keeps_objects():
 # --------------------------------------------------------------------------- freezing
 
 def test_freeze_dry_run_then_real(mode):
-    net = initialized(nested_both_modes(), mode=mode, hybridize=True)
+    net = initialized(nested_custom(), mode=mode, hybridize=True)
     preview = freeze(net, r"^1\.features\.", dry_run=True)
     assert isinstance(preview, Changes) and preview.dry_run
     assert list(preview) == ["1.features.0.weight", "1.features.0.bias",
@@ -239,7 +239,7 @@ def test_set_multipliers_values_rules_and_first_match_wins():
 
 
 def test_lr_mult_zero_stops_training_in_np_mode(mode):
-    net = initialized(nested_both_modes(), mode=mode)
+    net = initialized(nested_custom(), mode=mode)
     set_multipliers(net, lr_mult={"head": 0.0})
     before = net[1].head.weight.data().asnumpy().copy()
     trainer = gluon.Trainer(select(net), "sgd", {"learning_rate": 1.0})

@@ -14,7 +14,6 @@ import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
-from mxnet.util import is_np_array
 
 from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from gluon_params_kit.tree import (fresh_names, get, legacy_names, match_legacy_names,
@@ -47,30 +46,6 @@ class HybridHolder(nn.HybridBlock):
             setattr(self, attr, kid)
         if own_param:
             self.scale = self.params.get("scale", shape=(1,), init=mx.init.One())
-
-
-class BothModesCustom(nn.HybridBlock):
-    """fixtures.Custom with a forward that also runs in np mode (there F.broadcast_mul fails)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.features = nn.HybridSequential()
-            self.features.add(nn.Dense(8, activation="relu"), nn.Dense(8))
-            self.head = nn.Dense(3)
-            self.scale = self.params.get("scale", shape=(1,), init=mx.init.One())
-
-    def hybrid_forward(self, F, x, scale):
-        y = self.head(self.features(x))
-        return F.np.multiply(y, scale) if is_np_array() else F.broadcast_mul(y, scale)
-
-
-def nested_both_modes():
-    """Same structure and names as fixtures.nested_custom(): ``1.features.0.weight``."""
-    with fresh_names():
-        net = nn.HybridSequential()
-        net.add(nn.Dense(4), BothModesCustom(prefix="custom0_"))
-        return net
 
 
 ATTRS = ["features", "head", "body", "branch_a", "x1"]
@@ -228,7 +203,7 @@ def test_rgnet_paths_and_book_forms():
 
 
 def test_custom_block_attribute_paths(mode):
-    net = initialized(nested_both_modes(), mode=mode, hybridize=True)
+    net = initialized(nested_custom(), mode=mode, hybridize=True)
     assert list(named_parameters(net)) == [
         "0.weight", "0.bias", "1.scale", "1.features.0.weight", "1.features.0.bias",
         "1.features.1.weight", "1.features.1.bias", "1.head.weight", "1.head.bias"]
@@ -259,7 +234,7 @@ def test_deferred_and_np_mode_keep_paths(mode):
 
 
 def test_hybridized_net_trains_through_paths(mode):
-    net = initialized(nested_both_modes(), mode=mode, hybridize=True)
+    net = initialized(nested_custom(), mode=mode, hybridize=True)
     trainer = gluon.Trainer([get(net, "1.head.weight")], "sgd", {"learning_rate": 1.0})
     before = get(net, "1.head.weight").data().asnumpy().copy()
     with autograd.record():
@@ -320,7 +295,7 @@ def test_render_tree_depth_and_grad_req():
 
 
 def test_render_tree_hybridized_initialized_np(mode):
-    net = initialized(nested_both_modes(), mode=mode, hybridize=True)
+    net = initialized(nested_custom(), mode=mode, hybridize=True)
     text = render_tree(net)
     assert "1.features.0.weight  (8, 4)  float32" in text
     assert "?" not in text
