@@ -37,6 +37,12 @@ from .devices import sync_replicas
 from .devices import try_all_gpus
 from .devices import try_gpu
 from .select import Changes
+from .inspection import InspectionError
+from .inspection import ParamStats
+from .inspection import Summary
+from .inspection import plot_histograms
+from .inspection import stats
+from .inspection import summary
 from .initializers import InitPlan
 from .initializers import InitPreview
 from .initializers import PlannedInit
@@ -67,6 +73,12 @@ from .select import Pattern
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "InspectionError",
+    "ParamStats",
+    "Summary",
+    "plot_histograms",
+    "stats",
+    "summary",
     "InitPlan",
     "InitPreview",
     "PlannedInit",
