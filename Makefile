@@ -16,7 +16,7 @@ $(STAMP): setup.cfg setup.py
 	@test -n "$(BASE_PYTHON)" || { echo "No python3.11/3.10/3.12 found: install one of them." >&2; exit 1; }
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[cpu,test,plot,progress]'
+	$(PY) -m pip install -q -e '.[cpu,test,plot,progress,fuzz]'
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	@touch $(STAMP)
 

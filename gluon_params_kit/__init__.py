@@ -37,6 +37,18 @@ from .devices import sync_replicas
 from .devices import try_all_gpus
 from .devices import try_gpu
 from .select import Changes
+from .checkpoint import ArrayInfo
+from .checkpoint import DiffReport
+from .checkpoint import Header
+from .checkpoint import LoadReport
+from .checkpoint import Remap
+from .checkpoint import collapse_keys
+from .checkpoint import convert
+from .checkpoint import diff
+from .checkpoint import export_npz
+from .checkpoint import load
+from .checkpoint import read_header
+from .checkpoint import save
 from .inspection import InspectionError
 from .inspection import ParamStats
 from .inspection import Summary
@@ -73,6 +85,18 @@ from .select import Pattern
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "ArrayInfo",
+    "DiffReport",
+    "Header",
+    "LoadReport",
+    "Remap",
+    "collapse_keys",
+    "convert",
+    "diff",
+    "export_npz",
+    "load",
+    "read_header",
+    "save",
     "InspectionError",
     "ParamStats",
     "Summary",

@@ -7,8 +7,14 @@ returns the exit code.
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
+import re
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
+
+from .errors import ParamsKitError
 
 __all__ = ["main"]
 
@@ -37,6 +43,205 @@ def _run_doctor(args: argparse.Namespace) -> int:
     return _doctor.main(as_json=args.json)
 
 
+# --------------------------------------------------------------------------- checkpoint tools
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit code 2)."""
+
+
+def _input_file(path: str) -> str:
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file: {path!r}")
+    return path
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _add_inspect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a .params file (save_parameters, nd.save, ...)")
+    p.add_argument("--stats", action="store_true",
+                   help="also read the data: mean, std, min, max and non-finite count per array")
+    p.add_argument("--pattern", metavar="REGEX", help="only arrays whose name matches (re.search)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _stats(chunks, on_chunk) -> dict:
+    """Mean, std, min, max over the finite values and the count of the others, streamed."""
+    import numpy as onp
+    from ._compare import _as_float
+    n = bad = 0
+    total = total_sq = 0.0
+    lo, hi = float("inf"), float("-inf")
+    for chunk in chunks:
+        x = _as_float(chunk)
+        finite = x[onp.isfinite(x)]
+        bad += x.size - finite.size
+        if finite.size:
+            n += finite.size
+            total += float(finite.sum())
+            total_sq += float(onp.square(finite).sum())
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+        on_chunk(chunk.nbytes)
+    if not n:
+        return dict(mean=None, std=None, min=None, max=None, nonfinite=bad)
+    mean = total / n
+    return dict(mean=mean, std=max(total_sq / n - mean * mean, 0.0) ** 0.5, min=lo, max=hi,
+                nonfinite=bad)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from ._display import format_bytes, format_count, format_float, format_shape, text_table
+    from ._compare import _progress
+    from ._header import iter_chunks, read_header
+    header = read_header(_input_file(args.file))
+    keep = _regex(args.pattern)
+    entries = [(n, a) for n, a in zip(header.names, header) if keep(n)]
+    records = [dict(name=n, shape=a.shape, dtype=a.dtype, stype=a.stype, context=a.context,
+                    offset=a.offset, nbytes=a.nbytes) for n, a in entries]
+    if args.stats:
+        bar = _progress(header.file_size, args.file)
+        advance = bar.update if bar is not None else (lambda n: None)
+        for rec, (_, info) in zip(records, entries):
+            rec["stats"] = _stats(iter_chunks(header.path, info), advance)
+        if bar is not None:
+            bar.close()
+    total = dict(count=len(entries), elements=sum(a.size for _, a in entries),
+                 bytes=sum(a.nbytes for _, a in entries))
+    if args.json:
+        _print_json(dict(path=header.path, format="dict" if header.named else "list",
+                         np_shape=header.np_shape, file_size=header.file_size,
+                         total=total, arrays=records))
+        return 0
+    cols = ["name", "shape", "dtype", "elements", "bytes", "offset"]
+    rows = [[r["name"], format_shape(r["shape"]), r["dtype"] or "-", format_count(a.size),
+             format_bytes(r["nbytes"]), str(r["offset"])] for r, (_, a) in zip(records, entries)]
+    if args.stats:
+        cols += ["mean", "std", "min", "max", "nonfinite"]
+        for row, r in zip(rows, records):
+            st = r["stats"]
+            row += [format_float(st[k]) for k in ("mean", "std", "min", "max")] + [str(st["nonfinite"])]
+    lines = [f"{header.path}: {'dict' if header.named else 'list'} of {len(header)} arrays"
+             + (" (np shape semantics)" if header.np_shape else "")]
+    lines += text_table(cols, rows, [False, False, False, True, True, True] + [True] * (len(cols) - 6))
+    lines.append(f"total: {total['count']} arrays, {format_count(total['elements'])} elements, "
+                 f"{format_bytes(total['bytes'])} of data, file {format_bytes(header.file_size)}")
+    print("\n".join(lines))
+    return 0
+
+
+def _regex(pattern: Optional[str]):
+    if not pattern:
+        return lambda name: True
+    try:
+        return re.compile(pattern).search
+    except re.error as exc:
+        raise UsageError(f"--pattern {pattern!r} is not a valid regex: {exc}") from None
+
+
+def _add_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="first .params or .npz file")
+    p.add_argument("b", metavar="B", help="second .params or .npz file")
+    p.add_argument("--pattern", metavar="REGEX", help="only keys that match (re.search)")
+    p.add_argument("--atol", type=float, default=0.0,
+                   help="values differing by at most this much count as equal (default 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from .checkpoint import diff
+    _regex(args.pattern)
+    report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
+                  atol=args.atol, progress=not args.json)
+    if args.json:
+        _print_json(dict(same=report.same, changed=report.changed, only_a=report.only_a,
+                         only_b=report.only_b, rows=report.to_records()))
+    else:
+        print(report)
+    return 0 if report.same else 1
+
+
+def _add_convert(p: argparse.ArgumentParser) -> None:
+    p.add_argument("src", metavar="SRC", help="the .params file to read")
+    p.add_argument("dst", metavar="DST", help="the .params file to write (may be SRC)")
+    p.add_argument("--to", choices=["structural", "legacy"],
+                   help="key scheme: paths like 0.1.weight, or auto names like dense1_weight "
+                        "(needs --model)")
+    p.add_argument("--model", metavar="MODULE:FUNCTION",
+                   help="builds the network the file belongs to, e.g. "
+                        "gluon_params_kit.chapter:rgnet (called with no arguments)")
+    p.add_argument("--strip-prefix", metavar="PREFIX", help="remove PREFIX from keys")
+    p.add_argument("--add-prefix", metavar="PREFIX", help="put PREFIX in front of keys")
+    p.add_argument("--rename", nargs=2, action="append", metavar=("REGEX", "REPL"), default=[],
+                   help="re.sub(REGEX, REPL, key); repeatable")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _build_model(spec: str):
+    from .tree import fresh_names
+    from ._compat import gluon
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"--model {spec!r} must look like 'package.module:function'")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"--model {spec!r}: {exc}") from None
+    try:
+        with fresh_names():
+            net = fn()
+    except Exception as exc:  # the user's builder: report it as a bad --model
+        raise UsageError(f"--model {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(net, gluon.Block):
+        raise UsageError(f"--model {spec!r} returned {type(net).__name__}, not a gluon Block")
+    return net
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .checkpoint import Remap, convert
+    if args.to and not args.model:
+        raise UsageError(f"--to {args.to} needs --model MODULE:FUNCTION (the network's structure)")
+    rules = Remap()
+    if args.strip_prefix:
+        rules = rules + Remap.strip_prefix(args.strip_prefix)
+    if args.add_prefix:
+        rules = rules + Remap.add_prefix(args.add_prefix)
+    for pattern, repl in args.rename:
+        rules = rules + Remap.rename(pattern, repl)
+    if not args.to and not len(rules):
+        raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix or --rename")
+    block = _build_model(args.model) if args.model else None
+    mapping = convert(_input_file(args.src), args.dst, remap=rules, to=args.to, block=block)
+    changed = {k: v for k, v in mapping.items() if k != v}
+    if args.json:
+        _print_json(dict(src=args.src, dst=args.dst, mapping=mapping, changed=len(changed)))
+    else:
+        for old, new in changed.items():
+            print(f"{old} -> {new if new is not None else '(dropped)'}")
+        print(f"wrote {args.dst}: {len(mapping)} keys, {len(changed)} changed")
+    return 0
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a .params file")
+    p.add_argument("out", metavar="OUT.npz", help="the .npz to write (numpy.load, no pickle)")
+    p.add_argument("--compressed", action="store_true", help="deflate the arrays")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .checkpoint import export_npz
+    keys = export_npz(_input_file(args.file), args.out, compressed=args.compressed,
+                      progress=not args.json)
+    if args.json:
+        _print_json(dict(src=args.file, out=args.out, keys=keys))
+    else:
+        print(f"wrote {args.out}: {len(keys)} arrays")
+    return 0
+
+
+
 Command = Tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 COMMANDS: List[Command] = [
@@ -44,6 +249,13 @@ COMMANDS: List[Command] = [
      _add_chapter, _run_chapter),
     ("doctor", "check Python, numpy, MXNet, the numpy shim, MXNet features and GPUs",
      _add_doctor, _run_doctor),
+    ("inspect", "list the arrays of a .params file from its header (no data read unless --stats)",
+     _add_inspect, _run_inspect),
+    ("diff", "compare two .params/.npz files key by key (exit 1 when they differ)",
+     _add_diff, _run_diff),
+    ("convert", "rewrite a .params file's keys: structural <-> legacy, prefixes, regex renames",
+     _add_convert, _run_convert),
+    ("export", "write a .params file as a pickle-free .npz", _add_export, _run_export),
 ]
 
 
@@ -72,7 +284,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    return args._run(args)
+    try:
+        return args._run(args)
+    except UsageError as exc:
+        print(f"gluon-params {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ParamsKitError as exc:
+        print(f"gluon-params {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from gluon_params_kit._compat import to_numpy
 from gluon_params_kit.initializers import (InitPlan, get_initializer, provenance,
                                            register_initializer, reinitialize)
 from gluon_params_kit.tree import named_parameters
-from tests.fixtures import array, book_mlp
+from fixtures import array, book_mlp
 
 
 def initialized_mlp():

@@ -19,7 +19,7 @@ from gluon_params_kit.initializers import (InitPlan, get_initializer, list_initi
                                            provenance, register_initializer, reinitialize)
 from gluon_params_kit.initializers import derive_seed
 from gluon_params_kit.tree import named_parameters
-from tests.fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, tied_mlp
+from fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, tied_mlp
 
 # Constructor arguments for the registered initializers that have required ones.
 REQUIRED_ARGS = {

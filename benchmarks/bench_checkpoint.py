@@ -1,0 +1,124 @@
+"""Checkpoint I/O: ``read_header`` vs ``mx.nd.load``; ``save``/``load`` vs Gluon's own.
+
+1. ``read_header`` lists names, shapes and dtypes of a file of >= 1 GB (written by
+   ``mx.nd.save`` in a temporary folder, deleted afterwards) without reading the data;
+   ``mx.nd.load`` reads it all. Target: at least 50x faster.
+2. ``save`` (atomic: temporary file, fsync, rename) vs ``save_parameters``, and ``load``
+   (header checks first, then MXNet's loader) vs ``load_parameters``, on the same MLP in the
+   same folder. Samples alternate between the two; the best of each is compared.
+   Target: ratio <= 1.2. ``save_parameters`` does not flush to disk, so the fsync is most
+   of the difference on a real disk; ``save(..., fsync=False)`` is measured too.
+
+Usage: python benchmarks/bench_checkpoint.py [--quick]   (--quick: a 16 MB file, small net)
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+import mxnet as mx  # noqa: E402
+from mxnet.gluon import nn  # noqa: E402
+
+from gluon_params_kit.checkpoint import load, read_header, save  # noqa: E402
+
+HEADER_TARGET = 50.0
+IO_TARGET = 1.2
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def line(name, ratio, target, higher_is_better, extra=""):
+    ok = ratio >= target if higher_is_better else ratio <= target
+    sign = ">=" if higher_is_better else "<="
+    print(f"{name}: ratio {ratio:.3g} (target {sign} {target}) {'ok' if ok else 'MISSED'}{extra}",
+          flush=True)
+
+
+def bench_header(folder: Path, total_mb: int) -> None:
+    per_array = 64 if total_mb >= 256 else 4  # MB per array
+    n = max(1, total_mb // per_array)
+    elems = per_array * 2**20 // 4
+    path = folder / "big.params"
+    arrays = {f"layers.{i}.weight": mx.nd.ones((elems // 1024, 1024)) for i in range(n)}
+    mx.nd.save(str(path), arrays)
+    del arrays
+    size = path.stat().st_size
+    header = read_header(path)  # warm the page cache for both sides alike
+    assert len(header) == n and header.total_bytes == n * elems * 4
+    t_header = best(lambda: read_header(path), 20)
+
+    def nd_load():
+        loaded = mx.nd.load(str(path))
+        mx.nd.waitall()
+        del loaded
+
+    t_load = best(nd_load, 2 if total_mb >= 256 else 5)
+    line("read_header_vs_nd_load", t_load / t_header, HEADER_TARGET, True,
+         f" [{size / 2**30:.2f} GiB, {n} arrays: header {t_header * 1e3:.2f} ms, "
+         f"nd.load {t_load * 1e3:.0f} ms]")
+    path.unlink()
+
+
+def mlp(width: int, depth: int):
+    net = nn.HybridSequential()
+    for _ in range(depth):
+        net.add(nn.Dense(width, activation="relu"))
+    net.add(nn.Dense(10))
+    net.initialize()
+    net(mx.nd.ones((1, width)))
+    return net
+
+
+def bench_io(folder: Path, width: int, depth: int, samples: int) -> None:
+    net = mlp(width, depth)
+    kit_file, gluon_file = folder / "kit.params", folder / "gluon.params"
+    t_save = {"kit": [], "gluon": [], "kit_nofsync": []}
+    t_load = {"kit": [], "gluon": []}
+    for _ in range(samples):
+        t_save["gluon"].append(best(lambda: net.save_parameters(str(gluon_file)), 1))
+        t_save["kit"].append(best(lambda: save(net, kit_file), 1))
+        t_save["kit_nofsync"].append(best(lambda: save(net, kit_file, fsync=False), 1))
+        t_load["gluon"].append(best(lambda: (net.load_parameters(str(gluon_file)),
+                                             mx.nd.waitall()), 1))
+        t_load["kit"].append(best(lambda: (load(net, kit_file), mx.nd.waitall()), 1))
+    assert kit_file.read_bytes() == gluon_file.read_bytes()
+    mb = kit_file.stat().st_size / 2**20
+    for name, t in (("save_vs_save_parameters", t_save), ("load_vs_load_parameters", t_load)):
+        kit, gluon = min(t["kit"]), min(t["gluon"])
+        line(name, kit / gluon, IO_TARGET, False,
+             f" [{mb:.1f} MiB: kit {kit * 1e3:.1f} ms, gluon {gluon * 1e3:.1f} ms]")
+    # save_parameters never fsyncs; the same atomic save without the flush to disk:
+    kit = min(t_save["kit_nofsync"])
+    line("save_nofsync_vs_save_parameters", kit / min(t_save["gluon"]), IO_TARGET, False,
+         f" [kit {kit * 1e3:.1f} ms]")
+
+
+def main(argv) -> int:
+    quick = "--quick" in argv
+    folder = Path(tempfile.mkdtemp(prefix="bench_checkpoint_"))
+    try:
+        bench_header(folder, 16 if quick else 1024)
+        if quick:
+            bench_io(folder, width=256, depth=2, samples=5)
+        else:
+            bench_io(folder, width=2048, depth=4, samples=15)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
