@@ -1,6 +1,8 @@
 """gluon_params_kit: exact, Gluon-compatible tools for a network's parameters (MXNet 1.9.1).
 
 Import it next to mxnet; every function takes and returns real ``mxnet.gluon`` objects.
+One module per concept around one backbone, structural paths (``tree``); this module
+re-exports each module's public names.
 """
 from . import _compat  # noqa: F401  (numpy shim before anything imports mxnet)
 from .errors import CheckpointError
@@ -23,32 +25,16 @@ from .tree import parse_path
 from .tree import path_of
 from .tree import render_tree
 from .tree import walk
-from .devices import Checksums
-from .devices import MoveReport
-from .devices import ReplicaReport
-from .devices import available_contexts
-from .devices import broadcast
-from .devices import checksum
-from .devices import gpu_problems
-from .devices import move
-from .devices import replica_report
-from .devices import set_data_everywhere
-from .devices import sync_replicas
-from .devices import try_all_gpus
-from .devices import try_gpu
 from .select import Changes
-from .checkpoint import ArrayInfo
-from .checkpoint import DiffReport
-from .checkpoint import Header
-from .checkpoint import LoadReport
-from .checkpoint import Remap
-from .checkpoint import collapse_keys
-from .checkpoint import convert
-from .checkpoint import diff
-from .checkpoint import export_npz
-from .checkpoint import load
-from .checkpoint import read_header
-from .checkpoint import save
+from .select import MODES
+from .select import ONS
+from .select import Pattern
+from .select import Selection
+from .select import freeze
+from .select import make_matcher
+from .select import select
+from .select import set_multipliers
+from .select import unfreeze
 from .inspection import InspectionError
 from .inspection import ParamStats
 from .inspection import Summary
@@ -72,95 +58,111 @@ from .tying import repeat_tied
 from .tying import tie
 from .tying import tied_copy
 from .tying import tied_groups
-from .select import Selection
-from .select import freeze
-from .select import make_matcher
-from .select import select
-from .select import set_multipliers
-from .select import unfreeze
-from .select import MODES
-from .select import ONS
-from .select import Pattern
+from .checkpoint import ArrayInfo
+from .checkpoint import DiffReport
+from .checkpoint import Header
+from .checkpoint import LoadReport
+from .checkpoint import Remap
+from .checkpoint import collapse_keys
+from .checkpoint import convert
+from .checkpoint import diff
+from .checkpoint import export_npz
+from .checkpoint import load
+from .checkpoint import read_header
+from .checkpoint import save
+from .devices import Checksums
+from .devices import MoveReport
+from .devices import ReplicaReport
+from .devices import available_contexts
+from .devices import broadcast
+from .devices import checksum
+from .devices import gpu_problems
+from .devices import move
+from .devices import replica_report
+from .devices import set_data_everywhere
+from .devices import sync_replicas
+from .devices import try_all_gpus
+from .devices import try_gpu
 
 __version__ = "0.1.0"
 
-__all__ = sorted([
+__all__ = [
     "ArrayInfo",
+    "Changes",
+    "CheckpointError",
+    "Checksums",
+    "DeviceError",
     "DiffReport",
     "Header",
-    "LoadReport",
-    "Remap",
-    "collapse_keys",
-    "convert",
-    "diff",
-    "export_npz",
-    "load",
-    "read_header",
-    "save",
-    "InspectionError",
-    "ParamStats",
-    "Summary",
-    "plot_histograms",
-    "stats",
-    "summary",
     "InitPlan",
     "InitPreview",
+    "InitializerError",
+    "InspectionError",
+    "LegacyNames",
+    "LoadReport",
+    "MODES",
+    "MoveReport",
+    "ONS",
+    "ParamStats",
+    "ParamsKitError",
+    "PathError",
+    "PathLike",
+    "Pattern",
     "PlannedInit",
-    "derive_seed",
-    "get_initializer",
-    "list_initializers",
-    "provenance",
-    "register_initializer",
-    "reinitialize",
+    "Remap",
+    "ReplicaReport",
+    "Selection",
+    "SelectionError",
+    "Summary",
+    "TieError",
     "TiedGroup",
     "TiedGroups",
     "TransposedDense",
-    "check_tied_gradients",
-    "repeat_tied",
-    "tie",
-    "tied_copy",
-    "tied_groups",
-    "Checksums",
-    "MoveReport",
-    "ReplicaReport",
     "available_contexts",
     "broadcast",
+    "check_tied_gradients",
     "checksum",
-    "gpu_problems",
-    "move",
-    "replica_report",
-    "set_data_everywhere",
-    "sync_replicas",
-    "try_all_gpus",
-    "try_gpu",
-    "Changes",
-    "MODES",
-    "ONS",
-    "Pattern",
-    "Selection",
-    "freeze",
-    "make_matcher",
-    "render_tree",
-    "select",
-    "set_multipliers",
-    "unfreeze",
-    "CheckpointError",
-    "DeviceError",
-    "InitializerError",
-    "LegacyNames",
-    "PathLike",
-    "ParamsKitError",
-    "PathError",
-    "SelectionError",
-    "TieError",
+    "collapse_keys",
+    "convert",
+    "derive_seed",
+    "diff",
+    "export_npz",
     "format_path",
+    "freeze",
     "fresh_names",
     "get",
+    "get_initializer",
+    "gpu_problems",
     "legacy_names",
+    "list_initializers",
+    "load",
+    "make_matcher",
     "match_legacy_names",
+    "move",
     "named_blocks",
     "named_parameters",
     "parse_path",
     "path_of",
+    "plot_histograms",
+    "provenance",
+    "read_header",
+    "register_initializer",
+    "reinitialize",
+    "render_tree",
+    "repeat_tied",
+    "replica_report",
+    "save",
+    "select",
+    "set_data_everywhere",
+    "set_multipliers",
+    "stats",
+    "summary",
+    "sync_replicas",
+    "tie",
+    "tied_copy",
+    "tied_groups",
+    "try_all_gpus",
+    "try_gpu",
+    "unfreeze",
     "walk",
-])
+]
