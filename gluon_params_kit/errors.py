@@ -21,11 +21,21 @@ __all__ = [
 
 
 class ParamsKitError(Exception):
-    """Base class of every error gluon_params_kit raises on purpose."""
+    """Base class of every error gluon_params_kit raises on purpose.
+
+    Each specific error also subclasses the built-in a caller would expect:
+
+    >>> issubclass(PathError, KeyError), issubclass(CheckpointError, ValueError)
+    (True, True)
+    """
 
 
 class PathError(ParamsKitError, KeyError):
-    """A structural path, auto name or tuple that does not resolve in a block."""
+    """A structural path, auto name or tuple that does not resolve in a block.
+
+    >>> str(PathError("no '5' at 0"))  # shown as written, not repr()'d as KeyError does
+    "no '5' at 0"
+    """
 
     def __str__(self) -> str:  # KeyError would repr() the message; show it as written
         return str(self.args[0]) if self.args else ""
@@ -44,7 +54,11 @@ class TieError(ParamsKitError, ValueError):
 
 
 class CheckpointError(ParamsKitError, ValueError):
-    """A checkpoint that cannot be read, or cannot be loaded into a block as asked."""
+    """A checkpoint that cannot be read, or cannot be loaded into a block as asked.
+
+    >>> CheckpointError("2 missing keys", report=None).report is None
+    True
+    """
 
     def __init__(self, message: str, report=None):
         super().__init__(message)
