@@ -152,14 +152,16 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
         a: First side (a Block is read by structural path).
         b: Second side.
         pattern: Only keys where ``re.search(pattern, key)`` matches.
-        atol: Values differing by at most this much count as the same.
+        atol: Values differing by at most this much count as the same (NaN matches
+            NaN at the same position; NaN against a number is a difference).
         progress: Show a progress bar while reading files over 100 MB (tqdm).
 
     Returns:
         A :class:`DiffReport`; ``report.same`` is True when nothing differs.
 
     Raises:
-        CheckpointError: A side cannot be read, or ``pattern`` is not a valid regex.
+        CheckpointError: A side cannot be read, ``pattern`` is not a valid regex, or
+            ``atol`` is negative.
 
     Examples:
         >>> import mxnet as mx
@@ -171,6 +173,8 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
         keep = re.compile(pattern).search if pattern else (lambda k: True)
     except re.error as exc:
         raise CheckpointError(f"diff pattern {pattern!r} is not a valid regex: {exc}") from None
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
+        raise CheckpointError(f"diff atol must be a number >= 0, got {atol!r}")
     A, B = _host_arrays(a, "a", progress), _host_arrays(b, "b", progress)
     rows = []
     for key in list(A) + [k for k in B if k not in A]:
@@ -189,7 +193,9 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
             row["status"] = "shape"
         else:
             fx, fy = _as_float(x).ravel(), _as_float(y).ravel()
-            d = fx - fy
+            # equal values (the same infinity, NaN against NaN) differ by 0, not by NaN
+            with onp.errstate(invalid="ignore"):
+                d = onp.where((fx == fy) | (onp.isnan(fx) & onp.isnan(fy)), 0.0, fx - fy)
             na, nb = float(onp.linalg.norm(fx)), float(onp.linalg.norm(fy))
             row["max_abs"] = float(onp.max(onp.abs(d))) if d.size else 0.0
             row["rel_l2"] = float(onp.linalg.norm(d)) / na if na else (0.0 if not nb else float("inf"))

@@ -376,13 +376,27 @@ def atomic_write(path: Union[str, "os.PathLike[str]"], write: Callable[[str], No
 
     The temporary file is flushed to disk first (``fsync``), takes the old file's
     permissions (or the umask's), and is removed if ``write`` raises: ``path`` is
-    either the old file or the complete new one, never a mix.
+    either the old file or the complete new one, never a mix. A folder that is missing
+    or not writable, or a ``path`` that is a folder, raises ``CheckpointError``.
+
+    Examples:
+        >>> import os, tempfile
+        >>> f = os.path.join(tempfile.mkdtemp(), 'note.txt')
+        >>> atomic_write(f, lambda tmp: open(tmp, 'w').write('hello'))
+        >>> open(f).read(), sorted(os.listdir(os.path.dirname(f)))
+        ('hello', ['note.txt'])
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CheckpointError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    if os.path.isdir(path):
+        raise CheckpointError(f"cannot write {path!r}: it is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {path!r}: cannot create a file in {folder!r} "
+                              f"({exc.strerror or exc})") from exc
     os.close(fd)
     try:
         write(tmp)
@@ -390,7 +404,11 @@ def atomic_write(path: Union[str, "os.PathLike[str]"], write: Callable[[str], No
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise CheckpointError(f"cannot write {path!r} ({exc.strerror or exc}); "
+                                  f"any previous file is untouched") from exc
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -89,8 +89,9 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
         The class itself (or a decorator returning it).
 
     Raises:
-        InitializerError: ``klass`` is not an ``Initializer`` subclass, an alias is not an
-            identifier, or a name already belongs to another class and ``replace`` is false.
+        InitializerError: ``klass`` is not an ``Initializer`` subclass, ``aliases`` is not a
+            str or a sequence of identifiers, ``replace`` is not a bool, or a name already
+            belongs to another class and ``replace`` is false.
 
     Examples:
         >>> @register_initializer(aliases='tiny_const')
@@ -102,7 +103,16 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
         >>> get_initializer('tinyconstant()').dumps()
         '["tinyconstant", {}]'
     """
-    names = [aliases] if isinstance(aliases, str) else list(aliases)
+    if isinstance(aliases, str):
+        names = [aliases]
+    elif isinstance(aliases, (list, tuple, set, frozenset)):
+        names = list(aliases)
+    else:
+        raise InitializerError(f"register_initializer: aliases must be a str or a list/tuple of "
+                               f"str, got {type(aliases).__name__}: {aliases!r}")
+    if not isinstance(replace, bool):
+        raise InitializerError(f"register_initializer: replace must be True or False, "
+                               f"got {replace!r}")
 
     def decorate(cls: type) -> type:
         if not (isinstance(cls, type) and issubclass(cls, Initializer)):

@@ -57,6 +57,11 @@ class Remap:
             rx = re.compile(pattern)
         except re.error as exc:
             raise CheckpointError(f"remap pattern {pattern!r} is not a valid regex: {exc}") from None
+        try:
+            rx.sub(repl, "")  # parses the replacement (group references, escapes) up front
+        except (re.error, TypeError) as exc:
+            raise CheckpointError(f"remap replacement {repl!r} is not valid for pattern "
+                                  f"{pattern!r}: {exc}") from None
         return cls([(f"Remap.rename({pattern!r}, {repl!r})",
                      lambda keys, _: [rx.sub(repl, k) for k in keys])])
 

@@ -27,16 +27,18 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     Args:
         block: any ``gluon.Block``, of any depth.
         params: also list Parameters (default True).
-        max_depth: draw blocks down to this nesting depth only (root = 0); a cut block
-            says how many children and Parameters it holds.
-        indent: spaces per nesting level.
+        max_depth: draw blocks down to this nesting depth only (root = 0); a block at
+            that depth still lists its own Parameters, and says how many children (and
+            Parameters inside them) are not drawn.
+        indent: spaces per nesting level, an int >= 1.
 
     Returns:
         The rendering, lines joined by ``'\\n'``, no trailing newline.
 
     Raises:
         PathError: ``block`` is not a Block.
-        SelectionError: ``max_depth`` is not an int >= 0.
+        SelectionError: ``max_depth`` is not an int >= 0, ``indent`` not an int >= 1,
+            or ``params`` not a bool.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -54,9 +56,14 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             1.bias    (4,)    float32  shared -> 0.bias
     """
     _check_block(block)
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 0):
+    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
+                                  or max_depth < 0):
         raise SelectionError(f"render_tree: max_depth must be an int >= 0 or None, "
                              f"got {max_depth!r}")
+    if isinstance(indent, bool) or not isinstance(indent, int) or indent < 1:
+        raise SelectionError(f"render_tree: indent must be an int >= 1, got {indent!r}")
+    if not isinstance(params, bool):
+        raise SelectionError(f"render_tree: params must be True or False, got {params!r}")
     table = _alias_table(block)
     lines: List[str] = []
     drawn: Dict[int, str] = {}
@@ -68,11 +75,13 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             lines.append(f"{head}  same block as {drawn[id(blk)] or '<root>'}")
             return
         drawn[id(blk)] = path
-        if max_depth is not None and depth >= max_depth and blk._children:
-            below = {id(p) for p in _params_below(blk)}
-            lines.append(f"{head}  ... ({len(blk._children)} children, "
-                         f"{len(below)} parameters inside)")
-            return
+        cut = max_depth is not None and depth >= max_depth and bool(blk._children)
+        if cut:  # its own Parameters are still listed; only its children are summed up
+            below = {id(p) for kid in blk._children.values() for p in _params_below(kid)}
+            note = _plural(len(blk._children), "child", "children")
+            if below:
+                note += ", " + _plural(len(below), "parameter", "parameters") + " inside"
+            head += f"  ... ({note})"
         lines.append(head)
         if params and blk._reg_params:
             rows = [_param_row(_join(path, attr), prm, table[id(prm)])
@@ -81,6 +90,8 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             for row in rows:
                 cells = [c.ljust(w) for c, w in zip(row[:3], widths)] + list(row[3:])
                 lines.append((pad + " " * indent + "  ".join(c for c in cells if c)).rstrip())
+        if cut:
+            return
         for key, child in blk._children.items():
             visit(_join(path, key), child, depth + 1)
 
@@ -106,6 +117,10 @@ def _shape(shape) -> str:
         return "?"
     dims = ["?" if d in (0, -1) else str(d) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _params_below(blk: Block):

@@ -193,9 +193,14 @@ def _device_stats(arr, bins: int) -> ParamStats:
 def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
     """Statistics of one MXNet array (nd or np), computed where it lives.
 
+    A sparse array (the ``row_sparse`` gradient of ``Embedding(sparse_grad=True)``) is
+    measured as the dense array it stands for, absent rows counting as zeros.
+
     >>> array_stats(mx.nd.array([0, 1, 2, 3]), 3, None).hist
     (1, 1, 2)
     """
+    if getattr(arr, "stype", "default") != "default":
+        arr = arr.tostype("default")  # one parameter's bytes, on its own device
     if arr.size == 0:
         return ParamStats(state="empty", size=0)
     if arr.context.device_type == "cpu":

@@ -206,7 +206,7 @@ def _check_block(block) -> None:
 
 # --------------------------------------------------------------------------- public
 
-def tied_groups(block: Block, x=None) -> TiedGroups:
+def tied_groups(block: Block, x: Any = None) -> TiedGroups:
     """Report every Parameter ``block`` uses in more than one place.
 
     Without ``x``, a group is a Parameter reachable by several structural paths. With an
@@ -259,7 +259,7 @@ def tied_groups(block: Block, x=None) -> TiedGroups:
     return TiedGroups(groups)
 
 
-def check_tied_gradients(block: Block, x, loss_fn: Callable[[Any], Any], *,
+def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
                          train_mode: bool = False) -> "OrderedDict[str, float]":
     """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
 

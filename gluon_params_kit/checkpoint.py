@@ -225,8 +225,8 @@ class LoadReport:
 
 # --------------------------------------------------------------------------- loading
 
-def load(block: Block, path: PathLike, *, strict: bool = True, remap=None,
-         dtype: str = "check", ctx=None) -> LoadReport:
+def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
+         dtype: str = "check", ctx: Optional[Any] = None) -> LoadReport:
     """Load a checkpoint into ``block``, all or nothing, and report what happened.
 
     The file's keys (after ``remap``) are checked against ``named_parameters(block,
@@ -273,21 +273,21 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap=None,
     if dtype not in DTYPE_POLICIES:
         raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
                               f"{listing(DTYPE_POLICIES)}")
+    ctx_list = _context_list(ctx)
     header = read_header(path)
     report, plan = _plan(block, header, as_remap(remap), dtype)
     if strict and not report.ok:
         raise CheckpointError(_refusal(report, header, block), report=report)
     arrays = _read_for_load(header)
     for canon, (param, keys) in list(plan.items()):
-        if len(keys) > 1:
-            first = arrays[keys[0]].asnumpy()
-            if any(not onp.array_equal(first, arrays[k].asnumpy()) for k in keys[1:]):
+        if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)
+            first = _bits(arrays[keys[0]])
+            if any(_bits(arrays[k]) != first for k in keys[1:]):
                 report.tied_conflicts[canon] = keys
                 del plan[canon]
     if strict and report.tied_conflicts:
         raise CheckpointError(_refusal(report, header, block), report=report)
     report.loaded = list(plan)
-    ctx_list = [ctx] if isinstance(ctx, mx.Context) else ctx
     if ctx_list is not None:
         _check_contexts(plan, ctx_list, report, header, block)
     np_mode = is_np_array()
@@ -301,6 +301,11 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap=None,
                          dtype_source="current" if dtype == "cast" else "saved")
     report.applied = True
     return report
+
+
+def _bits(array) -> Tuple[Any, str, bytes]:
+    host = array.asnumpy()
+    return host.shape, host.dtype.str, host.tobytes()
 
 
 def _plan(block: Block, header: Header, remap: Remap, dtype: str):
@@ -401,6 +406,17 @@ def _refusal(report: LoadReport, header: Header, block: Block) -> str:
     return msg
 
 
+def _context_list(ctx) -> Optional[List[Any]]:
+    if ctx is None:
+        return None
+    ctxs = [ctx] if isinstance(ctx, mx.Context) else ctx
+    if not isinstance(ctxs, (list, tuple)) or not ctxs \
+            or not all(isinstance(c, mx.Context) for c in ctxs) or len(set(ctxs)) != len(ctxs):
+        raise CheckpointError(f"ctx must be an mx.Context or a non-empty list of distinct ones, "
+                              f"like mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {ctx!r}")
+    return list(ctxs)
+
+
 def _check_contexts(plan, ctx_list, report, header, block) -> None:
     for canon, (param, _) in plan.items():
         current = param._deferred_init[1] if param._deferred_init else (
@@ -426,7 +442,7 @@ def _read_for_load(header: Header) -> "OrderedDict[str, Any]":
 
 # --------------------------------------------------------------------------- converting
 
-def convert(src: PathLike, dst: PathLike, *, remap=None, to: Optional[str] = None,
+def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,
             block: Optional[Block] = None) -> "OrderedDict[str, Optional[str]]":
     """Rewrite a ``.params`` file's keys (atomically; ``dst`` may be ``src``).
 

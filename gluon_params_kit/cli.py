@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import re
 import sys
@@ -55,14 +56,27 @@ def _input_file(path: str) -> str:
     return path
 
 
+def _json_safe(obj):
+    """``obj`` with NaN and infinities as the strings "NaN", "Infinity", "-Infinity":
+    ``json.dumps`` would write them bare, which strict JSON readers (jq, browsers) reject."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+    print(json.dumps(_json_safe(obj), indent=2, default=str, allow_nan=False))
 
 
 def _add_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a .params file (save_parameters, nd.save, ...)")
     p.add_argument("--stats", action="store_true",
-                   help="also read the data: mean, std, min, max and non-finite count per array")
+                   help="also read the data: mean, std, min, max and non-finite count per array "
+                        "(exit code 1 when some array holds NaN or infinity)")
     p.add_argument("--pattern", metavar="REGEX", help="only arrays whose name matches (re.search)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -109,11 +123,13 @@ def _run_inspect(args: argparse.Namespace) -> int:
             bar.close()
     total = dict(count=len(entries), elements=sum(a.size for _, a in entries),
                  bytes=sum(a.nbytes for _, a in entries))
+    nonfinite = [r["name"] for r in records if args.stats and r["stats"]["nonfinite"]]
+    code = 1 if nonfinite else 0  # NaN or infinity in a checkpoint is a problem found
     if args.json:
         _print_json(dict(path=header.path, format="dict" if header.named else "list",
                          np_shape=header.np_shape, file_size=header.file_size,
-                         total=total, arrays=records))
-        return 0
+                         total=total, arrays=records, nonfinite=nonfinite))
+        return code
     cols = ["name", "shape", "dtype", "elements", "bytes", "offset"]
     rows = [[r["name"], format_shape(r["shape"]), r["dtype"] or "-", format_count(a.size),
              format_bytes(r["nbytes"]), str(r["offset"])] for r, (_, a) in zip(records, entries)]
@@ -127,8 +143,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
     lines += text_table(cols, rows, [False, False, False, True, True, True] + [True] * (len(cols) - 6))
     lines.append(f"total: {total['count']} arrays, {format_count(total['elements'])} elements, "
                  f"{format_bytes(total['bytes'])} of data, file {format_bytes(header.file_size)}")
+    if nonfinite:
+        lines.append(f"{len(nonfinite)} array(s) hold NaN or infinity: {', '.join(nonfinite)}")
     print("\n".join(lines))
-    return 0
+    return code
 
 
 def _regex(pattern: Optional[str]):
@@ -152,6 +170,8 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
 def _run_diff(args: argparse.Namespace) -> int:
     from .checkpoint import diff
     _regex(args.pattern)
+    if not args.atol >= 0:
+        raise UsageError(f"--atol must be a number >= 0, got {args.atol}")
     report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
                   atol=args.atol, progress=not args.json)
     if args.json:
@@ -200,6 +220,7 @@ def _build_model(spec: str):
 
 def _run_convert(args: argparse.Namespace) -> int:
     from .checkpoint import Remap, convert
+    from .errors import CheckpointError
     if args.to and not args.model:
         raise UsageError(f"--to {args.to} needs --model MODULE:FUNCTION (the network's structure)")
     rules = Remap()
@@ -208,7 +229,10 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.add_prefix:
         rules = rules + Remap.add_prefix(args.add_prefix)
     for pattern, repl in args.rename:
-        rules = rules + Remap.rename(pattern, repl)
+        try:
+            rules = rules + Remap.rename(pattern, repl)
+        except CheckpointError as exc:  # a bad --rename is a usage error, not a file problem
+            raise UsageError(f"--rename: {exc}") from None
     if not args.to and not len(rules):
         raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix or --rename")
     block = _build_model(args.model) if args.model else None

@@ -11,9 +11,11 @@ Reports name parameters by structural path (``0.weight``).
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 import shutil
 import subprocess
+import warnings
 from collections import OrderedDict
 from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -297,7 +299,9 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
     """Per parameter, its contexts and the max |difference| between its replicas.
 
     Every replica is compared with the first on the first replica's device; all the
-    maxima come back to the host in one transfer.
+    maxima come back to the host in one transfer. NaN against NaN at the same place
+    counts as equal (identical replicas of a diverged parameter are in sync); NaN
+    against a number makes the difference NaN: out of sync.
 
     Args:
         block: the network.
@@ -327,12 +331,18 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         if data is not None and len(data) > 1:
             first = data[0].as_nd_ndarray()
             for other in data[1:]:
-                diff = other.as_nd_ndarray().copyto(first.context) - first
-                pending.append((path, mx.nd.max(mx.nd.abs(diff)).as_in_context(mx.cpu())))
+                other = other.as_nd_ndarray().copyto(first.context)
+                diff = mx.nd.max(mx.nd.abs(other - first)).as_in_context(mx.cpu())
+                pending.append((path, first, other, diff))
     maxima: dict = {}
     if pending:
-        values = mx.nd.concat(*[m.reshape((1,)) for _, m in pending], dim=0).asnumpy()
-        for (path, _), v in zip(pending, values.tolist()):
+        values = mx.nd.concat(*[m.reshape((1,)) for *_, m in pending], dim=0).asnumpy().tolist()
+        for i, (path, first, other, _) in enumerate(pending):
+            if values[i] != values[i]:  # rare: NaN somewhere; NaN against NaN is no difference
+                same = (other == first) + (other != other) * (first != first)
+                exact = mx.nd.where(same, mx.nd.zeros_like(first), mx.nd.abs(other - first))
+                values[i] = float(mx.nd.max(exact).asscalar())
+        for (path, *_), v in zip(pending, values):
             maxima[path] = max(maxima.get(path, 0.0), v) if v == v else float("nan")
     rows: "OrderedDict[str, ReplicaRow]" = OrderedDict()
     for path, p in params.items():
@@ -345,7 +355,7 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
             rows[path] = ReplicaRow(path, ctxs, None, "single replica")
         else:
             diff = maxima[path]
-            ok = diff <= atol  # NaN compares False: a NaN difference is never "consistent"
+            ok = diff <= atol  # NaN (NaN against a number) compares False: out of sync
             rows[path] = ReplicaRow(path, ctxs, diff, "consistent" if ok else "OUT OF SYNC")
     return ReplicaReport(rows)
 
@@ -421,8 +431,9 @@ def set_data_everywhere(block: Block, path: str,
         raise DeviceError(f"parameter {path!r} is {state}: there is no replica to set")
     current = p.data(p.list_ctx()[0])
     new = value(current.copy()) if callable(value) else value
-    if isinstance(new, (int, float)):
-        new = current * 0 + new
+    if isinstance(new, numbers.Real) and getattr(new, "ndim", 0) == 0:  # incl. numpy scalars
+        import numpy as onp  # a filled array, not current * 0 + x: NaN * 0 stays NaN
+        new = _like(current, onp.full(tuple(current.shape), new))
     if not hasattr(new, "shape") or tuple(new.shape) != tuple(current.shape):
         raise DeviceError(f"new value for {path!r} has shape {getattr(new, 'shape', None)}, "
                           f"the parameter has {tuple(current.shape)}")
@@ -474,7 +485,9 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
     Values come from each parameter's first replica, exactly (Gluon's ``reset_ctx``
     averages the replicas instead). A gradient survives a move from one context to one
     context; otherwise new zero gradients are made on the new contexts. Deferred
-    parameters will be created on ``ctx`` at the first forward.
+    parameters will be created on ``ctx`` at the first forward. A ``gluon.Trainer``
+    made for fewer contexts than ``ctx`` would update only some replicas: a warning
+    says so; create the Trainer after moving.
 
     Args:
         block: the network.
@@ -498,8 +511,17 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
     _check_block(block)
     ctxs = _as_contexts(ctx)
     to = tuple(str(c) for c in ctxs)
+    params = named_parameters(block)
+    # A Trainer keeps one updater per context it was made for: on more contexts it
+    # updates only that many replicas (fewer, or as many elsewhere, work).
+    stale = [path for path, p in params.items() if p._trainer is not None
+             and len(ctxs) > len(getattr(p._trainer, "_contexts", ctxs))]
+    if stale:
+        warnings.warn(f"{listing(stale)} belong to a gluon.Trainer made for fewer contexts; "
+                      f"it would update only some replicas and let the others drift apart: "
+                      f"create the Trainer after move()", stacklevel=2)
     rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]" = OrderedDict()
-    for path, p in named_parameters(block).items():
+    for path, p in params.items():
         before = tuple(str(c) for c in (_list_ctx(p) or ()))
         if p._deferred_init:
             p.reset_ctx(ctxs)

@@ -17,9 +17,9 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 from ._compat import gluon, mx
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
-from .errors import DeviceError, InitializerError, SelectionError, listing
+from .errors import DeviceError, InitializerError, PathError, SelectionError, closest, listing
 from .select import make_matcher
-from .tree import named_parameters
+from .tree import PathLike, _key_in, named_parameters
 
 __all__ = [
     "InitPlan",
@@ -53,15 +53,30 @@ class PlannedInit(NamedTuple):
 class InitPreview(Mapping):
     """Path -> :class:`PlannedInit` for every parameter a plan looks at, in walk order.
 
-    ``str()`` is a table; :attr:`unmatched` lists the paths no rule covers.
+    ``str()`` is a table; :attr:`unmatched` lists the paths no rule covers; rows can be
+    looked up by any path form.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(2, in_units=3))
+    >>> preview = InitPlan([('weight', 'ones')]).preview(net)
+    >>> preview['[0].weight'].rule, preview['0.bias'].rule, preview.to_records()[1]['action']
+    ('weight', 'layer default', 'initialize')
     """
 
     def __init__(self, rows: Sequence[PlannedInit], title: str):
         self._rows = OrderedDict((r.path, r) for r in rows)
         self.title = title
 
-    def __getitem__(self, path: str) -> PlannedInit:
-        return self._rows[path]
+    def __getitem__(self, path: PathLike) -> PlannedInit:
+        """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
+        if isinstance(path, str) and path in self._rows:
+            return self._rows[path]
+        key = _key_in(path, self._rows)
+        if key not in self._rows:
+            rows = list(self._rows)
+            raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
+                            + _did_you_mean(key, rows))
+        return self._rows[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
@@ -413,6 +428,11 @@ def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optio
     seeded = "" if seed is None else f", seed={seed}"
     return (f"InitPlan preview of {type(block).__name__}: {len(rows)} parameters, "
             f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    hint = closest(word, choices)
+    return f" Did you mean {listing(hint)}?" if hint else ""
 
 
 def _check_block(block: Any) -> None:

@@ -10,6 +10,7 @@ a GPU, MXNet ops on the parameter's own device, gathered in one transfer.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, format_path, named_blocks, named_parameters, parse_path
+from .tree import PathLike, _key_in, named_blocks, named_parameters
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -84,13 +85,18 @@ def _param_stats(param: Parameter, grads: bool, bins: int,
     state = _state(param)
     if state != "initialized":
         return ParamStats(state=state)
+    # param._data / _grad directly: list_data() refuses row_sparse Parameters
     if grads:
         if param.grad_req == "null" or param._grad is None:
-            return ParamStats(state="no grad", size=param.list_data()[0].size)
-        arr = param.list_grad()[0]
+            return ParamStats(state="no grad", size=_size(param))
+        arr = param._grad[0]
     else:
-        arr = param.list_data()[0]
+        arr = param._data[0]
     return array_stats(arr, bins, hist_sample)
+
+
+def _size(param: Parameter) -> Optional[int]:
+    return math.prod(param.shape) if param.shape is not None else None
 
 
 # --------------------------------------------------------------------------- summary
@@ -129,14 +135,23 @@ class Summary:
         """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
         dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
         shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``)
-        and count (parameters in the row)."""
+        and count (parameters in the row).
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3)
+        >>> [(r['path'], r['shape'], r['state']) for r in summary(net).to_records()]
+        [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
+        """
         return [self._record(r) for r in self._rows]
 
     def __getitem__(self, path: PathLike) -> Dict[str, Any]:
-        """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``)."""
-        key = format_path(parse_path(path))
+        """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
+        ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
+        known = {r["path"] for r in self._rows}
+        known.update(p for r in self._rows for p in r["shared_with"])
+        key = _key_in(path, known)
         for r in self._rows:
-            if r["path"] == key:
+            if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
         rows = [r["path"] for r in self._rows]
         hint = closest(key, rows)
@@ -146,8 +161,8 @@ class Summary:
     @staticmethod
     def _record(row: Dict[str, Any]) -> Dict[str, Any]:
         out = dict(row, contexts=list(row["contexts"]), shared_with=list(row["shared_with"]))
-        for key in ("stats", "grad_stats", "provenance"):
-            out[key] = dict(row[key]) if row[key] else row[key]
+        for key in ("stats", "grad_stats", "provenance"):  # deep: hist/edges are lists
+            out[key] = copy.deepcopy(row[key])
         return out
 
     def __len__(self) -> int:
@@ -250,8 +265,9 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
             a sparkline histogram), see :func:`stats`.
         grads: add gradient statistics.
         pattern: only the parameters it selects (path pattern or ``predicate(path, param)``).
-        depth: fold blocks deeper than this into one subtotal row per block at this depth
-            (``0``: one row for the whole net).
+        depth: fold blocks deeper than this into one subtotal row per block at this depth,
+            which also counts that block's own parameters (``0``: one row for the whole
+            net); a layer without sub-blocks at this depth keeps its parameter rows.
         provenance: show the ``init`` column (spec and rule of an ``InitPlan``); by
             default shown when any parameter carries provenance.
         bins: histogram bins when ``stats`` or ``grads``.
@@ -343,15 +359,22 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]:
-    """Replace the rows of blocks deeper than ``depth`` by one subtotal row per block."""
+    """Replace the rows of blocks deeper than ``depth`` by one subtotal row per block.
+
+    A block at ``depth`` that holds deeper Parameters becomes one row that also counts
+    its own Parameters (a leaf layer there keeps its rows), so a subtotal row is always
+    the whole block.
+    """
     out: List[Dict[str, Any]] = []
     folded: Dict[str, Dict[str, Any]] = {}
+    deep = {".".join(r["path"].split(".")[:depth]) for r in rows
+            if r["path"].count(".") > depth}
     for r in rows:
         segs = r["path"].split(".")
-        if len(segs) - 1 <= depth:
+        key = ".".join(segs[:depth])
+        if len(segs) - 1 < depth or (len(segs) - 1 == depth and key not in deep):
             out.append(r)
             continue
-        key = ".".join(segs[:depth])
         if key not in folded:
             blk = blocks[key]
             folded[key] = {"kind": "block", "path": key, "name": blk.name,
@@ -426,7 +449,8 @@ def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str
     if pattern is None:
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
-    chosen = [item for item in found if matcher(item[0], item[1])]
+    # As in select(): a tied Parameter is chosen when any of its paths matches.
+    chosen = [item for item in found if any(matcher(path, item[1]) for path in item[2])]
     if not chosen and found:
         paths = [item[0] for item in found]
         hint = closest(pattern, paths) if isinstance(pattern, str) else []
@@ -461,7 +485,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
 
     Raises:
         ImportError: matplotlib is not installed (``pip install gluon_params_kit[plot]``).
-        InspectionError: ``bins`` or ``cols`` is not a positive int, or nothing is selected.
+        InspectionError: ``grads`` is not a bool, ``bins`` or ``cols`` is not a positive
+            int, or nothing is selected.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -470,6 +495,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         >>> [ax.get_title() for ax in fig.axes]
         ['weight (4 x 3)', 'bias (4)']
     """
+    if not isinstance(grads, bool):
+        raise InspectionError(f"grads must be True or False, got {grads!r}")
     _check_int("bins", bins)
     _check_int("cols", cols)
     try:
@@ -491,7 +518,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         ax.set_title(f"{path} ({' x '.join(str(d) if d > 0 else '?' for d in shape)})",
                      fontsize=9)
         if state == "initialized" and not (grads and param._grad is None):
-            arr = param.list_grad()[0] if grads else param.list_data()[0]
+            arr = param._grad[0] if grads else param._data[0]
             values = arr.asnumpy().reshape(-1)
             ax.hist(values[_onp.isfinite(values)], bins=bins)
         else:

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
-from .errors import SelectionError, listing
-from .tree import _check_block, named_parameters
+from .errors import PathError, SelectionError, listing
+from .tree import _check_block, _did_you_mean, _key_in, named_parameters
 
 __all__ = [
     "Changes",
@@ -72,6 +72,11 @@ def _check_options(mode: str, on: str) -> None:
     if on not in ONS:
         raise SelectionError(f"unknown on={on!r}. Expected one of {listing(ONS)} "
                              f"(structural path, or the Parameter's auto name).")
+
+
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise SelectionError(f"{name} must be True or False, got {value!r}")
 
 
 def _compile(text: str, mode: str) -> Callable[[str], Any]:
@@ -176,6 +181,35 @@ class Selection(ParameterDict):
     def __contains__(self, key) -> bool:
         return key in self._params
 
+    def get(self, name: str, **kwargs) -> Parameter:
+        """The selected Parameter at path ``name`` (any path form); never creates one.
+
+        ``ParameterDict.get`` would make a new Parameter named ``prefix + name`` and add it
+        to the selection (so a ``Trainer`` built from it would train a stray Parameter);
+        a selection only ever holds the block's own Parameters.
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4))
+        >>> select(net).get('[0].bias') is net[0].bias
+        True
+        """
+        key = _key_in(name, self._params)
+        if key in self._params and not kwargs:
+            return self._params[key]
+        if key in self._params:
+            raise SelectionError(f"Selection.get({name!r}, ...): a selection does not create "
+                                 f"or change Parameters; got keyword arguments "
+                                 f"{listing(sorted(kwargs))}. Use the block's own params.get()")
+        raise PathError(f"no selected parameter at {key!r}. Selected: {listing(list(self._params))}."
+                        + _did_you_mean(key, self._params))
+
+    def get_constant(self, name: str, value=None) -> Parameter:
+        """The selected Constant at path ``name``; as :meth:`get`, never creates one."""
+        if value is not None:
+            raise SelectionError(f"Selection.get_constant({name!r}, value): a selection does "
+                                 f"not create Parameters; use the block's own params")
+        return self.get(name)
+
     def by_name(self) -> ParameterDict:
         """The same Parameters in a plain ``ParameterDict`` keyed by auto name.
 
@@ -211,6 +245,7 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
               allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
     """Canonical path -> Parameter for every Parameter the selection keeps."""
     _check_block(block)
+    _check_flag("allow_empty", allow_empty)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     # A shared Parameter lives at several paths; it is selected when any of them matches
@@ -274,7 +309,9 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
             when any of its paths matches.
         mode: ``'search'``, ``'match'``, ``'fullmatch'`` or ``'glob'``.
         on: ``'path'`` or ``'name'``. ``mode='match', on='name'`` selects exactly what
-            ``block.collect_params(pattern)`` selects, in the same order.
+            ``block.collect_params(pattern)`` selects, in the same order, for every
+            Parameter set as a block attribute (one only made by ``self.params.get`` and
+            never assigned has no structural path, and ``save_parameters`` skips it too).
         allow_empty: return an empty selection instead of raising.
 
     Returns:
@@ -283,8 +320,9 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         block's own Parameter objects, so ``gluon.Trainer(select(...), 'sgd')`` trains them.
 
     Raises:
-        SelectionError: a bad pattern, mode or ``on``; or a selection that is empty while
-            ``allow_empty`` is False (the message lists existing paths).
+        SelectionError: a bad pattern, mode or ``on``, a non-bool ``allow_empty``; or a
+            selection that is empty while ``allow_empty`` is False (the message lists
+            existing paths).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -309,6 +347,12 @@ class Changes(OrderedDict):
     """What a change did (or, after a dry run, would do): path -> {attribute: (old, new)}.
 
     Only Parameters whose value changes are listed. ``str()`` is one line per change.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4))
+    >>> changes = freeze(net, 'bias', dry_run=True)
+    >>> changes['0.bias'], changes.dry_run
+    ({'grad_req': ('write', 'null')}, True)
     """
 
     #: True when nothing was changed because ``dry_run=True`` was passed.
@@ -353,7 +397,8 @@ def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         was not frozen yet; nothing is changed when ``dry_run`` is True.
 
     Raises:
-        SelectionError: as :func:`select`; then nothing is changed.
+        SelectionError: as :func:`select`, or a non-bool ``dry_run``; then nothing is
+            changed.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -367,6 +412,7 @@ def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> list(freeze(net, r'^0\\.')), net[0].weight.grad_req
         (['0.weight', '0.bias'], 'null')
     """
+    _check_flag("dry_run", dry_run)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     return _apply(OrderedDict((p, (prm, {"grad_req": "null"})) for p, prm in found.items()),
                   dry_run)
@@ -404,6 +450,7 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     if grad_req not in _GRAD_REQS:
         raise SelectionError(f"unfreeze: grad_req={grad_req!r}; expected one of "
                              f"{listing(_GRAD_REQS)} (use freeze() for 'null')")
+    _check_flag("dry_run", dry_run)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": grad_req})) for p, prm in found.items()
                        if prm._differentiable and not isinstance(prm, gluon.Constant))
@@ -449,6 +496,7 @@ def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplie
     """
     if lr_mult is None and wd_mult is None:
         raise SelectionError("set_multipliers: give lr_mult=..., wd_mult=... or both")
+    _check_flag("dry_run", dry_run)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]" = OrderedDict(
         (p, (prm, {})) for p, prm in found.items())

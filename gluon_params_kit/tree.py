@@ -266,7 +266,9 @@ class LegacyNames(Mapping):
     """The bridge between auto names (``dense0_weight``) and structural paths.
 
     Behaves as a mapping auto name -> canonical path; :meth:`to_name` goes the other
-    way (any alias path accepted). Built by :func:`legacy_names`.
+    way (any alias path accepted). Built by :func:`legacy_names`. An auto name that two
+    distinct Parameters share names neither for sure: it is left out of the mapping
+    (iteration, ``len``, ``in``), looking it up raises, and :attr:`ambiguous` lists it.
     """
 
     def __init__(self, name_to_path: "OrderedDict[str, str]", path_to_name: Dict[str, str],
@@ -279,13 +281,28 @@ class LegacyNames(Mapping):
         return self.to_path(name)
 
     def __iter__(self):
-        return iter(self._n2p)
+        return (n for n in self._n2p if n not in self._ambiguous)
 
     def __len__(self) -> int:
-        return len(self._n2p)
+        return len(self._n2p) - len(self._ambiguous)
+
+    @property
+    def ambiguous(self) -> Dict[str, List[str]]:
+        """Auto name -> the canonical paths of the distinct Parameters that share it."""
+        return {n: list(paths) for n, paths in self._ambiguous.items()}
 
     def to_path(self, name: str) -> str:
-        """Canonical path of the parameter with this auto name."""
+        """Canonical path of the parameter with this auto name.
+
+        Raises :class:`~gluon_params_kit.errors.PathError` for an unknown name (with the
+        closest ones) or a name two distinct Parameters share.
+
+        >>> from mxnet.gluon import nn
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> legacy_names(net).to_path('dense1_weight')
+        '1.weight'
+        """
         if name in self._ambiguous:
             raise PathError(f"auto name {name!r} is ambiguous: it names "
                             f"{listing(self._ambiguous[name])}; use a path instead")
@@ -294,7 +311,14 @@ class LegacyNames(Mapping):
         return self._n2p[name]
 
     def to_name(self, path: PathLike) -> str:
-        """Auto name of the parameter at ``path`` (canonical or alias path)."""
+        """Auto name of the parameter at ``path`` (canonical or alias path, any path form).
+
+        >>> from mxnet.gluon import nn
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> legacy_names(net).to_name('[1].bias')
+        'dense1_bias'
+        """
         key = format_path(parse_path(path))
         if key not in self._p2n:
             raise PathError(f"no parameter at path {key!r}." + _did_you_mean(key, self._p2n))
@@ -316,14 +340,15 @@ def legacy_names(block: Block) -> LegacyNames:
     """
     n2p: "OrderedDict[str, str]" = OrderedDict()
     p2n: Dict[str, str] = {}
-    owners: Dict[str, int] = {}
+    owners: Dict[str, List[int]] = {}
     ambiguous: Dict[str, List[str]] = {}
     for path, param in named_parameters(block, aliases=True).items():
         p2n[path] = param.name
         if param.name not in n2p:
             n2p[param.name] = path
-            owners[param.name] = id(param)
-        elif owners[param.name] != id(param):  # two distinct Parameters, one name
+            owners[param.name] = [id(param)]
+        elif id(param) not in owners[param.name]:  # two distinct Parameters, one name
+            owners[param.name].append(id(param))
             ambiguous.setdefault(param.name, [n2p[param.name]]).append(path)
     return LegacyNames(n2p, p2n, ambiguous)
 
@@ -345,8 +370,14 @@ def match_legacy_names(block: Block, names: Sequence[str]) -> "OrderedDict[str, 
     >>> dict(match_legacy_names(net, ['dense7_weight', 'dense7_bias', 'dense8_weight', 'dense8_bias']))
     {'dense7_weight': '0.weight', 'dense7_bias': '0.bias', 'dense8_weight': '1.weight', 'dense8_bias': '1.bias'}
     """
+    try:
+        theirs = None if isinstance(names, (str, bytes)) else list(names)
+    except TypeError:  # not iterable
+        theirs = None
+    if theirs is None or not all(isinstance(n, str) for n in theirs):
+        raise PathError(f"names must be a list of auto names (str), got "
+                        f"{type(names).__name__}: {names!r}")
     ours = OrderedDict((p.name, path) for path, p in named_parameters(block).items())
-    theirs = list(names)
     if len(set(theirs)) != len(theirs):
         dup = sorted({n for n in theirs if theirs.count(n) > 1})
         raise PathError(f"names to match repeat: {listing(dup)}")
@@ -418,6 +449,21 @@ def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
     for b in named_blocks(block).values():
         found.setdefault(b.name, b)
     return found
+
+
+def _key_in(path: PathLike, keys) -> str:
+    """The dotted key of ``path`` as found in ``keys`` (a mapping or set of canonical paths).
+
+    A leading variable name, as in the book's ``rgnet[0][1].bias``, is dropped when only the
+    rest is a key; a key that is not there comes back as written (for the error message).
+    """
+    segs = parse_path(path)
+    key = format_path(segs)
+    if key not in keys and isinstance(path, str) and segs and _LEADING_VAR.match(path.strip()):
+        rest = format_path(segs[1:])
+        if rest in keys:
+            return rest
+    return key
 
 
 def _did_you_mean(word: str, choices) -> str:

@@ -170,6 +170,32 @@ def _embedding_args(layer) -> Dict[str, Any]:
     return dict(layer._kwargs, weight_initializer=_init_of(layer.weight))
 
 
+def _activation_args(layer) -> Dict[str, Any]:
+    return dict(activation=layer._act_type)
+
+
+def _prelu_args(layer) -> Dict[str, Any]:
+    return dict(alpha_initializer=_init_of(layer.alpha), in_channels=_known(layer.alpha, 0))
+
+
+def _rnn_args(layer) -> Dict[str, Any]:
+    """RNN/LSTM/GRU layers keep every argument, under names of their own."""
+    return dict(hidden_size=layer._hidden_size, num_layers=layer._num_layers,
+                layout=layer._layout, dropout=layer._dropout, bidirectional=layer._dir == 2,
+                input_size=layer._input_size, dtype=layer._dtype,
+                i2h_weight_initializer=layer._i2h_weight_initializer,
+                h2h_weight_initializer=layer._h2h_weight_initializer,
+                i2h_bias_initializer=layer._i2h_bias_initializer,
+                h2h_bias_initializer=layer._h2h_bias_initializer,
+                h2r_weight_initializer=layer._h2r_weight_initializer,
+                projection_size=layer._projection_size,
+                state_clip_min=layer._lstm_state_clip_min,
+                state_clip_max=layer._lstm_state_clip_max,
+                state_clip_nan=layer._lstm_state_clip_nan,
+                use_sequence_length=layer._use_sequence_length,
+                activation={"rnn_relu": "relu", "rnn_tanh": "tanh"}.get(layer._mode))
+
+
 def _transposed_args(layer) -> Dict[str, Any]:
     return dict(embedding=layer.weight, use_bias=layer.bias is not None, flatten=layer._flatten,
                 bias_initializer=_init_of(layer.bias, "zeros"))
@@ -184,6 +210,9 @@ _RECIPES: List[Tuple[type, Callable[[Block], Dict[str, Any]]]] = [
     (nn.GroupNorm, _norm_args),
     (nn.Embedding, _embedding_args),
     (TransposedDense, _transposed_args),
+    (nn.Activation, _activation_args),
+    (nn.PReLU, _prelu_args),
+    (gluon.rnn.rnn_layer._RNNLayer, _rnn_args),  # RNN, LSTM, GRU
 ]
 _SKIP_ARGS = {"self", "prefix", "params"}
 
@@ -213,7 +242,11 @@ def _constructor_args(layer: Block, overrides: Dict[str, Any]) -> Dict[str, Any]
                     args[name] = layer.__dict__[attr]
                     break
             else:
-                if name not in overrides:
+                # `<p>_initializer` is recorded on Parameter `p` itself (RNN cells, ...)
+                owner = layer._reg_params.get(name[:-len("_initializer")])
+                if name.endswith("_initializer") and owner is not None:
+                    args[name] = owner.init
+                elif name not in overrides:
                     missing.append(name)
         if missing:
             raise TieError(
@@ -228,9 +261,10 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
     """A new layer of the same kind and configuration that shares all of ``layer``'s Parameters.
 
     The constructor arguments are read back from the layer (Dense, Conv*/Conv*Transpose,
-    BatchNorm, LayerNorm, InstanceNorm, GroupNorm, Embedding, :class:`TransposedDense`,
-    Sequential/HybridSequential recursively; any other block whose constructor takes
-    ``params=`` when each argument ``x`` is kept as attribute ``_x`` or ``x``), and the
+    BatchNorm, LayerNorm, InstanceNorm, GroupNorm, Embedding, Activation, PReLU,
+    RNN/LSTM/GRU, :class:`TransposedDense`, Sequential/HybridSequential recursively; any
+    other block whose constructor takes ``params=`` when each argument ``x`` is kept as
+    attribute ``_x`` or ``x``, or for ``p_initializer`` as Parameter ``p``'s init), and the
     copy is built with ``params=layer.collect_params()``, the Gluon way. Parameters the
     constructor did not pick up (children built outside ``name_scope``) are then tied
     with :func:`tie`. The copy gets its own block name; its Parameters keep the source's
@@ -396,8 +430,8 @@ def _rebind(blocks, mapping: Dict[int, Parameter]) -> None:
             blk._clear_cached_op()
 
 
-def tie(target, source, *, pattern: Pattern = None,
-        root: Optional[Block] = None) -> "OrderedDict[str, str]":
+def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
+        pattern: Pattern = None, root: Optional[Block] = None) -> "OrderedDict[str, str]":
     """Make an existing block use another block's Parameters.
 
     Parameters are matched by structural path inside each block (``target``'s
@@ -437,10 +471,10 @@ def tie(target, source, *, pattern: Pattern = None,
         >>> b.weight is a.weight, list(b.params.keys()) == list(a.params.keys())
         (True, True)
     """
-    target = _resolve_block("target", target, root)
-    source = _resolve_block("source", source, root)
     if root is not None and not isinstance(root, Block):
         raise TieError(f"root must be a mxnet.gluon.Block, got {type(root).__name__}")
+    target = _resolve_block("target", target, root)
+    source = _resolve_block("source", source, root)
     if target is source:
         raise TieError(f"cannot tie block {target.name!r} to itself: target and source are "
                        f"the same {type(target).__name__}")

@@ -5,8 +5,15 @@ rank, so initial values differ; then it checks that a deferred net is refused be
 traffic, broadcasts (root 0, then root 1 for a second net), trains a few Trainer steps on
 the same dist_sync store with its own data, and writes its checksums as JSON to argv[1].
 """
+import ctypes
 import json
+import signal
 import sys
+
+try:  # Linux: die with the test process that started us, even if it is SIGKILLed
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 import mxnet as mx

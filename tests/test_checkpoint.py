@@ -84,6 +84,13 @@ def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["net.params"]  # no temporary file left
 
 
+def test_save_onto_a_folder_is_refused_and_leaves_nothing(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(CheckpointError, match="it is a folder; give a file name"):
+        save(initialized(book_mlp(), x_shape=MLP_X), tmp_path / "run")
+    assert sorted(os.listdir(tmp_path)) == ["run"] and os.listdir(tmp_path / "run") == []
+
+
 def test_save_keeps_file_permissions(tmp_path):
     target = tmp_path / "net.params"
     target.write_bytes(b"old")
@@ -233,6 +240,16 @@ def test_tied_copies_that_disagree_are_refused(tmp_path):
     assert all(onp.array_equal(before[k], v) for k, v in values(target).items())
 
 
+def test_tied_copies_that_are_both_nan_still_load(tmp_path):
+    net = initialized(tied_mlp(), x_shape=MLP_X)
+    net[1].weight.data()[0, 0] = float("nan")  # a diverged run: both copies hold the NaN
+    save(net, tmp_path / "n.params")
+    target = initialized(tied_mlp(), x_shape=MLP_X)
+    report = load(target, tmp_path / "n.params")
+    assert report.ok and report.tied_conflicts == {}
+    assert onp.isnan(target[2].weight.data().asnumpy()[0, 0])
+
+
 def test_dtype_policies(tmp_path):
     net = initialized(book_mlp(), x_shape=MLP_X)
     arrays = {k: p.data().astype("float16") for k, p in named_parameters(net).items()}
@@ -360,6 +377,16 @@ def test_diff_blocks_files_and_mappings(tmp_path):
     assert [r["status"] for r in m.rows] == ["shape", "dtype", "only_b"]
     assert m.only_b == ["y"] and m["x"]["max_abs"] == 0.0
     assert re.search(r"^1\.bias +changed +\(10,\) +\(10,\) +0.5 +inf +0$", str(report), re.M)
+
+
+def test_diff_nan_and_inf_at_the_same_place_are_the_same():
+    nan, inf = float("nan"), float("inf")
+    same = diff({"w": onp.array([1.0, nan, inf])}, {"w": onp.array([1.0, nan, inf])})
+    assert same.same and same["w"]["max_abs"] == 0.0
+    moved = diff({"w": onp.array([1.0, nan, 2.0])}, {"w": onp.array([1.0, 2.0, nan])})
+    assert moved.changed == ["w"] and onp.isnan(moved["w"]["max_abs"])
+    signs = diff({"w": onp.array([inf])}, {"w": onp.array([-inf])}, atol=1e30)
+    assert signs.changed == ["w"] and signs["w"]["max_abs"] == inf
 
 
 def test_diff_cosine_and_relative_l2():

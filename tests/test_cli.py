@@ -87,6 +87,37 @@ def test_diff_exit_codes_and_json(files, capsys):
     assert code == 2 and "not a valid regex" in err
 
 
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_diff_nonfinite_values_json_and_exit_codes(tmp_path, capsys):
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    mx.nd.save(str(a), {"w": mx.nd.zeros((2,)), "n": mx.nd.array([float("nan"), 1])})
+    mx.nd.save(str(b), {"w": mx.nd.ones((2,)), "n": mx.nd.array([float("nan"), 1])})
+    code, out, _ = run_here(capsys, "diff", a, a)
+    assert code == 0 and "0 differ" in out  # the NaN in 'n' is at the same place
+    code, out, _ = run_here(capsys, "diff", a, b, "--json")
+    data = _strict_json(out)
+    assert code == 1 and data["changed"] == ["w"]
+    rows = {r["key"]: r for r in data["rows"]}
+    assert rows["w"]["rel_l2"] == "Infinity" and rows["w"]["max_abs"] == 1.0
+    assert rows["n"]["status"] == "same" and rows["n"]["cosine"] == "NaN"
+    code, _, err = run_here(capsys, "diff", a, b, "--atol", "-1")
+    assert code == 2 and "--atol must be a number >= 0" in err
+    code, out, _ = run_here(capsys, "inspect", a)
+    assert code == 0  # the header alone cannot see the values
+    code, out, _ = run_here(capsys, "inspect", a, "--stats")
+    assert code == 1 and out.splitlines()[-1] == "1 array(s) hold NaN or infinity: n"
+    code, out, _ = run_here(capsys, "inspect", b, "--stats", "--json", "--pattern", "^w$")
+    assert code == 0 and _strict_json(out)["nonfinite"] == []
+    code, out, _ = run_here(capsys, "inspect", b, "--stats", "--json")
+    data = _strict_json(out)
+    assert code == 1 and data["nonfinite"] == ["n"] and data["arrays"][1]["stats"]["nonfinite"] == 1
+
+
 def test_convert_legacy_to_structural_and_back(files, tmp_path, capsys):
     model = "gluon_params_kit.chapter:rgnet"
     code, out, err = run("convert", files / "legacy.params", tmp_path / "s.params",
@@ -125,6 +156,17 @@ def test_convert_usage_errors(files, tmp_path, capsys):
     assert code == 2 and "dumps() missing 1 required positional argument" in err
     code, _, err = run_here(capsys, "convert", src, dst, "--to", "sideways")
     assert code == 2 and "invalid choice: 'sideways'" in err
+    code, _, err = run_here(capsys, "convert", src, dst, "--rename", "[", "x")
+    assert code == 2 and "--rename: remap pattern '[' is not a valid regex" in err
+    code, _, err = run_here(capsys, "convert", src, dst, "--rename", "(w)", r"\2")
+    assert code == 2 and "invalid group reference 2" in err
+    assert not dst.exists()
+
+
+def test_convert_onto_a_folder_is_a_problem_not_a_crash(files, tmp_path, capsys):
+    code, out, err = run_here(capsys, "convert", files / "rg.params", tmp_path, "--add-prefix", "x.")
+    assert code == 1 and out == "" and "it is a folder; give a file name" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_convert_that_cannot_match_is_a_problem(files, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Replicas on [cpu(0), cpu(1)], moving, in-process broadcast, checksums, GPU checks."""
 import json
 import stat
+import warnings
 
 import numpy as onp
 import pytest
@@ -203,6 +204,19 @@ def test_replica_report_atol_and_deferred(mode):
     assert replica_report(net, atol=1e-2).consistent
 
 
+def test_replica_report_nan_in_every_replica_is_in_sync(mode):
+    net = initialized(book_mlp(), x_shape=(2, 20), ctx=CPU2, mode=mode)
+    for replica in net[1].bias.list_data():
+        replica[0] = float("nan")  # diverged, identically on both contexts
+    report = replica_report(net)
+    assert report.consistent and report["1.bias"].max_abs_diff == 0.0
+    net[1].bias.data(mx.cpu(1))[1] += 2
+    assert replica_report(net)["1.bias"].max_abs_diff == pytest.approx(2.0)
+    net[1].bias.data(mx.cpu(1))[0] = 1.0  # NaN against a number: out of sync, diff unknown
+    row = replica_report(net)["1.bias"]
+    assert row.status == "OUT OF SYNC" and onp.isnan(row.max_abs_diff)
+
+
 def test_replica_report_single_context_and_tied():
     net = initialized(tied_mlp(), x_shape=(2, 20))
     report = replica_report(net)
@@ -268,6 +282,35 @@ def test_move_deferred_parameters_are_created_on_new_context(mode):
     net(array((2, 20), mode))
     assert net[0].weight.list_ctx() == CPU2
     assert replica_report(net).consistent
+
+
+def test_move_warns_about_a_trainer_made_for_other_contexts(mode):
+    net = initialized(book_mlp(), x_shape=(2, 5), mode=mode)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+    with pytest.warns(UserWarning, match=r"'0.weight', .* belong to a gluon.Trainer made for "
+                                         r"fewer contexts.*create the Trainer after move\(\)"):
+        move(net, CPU2)
+    _train_step(net, trainer, mode)  # what the warning is about: one replica updated
+    assert not replica_report(net).consistent
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+    sync_replicas(net)
+    _train_step(net, trainer, mode)  # a Trainer made after the move keeps them together
+    assert replica_report(net).consistent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as many contexts elsewhere: that Trainer still works
+        move(net, [mx.cpu(1), mx.cpu(2)])
+    _train_step(net, trainer, mode, ctxs=[mx.cpu(1), mx.cpu(2)])
+    assert replica_report(net).consistent
+
+
+def test_set_data_everywhere_scalars_replace_nan(mode):
+    net = initialized(book_mlp(), x_shape=(2, 20), ctx=CPU2, mode=mode)
+    for replica in net[1].bias.list_data():
+        replica[:] = float("nan")  # a diverged parameter, reset to a constant
+    set_data_everywhere(net, "1.bias", 0.5)
+    assert all(r.tolist() == [0.5] * 10 for r in _replicas(net[1].bias))
+    set_data_everywhere(net, "1.bias", onp.float32(2))
+    assert all(r.tolist() == [2.0] * 10 for r in _replicas(net[1].bias))
 
 
 def test_move_takes_first_replica_not_the_average():

@@ -1,7 +1,8 @@
 """A real dist_sync cluster on loopback: scheduler, server and two workers as processes.
 
 Every process gets its own session (process group), a hard deadline, and is killed by
-its own PID and group in ``finally``, so a stuck ps-lite node cannot hang the suite.
+its own PID and group in ``finally``, so a stuck ps-lite node cannot hang the suite; on
+Linux each node also dies with the test process (``PR_SET_PDEATHSIG``) if that is killed.
 All nodes advertise 127.0.0.1 (DMLC_NODE_HOST), so traffic stays on loopback.
 """
 import json
@@ -53,9 +54,16 @@ def _env(role, port):
     return env
 
 
+# Linux: the node gets SIGKILL when this test process dies, even by SIGKILL (no finally).
+DIE_WITH_PARENT = ("import ctypes, signal\n"
+                   "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+                   "except Exception:\n    pass\n")
+
+
 def _run_cluster(tmp_path):
     port = _free_port()
-    start = [sys.executable, "-c", "import gluon_params_kit"]  # importing mxnet starts the node
+    # importing mxnet with DMLC_ROLE set starts the node and returns when the job ends
+    start = [sys.executable, "-c", DIE_WITH_PARENT + "import gluon_params_kit"]
     specs = [("scheduler", start), ("server", start)]
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]
     specs += [("worker", [sys.executable, str(HERE / "dist_worker.py"), str(o)]) for o in outs]

@@ -145,6 +145,10 @@ def test_ambiguous_auto_name_is_refused():
     with pytest.raises(PathError, match=r"auto name 'dense0_weight' is ambiguous: it names "
                                         r"'0\.weight', '1\.weight'; use a path instead"):
         legacy_names(net).to_path("dense0_weight")
+    bridge = legacy_names(net)  # the mapping holds only names that are unambiguous
+    assert len(bridge) == 0 and "dense0_weight" not in bridge and dict(bridge) == {}
+    assert bridge.ambiguous == {"dense0_weight": ["0.weight", "1.weight"],
+                                "dense0_bias": ["0.bias", "1.bias"]}
 
 
 def test_match_legacy_names_refuses_what_it_cannot_match():
@@ -154,6 +158,8 @@ def test_match_legacy_names_refuses_what_it_cannot_match():
         match_legacy_names(net, names[:-1] + [f"dense{90 + i}_bias" for i in range(8)])
     with pytest.raises(PathError, match=r"names to match repeat: 'dense2_bias'"):
         match_legacy_names(net, names + ["dense2_bias"])
+    with pytest.raises(PathError, match=r"names must be a list of auto names \(str\), got str"):
+        match_legacy_names(net, "dense2_bias")  # not read letter by letter
 
 
 def test_invalid_regex_names_pattern_and_error():
@@ -203,6 +209,20 @@ def test_exclude_that_removes_everything():
         select(book_rgnet(), "bias", exclude=".")
 
 
+def test_selection_get_refuses_to_create_parameters():
+    sel = select(book_rgnet(), r"^1\.")
+    with pytest.raises(PathError, match=r"no selected parameter at '1\.wieght'\. Selected: "
+                                        r"'1\.weight', '1\.bias'\. Did you mean '1\.weight'"):
+        sel.get("1.wieght")
+    with pytest.raises(SelectionError, match=r"does not create or change Parameters; got "
+                                             r"keyword arguments 'shape'"):
+        sel.get("1.weight", shape=(3,))
+    with pytest.raises(SelectionError, match=r"get_constant\('c', value\): a selection does "
+                                             r"not create Parameters"):
+        sel.get_constant("c", [1.0])
+    assert list(sel) == ["1.weight", "1.bias"]
+
+
 def test_block_without_parameters():
     with pytest.raises(SelectionError, match=r"Sequential '.*' has no parameters to select from"):
         select(nn.Sequential())
@@ -226,6 +246,12 @@ def test_freeze_with_bad_pattern_changes_nothing():
         freeze(net, "bias", exclude="[")
     with pytest.raises(SelectionError, match="selects nothing"):
         freeze(net, "nothing-like-this")
+    with pytest.raises(SelectionError, match=r"dry_run must be True or False, got 'no'"):
+        freeze(net, "bias", dry_run="no")  # a truthy string must not silently mean a dry run
+    with pytest.raises(SelectionError, match=r"dry_run must be True or False, got 1"):
+        set_multipliers(net, lr_mult=0.5, dry_run=1)
+    with pytest.raises(SelectionError, match=r"allow_empty must be True or False, got 'yes'"):
+        select(net, "gamma", allow_empty="yes")
     assert _state(net) == before
 
 
@@ -275,6 +301,12 @@ def test_unfreeze_rejects_null():
 def test_render_tree_bad_depth():
     with pytest.raises(SelectionError, match=r"max_depth must be an int >= 0 or None, got -1"):
         render_tree(book_rgnet(), max_depth=-1)
+    with pytest.raises(SelectionError, match=r"max_depth must be an int >= 0 or None, got True"):
+        render_tree(book_rgnet(), max_depth=True)
+    with pytest.raises(SelectionError, match=r"indent must be an int >= 1, got 'x'"):
+        render_tree(book_rgnet(), indent="x")
+    with pytest.raises(SelectionError, match=r"params must be True or False, got 'no'"):
+        render_tree(book_rgnet(), params="no")
 
 
 def test_errors_are_catchable_as_builtins():
@@ -300,6 +332,8 @@ def test_summary_flag_must_be_bool(flag):
 def test_stats_grads_must_be_bool():
     with pytest.raises(InspectionError, match=r"grads must be True or False, got 1"):
         stats(book_mlp(), grads=1)
+    with pytest.raises(InspectionError, match=r"grads must be True or False, got 'no'"):
+        plot_histograms(book_mlp(), grads="no")
 
 
 def test_summary_provenance_choices():
@@ -454,6 +488,12 @@ def test_register_initializer_bad_inputs():
         register_initializer(int)
     with pytest.raises(InitializerError, match=r"must be Python identifiers.*'not valid'"):
         register_initializer(aliases="not valid")(type("Good", (mx.init.Initializer,), {}))
+    with pytest.raises(InitializerError, match=r"aliases must be a str or a list/tuple of str, "
+                                               r"got int: 5"):
+        register_initializer(aliases=5)
+    with pytest.raises(InitializerError, match=r"replace must be True or False, got 'yes'"):
+        register_initializer(type("Good", (mx.init.Initializer,), {}), replace="yes")
+    assert "good" not in gluon_params_kit.list_initializers()  # nothing was registered
 
     class Xavier(mx.init.Initializer):  # clashes with MXNet's own 'xavier'
         pass
@@ -530,6 +570,16 @@ def test_unknown_shape_that_cannot_defer():
     with pytest.raises(InitializerError, match=r"'w' has an unknown shape \(0, 3\) and does not "
                                                r"allow deferred initialization"):
         InitPlan([], default="ones").apply(Fixed())
+
+
+def test_preview_unknown_row_names_rows_and_closest():
+    preview = InitPlan([], default="ones").preview(book_mlp())
+    with pytest.raises(KeyError) as info:
+        preview["1.wieght"]
+    assert isinstance(info.value, PathError)
+    assert str(info.value) == ("no parameter '1.wieght' in this preview. Rows: '0.weight', "
+                               "'0.bias', '1.weight', '1.bias'. Did you mean '1.weight', "
+                               "'0.weight'?")
 
 
 def test_reinitialize_selecting_nothing_lists_paths():
@@ -661,6 +711,8 @@ def test_tie_bad_blocks_and_paths():
         tie("1.weight", "0", root=net)
     with pytest.raises(PathError, match="no '7'"):
         tie("7", "0", root=net)
+    with pytest.raises(TieError, match="root must be a mxnet.gluon.Block, got int"):
+        tie("1", "0", root=5)
 
 
 def test_tied_copy_errors():
@@ -910,6 +962,9 @@ def test_load_bad_remaps(mlp_file):
 def test_bad_regex_in_rename():
     with pytest.raises(CheckpointError, match=r"remap pattern '\(' is not a valid regex"):
         Remap.rename("(", "x")
+    with pytest.raises(CheckpointError, match=r"remap replacement '\\\\2' is not valid for "
+                                              r"pattern '\(w\)': invalid group reference 2"):
+        Remap.rename("(w)", r"\2")
 
 
 def test_load_missing_file(tmp_path):
@@ -930,6 +985,15 @@ def test_load_ctx_conflict_changes_nothing(mlp_file):
                                               r"not on ctx="):
         load(net, mlp_file, ctx=CPU2)
     assert onp.array_equal(net[0].weight.data().asnumpy(), before)
+
+
+@pytest.mark.parametrize("ctx", ["cpu", [], [mx.cpu(0), "gpu"], 0, [mx.cpu(1), mx.cpu(1)]])
+def test_load_bad_ctx_changes_nothing(mlp_file, ctx):
+    net = book_mlp()
+    with pytest.raises(CheckpointError, match=r"ctx must be an mx.Context or a non-empty list of "
+                                              r"distinct ones, like mx.cpu\(\)"):
+        load(net, mlp_file, ctx=ctx)
+    assert all(p._data is None for p in net.collect_params().values())
 
 
 def test_header_wrong_magic(tmp_path):
@@ -1020,6 +1084,11 @@ def test_diff_errors(mlp_file, tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="cannot read .*bad.npz.* as .npz"):
         diff(tmp_path / "bad.npz", mlp_file)
+
+
+def test_diff_negative_atol(mlp_file):
+    with pytest.raises(CheckpointError, match=r"diff atol must be a number >= 0, got -1"):
+        diff(mlp_file, mlp_file, atol=-1)
 
 
 def test_export_uninitialized_block(tmp_path):

@@ -180,6 +180,18 @@ def test_selection_is_a_parameter_dict_with_parameterdict_methods(tmp_path):
     assert "1.weight  Parameter dense10_weight (shape=(10, 16)" in text
 
 
+def test_selection_get_returns_the_blocks_parameter_and_never_creates_one():
+    net = book_rgnet()
+    sel = select(net, r"^1\.")
+    assert sel.get("1.weight") is net[1].weight
+    assert sel.get("rgnet[1].bias") is sel.get((1, "bias")) is net[1].bias
+    with pytest.raises(KeyError, match=r"no selected parameter at '0\.0\.0\.weight'"):
+        sel.get("0.0.0.weight")  # in the net, but not selected
+    assert list(sel) == ["1.weight", "1.bias"]  # ParameterDict.get would have added one
+    fixed = select(fixed_hidden_mlp(), "rand")
+    assert fixed.get_constant("rand_weight") is fixed["rand_weight"]
+
+
 def test_update_with_another_selection_keeps_objects():
     net = book_rgnet()
     a, b = select(net, r"^0\.0\."), select(net, r"^1\.")
@@ -204,6 +216,7 @@ def test_freeze_dry_run_then_real(mode):
     assert freeze(net, r"^1\.features\.") == {}  # already frozen: nothing changes
     # training leaves the frozen layers as they were
     frozen = {k: p.data().asnumpy().copy() for k, p in select(net, r"^1\.features\.").items()}
+    head = net[1].head.weight.data().asnumpy().copy()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
     with autograd.record():
         loss = (net(array((2, 5), mode)) ** 2).sum()
@@ -211,7 +224,7 @@ def test_freeze_dry_run_then_real(mode):
     trainer.step(2)
     for k, value in frozen.items():
         assert (named_parameters(net)[k].data().asnumpy() == value).all()
-    assert (net[1].head.weight.data().asnumpy() != 0).any()
+    assert (net[1].head.weight.data().asnumpy() != head).any()  # the unfrozen layer trained
     back = unfreeze(net, "features")
     assert {k: v["grad_req"] for k, v in back.items()} == {k: ("null", "write") for k in frozen}
 
@@ -242,10 +255,11 @@ def test_lr_mult_zero_stops_training_in_np_mode(mode):
     net = initialized(nested_custom(), mode=mode)
     set_multipliers(net, lr_mult={"head": 0.0})
     before = net[1].head.weight.data().asnumpy().copy()
+    first = net[0].weight.data().asnumpy().copy()
     trainer = gluon.Trainer(select(net), "sgd", {"learning_rate": 1.0})
     with autograd.record():
         loss = (net(array((2, 5), mode)) ** 2).sum()
     loss.backward()
     trainer.step(2)
     assert (net[1].head.weight.data().asnumpy() == before).all()
-    assert (net[0].weight.data().asnumpy() != 0).any()
+    assert (net[0].weight.data().asnumpy() != first).any()  # lr_mult 1 still trains

@@ -294,6 +294,17 @@ def test_render_tree_depth_and_grad_req():
     assert re.search(r"^ {6}0\.3\.1  Dense  'dense9'$", deep, re.M)
 
 
+def test_render_tree_cut_block_still_lists_its_own_parameters():
+    cut = render_tree(nested_custom(), max_depth=1).splitlines()
+    assert cut[-2:] == ["  1  Custom  'custom0'  ... (2 children, 6 parameters inside)",
+                        "    1.scale  (1,)  float32"]
+    # a Dense with an activation child is cut too, but its Parameters stay visible
+    tied = render_tree(tied_mlp(), max_depth=1).splitlines()
+    assert tied[1:4] == ["  0  Dense  'dense1'  ... (1 child)",
+                         "    0.weight  (8, ?)  float32",
+                         "    0.bias    (8,)    float32"]
+
+
 def test_render_tree_hybridized_initialized_np(mode):
     net = initialized(nested_custom(), mode=mode, hybridize=True)
     text = render_tree(net)

@@ -9,7 +9,7 @@ import pytest
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 import mxnet as mx
 from mxnet import autograd, gluon
-from mxnet.gluon import nn
+from mxnet.gluon import nn, rnn
 
 from gluon_params_kit import fresh_names
 from gluon_params_kit.tree import named_parameters
@@ -462,3 +462,53 @@ def test_tie_on_two_contexts(mode):
         expected = net[3](net[1](net[1](net[0](xc))))
         onp.testing.assert_allclose(np_(net(xc)), np_(expected), rtol=1e-5)
     assert net[2].weight.list_ctx() == CPU2
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Activation("softrelu"), (2, 3)),
+    (lambda: nn.PReLU(in_channels=3, alpha_initializer=mx.init.Constant(0.3)), (2, 3, 4)),
+    (lambda: rnn.LSTM(4, num_layers=2, bidirectional=True, layout="NTC", input_size=3), (2, 5, 3)),
+    (lambda: rnn.GRU(3, i2h_bias_initializer="ones"), (5, 2, 3)),
+    (lambda: rnn.RNN(5, activation="tanh", input_size=3), (5, 2, 3)),
+    (lambda: rnn.LSTM(6, projection_size=2, input_size=3), (5, 2, 3)),
+])
+def test_tied_copy_of_activations_and_recurrent_layers(mode, make, shape):
+    layer = make()
+    copy = tied_copy(layer)
+    assert type(copy) is type(layer) and repr(copy) == repr(layer)
+    mine = named_parameters(layer, aliases=True)
+    assert list(named_parameters(copy, aliases=True)) == list(mine)
+    assert all(named_parameters(copy, aliases=True)[k] is p for k, p in mine.items())
+    layer.initialize()
+    x = array(shape, mode) * 2 - 1  # negative values too: PReLU's alpha matters
+    onp.testing.assert_allclose(np_(copy(x)), np_(layer(x)), rtol=1e-6)
+    if isinstance(layer, nn.PReLU):
+        assert onp.allclose(np_(copy.alpha.data()), 0.3)
+
+
+def test_repeat_tied_block_with_activation_layers(mode):
+    with fresh_names():
+        body = nn.HybridSequential()
+        body.add(nn.Dense(4, in_units=4), nn.Activation("tanh"), nn.LeakyReLU(0.1), nn.Dropout(0.2))
+        net = repeat_tied(body, 3)
+    assert [type(b).__name__ for b in net[2]] == ["Dense", "Activation", "LeakyReLU", "Dropout"]
+    assert net[2][1]._act_type == "tanh" and net[2][2]._alpha == 0.1 and net[2][3]._rate == 0.2
+    assert net[1][0].weight is net[0][0].weight
+    net.initialize()
+    x = array((2, 4), mode)
+    onp.testing.assert_allclose(np_(net(x)), np_(body(body(body(x)))), rtol=1e-6)
+
+
+def test_tied_copy_reads_initializers_from_the_parameters():
+    # LSTMCell keeps no `_i2h_weight_initializer`: the argument is read from Parameter i2h_weight.
+    # (nd only: MXNet 1.9.1's recurrent cells call legacy operators.)
+    mode = "nd"
+    cell = rnn.LSTMCell(4, input_size=3, i2h_bias_initializer="ones", activation="relu")
+    twin = tied_copy(cell)
+    assert twin.i2h_weight is cell.i2h_weight and twin._activation == "relu"
+    assert twin.i2h_bias.init == "ones"
+    cell.initialize()
+    x = array((2, 3), mode)
+    states = [array((2, 4), mode) - 0.5, array((2, 4), mode)]
+    out, _ = cell(x, states)
+    onp.testing.assert_allclose(np_(twin(x, states)[0]), np_(out), rtol=1e-6)
