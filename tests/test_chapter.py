@@ -15,7 +15,7 @@ from mxnet import autograd, gluon, npx
 
 from gluon_params_kit import chapter, fresh_names, named_parameters
 from gluon_params_kit._chapter_cells import CELLS, Cell
-from gluon_params_kit._exercises import (deferred_init_demo, fixed_hidden_mlp_parameters,
+from gluon_params_kit.exercises import (deferred_init_demo, fixed_hidden_mlp_parameters,
                                          initializer_properties, sharing_savings, train_shared_mlp)
 from fixtures import array
 

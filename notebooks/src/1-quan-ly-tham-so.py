@@ -155,13 +155,13 @@ gpk.path_of(net, net[2].weight, all_paths=True)
 # %% [markdown]
 # ## Bài tập (Exercises)
 #
-# Mỗi bài được trả lời bằng mã trong `gluon_params_kit._exercises`; các ô `assert` kiểm chứng câu trả lời.
+# Mỗi bài được trả lời bằng mã trong `gluon_params_kit.exercises`; các ô `assert` kiểm chứng câu trả lời.
 #
 # **1.** Tham số của `FixedHiddenMLP`: `rand_weight` là một hằng (`grad_req='null'`, không bao
 # giờ được cập nhật); tầng `Dense` duy nhất được dùng hai lần mỗi lượt truyền xuôi.
 
 # %%
-from gluon_params_kit import _exercises as ex
+from gluon_params_kit import exercises as ex
 
 info = ex.fixed_hidden_mlp_parameters()
 for path, row in info.items():
