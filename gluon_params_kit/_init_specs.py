@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from ._compat import mx
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
-from .errors import InitializerError, closest, listing
+from .errors import InitializerError, did_you_mean, listing
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer"]
 
@@ -253,11 +253,9 @@ def _create(name: str, args: tuple, kwargs: Dict[str, Any], spec: str) -> Initia
     key = name.lower()
     if key not in table or _is_gluon_constant_alias(key, table[key]):
         known = list_initializers()
-        hint = closest(key, known)
         raise InitializerError(
             f"unknown initializer {name!r} in spec {spec!r}. "
-            f"Registered: {listing(known, limit=40)}."
-            + (f" Did you mean {listing(hint)}?" if hint else "")
+            f"Registered: {listing(known, limit=40)}." + did_you_mean(key, known)
             + " Register new ones with register_initializer.")
     klass = table[key]
     signature = inspect.signature(klass.__init__)

@@ -17,6 +17,7 @@ __all__ = [
     "SelectionError",
     "TieError",
     "closest",
+    "did_you_mean",
 ]
 
 
@@ -77,6 +78,16 @@ def closest(word: str, choices: Iterable[str], n: int = 3) -> List[str]:
     ['dense0_weight', 'dense1_weight', 'dense0_bias']
     """
     return difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.5)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` naming the closest choices, or ``''`` when none is close.
+
+    >>> did_you_mean('dense0_wieght', ['dense0_weight', 'conv3_bias'])
+    " Did you mean 'dense0_weight'?"
+    """
+    hint = closest(word, choices)
+    return f" Did you mean {listing(hint)}?" if hint else ""
 
 
 def listing(items: Sequence[str], limit: int = 8) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 from ._compat import gluon, mx
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
-from .errors import DeviceError, InitializerError, PathError, SelectionError, closest, listing
+from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
 from .select import make_matcher
 from .tree import PathLike, _key_in, named_parameters
 
@@ -75,7 +75,7 @@ class InitPreview(Mapping):
         if key not in self._rows:
             rows = list(self._rows)
             raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
-                            + _did_you_mean(key, rows))
+                            + did_you_mean(key, rows))
         return self._rows[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -428,11 +428,6 @@ def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optio
     seeded = "" if seed is None else f", seed={seed}"
     return (f"InitPlan preview of {type(block).__name__}: {len(rows)} parameters, "
             f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    hint = closest(word, choices)
-    return f" Did you mean {listing(hint)}?" if hint else ""
 
 
 def _check_block(block: Any) -> None:

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
-from .errors import PathError, SelectionError, listing
-from .tree import _check_block, _did_you_mean, _key_in, named_parameters
+from .errors import PathError, SelectionError, did_you_mean, listing
+from .tree import _check_block, _key_in, named_parameters
 
 __all__ = [
     "Changes",
@@ -201,7 +201,7 @@ class Selection(ParameterDict):
                                  f"or change Parameters; got keyword arguments "
                                  f"{listing(sorted(kwargs))}. Use the block's own params.get()")
         raise PathError(f"no selected parameter at {key!r}. Selected: {listing(list(self._params))}."
-                        + _did_you_mean(key, self._params))
+                        + did_you_mean(key, self._params))
 
     def get_constant(self, name: str, value=None) -> Parameter:
         """The selected Constant at path ``name``; as :meth:`get`, never creates one."""

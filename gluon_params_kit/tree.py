@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
-from .errors import PathError, closest, listing
+from .errors import PathError, did_you_mean, listing
 
 __all__ = [
     "LegacyNames",
@@ -229,11 +229,9 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
                 continue
         here = list(node._children) + list(node._reg_params)
         where = format_path(segs[:i]) or "<root>"
-        hint = closest(seg, here)
         raise PathError(
             f"path {original!r}: no {seg!r} at {where} ({type(node).__name__}). "
-            f"It has: {listing(here) or 'nothing'}."
-            + (f" Did you mean {listing(hint)}?" if hint else ""))
+            f"It has: {listing(here) or 'nothing'}." + did_you_mean(seg, here))
     return node
 
 
@@ -307,7 +305,7 @@ class LegacyNames(Mapping):
             raise PathError(f"auto name {name!r} is ambiguous: it names "
                             f"{listing(self._ambiguous[name])}; use a path instead")
         if name not in self._n2p:
-            raise PathError(f"no parameter is named {name!r}." + _did_you_mean(name, self._n2p))
+            raise PathError(f"no parameter is named {name!r}." + did_you_mean(name, self._n2p))
         return self._n2p[name]
 
     def to_name(self, path: PathLike) -> str:
@@ -321,7 +319,7 @@ class LegacyNames(Mapping):
         """
         key = format_path(parse_path(path))
         if key not in self._p2n:
-            raise PathError(f"no parameter at path {key!r}." + _did_you_mean(key, self._p2n))
+            raise PathError(f"no parameter at path {key!r}." + did_you_mean(key, self._p2n))
         return self._p2n[key]
 
     def __repr__(self) -> str:
@@ -464,11 +462,6 @@ def _key_in(path: PathLike, keys) -> str:
         if rest in keys:
             return rest
     return key
-
-
-def _did_you_mean(word: str, choices) -> str:
-    hint = closest(word, choices)
-    return f" Did you mean {listing(hint)}?" if hint else ""
 
 
 # render_tree lives in its own module (it is long); imported last, as it reads this one.
