@@ -14,7 +14,7 @@ import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
 from .errors import PathError, TieError, closest, listing
-from .tree import format_path, named_blocks, named_parameters, parse_path
+from .tree import _parameter_groups, format_path, named_blocks, named_parameters, parse_path
 
 __all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
@@ -234,23 +234,18 @@ def tied_groups(block: Block, x: Any = None) -> TiedGroups:
         (('1.weight', '2.weight'), 2, 72)
     """
     _check_block(block)
-    paths: "OrderedDict[int, List[str]]" = OrderedDict()
-    owners: Dict[int, Parameter] = {}
-    for path, param in named_parameters(block, aliases=True).items():
-        paths.setdefault(id(param), []).append(path)
-        owners[id(param)] = param
+    found = _parameter_groups(block)
     uses: Dict[int, int] = {}
     if x is not None:
         _ready(block, x)
-        with autograd.pause(), _recording_uses(block, list(owners.values()), leaves=False) as reads:
+        with autograd.pause(), _recording_uses(block, [p for _, p, _ in found], leaves=False) as reads:
             block(x)
         uses = {k: len(v) for k, v in reads.items()}
     groups = []
-    for key, where in paths.items():
-        count = uses.get(key) if x is not None else None
+    for _, param, where in found:
+        count = uses.get(id(param)) if x is not None else None
         if len(where) < 2 and not (count and count > 1):
             continue
-        param = owners[key]
         size = _size(param)
         copies = count if count is not None else len(where)
         shared = None if size is None else max(copies - 1, 0) * size

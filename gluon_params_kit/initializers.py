@@ -19,7 +19,7 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
                           register_initializer, run_entries, spec_text)
 from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, named_parameters
+from .tree import PathLike, _key_in, _parameter_groups, named_parameters
 
 __all__ = [
     "InitPlan",
@@ -207,7 +207,7 @@ class InitPlan:
         _check_block(block)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for path, param, paths in _parameters(block):
+        for path, param, paths in _parameter_groups(block):
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
@@ -322,7 +322,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     label = "all" if pattern is None else _label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict()
-    candidates = list(_parameters(block))
+    candidates = _parameter_groups(block)
     for path, param, paths in candidates:
         if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
             continue
@@ -375,17 +375,6 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
 
 
 # --------------------------------------------------------------------------- planning helpers
-
-def _parameters(block: Block) -> Iterator[Tuple[str, Parameter, List[str]]]:
-    """(canonical path, Parameter, every path of it) in walk order."""
-    every: "OrderedDict[int, List[str]]" = OrderedDict()
-    params: Dict[int, Parameter] = {}
-    for path, param in named_parameters(block, aliases=True).items():
-        every.setdefault(id(param), []).append(path)
-        params[id(param)] = param
-    for key, paths in every.items():
-        yield paths[0], params[key], paths
-
 
 def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
            seed: Optional[int]) -> _Entry:

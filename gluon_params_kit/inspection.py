@@ -24,7 +24,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, named_blocks, named_parameters
+from .tree import PathLike, _key_in, _parameter_groups, named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -440,12 +440,7 @@ def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str
 
     A pattern that selects nothing is an error naming the paths there are.
     """
-    every: "OrderedDict[int, List[str]]" = OrderedDict()
-    owner: Dict[int, Parameter] = {}
-    for path, param in named_parameters(block, aliases=True).items():
-        every.setdefault(id(param), []).append(path)
-        owner[id(param)] = param
-    found = [(paths[0], owner[key], paths) for key, paths in every.items()]
+    found = _parameter_groups(block)
     if pattern is None:
         return found
     matcher = make_matcher(pattern, mode="search", on="path")

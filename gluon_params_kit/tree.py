@@ -166,6 +166,14 @@ def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str
     return out
 
 
+def _parameter_groups(block: Block) -> List[Tuple[str, Parameter, List[str]]]:
+    """(canonical path, Parameter, every path it has) for each distinct Parameter, walk order."""
+    groups: "OrderedDict[int, Tuple[Parameter, List[str]]]" = OrderedDict()
+    for path, param in named_parameters(block, aliases=True).items():
+        groups.setdefault(id(param), (param, []))[1].append(path)
+    return [(paths[0], param, paths) for param, paths in groups.values()]
+
+
 def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
     """id(Parameter or Block) -> every path it has, first one canonical."""
     table: "OrderedDict[int, List[str]]" = OrderedDict()
