@@ -8,6 +8,7 @@ from typing import Dict, List
 
 from . import _compat
 from ._compat import mx
+from .devices import _num_gpus, gpu_problems
 
 __all__ = ["diagnose", "main"]
 
@@ -33,13 +34,6 @@ def _features() -> Dict[str, bool]:
         return {k: bool(feats.is_enabled(k)) for k in ("CUDA", "CUDNN", "NCCL", "DIST_KVSTORE", "MKLDNN")}
     except Exception:  # an old or broken build: report nothing rather than crash
         return {}
-
-
-def _num_gpus() -> int:
-    try:
-        return int(mx.context.num_gpus())
-    except Exception:  # no CUDA driver, or a CPU build
-        return 0
 
 
 def diagnose() -> dict:
@@ -79,12 +73,7 @@ def diagnose() -> dict:
     if features.get("CUDA") and gpus == 0:
         problems.append("this MXNet build has CUDA but sees no GPU. Fix: check the NVIDIA "
                         "driver (nvidia-smi), or install the CPU build 'mxnet==1.9.1'.")
-    try:
-        from .devices import gpu_problems
-    except ImportError:
-        gpu_problems = None
-    if gpu_problems is not None:
-        problems.extend(gpu_problems())
+    problems.extend(gpu_problems())
     return {
         "python": platform.python_version(),
         "numpy": numpy.__version__,

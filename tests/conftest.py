@@ -2,7 +2,6 @@
 import pytest
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
 from mxnet import npx
 
 
@@ -24,19 +23,13 @@ def _reset_np_mode():
     npx.reset_np()
 
 
-def _num_gpus() -> int:
-    try:
-        return mx.context.num_gpus()
-    except mx.base.MXNetError:
-        return 0
-
-
 def pytest_collection_modifyitems(config, items):
-    from gluon_params_kit.devices import gpu_problems
+    from gluon_params_kit.devices import _num_gpus, gpu_problems
 
     # A GPU the installed MXNet has no kernels for (Hopper with the 1.9.1 wheels) counts as none.
-    problems = gpu_problems() if _num_gpus() > 0 else []
-    if _num_gpus() > 0 and not problems:
+    gpus = _num_gpus()
+    problems = gpu_problems() if gpus > 0 else []
+    if gpus > 0 and not problems:
         return
     reason = problems[0] if problems else "no CUDA GPU usable by the installed MXNet"
     skip = pytest.mark.skip(reason=reason)
