@@ -17,11 +17,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 import mxnet as mx  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
@@ -30,22 +30,6 @@ from gluon_params_kit.checkpoint import load, read_header, save  # noqa: E402
 
 HEADER_TARGET = 50.0
 IO_TARGET = 1.2
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def line(name, ratio, target, higher_is_better, extra=""):
-    ok = ratio >= target if higher_is_better else ratio <= target
-    sign = ">=" if higher_is_better else "<="
-    print(f"{name}: ratio {ratio:.3g} (target {sign} {target}) {'ok' if ok else 'MISSED'}{extra}",
-          flush=True)
 
 
 def bench_header(folder: Path, total_mb: int) -> None:
@@ -67,9 +51,9 @@ def bench_header(folder: Path, total_mb: int) -> None:
         del loaded
 
     t_load = best(nd_load, 2 if total_mb >= 256 else 5)
-    line("read_header_vs_nd_load", t_load / t_header, HEADER_TARGET, True,
+    line("read_header_vs_nd_load", t_load / t_header, HEADER_TARGET,
          f" [{size / 2**30:.2f} GiB, {n} arrays: header {t_header * 1e3:.2f} ms, "
-         f"nd.load {t_load * 1e3:.0f} ms]")
+         f"nd.load {t_load * 1e3:.0f} ms]", higher_is_better=True, fmt=".3g")
     path.unlink()
 
 
@@ -110,16 +94,16 @@ def bench_io(folder: Path, width: int, depth: int, samples: int) -> None:
     mb = kit_file.stat().st_size / 2**20
     for name, t in (("save_vs_save_parameters", t_save), ("load_vs_load_parameters", t_load)):
         kit, gluon = min(t["kit"]), min(t["gluon"])
-        line(name, kit / gluon, IO_TARGET, False,
-             f" [{mb:.1f} MiB: kit {kit * 1e3:.1f} ms, gluon {gluon * 1e3:.1f} ms]")
+        line(name, kit / gluon, IO_TARGET,
+             f" [{mb:.1f} MiB: kit {kit * 1e3:.1f} ms, gluon {gluon * 1e3:.1f} ms]", fmt=".3g")
     # save_parameters never fsyncs; the same atomic save without the flush to disk:
     kit = min(t_save["kit_nofsync"])
-    line("save_nofsync_vs_save_parameters", kit / min(t_save["gluon"]), IO_TARGET, False,
-         f" [kit {kit * 1e3:.1f} ms]")
+    line("save_nofsync_vs_save_parameters", kit / min(t_save["gluon"]), IO_TARGET,
+         f" [kit {kit * 1e3:.1f} ms]", fmt=".3g")
     # The kit's own overhead: the same guarantee (temporary file, fsync, rename) by hand.
     kit, by_hand = min(t_save["kit"]), min(t_save["gluon_atomic"])
-    line("save_vs_save_parameters_fsync_rename_by_hand", kit / by_hand, IO_TARGET, False,
-         f" [kit {kit * 1e3:.1f} ms, by hand {by_hand * 1e3:.1f} ms]")
+    line("save_vs_save_parameters_fsync_rename_by_hand", kit / by_hand, IO_TARGET,
+         f" [kit {kit * 1e3:.1f} ms, by hand {by_hand * 1e3:.1f} ms]", fmt=".3g")
 
 
 def main(argv) -> int:

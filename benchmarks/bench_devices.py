@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 import mxnet as mx  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
@@ -32,13 +33,6 @@ from mxnet.gluon import nn  # noqa: E402
 from gluon_params_kit.devices import broadcast, checksum, replica_report  # noqa: E402
 
 
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def square_net(width, layers=2):
@@ -48,9 +42,6 @@ def square_net(width, layers=2):
     return net
 
 
-def line(name, ratio, target, extra=""):
-    verdict = "ok" if ratio <= target else "MISSED"
-    print(f"{name}: ratio {ratio:.2f} (target <= {target}) {verdict}{extra}", flush=True)
 
 
 # --------------------------------------------------------------------------- replica_report
@@ -71,8 +62,8 @@ def bench_replica_report(quick):
     native_one_pass()
     report = replica_report(net)
     assert report.consistent
-    t_native = best_of(native_one_pass)
-    t_kit = best_of(lambda: replica_report(net))
+    t_native = best(native_one_pass)
+    t_kit = best(lambda: replica_report(net))
     line(f"replica_report_2ctx_{values / 1e6:.1f}M_vs_one_pass", t_kit / t_native, 3.0,
          f"  [kit {t_kit * 1e3:.0f} ms, native {t_native * 1e3:.0f} ms]")
 

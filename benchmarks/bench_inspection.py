@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -38,18 +39,8 @@ from gluon_params_kit.inspection import stats, summary  # noqa: E402
 BINS = 16
 
 
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
-def line(name, ratio, target, extra=""):
-    verdict = "ok" if ratio <= target else "MISSED"
-    print(f"{name}: ratio {ratio:.2f} (target <= {target}) {verdict}{extra}", flush=True)
 
 
 def bench_summary(quick):
@@ -58,8 +49,8 @@ def bench_summary(quick):
     for _ in range(layers):
         net.add(nn.Dense(2, in_units=2))
     net.initialize()
-    native = best_of(lambda: print(net.collect_params(), file=io.StringIO()), 5)
-    ours = best_of(lambda: print(summary(net), file=io.StringIO()), 5)
+    native = best(lambda: print(net.collect_params(), file=io.StringIO()), 5)
+    ours = best(lambda: print(summary(net), file=io.StringIO()), 5)
     line("summary_vs_print_collect_params", ours / native, 3.0,
          f"  [{2 * layers} parameters: summary {ours * 1e3:.1f} ms, "
          f"print(collect_params()) {native * 1e3:.1f} ms]")
@@ -103,10 +94,10 @@ def bench_stats(quick):
         p.data().wait_to_read()
     values = sum(p.data().size for p in params)
     repeat = 3 if quick else 2
-    ours = best_of(lambda: stats(net, bins=BINS), repeat)
+    ours = best(lambda: stats(net, bins=BINS), repeat)
     single = min(one_pass_on_host(params) for _ in range(repeat))
-    same = best_of(lambda: numpy_same_stats(params), repeat)
-    naive = best_of(lambda: naive_loop(params), 1)
+    same = best(lambda: numpy_same_stats(params), repeat)
+    naive = best(lambda: naive_loop(params), 1)
     info = f"  [{values / 1e6:.0f}M values: stats {ours * 1e3:.0f} ms"
     line("stats_vs_one_numpy_pass", ours / single, 6.0,
          info + f", np.add.reduce {single * 1e3:.0f} ms]")

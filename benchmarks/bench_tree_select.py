@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from mxnet.gluon import nn  # noqa: E402
 
@@ -32,22 +33,8 @@ def build(outer: int, inner: int) -> nn.Sequential:
     return net
 
 
-def best(fn, repeat: int, number: int = 1) -> float:
-    """Best seconds per call over ``repeat`` rounds of ``number`` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
-
-
 def report(name: str, ours: float, theirs: float, target: float) -> None:
-    ratio = ours / theirs
-    verdict = "ok" if ratio <= target else "MISSED"
-    print(f"{name}: ratio {ratio:.2f} (target <= {target}) {verdict}  "
-          f"[kit {ours * 1e3:.1f} ms, gluon {theirs * 1e3:.1f} ms]", flush=True)
+    line(name, ours / theirs, target, f"  [kit {ours * 1e3:.1f} ms, gluon {theirs * 1e3:.1f} ms]")
 
 
 def main(argv) -> int:
