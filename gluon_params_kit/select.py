@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._compat import gluon
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, named_parameters
+from .tree import _check_block, _key_in, _parameter_groups
 
 __all__ = [
     "Changes",
@@ -254,17 +254,12 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
     hits: Dict[int, bool] = {}
     dropped: Dict[int, bool] = {}
     params: Dict[int, Parameter] = {}
-    for path, param in named_parameters(block, aliases=True).items():
+    for path, param, paths in _parameter_groups(block):
         key = id(param)
-        if key not in canonical:
-            canonical[key], params[key] = path, param
-            hits[key] = dropped[key] = False
-        elif on == "name":
-            continue  # one auto name, already tested
-        if pattern is None or (not hits[key] and keep(path, param)):
-            hits[key] = True
-        if drop is not None and not dropped[key] and drop(path, param):
-            dropped[key] = True
+        canonical[key], params[key] = path, param
+        tested = paths[:1] if on == "name" else paths  # one auto name: test it once
+        hits[key] = pattern is None or any(keep(p, param) for p in tested)
+        dropped[key] = drop is not None and any(drop(p, param) for p in tested)
     out: "OrderedDict[str, Parameter]" = OrderedDict(
         (canonical[k], params[k]) for k in canonical if hits[k] and not dropped[k])
     if not out and not allow_empty:
@@ -554,10 +549,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    by_id = {id(p): path for path, p in found.items()}
-    out: Dict[str, List[str]] = {path: [] for path in found}
-    for path, param in named_parameters(block, aliases=True).items():
-        canonical = by_id.get(id(param))
-        if canonical is not None:
-            out[canonical].append(path)
-    return out
+    return {path: paths for path, _, paths in _parameter_groups(block) if path in found}
