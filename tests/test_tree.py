@@ -26,8 +26,8 @@ PROPS = settings(max_examples=40, deadline=None,
 
 # --------------------------------------------------------------------------- random architectures
 
-class Holder(nn.Block):
-    """A custom block whose children are attributes (``features``, ``head``...)."""
+class _Holding:
+    """Children as attributes (``features``, ``head``...) and optionally its own Parameter."""
 
     def __init__(self, kids, own_param, **kwargs):
         super().__init__(**kwargs)
@@ -37,15 +37,12 @@ class Holder(nn.Block):
             self.scale = self.params.get("scale", shape=(1,), init=mx.init.One())
 
 
-class HybridHolder(nn.HybridBlock):
+class Holder(_Holding, nn.Block):
+    """A custom block whose children are attributes."""
+
+
+class HybridHolder(_Holding, nn.HybridBlock):
     """The hybrid twin of :class:`Holder` (a HybridSequential only takes HybridBlocks)."""
-
-    def __init__(self, kids, own_param, **kwargs):
-        super().__init__(**kwargs)
-        for attr, kid in kids:
-            setattr(self, attr, kid)
-        if own_param:
-            self.scale = self.params.get("scale", shape=(1,), init=mx.init.One())
 
 
 ATTRS = ["features", "head", "body", "branch_a", "x1"]
