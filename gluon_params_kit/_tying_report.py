@@ -14,7 +14,8 @@ import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
 from .errors import PathError, TieError, closest, listing
-from .tree import _parameter_groups, format_path, named_blocks, named_parameters, parse_path
+from .tree import (_check_block, _parameter_groups, format_path, named_blocks, named_parameters,
+                   parse_path)
 
 __all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
@@ -199,11 +200,6 @@ def _ready(block: Block, x) -> None:
                        f"have no data): call block.initialize() first")
 
 
-def _check_block(block) -> None:
-    if not isinstance(block, Block):
-        raise TieError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
-
-
 # --------------------------------------------------------------------------- public
 
 def tied_groups(block: Block, x: Any = None) -> TiedGroups:
@@ -233,7 +229,7 @@ def tied_groups(block: Block, x: Any = None) -> TiedGroups:
         >>> report['2.weight'].paths, report['1.bias'].uses, report.shared_params
         (('1.weight', '2.weight'), 2, 72)
     """
-    _check_block(block)
+    _check_block(block, TieError)
     found = _parameter_groups(block)
     uses: Dict[int, int] = {}
     if x is not None:
@@ -285,7 +281,7 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
         >>> list(diffs), all(d < 1e-6 for d in diffs.values())
         (['1.weight', '1.bias'], True)
     """
-    _check_block(block)
+    _check_block(block, TieError)
     if not callable(loss_fn):
         raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
     _ready(block, x)

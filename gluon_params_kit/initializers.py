@@ -19,7 +19,7 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
                           register_initializer, run_entries, spec_text)
 from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, named_parameters
+from .tree import PathLike, _check_block, _key_in, _parameter_groups, named_parameters
 
 __all__ = [
     "InitPlan",
@@ -204,7 +204,7 @@ class InitPlan:
         return None, None
 
     def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
-        _check_block(block)
+        _check_block(block, InitializerError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
         for path, param, paths in _parameter_groups(block):
@@ -315,7 +315,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
         ([3.0], [0.0, 0.0])
     """
-    _check_block(block)
+    _check_block(block, InitializerError)
     _check_seed(seed)
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
@@ -366,7 +366,7 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         >>> provenance(net)['bias']['rule']
         'layer default'
     """
-    _check_block(block)
+    _check_block(block, InitializerError)
     out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         record = getattr(param, PROVENANCE_ATTR, None)
@@ -417,11 +417,6 @@ def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optio
     seeded = "" if seed is None else f", seed={seed}"
     return (f"InitPlan preview of {type(block).__name__}: {len(rows)} parameters, "
             f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
-
-
-def _check_block(block: Any) -> None:
-    if not isinstance(block, Block):
-        raise InitializerError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
 
 
 def _check_seed(seed: Any) -> None:

@@ -442,9 +442,10 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-def _check_block(block) -> None:
+def _check_block(block, error: type = PathError) -> None:
+    """Raise ``error`` (the calling module's kit error) unless ``block`` is a gluon Block."""
     if not isinstance(block, Block):
-        raise PathError(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+        raise error(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
 
 
 def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
