@@ -17,9 +17,10 @@ import numpy as onp
 
 from ._compat import gluon, to_numpy
 from ._display import format_float, format_shape, html_table, text_table
-from ._header import atomic_write, read_array, read_header
+from ._files import atomic_write, check_source
+from ._header import read_array, read_header
 from ._remap import collapse_keys
-from .errors import CheckpointError, listing
+from .errors import CheckpointError, CheckpointTypeError, listing
 from .tree import named_parameters
 
 __all__ = ["DiffReport", "diff", "export_npz"]
@@ -41,8 +42,8 @@ def _host_arrays(source: Source, what: str, progress: bool = False
         return OrderedDict((k, to_numpy(p._reduce())) for k, p in params.items())
     if isinstance(source, Mapping):
         return OrderedDict((str(k), to_numpy(v)) for k, v in source.items())
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
+    if isinstance(source, (str, bytes, os.PathLike)):
+        path = check_source(source)  # a FIFO or a device is refused, never read forever
         if path.endswith(".npz"):
             try:
                 with onp.load(path, allow_pickle=False) as z:
@@ -60,8 +61,8 @@ def _host_arrays(source: Source, what: str, progress: bool = False
         if bar is not None:
             bar.close()
         return out
-    raise CheckpointError(f"{what} must be a Block, a file path or a mapping of arrays, "
-                          f"got {type(source).__name__}")
+    raise CheckpointTypeError(f"{what} must be a Block, a file path or a mapping of arrays, "
+                              f"got {type(source).__name__}: {source!r:.80}")
 
 
 def _progress(total: int, label: str):
@@ -211,8 +212,8 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
 def _label(source) -> str:
     if isinstance(source, Block):
         return type(source).__name__
-    if isinstance(source, (str, os.PathLike)):
-        return repr(os.fspath(source))
+    if isinstance(source, (str, bytes, os.PathLike)):
+        return repr(os.fsdecode(os.fspath(source)))
     return "mapping"
 
 
@@ -229,8 +230,12 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
     Returns:
         The keys written.
 
+    Shapes round-trip exactly, 0-d and zero-size ones included.
+
     Raises:
-        CheckpointError: The source cannot be read or is not initialized.
+        CheckpointError: The source cannot be read or is not initialized, a key is too
+            long for a zip entry (:data:`MAX_KEY_BYTES`), the target is not a regular
+            file, or the disk is full (the previous file is untouched).
 
     Examples:
         >>> import os, tempfile, numpy
@@ -243,13 +248,26 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
         (3, 2)
     """
     arrays = _host_arrays(source, "export source", progress)
+    too_long = [k for k in arrays if len((k + ".npy").encode("utf-8")) > MAX_KEY_BYTES]
+    if too_long:
+        raise CheckpointError(
+            f"cannot export {len(too_long)} key(s) to .npz: a zip entry name holds at most "
+            f"{MAX_KEY_BYTES} bytes with '.npy', and {too_long[0][:60]!r}... has "
+            f"{len(too_long[0].encode('utf-8'))}; rename them first (convert with a remap)")
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w", compression=mode, allowZip64=True) as zf:
             for key, value in arrays.items():
                 with zf.open(key + ".npy", "w", force_zip64=True) as fh:
-                    onp.lib.format.write_array(fh, onp.ascontiguousarray(value), allow_pickle=False)
+                    # not ascontiguousarray: it turns a 0-d array into shape (1,)
+                    onp.lib.format.write_array(fh, onp.require(value, requirements="C"),
+                                               allow_pickle=False)
 
-    atomic_write(path, write)
+    size = sum(v.nbytes + 256 + 2 * len(k) for k, v in arrays.items())
+    atomic_write(path, write, size_hint=None if compressed else size)
     return list(arrays)
+
+
+#: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
+MAX_KEY_BYTES = 0xFFFF

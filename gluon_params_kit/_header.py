@@ -19,18 +19,25 @@ dims) are read too. Every count and length is checked against the bytes left in 
 file before anything is allocated, so a damaged or hostile file raises
 :class:`~gluon_params_kit.errors.CheckpointError` instead of exhausting memory.
 
-:func:`atomic_write` is how every file of the kit is written: a temporary file in the
-same folder, flushed to disk, then renamed over the target.
+Sparse arrays are checked further, because MXNet trusts their index data and crashes the
+process on a bad one: ``row_sparse`` row indices must lie inside the shape and increase
+strictly; ``csr`` ``indptr`` must start at 0, never decrease and end at the number of
+stored values, and its column indices must lie inside the shape and increase within each
+row. A file that fails is reported as damaged before MXNet ever sees it, and the readers
+here expand sparse arrays with numpy, not MXNet. Names holding a NUL byte (which MXNet
+would cut short) make the file damaged too.
+
+:func:`atomic_write` (from ``_files``) is how every file of the kit is written.
 """
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as onp
 
+from ._files import atomic_write, open_source  # noqa: F401  (atomic_write re-exported)
 from .errors import CheckpointError, listing
 
 LIST_MAGIC = 0x112
@@ -66,6 +73,9 @@ class ArrayInfo(NamedTuple):
     nbytes: int
     version: int
     index: int = 0
+    #: Sparse arrays: the stored values' shape, and ``(dtype, shape)`` of each index array.
+    storage_shape: Optional[Tuple[int, ...]] = None
+    aux: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
 
     @property
     def size(self) -> int:
@@ -198,8 +208,11 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
         A :class:`Header`: ``header['0.weight'].shape``, ``header.names``, offsets.
 
     Raises:
-        CheckpointError: The file is missing, truncated, has a wrong magic number, a
-            count or length the file cannot hold, or an unknown dtype/storage type.
+        CheckpointError: The file is missing or not a regular file (a FIFO is refused,
+            never waited on), truncated, has a wrong magic number, a count or length the
+            file cannot hold, an unknown dtype/storage type, sparse index data outside
+            the shape, or a name with a NUL byte.
+        CheckpointTypeError: ``path`` is not a str, bytes or os.PathLike (``None``, an int).
 
     Examples:
         >>> import os, tempfile, mxnet as mx
@@ -209,11 +222,7 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
         >>> [(a.name, a.shape, a.dtype, a.offset) for a in h]
         [('w', (2, 3), 'float32', 64), ('b', (2,), 'int64', 120)]
     """
-    path = os.fspath(path)
-    try:
-        f = open(path, "rb")
-    except OSError as exc:
-        raise CheckpointError(f"cannot open checkpoint {path!r}: {exc.strerror or exc}") from exc
+    f, path = open_source(path)
     with f:
         size = os.fstat(f.fileno()).st_size
         r = _Reader(f, path, size)
@@ -236,6 +245,8 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
         for i in range(nnames):
             (length,) = r.unpack("Q", f"length of name {i}")
             raw = r.take(length, f"name {i}")
+            if b"\x00" in raw:  # MXNet's C API would cut it there: its names would differ
+                raise r.fail(f"name {i} holds a NUL byte: {raw[:40]!r}")
             try:
                 names.append(raw.decode("utf-8"))
             except UnicodeDecodeError:
@@ -281,11 +292,12 @@ def _read_array(r: _Reader, i: int) -> ArrayInfo:
     if type_flag not in DTYPES:
         raise r.fail(f"{what} has unknown dtype flag {type_flag} (known: {sorted(DTYPES)})")
     dtype, itemsize = DTYPES[type_flag]
-    aux, aux_shapes = [], []
+    aux, aux_shapes, aux_flags = [], [], []
     for k in range(nad):
         (aux_flag,) = r.unpack("i", f"{what} aux {k} dtype")
         if aux_flag not in DTYPES:
             raise r.fail(f"{what} aux {k} has unknown dtype flag {aux_flag}")
+        aux_flags.append(aux_flag)
         aux_shape = r.shape(f"{what} aux {k} shape", version=version)
         if aux_shape is None or -1 in aux_shape:
             raise r.fail(f"{what} aux {k} has an unknown shape {aux_shape}")
@@ -303,7 +315,62 @@ def _read_array(r: _Reader, i: int) -> ArrayInfo:
     nbytes = itemsize * _prod(stored) + sum(aux)
     r.skip(nbytes, f"{what} data ({dtype}, shape {shape})")
     ctx = f"{_DEV_TYPES.get(dev_type, f'dev{dev_type}')}({dev_id})"
-    return ArrayInfo(None, tuple(shape), dtype, STYPES[stype], ctx, offset, nbytes, version, i)
+    aux_info: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    if nad:
+        aux_info = tuple((DTYPES[f][0], s) for f, s in zip(aux_flags, aux_shapes))
+        _check_sparse(r, what, stype, tuple(shape), tuple(stored), aux_info,
+                      offset + itemsize * _prod(stored))
+    return ArrayInfo(None, tuple(shape), dtype, STYPES[stype], ctx, offset, nbytes, version, i,
+                     tuple(stored) if nad else None, aux_info)
+
+
+def _check_sparse(r: _Reader, what: str, stype: int, shape: Tuple[int, ...],
+                  stored: Tuple[int, ...], aux: Tuple[Tuple[str, Tuple[int, ...]], ...],
+                  aux_offset: int) -> None:
+    """Refuse sparse index data MXNet would trust (and crash on): see the module doc."""
+    for k, (name, s) in enumerate(aux):
+        if onp.dtype(name).kind not in "iu" or len(s) != 1:
+            raise r.fail(f"{what} index array {k} must be 1-d integers, got {name} {s}")
+    sizes = [onp.dtype(n).itemsize * _prod(s) for n, s in aux]
+    if sum(sizes) == 0:
+        return
+    here = r.pos
+    r.f.seek(aux_offset)
+    raw = r.f.read(sum(sizes))
+    r.f.seek(here)
+    if len(raw) != sum(sizes):
+        raise r.fail(f"{what} index data: short read")
+    idx, start = [], 0
+    for (name, s), n in zip(aux, sizes):
+        idx.append(onp.frombuffer(raw, dtype=onp.dtype(name).newbyteorder("<"), count=s[0],
+                                  offset=start).astype(onp.int64))
+        start += n
+    bad = None
+    if stype == 1:  # row_sparse: stored values are (nnz,) + shape[1:], rows strictly increase
+        rows = idx[0]
+        if not shape or stored != (len(rows),) + shape[1:]:
+            bad = f"stores {stored} values for {len(rows)} rows of shape {shape}"
+        elif len(rows) and (rows.min() < 0 or rows.max() >= shape[0]):
+            bad = f"has row indices outside 0..{shape[0] - 1} (min {rows.min()}, max {rows.max()})"
+        elif onp.any(onp.diff(rows) <= 0):
+            bad = "has row indices that do not strictly increase"
+    else:  # csr: indptr (rows + 1,), column indices (nnz,)
+        indptr, cols = idx
+        if len(shape) != 2 or len(indptr) != shape[0] + 1 or stored != (len(cols),):
+            bad = (f"has indptr of length {len(indptr)}, {len(cols)} column indices and "
+                   f"{stored} values for shape {shape}")
+        elif indptr[0] != 0 or indptr[-1] != len(cols) or onp.any(onp.diff(indptr) < 0):
+            bad = (f"has an indptr that does not run from 0 to {len(cols)} without decreasing "
+                   f"(starts {indptr[0]}, ends {indptr[-1]})")
+        elif len(cols) and (cols.min() < 0 or cols.max() >= shape[1]):
+            bad = f"has column indices outside 0..{shape[1] - 1}"
+        elif len(cols) > 1:
+            step = onp.diff(cols) <= 0
+            step[indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < len(cols))] - 1] = False
+            if onp.any(step):
+                bad = "has column indices that do not strictly increase within a row"
+    if bad is not None:
+        raise r.fail(f"{what} ({STYPES[stype]}, shape {shape}) {bad}: its index data is damaged")
 
 
 def _prod(dims) -> int:
@@ -323,12 +390,14 @@ def numpy_dtype(name: str) -> onp.dtype:
 def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     """The dense values of one array, read straight from the file at its offset.
 
-    Sparse arrays are expanded to dense (``row_sparse`` rows, ``csr`` rows).
+    Sparse arrays are expanded to dense (``row_sparse`` rows, ``csr`` rows) with numpy,
+    from index data :func:`read_header` has checked.
     """
     if info.shape is None:
         return onp.zeros((0,), dtype="float32")
     dt = numpy_dtype(info.dtype)
-    with open(path, "rb") as f:
+    f, _ = open_source(path)
+    with f:
         f.seek(info.offset)
         raw = f.read(info.nbytes)
     if len(raw) != info.nbytes:
@@ -350,7 +419,8 @@ def iter_chunks(path: str, info: ArrayInfo, chunk_bytes: int = 64 * 2**20
         return
     dt = numpy_dtype(info.dtype)
     step = max(1, chunk_bytes // dt.itemsize)
-    with open(path, "rb") as f:
+    f, _ = open_source(path)
+    with f:
         f.seek(info.offset)
         for start in range(0, info.size, step):
             count = min(step, info.size - start)
@@ -361,74 +431,21 @@ def iter_chunks(path: str, info: ArrayInfo, chunk_bytes: int = 64 * 2**20
 
 
 def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarray:
-    # The sparse layout is easier to get from MXNet itself than to re-derive here.
-    from ._compat import mx
-    from mxnet import util
-    with util.np_shape(info.version == 3):
-        loaded = mx.nd.load(path)
-    arr = loaded[info.name] if isinstance(loaded, dict) else loaded[info.index]
-    return arr.tostype("default").asnumpy()
-
-
-def atomic_write(path: Union[str, "os.PathLike[str]"], write: Callable[[str], None],
-                 fsync: bool = True) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``.
-
-    The temporary file is flushed to disk first (``fsync``), takes the old file's
-    permissions (or the umask's), and is removed if ``write`` raises: ``path`` is
-    either the old file or the complete new one, never a mix. A folder that is missing
-    or not writable, or a ``path`` that is a folder, raises ``CheckpointError``.
-
-    Examples:
-        >>> import os, tempfile
-        >>> f = os.path.join(tempfile.mkdtemp(), 'note.txt')
-        >>> atomic_write(f, lambda tmp: open(tmp, 'w').write('hello'))
-        >>> open(f).read(), sorted(os.listdir(os.path.dirname(f)))
-        ('hello', ['note.txt'])
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise CheckpointError(f"cannot write {path!r}: it is a folder; give a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    except OSError as exc:
-        raise CheckpointError(f"cannot write {path!r}: cannot create a file in {folder!r} "
-                              f"({exc.strerror or exc})") from exc
-    os.close(fd)
-    try:
-        write(tmp)
-        if fsync:
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise CheckpointError(f"cannot write {path!r} ({exc.strerror or exc}); "
-                                  f"any previous file is untouched") from exc
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    if not fsync:
-        return
-    try:  # make the rename itself durable; not possible on every platform
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
-def _file_mode(path: str) -> int:
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    stored = info.storage_shape if info.storage_shape is not None else (0,)
+    nvalues = _prod(stored)
+    values = onp.frombuffer(raw, dtype=dt, count=nvalues).reshape(stored)
+    start, idx = nvalues * dt.itemsize, []
+    for name, s in info.aux:
+        adt = onp.dtype(name).newbyteorder("<")
+        idx.append(onp.frombuffer(raw, dtype=adt, count=s[0], offset=start).astype(onp.int64))
+        start += adt.itemsize * s[0]
+    out = onp.zeros(info.shape, dtype=dt)
+    if not nvalues or not idx:
+        return out
+    if info.stype == "row_sparse":
+        out[idx[0]] = values
+    else:
+        indptr, cols = idx
+        rows = onp.repeat(onp.arange(info.shape[0]), onp.diff(indptr))
+        out[rows, cols] = values
+    return out

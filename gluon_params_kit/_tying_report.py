@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
-from .errors import PathError, TieError, closest, listing
+from .errors import ParamsKitError, PathError, TieError, TieTypeError, closest, listing
 from .tree import (_check_block, _parameter_groups, format_path, named_blocks, named_parameters,
                    parse_path)
 
@@ -187,12 +187,27 @@ def _recording_uses(block: Block, params: List[Parameter], *, leaves: bool):
             b._active = True
 
 
+@contextlib.contextmanager
+def _model_call(block: Block, x, what: str) -> Iterator[None]:
+    """The model's own error on a bad input (wrong shape, wrong type) as a TieError."""
+    try:
+        yield
+    except ParamsKitError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise TieError(f"{what}: {type(block).__name__} {block.name!r} cannot run on x "
+                       f"({type(x).__name__}, shape {getattr(x, 'shape', None)}): "
+                       f"{type(exc).__name__}: {text[-1] if text else ''}. Give an input the "
+                       f"network accepts.") from exc
+
+
 def _ready(block: Block, x) -> None:
     """Finish deferred initialization with one forward; refuse an uninitialized block."""
     params = list(named_parameters(block).values())
     pending = [p for p in params if p._data is None]
     if pending and all(p._deferred_init for p in pending):
-        with autograd.pause():
+        with autograd.pause(), _model_call(block, x, "finishing deferred initialization"):
             block(x)
         pending = [p for p in params if p._data is None]
     if pending:
@@ -229,13 +244,14 @@ def tied_groups(block: Block, x: Any = None) -> TiedGroups:
         >>> report['2.weight'].paths, report['1.bias'].uses, report.shared_params
         (('1.weight', '2.weight'), 2, 72)
     """
-    _check_block(block, TieError)
+    _check_block(block, TieTypeError)
     found = _parameter_groups(block)
     uses: Dict[int, int] = {}
     if x is not None:
         _ready(block, x)
         with autograd.pause(), _recording_uses(block, [p for _, p, _ in found], leaves=False) as reads:
-            block(x)
+            with _model_call(block, x, "tied_groups"):
+                block(x)
         uses = {k: len(v) for k, v in reads.items()}
     groups = []
     for _, param, where in found:
@@ -281,7 +297,7 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
         >>> list(diffs), all(d < 1e-6 for d in diffs.values())
         (['1.weight', '1.bias'], True)
     """
-    _check_block(block, TieError)
+    _check_block(block, TieTypeError)
     if not callable(loss_fn):
         raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
     _ready(block, x)

@@ -27,7 +27,7 @@ from ._compat import gluon, is_np_array, mx
 from ._display import format_shape, html_table, text_table
 from ._header import ArrayInfo, Header, atomic_write, numpy_dtype, read_header
 from ._remap import Remap, as_remap, collapse_keys
-from .errors import CheckpointError, PathError, listing
+from .errors import CheckpointError, CheckpointTypeError, PathError, PathTypeError, listing
 from .tree import _check_block, named_parameters
 
 __all__ = [
@@ -87,7 +87,7 @@ def save(block: Block, path: PathLike, *, deduplicate: bool = False,
         >>> save(net, os.path.join(tempfile.mkdtemp(), 'net.params'))
         ['0.weight', '0.bias']
     """
-    _check_block(block)
+    _check_block(block, PathTypeError)
     params = named_parameters(block, aliases=not deduplicate)
     pending = [k for k, p in params.items() if p._data is None]
     if pending:
@@ -96,8 +96,29 @@ def save(block: Block, path: PathLike, *, deduplicate: bool = False,
             f"yet ({listing(collapse_keys(pending))}); run a forward pass (deferred "
             f"initialization) or call initialize() first. Nothing was written.")
     arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
-    atomic_write(path, lambda tmp: _write_arrays(tmp, arrays), fsync=fsync)
+    atomic_write(path, lambda tmp: _write_arrays(tmp, arrays), fsync=fsync,
+                 size_hint=_size_hint(arrays), verify=_verifier(list(arrays), True))
     return list(arrays)
+
+
+def _size_hint(arrays: Mapping[str, Any]) -> int:
+    """About the bytes ``nd.save`` writes: the data plus a record header and name each."""
+    return sum(int(onp.prod(a.shape)) * onp.dtype(a.dtype).itemsize + 128 + len(k)
+               for k, a in arrays.items())
+
+
+def _verifier(keys: List[str], named: bool):
+    """A check that a freshly written file holds ``keys``: MXNet's writer can lose a
+    failed write (a full disk at the final flush) without saying so."""
+    def verify(tmp: str) -> None:
+        try:
+            header = read_header(tmp)
+        except CheckpointError as exc:
+            raise CheckpointError(f"the file MXNet wrote is incomplete ({exc})") from None
+        if header.names != (keys if named else [str(i) for i in range(len(keys))]):
+            raise CheckpointError(f"the file MXNet wrote holds {len(header)} arrays, "
+                                  f"not the {len(keys)} it was given")
+    return verify
 
 
 def _host_value(param) -> Any:
@@ -269,7 +290,9 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         >>> load(wrapped, f, remap=Remap.add_prefix('0.')).loaded
         ['0.0.weight', '0.0.bias']
     """
-    _check_block(block)
+    _check_block(block, PathTypeError)
+    if not isinstance(strict, bool):
+        raise CheckpointTypeError(f"strict must be True or False, got {strict!r}")
     if dtype not in DTYPE_POLICIES:
         raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
                               f"{listing(DTYPE_POLICIES)}")
@@ -398,10 +421,13 @@ def _refusal(report: LoadReport, header: Header, block: Block) -> str:
            + "; ".join(report.problems()) + ". Nothing was changed.")
     if not header.named:
         msg += " The file holds an unnamed list of arrays, not a name -> array dict."
+    if report.dtype_mismatches:
+        msg += (" Use dtype='cast' to cast the file's values to the block's dtypes (or "
+                "dtype='saved' to give the parameters the file's dtypes).")
     if report.suggestion is not None:
         msg += (f" Try remap={report.suggestion!r}: it matches {report.suggestion_matches} "
                 f"of {len(named_parameters(block))} parameters.")
-    else:
+    elif len(report.problems()) > bool(report.dtype_mismatches):
         msg += " Use strict=False to load what matches."
     return msg
 
@@ -487,5 +513,6 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
             mx.nd.save(tmp, dict(out) if header.named else list(out.values()))
 
-    atomic_write(dst, write)
+    atomic_write(dst, write, size_hint=header.total_bytes + 128 * len(out),
+                 verify=_verifier(list(out), header.named))
     return mapping

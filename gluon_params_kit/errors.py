@@ -10,12 +10,17 @@ from typing import Iterable, List, Sequence
 
 __all__ = [
     "CheckpointError",
+    "CheckpointTypeError",
+    "CheckpointWriteError",
     "DeviceError",
     "InitializerError",
+    "InitializerTypeError",
     "ParamsKitError",
     "PathError",
+    "PathTypeError",
     "SelectionError",
     "TieError",
+    "TieTypeError",
     "closest",
     "did_you_mean",
 ]
@@ -67,8 +72,55 @@ class CheckpointError(ParamsKitError, ValueError):
         self.report = report
 
 
+class CheckpointWriteError(CheckpointError, OSError):
+    """A file that cannot be written: no space left on the device, no permission...
+
+    Also an ``OSError`` (with ``errno``, e.g. ``errno.ENOSPC``); the previous file is
+    always left as it was.
+
+    >>> import errno
+    >>> e = CheckpointWriteError("cannot write 'a': no space left on device", errno.ENOSPC)
+    >>> str(e), e.errno == errno.ENOSPC, isinstance(e, OSError)
+    ("cannot write 'a': no space left on device", True, True)
+    """
+
+    def __init__(self, message: str, errno: "int | None" = None):
+        super().__init__(message)
+        self.errno = errno
+
+    def __str__(self) -> str:  # OSError would print "[Errno 28] None"
+        return str(self.args[0]) if self.args else ""
+
+
 class DeviceError(ParamsKitError, ValueError):
     """A context, replica or kvstore operation that cannot be done as asked."""
+
+
+# An argument of the wrong type is a TypeError as well as its module's error, so both
+# ``except TypeError`` and ``except CheckpointError`` (etc.) catch it.
+
+class PathTypeError(PathError, TypeError):
+    """A block or path argument of the wrong type (not a Block, not a path form).
+
+    >>> isinstance(PathTypeError("block must be a Block"), TypeError)
+    True
+    """
+
+
+class CheckpointTypeError(CheckpointError, TypeError):
+    """A checkpoint argument of the wrong type: a ``None`` or int file path, a non-Block.
+
+    >>> issubclass(CheckpointTypeError, TypeError), issubclass(CheckpointTypeError, ValueError)
+    (True, True)
+    """
+
+
+class InitializerTypeError(InitializerError, TypeError):
+    """An initializer argument of the wrong type (a spec argument, a block)."""
+
+
+class TieTypeError(TieError, TypeError):
+    """A tying argument of the wrong type (``target``, ``source`` or ``root`` not a Block)."""
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> List[str]:

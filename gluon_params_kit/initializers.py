@@ -17,7 +17,8 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Seq
 from ._compat import gluon, mx
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
-from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
+from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
+                     did_you_mean, listing)
 from .select import make_matcher
 from .tree import PathLike, _check_block, _key_in, _parameter_groups, named_parameters
 
@@ -204,7 +205,7 @@ class InitPlan:
         return None, None
 
     def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
-        _check_block(block, InitializerError)
+        _check_block(block, InitializerTypeError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
         for path, param, paths in _parameter_groups(block):
@@ -315,7 +316,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
         ([3.0], [0.0, 0.0])
     """
-    _check_block(block, InitializerError)
+    _check_block(block, InitializerTypeError)
     _check_seed(seed)
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
@@ -366,7 +367,7 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         >>> provenance(net)['bias']['rule']
         'layer default'
     """
-    _check_block(block, InitializerError)
+    _check_block(block, InitializerTypeError)
     out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         record = getattr(param, PROVENANCE_ATTR, None)

@@ -19,7 +19,7 @@ import numpy as _onp
 
 from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
-from .errors import TieError, closest, listing
+from .errors import TieError, TieTypeError, closest, listing
 from .tree import format_path, get, named_blocks, named_parameters, parse_path
 
 __all__ = [
@@ -404,8 +404,8 @@ def _resolve_block(which: str, value, root: Optional[Block]) -> Block:
         if isinstance(found, Block):
             return found
         raise TieError(f"{which} {value!r} names a Parameter in root, not a block")
-    raise TieError(f"{which} must be a mxnet.gluon.Block (or a path when root= is given), "
-                   f"got {type(value).__name__}: {value!r}")
+    raise TieTypeError(f"{which} must be a mxnet.gluon.Block (or a path when root= is given), "
+                       f"got {type(value).__name__}: {value!r}")
 
 
 def _rebind(blocks, mapping: Dict[int, Parameter]) -> None:
@@ -472,9 +472,14 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
         (True, True)
     """
     if root is not None and not isinstance(root, Block):
-        raise TieError(f"root must be a mxnet.gluon.Block, got {type(root).__name__}")
+        raise TieTypeError(f"root must be a mxnet.gluon.Block, got {type(root).__name__}")
     target = _resolve_block("target", target, root)
     source = _resolve_block("source", source, root)
+    if root is not None and not any(b is target for b in named_blocks(root, aliases=True).values()):
+        # root's caches and names are what the tie keeps consistent: it must hold the target
+        raise TieError(f"target {type(target).__name__} {target.name!r} is not inside root "
+                       f"{type(root).__name__} {root.name!r}: root must be the network that "
+                       f"holds the target (or leave root=None); nothing was changed")
     if target is source:
         raise TieError(f"cannot tie block {target.name!r} to itself: target and source are "
                        f"the same {type(target).__name__}")
