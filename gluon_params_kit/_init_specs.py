@@ -22,8 +22,9 @@ import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from ._compat import mx
+from ._init_checks import check_arguments
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
-from .errors import InitializerError, did_you_mean, listing
+from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer"]
 
@@ -176,20 +177,34 @@ def get_initializer(spec: Spec) -> Initializer:
         'MyInit'
     """
     if isinstance(spec, Initializer):
+        check_arguments(spec, repr(spec))
         return spec
     if not isinstance(spec, str):
         hint = (" (mx.init.Mixed and mx.init.Load are not Initializers: use InitPlan rules, "
                 "or load a checkpoint)" if isinstance(spec, (mx.init.Mixed, mx.init.Load)) else "")
-        raise InitializerError(
+        raise InitializerTypeError(
             f"initializer spec must be {_SPEC_FORMS}; got {type(spec).__name__}: {spec!r}{hint}")
     text = spec.strip()
     if not text:
         raise InitializerError(f"initializer spec is empty; expected {_SPEC_FORMS}")
-    if text[0] in "[{":
-        name, args, kwargs = _parse_json(text, spec)
-    else:
-        name, args, kwargs = _parse_call(text, spec)
-    return _create(name, args, kwargs, spec)
+    if len(text) > MAX_SPEC_CHARS:
+        raise InitializerError(f"initializer spec of {len(text)} characters is longer than the "
+                               f"{MAX_SPEC_CHARS} allowed: {text[:60]!r}...")
+    try:
+        if text[0] in "[{":
+            name, args, kwargs = _parse_json(text, spec)
+        else:
+            name, args, kwargs = _parse_call(text, spec)
+    except (RecursionError, MemoryError):  # deeply nested brackets
+        raise InitializerError(f"initializer spec {text[:60]!r}... is nested too deeply to "
+                               f"parse; expected {_SPEC_FORMS}") from None
+    init = _create(name, args, kwargs, spec)
+    check_arguments(init, spec)
+    return init
+
+
+#: Longest spec text accepted (a call string or JSON).
+MAX_SPEC_CHARS = 100_000
 
 
 def _parse_json(text: str, spec: str) -> Tuple[str, tuple, Dict[str, Any]]:
@@ -333,6 +348,8 @@ class _PlannedInitializer(Initializer):
         super().__init__()
         self.inner, self.param, self.path = inner, param, path
         self.rule, self.spec, self.seed = rule, spec, seed
+        #: The deferred parameters of the same apply() (set once it has returned).
+        self.batch: Optional[_DeferredBatch] = None
 
     def dumps(self) -> str:
         return self.spec
@@ -348,10 +365,64 @@ class _PlannedInitializer(Initializer):
         elif role is not None and _defines(type(self.inner), f"_init_{role}"):
             fill = getattr(self.inner, f"_init_{role}")
         name = mx.init.InitDesc(self.param.name, global_init=self.inner)
-        with _seeded(self.seed):
-            fill(name, arr)
+        try:
+            with _seeded(self.seed):
+                fill(name, arr)
+        except Exception as exc:
+            if self.batch is None:  # apply() itself is running: it puts things back
+                raise
+            undone = self.batch.roll_back(self.param)
+            raise InitializerError(
+                f"deferred initialization of {self.path!r} (shape {tuple(arr.shape)}) with "
+                f"{self.spec} (rule {self.rule!r}) failed at the first forward: "
+                f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
+                f"it was before apply() ({undone} had values already): nothing was "
+                f"changed. Fix the rule and apply the plan again.") from exc
         setattr(self.param, PROVENANCE_ATTR,
                 {"rule": self.rule, "spec": self.spec, "seed": self.seed})
+        if self.batch is not None:
+            self.batch.done(self.param)
+
+
+class _DeferredBatch:
+    """One apply() whose deferred parameters are not all initialized yet.
+
+    Gluon finishes deferred parameters one by one during the first forward. If one of
+    the planned initializers fails there, every parameter of the plan is put back as it
+    was before apply() (all or nothing, as when apply() itself fails). Once the last
+    deferred one has its values, the saved states are dropped.
+    """
+
+    def __init__(self, saved: List[Tuple[Parameter, Dict[str, Any]]], pending: List[Parameter]):
+        self.members = saved
+        self.pending = {id(p) for p in pending}
+        for param, _ in saved:
+            param.__dict__[_BATCH_ATTR] = self
+
+    def done(self, param: Parameter) -> None:
+        self.pending.discard(id(param))
+        if not self.pending:
+            self._release()
+
+    def roll_back(self, failed: Parameter) -> int:
+        undone = 0
+        for param, state in self.members:
+            if param.__dict__.get(_BATCH_ATTR) is not self:
+                continue  # planned again by a later apply(): not ours any more
+            undone += param is not failed and param._data is not None
+            param.__dict__.pop(PROVENANCE_ATTR, None)
+            param.__dict__.update(state)
+        self._release()
+        return undone
+
+    def _release(self) -> None:
+        for param, _ in self.members:
+            if param.__dict__.get(_BATCH_ATTR) is self:
+                del param.__dict__[_BATCH_ATTR]
+        self.members, self.pending = [], set()
+
+
+_BATCH_ATTR = "_params_kit_deferred_batch"
 
 
 def _defines(klass: type, method: str) -> bool:
@@ -401,7 +472,7 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
             raise InitializerError(
                 f"parameter {path!r} has an unknown shape {e.param.shape} and does not allow "
                 f"deferred initialization; give the layer its input size. Nothing was changed.")
-    saved, kept = [], []
+    saved, kept, deferred = [], [], []
     with _global_stream_advanced(seed is not None):
         for path, e in entries.items():
             if e.row.action == "keep":
@@ -423,6 +494,13 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                     f"initializing {path!r} (shape {e.row.shape}) with {e.row.spec} (rule "
                     f"{e.row.rule!r}) failed: {type(exc).__name__}: {exc}. Nothing was "
                     f"changed.") from exc
+            p.__dict__.pop(_BATCH_ATTR, None)
+            if p._deferred_init:
+                deferred.append(planned)
+    if deferred:  # the plan completes at the first forward: keep what to put back till then
+        batch = _DeferredBatch(saved, [d.param for d in deferred])
+        for planned in deferred:
+            planned.batch = batch
     for param in kept:  # constants keep their values but follow an explicit ctx
         if ctx and param.list_ctx() != ctx:
             param.reset_ctx(ctx)

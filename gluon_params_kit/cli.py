@@ -1,17 +1,23 @@
 """The ``gluon-params`` command line: ``chapter``, ``doctor`` and the checkpoint tools.
 
-Exit codes: 0 ok, 1 differences or problems found, 2 usage errors.
+Exit codes: 0 ok, 1 differences or problems found, 2 usage errors, 141 when the reader
+of the output went away early (``gluon-params diff a b | head -1``). Errors go to stderr;
+with ``--json`` they are also printed on stdout as ``{"error": ..., "type": ...,
+"command": ..., "exit_code": ...}``, with the same exit code.
 Each command is a ``(name, add_arguments, run)`` entry in ``COMMANDS``; ``run(args)``
 returns the exit code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import math
 import os
 import re
+import stat
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -51,8 +57,12 @@ class UsageError(Exception):
 
 
 def _input_file(path: str) -> str:
-    if not os.path.isfile(path):
-        raise UsageError(f"no such file: {path!r}")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise UsageError(f"no such file: {path!r}") from None
+    if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+        raise UsageError(f"{path!r} is not a regular file (a folder, FIFO, socket or device)")
     return path
 
 
@@ -302,20 +312,72 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     >>> main(['doctor', '--json']) in (0, 1)  # doctest: +ELLIPSIS
     {...}
     True
+    >>> main(['inspect', 'missing.params', '--json'])  # doctest: +ELLIPSIS
+    {
+      "error": "no such file: 'missing.params'",
+      "type": "UsageError",
+      "command": "inspect",
+      "exit_code": 2
+    }
+    2
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    captured = io.StringIO()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stderr(captured) if as_json else contextlib.nullcontext():
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        sys.stderr.write(captured.getvalue())
+        if as_json and code:
+            lines = captured.getvalue().strip().splitlines()
+            command = next((a for a in argv if not a.startswith("-")), None)
+            return _report_json(lines[-1] if lines else "usage error", "UsageError", command, code)
+        return code
     try:
-        return args._run(args)
+        code = args._run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except UsageError as exc:
-        print(f"gluon-params {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, f"gluon-params {args.command}: error: {exc}", exc, 2)
     except ParamsKitError as exc:
-        print(f"gluon-params {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, f"gluon-params {args.command}: {exc}", exc, 1)
+    except BrokenPipeError:
+        return _output_closed()
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(args: argparse.Namespace, line: str, exc: Exception, code: int) -> int:
+    try:
+        print(line, file=sys.stderr)
+        if getattr(args, "json", False):
+            return _report_json(str(exc), type(exc).__name__, args.command, code)
+    except BrokenPipeError:
+        return _output_closed()
+    return code
+
+
+def _report_json(message: str, kind: str, command: Optional[str], code: int) -> int:
+    try:
+        _print_json(dict(error=message, type=kind, command=command, exit_code=code))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _output_closed()
+    return code
+
+
+def _output_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, exit 141 (128 + SIGPIPE)."""
+    try:  # Python would report the failed flush of the dead pipe again at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    return 141
 
 
 if __name__ == "__main__":

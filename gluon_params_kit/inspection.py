@@ -73,7 +73,7 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     """
     if not isinstance(grads, bool):
         raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins)
+    _check_int("bins", bins, MAX_BINS)
     if hist_sample is not None:
         _check_int("hist_sample", hist_sample)
     return OrderedDict((path, _param_stats(param, grads, bins, hist_sample))
@@ -296,7 +296,7 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
         raise InspectionError(f"depth must be None or an int >= 0 (0 folds the whole net into "
                               f"one row), got {depth!r}")
-    _check_int("bins", bins)
+    _check_int("bins", bins, MAX_BINS)
     blocks = named_blocks(block, aliases=True)
     rows = []
     for path, param, paths in _selected(block, pattern):
@@ -430,9 +430,15 @@ def _state(param: Parameter) -> str:
     return "deferred" if param._deferred_init else "uninitialized"
 
 
-def _check_int(name: str, value: Any) -> None:
+#: Most histogram bins a call may ask for (each costs memory and a column of output).
+MAX_BINS = 10_000
+
+
+def _check_int(name: str, value: Any, most: Optional[int] = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InspectionError(f"{name} must be an int >= 1, got {value!r}")
+    if most is not None and value > most:
+        raise InspectionError(f"{name} must be at most {most}, got {value!r}")
 
 
 def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str]]]:
@@ -492,7 +498,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     """
     if not isinstance(grads, bool):
         raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins)
+    _check_int("bins", bins, MAX_BINS)
     _check_int("cols", cols)
     try:
         from matplotlib.figure import Figure
