@@ -97,6 +97,13 @@ def open_source(path: Any, what: str = "checkpoint"):
         raise CheckpointError(f"cannot read {what} {path!r}: it is a folder, not a regular "
                               f"file") from None
     except OSError as exc:
+        try:  # a socket cannot be opened at all (ENXIO): say what it is
+            kind = _kind(os.stat(path).st_mode)
+        except OSError:
+            kind = None
+        if kind is not None:
+            raise CheckpointError(f"cannot read {what} {path!r}: it is {kind}, not a regular "
+                                  f"file") from None
         raise CheckpointError(f"cannot open {what} {path!r}: {exc.strerror or exc}") from exc
     try:
         kind = _kind(os.fstat(fd).st_mode)
