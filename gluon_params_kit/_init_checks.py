@@ -86,6 +86,5 @@ def _numeric(value: Any) -> bool:
         return False
     if isinstance(value, numbers.Number):
         return True
-    if isinstance(value, (list, tuple)):
-        return bool(value) and all(_numeric(v) for v in value)
-    return hasattr(value, "shape") and hasattr(value, "dtype")  # an NDArray or numpy array
+    # an NDArray or numpy array (Constant.dumps() cannot write a list)
+    return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "tolist")

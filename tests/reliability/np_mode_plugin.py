@@ -1,0 +1,13 @@
+"""A pytest plugin (``-p reliability.np_mode_plugin``) that runs every test after ``npx.set_np()``.
+
+Used by ``test_np_mode.py`` to replay the bad-input suite in np mode in its own process.
+"""
+import pytest
+from mxnet import npx
+
+
+@pytest.fixture(autouse=True)
+def _np_mode_everywhere():
+    npx.set_np()
+    yield
+    npx.reset_np()
