@@ -2,7 +2,7 @@
 
 The driver imports the kit once, then for each round forks a child that saves a ~32 MB
 network over the same target and kills it with SIGKILL while its temporary file exists
-(after a random extra delay). A round counts when the temporary file is still there
+(after a random extra delay). A round counts when its temporary file is still there
 after the kill: the rename never happened, so the target must be byte-identical to the
 old file. Finally one ordinary save must leave no temporary file behind. Prints one
 JSON line. Usage: python _kill_writer.py FOLDER KILLS SEED
@@ -16,16 +16,15 @@ import sys
 import time
 
 import gluon_params_kit  # noqa: F401  (numpy shim first)
-import mxnet as mx
 from mxnet.gluon import nn
 
-from gluon_params_kit._files import TEMP_SUFFIX
 from gluon_params_kit.checkpoint import read_header, save
 
 
 def temps(folder, base):
-    return sorted(n for n in os.listdir(folder) if n.startswith(f".{base}.")
-                  and n.endswith(TEMP_SUFFIX))
+    """Temporary files of writes to ``base`` (any name starting ``.base.``, ours end in
+    TEMP_SUFFIX; other writers' are counted too, so a pile-up is never missed)."""
+    return sorted(n for n in os.listdir(folder) if n.startswith(f".{base}."))
 
 
 def digest(path):
@@ -45,6 +44,7 @@ def main(folder, kills, seed):
     while out["kills"] < kills and out["attempts"] < 4 * kills:
         out["attempts"] += 1
         net[0].bias.set_data(net[0].bias.data() + 1)  # something new to write
+        earlier = set(temps(folder, "big.params"))
         pid = os.fork()
         if pid == 0:  # the writer
             try:
@@ -52,7 +52,7 @@ def main(folder, kills, seed):
             finally:
                 os._exit(0)
         deadline = time.monotonic() + 10
-        while not any(f".{pid}." in n for n in temps(folder, "big.params")):
+        while not set(temps(folder, "big.params")) - earlier:
             if time.monotonic() > deadline or os.waitpid(pid, os.WNOHANG)[0]:
                 break
             time.sleep(0.0005)
@@ -67,7 +67,7 @@ def main(folder, kills, seed):
             pass
         left = temps(folder, "big.params")
         out["temps_seen_max"] = max(out["temps_seen_max"], len(left))
-        if any(f".{pid}." in n for n in left):  # killed before the rename
+        if set(left) - earlier:  # killed before the rename: its temp file is still there
             out["kills"] += 1
             out["identical"] += digest(target) == old
         else:  # it finished first: the new file is complete, and it is the new baseline

@@ -11,7 +11,6 @@ import os
 import mxnet as mx
 import numpy as onp
 import pytest
-from mxnet import gluon
 from mxnet.gluon import nn
 
 import gluon_params_kit._files as files
@@ -96,14 +95,15 @@ def test_mxnet_losing_a_write_on_a_full_disk_is_caught(tmp_path, old_file, write
     target, before = old_file
     src = tmp_path / "src.params"
     save(small_net(), src)
-    real_save = mx.nd.save
+    def losing(real_save):
+        def short_save(fname, data):
+            real_save(fname, data)
+            with open(fname, "r+b") as f:
+                f.truncate(os.path.getsize(fname) // 2)
+        return short_save
 
-    def short_save(fname, data):
-        real_save(fname, data)
-        with open(fname, "r+b") as f:
-            f.truncate(os.path.getsize(fname) // 2)
-
-    monkeypatch.setattr(mx.nd, "save", short_save)
+    monkeypatch.setattr(mx.nd, "save", losing(mx.nd.save))
+    monkeypatch.setattr(mx.npx, "save", losing(mx.npx.save))  # what save() uses in np mode
     monkeypatch.setattr(files, "free_bytes", lambda folder: 0 if folder == str(tmp_path) else None)
     with pytest.raises(CheckpointWriteError) as info:
         WRITES[write](target, src)
