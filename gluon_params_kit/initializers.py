@@ -207,11 +207,12 @@ class InitPlan:
         _check_block(block, InitializerError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for path, param, paths in _parameter_groups(block):
+        for group in _parameter_groups(block):
+            path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, paths)
+            rule, init = self._choose(param, group.spellings)
             out[path] = _entry(path, param, rule, init, seed)
         return out
 
@@ -323,7 +324,8 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     label = "all" if pattern is None else _label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict()
     candidates = _parameter_groups(block)
-    for path, param, paths in candidates:
+    for group in candidates:
+        path, param, paths = group.path, group.param, group.spellings
         if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
             continue
         if drop is not None and any(drop(p, param) for p in paths):

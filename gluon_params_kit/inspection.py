@@ -76,8 +76,8 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     _check_int("bins", bins)
     if hist_sample is not None:
         _check_int("hist_sample", hist_sample)
-    return OrderedDict((path, _param_stats(param, grads, bins, hist_sample))
-                       for path, param, _ in _selected(block, pattern))
+    return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
+                       for g in _selected(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -299,8 +299,10 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
     _check_int("bins", bins)
     blocks = named_blocks(block, aliases=True)
     rows = []
-    for path, param, paths in _selected(block, pattern):
-        row = _row(param, paths, blocks[path.rpartition(".")[0]])
+    for group in _selected(block, pattern):
+        owner = blocks.get(group.attribute.rpartition(".")[0], block)
+        param = group.param
+        row = _row(param, group.paths, owner)
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
                              if grads else None)
@@ -435,8 +437,8 @@ def _check_int(name: str, value: Any) -> None:
         raise InspectionError(f"{name} must be an int >= 1, got {value!r}")
 
 
-def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str]]]:
-    """(canonical path, Parameter, all its paths) for each selected Parameter, in walk order.
+def _selected(block: Block, pattern: Any) -> List[Any]:
+    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
     A pattern that selects nothing is an error naming the paths there are.
     """
@@ -445,9 +447,9 @@ def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
     # As in select(): a tied Parameter is chosen when any of its paths matches.
-    chosen = [item for item in found if any(matcher(path, item[1]) for path in item[2])]
+    chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
     if not chosen and found:
-        paths = [item[0] for item in found]
+        paths = [g.path for g in found]
         hint = closest(pattern, paths) if isinstance(pattern, str) else []
         raise InspectionError(
             f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
@@ -506,7 +508,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     rows = -(-len(chosen) // cols)
     ncols = min(cols, len(chosen))
     fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
-    for i, (path, param, _) in enumerate(chosen):
+    for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
         ax = fig.add_subplot(rows, ncols, i + 1)
         state = _state(param)
         shape = param._shape or ()

@@ -254,10 +254,12 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
     hits: Dict[int, bool] = {}
     dropped: Dict[int, bool] = {}
     params: Dict[int, Parameter] = {}
-    for path, param, paths in _parameter_groups(block):
+    for group in _parameter_groups(block):
+        param = group.param
         key = id(param)
-        canonical[key], params[key] = path, param
-        tested = paths[:1] if on == "name" else paths  # one auto name: test it once
+        canonical[key], params[key] = group.path, param
+        # one auto name: test it once; paths: every key and attribute alias
+        tested = group.paths[:1] if on == "name" else group.spellings
         hits[key] = pattern is None or any(keep(p, param) for p in tested)
         dropped[key] = drop is not None and any(drop(p, param) for p in tested)
     out: "OrderedDict[str, Parameter]" = OrderedDict(
@@ -549,4 +551,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {path: paths for path, _, paths in _parameter_groups(block) if path in found}
+    return {g.path: g.spellings for g in _parameter_groups(block) if g.path in found}
