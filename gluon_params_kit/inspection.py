@@ -24,7 +24,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, named_blocks
+from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -127,8 +127,10 @@ class Summary:
     """
 
     def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
-                 *, show_init: bool, stats: bool, grads: bool):
+                 *, show_init: bool, stats: bool, grads: bool,
+                 aliases: Optional[Dict[str, str]] = None):
         self.title, self.totals = title, totals
+        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
 
     def to_records(self) -> List[Dict[str, Any]]:
@@ -149,7 +151,7 @@ class Summary:
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
         known = {r["path"] for r in self._rows}
         known.update(p for r in self._rows for p in r["shared_with"])
-        key = _key_in(path, known)
+        key = _key_in(path, known, self._aliases)
         for r in self._rows:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
@@ -315,7 +317,8 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
     title = f"{type(block).__name__} {block.name!r}: {count}"
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
-    return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads)
+    return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
+                   aliases=_spellings(block))
 
 
 def _row(param: Parameter, paths: List[str], parent: Block) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._compat import gluon
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, _parameter_groups
+from .tree import _check_block, _key_in, _parameter_groups, _spellings
 
 __all__ = [
     "Changes",
@@ -193,7 +193,7 @@ class Selection(ParameterDict):
         >>> select(net).get('[0].bias') is net[0].bias
         True
         """
-        key = _key_in(name, self._params)
+        key = _key_in(name, self._params, self._aliases)
         if key in self._params and not kwargs:
             return self._params[key]
         if key in self._params:
@@ -239,6 +239,7 @@ class Selection(ParameterDict):
         return f"Selection({len(self)} of {self._owner}){':' if rows else ''}\n{rows}".rstrip()
 
     _owner = "a block"
+    _aliases: Dict[str, str] = {}  # any key or attribute path -> canonical path
 
 
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
@@ -335,6 +336,7 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
+    out._aliases = _spellings(block)
     return out
 
 

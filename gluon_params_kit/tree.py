@@ -268,6 +268,12 @@ def _index(block: Block) -> _Index:
     return _Index(keys, groups, canonical, use_of)
 
 
+def _spellings(block: Block) -> Dict[str, str]:
+    """Every key and alias of ``block``'s Parameters -> its canonical path (for result objects
+    that are looked up by path: pass it to :func:`_key_in`)."""
+    return _index(block).canonical
+
+
 def _parameter_groups(block: Block) -> List[_Group]:
     """One :class:`_Group` for each distinct Parameter, in Gluon's key order."""
     return _index(block).groups
