@@ -8,6 +8,7 @@ from . import _compat  # noqa: F401  (numpy shim before anything imports mxnet)
 from .errors import CheckpointError
 from .errors import DeviceError
 from .errors import InitializerError
+from .errors import LoadWarning
 from .errors import ParamsKitError
 from .errors import PathError
 from .errors import SelectionError
@@ -97,6 +98,7 @@ __all__ = [
     "InitPlan",
     "InitPreview",
     "InitializerError",
+    "LoadWarning",
     "InspectionError",
     "LegacyNames",
     "LoadReport",

@@ -9,6 +9,7 @@ empty, ``summary`` counts each Parameter once, ``tied_groups`` finds the ties, a
 """
 from collections import OrderedDict
 
+import mxnet as mx
 import numpy as onp
 import pytest
 
@@ -220,3 +221,82 @@ def test_tied_groups_without_inputs_runs_nothing():
     assert report[0].uses is None
     row = str(report).splitlines()[2]
     assert "(12, 8)" in row and "-1" not in row
+
+
+def _save_attribute_paths(net, path):
+    """A file keyed by attribute paths, as the kit wrote it before Gluon's keys (and as
+    other MXNet versions name fused recurrent weights)."""
+    arrays = {}
+    for prefix, blk in walk(net):
+        for attr, param in blk._reg_params.items():
+            arrays[_join(prefix, attr)] = param.data().as_nd_ndarray()
+    mx.nd.save(str(path), arrays)
+    return list(arrays)
+
+
+def test_attribute_path_files_are_refused_with_the_remap_that_fixes_them(mode, tmp_path):
+    source, _ = _ready("lstm_bidir_hybrid_sequential")
+    old = tmp_path / "attribute.params"
+    keys = _save_attribute_paths(source, old)
+    assert "1.l0_i2h_weight" in keys
+    target, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    with pytest.raises(gpk.CheckpointError, match=r"Try remap=Remap.to_gluon_keys\(\): it matches "
+                                                  r"19 of 19 parameters") as info:
+        gpk.load(target, str(old))
+    report = info.value.report
+    assert repr(report.suggestion) == "Remap.to_gluon_keys()"
+    assert len(report.paired) == 16
+    assert report.paired["1.r1_h2h_bias"] == "1._unfused.1.r_cell.h2h_bias"
+    assert "paired: 16 unexpected key(s) pair one to one" in str(report)
+    loaded = gpk.load(target, str(old), remap=report.suggestion)
+    assert loaded.renamed["1.l0_i2h_weight"] == "1._unfused.0.l_cell.i2h_weight"
+    _assert_same_values(_values(target), _values(source))
+    # A non-strict load says loudly how much stays at its initial values.
+    other, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    other.initialize()
+    with pytest.warns(gpk.LoadWarning, match=r"16 parameter\(s\), an unknown number of values, "
+                                             r"keep their initial values.*only 3 of 19"):
+        gpk.load(other, str(old), strict=False)
+
+
+def test_prefix_and_attribute_paths_combine_and_own_schemes_remap(mode, tmp_path):
+    source, _ = _ready("lstm_bidir_hybrid_sequential")
+    old = tmp_path / "attribute.params"
+    _save_attribute_paths(source, old)
+    wrapper = mx.gluon.nn.Sequential()
+    inner, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    wrapper.add(inner)
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(wrapper, str(old))
+    assert repr(info.value.report.suggestion) == "Remap.add_prefix('0.') + Remap.to_gluon_keys()"
+    gpk.load(wrapper, str(old), remap=info.value.report.suggestion)
+    _assert_same_values(_values(inner), _values(source))
+
+    seq2seq, _ = _ready("seq2seq_own_keys")
+    attr_file = tmp_path / "seq2seq.params"
+    _save_attribute_paths(seq2seq, attr_file)
+    fresh, _ = CORPUS["seq2seq_own_keys"]()
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(fresh, str(attr_file))
+    report = info.value.report
+    assert repr(report.suggestion) == "Remap.to_gluon_keys()"
+    assert report.paired["encoder.attention.query_weight"] == "encoder.attention.proj_query.weight"
+    gpk.load(fresh, str(attr_file), remap="gluon")
+    _assert_same_values(_values(fresh), _values(seq2seq))
+
+
+def test_keys_renamed_beyond_any_rule_pair_by_shape_in_order(mode, tmp_path):
+    source, _ = _ready("gru_2layer_sequential")
+    renamed = {f"param{i}": p.data().as_nd_ndarray()
+               for i, p in enumerate(gpk.named_parameters(source).values())}
+    path = tmp_path / "renamed.params"
+    mx.nd.save(str(path), renamed)
+    target, _ = CORPUS["gru_2layer_sequential"]()
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(target, str(path))
+    report = info.value.report
+    assert list(report.paired) == list(renamed)
+    assert list(report.paired.values()) == list(gpk.named_parameters(target))
+    assert repr(report.suggestion).startswith("Remap.keys({'param0': '0._unfused.0.i2h_weight'")
+    gpk.load(target, str(path), remap=report.suggestion)
+    _assert_same_values(_values(target), _values(source))
