@@ -31,6 +31,7 @@ from .select import MODES
 from .select import ONS
 from .select import Pattern
 from .select import Selection
+from .select import accumulate_gradients
 from .select import freeze
 from .select import make_matcher
 from .select import select
@@ -98,10 +99,10 @@ __all__ = [
     "InitPlan",
     "InitPreview",
     "InitializerError",
-    "LoadWarning",
     "InspectionError",
     "LegacyNames",
     "LoadReport",
+    "LoadWarning",
     "MODES",
     "MoveReport",
     "ONS",
@@ -120,6 +121,7 @@ __all__ = [
     "TiedGroup",
     "TiedGroups",
     "TransposedDense",
+    "accumulate_gradients",
     "available_contexts",
     "broadcast",
     "check_tied_gradients",
