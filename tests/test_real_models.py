@@ -300,3 +300,44 @@ def test_keys_renamed_beyond_any_rule_pair_by_shape_in_order(mode, tmp_path):
     assert repr(report.suggestion).startswith("Remap.keys({'param0': '0._unfused.0.i2h_weight'")
     gpk.load(target, str(path), remap=report.suggestion)
     _assert_same_values(_values(target), _values(source))
+
+
+def test_summary_tells_state_from_frozen_and_explains_gluons_shared_count(mode):
+    net, _ = _ready("resnet_v1")
+    s = gpk.summary(net)
+    state = sum(p.data().size for k, p in gpk.named_parameters(net).items()
+                if k.endswith(("running_mean", "running_var")))
+    assert s.totals["state"] == state > 0 and s.totals["frozen"] == 0
+    assert s.totals["trainable"] == s.totals["parameters"] - state
+    assert f"non-trainable (state) {state:,}" in str(s)
+    gpk.freeze(net, r"^output\.")
+    frozen = gpk.summary(net).totals
+    assert frozen["frozen"] == sum(p.data().size for p in gpk.select(net, r"^output\.").values())
+    assert frozen["state"] == state
+    assert s["features.1.0.body.1.running_mean"]["auxiliary"]
+    assert not s["features.1.0.body.1.gamma"]["auxiliary"]
+
+    dense = mx.gluon.nn.Dense(4, in_units=4)
+    twice = mx.gluon.nn.Sequential()
+    twice.add(mx.gluon.nn.Dense(4, in_units=3), dense, dense)
+    twice.initialize()
+    text = str(gpk.summary(twice))
+    assert f"Gluon's summary() counts more shared params: it hooks a block once per place it " \
+           f"is registered ({dense.name!r} at 1, 2)" in text
+    assert "Gluon's summary()" not in str(gpk.summary(net))
+
+
+def test_summary_folds_recurrent_keys_by_their_block(mode):
+    net, _ = _ready("lstm_bidir_hybrid_sequential")
+    keys = list(gpk.named_parameters(net))
+    for depth in (1, 2, 3):  # leaf layers keep their rows: the LSTM's keys are not blocks
+        assert [r["path"] for r in gpk.summary(net, depth=depth).to_records()] == keys
+    wrapper = mx.gluon.nn.Sequential()
+    wrapper.add(net)
+    folded = gpk.summary(wrapper, depth=1).to_records()
+    assert [(r["kind"], r["path"], r["count"]) for r in folded] == [("block", "0", 19)]
+    folded = gpk.summary(wrapper, depth=2).to_records()
+    assert [r["path"] for r in folded] == ["0." + k for k in keys]
+    rows = gpk.summary(net).to_records()
+    assert rows[1]["path"] == "1._unfused.0.l_cell.i2h_weight" and rows[1]["block_path"] == "1"
+    assert rows[1]["block_type"] == "LSTM"
