@@ -261,10 +261,12 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     Args:
         block: The network (initialized, deferred or not initialized at all).
         path: A ``.params`` file (``save``, ``save_parameters``, ``nd.save``...).
-        strict: Refuse the load on any problem. ``False`` loads what matches and lists
-            what it skipped.
-        remap: A :class:`Remap`, a ``{old: new}`` mapping, a function of the key, or
-            ``'structural'`` (auto names -> paths).
+        strict: Refuse the load on any problem. ``False`` loads what matches, lists
+            what it skipped, and warns (:class:`~gluon_params_kit.errors.LoadWarning`)
+            with how many Parameters and values keep their initial values.
+        remap: A :class:`Remap`, a ``{old: new}`` mapping, a function of the key,
+            ``'structural'`` (auto names -> paths) or ``'gluon'`` (attribute paths such as
+            a recurrent layer's ``1.l0_i2h_weight`` -> Gluon's keys).
         dtype: ``'check'`` (a dtype difference is a problem), ``'cast'`` (cast the
             file's values to the Parameter's dtype) or ``'saved'`` (the Parameter takes
             the file's dtype).
