@@ -341,3 +341,31 @@ def test_summary_folds_recurrent_keys_by_their_block(mode):
     rows = gpk.summary(net).to_records()
     assert rows[1]["path"] == "1._unfused.0.l_cell.i2h_weight" and rows[1]["block_path"] == "1"
     assert rows[1]["block_type"] == "LSTM"
+
+
+def test_every_reader_follows_gluons_keys_on_a_recurrent_model(mode, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    net, _ = _ready("lstm_bidir_hybrid_sequential")
+    keys = list(gpk.named_parameters(net, aliases=True))
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    gpk.save(net, str(a))
+    net.save_parameters(str(b))
+    d = gpk.diff(net, str(b))
+    assert d.same and [r["key"] for r in d.to_records()] == keys
+    assert gpk.export_npz(net, str(tmp_path / "n.npz")) == keys
+    assert onp.load(str(tmp_path / "n.npz"), allow_pickle=False).files == keys
+    converted = gpk.convert(str(b), str(tmp_path / "c.params"))
+    assert list(converted) == keys and (tmp_path / "c.params").read_bytes() == b.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "gluon_params_kit", "diff", str(a), str(b), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["same"] is True
+
+    replicated, inputs = CORPUS["lstm_bidir_hybrid_sequential"]()
+    replicated.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+    replicated(*[x.as_in_context(mx.cpu(0)) for x in inputs])
+    report = gpk.replica_report(replicated)
+    assert list(report) == list(gpk.named_parameters(replicated)) and report.consistent
