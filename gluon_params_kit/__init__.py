@@ -8,6 +8,7 @@ from . import _compat  # noqa: F401  (numpy shim before anything imports mxnet)
 from .errors import CheckpointError
 from .errors import DeviceError
 from .errors import InitializerError
+from .errors import LoadWarning
 from .errors import ParamsKitError
 from .errors import PathError
 from .errors import SelectionError
@@ -30,6 +31,7 @@ from .select import MODES
 from .select import ONS
 from .select import Pattern
 from .select import Selection
+from .select import accumulate_gradients
 from .select import freeze
 from .select import make_matcher
 from .select import select
@@ -100,6 +102,7 @@ __all__ = [
     "InspectionError",
     "LegacyNames",
     "LoadReport",
+    "LoadWarning",
     "MODES",
     "MoveReport",
     "ONS",
@@ -118,6 +121,7 @@ __all__ = [
     "TiedGroup",
     "TiedGroups",
     "TransposedDense",
+    "accumulate_gradients",
     "available_contexts",
     "broadcast",
     "check_tied_gradients",

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from ._compat import mx
 from ._init_checks import check_arguments
+from ._display import format_shape
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
 from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
 
@@ -367,7 +368,15 @@ class _PlannedInitializer(Initializer):
         name = mx.init.InitDesc(self.param.name, global_init=self.inner)
         try:
             with _seeded(self.seed):
-                fill(name, arr)
+                if isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet."):
+                    # MXNet's own initializers draw from another stream on np arrays; filling a
+                    # legacy array gives the same values for (seed, path, spec) in both modes.
+                    with mx.util.np_array(False):
+                        legacy = mx.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
+                        fill(name, legacy)
+                    arr[...] = legacy.as_np_ndarray()
+                else:
+                    fill(name, arr)
         except Exception as exc:
             if self.batch is None:  # apply() itself is running: it puts things back
                 raise
@@ -491,7 +500,7 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                     q.__dict__.pop(PROVENANCE_ATTR, None)
                     q.__dict__.update(state)
                 raise InitializerError(
-                    f"initializing {path!r} (shape {e.row.shape}) with {e.row.spec} (rule "
+                    f"initializing {path!r} (shape {format_shape(e.row.shape)}) with {e.row.spec} (rule "
                     f"{e.row.rule!r}) failed: {type(exc).__name__}: {exc}. Nothing was "
                     f"changed.") from exc
             p.__dict__.pop(_BATCH_ATTR, None)

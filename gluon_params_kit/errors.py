@@ -15,6 +15,7 @@ __all__ = [
     "DeviceError",
     "InitializerError",
     "InitializerTypeError",
+    "LoadWarning",
     "ParamsKitError",
     "PathError",
     "PathTypeError",
@@ -121,6 +122,11 @@ class InitializerTypeError(InitializerError, TypeError):
 
 class TieTypeError(TieError, TypeError):
     """A tying argument of the wrong type (``target``, ``source`` or ``root`` not a Block)."""
+
+
+class LoadWarning(UserWarning):
+    """A ``load(..., strict=False)`` left Parameters at their initial values (how many, and
+    how many values, is in the message and in ``LoadReport.not_loaded``)."""
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> List[str]:

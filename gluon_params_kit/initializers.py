@@ -7,7 +7,11 @@ choice: the first matching rule wins, then (if ``respect_layer_defaults``) the l
 own initializer, then the plan's ``default``. :meth:`InitPlan.preview` shows the outcome
 per parameter; :meth:`InitPlan.apply` re-initializes (force semantics, no warnings),
 lands on deferred parameters at their first forward, records provenance on each
-Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec).
+Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec): the
+same in every process and in ``mx.nd`` and ``mx.np`` modes (MXNet's own initializers are
+run on a legacy array in np mode, since their np-mode draws come from another stream; a
+custom initializer gets the mode's own array and its values are its own affair). The path
+is Gluon's key, so a recurrent layer's weights are seeded by ``1._unfused.0.i2h_weight``.
 """
 from __future__ import annotations
 
@@ -15,12 +19,13 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
+from ._display import format_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
 from .select import make_matcher
-from .tree import PathLike, _check_block, _key_in, _parameter_groups, named_parameters
+from .tree import PathLike, _check_block, _key_in, _parameter_groups, _spellings, named_parameters
 
 __all__ = [
     "InitPlan",
@@ -44,7 +49,8 @@ class PlannedInit(NamedTuple):
     """What a plan does to one parameter (a row of :class:`InitPreview`)."""
 
     path: str
-    shape: Optional[Tuple[int, ...]]  #: None while the shape is not known (deferred)
+    #: The shape, ``None`` for each dimension not known yet (``action`` is then 'deferred')
+    shape: Optional[Tuple[Optional[int], ...]]
     rule: Optional[str]  #: the pattern, 'default', 'layer default', 'constant'; None: unmatched
     spec: Optional[str]  #: the initializer's ``dumps()``
     seed: Optional[int]  #: the parameter's own seed (derived from the plan seed)
@@ -64,15 +70,17 @@ class InitPreview(Mapping):
     ('weight', 'layer default', 'initialize')
     """
 
-    def __init__(self, rows: Sequence[PlannedInit], title: str):
+    def __init__(self, rows: Sequence[PlannedInit], title: str,
+                 aliases: Optional[Mapping[str, str]] = None):
         self._rows = OrderedDict((r.path, r) for r in rows)
         self.title = title
+        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
 
     def __getitem__(self, path: PathLike) -> PlannedInit:
         """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
         if isinstance(path, str) and path in self._rows:
             return self._rows[path]
-        key = _key_in(path, self._rows)
+        key = _key_in(path, self._rows, self._aliases)
         if key not in self._rows:
             rows = list(self._rows)
             raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
@@ -96,7 +104,7 @@ class InitPreview(Mapping):
 
     def __str__(self) -> str:
         head = ("path", "shape", "rule", "initializer", "seed", "action")
-        body = [(r.path, "deferred" if r.shape is None else str(r.shape), r.rule or "-",
+        body = [(r.path, format_shape(r.shape), r.rule or "-",
                  r.spec or "UNMATCHED", "-" if r.seed is None else str(r.seed), r.action)
                 for r in self._rows.values()]
         widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
@@ -150,11 +158,11 @@ class InitPlan:
         ...                 default='normal(sigma=0.5)')
         >>> print(plan.preview(net))
         InitPlan preview of Sequential: 4 parameters, 0 unmatched (respect_layer_defaults=True)
-          path      shape     rule     initializer                   seed  action
-          0.weight  (3, 2)    default  ["normal", {"sigma": 0.5}]    -     initialize
-          0.bias    (3,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
-          1.weight  deferred  ^1\\.     ["one", {}]                   -     deferred
-          1.bias    (1,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
+          path      shape   rule     initializer                   seed  action
+          0.weight  (3, 2)  default  ["normal", {"sigma": 0.5}]    -     initialize
+          0.bias    (3,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
+          1.weight  (1, ?)  ^1\\.     ["one", {}]                   -     deferred
+          1.bias    (1,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
         >>> _ = plan.apply(net, seed=0)
         >>> _ = net(mx.nd.ones((1, 2)))  # deferred parameters get their rule now
         >>> net[1].weight.data().asnumpy().tolist(), net[1].bias.data().asnumpy().tolist()
@@ -208,11 +216,12 @@ class InitPlan:
         _check_block(block, InitializerTypeError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for path, param, paths in _parameter_groups(block):
+        for group in _parameter_groups(block):
+            path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, paths)
+            rule, init = self._choose(param, group.spellings)
             out[path] = _entry(path, param, rule, init, seed)
         return out
 
@@ -236,7 +245,8 @@ class InitPlan:
             ['bias']
         """
         rows = [e.row for e in self._plan(block, seed).values()]
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+                           _spellings(block))
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitPreview:
@@ -281,7 +291,8 @@ class InitPlan:
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+                           _spellings(block))
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
@@ -324,7 +335,8 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     label = "all" if pattern is None else _label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict()
     candidates = _parameter_groups(block)
-    for path, param, paths in candidates:
+    for group in candidates:
+        path, param, paths = group.path, group.param, group.spellings
         if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
             continue
         if drop is not None and any(drop(p, param) for p in paths):
@@ -338,7 +350,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
     return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
-                             f"{len(rows)} parameter(s) (seed={seed})")
+                             f"{len(rows)} parameter(s) (seed={seed})", _spellings(block))
 
 
 def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
@@ -384,7 +396,7 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
         return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
     spec = spec_text(init)
     own_seed = None if seed is None else derive_seed(seed, path, spec)
-    action = "initialize" if shape is not None else "deferred"
+    action = "initialize" if shape is not None and None not in shape else "deferred"
     return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
 
 
@@ -396,11 +408,12 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     return _Entry(param, row, init)
 
 
-def _known_shape(param: Parameter) -> Optional[Tuple[int, ...]]:
+def _known_shape(param: Parameter) -> Optional[Tuple[Optional[int], ...]]:
+    """The shape with each dimension not known yet (0 in nd mode, -1 in np mode) as None."""
     shape = param.shape
-    if shape is None or any(s in (0, -1) for s in shape):  # 0 (nd) or -1 (np): not known yet
+    if shape is None:
         return None
-    return tuple(shape)
+    return tuple(None if s in (0, -1) else int(s) for s in shape)
 
 
 def _label(pattern: Any) -> str:

@@ -24,7 +24,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, named_blocks
+from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -76,8 +76,8 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     _check_int("bins", bins, MAX_BINS)
     if hist_sample is not None:
         _check_int("hist_sample", hist_sample)
-    return OrderedDict((path, _param_stats(param, grads, bins, hist_sample))
-                       for path, param, _ in _selected(block, pattern))
+    return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
+                       for g in _selected(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -112,7 +112,9 @@ class Summary:
     ``str()`` is an aligned text table, ``_repr_html_`` a Jupyter table collapsible by
     block, ``to_records()`` plain dicts. ``summary[path]`` is one row's record and
     ``totals`` a dict: ``tensors``, ``parameters`` (values, a tied Parameter once),
-    ``trainable``, ``frozen``, ``shared``/``shared_tensors`` (tied Parameters),
+    ``trainable``, ``frozen`` (``grad_req='null'`` set on a trainable Parameter),
+    ``state`` (non-trainable by design: auxiliary state such as BatchNorm's running
+    mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
     ``pending`` (tensors whose shape is not known yet, not counted), ``bytes`` and
     ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``.
 
@@ -127,15 +129,23 @@ class Summary:
     """
 
     def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
-                 *, show_init: bool, stats: bool, grads: bool):
+                 *, show_init: bool, stats: bool, grads: bool,
+                 aliases: Optional[Dict[str, str]] = None,
+                 registered_twice: Optional[Dict[str, List[str]]] = None):
         self.title, self.totals = title, totals
+        #: Block name -> its paths, for blocks with Parameters registered in several places.
+        self.registered_twice = dict(registered_twice or {})
+        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
 
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
         dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
-        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``)
-        and count (parameters in the row).
+        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``),
+        count (parameters in the row), block_path (the path of the block that holds the
+        Parameter: ``'1'`` for a recurrent layer's ``'1._unfused.0.i2h_weight'``) and
+        auxiliary (state by design, never trained: BatchNorm's running mean/var,
+        Constants).
 
         >>> from mxnet.gluon import nn
         >>> net = nn.Dense(2, in_units=3)
@@ -149,7 +159,7 @@ class Summary:
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
         known = {r["path"] for r in self._rows}
         known.update(p for r in self._rows for p in r["shared_with"])
-        key = _key_in(path, known)
+        key = _key_in(path, known, self._aliases)
         for r in self._rows:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
@@ -205,11 +215,18 @@ class Summary:
 
     def _total_lines(self) -> List[str]:
         t, c, b = self.totals, D.format_count, D.format_bytes
+        state = f", non-trainable (state) {c(t['state'])}" if t["state"] else ""
         lines = [f"Parameters: {c(t['parameters'])} in {D.plural(t['tensors'], 'tensor')} "
-                 f"(trainable {c(t['trainable'])}, frozen {c(t['frozen'])})"]
+                 f"(trainable {c(t['trainable'])}, frozen {c(t['frozen'])}{state})"]
         if t["shared_tensors"]:
             lines.append(f"Shared: {c(t['shared'])} values in "
                          f"{D.plural(t['shared_tensors'], 'tied tensor')}, counted once")
+        if self.registered_twice:
+            where = "; ".join(f"{name!r} at {', '.join(paths)}"
+                              for name, paths in list(self.registered_twice.items())[:3])
+            lines.append(f"Gluon's summary() counts more shared params: it hooks a block once "
+                         f"per place it is registered ({where}), so each call is counted "
+                         f"that many times; here each Parameter is counted once")
         if t["pending"]:
             lines.append(f"Pending: {D.plural(t['pending'], 'tensor')} of unknown shape, "
                          f"not counted until the first forward")
@@ -299,8 +316,11 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
     _check_int("bins", bins, MAX_BINS)
     blocks = named_blocks(block, aliases=True)
     rows = []
-    for path, param, paths in _selected(block, pattern):
-        row = _row(param, paths, blocks[path.rpartition(".")[0]])
+    for group in _selected(block, pattern):
+        owner_path = group.attribute.rpartition(".")[0]
+        param = group.param
+        row = _row(param, group.paths, blocks.get(owner_path, block))
+        row["block_path"] = owner_path
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
                              if grads else None)
@@ -313,7 +333,17 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
     title = f"{type(block).__name__} {block.name!r}: {count}"
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
-    return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads)
+    return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
+                   aliases=_spellings(block), registered_twice=_registered_twice(block))
+
+
+def _registered_twice(block: Block) -> Dict[str, List[str]]:
+    """Block name -> paths, for each block holding Parameters that sits at several paths."""
+    places: "OrderedDict[int, Tuple[Block, List[str]]]" = OrderedDict()
+    for path, blk in named_blocks(block, aliases=True).items():
+        places.setdefault(id(blk), (blk, []))[1].append(path or "<root>")
+    return OrderedDict((blk.name, paths) for blk, paths in places.values()
+                       if len(paths) > 1 and blk.collect_params())
 
 
 def _row(param: Parameter, paths: List[str], parent: Block) -> Dict[str, Any]:
@@ -336,6 +366,8 @@ def _row(param: Parameter, paths: List[str], parent: Block) -> Dict[str, Any]:
         "lr_mult": float(param.lr_mult), "wd_mult": float(param.wd_mult), "state": state,
         "shared_with": list(paths[1:]), "provenance": dict(prov) if prov else None,
         "count": 1,
+        # state by design (BatchNorm's running mean/var, Constants): never trained
+        "auxiliary": isinstance(param, gluon.Constant) or not param._differentiable,
     }
 
 
@@ -345,10 +377,11 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     for r in known:
         by_dtype[r["dtype"]] = by_dtype.get(r["dtype"], 0) + r["bytes"]
     total = sum(r["size"] for r in known)
-    frozen = sum(r["size"] for r in known if r["grad_req"] == "null")
+    state = sum(r["size"] for r in known if r["grad_req"] == "null" and r["auxiliary"])
+    frozen = sum(r["size"] for r in known if r["grad_req"] == "null" and not r["auxiliary"])
     out = {
-        "tensors": len(rows), "parameters": total, "trainable": total - frozen,
-        "frozen": frozen, "shared": sum(r["size"] for r in known if r["shared_with"]),
+        "tensors": len(rows), "parameters": total, "trainable": total - frozen - state,
+        "frozen": frozen, "state": state, "shared": sum(r["size"] for r in known if r["shared_with"]),
         "shared_tensors": sum(1 for r in rows if r["shared_with"]),
         "pending": len(rows) - len(known), "bytes": sum(by_dtype.values()),
         "bytes_by_dtype": dict(by_dtype),
@@ -367,10 +400,13 @@ def _fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]
     """
     out: List[Dict[str, Any]] = []
     folded: Dict[str, Dict[str, Any]] = {}
-    deep = {".".join(r["path"].split(".")[:depth]) for r in rows
-            if r["path"].count(".") > depth}
+    # Fold by the owning block's path (a recurrent layer's key '1._unfused.0.i2h_weight'
+    # belongs to block '1'), with the attribute name as the last segment.
+    def segments(r):
+        return (r["block_path"].split(".") if r["block_path"] else []) + ["<param>"]
+    deep = {".".join(segments(r)[:depth]) for r in rows if len(segments(r)) - 1 > depth}
     for r in rows:
-        segs = r["path"].split(".")
+        segs = segments(r)
         key = ".".join(segs[:depth])
         if len(segs) - 1 < depth or (len(segs) - 1 == depth and key not in deep):
             out.append(r)
@@ -395,7 +431,8 @@ def _fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]
                    bytes=None if None in sizes else sum(m["bytes"] for m in members),
                    contexts=ctxs, grad_req=same("grad_req"), lr_mult=None, wd_mult=None,
                    state=same("state"), shared_with=[], provenance=None, stats=None,
-                   grad_stats=None, count=len(members))
+                   grad_stats=None, count=len(members), block_path=row["path"],
+                   auxiliary=all(m["auxiliary"] for m in members))
     return out
 
 
@@ -441,8 +478,8 @@ def _check_int(name: str, value: Any, most: Optional[int] = None) -> None:
         raise InspectionError(f"{name} must be at most {most}, got {value!r}")
 
 
-def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str]]]:
-    """(canonical path, Parameter, all its paths) for each selected Parameter, in walk order.
+def _selected(block: Block, pattern: Any) -> List[Any]:
+    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
     A pattern that selects nothing is an error naming the paths there are.
     """
@@ -451,9 +488,9 @@ def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
     # As in select(): a tied Parameter is chosen when any of its paths matches.
-    chosen = [item for item in found if any(matcher(path, item[1]) for path in item[2])]
+    chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
     if not chosen and found:
-        paths = [item[0] for item in found]
+        paths = [g.path for g in found]
         hint = closest(pattern, paths) if isinstance(pattern, str) else []
         raise InspectionError(
             f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
@@ -512,7 +549,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     rows = -(-len(chosen) // cols)
     ncols = min(cols, len(chosen))
     fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
-    for i, (path, param, _) in enumerate(chosen):
+    for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
         ax = fig.add_subplot(rows, ncols, i + 1)
         state = _state(param)
         shape = param._shape or ()

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._compat import gluon
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, _parameter_groups
+from .tree import _check_block, _key_in, _parameter_groups, _spellings
 
 __all__ = [
     "Changes",
@@ -29,6 +29,7 @@ __all__ = [
     "ONS",
     "Pattern",
     "Selection",
+    "accumulate_gradients",
     "freeze",
     "make_matcher",
     "select",
@@ -193,7 +194,7 @@ class Selection(ParameterDict):
         >>> select(net).get('[0].bias') is net[0].bias
         True
         """
-        key = _key_in(name, self._params)
+        key = _key_in(name, self._params, self._aliases)
         if key in self._params and not kwargs:
             return self._params[key]
         if key in self._params:
@@ -239,6 +240,7 @@ class Selection(ParameterDict):
         return f"Selection({len(self)} of {self._owner}){':' if rows else ''}\n{rows}".rstrip()
 
     _owner = "a block"
+    _aliases: Dict[str, str] = {}  # any key or attribute path -> canonical path
 
 
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
@@ -254,10 +256,12 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
     hits: Dict[int, bool] = {}
     dropped: Dict[int, bool] = {}
     params: Dict[int, Parameter] = {}
-    for path, param, paths in _parameter_groups(block):
+    for group in _parameter_groups(block):
+        param = group.param
         key = id(param)
-        canonical[key], params[key] = path, param
-        tested = paths[:1] if on == "name" else paths  # one auto name: test it once
+        canonical[key], params[key] = group.path, param
+        # one auto name: test it once; paths: every key and attribute alias
+        tested = group.paths[:1] if on == "name" else group.spellings
         hits[key] = pattern is None or any(keep(p, param) for p in tested)
         dropped[key] = drop is not None and any(drop(p, param) for p in tested)
     out: "OrderedDict[str, Parameter]" = OrderedDict(
@@ -333,6 +337,7 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
+    out._aliases = _spellings(block)
     return out
 
 
@@ -452,6 +457,48 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     return _apply(plan, dry_run)
 
 
+def accumulate_gradients(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
+                         mode: str = "search", on: str = "path", allow_empty: bool = False,
+                         dry_run: bool = False) -> Changes:
+    """Make the selected trainable Parameters accumulate gradients (``grad_req = 'add'``).
+
+    The kit's form of the Gluon idiom for gradient accumulation (``p.grad_req = 'add'``
+    over ``collect_params()``), with :func:`freeze`'s semantics: selection arguments as
+    in :func:`select`, a dry run, the changes returned, nothing changed on bad input.
+    Parameters whose ``grad_req`` is ``'null'`` are left alone: frozen ones stay frozen
+    and auxiliary state (BatchNorm's running mean and variance) takes no gradient; use
+    ``unfreeze(..., grad_req='add')`` to turn a frozen one on as well. Gradients then add
+    up over every ``backward``: zero them yourself after each ``trainer.step`` (for
+    example ``for p in net.collect_params().values(): p.zero_grad()``; in np mode on
+    MXNet 1.9.1 ``zero_grad`` fails, write ``g[:] = 0`` into each of ``p.list_grad()``).
+
+    Returns:
+        :class:`Changes`: path -> ``{'grad_req': (old, 'add')}`` for each Parameter that
+        did not accumulate yet.
+
+    Raises:
+        SelectionError: as :func:`select`, or a non-bool ``dry_run``; then nothing is
+            changed.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.BatchNorm())
+        >>> print(accumulate_gradients(net))
+        changed 4 parameter(s):
+          0.weight: grad_req 'write' -> 'add'
+          0.bias: grad_req 'write' -> 'add'
+          1.gamma: grad_req 'write' -> 'add'
+          1.beta: grad_req 'write' -> 'add'
+        >>> net[1].running_mean.grad_req
+        'null'
+    """
+    _check_flag("dry_run", dry_run)
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    plan = OrderedDict((p, (prm, {"grad_req": "add"})) for p, prm in found.items()
+                       if prm.grad_req != "null")
+    return _apply(plan, dry_run)
+
+
 Multiplier = Union[None, float, Mapping[Any, float], Sequence[Tuple[Any, float]]]
 
 
@@ -549,4 +596,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {path: paths for path, _, paths in _parameter_groups(block) if path in found}
+    return {g.path: g.spellings for g in _parameter_groups(block) if g.path in found}
