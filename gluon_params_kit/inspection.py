@@ -481,7 +481,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         A ``matplotlib.figure.Figure`` (not attached to pyplot: display or save it).
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install gluon_params_kit[plot]``).
+        ImportError: matplotlib is not installed (``pip install 'matplotlib<3.9'``, the
+            kit's ``plot`` extra).
         InspectionError: ``grads`` is not a bool, ``bins`` or ``cols`` is not a positive
             int, or nothing is selected.
 
@@ -499,9 +500,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError("plot_histograms needs matplotlib, an optional extra: "
-                          "pip install gluon_params_kit[plot]  (or pip install 'matplotlib<3.9')"
-                          ) from exc
+        raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
+                          "pip install 'matplotlib<3.9'") from exc
     chosen = _selected(block, pattern)
     if not chosen:
         raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")

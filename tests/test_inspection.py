@@ -453,5 +453,5 @@ def test_plot_histograms(monkeypatch):
 def test_plot_histograms_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install gluon_params_kit\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'matplotlib<3.9'"):
         plot_histograms(book_mlp())
