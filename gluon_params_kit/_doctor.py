@@ -83,7 +83,7 @@ def diagnose() -> dict:
                         f"mxnet-cu112=={SUPPORTED_MXNET} for CUDA.")
     elif mx is None and _shim.NUMPY_VERSION < (2, 0):  # with numpy 2, that is the cause
         problems.append(failure)
-    elif mx.__version__ != SUPPORTED_MXNET:
+    elif mx is not None and mx.__version__ != SUPPORTED_MXNET:
         problems.append(f"mxnet {mx.__version__} is installed; the kit is built and tested on "
                         f"{SUPPORTED_MXNET}. Fix: pip install 'mxnet=={SUPPORTED_MXNET}'.")
     if len(dists) > 1:
