@@ -74,6 +74,7 @@ screenshots: setup-test browser
 wheel: | $(PY)
 	rm -f dist/gluon_params_kit-*.whl
 	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip wheel -q --no-deps -w dist .
+	rm -rf build
 	@ls dist/gluon_params_kit-*.whl
 
 # The built wheel in a fresh venv, outside the repository: import, CLI, the whole chapter.
