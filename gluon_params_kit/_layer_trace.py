@@ -18,7 +18,7 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._compat import gluon, mx
-from .tree import named_blocks
+from .tree import _parameter_groups, named_blocks
 
 _HYBRID_STATE = ("_active", "_cached_graph", "_cached_op", "_cached_op_args", "_in_format",
                  "_out_format")
@@ -60,7 +60,7 @@ def trace_outputs(block: gluon.Block, inputs: Sequence[Any],
     seen: "OrderedDict[str, List[Any]]" = OrderedDict()
     handles = []
     saved_blocks = _save(blocks.values(), _HYBRID_STATE, lambda b: isinstance(b, gluon.HybridBlock))
-    params = {id(p): p for b in blocks.values() for p in b._reg_params.values()}
+    params = {id(g.param): g.param for g in _parameter_groups(block)}
     saved_params = _save(params.values(), _PARAM_STATE, lambda p: True)
     try:
         for path, blk in blocks.items():

@@ -7,7 +7,7 @@ import numpy as _onp
 
 from ._compat import gluon
 from .errors import SelectionError
-from .tree import _alias_table, _check_block, _join
+from .tree import _check_block, _index, _join
 
 Block = gluon.Block
 Parameter = gluon.Parameter
@@ -21,8 +21,10 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     ``<root>``); under it, each of its own Parameters: ``path  shape  dtype``, with ``?``
     for a dimension still deferred, the ``grad_req`` when it is not ``write``, and for a
     Parameter that several blocks hold ``shared: <other paths>`` (at its canonical path)
-    or ``shared -> <canonical path>`` (at every other path). A block registered twice is
-    drawn once; its later places say ``same block as <path>``.
+    or ``shared -> <canonical path>`` (at every other path). A Parameter is shown under
+    Gluon's key; a block with its own key scheme (a recurrent layer) adds ``attribute
+    <name>`` where the key differs from the attribute. A block registered twice is drawn
+    once; its later places say ``same block as <path>``.
 
     Args:
         block: any ``gluon.Block``, of any depth.
@@ -64,7 +66,8 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
         raise SelectionError(f"render_tree: indent must be an int >= 1, got {indent!r}")
     if not isinstance(params, bool):
         raise SelectionError(f"render_tree: params must be True or False, got {params!r}")
-    table = _alias_table(block)
+    index = _index(block)
+    keys_of = {id(g.param): g.paths for g in index.groups}
     lines: List[str] = []
     drawn: Dict[int, str] = {}
 
@@ -84,7 +87,7 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             head += f"  ... ({note})"
         lines.append(head)
         if params and blk._reg_params:
-            rows = [_param_row(_join(path, attr), prm, table[id(prm)])
+            rows = [_param_row(_join(path, attr), prm, keys_of[id(prm)], index.use_of)
                     for attr, prm in blk._reg_params.items()]
             widths = [max(len(r[i]) for r in rows) for i in range(3)]
             for row in rows:
@@ -99,8 +102,13 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     return "\n".join(lines)
 
 
-def _param_row(path: str, param: Parameter, paths: List[str]) -> List[str]:
+def _param_row(attribute: str, param: Parameter, paths: List[str],
+               use_of: Dict[str, str]) -> List[str]:
+    """One Parameter line: Gluon's key for this use; the attribute name where that differs."""
+    path = use_of.get(attribute, attribute)
     row = [path, _shape(param.shape), _onp.dtype(param.dtype).name]
+    if path != attribute:
+        row.append(f"attribute {attribute.rpartition('.')[2]}")
     if param.grad_req != "write":
         row.append(f"grad_req={param.grad_req}")
     if len(paths) > 1:

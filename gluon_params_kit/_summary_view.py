@@ -117,8 +117,9 @@ def owner(path: str, blocks) -> str:
     return parent
 
 
-def layers(blocks, rows: List[Dict[str, Any]], outputs, *, keep_all: bool):
-    """One record per block with its subtotals, rows (indices of its own rows) and outputs."""
+def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], outputs, *, keep_all: bool):
+    """One record per block with its subtotals, rows (indices of its own rows) and outputs;
+    ``owners[i]`` is the path of the block that holds row i's Parameter."""
     first: Dict[int, str] = {}
     recs: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
     for path, blk in blocks.items():
@@ -131,7 +132,7 @@ def layers(blocks, rows: List[Dict[str, Any]], outputs, *, keep_all: bool):
         if outputs is not None and recs[path]["same_as"] is None:
             recs[path]["outputs"] = outputs.get(path)
     for i, r in enumerate(rows):
-        own_path = owner(r["path"], blocks)
+        own_path = owners[i]
         recs[own_path]["rows"].append(i)
         recs[own_path]["own"] += r["size"] or 0
         key = own_path
@@ -142,9 +143,7 @@ def layers(blocks, rows: List[Dict[str, Any]], outputs, *, keep_all: bool):
             rec["tensors"] += 1
             if not key:
                 break
-            key = key.rpartition(".")[0]
-            while key and key not in recs:
-                key = key.rpartition(".")[0]
+            key = owner(key, recs)
     out = list(recs.values())
     if not keep_all:  # a pattern: only the blocks on the way to a selected row
         out = [l for l in out if l["tensors"] or not l["path"]]
@@ -375,12 +374,14 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
     right = {h for h in heads if h in ("size", "bytes")} | {c.head for c in extra if c.right}
     spark = {c.head for c in extra if c.head.endswith("hist")}
 
-    def param_cells(i: int, depth: int) -> Dict[str, str]:
+    def param_cells(i: int, owner_path: str) -> Dict[str, str]:
         r = flat_rows[i]
         cells = {h: by_head[h].cells[i] for h in ("shape", "dtype", "size", "bytes", "ctx",
                                                  "grad_req", "state")}
         cells.update({c.head: c.cells[i] for c in extra})
-        cells["block / parameter"] = r["path"].rpartition(".")[2]
+        prefix = owner_path + "." if owner_path else ""
+        cells["block / parameter"] = (r["path"][len(prefix):] if r["path"].startswith(prefix)
+                                      else r["path"])  # a key through a private child
         cells["type / name"] = r["name"]
         return cells
 
@@ -405,7 +406,7 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
             widths[h] = max(widths[h], len(v) + extra_w)
     for layer in layers:
         for i in layer["rows"]:
-            for h, v in param_cells(i, layer["depth"] + 1).items():
+            for h, v in param_cells(i, layer["path"]).items():
                 extra_w = 2 * (layer["depth"] + 1) + 2 if h == "block / parameter" else 0
                 widths[h] = max(widths[h], len(v) + extra_w)
     template = " ".join(f"{min(widths[h], _CAPS.get(h, 10**6))}ch" for h in heads)
@@ -451,7 +452,7 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
         out.append(f"<details{is_open}>"
                    + row(block_cells(layer), depth, "block", "summary", layer["path"]))
         for i in layer["rows"]:
-            out.append(row(param_cells(i, depth + 1), depth + 1, "param",
+            out.append(row(param_cells(i, layer["path"]), depth + 1, "param",
                            full_path=flat_rows[i]["path"]))
         for kid in kids:
             emit(kid)

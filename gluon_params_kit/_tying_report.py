@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
+from ._display import format_shape
 from .errors import PathError, TieError, closest, listing
 from .tree import (_check_block, _parameter_groups, format_path, named_blocks, named_parameters,
                    parse_path)
@@ -59,7 +60,8 @@ class TiedGroup:
 
     @property
     def shape(self) -> Tuple[int, ...]:
-        """The Parameter's shape (``0`` or ``-1`` where still deferred)."""
+        """The Parameter's shape as Gluon holds it (``0`` or ``-1`` where still deferred;
+        the report's text, HTML and records show those as ``?`` / ``None``)."""
         return tuple(self.parameter.shape or ())
 
 
@@ -72,8 +74,9 @@ class TiedGroups(Sequence):
     graph" line of Gluon's ``summary()`` when the report was built with an input).
     """
 
-    def __init__(self, groups: List[TiedGroup]):
+    def __init__(self, groups: List[TiedGroup], aliases: Optional[Dict[str, str]] = None):
         self._groups = list(groups)
+        self._aliases = dict(aliases or {})  # attribute path -> canonical path
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -85,6 +88,7 @@ class TiedGroups(Sequence):
         if isinstance(key, (int, slice)):
             return self._groups[key]
         path = format_path(parse_path(key))
+        path = self._aliases.get(path, path)
         for group in self._groups:
             if path in group.paths or path == group.name:  # any path, or the auto name
                 return group
@@ -106,12 +110,12 @@ class TiedGroups(Sequence):
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per group (for pandas, JSON or tests)."""
         return [dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
-                     shape=g.shape, uses=g.uses, shared_params=g.shared_params,
+                     shape=_known(g.shape), uses=g.uses, shared_params=g.shared_params,
                      shared_bytes=g.shared_bytes) for g in self._groups]
 
     def __str__(self) -> str:
         head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
-        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, str(g.shape),
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(_known(g.shape)),
                  _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         line = "  ".join("{:<%d}" % w for w in widths)
@@ -126,12 +130,26 @@ class TiedGroups(Sequence):
     def _repr_html_(self) -> str:
         head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
         cells = lambda row, tag: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)  # noqa: E731
-        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, g.shape, _fmt(g.uses),
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(_known(g.shape)),
+                 _fmt(g.uses),
                  _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
         body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
         return (f"<table><thead><tr>{cells(head, 'th')}</tr></thead><tbody>{body}</tbody></table>"
                 f"<p>{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
                 f"shared bytes: {_fmt(self.shared_bytes)}</p>")
+
+
+def _np_array():
+    return mx.np.ndarray
+
+
+def _apply_loss(loss_fn: Callable[..., Any], output: Any) -> Any:
+    return loss_fn(*output) if isinstance(output, (tuple, list)) else loss_fn(output)
+
+
+def _known(shape: Tuple[int, ...]) -> Tuple[Optional[int], ...]:
+    """A Parameter's shape with its unknown dimensions (``0`` or ``-1``) as ``None``."""
+    return tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
 def _fmt(value) -> str:
@@ -187,13 +205,13 @@ def _recording_uses(block: Block, params: List[Parameter], *, leaves: bool):
             b._active = True
 
 
-def _ready(block: Block, x) -> None:
+def _ready(block: Block, inputs: Tuple[Any, ...]) -> None:
     """Finish deferred initialization with one forward; refuse an uninitialized block."""
     params = list(named_parameters(block).values())
     pending = [p for p in params if p._data is None]
     if pending and all(p._deferred_init for p in pending):
         with autograd.pause():
-            block(x)
+            block(*inputs)
         pending = [p for p in params if p._data is None]
     if pending:
         raise TieError(f"block {block.name!r} is not initialized ({listing([p.name for p in pending])} "
@@ -202,25 +220,28 @@ def _ready(block: Block, x) -> None:
 
 # --------------------------------------------------------------------------- public
 
-def tied_groups(block: Block, x: Any = None) -> TiedGroups:
+def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
     """Report every Parameter ``block`` uses in more than one place.
 
-    Without ``x``, a group is a Parameter reachable by several structural paths. With an
-    input ``x``, one forward (no gradient, imperative even if hybridized) also counts the
-    reads of each Parameter, so a layer called twice (the book's ``FixedHiddenMLP``)
-    shows up too, and ``shared_params`` equals what Gluon's ``summary(x)`` prints as
-    "Shared params in forward computation graph".
+    Without inputs, a group is a Parameter that Gluon keys under several paths, and
+    nothing runs: deferred shapes stay unknown (``?``). With inputs (as many as the net's
+    own ``forward`` takes: ``tied_groups(seq2seq, src, tgt)``), one forward runs (no
+    gradient, imperative even if hybridized; deferred shapes get filled) and also counts
+    the reads of each Parameter, so a layer called twice (the book's ``FixedHiddenMLP``)
+    shows up too, and ``shared_params`` equals what Gluon's ``summary(*inputs)`` prints
+    as "Shared params in forward computation graph".
 
     Args:
         block: Any Gluon block.
-        x: Optional input for one forward; needed for ``uses`` (and to finish deferred
-            initialization).
+        *inputs: Optional inputs for one forward; needed for ``uses`` (and to finish
+            deferred initialization).
 
     Returns:
-        A :class:`TiedGroups` report, groups in walk order of their canonical path.
+        A :class:`TiedGroups` report, groups in Gluon's key order of their canonical path.
 
     Raises:
-        TieError: ``block`` is not a Block, or ``x`` is given and the block is not initialized.
+        TieError: ``block`` is not a Block, or inputs are given and the block is not
+            initialized.
 
     Examples:
         >>> from gluon_params_kit.chapter import shared_mlp
@@ -232,14 +253,16 @@ def tied_groups(block: Block, x: Any = None) -> TiedGroups:
     _check_block(block, TieError)
     found = _parameter_groups(block)
     uses: Dict[int, int] = {}
-    if x is not None:
-        _ready(block, x)
-        with autograd.pause(), _recording_uses(block, [p for _, p, _ in found], leaves=False) as reads:
-            block(x)
+    if inputs:
+        _ready(block, inputs)
+        with autograd.pause(), _recording_uses(block, [g.param for g in found],
+                                               leaves=False) as reads:
+            block(*inputs)
         uses = {k: len(v) for k, v in reads.items()}
     groups = []
-    for _, param, where in found:
-        count = uses.get(id(param)) if x is not None else None
+    for group in found:
+        param, where = group.param, group.paths
+        count = uses.get(id(param)) if inputs else None
         if len(where) < 2 and not (count and count > 1):
             continue
         size = _size(param)
@@ -247,14 +270,15 @@ def tied_groups(block: Block, x: Any = None) -> TiedGroups:
         shared = None if size is None else max(copies - 1, 0) * size
         nbytes = None if shared is None else shared * _onp.dtype(param.dtype).itemsize
         groups.append(TiedGroup(param, tuple(where), count, size, shared, nbytes))
-    return TiedGroups(groups)
+    aliases = {a: g.path for g in found for a in g.aliases}
+    return TiedGroups(groups, aliases)
 
 
-def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
+def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[[Any], Any]] = None,
                          train_mode: bool = False) -> "OrderedDict[str, float]":
     """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
 
-    First the real gradient: ``loss_fn(block(x))`` backpropagated through the block as
+    First the real gradient: ``loss_fn(block(*inputs))`` backpropagated through the block as
     it is (hybridized or not). Then an untied copy with identical values: the same
     forward where every read of a Parameter gets its own copy of the values with its
     own gradient, so each use's gradient is separate. For each tied group (several
@@ -263,8 +287,11 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
 
     Args:
         block: An initialized block (deferred shapes are finished with one forward).
-        x: Its input.
-        loss_fn: ``loss_fn(output)`` -> a scalar (or an array, summed by ``backward``).
+        *inputs: Its inputs, as many as its ``forward`` takes (an encoder-decoder takes
+            two). The loss function may also come last among them, as in
+            ``check_tied_gradients(net, x, loss_fn)``.
+        loss_fn: ``loss_fn(output)`` -> a scalar (or an array, summed by ``backward``);
+            a net that returns a tuple gets ``loss_fn(*outputs)``.
         train_mode: Record in training mode (Dropout active, BatchNorm statistics
             updated). Default ``False`` keeps both runs deterministic.
 
@@ -272,7 +299,8 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
         Ordered mapping canonical path -> max absolute difference (empty if nothing is tied).
 
     Raises:
-        TieError: ``block`` is not a Block or is not initialized, or ``loss_fn`` is not callable.
+        TieError: ``block`` is not a Block or is not initialized, no input is given, or
+            ``loss_fn`` is missing or not callable.
 
     Examples:
         >>> from gluon_params_kit.chapter import shared_mlp
@@ -282,10 +310,17 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
         (['1.weight', '1.bias'], True)
     """
     _check_block(block, TieError)
+    if loss_fn is None and inputs and not isinstance(inputs[-1], (mx.nd.NDArray, _np_array())):
+        *rest, loss_fn = inputs  # the positional form check_tied_gradients(net, x, loss_fn)
+        inputs = tuple(rest)
     if not callable(loss_fn):
         raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
-    _ready(block, x)
-    ctx = x.context
+    if not inputs:
+        raise TieError("check_tied_gradients needs the block's input(s): "
+                       "check_tied_gradients(net, x, loss_fn=...) or (net, src, tgt, loss_fn=...)")
+    _ready(block, inputs)
+    ctx = inputs[0].context
+    run = lambda: _apply_loss(loss_fn, block(*inputs))  # noqa: E731
     named = named_parameters(block, aliases=True)
     trainable = [p for p in OrderedDict((id(p), p) for p in named.values()).values()
                  if p.grad_req != "null"]
@@ -295,12 +330,12 @@ def check_tied_gradients(block: Block, x: Any, loss_fn: Callable[[Any], Any], *,
             for g in p.list_grad():
                 g[:] = 0
         with autograd.record(train_mode=train_mode):
-            loss = loss_fn(block(x))
+            loss = run()
         loss.backward()
         tied = {id(p): to_numpy(p.grad(ctx)) for p in trainable}
         with _recording_uses(block, trainable, leaves=True) as reads:
             with autograd.record(train_mode=train_mode):
-                loss = loss_fn(block(x))
+                loss = run()
             loss.backward()
             per_use = {k: [to_numpy(a.grad) for a in arrs] for k, arrs in reads.items()}
     finally:

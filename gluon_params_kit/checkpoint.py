@@ -102,11 +102,19 @@ def save(block: Block, path: PathLike, *, deduplicate: bool = False,
 
 def _host_value(param) -> Any:
     """The value to write: the array itself when it is a single dense CPU copy (saving
-    only reads it), else Gluon's ``_reduce`` (replicas averaged, sparse rows pulled)."""
+    only reads it), else Gluon's ``_reduce`` (replicas averaged, sparse rows pulled).
+
+    The array is waited for first: ``nd.save`` of an array whose initializer is still
+    running on MXNet's engine writes what is there so far (seen on Inception-v3 right
+    after the first forward: a different file every other run).
+    """
     ctxs = param.list_ctx()
     if len(ctxs) == 1 and ctxs[0].device_type == "cpu" and param._stype == "default":
-        return param.data(ctxs[0])
-    return param._reduce()
+        value = param.data(ctxs[0])
+    else:
+        value = param._reduce()
+    value.wait_to_read()
+    return value
 
 
 def _write_arrays(path: str, arrays: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
                           register_initializer, run_entries, spec_text)
 from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
 from .select import make_matcher
-from .tree import PathLike, _check_block, _key_in, _parameter_groups, named_parameters
+from .tree import PathLike, _check_block, _key_in, _parameter_groups, _spellings, named_parameters
 
 __all__ = [
     "InitPlan",
@@ -63,15 +63,17 @@ class InitPreview(Mapping):
     ('weight', 'layer default', 'initialize')
     """
 
-    def __init__(self, rows: Sequence[PlannedInit], title: str):
+    def __init__(self, rows: Sequence[PlannedInit], title: str,
+                 aliases: Optional[Mapping[str, str]] = None):
         self._rows = OrderedDict((r.path, r) for r in rows)
         self.title = title
+        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
 
     def __getitem__(self, path: PathLike) -> PlannedInit:
         """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
         if isinstance(path, str) and path in self._rows:
             return self._rows[path]
-        key = _key_in(path, self._rows)
+        key = _key_in(path, self._rows, self._aliases)
         if key not in self._rows:
             rows = list(self._rows)
             raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
@@ -207,11 +209,12 @@ class InitPlan:
         _check_block(block, InitializerError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for path, param, paths in _parameter_groups(block):
+        for group in _parameter_groups(block):
+            path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, paths)
+            rule, init = self._choose(param, group.spellings)
             out[path] = _entry(path, param, rule, init, seed)
         return out
 
@@ -235,7 +238,8 @@ class InitPlan:
             ['bias']
         """
         rows = [e.row for e in self._plan(block, seed).values()]
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+                           _spellings(block))
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitPreview:
@@ -280,7 +284,8 @@ class InitPlan:
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed))
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+                           _spellings(block))
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
@@ -323,7 +328,8 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     label = "all" if pattern is None else _label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict()
     candidates = _parameter_groups(block)
-    for path, param, paths in candidates:
+    for group in candidates:
+        path, param, paths = group.path, group.param, group.spellings
         if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
             continue
         if drop is not None and any(drop(p, param) for p in paths):
@@ -337,7 +343,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
     return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
-                             f"{len(rows)} parameter(s) (seed={seed})")
+                             f"{len(rows)} parameter(s) (seed={seed})", _spellings(block))
 
 
 def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":

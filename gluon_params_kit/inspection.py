@@ -26,7 +26,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, named_blocks
+from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -78,8 +78,8 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     _check_int("bins", bins)
     if hist_sample is not None:
         _check_int("hist_sample", hist_sample)
-    return OrderedDict((path, _param_stats(param, grads, bins, hist_sample))
-                       for path, param, _ in _selected(block, pattern))
+    return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
+                       for g in _selected(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -127,10 +127,12 @@ class Summary:
 
     def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
                  *, show_init: bool, stats: bool, grads: bool,
+                 aliases: Optional[Dict[str, str]] = None,
                  flat: Optional[List[Dict[str, Any]]] = None,
                  layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
                  open_depth: int = 1, width: Optional[int] = None):
         self.title, self.totals = title, totals
+        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
         self._flat = rows if flat is None else flat
         self._layers = layers or []
@@ -172,7 +174,7 @@ class Summary:
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
         known = {r["path"] for r in self._rows}
         known.update(p for r in self._rows for p in r["shared_with"])
-        key = _key_in(path, known)
+        key = _key_in(path, known, self._aliases)
         for r in self._rows:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
@@ -335,15 +337,19 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
-    for path, param, paths in selected:
-        row = _row(param, paths, blocks[_view.owner(path, blocks)], inferred.get(id(param)))
+    owners = []  # the path of the block holding each row's Parameter
+    for group in selected:
+        owner = group.attribute.rpartition(".")[0]
+        owners.append(owner if owner in blocks else "")
+        param = group.param
+        row = _row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
                              if grads else None)
         rows.append(row)
     totals = _totals(rows)
     show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
-    layers = _view.layers(blocks, rows, outputs, keep_all=pattern is None)
+    layers = _view.layers(blocks, rows, owners, outputs, keep_all=pattern is None)
     flat = rows
     if depth is not None:
         rows = _view.fold(rows, depth, blocks)
@@ -352,8 +358,9 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   flat=flat, layers=layers, traced=outputs is not None,
-                   open_depth=1 if depth is None else depth, width=width)
+                   aliases=_spellings(block), flat=flat, layers=layers,
+                   traced=outputs is not None, open_depth=1 if depth is None else depth,
+                   width=width)
 
 
 def _check_width(width: Any) -> Optional[int]:
@@ -365,8 +372,7 @@ def _check_width(width: Any) -> Optional[int]:
 
 
 def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
-    missing = [path for path, param, _ in _parameter_groups(block)
-               if _state(param) == "uninitialized"]
+    missing = [g.path for g in _parameter_groups(block) if _state(g.param) == "uninitialized"]
     if missing:
         raise InspectionError(
             f"summary(net, *inputs) runs one forward pass, but {type(block).__name__} "
@@ -442,8 +448,8 @@ def _check_int(name: str, value: Any) -> None:
         raise InspectionError(f"{name} must be an int >= 1, got {value!r}")
 
 
-def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str]]]:
-    """(canonical path, Parameter, all its paths) for each selected Parameter, in walk order.
+def _selected(block: Block, pattern: Any) -> List[Any]:
+    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
     A pattern that selects nothing is an error naming the paths there are.
     """
@@ -452,9 +458,9 @@ def _selected(block: Block, pattern: Any) -> List[Tuple[str, Parameter, List[str
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
     # As in select(): a tied Parameter is chosen when any of its paths matches.
-    chosen = [item for item in found if any(matcher(path, item[1]) for path in item[2])]
+    chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
     if not chosen and found:
-        paths = [item[0] for item in found]
+        paths = [g.path for g in found]
         hint = closest(pattern, paths) if isinstance(pattern, str) else []
         raise InspectionError(
             f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
@@ -508,7 +514,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     rows = -(-len(chosen) // cols)
     ncols = min(cols, len(chosen))
     fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
-    for i, (path, param, _) in enumerate(chosen):
+    for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
         ax = fig.add_subplot(rows, ncols, i + 1)
         state = _state(param)
         shape = param._shape or ()

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._compat import gluon
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, _parameter_groups
+from .tree import _check_block, _key_in, _parameter_groups, _spellings
 
 __all__ = [
     "Changes",
@@ -193,7 +193,7 @@ class Selection(ParameterDict):
         >>> select(net).get('[0].bias') is net[0].bias
         True
         """
-        key = _key_in(name, self._params)
+        key = _key_in(name, self._params, self._aliases)
         if key in self._params and not kwargs:
             return self._params[key]
         if key in self._params:
@@ -239,6 +239,7 @@ class Selection(ParameterDict):
         return f"Selection({len(self)} of {self._owner}){':' if rows else ''}\n{rows}".rstrip()
 
     _owner = "a block"
+    _aliases: Dict[str, str] = {}  # any key or attribute path -> canonical path
 
 
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
@@ -254,10 +255,12 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
     hits: Dict[int, bool] = {}
     dropped: Dict[int, bool] = {}
     params: Dict[int, Parameter] = {}
-    for path, param, paths in _parameter_groups(block):
+    for group in _parameter_groups(block):
+        param = group.param
         key = id(param)
-        canonical[key], params[key] = path, param
-        tested = paths[:1] if on == "name" else paths  # one auto name: test it once
+        canonical[key], params[key] = group.path, param
+        # one auto name: test it once; paths: every key and attribute alias
+        tested = group.paths[:1] if on == "name" else group.spellings
         hits[key] = pattern is None or any(keep(p, param) for p in tested)
         dropped[key] = drop is not None and any(drop(p, param) for p in tested)
     out: "OrderedDict[str, Parameter]" = OrderedDict(
@@ -333,6 +336,7 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
+    out._aliases = _spellings(block)
     return out
 
 
@@ -549,4 +553,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {path: paths for path, _, paths in _parameter_groups(block) if path in found}
+    return {g.path: g.spellings for g in _parameter_groups(block) if g.path in found}

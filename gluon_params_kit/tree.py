@@ -1,17 +1,37 @@
 """The backbone: a block read as an ordered map from structural path to Parameter.
 
-A structural path is what Gluon itself writes in ``save_parameters``: child keys
-joined by ``'.'``, then the parameter's attribute name (``0.1.0.bias``,
-``features.3.weight``). Unlike auto names (``dense0_weight``), which come from a
-process-wide counter, paths are the same in every process. Auto names stay usable
-as aliases through the legacy bridge (:func:`legacy_names`).
+A structural path is the key Gluon itself gives a Parameter: the key of
+``block._collect_params_with_prefix()``, which is what ``save_parameters`` writes and
+``load_parameters`` reads. For most blocks that is child keys joined by ``'.'``, then the
+parameter's attribute name (``0.1.0.bias``, ``features.3.weight``). Unlike auto names
+(``dense0_weight``), which come from a process-wide counter, paths are the same in every
+process.
+
+How a block with its own key scheme is read. Some blocks override
+``_collect_params_with_prefix``: MXNet's recurrent layers save the attribute
+``l0_i2h_weight`` as ``_unfused.0.i2h_weight`` (``_unfused.0.l_cell.i2h_weight`` when
+bidirectional), and ecosystem blocks rename theirs (an attention cell may save its
+``query_weight`` as ``proj_query.weight``). The kit never second-guesses them: the
+canonical path of a Parameter is the first key Gluon's own method gives it, called on the
+block you pass, and the order of :func:`named_parameters` is the order of that method's
+answer (so of ``save_parameters``). The *attribute path* (child keys, then the name in the
+owning block's ``_reg_params``) stays accepted wherever a path is, as an alias, like the
+legacy auto names: ``get(net, '1.l0_i2h_weight')``, ``select(net, 'l0_')`` and
+``summary(net)['1.l0_i2h_weight']`` all reach the Parameter whose canonical path is
+``1._unfused.0.i2h_weight``. A Parameter that Gluon's keys leave out (a custom scheme
+that does not save it) keeps its attribute path as its canonical path, after the others.
+
+Lookups stay O(depth) for blocks that do not override the method: :func:`get` walks
+children and ``_reg_params`` and asks Gluon's method only at blocks that define their own
+keys, for the rest of the path below them. Auto names stay usable as aliases through the
+legacy bridge (:func:`legacy_names`).
 """
 from __future__ import annotations
 
 import contextlib
 import re
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Mapping, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
 from .errors import PathError, did_you_mean, listing
@@ -146,41 +166,126 @@ def named_blocks(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Bl
 def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Parameter]":
     """Ordered mapping structural path -> Parameter, in ``save_parameters`` order.
 
-    Each Parameter appears once, under its canonical path (the first in walk order);
-    ``aliases=True`` lists it under every path, exactly the keys
+    The paths are Gluon's own keys (``block._collect_params_with_prefix()``), so a
+    recurrent layer's weights come out as ``1._unfused.0.i2h_weight``, not as the
+    attribute path ``1.l0_i2h_weight`` (still accepted by :func:`get` and the rest as an
+    alias). Each Parameter appears once, under its canonical path (the first key Gluon
+    gives it); ``aliases=True`` lists it under every key, exactly the keys
     ``block.save_parameters`` writes. (``save_parameters(deduplicate=True)`` keeps a
-    shared Parameter under its *last* path instead; the kit's canonical path is the first.)
+    shared Parameter under its *last* key instead; the kit's canonical path is the first.)
 
-    >>> from mxnet.gluon import nn
+    >>> from mxnet.gluon import nn, rnn
     >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
     >>> list(named_parameters(net))
     ['0.weight', '0.bias', '1.weight', '1.bias']
+    >>> list(named_parameters(rnn.GRU(3)))
+    ['_unfused.0.i2h_weight', '_unfused.0.h2h_weight', '_unfused.0.i2h_bias', '_unfused.0.h2h_bias']
     """
+    _check_block(block)
+    index = _index(block)
+    if aliases:
+        return OrderedDict(index.keys)
+    return OrderedDict((group.path, group.param) for group in index.groups)
+
+
+class _Group(NamedTuple):
+    """One distinct Parameter of a block, with every way of addressing it."""
+
+    path: str             # canonical: the first of ``paths``
+    param: Parameter
+    paths: List[str]      # Gluon's keys for it (its uses, what save_parameters writes)
+    aliases: List[str]    # attribute paths that are not among ``paths``
+    attribute: str        # its first attribute path (the owning block's path, then its name)
+
+    @property
+    def spellings(self) -> List[str]:
+        """Every path that reaches the Parameter: its keys, then its aliases."""
+        return self.paths + self.aliases
+
+
+class _Index(NamedTuple):
+    keys: "OrderedDict[str, Parameter]"  # every key in Gluon's order (then unsaved Parameters)
+    groups: List[_Group]
+    canonical: Dict[str, str]   # any key or alias -> canonical path
+    use_of: Dict[str, str]      # attribute path -> the Gluon key of that same use
+
+
+def _gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
+    """Gluon's own answer, checked: ``block._collect_params_with_prefix()`` as key -> Parameter."""
+    try:
+        keys = block._collect_params_with_prefix()
+    except Exception as exc:  # an ecosystem block's own override failed: say whose
+        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(keys, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Parameter) for k, v in keys.items()):
+        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() must return a "
+                        f"dict of str -> Parameter, got {type(keys).__name__}")
+    return OrderedDict(keys)
+
+
+def _attribute_paths(block: Block) -> "OrderedDict[str, Parameter]":
+    """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order."""
     out: "OrderedDict[str, Parameter]" = OrderedDict()
-    seen = set()
     for path, blk in walk(block):
         for attr, param in blk._reg_params.items():
-            if aliases or id(param) not in seen:
-                seen.add(id(param))
-                out[_join(path, attr)] = param
+            out[_join(path, attr)] = param
     return out
 
 
-def _parameter_groups(block: Block) -> List[Tuple[str, Parameter, List[str]]]:
-    """(canonical path, Parameter, every path it has) for each distinct Parameter, walk order."""
-    groups: "OrderedDict[int, Tuple[Parameter, List[str]]]" = OrderedDict()
-    for path, param in named_parameters(block, aliases=True).items():
-        groups.setdefault(id(param), (param, []))[1].append(path)
-    return [(paths[0], param, paths) for param, paths in groups.values()]
+def _index(block: Block) -> _Index:
+    """Every Parameter of ``block`` with its Gluon keys and its attribute aliases.
+
+    Gluon's keys decide the canonical path and the order; attribute paths that are not
+    keys become aliases, each paired with the key of the same use (in order, per
+    Parameter) so a report drawn by block can show the key Gluon writes.
+    """
+    _check_block(block)
+    keys = _gluon_keys(block)
+    attrs = _attribute_paths(block)
+    by_id: "OrderedDict[int, Tuple[Parameter, List[str], List[str]]]" = OrderedDict()
+    first_attr: Dict[int, str] = {}
+    for key, param in keys.items():
+        by_id.setdefault(id(param), (param, [], []))[1].append(key)
+    for path, param in attrs.items():
+        entry = by_id.setdefault(id(param), (param, [], []))
+        first_attr.setdefault(id(param), path)
+        if path not in keys:
+            entry[2].append(path)
+    groups: List[_Group] = []
+    canonical: Dict[str, str] = {}
+    use_of: Dict[str, str] = {}
+    for param, paths, aliases in by_id.values():
+        if not paths:  # Gluon's keys leave it out: its attribute path is all it has
+            paths, aliases = aliases[:1], aliases[1:]
+            keys[paths[0]] = param
+        groups.append(_Group(paths[0], param, paths, aliases, first_attr.get(id(param), paths[0])))
+        for spelling in paths + aliases:
+            canonical.setdefault(spelling, paths[0])
+        unpaired = [k for k in paths if k not in attrs]
+        for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
+            use_of[alias] = key
+    return _Index(keys, groups, canonical, use_of)
+
+
+def _spellings(block: Block) -> Dict[str, str]:
+    """Every key and alias of ``block``'s Parameters -> its canonical path (for result objects
+    that are looked up by path: pass it to :func:`_key_in`)."""
+    return _index(block).canonical
+
+
+def _parameter_groups(block: Block) -> List[_Group]:
+    """One :class:`_Group` for each distinct Parameter, in Gluon's key order."""
+    return _index(block).groups
 
 
 def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
-    """id(Parameter or Block) -> every path it has, first one canonical."""
+    """id(Parameter or Block) -> every path it has (Gluon keys first, canonical first)."""
     table: "OrderedDict[int, List[str]]" = OrderedDict()
     for path, blk in walk(block):
         table.setdefault(id(blk), []).append(path)
-        for attr, param in blk._reg_params.items():
-            table.setdefault(id(param), []).append(_join(path, attr))
+    for group in _index(block).groups:
+        table[id(group.param)] = group.spellings
     return table
 
 
@@ -189,8 +294,9 @@ def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
 def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
     """The Block or Parameter at ``path`` (any form :func:`parse_path` accepts).
 
-    An auto name of this process (``'dense0_weight'``) is accepted too. A path that
-    does not resolve raises :class:`~gluon_params_kit.errors.PathError` (a
+    Gluon's keys (``'1._unfused.0.i2h_weight'``) and attribute paths
+    (``'1.l0_i2h_weight'``) both resolve, and so does an auto name of this process
+    (``'dense0_weight'``). A path that does not resolve raises :class:`~gluon_params_kit.errors.PathError` (a
     ``KeyError``) naming the failing segment, what exists there and the closest match.
 
     >>> from mxnet.gluon import nn
@@ -198,6 +304,10 @@ def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
     >>> get(net, '[1].bias') is net[1].bias
     True
     >>> get(net, 'net[0]') is net[0]
+    True
+    >>> from mxnet.gluon import rnn
+    >>> lstm = rnn.LSTM(4)
+    >>> get(lstm, '_unfused.0.i2h_weight') is get(lstm, 'l0_i2h_weight') is lstm.l0_i2h_weight
     True
     """
     _check_block(block)
@@ -223,6 +333,10 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
             raise PathError(
                 f"path {original!r}: {format_path(segs[:i])!r} is a Parameter, "
                 f"it has no {seg!r} inside")
+        if _own_keys(node):  # Gluon's key scheme of this block decides the rest of the path
+            found = _gluon_keys(node).get(format_path(segs[i:]))
+            if found is not None:
+                return found
         if seg in node._children:
             node = node._children[seg]
             continue
@@ -236,6 +350,8 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
                 node = node._children[keys[idx]]
                 continue
         here = list(node._children) + list(node._reg_params)
+        if _own_keys(node):
+            here += [k for k in _gluon_keys(node) if k not in here]
         where = format_path(segs[:i]) or "<root>"
         raise PathError(
             f"path {original!r}: no {seg!r} at {where} ({type(node).__name__}). "
@@ -348,8 +464,10 @@ def legacy_names(block: Block) -> LegacyNames:
     p2n: Dict[str, str] = {}
     owners: Dict[str, List[int]] = {}
     ambiguous: Dict[str, List[str]] = {}
+    for group in _parameter_groups(block):
+        for spelling in group.spellings:
+            p2n[spelling] = group.param.name
     for path, param in named_parameters(block, aliases=True).items():
-        p2n[path] = param.name
         if param.name not in n2p:
             n2p[param.name] = path
             owners[param.name] = [id(param)]
@@ -438,6 +556,11 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
 
+def _own_keys(block: Block) -> bool:
+    """Whether ``block``'s class defines its own Gluon keys (overrides the key method)."""
+    return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
+
+
 def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
@@ -458,18 +581,25 @@ def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
     return found
 
 
-def _key_in(path: PathLike, keys) -> str:
+def _key_in(path: PathLike, keys, aliases: Mapping[str, str] = None) -> str:
     """The dotted key of ``path`` as found in ``keys`` (a mapping or set of canonical paths).
 
     A leading variable name, as in the book's ``rgnet[0][1].bias``, is dropped when only the
-    rest is a key; a key that is not there comes back as written (for the error message).
+    rest is a key; ``aliases`` (spelling -> canonical path, as :func:`_index` builds it)
+    turns an attribute path or a shared Parameter's other key into its canonical path. A
+    key that is not there comes back as written (for the error message).
     """
     segs = parse_path(path)
     key = format_path(segs)
-    if key not in keys and isinstance(path, str) and segs and _LEADING_VAR.match(path.strip()):
-        rest = format_path(segs[1:])
-        if rest in keys:
-            return rest
+    candidates = [key]
+    if isinstance(path, str) and segs and _LEADING_VAR.match(path.strip()):
+        candidates.append(format_path(segs[1:]))
+    for cand in candidates:
+        if cand in keys:
+            return cand
+    for cand in candidates:
+        if aliases and aliases.get(cand) in keys:
+            return aliases[cand]
     return key
 
 
