@@ -9,7 +9,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 __all__ = ["HTML_STYLE", "format_bytes", "format_count", "format_float", "format_shape", "html_table",
-           "plural", "sparkline", "text_table"]
+           "plural", "progress", "sparkline", "text_table"]
 
 #: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"

@@ -455,3 +455,9 @@ def test_plot_histograms_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'matplotlib<3.9'"):
         plot_histograms(book_mlp())
+
+
+def test_golden_rgnet_with_example_input_and_narrow_width():
+    net = initialized(book_rgnet(), (2, 20))
+    check_golden("rgnet_layers", summary(net, array((3, 20))).to_string(width=120))
+    check_golden("rgnet_width60", summary(net, depth=2).to_string(width=60))
