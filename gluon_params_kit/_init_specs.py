@@ -349,7 +349,15 @@ class _PlannedInitializer(Initializer):
             fill = getattr(self.inner, f"_init_{role}")
         name = mx.init.InitDesc(self.param.name, global_init=self.inner)
         with _seeded(self.seed):
-            fill(name, arr)
+            if isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet."):
+                # MXNet's own initializers draw from another stream on np arrays; filling a
+                # legacy array gives the same values for (seed, path, spec) in both modes.
+                with mx.util.np_array(False):
+                    legacy = mx.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
+                    fill(name, legacy)
+                arr[...] = legacy.as_np_ndarray()
+            else:
+                fill(name, arr)
         setattr(self.param, PROVENANCE_ATTR,
                 {"rule": self.rule, "spec": self.spec, "seed": self.seed})
 

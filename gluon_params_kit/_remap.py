@@ -11,7 +11,7 @@ from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
 from .errors import CheckpointError, PathError, listing
-from .tree import legacy_names, match_legacy_names
+from .tree import _index, legacy_names, match_legacy_names
 
 __all__ = ["Remap", "as_remap", "collapse_keys"]
 
@@ -86,6 +86,21 @@ class Remap:
         return cls([("Remap.to_structural()", _to_structural)])
 
     @classmethod
+    def to_gluon_keys(cls) -> "Remap":
+        """Attribute paths -> the target block's Gluon keys; other keys are kept.
+
+        Files written under attribute paths (a recurrent layer's ``1.l0_i2h_weight``
+        for Gluon's ``1._unfused.0.i2h_weight``, an attention cell's ``query_weight``
+        for its ``proj_query.weight``, fused names of other MXNet versions) load with
+        this rule. Each alias goes to the key of its own use, through the block.
+
+        >>> from mxnet.gluon import rnn
+        >>> dict(Remap.to_gluon_keys()(['l0_i2h_bias', '_unfused.0.h2h_bias'], rnn.GRU(3)))
+        {'l0_i2h_bias': '_unfused.0.i2h_bias', '_unfused.0.h2h_bias': '_unfused.0.h2h_bias'}
+        """
+        return cls([("Remap.to_gluon_keys()", _to_gluon_keys)])
+
+    @classmethod
     def to_legacy(cls) -> "Remap":
         """Paths -> the target block's auto names; extra aliases of a shared Parameter drop."""
         return cls([("Remap.to_legacy()", _to_legacy)])
@@ -147,6 +162,11 @@ def _to_structural(keys: List[str], block: Optional[Block]) -> List[str]:
     return [found.get(k, k) for k in bare]
 
 
+def _to_gluon_keys(keys: List[str], block: Optional[Block]) -> List[str]:
+    index = _index(_need_block(block, "Remap.to_gluon_keys()"))
+    return [k if k in index.keys else index.use_of.get(k, k) for k in keys]
+
+
 def _to_legacy(keys: List[str], block: Optional[Block]) -> List[Optional[str]]:
     bridge = legacy_names(_need_block(block, "Remap.to_legacy()"))
     out: List[Optional[str]] = []
@@ -167,15 +187,16 @@ def as_remap(remap) -> Remap:
     if isinstance(remap, Remap):
         return remap
     if isinstance(remap, str):
-        choices = {"structural": Remap.to_structural, "legacy": Remap.to_legacy}
+        choices = {"structural": Remap.to_structural, "legacy": Remap.to_legacy,
+                   "gluon": Remap.to_gluon_keys}
         if remap not in choices:
             raise CheckpointError(f"unknown remap {remap!r}; expected one of "
                                   f"{listing(sorted(choices))}, a Remap, a mapping or a function")
         return choices[remap]()
     if isinstance(remap, Mapping) or callable(remap):
         return Remap.keys(remap)
-    raise CheckpointError(f"remap must be a Remap, a mapping, a function, 'structural' or "
-                          f"'legacy'; got {type(remap).__name__}")
+    raise CheckpointError(f"remap must be a Remap, a mapping, a function, 'structural', "
+                          f"'gluon' or 'legacy'; got {type(remap).__name__}")
 
 
 # --------------------------------------------------------------------------- key collapsing

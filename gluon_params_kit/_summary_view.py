@@ -159,10 +159,13 @@ def fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]
     """
     out: List[Dict[str, Any]] = []
     folded: Dict[str, Dict[str, Any]] = {}
-    deep = {".".join(r["path"].split(".")[:depth]) for r in rows
-            if r["path"].count(".") > depth}
+    # Fold by the owning block's path (a recurrent layer's key '1._unfused.0.i2h_weight'
+    # belongs to block '1'), with the attribute name as the last segment.
+    def segments(r):
+        return (r["block_path"].split(".") if r["block_path"] else []) + ["<param>"]
+    deep = {".".join(segments(r)[:depth]) for r in rows if len(segments(r)) - 1 > depth}
     for r in rows:
-        segs = r["path"].split(".")
+        segs = segments(r)
         key = ".".join(segs[:depth])
         if len(segs) - 1 < depth or (len(segs) - 1 == depth and key not in deep):
             out.append(r)
@@ -187,7 +190,8 @@ def fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]
                    bytes=None if None in sizes else sum(m["bytes"] for m in members),
                    contexts=ctxs, grad_req=same("grad_req"), lr_mult=None, wd_mult=None,
                    state=same("state"), shared_with=[], provenance=None, stats=None,
-                   grad_stats=None, count=len(members))
+                   grad_stats=None, count=len(members), block_path=row["path"],
+                   auxiliary=all(m["auxiliary"] for m in members))
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import os
+import warnings
 from collections import Counter, OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -27,8 +28,8 @@ from ._compat import gluon, is_np_array, mx
 from ._display import format_shape, html_table, text_table
 from ._header import ArrayInfo, Header, atomic_write, numpy_dtype, read_header
 from ._remap import Remap, as_remap, collapse_keys
-from .errors import CheckpointError, PathError, listing
-from .tree import _check_block, named_parameters
+from .errors import CheckpointError, LoadWarning, PathError, listing
+from .tree import _check_block, _index, named_parameters
 
 __all__ = [
     "ArrayInfo",
@@ -156,6 +157,8 @@ class LoadReport:
         self.dropped: List[str] = []
         self.suggestion: Optional[Remap] = None
         self.suggestion_matches = 0
+        self.paired: Dict[str, str] = OrderedDict()
+        self.not_loaded_values: Optional[int] = 0
         self.applied = False
 
     @property
@@ -174,6 +177,13 @@ class LoadReport:
             if keys:
                 out.append(f"{len(keys)} {label} ({listing(collapse_keys(keys), 6)})")
         return out
+
+    @property
+    def not_loaded(self) -> List[str]:
+        """The block's Parameters that keep the values they had (or stay uninitialized):
+        missing from the file, or refused for a shape, dtype or tied-copy conflict."""
+        return (self.missing + list(self.shape_mismatches) + list(self.dtype_mismatches)
+                + [k for k in self.tied_conflicts if k not in self.shape_mismatches])
 
     @property
     def skipped(self) -> List[str]:
@@ -216,6 +226,10 @@ class LoadReport:
                 f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
                 f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied")
         lines = [head] + text_table(["status", "key", "detail"], self.rows(), [False] * 3)
+        if self.paired:
+            lines.append(_paired_line(self.paired))
+        if self.applied and self.not_loaded:
+            lines.append(_unloaded_line(self))
         if self.suggestion is not None:
             lines.append(f"suggested: remap={self.suggestion!r} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
@@ -247,10 +261,12 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     Args:
         block: The network (initialized, deferred or not initialized at all).
         path: A ``.params`` file (``save``, ``save_parameters``, ``nd.save``...).
-        strict: Refuse the load on any problem. ``False`` loads what matches and lists
-            what it skipped.
-        remap: A :class:`Remap`, a ``{old: new}`` mapping, a function of the key, or
-            ``'structural'`` (auto names -> paths).
+        strict: Refuse the load on any problem. ``False`` loads what matches, lists
+            what it skipped, and warns (:class:`~gluon_params_kit.errors.LoadWarning`)
+            with how many Parameters and values keep their initial values.
+        remap: A :class:`Remap`, a ``{old: new}`` mapping, a function of the key,
+            ``'structural'`` (auto names -> paths) or ``'gluon'`` (attribute paths such as
+            a recurrent layer's ``1.l0_i2h_weight`` -> Gluon's keys).
         dtype: ``'check'`` (a dtype difference is a problem), ``'cast'`` (cast the
             file's values to the Parameter's dtype) or ``'saved'`` (the Parameter takes
             the file's dtype).
@@ -308,7 +324,27 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         param._load_init(data, use_ctx, cast_dtype=dtype != "check",
                          dtype_source="current" if dtype == "cast" else "saved")
     report.applied = True
+    if report.not_loaded:
+        _warn_not_loaded(report, block)
     return report
+
+
+def _warn_not_loaded(report: LoadReport, block: Block) -> None:
+    """A strict=False load that left Parameters alone says so, with the count of values."""
+    params = named_parameters(block)
+    sizes = [_size(params[k].shape) for k in report.not_loaded]
+    report.not_loaded_values = None if None in sizes else sum(sizes)
+    hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
+            f"{len(params)}." if report.suggestion is not None else "")
+    warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
+                  f"{_unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
+                  f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
+
+
+def _size(shape) -> Optional[int]:
+    if shape is None or any(d <= 0 for d in shape):
+        return None
+    return int(onp.prod(shape, dtype=onp.int64))
 
 
 def _bits(array) -> Tuple[Any, str, bytes]:
@@ -347,7 +383,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
         for key in plan[path][1]:
             info = header[key]
             if not _shape_fits(param.shape, info.shape, unknown):
-                report.shape_mismatches[path] = (param.shape, info.shape)
+                report.shape_mismatches[path] = (_known_shape(param.shape), info.shape)
             elif param.dtype is not None and info.dtype is not None \
                     and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
                 if dtype == "check":
@@ -359,8 +395,13 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             del plan[path]
     report.loaded = list(plan)
     if report.missing or report.unexpected:
-        _suggest(report, block, file_keys, remap, params)
+        _suggest(report, block, header, remap, params)
     return report, plan
+
+
+def _known_shape(shape) -> Optional[Tuple[Optional[int], ...]]:
+    """A Parameter's shape with its unknown dimensions (``0``, or ``-1`` in np mode) as None."""
+    return None if shape is None else tuple(None if d <= 0 else int(d) for d in shape)
 
 
 def _shape_fits(expected, saved, unknown: int) -> bool:
@@ -373,32 +414,93 @@ def _shape_fits(expected, saved, unknown: int) -> bool:
     return all(e in (unknown, s) for e, s in zip(expected, saved))
 
 
-def _suggest(report: LoadReport, block: Block, file_keys: List[str], remap: Remap,
-             params) -> None:
-    """Try the remaps that explain the usual mismatches; keep the one matching the most."""
+def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
+    """Try the remaps that explain the usual mismatches; keep the one matching the most.
+
+    Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
+    ``l0_i2h_weight``, a cell's own scheme), a common prefix added or stripped (also
+    combined with the attribute rule), and, when the missing and unexpected keys still
+    pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
+    """
+    file_keys = header.names
+    index = _index(block)
+    attributes: Dict[str, List[str]] = {}
+    for alias, key in index.use_of.items():
+        attributes.setdefault(key, []).append(alias)
     candidates: List[Remap] = []
     if file_keys and not any("." in k for k in file_keys):
         candidates.append(Remap.to_structural())
+    if any(u in index.use_of for u in report.unexpected):
+        candidates.append(Remap.to_gluon_keys())
     prefixes: Counter = Counter()
     for u in report.unexpected[:64]:  # a sample is enough to see a common prefix
         for t in report.missing[:64]:
-            if u.endswith("." + t):
-                prefixes[("strip", u[:len(u) - len(t)])] += 1
-            elif t.endswith("." + u):
-                prefixes[("add", t[:len(t) - len(u)])] += 1
+            for spelling in [t] + attributes.get(t, []):
+                if u.endswith("." + spelling):
+                    prefixes[("strip", u[:len(u) - len(spelling)])] += 1
+                elif spelling.endswith("." + u):
+                    prefixes[("add", spelling[:len(spelling) - len(u)])] += 1
     for (kind, p), _ in prefixes.most_common(4):
-        candidates.append(Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p))
-    best, best_score = None, len(named_parameters(block)) - len(report.missing)
+        rule = Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p)
+        candidates += [rule, rule + Remap.to_gluon_keys()]
+    pairs = _pair_by_shape(report, header, params)
+    if pairs:
+        candidates.append(Remap.keys(pairs))
+    total = len(named_parameters(block))
+    best, best_score, best_map = None, total - len(report.missing), None
     for cand in candidates:
         try:
-            new_keys = {k for k in (remap + cand)(file_keys, block).values() if k is not None}
+            mapping = (remap + cand)(file_keys, block)
         except (CheckpointError, PathError):
             continue
+        new_keys = {k for k in mapping.values() if k is not None}
         score = len({id(param) for path, param in params.items() if path in new_keys})
         if score > best_score:
-            best, best_score = cand, score
+            best, best_score, best_map = cand, score, mapping
     if best is not None:
         report.suggestion, report.suggestion_matches = best, best_score
+        before = remap(file_keys, block)
+        missing = set(report.missing)
+        report.paired = OrderedDict((before[k], new) for k, new in best_map.items()
+                                    if before[k] in report.unexpected and new in missing)
+
+
+def _pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
+    """Unexpected file key -> missing path, when the two lists pair one to one, in order,
+    by shape and dtype; empty when they do not."""
+    if not report.missing or len(report.missing) != len(report.unexpected):
+        return {}
+    unknown = -1 if mx.util.is_np_shape() else 0
+    left = list(report.missing)
+    pairs: "OrderedDict[str, str]" = OrderedDict()
+    for key in report.unexpected:
+        info = header[key]
+        for path in left:
+            param = params[path]
+            if _shape_fits(param.shape, info.shape, unknown) and (
+                    param.dtype is None or info.dtype is None
+                    or onp.dtype(param.dtype) == numpy_dtype(info.dtype)):
+                pairs[key] = path
+                left.remove(path)
+                break
+        else:
+            return {}
+    return pairs
+
+
+def _paired_line(paired: Mapping[str, str]) -> str:
+    shown = ", ".join(f"{a} -> {b}" for a, b in list(paired.items())[:3])
+    more = f" (+{len(paired) - 3} more)" if len(paired) > 3 else ""
+    return (f"paired: {len(paired)} unexpected key(s) pair one to one with missing "
+            f"parameters: {shown}{more}")
+
+
+def _unloaded_line(report: LoadReport) -> str:
+    values = "an unknown number of" if report.not_loaded_values is None else \
+        f"{report.not_loaded_values:,}"
+    keys = report.not_loaded
+    return (f"NOT LOADED: {len(keys)} parameter(s), {values} values, keep their initial "
+            f"values ({listing(collapse_keys(keys), 4)})")
 
 
 def _refusal(report: LoadReport, header: Header, block: Block) -> str:

@@ -12,6 +12,7 @@ __all__ = [
     "CheckpointError",
     "DeviceError",
     "InitializerError",
+    "LoadWarning",
     "ParamsKitError",
     "PathError",
     "SelectionError",
@@ -69,6 +70,11 @@ class CheckpointError(ParamsKitError, ValueError):
 
 class DeviceError(ParamsKitError, ValueError):
     """A context, replica or kvstore operation that cannot be done as asked."""
+
+
+class LoadWarning(UserWarning):
+    """A ``load(..., strict=False)`` left Parameters at their initial values (how many, and
+    how many values, is in the message and in ``LoadReport.not_loaded``)."""
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> List[str]:

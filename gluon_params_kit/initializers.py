@@ -7,7 +7,11 @@ choice: the first matching rule wins, then (if ``respect_layer_defaults``) the l
 own initializer, then the plan's ``default``. :meth:`InitPlan.preview` shows the outcome
 per parameter; :meth:`InitPlan.apply` re-initializes (force semantics, no warnings),
 lands on deferred parameters at their first forward, records provenance on each
-Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec).
+Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec): the
+same in every process and in ``mx.nd`` and ``mx.np`` modes (MXNet's own initializers are
+run on a legacy array in np mode, since their np-mode draws come from another stream; a
+custom initializer gets the mode's own array and its values are its own affair). The path
+is Gluon's key, so a recurrent layer's weights are seeded by ``1._unfused.0.i2h_weight``.
 """
 from __future__ import annotations
 

@@ -113,10 +113,11 @@ class Summary:
     :meth:`to_string`), ``_repr_html_`` one nested table of the block hierarchy for Jupyter,
     ``to_records()`` plain dicts, ``layers`` one dict per block. ``summary[path]`` is one
     row's record and ``totals`` a dict: ``tensors``, ``parameters`` (values, a tied
-    Parameter once), ``trainable``, ``frozen``, ``shared``/``shared_tensors`` (tied
-    Parameters), ``pending`` (tensors whose shape is not known yet, not counted),
-    ``bytes`` and ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one),
-    ``nan``/``inf``.
+    Parameter once), ``trainable``, ``frozen`` (``grad_req='null'`` set on a trainable
+    Parameter), ``state`` (non-trainable by design: auxiliary state such as BatchNorm's
+    running mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
+    ``pending`` (tensors whose shape is not known yet, not counted), ``bytes`` and
+    ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -131,10 +132,13 @@ class Summary:
     def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
                  *, show_init: bool, stats: bool, grads: bool,
                  aliases: Optional[Dict[str, str]] = None,
+                 registered_twice: Optional[Dict[str, List[str]]] = None,
                  flat: Optional[List[Dict[str, Any]]] = None,
                  layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
                  open_depth: int = 1, width: Optional[int] = None):
         self.title, self.totals = title, totals
+        #: Block name -> its paths, for blocks with Parameters registered in several places.
+        self.registered_twice = dict(registered_twice or {})
         self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
         self._flat = rows if flat is None else flat
@@ -144,8 +148,11 @@ class Summary:
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
         dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
-        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``)
-        and count (parameters in the row).
+        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``),
+        count (parameters in the row), block_path (the path of the block that holds the
+        Parameter: ``'1'`` for a recurrent layer's ``'1._unfused.0.i2h_weight'``) and
+        auxiliary (state by design, never trained: BatchNorm's running mean/var,
+        Constants).
 
         >>> from mxnet.gluon import nn
         >>> net = nn.Dense(2, in_units=3)
@@ -204,11 +211,18 @@ class Summary:
 
     def _total_lines(self) -> List[str]:
         t, c, b = self.totals, D.format_count, D.format_bytes
+        state = f", non-trainable (state) {c(t['state'])}" if t["state"] else ""
         lines = [f"Parameters: {c(t['parameters'])} in {D.plural(t['tensors'], 'tensor')} "
-                 f"(trainable {c(t['trainable'])}, frozen {c(t['frozen'])})"]
+                 f"(trainable {c(t['trainable'])}, frozen {c(t['frozen'])}{state})"]
         if t["shared_tensors"]:
             lines.append(f"Shared: {c(t['shared'])} values in "
                          f"{D.plural(t['shared_tensors'], 'tied tensor')}, counted once")
+        if self.registered_twice:
+            where = "; ".join(f"{name!r} at {', '.join(paths)}"
+                              for name, paths in list(self.registered_twice.items())[:3])
+            lines.append(f"Gluon's summary() counts more shared params: it hooks a block once "
+                         f"per place it is registered ({where}), so each call is counted "
+                         f"that many times; here each Parameter is counted once")
         if t["pending"]:
             lines.append(f"Pending: {D.plural(t['pending'], 'tensor')} of unknown shape, "
                          f"not counted until the first forward")
@@ -340,12 +354,13 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
-    owners = []  # the path of the block holding each row's Parameter
+    owners = []  # the path of the block holding each row's Parameter (in the tree)
     for group in selected:
-        owner = group.attribute.rpartition(".")[0]
-        owners.append(owner if owner in blocks else "")
+        owner_path = group.attribute.rpartition(".")[0]
+        owners.append(owner_path if owner_path in blocks else "")
         param = group.param
         row = _row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
+        row["block_path"] = owner_path
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
                              if grads else None)
@@ -361,9 +376,19 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   aliases=_spellings(block), flat=flat, layers=layers,
-                   traced=outputs is not None, open_depth=1 if depth is None else depth,
-                   width=width)
+                   aliases=_spellings(block), registered_twice=_registered_twice(block),
+                   flat=flat, layers=layers, traced=outputs is not None,
+                   open_depth=1 if depth is None else depth, width=width)
+
+
+
+def _registered_twice(block: Block) -> Dict[str, List[str]]:
+    """Block name -> paths, for each block holding Parameters that sits at several paths."""
+    places: "OrderedDict[int, Tuple[Block, List[str]]]" = OrderedDict()
+    for path, blk in named_blocks(block, aliases=True).items():
+        places.setdefault(id(blk), (blk, []))[1].append(path or "<root>")
+    return OrderedDict((blk.name, paths) for blk, paths in places.values()
+                       if len(paths) > 1 and blk.collect_params())
 
 
 def _check_width(width: Any) -> Optional[int]:
@@ -411,6 +436,8 @@ def _row(param: Parameter, paths: List[str], parent: Block,
         "lr_mult": float(param.lr_mult), "wd_mult": float(param.wd_mult), "state": state,
         "shared_with": list(paths[1:]), "provenance": dict(prov) if prov else None,
         "count": 1,
+        # state by design (BatchNorm's running mean/var, Constants): never trained
+        "auxiliary": isinstance(param, gluon.Constant) or not param._differentiable,
     }
 
 
@@ -420,10 +447,11 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     for r in known:
         by_dtype[r["dtype"]] = by_dtype.get(r["dtype"], 0) + r["bytes"]
     total = sum(r["size"] for r in known)
-    frozen = sum(r["size"] for r in known if r["grad_req"] == "null")
+    state = sum(r["size"] for r in known if r["grad_req"] == "null" and r["auxiliary"])
+    frozen = sum(r["size"] for r in known if r["grad_req"] == "null" and not r["auxiliary"])
     out = {
-        "tensors": len(rows), "parameters": total, "trainable": total - frozen,
-        "frozen": frozen, "shared": sum(r["size"] for r in known if r["shared_with"]),
+        "tensors": len(rows), "parameters": total, "trainable": total - frozen - state,
+        "frozen": frozen, "state": state, "shared": sum(r["size"] for r in known if r["shared_with"]),
         "shared_tensors": sum(1 for r in rows if r["shared_with"]),
         "pending": len(rows) - len(known), "bytes": sum(by_dtype.values()),
         "bytes_by_dtype": dict(by_dtype),

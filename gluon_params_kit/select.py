@@ -29,6 +29,7 @@ __all__ = [
     "ONS",
     "Pattern",
     "Selection",
+    "accumulate_gradients",
     "freeze",
     "make_matcher",
     "select",
@@ -453,6 +454,48 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": grad_req})) for p, prm in found.items()
                        if prm._differentiable and not isinstance(prm, gluon.Constant))
+    return _apply(plan, dry_run)
+
+
+def accumulate_gradients(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
+                         mode: str = "search", on: str = "path", allow_empty: bool = False,
+                         dry_run: bool = False) -> Changes:
+    """Make the selected trainable Parameters accumulate gradients (``grad_req = 'add'``).
+
+    The kit's form of the Gluon idiom for gradient accumulation (``p.grad_req = 'add'``
+    over ``collect_params()``), with :func:`freeze`'s semantics: selection arguments as
+    in :func:`select`, a dry run, the changes returned, nothing changed on bad input.
+    Parameters whose ``grad_req`` is ``'null'`` are left alone: frozen ones stay frozen
+    and auxiliary state (BatchNorm's running mean and variance) takes no gradient; use
+    ``unfreeze(..., grad_req='add')`` to turn a frozen one on as well. Gradients then add
+    up over every ``backward``: zero them yourself after each ``trainer.step`` (for
+    example ``for p in net.collect_params().values(): p.zero_grad()``; in np mode on
+    MXNet 1.9.1 ``zero_grad`` fails, write ``g[:] = 0`` into each of ``p.list_grad()``).
+
+    Returns:
+        :class:`Changes`: path -> ``{'grad_req': (old, 'add')}`` for each Parameter that
+        did not accumulate yet.
+
+    Raises:
+        SelectionError: as :func:`select`, or a non-bool ``dry_run``; then nothing is
+            changed.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.BatchNorm())
+        >>> print(accumulate_gradients(net))
+        changed 4 parameter(s):
+          0.weight: grad_req 'write' -> 'add'
+          0.bias: grad_req 'write' -> 'add'
+          1.gamma: grad_req 'write' -> 'add'
+          1.beta: grad_req 'write' -> 'add'
+        >>> net[1].running_mean.grad_req
+        'null'
+    """
+    _check_flag("dry_run", dry_run)
+    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    plan = OrderedDict((p, (prm, {"grad_req": "add"})) for p, prm in found.items()
+                       if prm.grad_req != "null")
     return _apply(plan, dry_run)
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+import gluon_params_kit as gpk  # numpy shim before mxnet
 import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
@@ -204,7 +204,11 @@ def test_non_strict_loads_the_rest_and_says_what_it_skipped(tmp_path):
     source, bad = _mismatched(tmp_path)
     target = initialized(book_mlp(), x_shape=MLP_X)
     old_w1 = target[1].weight.data().asnumpy().copy()
-    report = load(target, bad, strict=False)
+    with pytest.warns(gpk.LoadWarning, match=r"1 parameter\(s\), 2,560 values, keep their "
+                      r"initial values \('1.weight'\); only 3 of 4 parameters were loaded"):
+        report = load(target, bad, strict=False)
+    assert report.not_loaded == ["1.weight"] and report.not_loaded_values == 2560
+    assert "NOT LOADED: 1 parameter(s), 2,560 values" in str(report)
     assert report.applied and report.loaded == ["0.weight", "0.bias", "1.bias"]
     assert list(report.shape_mismatches) == ["1.weight"]
     assert report.skipped == ["1.weight"]
@@ -610,8 +614,12 @@ def test_reports_render_as_text_and_html(tmp_path):
         "missing     0.{0..1}.bias    not in the file",
         "unexpected  {0..1}.weight    not in the block",
         "unexpected  {0..1}.bias      not in the block",
+        "paired: 4 unexpected key(s) pair one to one with missing parameters: "
+        "0.weight -> 0.0.weight, 0.bias -> 0.0.bias, 1.weight -> 0.1.weight (+1 more)",
         "suggested: remap=Remap.add_prefix('0.') (matches 4 of the block's parameters)",
     ]
+    assert report.paired == {"0.weight": "0.0.weight", "0.bias": "0.0.bias",
+                             "1.weight": "0.1.weight", "1.bias": "0.1.bias"}
     assert "<td" in report._repr_html_() and "Remap.add_prefix(&#x27;0.&#x27;)" in report._repr_html_()
     assert report.to_records()[0] == {"status": "missing", "key": "0.{0..1}.weight",
                                       "detail": "not in the file"}

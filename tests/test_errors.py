@@ -951,7 +951,7 @@ def test_load_unknown_dtype_policy(mlp_file):
 
 def test_load_bad_remaps(mlp_file):
     with pytest.raises(CheckpointError, match="unknown remap 'structurel'; expected one of "
-                                              "'legacy', 'structural'"):
+                                              "'gluon', 'legacy', 'structural'"):
         load(book_mlp(), mlp_file, remap="structurel")
     with pytest.raises(CheckpointError, match="remap must be a Remap, .* got int"):
         load(book_mlp(), mlp_file, remap=3)

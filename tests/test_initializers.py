@@ -76,8 +76,10 @@ def test_plan_seed_reproduces_mxnet_seeded_values(mode):
     report = plan.apply(net, seed=5)
     row = report["weight"]
     assert row.seed == derive_seed(5, "weight", row.spec)
-    # MXNet itself, in the same mode, seeded with the parameter's own seed: the same draws
-    direct = mxnet_direct(mx.init.Xavier(rnd_type="gaussian"), (64, 32), row.seed)
+    # MXNet itself, seeded with the parameter's own seed: the same draws. In np mode too,
+    # the values are those of nd mode (a seed means the same values in both modes).
+    with mx.util.np_array(False):
+        direct = mxnet_direct(mx.init.Xavier(rnd_type="gaussian"), (64, 32), row.seed)
     onp.testing.assert_array_equal(to_numpy(net.weight.data()), direct)
     std = to_numpy(net.weight.data()).std()
     assert abs(std - onp.sqrt(3 / 48)) < 0.03
@@ -436,3 +438,33 @@ def test_constants_follow_an_explicit_ctx():
     InitPlan([], default="uniform").apply(net, ctx=CPU2)
     assert net.rand_weight.list_ctx() == CPU2 and net.dense.weight.list_ctx() == CPU2
     onp.testing.assert_array_equal(to_numpy(net.rand_weight.data(mx.cpu(1))), value)
+
+
+@pytest.mark.parametrize("spec", ["normal(sigma=0.5)", "uniform(scale=2)", "xavier", "orthogonal",
+                                  "msraprelu", "lstmbias(forget_bias=2.0)"])
+def test_seeded_values_are_the_same_in_nd_and_np_modes(spec):
+    from mxnet.gluon import rnn
+    from mxnet import npx
+
+    def values(np_mode, deferred):
+        if np_mode:
+            npx.set_np()
+        try:
+            with fresh_names():
+                net = nn.HybridSequential()
+                net.add(nn.Dense(4, flatten=False, in_units=0 if deferred else 3),
+                        rnn.GRU(5, input_size=4), nn.Dense(2, flatten=False, in_units=5))
+            InitPlan([("weight", spec)], default="zeros").apply(net, seed=7)
+            if deferred:
+                x = mx.nd.ones((2, 1, 3))
+                net(x.as_np_ndarray() if np_mode else x)
+            return {k: p.data().asnumpy() for k, p in named_parameters(net).items()}
+        finally:
+            npx.reset_np()
+
+    for deferred in (False, True):
+        nd_values, np_values = values(False, deferred), values(True, deferred)
+        assert list(nd_values) == list(np_values)
+        for key in nd_values:
+            onp.testing.assert_array_equal(nd_values[key], np_values[key], err_msg=key)
+        assert onp.abs(nd_values["1._unfused.0.i2h_weight"]).sum() > 0

@@ -28,7 +28,7 @@ from fixtures import (CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initi
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RECORD_KEYS = {"kind", "path", "name", "block_type", "shape", "dtype", "size", "bytes",
                "contexts", "grad_req", "lr_mult", "wd_mult", "state", "shared_with",
-               "provenance", "stats", "grad_stats", "count"}
+               "provenance", "stats", "grad_stats", "count", "block_path", "auxiliary"}
 
 
 def check_golden(name, text):

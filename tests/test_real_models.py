@@ -9,6 +9,7 @@ empty, ``summary`` counts each Parameter once, ``tied_groups`` finds the ties, a
 """
 from collections import OrderedDict
 
+import mxnet as mx
 import numpy as onp
 import pytest
 
@@ -220,3 +221,151 @@ def test_tied_groups_without_inputs_runs_nothing():
     assert report[0].uses is None
     row = str(report).splitlines()[2]
     assert "(12, 8)" in row and "-1" not in row
+
+
+def _save_attribute_paths(net, path):
+    """A file keyed by attribute paths, as the kit wrote it before Gluon's keys (and as
+    other MXNet versions name fused recurrent weights)."""
+    arrays = {}
+    for prefix, blk in walk(net):
+        for attr, param in blk._reg_params.items():
+            arrays[_join(prefix, attr)] = param.data().as_nd_ndarray()
+    mx.nd.save(str(path), arrays)
+    return list(arrays)
+
+
+def test_attribute_path_files_are_refused_with_the_remap_that_fixes_them(mode, tmp_path):
+    source, _ = _ready("lstm_bidir_hybrid_sequential")
+    old = tmp_path / "attribute.params"
+    keys = _save_attribute_paths(source, old)
+    assert "1.l0_i2h_weight" in keys
+    target, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    with pytest.raises(gpk.CheckpointError, match=r"Try remap=Remap.to_gluon_keys\(\): it matches "
+                                                  r"19 of 19 parameters") as info:
+        gpk.load(target, str(old))
+    report = info.value.report
+    assert repr(report.suggestion) == "Remap.to_gluon_keys()"
+    assert len(report.paired) == 16
+    assert report.paired["1.r1_h2h_bias"] == "1._unfused.1.r_cell.h2h_bias"
+    assert "paired: 16 unexpected key(s) pair one to one" in str(report)
+    loaded = gpk.load(target, str(old), remap=report.suggestion)
+    assert loaded.renamed["1.l0_i2h_weight"] == "1._unfused.0.l_cell.i2h_weight"
+    _assert_same_values(_values(target), _values(source))
+    # A non-strict load says loudly how much stays at its initial values.
+    other, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    other.initialize()
+    with pytest.warns(gpk.LoadWarning, match=r"16 parameter\(s\), an unknown number of values, "
+                                             r"keep their initial values.*only 3 of 19"):
+        gpk.load(other, str(old), strict=False)
+
+
+def test_prefix_and_attribute_paths_combine_and_own_schemes_remap(mode, tmp_path):
+    source, _ = _ready("lstm_bidir_hybrid_sequential")
+    old = tmp_path / "attribute.params"
+    _save_attribute_paths(source, old)
+    wrapper = mx.gluon.nn.Sequential()
+    inner, _ = CORPUS["lstm_bidir_hybrid_sequential"]()
+    wrapper.add(inner)
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(wrapper, str(old))
+    assert repr(info.value.report.suggestion) == "Remap.add_prefix('0.') + Remap.to_gluon_keys()"
+    gpk.load(wrapper, str(old), remap=info.value.report.suggestion)
+    _assert_same_values(_values(inner), _values(source))
+
+    seq2seq, _ = _ready("seq2seq_own_keys")
+    attr_file = tmp_path / "seq2seq.params"
+    _save_attribute_paths(seq2seq, attr_file)
+    fresh, _ = CORPUS["seq2seq_own_keys"]()
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(fresh, str(attr_file))
+    report = info.value.report
+    assert repr(report.suggestion) == "Remap.to_gluon_keys()"
+    assert report.paired["encoder.attention.query_weight"] == "encoder.attention.proj_query.weight"
+    gpk.load(fresh, str(attr_file), remap="gluon")
+    _assert_same_values(_values(fresh), _values(seq2seq))
+
+
+def test_keys_renamed_beyond_any_rule_pair_by_shape_in_order(mode, tmp_path):
+    source, _ = _ready("gru_2layer_sequential")
+    renamed = {f"param{i}": p.data().as_nd_ndarray()
+               for i, p in enumerate(gpk.named_parameters(source).values())}
+    path = tmp_path / "renamed.params"
+    mx.nd.save(str(path), renamed)
+    target, _ = CORPUS["gru_2layer_sequential"]()
+    with pytest.raises(gpk.CheckpointError) as info:
+        gpk.load(target, str(path))
+    report = info.value.report
+    assert list(report.paired) == list(renamed)
+    assert list(report.paired.values()) == list(gpk.named_parameters(target))
+    assert repr(report.suggestion).startswith("Remap.keys({'param0': '0._unfused.0.i2h_weight'")
+    gpk.load(target, str(path), remap=report.suggestion)
+    _assert_same_values(_values(target), _values(source))
+
+
+def test_summary_tells_state_from_frozen_and_explains_gluons_shared_count(mode):
+    net, _ = _ready("resnet_v1")
+    s = gpk.summary(net)
+    state = sum(p.data().size for k, p in gpk.named_parameters(net).items()
+                if k.endswith(("running_mean", "running_var")))
+    assert s.totals["state"] == state > 0 and s.totals["frozen"] == 0
+    assert s.totals["trainable"] == s.totals["parameters"] - state
+    assert f"non-trainable (state) {state:,}" in str(s)
+    gpk.freeze(net, r"^output\.")
+    frozen = gpk.summary(net).totals
+    assert frozen["frozen"] == sum(p.data().size for p in gpk.select(net, r"^output\.").values())
+    assert frozen["state"] == state
+    assert s["features.1.0.body.1.running_mean"]["auxiliary"]
+    assert not s["features.1.0.body.1.gamma"]["auxiliary"]
+
+    dense = mx.gluon.nn.Dense(4, in_units=4)
+    twice = mx.gluon.nn.Sequential()
+    twice.add(mx.gluon.nn.Dense(4, in_units=3), dense, dense)
+    twice.initialize()
+    text = str(gpk.summary(twice))
+    assert f"Gluon's summary() counts more shared params: it hooks a block once per place it " \
+           f"is registered ({dense.name!r} at 1, 2)" in text
+    assert "Gluon's summary()" not in str(gpk.summary(net))
+
+
+def test_summary_folds_recurrent_keys_by_their_block(mode):
+    net, _ = _ready("lstm_bidir_hybrid_sequential")
+    keys = list(gpk.named_parameters(net))
+    for depth in (1, 2, 3):  # leaf layers keep their rows: the LSTM's keys are not blocks
+        assert [r["path"] for r in gpk.summary(net, depth=depth).to_records()] == keys
+    wrapper = mx.gluon.nn.Sequential()
+    wrapper.add(net)
+    folded = gpk.summary(wrapper, depth=1).to_records()
+    assert [(r["kind"], r["path"], r["count"]) for r in folded] == [("block", "0", 19)]
+    folded = gpk.summary(wrapper, depth=2).to_records()
+    assert [r["path"] for r in folded] == ["0." + k for k in keys]
+    rows = gpk.summary(net).to_records()
+    assert rows[1]["path"] == "1._unfused.0.l_cell.i2h_weight" and rows[1]["block_path"] == "1"
+    assert rows[1]["block_type"] == "LSTM"
+
+
+def test_every_reader_follows_gluons_keys_on_a_recurrent_model(mode, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    net, _ = _ready("lstm_bidir_hybrid_sequential")
+    keys = list(gpk.named_parameters(net, aliases=True))
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    gpk.save(net, str(a))
+    net.save_parameters(str(b))
+    d = gpk.diff(net, str(b))
+    assert d.same and [r["key"] for r in d.to_records()] == keys
+    assert gpk.export_npz(net, str(tmp_path / "n.npz")) == keys
+    assert onp.load(str(tmp_path / "n.npz"), allow_pickle=False).files == keys
+    converted = gpk.convert(str(b), str(tmp_path / "c.params"))
+    assert list(converted) == keys and (tmp_path / "c.params").read_bytes() == b.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "gluon_params_kit", "diff", str(a), str(b), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["same"] is True
+
+    replicated, inputs = CORPUS["lstm_bidir_hybrid_sequential"]()
+    replicated.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+    replicated(*[x.as_in_context(mx.cpu(0)) for x in inputs])
+    report = gpk.replica_report(replicated)
+    assert list(report) == list(gpk.named_parameters(replicated)) and report.consistent

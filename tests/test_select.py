@@ -1,6 +1,7 @@
 """select.py: matchers, select() as a real ParameterDict, freeze / unfreeze / set_multipliers."""
 import re
 
+import numpy as onp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 from fixtures import array, book_rgnet, fixed_hidden_mlp, initialized, nested_custom, tied_mlp
+from gluon_params_kit.errors import SelectionError
 from gluon_params_kit.select import (Changes, Selection, freeze, make_matcher, select,
                                      set_multipliers, unfreeze)
 from gluon_params_kit.tree import fresh_names, named_parameters
@@ -263,3 +265,33 @@ def test_lr_mult_zero_stops_training_in_np_mode(mode):
     trainer.step(2)
     assert (net[1].head.weight.data().asnumpy() == before).all()
     assert (net[0].weight.data().asnumpy() != first).any()  # lr_mult 1 still trains
+
+
+def test_accumulate_gradients_adds_up_backward_passes_and_leaves_null_alone(mode):
+    from gluon_params_kit import accumulate_gradients
+    from mxnet import autograd
+    net = nn.Sequential()
+    net.add(nn.Dense(3, in_units=4), nn.BatchNorm(in_channels=3), nn.Dense(2, in_units=3))
+    net.initialize()
+    freeze(net, r"^2\.bias")
+    preview = accumulate_gradients(net, dry_run=True)
+    assert preview.dry_run and list(preview) == ["0.weight", "0.bias", "1.gamma", "1.beta",
+                                                 "2.weight"]
+    assert net[0].weight.grad_req == "write"
+    with pytest.raises(SelectionError):
+        accumulate_gradients(net, "no_such_path")
+    with pytest.raises(SelectionError):
+        accumulate_gradients(net, dry_run="yes")
+    assert net[0].weight.grad_req == "write"  # nothing changed by the refused calls
+    changes = accumulate_gradients(net)
+    assert changes["0.weight"] == {"grad_req": ("write", "add")}
+    assert net[1].running_mean.grad_req == "null" and net[2].bias.grad_req == "null"
+    assert accumulate_gradients(net) == {}  # already accumulating: nothing to change
+    x = array((2, 4), mode)
+    grads = []
+    for _ in range(2):
+        with autograd.record():
+            loss = net(x).sum()
+        loss.backward()
+        grads.append(net[0].weight.grad().asnumpy().copy())
+    onp.testing.assert_allclose(grads[1], 2 * grads[0], rtol=1e-5)
