@@ -22,6 +22,7 @@ import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from ._compat import mx
+from ._display import format_shape
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
 from .errors import InitializerError, did_you_mean, listing
 
@@ -428,7 +429,7 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                     q.__dict__.pop(PROVENANCE_ATTR, None)
                     q.__dict__.update(state)
                 raise InitializerError(
-                    f"initializing {path!r} (shape {e.row.shape}) with {e.row.spec} (rule "
+                    f"initializing {path!r} (shape {format_shape(e.row.shape)}) with {e.row.spec} (rule "
                     f"{e.row.rule!r}) failed: {type(exc).__name__}: {exc}. Nothing was "
                     f"changed.") from exc
     for param in kept:  # constants keep their values but follow an explicit ctx

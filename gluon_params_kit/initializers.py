@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
+from ._display import format_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
 from .errors import DeviceError, InitializerError, PathError, SelectionError, did_you_mean, listing
@@ -47,7 +48,8 @@ class PlannedInit(NamedTuple):
     """What a plan does to one parameter (a row of :class:`InitPreview`)."""
 
     path: str
-    shape: Optional[Tuple[int, ...]]  #: None while the shape is not known (deferred)
+    #: The shape, ``None`` for each dimension not known yet (``action`` is then 'deferred')
+    shape: Optional[Tuple[Optional[int], ...]]
     rule: Optional[str]  #: the pattern, 'default', 'layer default', 'constant'; None: unmatched
     spec: Optional[str]  #: the initializer's ``dumps()``
     seed: Optional[int]  #: the parameter's own seed (derived from the plan seed)
@@ -101,7 +103,7 @@ class InitPreview(Mapping):
 
     def __str__(self) -> str:
         head = ("path", "shape", "rule", "initializer", "seed", "action")
-        body = [(r.path, "deferred" if r.shape is None else str(r.shape), r.rule or "-",
+        body = [(r.path, format_shape(r.shape), r.rule or "-",
                  r.spec or "UNMATCHED", "-" if r.seed is None else str(r.seed), r.action)
                 for r in self._rows.values()]
         widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
@@ -155,11 +157,11 @@ class InitPlan:
         ...                 default='normal(sigma=0.5)')
         >>> print(plan.preview(net))
         InitPlan preview of Sequential: 4 parameters, 0 unmatched (respect_layer_defaults=True)
-          path      shape     rule     initializer                   seed  action
-          0.weight  (3, 2)    default  ["normal", {"sigma": 0.5}]    -     initialize
-          0.bias    (3,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
-          1.weight  deferred  ^1\\.     ["one", {}]                   -     deferred
-          1.bias    (1,)      \\.bias$  ["constant", {"value": 0.25}] -     initialize
+          path      shape   rule     initializer                   seed  action
+          0.weight  (3, 2)  default  ["normal", {"sigma": 0.5}]    -     initialize
+          0.bias    (3,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
+          1.weight  (1, ?)  ^1\\.     ["one", {}]                   -     deferred
+          1.bias    (1,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
         >>> _ = plan.apply(net, seed=0)
         >>> _ = net(mx.nd.ones((1, 2)))  # deferred parameters get their rule now
         >>> net[1].weight.data().asnumpy().tolist(), net[1].bias.data().asnumpy().tolist()
@@ -393,7 +395,7 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
         return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
     spec = spec_text(init)
     own_seed = None if seed is None else derive_seed(seed, path, spec)
-    action = "initialize" if shape is not None else "deferred"
+    action = "initialize" if shape is not None and None not in shape else "deferred"
     return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
 
 
@@ -405,11 +407,12 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     return _Entry(param, row, init)
 
 
-def _known_shape(param: Parameter) -> Optional[Tuple[int, ...]]:
+def _known_shape(param: Parameter) -> Optional[Tuple[Optional[int], ...]]:
+    """The shape with each dimension not known yet (0 in nd mode, -1 in np mode) as None."""
     shape = param.shape
-    if shape is None or any(s in (0, -1) for s in shape):  # 0 (nd) or -1 (np): not known yet
+    if shape is None:
         return None
-    return tuple(shape)
+    return tuple(None if s in (0, -1) else int(s) for s in shape)
 
 
 def _label(pattern: Any) -> str:
