@@ -1,24 +1,43 @@
 # Two commands do all the set-up on a fresh machine: `make chapter` and `make test`.
-# Both create .venv if it is missing (Python 3.11, else 3.10, else 3.12) and install the kit.
+# Both create .venv if it is missing (Python 3.11, else 3.10, else 3.12) and install the kit
+# with what that target needs, no more: `make chapter` the kit and mxnet only; `make test`
+# adds the test tools, matplotlib, tqdm and the fuzzer; `make notebooks` adds JupyterLab.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BASE_PYTHON ?= $(shell .ci/find-python 3.11 3.10 3.12)
 SMOKE_PYTHON ?= $(shell .ci/find-python 3.12)
 SMOKE_VENV ?= .venv312
-STAMP := $(VENV)/.installed
+WHEEL_VENV ?= .venv-wheel
+# setuptools prints a warning block on every editable install ("Editable installation ...
+# be careful with folders ... with the same name as your package"); nothing to act on here.
+PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 
-.PHONY: setup chapter test unit notebooks smoke312 bench doctor clean
+.PHONY: setup setup-test setup-notebooks chapter test unit notebooks smoke312 wheel wheel-check \
+	browser screenshots bench doctor clean
 
-setup: $(STAMP)
-
-$(STAMP): setup.cfg setup.py
+$(PY):
 	@test -n "$(BASE_PYTHON)" || { echo "No python3.11/3.10/3.12 found: install one of them." >&2; exit 1; }
-	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(BASE_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[cpu,test,plot,progress,fuzz]'
+
+setup: $(VENV)/.installed-cpu
+setup-test: $(VENV)/.installed-test
+setup-notebooks: $(VENV)/.installed-notebooks
+
+$(VENV)/.installed-cpu: setup.cfg setup.py | $(PY)
+	$(PIP_INSTALL) -e '.[cpu]'
+	@touch $@
+
+$(VENV)/.installed-test: setup.cfg setup.py | $(PY)
+	$(PIP_INSTALL) -e '.[cpu,test,plot,progress,fuzz]'
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
-	@touch $(STAMP)
+	@touch $@ $(VENV)/.installed-cpu
+
+$(VENV)/.installed-notebooks: setup.cfg setup.py | $(PY)
+	$(PIP_INSTALL) -e '.[cpu,notebooks]'
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	@touch $@ $(VENV)/.installed-cpu
 
 chapter: setup
 	$(VENV)/bin/gluon-params chapter
@@ -26,10 +45,50 @@ chapter: setup
 doctor: setup
 	$(VENV)/bin/gluon-params doctor
 
-unit: setup
+# JupyterLab on the project's venv, in notebooks/ (its kernel "python3" is that venv).
+notebooks: setup-notebooks
+	cd notebooks && ../$(VENV)/bin/jupyter lab
+
+unit: setup-test browser
 	$(PY) -m pytest -q
 
-test: unit smoke312
+test: unit smoke312 wheel-check
+
+# Headless Chromium for tests/test_browser.py, installed where this machine allows it
+# (root with apt-get); elsewhere those tests skip and say why. Never fails the build.
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	    || command -v google-chrome >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing chromium (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    >/dev/null 2>&1 || echo "browser: chromium could not be installed; browser tests will skip"; \
+	else echo "browser: no chromium and no root apt-get; browser tests will skip"; fi
+
+# The browser tests' PNGs, kept in screenshots/ to look at.
+screenshots: setup-test browser
+	GPK_SCREENSHOTS=screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py
+	@ls screenshots/*.png
+
+# A wheel in dist/, as `pip install dist/gluon_params_kit-*.whl` takes it.
+wheel: | $(PY)
+	rm -f dist/gluon_params_kit-*.whl
+	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip wheel -q --no-deps -w dist .
+	rm -rf build
+	@ls dist/gluon_params_kit-*.whl
+
+# The built wheel in a fresh venv, outside the repository: import, CLI, the whole chapter.
+wheel-check: wheel
+	rm -rf $(WHEEL_VENV)
+	$(BASE_PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install -q "$$(ls dist/gluon_params_kit-*.whl)[cpu]"
+	cd /tmp && $(CURDIR)/$(WHEEL_VENV)/bin/python -c "import gluon_params_kit as gpk, os; \
+	assert os.path.realpath(gpk.__file__).startswith(os.path.realpath('$(CURDIR)/$(WHEEL_VENV)')), gpk.__file__; \
+	print('wheel-check: imported', gpk.__version__, 'from', os.path.dirname(gpk.__file__)); \
+	assert gpk.summary and os.path.exists(os.path.join(os.path.dirname(gpk.__file__), 'py.typed'))"
+	cd /tmp && $(CURDIR)/$(WHEEL_VENV)/bin/gluon-params --version
+	cd /tmp && $(CURDIR)/$(WHEEL_VENV)/bin/gluon-params chapter --quiet
 
 # The shim path: Python 3.12 with numpy 1.26 (numpy.bool etc. restored before mxnet imports).
 smoke312:
@@ -43,8 +102,8 @@ smoke312:
 	$(SMOKE_VENV)/bin/gluon-params doctor; \
 	$(SMOKE_VENV)/bin/gluon-params chapter --check > $(SMOKE_VENV)/chapter.txt; tail -n 1 $(SMOKE_VENV)/chapter.txt
 
-bench: setup
+bench: setup-test
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(SMOKE_VENV) build *.egg-info
+	rm -rf $(VENV) $(SMOKE_VENV) $(WHEEL_VENV) build dist screenshots *.egg-info

@@ -3,90 +3,116 @@
 Import it next to mxnet; every function takes and returns real ``mxnet.gluon`` objects.
 One module per concept around one backbone, structural paths (``tree``); this module
 re-exports each module's public names.
+
+The names are loaded on first use (PEP 562): ``import gluon_params_kit as gpk`` imports
+only numpy and restores the numpy aliases MXNet 1.9.1 needs (so ``import mxnet`` after it
+works on numpy 1.26); ``gpk.summary`` or ``from gluon_params_kit import summary`` imports
+mxnet and the module that defines the name. That keeps ``gluon-params --help``,
+``doctor`` and the header-only commands fast, and working where mxnet cannot import.
 """
-from . import _compat  # noqa: F401  (numpy shim before anything imports mxnet)
-from .errors import CheckpointError
-from .errors import DeviceError
-from .errors import InitializerError
-from .errors import LoadWarning
-from .errors import ParamsKitError
-from .errors import PathError
-from .errors import SelectionError
-from .errors import TieError
-from .tree import LegacyNames
-from .tree import PathLike
-from .tree import format_path
-from .tree import fresh_names
-from .tree import get
-from .tree import legacy_names
-from .tree import match_legacy_names
-from .tree import named_blocks
-from .tree import named_parameters
-from .tree import parse_path
-from .tree import path_of
-from .tree import render_tree
-from .tree import walk
-from .select import Changes
-from .select import MODES
-from .select import ONS
-from .select import Pattern
-from .select import Selection
-from .select import accumulate_gradients
-from .select import freeze
-from .select import make_matcher
-from .select import select
-from .select import set_multipliers
-from .select import unfreeze
-from .inspection import InspectionError
-from .inspection import ParamStats
-from .inspection import Summary
-from .inspection import plot_histograms
-from .inspection import stats
-from .inspection import summary
-from .initializers import InitPlan
-from .initializers import InitPreview
-from .initializers import PlannedInit
-from .initializers import derive_seed
-from .initializers import get_initializer
-from .initializers import list_initializers
-from .initializers import provenance
-from .initializers import register_initializer
-from .initializers import reinitialize
-from .tying import TiedGroup
-from .tying import TiedGroups
-from .tying import TransposedDense
-from .tying import check_tied_gradients
-from .tying import repeat_tied
-from .tying import tie
-from .tying import tied_copy
-from .tying import tied_groups
-from .checkpoint import ArrayInfo
-from .checkpoint import DiffReport
-from .checkpoint import Header
-from .checkpoint import LoadReport
-from .checkpoint import Remap
-from .checkpoint import collapse_keys
-from .checkpoint import convert
-from .checkpoint import diff
-from .checkpoint import export_npz
-from .checkpoint import load
-from .checkpoint import read_header
-from .checkpoint import save
-from .devices import Checksums
-from .devices import MoveReport
-from .devices import ReplicaReport
-from .devices import available_contexts
-from .devices import broadcast
-from .devices import checksum
-from .devices import gpu_problems
-from .devices import move
-from .devices import replica_report
-from .devices import set_data_everywhere
-from .devices import sync_replicas
-from .devices import try_all_gpus
-from .devices import try_gpu
+import importlib as _importlib
+import os as _os
+import sys as _sys
+import types as _types
+
+from . import _shim  # noqa: F401  (numpy aliases before anything imports mxnet)
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    # errors
+    "CheckpointError": "errors",
+    "DeviceError": "errors",
+    "InitializerError": "errors",
+    "LoadWarning": "errors",
+    "ParamsKitError": "errors",
+    "PathError": "errors",
+    "SelectionError": "errors",
+    "TieError": "errors",
+    # tree
+    "LegacyNames": "tree",
+    "PathLike": "tree",
+    "format_path": "tree",
+    "fresh_names": "tree",
+    "get": "tree",
+    "legacy_names": "tree",
+    "match_legacy_names": "tree",
+    "named_blocks": "tree",
+    "named_parameters": "tree",
+    "parse_path": "tree",
+    "path_of": "tree",
+    "render_tree": "tree",
+    "walk": "tree",
+    # select
+    "Changes": "select",
+    "MODES": "select",
+    "ONS": "select",
+    "Pattern": "select",
+    "Selection": "select",
+    "accumulate_gradients": "select",
+    "freeze": "select",
+    "make_matcher": "select",
+    "select": "select",
+    "set_multipliers": "select",
+    "unfreeze": "select",
+    # inspection
+    "InspectionError": "inspection",
+    "ParamStats": "inspection",
+    "Summary": "inspection",
+    "plot_histograms": "inspection",
+    "stats": "inspection",
+    "summary": "inspection",
+    # initializers
+    "InitPlan": "initializers",
+    "InitPreview": "initializers",
+    "PlannedInit": "initializers",
+    "derive_seed": "initializers",
+    "get_initializer": "initializers",
+    "list_initializers": "initializers",
+    "provenance": "initializers",
+    "register_initializer": "initializers",
+    "reinitialize": "initializers",
+    # tying
+    "TiedGroup": "tying",
+    "TiedGroups": "tying",
+    "TransposedDense": "tying",
+    "check_tied_gradients": "tying",
+    "repeat_tied": "tying",
+    "tie": "tying",
+    "tied_copy": "tying",
+    "tied_groups": "tying",
+    # checkpoint
+    "ArrayInfo": "checkpoint",
+    "DiffReport": "checkpoint",
+    "Header": "checkpoint",
+    "LoadReport": "checkpoint",
+    "Remap": "checkpoint",
+    "collapse_keys": "checkpoint",
+    "convert": "checkpoint",
+    "diff": "checkpoint",
+    "export_npz": "checkpoint",
+    "load": "checkpoint",
+    "read_header": "checkpoint",
+    "save": "checkpoint",
+    # devices
+    "Checksums": "devices",
+    "MoveReport": "devices",
+    "ReplicaReport": "devices",
+    "available_contexts": "devices",
+    "broadcast": "devices",
+    "checksum": "devices",
+    "gpu_problems": "devices",
+    "move": "devices",
+    "replica_report": "devices",
+    "set_data_everywhere": "devices",
+    "sync_replicas": "devices",
+    "try_all_gpus": "devices",
+    "try_gpu": "devices",
+}
+#: modules reachable as attributes without an explicit import (``gpk.chapter.rgnet``)
+_SUBMODULES = ("checkpoint", "chapter", "cli", "devices", "errors", "exercises", "initializers",
+               "inspection", "select", "tree", "tying")
 
 __all__ = [
     "ArrayInfo",
@@ -170,3 +196,36 @@ __all__ = [
     "unfreeze",
     "walk",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(_importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gluon_params_kit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name, value):
+        # Importing the submodule `select` sets the package's attribute `select` to that
+        # module; the public name is the function select.select, as it always was.
+        if name in _EXPORTS and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
+
+
+# Importing mxnet with DMLC_ROLE=scheduler or server runs that node of a dist_sync cluster
+# (README, "A cluster"): `python -c "import gluon_params_kit"` has always started one.
+if _os.environ.get("DMLC_ROLE") in ("scheduler", "server"):
+    from . import _compat  # noqa: F401,E402

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as onp
 
 from ._compat import gluon, to_numpy
-from ._display import format_float, format_shape, html_table, text_table
+from ._display import format_float, format_shape, html_table, progress, text_table
 from ._files import atomic_write, check_source
 from ._header import read_array, read_header
 from ._remap import collapse_keys
@@ -66,14 +66,8 @@ def _host_arrays(source: Source, what: str, progress: bool = False
 
 
 def _progress(total: int, label: str):
-    """A tqdm bar on stderr for files over 100 MB, when tqdm is installed."""
-    if total <= 100 * 2**20:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(label), leave=False)
+    """A tqdm bar on stderr for files over 100 MB (see ``_display.progress``)."""
+    return progress(total, label)
 
 
 def _as_float(a: onp.ndarray) -> onp.ndarray:

@@ -9,7 +9,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 __all__ = ["HTML_STYLE", "format_bytes", "format_count", "format_float", "format_shape", "html_table",
-           "plural", "sparkline", "text_table"]
+           "plural", "progress", "sparkline", "text_table"]
 
 #: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
@@ -140,3 +140,34 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Seq
 HTML_STYLE = ("<style>table.gpk td,table.gpk th{text-align:left}"
               "table.gpk td.r,table.gpk th.r{text-align:right}"
               "table.gpk .spark{font-family:monospace;white-space:pre}</style>")
+
+
+#: Reads larger than this show a progress bar (tqdm), or once say how to get one.
+PROGRESS_BYTES = 100 * 2**20
+_hinted = False
+
+
+def progress(total: int, label: str, *, stream=None):
+    """A tqdm bar on stderr for reads over :data:`PROGRESS_BYTES`, else ``None``.
+
+    Without tqdm, the first long read of the process says once (on stderr) how to get a
+    bar, and returns ``None``; the caller then reads without one.
+
+    >>> progress(10, "small.params") is None
+    True
+    """
+    if total <= PROGRESS_BYTES:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        global _hinted
+        if not _hinted:
+            _hinted = True
+            import sys
+            print(f"reading {format_bytes(total)} from {label}; for a progress bar: "
+                  f"pip install tqdm  (or the kit's extra: gluon_params_kit[progress])",
+                  file=stream or sys.stderr)
+        return None
+    import os
+    return tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(label), leave=False)

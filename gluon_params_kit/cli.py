@@ -6,6 +6,10 @@ with ``--json`` they are also printed on stdout as ``{"error": ..., "type": ...,
 "command": ..., "exit_code": ...}``, with the same exit code.
 Each command is a ``(name, add_arguments, run)`` entry in ``COMMANDS``; ``run(args)``
 returns the exit code.
+
+Imports are lazy: ``--help``, ``--version``, ``doctor``, ``inspect`` without ``--stats``
+and ``diff --names`` never import mxnet (they read file headers with numpy only), so they
+start fast and work where mxnet cannot be imported (``benchmarks/bench_cli.py``).
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ __all__ = ["main"]
 
 
 def _add_chapter(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--check", action="store_true",
-                   help="only print the closing line (cells reproduced, checks passed)")
+    p.add_argument("--quiet", "-q", "--check", dest="check", action="store_true",
+                   help="only print the closing line (cells reproduced, checks passed); "
+                        "--check is an alias")
     p.add_argument("--no-checks", action="store_true",
                    help="replay the cells without verifying their outputs")
 
@@ -117,7 +122,7 @@ def _stats(chunks, on_chunk) -> dict:
 
 def _run_inspect(args: argparse.Namespace) -> int:
     from ._display import format_bytes, format_count, format_float, format_shape, text_table
-    from ._compare import _progress
+    from ._display import progress as _progress
     from ._header import iter_chunks, read_header
     header = read_header(_input_file(args.file))
     keep = _regex(args.pattern)
@@ -174,10 +179,78 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pattern", metavar="REGEX", help="only keys that match (re.search)")
     p.add_argument("--atol", type=float, default=0.0,
                    help="values differing by at most this much count as equal (default 0)")
+    p.add_argument("--names", action="store_true",
+                   help="compare only names, shapes and dtypes, from the files' headers "
+                        "(no data read)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _header_entries(path: str) -> "dict":
+    """name -> (shape, dtype) of a .params or .npz file, read from headers only."""
+    if path.endswith(".npz"):
+        import zipfile
+        from numpy.lib import format as npy
+        out = {}
+        try:
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    with z.open(info) as f:
+                        version = npy.read_magic(f)
+                        read = (npy.read_array_header_1_0 if version == (1, 0)
+                                else npy.read_array_header_2_0)
+                        shape, _, dtype = read(f)
+                    out[info.filename[:-4] if info.filename.endswith(".npy") else
+                        info.filename] = (tuple(shape), str(dtype))
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise UsageError(f"{path!r} is not a readable .npz file: {exc}") from None
+        return out
+    from ._header import read_header
+    header = read_header(path)
+    return {n: (a.shape, a.dtype) for n, a in zip(header.names, header)}
+
+
+def _run_diff_names(args: argparse.Namespace) -> int:
+    keep = _regex(args.pattern)
+    a = {k: v for k, v in _header_entries(_input_file(args.a)).items() if keep(k)}
+    b = {k: v for k, v in _header_entries(_input_file(args.b)).items() if keep(k)}
+    rows = []
+    for key in list(a) + [k for k in b if k not in a]:
+        if key not in b:
+            status = "only_a"
+        elif key not in a:
+            status = "only_b"
+        elif a[key][0] != b[key][0]:
+            status = "shape"
+        elif a[key][1] != b[key][1]:
+            status = "dtype"
+        else:
+            status = "same"
+        rows.append(dict(key=key, status=status, a=a.get(key), b=b.get(key)))
+    same = all(r["status"] == "same" for r in rows)
+    if args.json:
+        _print_json(dict(same=same, names_only=True, rows=[
+            dict(key=r["key"], status=r["status"],
+                 shape_a=r["a"] and r["a"][0], dtype_a=r["a"] and r["a"][1],
+                 shape_b=r["b"] and r["b"][0], dtype_b=r["b"] and r["b"][1]) for r in rows]))
+        return 0 if same else 1
+    from ._display import format_shape, text_table
+
+    def cell(v):
+        return "-" if v is None else f"{format_shape(v[0])} {v[1]}"
+    differ = [r for r in rows if r["status"] != "same"]
+    lines = [f"diff --names {args.a} vs {args.b}: {len(rows)} keys, {len(differ)} differ "
+             f"(headers only: values not compared)"]
+    if differ:
+        lines += text_table(["status", "key", "A", "B"],
+                            [[r["status"], r["key"], cell(r["a"]), cell(r["b"])] for r in differ],
+                            [False] * 4)
+    print("\n".join(lines))
+    return 0 if same else 1
+
+
 def _run_diff(args: argparse.Namespace) -> int:
+    if args.names:
+        return _run_diff_names(args)
     from .checkpoint import diff
     _regex(args.pattern)
     if not args.atol >= 0:
@@ -294,9 +367,13 @@ COMMANDS: List[Command] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     parser = argparse.ArgumentParser(
         prog="gluon-params",
         description="Look at, check and convert the parameters of MXNet Gluon networks.")
+    parser.add_argument("--version", action="version",
+                        version=f"gluon-params {__version__} (gluon_params_kit; "
+                                f"Python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, help_text, add_arguments, run in COMMANDS:

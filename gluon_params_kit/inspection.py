@@ -3,10 +3,13 @@
 Unlike Gluon's ``Block.summary(x)``, :func:`summary` needs no forward pass or example
 input, works on hybridized nets and before deferred shapes are known (unknown dimensions
 show as ``?``, their counts as pending), shows dtype, bytes and devices, and counts a
-tied Parameter once. :func:`stats` measures every parameter's values (or gradients) with
-at most one host transfer per parameter: on CPU a zero-copy host view read by numpy in
-cache-sized chunks (MXNet 1.9.1's CPU reductions are many times slower than numpy's); on
-a GPU, MXNet ops on the parameter's own device, gathered in one transfer.
+tied Parameter once. Given example inputs, it also records each block's output shape in
+one forward pass that leaves the net as it was (``_layer_trace``). Its text fits a width
+and its HTML is one collapsible tree of blocks (``_summary_view``). :func:`stats`
+measures every parameter's values (or gradients) with at most one host transfer per
+parameter: on CPU a zero-copy host view read by numpy in cache-sized chunks (MXNet
+1.9.1's CPU reductions are many times slower than numpy's); on a GPU, MXNet ops on the
+parameter's own device, gathered in one transfer.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as _onp
 
 from . import _display as D
+from . import _layer_trace
+from . import _summary_view as _view
 from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
 from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
@@ -101,20 +106,16 @@ def _size(param: Parameter) -> Optional[int]:
 
 # --------------------------------------------------------------------------- summary
 
-_BASE = ["path", "name", "shape", "dtype", "size", "bytes", "ctx", "grad_req", "state"]
-_STAT_COLS = [("mean", "mean"), ("std", "std"), ("min", "min"), ("max", "max"), ("l2", "l2"),
-              ("zeros", "zero_fraction")]
-
-
 class Summary:
     """What :func:`summary` returns: rows (one per parameter, or per folded block) and totals.
 
-    ``str()`` is an aligned text table, ``_repr_html_`` a Jupyter table collapsible by
-    block, ``to_records()`` plain dicts. ``summary[path]`` is one row's record and
-    ``totals`` a dict: ``tensors``, ``parameters`` (values, a tied Parameter once),
-    ``trainable``, ``frozen`` (``grad_req='null'`` set on a trainable Parameter),
-    ``state`` (non-trainable by design: auxiliary state such as BatchNorm's running
-    mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
+    ``str()`` is an aligned text table that fits the terminal (else 120 characters; see
+    :meth:`to_string`), ``_repr_html_`` one nested table of the block hierarchy for Jupyter,
+    ``to_records()`` plain dicts, ``layers`` one dict per block. ``summary[path]`` is one
+    row's record and ``totals`` a dict: ``tensors``, ``parameters`` (values, a tied
+    Parameter once), ``trainable``, ``frozen`` (``grad_req='null'`` set on a trainable
+    Parameter), ``state`` (non-trainable by design: auxiliary state such as BatchNorm's
+    running mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
     ``pending`` (tensors whose shape is not known yet, not counted), ``bytes`` and
     ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``.
 
@@ -131,12 +132,18 @@ class Summary:
     def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
                  *, show_init: bool, stats: bool, grads: bool,
                  aliases: Optional[Dict[str, str]] = None,
-                 registered_twice: Optional[Dict[str, List[str]]] = None):
+                 registered_twice: Optional[Dict[str, List[str]]] = None,
+                 flat: Optional[List[Dict[str, Any]]] = None,
+                 layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
+                 open_depth: int = 1, width: Optional[int] = None):
         self.title, self.totals = title, totals
         #: Block name -> its paths, for blocks with Parameters registered in several places.
         self.registered_twice = dict(registered_twice or {})
         self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
+        self._flat = rows if flat is None else flat
+        self._layers = layers or []
+        self._traced, self._open_depth, self._width = traced, open_depth, width
 
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
@@ -153,6 +160,24 @@ class Summary:
         [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
         """
         return [self._record(r) for r in self._rows]
+
+    @property
+    def layers(self) -> List[Dict[str, Any]]:
+        """One dict per block, in walk order: path, type, name, depth, parameters and
+        bytes (its subtotal: every Parameter below it whose first path is there, so tied
+        ones count once), tensors, own (its own Parameters' values), outputs (one output
+        shape, or list of shapes, per call when :func:`summary` got example inputs; else
+        ``None``) and same_as (the first path of a block registered twice, else ``None``).
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.HybridSequential(); net.add(nn.Dense(4, in_units=3), nn.Dense(2))
+        >>> net.initialize(); net.hybridize()
+        >>> [(l['path'], l['outputs'], l['parameters']) for l in summary(net, mx.nd.ones((5, 3))).layers]
+        [('', [(5, 2)], 26), ('0', [(5, 4)], 16), ('1', [(5, 2)], 10)]
+        """
+        keys = ("path", "type", "name", "depth", "parameters", "bytes", "tensors", "own",
+                "outputs", "same_as")
+        return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
 
     def __getitem__(self, path: PathLike) -> Dict[str, Any]:
         """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
@@ -181,37 +206,8 @@ class Summary:
     def __iter__(self):
         return iter(self.to_records())
 
-    def _columns(self) -> Tuple[List[str], List[List[str]], List[bool]]:
-        heads = list(_BASE)
-        extra_mult = any(r["lr_mult"] not in (None, 1.0) or r["wd_mult"] not in (None, 1.0)
-                         for r in self._rows)
-        shared = any(r["shared_with"] for r in self._rows)
-        heads += ["lr/wd"] * extra_mult + ["shared with"] * shared + ["init"] * self._show_init
-        if self._stats:
-            heads += [h for h, _ in _STAT_COLS] + ["nan", "inf", "hist"]
-        if self._grads:
-            heads += ["grad mean", "grad std", "grad l2", "grad hist"]
-        rows = []
-        for r in self._rows:
-            folded = r["kind"] == "block"
-            cells = [r["path"] or "<root>", r["name"],
-                     f"[{r['count']} tensors]" if folded else D.format_shape(r["shape"]),
-                     r["dtype"], D.format_count(r["size"]), D.format_bytes(r["bytes"]),
-                     ",".join(r["contexts"]) or "-", r["grad_req"], r["state"]]
-            if extra_mult:
-                cells.append("-" if folded else f"{r['lr_mult']:g}/{r['wd_mult']:g}")
-            if shared:
-                cells.append(",".join(r["shared_with"]) or "-")
-            if self._show_init:
-                cells.append(_provenance_text(r["provenance"]))
-            if self._stats:
-                cells += _stat_cells(r["stats"], [k for _, k in _STAT_COLS], with_counts=True)
-            if self._grads:
-                cells += _stat_cells(r["grad_stats"], ["mean", "std", "l2"], with_counts=False)
-            rows.append(cells)
-        right = [h in ("size", "bytes", "nan", "inf") or h in dict(_STAT_COLS)
-                 or h.startswith("grad ") and h != "grad hist" for h in heads]
-        return heads, rows, right
+    def _flags(self) -> Dict[str, bool]:
+        return dict(show_init=self._show_init, stats=self._stats, grads=self._grads)
 
     def _total_lines(self) -> List[str]:
         t, c, b = self.totals, D.format_count, D.format_bytes
@@ -238,62 +234,92 @@ class Summary:
             lines.append(f"Non-finite values: {c(t['nan'])} NaN, {c(t['inf'])} Inf")
         return lines
 
+    def to_string(self, width: Optional[int] = None) -> str:
+        """The text table, at most ``width`` characters wide (never wraps).
+
+        By default the width given to :func:`summary`, else the terminal's, else 120
+        (notebooks, pipes). Too wide a table first moves statistics to a second table
+        keyed by path, then leaves out columns (one holding the same value in every row
+        first, then name, ctx, grad_req, state, ...; path, shape and size stay), then
+        shortens long cells in the middle with ``…``; a line under the table says what
+        was left out.
+
+        Raises:
+            InspectionError: ``width`` is not an int >= 40.
+
+        >>> from mxnet.gluon import nn
+        >>> from gluon_params_kit import fresh_names
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); net.add(nn.Dense(4, in_units=3)); net.initialize()
+        >>> print(summary(net).to_string(width=60))
+        Sequential 'sequential0': 2 parameter tensors
+        path      name           shape   dtype    size  bytes
+        -----------------------------------------------------
+        0.weight  dense0_weight  (4, 3)  float32    12   48 B
+        0.bias    dense0_bias    (4,)    float32     4   16 B
+        Same in every row: ctx cpu(0), grad_req write, state
+          initialized
+        <BLANKLINE>
+        Parameters: 16 in 2 tensors (trainable 16, frozen 0)
+        Memory: 64 B per device
+        """
+        width = _check_width(self._width if width is None else width)
+        return _view.text(self.title, self._rows, self._total_lines(),
+                          self._layers if self._traced else None,
+                          width if width is not None else _view.default_width(), **self._flags())
+
     def __str__(self) -> str:
-        heads, rows, right = self._columns()
-        return "\n".join([self.title] + D.text_table(heads, rows, right) + [""]
-                         + self._total_lines())
+        return self.to_string()
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        heads, rows, right = self._columns()
-        classes = {i: "spark" for i, h in enumerate(heads) if h.endswith("hist")}
-        groups: "OrderedDict[str, List[int]]" = OrderedDict()
-        for i, r in enumerate(self._rows):
-            key = r["path"] if r["kind"] == "block" else r["path"].rpartition(".")[0]
-            groups.setdefault(key, []).append(i)
-        parts = ["<div class='gpk-summary'>", D.HTML_STYLE, f"<b>{_esc(self.title)}</b>"]
-        for key, idx in groups.items():
-            size = sum(self._rows[i]["size"] or 0 for i in idx)
-            label = (f"{key or '<root>'} ({self._rows[idx[0]]['block_type']}): "
-                     f"{len(idx)} rows, {D.format_count(size)} values")
-            parts.append(f"<details open><summary>{_esc(label)}</summary>"
-                         + D.html_table(heads, [rows[i] for i in idx], right, classes)
-                         + "</details>")
-        parts.append("<ul>" + "".join(f"<li>{_esc(s)}</li>" for s in self._total_lines())
-                     + "</ul></div>")
-        return "".join(parts)
+        return _view.html_tree(self.title, self._flat, self._layers, self._total_lines(),
+                               open_depth=self._open_depth, traced=self._traced,
+                               **self._flags())
 
 
-def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: Any = None,
-            depth: Optional[int] = None, provenance: Optional[bool] = None,
-            bins: int = 16) -> Summary:
+def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
+            pattern: Any = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
+            bins: int = 16, width: Optional[int] = None) -> Summary:
     """A table of every parameter: path, auto name, shape, dtype, size, bytes, devices...
 
-    No forward pass or example input is needed; hybridized nets, deferred shapes
-    (unknown dimensions shown as ``?``, their counts pending) and both ``mx.nd`` and
-    ``mx.np`` modes work. A tied Parameter is one row (under its first path, the others
-    in ``shared_with``) and is counted once, so the total equals the "Unique parameters
-    in model" of Gluon's ``block.summary(x)``.
+    Without ``inputs`` no forward pass runs: hybridized nets, deferred shapes (unknown
+    dimensions shown as ``?``, their counts pending) and both ``mx.nd`` and ``mx.np``
+    modes work. A tied Parameter is one row (under its first path, the others in
+    ``shared_with``) and is counted once, so the total equals the "Unique parameters in
+    model" of Gluon's ``block.summary(x)``.
+
+    With example ``inputs`` (as for ``net(*inputs)``), one forward pass in predict mode
+    also records each block's output shape (``layers``, and a layer table in the text), as
+    Gluon's ``block.summary(x)`` and torchinfo do, but on hybridized nets too and without
+    changing the net: hybridization and cached graphs, parameter values, gradients and
+    deferred initialization (completed with zeros for the pass, then put back; no random
+    number is drawn) are as before.
 
     Args:
         block: the network.
+        *inputs: optional example inputs for one forward pass (output shapes).
         stats: add value statistics (mean, std, min, max, L2, zero fraction, NaN/Inf,
             a sparkline histogram), see :func:`stats`.
         grads: add gradient statistics.
         pattern: only the parameters it selects (path pattern or ``predicate(path, param)``).
         depth: fold blocks deeper than this into one subtotal row per block at this depth,
             which also counts that block's own parameters (``0``: one row for the whole
-            net); a layer without sub-blocks at this depth keeps its parameter rows.
+            net); a layer without sub-blocks at this depth keeps its parameter rows. In
+            HTML, blocks down to this depth are open (default: the root's children show,
+            collapsed).
         provenance: show the ``init`` column (spec and rule of an ``InitPlan``); by
             default shown when any parameter carries provenance.
         bins: histogram bins when ``stats`` or ``grads``.
+        width: the text's width in characters (default: the terminal's, else 120).
 
     Returns:
         A :class:`Summary`.
 
     Raises:
-        InspectionError: a bad ``depth``, ``bins`` or flag.
+        InspectionError: a bad ``depth``, ``bins``, ``width`` or flag; ``inputs`` given for
+            a net with uninitialized parameters, or the forward pass failed.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -304,6 +330,14 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
         (18, 1, (2, None))
         >>> print(str(s).splitlines()[4])  # doctest: +NORMALIZE_WHITESPACE
         0.bias ... (4,) float32 4 16 B cpu(0) write initialized
+        >>> print("\\n".join(summary(net, mx.nd.ones((5, 3))).to_string().splitlines()[1:7]))
+        ... # doctest: +NORMALIZE_WHITESPACE, +ELLIPSIS
+        Layers (one forward pass of the example input)
+        layer   type        output shape  params  name
+        ---...
+        <root>  Sequential  (5, 2)            26  sequential...
+          0     Dense       (5, 4)            16  dense...
+          1     Dense       (5, 2)            10  dense...
     """
     for flag, value in (("stats", stats), ("grads", grads)):
         if not isinstance(value, bool):
@@ -314,12 +348,18 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
         raise InspectionError(f"depth must be None or an int >= 0 (0 folds the whole net into "
                               f"one row), got {depth!r}")
     _check_int("bins", bins, MAX_BINS)
+    _check_width(width)
     blocks = named_blocks(block, aliases=True)
+    selected = _selected(block, pattern)
+    inferred: Dict[int, Tuple[int, ...]] = {}
+    outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
-    for group in _selected(block, pattern):
+    owners = []  # the path of the block holding each row's Parameter (in the tree)
+    for group in selected:
         owner_path = group.attribute.rpartition(".")[0]
+        owners.append(owner_path if owner_path in blocks else "")
         param = group.param
-        row = _row(param, group.paths, blocks.get(owner_path, block))
+        row = _row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
         row["block_path"] = owner_path
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
@@ -327,14 +367,19 @@ def summary(block: Block, *, stats: bool = False, grads: bool = False, pattern: 
         rows.append(row)
     totals = _totals(rows)
     show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
+    layers = _view.layers(blocks, rows, owners, outputs, keep_all=pattern is None)
+    flat = rows
     if depth is not None:
-        rows = _fold(rows, depth, blocks)
+        rows = _view.fold(rows, depth, blocks)
     count = D.plural(totals["tensors"], "parameter tensor")
     title = f"{type(block).__name__} {block.name!r}: {count}"
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   aliases=_spellings(block), registered_twice=_registered_twice(block))
+                   aliases=_spellings(block), registered_twice=_registered_twice(block),
+                   flat=flat, layers=layers, traced=outputs is not None,
+                   open_depth=1 if depth is None else depth, width=width)
+
 
 
 def _registered_twice(block: Block) -> Dict[str, List[str]]:
@@ -346,9 +391,34 @@ def _registered_twice(block: Block) -> Dict[str, List[str]]:
                        if len(paths) > 1 and blk.collect_params())
 
 
-def _row(param: Parameter, paths: List[str], parent: Block) -> Dict[str, Any]:
+def _check_width(width: Any) -> Optional[int]:
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int)
+                              or width < _view.MIN_WIDTH):
+        raise InspectionError(f"width must be None or an int >= {_view.MIN_WIDTH} "
+                              f"(characters), got {width!r}")
+    return width
+
+
+def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
+    missing = [g.path for g in _parameter_groups(block) if _state(g.param) == "uninitialized"]
+    if missing:
+        raise InspectionError(
+            f"summary(net, *inputs) runs one forward pass, but {type(block).__name__} "
+            f"{block.name!r} has uninitialized parameters ({listing(missing)}): call "
+            f"net.initialize() first, or leave out the inputs for a forward-free summary")
+    try:
+        return _layer_trace.trace_outputs(block, inputs, inferred)
+    except Exception as exc:  # the user's net or inputs: say which call failed
+        raise InspectionError(
+            f"summary(net, *inputs): the forward pass of {type(block).__name__} "
+            f"{block.name!r} on inputs of shape {_layer_trace.shapes_of(list(inputs))} "
+            f"failed ({type(exc).__name__}: {exc}); the net is unchanged") from exc
+
+
+def _row(param: Parameter, paths: List[str], parent: Block,
+         inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
     state = _state(param)
-    raw = param._shape
+    raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
     shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
     known = shape is not None and None not in shape
     size = math.prod(shape) if known else None
@@ -389,69 +459,6 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     for key in ("nan", "inf"):
         out[key] = sum((r["stats"] or {}).get(key, 0) for r in rows)
     return out
-
-
-def _fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]:
-    """Replace the rows of blocks deeper than ``depth`` by one subtotal row per block.
-
-    A block at ``depth`` that holds deeper Parameters becomes one row that also counts
-    its own Parameters (a leaf layer there keeps its rows), so a subtotal row is always
-    the whole block.
-    """
-    out: List[Dict[str, Any]] = []
-    folded: Dict[str, Dict[str, Any]] = {}
-    # Fold by the owning block's path (a recurrent layer's key '1._unfused.0.i2h_weight'
-    # belongs to block '1'), with the attribute name as the last segment.
-    def segments(r):
-        return (r["block_path"].split(".") if r["block_path"] else []) + ["<param>"]
-    deep = {".".join(segments(r)[:depth]) for r in rows if len(segments(r)) - 1 > depth}
-    for r in rows:
-        segs = segments(r)
-        key = ".".join(segs[:depth])
-        if len(segs) - 1 < depth or (len(segs) - 1 == depth and key not in deep):
-            out.append(r)
-            continue
-        if key not in folded:
-            blk = blocks[key]
-            folded[key] = {"kind": "block", "path": key, "name": blk.name,
-                           "block_type": type(blk).__name__, "shape": None, "members": []}
-            out.append(folded[key])
-        folded[key]["members"].append(r)
-    for row in folded.values():
-        members = row.pop("members")
-
-        def same(field, members=members):
-            values = {str(m[field]) for m in members}
-            return values.pop() if len(values) == 1 else "mixed"
-        sizes = [m["size"] for m in members]
-        ctxs: List[str] = []
-        for m in members:
-            ctxs += [c for c in m["contexts"] if c not in ctxs]
-        row.update(dtype=same("dtype"), size=None if None in sizes else sum(sizes),
-                   bytes=None if None in sizes else sum(m["bytes"] for m in members),
-                   contexts=ctxs, grad_req=same("grad_req"), lr_mult=None, wd_mult=None,
-                   state=same("state"), shared_with=[], provenance=None, stats=None,
-                   grad_stats=None, count=len(members), block_path=row["path"],
-                   auxiliary=all(m["auxiliary"] for m in members))
-    return out
-
-
-def _stat_cells(record: Optional[Dict[str, Any]], keys: List[str], with_counts: bool):
-    n = len(keys) + (2 if with_counts else 0) + 1
-    if record is None:
-        return ["-"] * n
-    if record["state"] != "ok":
-        return [record["state"]] + ["-"] * (n - 1)
-    cells = [D.format_float(record[k]) for k in keys]
-    if with_counts:
-        cells += [str(record["nan"]), str(record["inf"])]
-    return cells + [D.sparkline(record["hist"])]
-
-
-def _provenance_text(prov: Optional[Dict[str, Any]]) -> str:
-    if not prov:
-        return "-"
-    return f"{prov.get('spec', '?')} (rule {prov.get('rule', '?')})"
 
 
 @functools.lru_cache(maxsize=64)
@@ -499,11 +506,6 @@ def _selected(block: Block, pattern: Any) -> List[Any]:
     return chosen
 
 
-def _esc(text: str) -> str:
-    import html
-    return html.escape(text)
-
-
 # --------------------------------------------------------------------------- plots
 
 def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, bins: int = 50,
@@ -522,7 +524,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         A ``matplotlib.figure.Figure`` (not attached to pyplot: display or save it).
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install gluon_params_kit[plot]``).
+        ImportError: matplotlib is not installed (``pip install 'matplotlib<3.9'``, the
+            kit's ``plot`` extra).
         InspectionError: ``grads`` is not a bool, ``bins`` or ``cols`` is not a positive
             int, or nothing is selected.
 
@@ -540,9 +543,8 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError("plot_histograms needs matplotlib, an optional extra: "
-                          "pip install gluon_params_kit[plot]  (or pip install 'matplotlib<3.9')"
-                          ) from exc
+        raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
+                          "pip install 'matplotlib<3.9'") from exc
     chosen = _selected(block, pattern)
     if not chosen:
         raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")

@@ -34,7 +34,7 @@ from collections import OrderedDict
 from typing import Dict, Iterator, List, Mapping, NamedTuple, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
-from .errors import PathError, did_you_mean, listing
+from .errors import PathError, PathTypeError, did_you_mean, listing
 
 __all__ = [
     "LegacyNames",
@@ -80,7 +80,7 @@ def parse_path(path: PathLike) -> Tuple[str, ...]:
             raise PathError(f"path {path!r} has an empty segment")
         return segs
     if not isinstance(path, str):
-        raise PathError(
+        raise PathTypeError(
             f"path must be a str like '0.1.weight' or a tuple like (0, 1, 'weight'), "
             f"got {type(path).__name__}: {path!r}")
     text = path.strip()
@@ -373,7 +373,7 @@ def path_of(block: Block, target: Union[Block, Parameter], *,
     """
     _check_block(block)
     if not isinstance(target, (Block, Parameter)):
-        raise PathError(f"target must be a Block or Parameter, got {type(target).__name__}")
+        raise PathTypeError(f"target must be a Block or Parameter, got {type(target).__name__}")
     paths = _alias_table(block).get(id(target))
     if not paths:
         kind = type(target).__name__
@@ -565,7 +565,7 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-def _check_block(block, error: type = PathError) -> None:
+def _check_block(block, error: type = PathTypeError) -> None:
     """Raise ``error`` (the calling module's kit error) unless ``block`` is a gluon Block."""
     if not isinstance(block, Block):
         raise error(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")

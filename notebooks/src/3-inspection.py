@@ -6,15 +6,23 @@
 # shows names and shapes only, so readers of the chapter keep printing `data()[0]` to see
 # what an initializer did. `gluon_params_kit.inspection` gives:
 #
-# - `summary(net)`: one row per parameter (path, auto name, shape, dtype, size, bytes,
-#   devices, `grad_req`, state, what it is tied to), with totals; as text, as an HTML
-#   table in Jupyter, or as plain records. No forward pass needed.
-# - `stats(net)`: mean, std, min, max, L2 norm, zero fraction, NaN/Inf counts and a
+# - `gpk.summary(net)`: one row per parameter (path, auto name, shape, dtype, size, bytes,
+#   devices, `grad_req`, state, what it is tied to), with totals; as text that fits the
+#   output width, as one collapsible tree of blocks in Jupyter, or as plain records. No
+#   forward pass needed; `gpk.summary(net, X)` adds each layer's output shape.
+# - `gpk.stats(net)`: mean, std, min, max, L2 norm, zero fraction, NaN/Inf counts and a
 #   histogram per parameter, read once per parameter.
-# - `plot_histograms(net)`: the same histograms with matplotlib.
+# - `gpk.plot_histograms(net)`: the same histograms with matplotlib.
 #
 # This notebook runs top to bottom in a fresh kernel; every claim it makes is checked by an
 # `assert`.
+#
+# **Running it elsewhere** (Colab, a fresh Jupyter): the kit is not on PyPI; install it from
+# its repository first, with MXNet and matplotlib, then restart the kernel:
+#
+# ```
+# %pip install "gluon_params_kit[cpu,plot] @ git+<repository URL>"
+# ```
 
 # %%
 import contextlib
@@ -22,7 +30,7 @@ import io
 import re
 import warnings
 
-import gluon_params_kit  # first: restores numpy aliases MXNet 1.9.1 needs on numpy >= 1.24
+import gluon_params_kit as gpk  # first: restores numpy aliases MXNet 1.9.1 needs on numpy >= 1.24
 import mxnet as mx
 import numpy as onp
 from mxnet import np, npx
@@ -30,7 +38,6 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from mxnet.gluon import nn
 
 from gluon_params_kit.chapter import MyInit, mlp, rgnet, shared_mlp
-from gluon_params_kit.inspection import plot_histograms, stats, summary
 
 npx.set_np()  # the book's array mode; everything below works in mx.nd mode too
 set_matplotlib_formats("png")  # show the matplotlib Figures below as images
@@ -45,21 +52,22 @@ set_matplotlib_formats("png")  # show the matplotlib Figures below as images
 # %%
 net = mlp()
 net.initialize()
-print(summary(net))
+print(gpk.summary(net))
 
 # %%
-s = summary(net)
+s = gpk.summary(net)
 assert s["0.weight"]["shape"] == (256, None) and s["0.weight"]["state"] == "deferred"
 assert s.totals["pending"] == 2 and s.totals["parameters"] == 256 + 10
 
 # %% [markdown]
-# After one forward pass every shape is known. In Jupyter, the summary renders as a table
-# folded by block (click a block's line to collapse it).
+# After one forward pass every shape is known. In Jupyter, the summary renders as one table
+# of the block hierarchy: each block's row carries its subtotal; click it to open or close
+# it (the blocks below the first level start closed; "expand all" opens every one).
 
 # %%
 X = np.random.uniform(size=(2, 20))
 net(X)
-summary(net)
+gpk.summary(net)
 
 # %% [markdown]
 # The total agrees with Gluon's own `summary`, which needs the input `X` and a forward pass:
@@ -70,14 +78,14 @@ with contextlib.redirect_stdout(out):
     net.summary(X)
 gluon_total = int(re.search(r"Unique parameters in model: (\d+)", out.getvalue()).group(1))
 print(out.getvalue().splitlines()[-2])
-assert summary(net).totals["parameters"] == gluon_total == 20 * 256 + 256 + 256 * 10 + 10
+assert gpk.summary(net).totals["parameters"] == gluon_total == 20 * 256 + 256 + 256 * 10 + 10
 
 # %% [markdown]
 # ## Nested blocks, hybridized
 #
 # `rgnet` nests four `block1`s inside `block2`. Its summary works on the hybridized net too
 # (Gluon's refuses). `depth=1` folds everything below the first level into one subtotal row
-# per block.
+# per block (in HTML, `depth=` says how deep the tree starts open).
 
 # %%
 rg = rgnet()
@@ -86,18 +94,36 @@ with warnings.catch_warnings():  # Gluon suggests HybridSequential; the book use
     warnings.simplefilter("ignore")
     rg.hybridize()
 rg(X)
-print(summary(rg, depth=1))
+print(gpk.summary(rg, depth=1))
+
+# %% [markdown]
+# With an example input, the summary also runs one forward pass and shows each layer's output
+# shape and parameter count, as Gluon's `net.summary(X)` and torchinfo do, but on the
+# hybridized net, and leaving it exactly as it was (its cached graph, values and gradients):
 
 # %%
-full = summary(rg)
-assert len(full) == 18 and summary(rg, depth=1).totals == full.totals
-assert summary(rg, depth=1)["0"]["count"] == 16
+cached = rg[1]._cached_op  # the last Dense, hybridized: its compiled graph
+traced = gpk.summary(rg, X)
+print(traced)
+assert rg[1]._cached_op is cached and rg[1]._active
+assert [l["outputs"] for l in traced.layers[:2]] == [[(2, 10)], [(2, 16)]]
+
+# %% [markdown]
+# In Jupyter the same summary is the tree, with an `output` column:
+
+# %%
+traced
+
+# %%
+full = gpk.summary(rg)
+assert len(full) == 18 and gpk.summary(rg, depth=1).totals == full.totals
+assert gpk.summary(rg, depth=1)["0"]["count"] == 16
 
 # %% [markdown]
 # A pattern (a regular expression searched in each path, as in `select`) picks rows:
 
 # %%
-print(summary(rg, pattern=r"^0\.1\."))
+print(gpk.summary(rg, pattern=r"^0\.1\."))
 
 # %% [markdown]
 # ## Tied parameters
@@ -110,10 +136,10 @@ print(summary(rg, pattern=r"^0\.1\."))
 tied = shared_mlp()
 tied.initialize()
 tied(X)
-print(summary(tied))
+print(gpk.summary(tied))
 
 # %%
-t = summary(tied)
+t = gpk.summary(tied)
 assert t["1.weight"]["shared_with"] == ["2.weight"] and t.totals["shared_tensors"] == 2
 unique = {id(p): p.data().size for p in tied.collect_params().values()}
 assert t.totals["parameters"] == sum(unique.values())
@@ -133,13 +159,13 @@ for _ in range(4):
 inits = [mx.init.Normal(0.01), mx.init.Xavier(), mx.init.Constant(1), MyInit(verbose=False)]
 for layer, init in zip(layers, inits):
     layer.initialize(init)
-print(summary(layers, stats=True, pattern="weight"))
+print(gpk.summary(layers, stats=True, pattern="weight"))
 
 # %% [markdown]
 # The same numbers as a mapping, checked against numpy on the same values:
 
 # %%
-measured = stats(layers, pattern="weight")
+measured = gpk.stats(layers, pattern="weight")
 for path, record in measured.items():
     values = layers[int(path[0])].weight.data().asnumpy().astype(onp.float64)
     assert abs(record.mean - values.mean()) <= 1e-6 * onp.abs(values).mean()
@@ -156,12 +182,22 @@ assert ((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()       # ... the rest 
 {path: record.sparkline for path, record in measured.items()}
 
 # %% [markdown]
-# `plot_histograms` draws them with matplotlib (an optional extra:
-# `pip install gluon_params_kit[plot]`). MyInit's gap between -5 and 5, apart from the
+# The text table fits 120 characters (a notebook's output; in a terminal, its width): the
+# statistics went to a second table keyed by path. `to_string(width=...)` picks another
+# width and says what it left out:
+
+# %%
+narrow = gpk.summary(layers, stats=True, pattern="weight").to_string(width=80)
+print(narrow)
+assert max(map(len, narrow.splitlines())) <= 80
+
+# %% [markdown]
+# `gpk.plot_histograms` draws them with matplotlib (the kit's `plot` extra, installed by
+# `make notebooks`; else `pip install 'matplotlib<3.9'`). MyInit's gap between -5 and 5, apart from the
 # spike of zeros, shows at once.
 
 # %%
-fig = plot_histograms(layers, pattern="weight", cols=4, figsize=(12, 3))
+fig = gpk.plot_histograms(layers, pattern="weight", cols=4, figsize=(12, 3))
 for ax, name in zip(fig.axes, ["Normal(0.01)", "Xavier()", "Constant(1)", "MyInit"]):
     ax.set_title(f"{ax.get_title()}\n{name}", fontsize=9)
 assert len(fig.axes) == 4
@@ -178,7 +214,7 @@ broken = layers[0].weight.data().copy()
 broken[0, :3] = onp.nan
 broken[1, 0] = onp.inf
 layers[0].weight.set_data(broken)
-report = summary(layers, stats=True, pattern=r"^0\.")
+report = gpk.summary(layers, stats=True, pattern=r"^0\.")
 print(report)
 assert (report.totals["nan"], report.totals["inf"]) == (3, 1)
 
@@ -188,4 +224,4 @@ assert (report.totals["nan"], report.totals["inf"]) == (3, 1)
 # `to_records()` gives plain dicts, for a DataFrame or a log:
 
 # %%
-summary(net).to_records()[0]
+gpk.summary(net).to_records()[0]
