@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["HTML_STYLE", "format_bytes", "format_count", "format_float", "format_shape", "html_table",
            "plural", "progress", "sparkline", "text_table"]
@@ -82,6 +82,16 @@ def format_float(x: Optional[float], digits: int = 4) -> str:
     if x is None:
         return "-"
     return f"{x:.{digits}g}"
+
+
+def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int], ...]]:
+    """A Parameter's shape with each dimension not known yet (``0`` in nd mode, ``-1`` in
+    np mode) as ``None``, the form records use.
+
+    >>> known_shape((256, 0)), known_shape((3, -1)), known_shape(None)
+    ((256, None), (3, None), None)
+    """
+    return None if shape is None else tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
 def format_shape(shape: Optional[Sequence[Optional[int]]]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
-from ._display import format_shape
+from ._display import format_shape, known_shape
 from .errors import ParamsKitError, PathError, TieError, TieTypeError, closest, listing
 from .tree import (_check_block, _parameter_groups, format_path, named_blocks, named_parameters,
                    parse_path)
@@ -110,12 +110,12 @@ class TiedGroups(Sequence):
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per group (for pandas, JSON or tests)."""
         return [dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
-                     shape=_known(g.shape), uses=g.uses, shared_params=g.shared_params,
+                     shape=known_shape(g.shape), uses=g.uses, shared_params=g.shared_params,
                      shared_bytes=g.shared_bytes) for g in self._groups]
 
     def __str__(self) -> str:
         head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
-        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(_known(g.shape)),
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(known_shape(g.shape)),
                  _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         line = "  ".join("{:<%d}" % w for w in widths)
@@ -130,7 +130,7 @@ class TiedGroups(Sequence):
     def _repr_html_(self) -> str:
         head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
         cells = lambda row, tag: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)  # noqa: E731
-        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(_known(g.shape)),
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(known_shape(g.shape)),
                  _fmt(g.uses),
                  _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
         body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
@@ -145,11 +145,6 @@ def _np_array():
 
 def _apply_loss(loss_fn: Callable[..., Any], output: Any) -> Any:
     return loss_fn(*output) if isinstance(output, (tuple, list)) else loss_fn(output)
-
-
-def _known(shape: Tuple[int, ...]) -> Tuple[Optional[int], ...]:
-    """A Parameter's shape with its unknown dimensions (``0`` or ``-1``) as ``None``."""
-    return tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
 def _fmt(value) -> str:

@@ -25,7 +25,7 @@ import numpy as onp
 
 from ._compare import DiffReport, diff, export_npz
 from ._compat import gluon, is_np_array, mx
-from ._display import format_shape, html_table, text_table
+from ._display import format_shape, html_table, known_shape, text_table
 from ._header import ArrayInfo, Header, atomic_write, numpy_dtype, read_header
 from ._remap import Remap, as_remap, collapse_keys
 from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathError, PathTypeError,
@@ -407,7 +407,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
         for key in plan[path][1]:
             info = header[key]
             if not _shape_fits(param.shape, info.shape, unknown):
-                report.shape_mismatches[path] = (_known_shape(param.shape), info.shape)
+                report.shape_mismatches[path] = (known_shape(param.shape), info.shape)
             elif param.dtype is not None and info.dtype is not None \
                     and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
                 if dtype == "check":
@@ -421,11 +421,6 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
     if report.missing or report.unexpected:
         _suggest(report, block, header, remap, params)
     return report, plan
-
-
-def _known_shape(shape) -> Optional[Tuple[Optional[int], ...]]:
-    """A Parameter's shape with its unknown dimensions (``0``, or ``-1`` in np mode) as None."""
-    return None if shape is None else tuple(None if d <= 0 else int(d) for d in shape)
 
 
 def _shape_fits(expected, saved, unknown: int) -> bool:

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
-from ._display import format_shape
+from ._display import format_shape, known_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
@@ -391,7 +391,7 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
 
 def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
            seed: Optional[int]) -> _Entry:
-    shape = _known_shape(param)
+    shape = known_shape(param.shape)
     if init is None:
         return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
     spec = spec_text(init)
@@ -403,17 +403,9 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
 def _constant_entry(path: str, param: Parameter) -> _Entry:
     init = mx.init.create(param.init)  # Gluon's private per-constant initializer
     ready = param._data is not None or bool(param._deferred_init)
-    row = PlannedInit(path, _known_shape(param), "constant", f"gluon.Constant {param.name!r}",
+    row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
                       None, "keep" if ready else "initialize")
     return _Entry(param, row, init)
-
-
-def _known_shape(param: Parameter) -> Optional[Tuple[Optional[int], ...]]:
-    """The shape with each dimension not known yet (0 in nd mode, -1 in np mode) as None."""
-    shape = param.shape
-    if shape is None:
-        return None
-    return tuple(None if s in (0, -1) else int(s) for s in shape)
 
 
 def _label(pattern: Any) -> str:
