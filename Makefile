@@ -102,8 +102,10 @@ smoke312:
 	$(SMOKE_VENV)/bin/gluon-params doctor; \
 	$(SMOKE_VENV)/bin/gluon-params chapter --check > $(SMOKE_VENV)/chapter.txt; tail -n 1 $(SMOKE_VENV)/chapter.txt
 
+# Every benchmarks/bench_*.py: one table of ratios with targets, benchmarks/results.json,
+# and the README's table regenerated from that JSON.
 bench: setup-test
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py; status=$$?; $(PY) benchmarks/readme_table.py && exit $$status
 
 clean:
 	rm -rf $(VENV) $(SMOKE_VENV) $(WHEEL_VENV) build dist screenshots *.egg-info
