@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
-import shutil
-import subprocess
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._compat import MXNET_VERSION, gluon, mx
+from ._compat import gluon, mx
+from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
 from ._kvstore import Checksums, _write_everywhere, broadcast, checksum
 from .errors import DeviceError, listing
 from .tree import _check_block, get, named_parameters
@@ -86,8 +84,9 @@ def try_all_gpus() -> List["mx.Context"]:
         A non-empty list of contexts, ready for ``initialize(ctx=...)``.
 
     Examples:
-        >>> try_all_gpus() if _num_gpus() == 0 else [mx.cpu()]
-        [cpu(0)]
+        >>> ctxs = try_all_gpus()
+        >>> ctxs == [mx.cpu()] or all(c.device_type == 'gpu' for c in ctxs)
+        True
     """
     gpus = [mx.gpu(i) for i in range(_num_gpus()) if _gpu_works(i)]
     return gpus or [mx.cpu()]
@@ -121,113 +120,6 @@ def _as_contexts(ctx: Any, what: str = "ctx") -> List["mx.Context"]:
                           f"({n} GPU(s) here). Available: "
                           f"{listing([str(c) for c in available_contexts()])}")
     return list(ctxs)
-
-
-# --------------------------------------------------------------------------- GPU problems
-
-#: Kernel architectures (sm_XY) in MXNet 1.9.1's official CUDA wheels; no PTX, so no JIT.
-MXNET_191_CUDA_ARCHES: Tuple[Tuple[int, int], ...] = (
-    (5, 0), (5, 2), (6, 0), (6, 1), (7, 0), (7, 5), (8, 0), (8, 6))
-
-
-def gpu_problems(*, gpus: Optional[Sequence[Tuple[str, Tuple[int, int]]]] = None,
-                 cuda_build: Optional[bool] = None,
-                 arches: Sequence[Tuple[int, int]] = MXNET_191_CUDA_ARCHES) -> List[str]:
-    """Plain sentences, one per GPU that the installed MXNet cannot use, each with its fix.
-
-    Compute capabilities come from ``nvidia-smi --query-gpu=name,compute_cap``, else the
-    CUDA driver library (``libcuda``) through ctypes; every probe is guarded, so this
-    never raises. A cubin built for sm_XY runs on a GPU of compute capability X.y with
-    y >= Y only (no PTX in the wheels), so Hopper (9.0) cannot run MXNet 1.9.1's kernels.
-
-    Args:
-        gpus: ``[(name, (major, minor)), ...]`` to judge instead of probing (for tests).
-        cuda_build: whether MXNet was built with CUDA; default: ``mx.runtime.Features()``.
-        arches: the ``(major, minor)`` kernel architectures the build carries.
-
-    Returns:
-        An empty list when there is no GPU or every GPU is usable.
-
-    Examples:
-        >>> gpu_problems(gpus=[], cuda_build=True)
-        []
-        >>> print(gpu_problems(gpus=[('NVIDIA H100', (9, 0))], cuda_build=True)[0])
-        ... # doctest: +ELLIPSIS
-        GPU 0 (NVIDIA H100, compute capability 9.0) cannot run the installed MXNet ...
-    """
-    found = _probe_gpus() if gpus is None else list(gpus)
-    if not found:
-        return []
-    if cuda_build is None:
-        cuda_build = _mxnet_has_cuda()
-    if not cuda_build:
-        return [f"{len(found)} GPU(s) found ({', '.join(n for n, _ in found)}) but the installed "
-                f"mxnet {MXNET_VERSION} is the CPU build. Fix: pip uninstall mxnet, then "
-                f"pip install mxnet-cu112=={MXNET_VERSION} (never both at once)."]
-    problems = []
-    top = max(arches)
-    for i, (name, (major, minor)) in enumerate(found):
-        if any(a_major == major and a_minor <= minor for a_major, a_minor in arches):
-            continue
-        problems.append(
-            f"GPU {i} ({name}, compute capability {major}.{minor}) cannot run the installed "
-            f"MXNet {MXNET_VERSION}: its CUDA kernels go up to sm_{top[0]}{top[1]} and carry "
-            f"no PTX, so every GPU operator fails with 'no kernel image is available'. Fix: "
-            f"compute on CPU (mx.cpu(); try_gpu() falls back to it), use a GPU of compute "
-            f"capability {top[0]}.x or lower, or build MXNet from source with "
-            f"-DMXNET_CUDA_ARCH={major}.{minor} and a CUDA toolkit that supports it.")
-    return problems
-
-
-def _mxnet_has_cuda() -> bool:
-    try:
-        return bool(mx.runtime.Features().is_enabled("CUDA"))
-    except Exception:
-        return False
-
-
-def _probe_gpus() -> List[Tuple[str, Tuple[int, int]]]:
-    return _gpus_from_nvidia_smi() or _gpus_from_libcuda()
-
-
-def _gpus_from_nvidia_smi() -> List[Tuple[str, Tuple[int, int]]]:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return []
-    try:
-        out = subprocess.run([exe, "--query-gpu=name,compute_cap", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout
-        gpus = []
-        for line in out.strip().splitlines():
-            name, cap = (s.strip() for s in line.rsplit(",", 1))
-            major, minor = cap.split(".")
-            gpus.append((name, (int(major), int(minor))))
-        return gpus
-    except Exception:  # old drivers lack compute_cap; any failure means "ask libcuda"
-        return []
-
-
-def _gpus_from_libcuda() -> List[Tuple[str, Tuple[int, int]]]:
-    try:
-        import ctypes
-        lib = ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
-        if lib.cuInit(0) != 0:
-            return []
-        count = ctypes.c_int()
-        if lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
-            return []
-        gpus = []
-        for i in range(count.value):
-            dev, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-            name = ctypes.create_string_buffer(100)
-            lib.cuDeviceGet(ctypes.byref(dev), i)
-            lib.cuDeviceGetName(name, 100, dev)
-            lib.cuDeviceGetAttribute(ctypes.byref(major), 75, dev)  # ..._COMPUTE_CAPABILITY_MAJOR
-            lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev)  # ..._COMPUTE_CAPABILITY_MINOR
-            gpus.append((name.value.decode(errors="replace"), (major.value, minor.value)))
-        return gpus
-    except Exception:
-        return []
 
 
 # --------------------------------------------------------------------------- replicas

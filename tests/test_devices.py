@@ -11,7 +11,7 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from gluon_params_kit import devices
+from gluon_params_kit import _gpus, devices
 from gluon_params_kit._kvstore import KEY_BASE, _next_key
 from gluon_params_kit.devices import (available_contexts, broadcast, checksum, gpu_problems, move,
                                       replica_report, set_data_everywhere, sync_replicas,
@@ -102,20 +102,75 @@ def _fake_smi(tmp_path, body):
 
 def test_gpu_problems_probes_nvidia_smi(tmp_path, monkeypatch):
     exe = _fake_smi(tmp_path, "echo 'NVIDIA H100 80GB HBM3, 9.0'\necho 'NVIDIA A100, 8.0'\n")
-    monkeypatch.setattr(devices.shutil, "which", lambda name: exe)
-    assert devices._probe_gpus() == [("NVIDIA H100 80GB HBM3", (9, 0)), ("NVIDIA A100", (8, 0))]
+    monkeypatch.setattr(_gpus.shutil, "which", lambda name: exe)
+    assert _gpus._probe_gpus() == [("NVIDIA H100 80GB HBM3", (9, 0)), ("NVIDIA A100", (8, 0))]
     (text,) = gpu_problems(cuda_build=True)
     assert text.startswith("GPU 0 (NVIDIA H100 80GB HBM3, compute capability 9.0)")
 
 
 def test_gpu_problems_never_raises_on_broken_probes(tmp_path, monkeypatch):
     exe = _fake_smi(tmp_path, "echo 'Field \"compute_cap\" is not a valid field'; exit 2\n")
-    monkeypatch.setattr(devices.shutil, "which", lambda name: exe)
-    monkeypatch.setattr(devices, "_gpus_from_libcuda", lambda: [])
+    monkeypatch.setattr(_gpus.shutil, "which", lambda name: exe)
+    monkeypatch.setattr(_gpus, "_gpus_from_libcuda", lambda: [])
     assert gpu_problems() == []
-    monkeypatch.setattr(devices.shutil, "which", lambda name: None)
-    assert devices._gpus_from_nvidia_smi() == []
-    assert isinstance(devices._gpus_from_libcuda.__call__(), list)
+    monkeypatch.setattr(_gpus.shutil, "which", lambda name: None)
+    assert _gpus._gpus_from_nvidia_smi() == []
+
+
+class _FakeCuda:
+    """A stand-in for libcuda: ``status`` from cuInit, one device named ``name``, capability."""
+
+    def __init__(self, status=0, name=b"NVIDIA H100", cap=(9, 0)):
+        self.status, self.name, self.cap = status, name, cap
+
+    def cuInit(self, flags):
+        return self.status
+
+    def cuDeviceGetCount(self, ref):
+        ref._obj.value = 1
+        return 0
+
+    def cuDeviceGet(self, ref, i):
+        ref._obj.value = i
+        return 0
+
+    def cuDeviceGetName(self, buf, size, dev):
+        buf.value = self.name
+        return 0
+
+    def cuDeviceGetAttribute(self, ref, attr, dev):
+        ref._obj.value = {75: self.cap[0], 76: self.cap[1]}[attr]
+        return 0
+
+
+def test_gpus_from_libcuda_reads_the_driver(monkeypatch):
+    import ctypes
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: _FakeCuda())
+    assert _gpus._gpus_from_libcuda() == [("NVIDIA H100", (9, 0))]
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: _FakeCuda(status=100))  # no device
+    assert _gpus._gpus_from_libcuda() == []
+
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert _gpus._gpus_from_libcuda() == []
+
+
+def test_gpu_problems_falls_back_to_libcuda(monkeypatch):
+    monkeypatch.setattr(_gpus.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_gpus, "_gpus_from_libcuda", lambda: [("NVIDIA H100", (9, 0))])
+    (text,) = gpu_problems(cuda_build=True)
+    assert text.startswith("GPU 0 (NVIDIA H100, compute capability 9.0) cannot run")
+
+
+def test_try_all_gpus_keeps_only_working_gpus(monkeypatch):
+    monkeypatch.setattr(devices, "_num_gpus", lambda: 3)
+    monkeypatch.setattr(devices, "_gpu_works", lambda i: i != 1)
+    assert try_all_gpus() == [mx.gpu(0), mx.gpu(2)]
+    assert available_contexts() == [mx.gpu(0), mx.gpu(2), mx.cpu(0)]
+    assert try_gpu(1) == mx.cpu() and try_gpu(2) == mx.gpu(2) and try_gpu(3) == mx.cpu()
+    monkeypatch.setattr(devices, "_gpu_works", lambda i: False)
+    assert try_all_gpus() == [mx.cpu()]
 
 
 # --------------------------------------------------------------------------- replicas
