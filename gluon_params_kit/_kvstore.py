@@ -133,19 +133,23 @@ def _check_broadcastable(params) -> None:
 
 # --------------------------------------------------------------------------- Trainer copies
 
-def _write_everywhere(p: gluon.Parameter, value) -> None:
+def _write_everywhere(p: gluon.Parameter, value, *, from_replica: bool = False) -> None:
     """Write ``value`` into every replica, and into the Trainer's kvstore copy if it has one.
 
     Gluon's own ``set_data`` resets the Trainer's kvstore for that, which breaks a store
     the user passed in (the Trainer re-inits key 0: "duplicate init") and is refused by a
     dist store. Instead, a local store's copy is overwritten by one push under an
     assigning updater (the Trainer's updater, with its optimizer state, is put back).
+    ``from_replica``: ``value`` is one of ``p``'s own replicas; the others get one copy of
+    it each, and it is not copied (nor written) onto itself.
     """
     trainer = p._trainer
     kv = getattr(trainer, "_kvstore", None)
     on_kv = kv is not None and trainer._kv_initialized and trainer._update_on_kvstore \
         and p not in trainer._params_to_init
     if on_kv and "dist" not in kv.type:
+        if from_replica:
+            value = value.copy()  # the pull below overwrites every replica, this one too
         idx = trainer._param2idx[p.name]
         old = kv._updater
         kv._set_updater(lambda key, new, stored: new.copyto(stored))
@@ -159,7 +163,8 @@ def _write_everywhere(p: gluon.Parameter, value) -> None:
     # No kvstore copy of the weights (updates happen on the replicas), or a dist store,
     # whose servers keep their copy: the next step pulls it to all replicas.
     for arr in p.list_data():
-        value.copyto(arr)
+        if not (from_replica and arr is value):
+            value.copyto(arr)
 
 
 # --------------------------------------------------------------------------- checksums

@@ -19,6 +19,7 @@ from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence,
 from ._compat import gluon, mx
 from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
 from ._kvstore import Checksums, _write_everywhere, broadcast, checksum
+from ._stats import max_abs_diff
 from .errors import DeviceError, listing
 from .tree import _check_block, get, named_parameters
 
@@ -190,8 +191,9 @@ class ReplicaReport(Mapping):
 def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
     """Per parameter, its contexts and the max |difference| between its replicas.
 
-    Every replica is compared with the first on the first replica's device; all the
-    maxima come back to the host in one transfer. NaN against NaN at the same place
+    Every replica is compared with the first. CPU replicas are read where they are, chunk
+    by chunk (no copies: the extra memory is one small chunk); others are compared on the
+    first replica's device, and all those maxima come back to the host in one transfer. NaN against NaN at the same place
     counts as equal (identical replicas of a diverged parameter are in sync); NaN
     against a number makes the difference NaN: out of sync.
 
@@ -218,15 +220,20 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         raise DeviceError(f"atol must be a number >= 0, got {atol!r}")
     params = named_parameters(block)
     pending: List[Tuple[str, Any]] = []
+    maxima: dict = {}
     for path, p in params.items():
         data = p._data
         if data is not None and len(data) > 1:
             first = data[0].as_nd_ndarray()
             for other in data[1:]:
-                other = other.as_nd_ndarray().copyto(first.context)
+                other = other.as_nd_ndarray()
+                host = max_abs_diff(first, other)  # CPU replicas: read in place, no copies
+                if host is not None:
+                    maxima[path] = _worst(maxima.get(path, 0.0), host)
+                    continue
+                other = other.copyto(first.context)
                 diff = mx.nd.max(mx.nd.abs(other - first)).as_in_context(mx.cpu())
                 pending.append((path, first, other, diff))
-    maxima: dict = {}
     if pending:
         values = mx.nd.concat(*[m.reshape((1,)) for *_, m in pending], dim=0).asnumpy().tolist()
         for i, (path, first, other, _) in enumerate(pending):
@@ -235,7 +242,7 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
                 exact = mx.nd.where(same, mx.nd.zeros_like(first), mx.nd.abs(other - first))
                 values[i] = float(mx.nd.max(exact).asscalar())
         for (path, *_), v in zip(pending, values):
-            maxima[path] = max(maxima.get(path, 0.0), v) if v == v else float("nan")
+            maxima[path] = _worst(maxima.get(path, 0.0), v)
     rows: "OrderedDict[str, ReplicaRow]" = OrderedDict()
     for path, p in params.items():
         ctxs = tuple(str(c) for c in (_list_ctx(p) or ()))
@@ -286,7 +293,7 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
             raise DeviceError(f"source {source} holds no replica of: {listing(lacking)}. "
                               f"Pick a context every replicated parameter lives on.")
     for _, p in todo:
-        _write_everywhere(p, p.data(source or p.list_ctx()[0]).copy())
+        _write_everywhere(p, p.data(source or p.list_ctx()[0]), from_replica=True)
     return [path for path, _ in todo]
 
 
@@ -437,6 +444,11 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _worst(old: float, new: float) -> float:
+    """The larger difference; NaN (NaN against a number) wins and stays."""
+    return new if new != new else max(old, new)
+
 
 def _list_ctx(p: Parameter):
     if p._data is None and not p._deferred_init:

@@ -12,6 +12,7 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 from gluon_params_kit import _gpus, devices
+from gluon_params_kit import _stats as kit_stats
 from gluon_params_kit._kvstore import KEY_BASE, _next_key
 from gluon_params_kit.devices import (available_contexts, broadcast, checksum, gpu_problems, move,
                                       replica_report, set_data_everywhere, sync_replicas,
@@ -431,3 +432,58 @@ def test_checksum_sees_shape_and_dtype():
     c = nn.Dense(2, in_units=2, use_bias=False, dtype="float64")
     c.initialize(mx.init.Zero())
     assert checksum(a)["weight"] != checksum(c)["weight"]
+
+
+# --------------------------------------------------------------------------- big replicas
+
+def _wide(dtype="float32"):
+    """A Dense layer whose weight (300 x 300) spans two of max_abs_diff's chunks."""
+    net = nn.Dense(300, in_units=300, dtype=dtype)
+    net.initialize(mx.init.Normal(1.0), ctx=CPU2)
+    return net
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_replica_report_sees_a_difference_in_the_last_chunk(dtype):
+    net = _wide(dtype)
+    assert net.weight.data().size > kit_stats._CHUNK
+    assert replica_report(net)["weight"].max_abs_diff == 0.0
+    net.weight.data(mx.cpu(1))[299, 299] += 0.5
+    row = replica_report(net)["weight"]
+    assert row.status == "OUT OF SYNC" and row.max_abs_diff == pytest.approx(0.5, rel=1e-2)
+    assert replica_report(net).out_of_sync == ["weight"]
+
+
+def test_max_abs_diff_values_and_the_cases_it_leaves_to_mxnet():
+    nan, inf = float("nan"), float("inf")
+    a = mx.nd.array([1, inf, nan, -inf, 0])
+    assert kit_stats.max_abs_diff(a, a.copy()) == 0.0  # equal infinities and NaNs
+    assert kit_stats.max_abs_diff(a, mx.nd.array([1, inf, nan, -inf, -3])) == 3.0
+    assert onp.isnan(kit_stats.max_abs_diff(a, mx.nd.array([1, inf, 2, -inf, 0])))
+    assert kit_stats.max_abs_diff(a, mx.nd.array([1, 5, nan, -inf, 0])) == inf
+    ints = mx.nd.array([1, 2], dtype="int32")
+    assert kit_stats.max_abs_diff(ints, ints) is None  # integers: MXNet ops compare
+    assert kit_stats.max_abs_diff(a, a.astype("float64")) is None
+
+
+def test_replica_report_of_integer_replicas_uses_mxnet_ops():
+    block = nn.Block()
+    with block.name_scope():
+        block.steps = block.params.get("steps", shape=(4,), dtype="int32", init="zeros",
+                                       grad_req="null")
+    block.initialize(ctx=CPU2)
+    block.steps.data(mx.cpu(1))[2] = 7
+    row = replica_report(block)["steps"]
+    assert row.status == "OUT OF SYNC" and row.max_abs_diff == 7.0
+
+
+def test_sync_replicas_copies_a_big_replica_and_leaves_the_source_alone():
+    net = _wide()
+    source = net.weight.data(mx.cpu(1))
+    source[0, 0] = 42.0
+    expected = source.asnumpy()
+    assert sync_replicas(net, source=mx.cpu(1)) == ["weight", "bias"]
+    assert net.weight.data(mx.cpu(1)) is source
+    for r in _replicas(net.weight):
+        onp.testing.assert_array_equal(r, expected)
+    assert replica_report(net).consistent
