@@ -92,8 +92,12 @@ def _host_view(arr) -> _onp.ndarray:
 def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
     """All statistics in one chunked pass over ``a``: each chunk is read while in cache.
 
-    Sums are centred on the mean of the histogram sample, so the variance does not lose
-    its digits to cancellation when the mean is large; they accumulate in float64.
+    Values around 0 (the histogram sample's mean within half its spread): the sum and the
+    sum of squares of a chunk are BLAS dot products in the array's own float type (relative
+    error ~1e-7 per chunk), and chunks add up in float64. Otherwise values are first
+    shifted by that mean (exact in float32 for values within a factor 2 of it), so the
+    variance keeps its digits, and summed pairwise (numpy's ``add.reduce``): the shifted
+    values are coarse multiples of the mean's ulp, on which long BLAS runs drift.
     """
     n = a.size
     step = 1 if hist_sample is None or n <= hist_sample else -(-n // hist_sample)
@@ -102,18 +106,23 @@ def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> Param
     finite = _onp.isfinite(sample)
     if not finite.all():
         sample = sample[finite]
-    shift = float(_onp.add.reduce(sample, dtype=_onp.float64)) / sample.size if sample.size else 0.0
-    acc = _Acc(shift)
+    shift = 0.0
+    if sample.size:
+        mean = float(_onp.add.reduce(sample, dtype=_onp.float64)) / sample.size
+        spread = float(_onp.std(sample, dtype=_onp.float64))
+        if abs(mean) > 0.5 * spread:  # cancellation would cost digits: centre the values
+            shift = float(a.dtype.type(mean)) if fast else mean
+    acc = _Acc(shift, a.dtype if fast else _onp.dtype(_onp.float64))
     for i in range(0, n, _CHUNK):
         acc.add(a[i:i + _CHUNK] if fast else a[i:i + _CHUNK].astype(_onp.float64))
     nan = inf = 0
-    if not (math.isfinite(acc.s) and math.isfinite(acc.ss)):  # NaN/Inf inside: redo, masked
-        acc = _Acc(shift)
+    if not (math.isfinite(acc.s) and math.isfinite(acc.ss)):  # NaN/Inf inside (or overflow)
+        acc = _Acc(shift, _onp.dtype(_onp.float64))
         for i in range(0, n, _CHUNK):
             chunk = a[i:i + _CHUNK].astype(_onp.float64)
             nan += int(_onp.count_nonzero(_onp.isnan(chunk)))
             inf += int(_onp.count_nonzero(_onp.isinf(chunk)))
-            acc.add(chunk[_onp.isfinite(chunk)])
+            acc.add(_onp.ascontiguousarray(chunk[_onp.isfinite(chunk)]))
     if acc.count == 0:
         return ParamStats(state="ok", size=n, zero_fraction=0.0, nan=nan, inf=inf,
                           hist=(0,) * bins)
@@ -129,24 +138,38 @@ def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> Param
 
 
 class _Acc:
-    """Running float64 sums of shifted values and of their squares, extremes, zero count."""
+    """Running float64 sums of shifted values and of their squares, extremes, zero count.
 
-    def __init__(self, shift: float):
+    Scratch memory: one chunk of shifted values or of ones, and one of flags.
+    """
+
+    def __init__(self, shift: float, dtype: _onp.dtype):
         self.shift, self.s, self.ss, self.count, self.zeros = shift, 0.0, 0.0, 0, 0
         self.lo, self.hi = math.inf, -math.inf
-        self._buf = _onp.empty(_CHUNK, _onp.float64)  # one chunk: the only scratch memory
+        self._shift = dtype.type(shift)
+        self._buf = _onp.empty(_CHUNK, dtype) if shift else None
+        self._ones = None if shift else _onp.ones(_CHUNK, dtype)
+        self._flags = _onp.empty(_CHUNK, bool)
 
     def add(self, c: _onp.ndarray) -> None:
-        if c.size == 0:
+        k = c.size
+        if k == 0:
             return
-        t = self._buf[:c.size]
-        _onp.subtract(c, self.shift, out=t, dtype=_onp.float64)  # exact for float32 input
-        self.s += float(_onp.add.reduce(t))
-        self.ss += float(_onp.dot(t, t))
+        if self._buf is None:  # values around 0: BLAS dot products, one read each
+            self.ss += float(_onp.dot(c, c))
+            self.s += float(_onp.dot(c, self._ones[:k]))
+        else:  # shifted values are coarse steps of the mean's ulp: BLAS runs would drift
+            t = self._buf[:k]
+            _onp.subtract(c, self._shift, out=t)
+            self.s += float(_onp.add.reduce(t))  # pairwise sums: no drift
+            _onp.multiply(t, t, out=t)
+            self.ss += float(_onp.add.reduce(t))
         self.lo = min(self.lo, float(_onp.minimum.reduce(c)))
         self.hi = max(self.hi, float(_onp.maximum.reduce(c)))
-        self.zeros += int(_onp.count_nonzero(c == 0))
-        self.count += c.size
+        flags = self._flags[:k]
+        _onp.equal(c, 0, out=flags)
+        self.zeros += int(_onp.count_nonzero(flags))
+        self.count += k
 
 
 def _device_stats(arr, bins: int) -> ParamStats:
