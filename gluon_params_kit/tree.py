@@ -243,13 +243,21 @@ def _index(block: Block) -> _Index:
     _check_block(block)
     keys = _gluon_keys(block)
     attrs = _attribute_paths(block)
-    by_id: "OrderedDict[int, Tuple[Parameter, List[str], List[str]]]" = OrderedDict()
+    by_id: Dict[int, Tuple[Parameter, List[str], List[str]]] = {}  # insertion-ordered
     first_attr: Dict[int, str] = {}
     for key, param in keys.items():
-        by_id.setdefault(id(param), (param, [], []))[1].append(key)
+        entry = by_id.get(id(param))
+        if entry is None:
+            by_id[id(param)] = (param, [key], [])
+        else:
+            entry[1].append(key)
     for path, param in attrs.items():
-        entry = by_id.setdefault(id(param), (param, [], []))
-        first_attr.setdefault(id(param), path)
+        i = id(param)
+        entry = by_id.get(i)
+        if entry is None:
+            entry = by_id[i] = (param, [], [])
+        if i not in first_attr:
+            first_attr[i] = path
         if path not in keys:
             entry[2].append(path)
     groups: List[_Group] = []
@@ -259,9 +267,14 @@ def _index(block: Block) -> _Index:
         if not paths:  # Gluon's keys leave it out: its attribute path is all it has
             paths, aliases = aliases[:1], aliases[1:]
             keys[paths[0]] = param
-        groups.append(_Group(paths[0], param, paths, aliases, first_attr.get(id(param), paths[0])))
+        path = paths[0]
+        groups.append(_Group(path, param, paths, aliases, first_attr.get(id(param), path)))
+        if not aliases and len(paths) == 1:  # the common case: one key, no alias
+            if path not in canonical:
+                canonical[path] = path
+            continue
         for spelling in paths + aliases:
-            canonical.setdefault(spelling, paths[0])
+            canonical.setdefault(spelling, path)
         unpaired = [k for k in paths if k not in attrs]
         for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
             use_of[alias] = key
