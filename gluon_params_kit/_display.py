@@ -5,6 +5,7 @@ Private: the public objects (``Summary``...) call these; nothing here knows abou
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -116,15 +117,14 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     x    1
     yy  10
     """
-    widths = [max(map(len, column)) for column in zip(headers, *rows)]
-
-    def line(cells):
-        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
-        return (" " * gap).join(parts).rstrip()
-
-    out = [line(headers), "-" * (sum(widths) + gap * (len(widths) - 1))]
-    out.extend(line(r) for r in rows)
-    return out
+    columns = list(zip(headers, *rows))
+    widths = [max(map(len, column)) for column in columns]
+    # column by column (C loops), then row by row: 10^5-row tables stay cheap
+    padded = [list(map(str.rjust if r else str.ljust, column, itertools.repeat(w)))
+              for column, w, r in zip(columns, widths, right)]
+    sep = " " * gap
+    lines = [sep.join(parts).rstrip() for parts in zip(*padded)] or [""] * (1 + len(rows))
+    return lines[:1] + ["-" * (sum(widths) + gap * (len(widths) - 1))] + lines[1:]
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool],
