@@ -201,7 +201,7 @@ def fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]
 def _width_of(cols: Sequence[Col]) -> int:
     if not cols:
         return 0
-    return sum(max(len(c.head), *(len(x) for x in c.cells)) if c.cells else len(c.head)
+    return sum(max(len(c.head), max(map(len, c.cells))) if c.cells else len(c.head)
                for c in cols) + 2 * (len(cols) - 1)
 
 

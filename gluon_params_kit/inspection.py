@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as _onp
 
 from . import _display as D
+from . import _gc
 from . import _layer_trace
 from . import _summary_view as _view
 from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
@@ -29,7 +30,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
+from .tree import PathLike, _index, _key_in, _parameter_groups, _spellings, named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -234,6 +235,7 @@ class Summary:
             lines.append(f"Non-finite values: {c(t['nan'])} NaN, {c(t['inf'])} Inf")
         return lines
 
+    @_gc.paused
     def to_string(self, width: Optional[int] = None) -> str:
         """The text table, at most ``width`` characters wide (never wraps).
 
@@ -273,12 +275,14 @@ class Summary:
 
     __repr__ = __str__
 
+    @_gc.paused
     def _repr_html_(self) -> str:
         return _view.html_tree(self.title, self._flat, self._layers, self._total_lines(),
                                open_depth=self._open_depth, traced=self._traced,
                                **self._flags())
 
 
+@_gc.paused
 def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
             pattern: Any = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
             bins: int = 16, width: Optional[int] = None) -> Summary:
@@ -350,7 +354,8 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     _check_int("bins", bins, MAX_BINS)
     _check_width(width)
     blocks = named_blocks(block, aliases=True)
-    selected = _selected(block, pattern)
+    index = _index(block)  # once: the rows and the alias lookups share it
+    selected = _selected(block, pattern, index.groups)
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
@@ -376,16 +381,22 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   aliases=_spellings(block), registered_twice=_registered_twice(block),
+                   aliases=index.canonical, registered_twice=_registered_twice(block, blocks),
                    flat=flat, layers=layers, traced=outputs is not None,
                    open_depth=1 if depth is None else depth, width=width)
 
 
 
-def _registered_twice(block: Block) -> Dict[str, List[str]]:
-    """Block name -> paths, for each block holding Parameters that sits at several paths."""
+def _registered_twice(block: Block, blocks: Optional[Mapping[str, Block]] = None
+                      ) -> Dict[str, List[str]]:
+    """Block name -> paths, for each block holding Parameters that sits at several paths.
+
+    ``blocks``: ``named_blocks(block, aliases=True)`` when the caller has it already.
+    """
     places: "OrderedDict[int, Tuple[Block, List[str]]]" = OrderedDict()
-    for path, blk in named_blocks(block, aliases=True).items():
+    if blocks is None:
+        blocks = named_blocks(block, aliases=True)
+    for path, blk in blocks.items():
         places.setdefault(id(blk), (blk, []))[1].append(path or "<root>")
     return OrderedDict((blk.name, paths) for blk, paths in places.values()
                        if len(paths) > 1 and blk.collect_params())
@@ -419,9 +430,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
          inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
     state = _state(param)
     raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
-    shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
-    known = shape is not None and None not in shape
-    size = math.prod(shape) if known else None
+    shape, size = _shape_size(None if raw is None else tuple(raw))
     dtype = _dtype(param.dtype)
     if state == "initialized":
         ctxs = param.list_ctx()
@@ -432,7 +441,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
         "kind": "parameter", "path": paths[0], "name": param.name,
         "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],
         "size": size, "bytes": None if size is None else size * dtype[1],
-        "contexts": [str(c) for c in ctxs], "grad_req": param.grad_req,
+        "contexts": [_context_name(c) for c in ctxs], "grad_req": param.grad_req,
         "lr_mult": float(param.lr_mult), "wd_mult": float(param.wd_mult), "state": state,
         "shared_with": list(paths[1:]), "provenance": dict(prov) if prov else None,
         "count": 1,
@@ -461,6 +470,21 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _shape_size(raw: Optional[Tuple[int, ...]]) -> Tuple[Optional[tuple], Optional[int]]:
+    """(shape with unknown dimensions as None, size or None), cached: nets repeat shapes."""
+    if raw is None:
+        return None, None
+    shape = tuple(int(d) if d > 0 else None for d in raw)
+    return shape, (None if None in shape else math.prod(shape))
+
+
+@functools.lru_cache(maxsize=64)
+def _context_name(ctx: Any) -> str:
+    """``str(ctx)`` (``'cpu(0)'``), cached: MXNet builds it anew each time, per row."""
+    return str(ctx)
+
+
 @functools.lru_cache(maxsize=64)
 def _dtype(dtype: Any) -> Tuple[str, int]:
     """(name, itemsize) of a Parameter's dtype (a numpy type, class or string)."""
@@ -485,12 +509,13 @@ def _check_int(name: str, value: Any, most: Optional[int] = None) -> None:
         raise InspectionError(f"{name} must be at most {most}, got {value!r}")
 
 
-def _selected(block: Block, pattern: Any) -> List[Any]:
+def _selected(block: Block, pattern: Any, groups: Optional[List[Any]] = None) -> List[Any]:
     """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
-    A pattern that selects nothing is an error naming the paths there are.
+    A pattern that selects nothing is an error naming the paths there are. ``groups``:
+    the block's parameter groups when the caller has them already.
     """
-    found = _parameter_groups(block)
+    found = _parameter_groups(block) if groups is None else groups
     if pattern is None:
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
