@@ -4,7 +4,9 @@ The net: ``outer`` Sequentials of ``inner`` Dense layers each (default 50 x 100 
 10,000 Parameters), nested one level deeper to have paths like ``12.0.57.weight``.
 Each measurement is the best of several repeats (the machine is shared; the best time is
 the least disturbed one). Prints ``name: ratio R (target <= T) ok|MISSED`` lines and, for
-``get``, microseconds per call. ``--quick`` uses a small net.
+``get``, microseconds per call. ``path_of`` for every parameter of a 100,000-parameter net
+goes through one :class:`PathIndex` (target: <= 2x one ``collect_params()`` walk, i.e.
+linear), and one index lookup is compared with one ``get``. ``--quick`` uses small nets.
 """
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
+from _timing import alternate, best, fmt_time, line  # noqa: E402  (sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from mxnet.gluon import nn  # noqa: E402
 
 from gluon_params_kit.select import select  # noqa: E402
-from gluon_params_kit.tree import get, named_parameters  # noqa: E402
+from gluon_params_kit.tree import PathIndex, get, named_parameters, path_of  # noqa: E402
 
 
 def build(outer: int, inner: int) -> nn.Sequential:
@@ -34,7 +36,7 @@ def build(outer: int, inner: int) -> nn.Sequential:
 
 
 def report(name: str, ours: float, theirs: float, target: float) -> None:
-    line(name, ours / theirs, target, f"  [kit {ours * 1e3:.1f} ms, gluon {theirs * 1e3:.1f} ms]")
+    line(name, ours / theirs, target, measured=fmt_time(ours), native=fmt_time(theirs))
 
 
 def main(argv) -> int:
@@ -73,7 +75,34 @@ def main(argv) -> int:
         us = best(lambda: get(net, path), repeat, number) * 1e6
         line(f"{label}_us_per_call", us, 100, "  (microseconds per call: no full walk)",
              fmt=".1f", measured=f"{us:.1f} us", native="100 us (limit)")
+    bench_path_of(quick)
     return 0
+
+
+def bench_path_of(quick: bool) -> None:
+    """``path_of`` for every parameter: through one PathIndex, linear in the net's size."""
+    outer, inner = (5, 20) if quick else (100, 500)  # 200 / 100,000 parameters
+    net = build(outer, inner)
+    params = list(named_parameters(net).values())
+    n = len(params)
+    assert PathIndex(net).path_of(params[-1]) == path_of(net, params[-1])
+
+    def every_path():
+        index = PathIndex(net)
+        return [index.path_of(p) for p in params]
+
+    t = alternate({"kit": every_path, "native": lambda: net.collect_params()}, 3)
+    label = f"{n // 1000}k" if n >= 1000 else str(n)
+    line(f"path_of_every_param_{label}_via_PathIndex_vs_collect_params", t["kit"] / t["native"],
+         2.0, f"  ({t['kit'] / n * 1e6:.1f} us per parameter, index built once)",
+         measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
+    index = PathIndex(net)
+    deep = params[-1]
+    path = path_of(net, deep)
+    t = alternate({"kit": lambda: index.path_of(deep), "native": lambda: get(net, path)}, 5,
+                  number=2000)
+    line("path_index_lookup_vs_get", t["kit"] / t["native"], 1.0, "  (per call)",
+         measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ _EXPORTS = {
     "named_parameters": "tree",
     "parse_path": "tree",
     "path_of": "tree",
+    "PathIndex": "tree",
     "render_tree": "tree",
     "walk": "tree",
     # select
@@ -135,6 +136,7 @@ __all__ = [
     "ParamStats",
     "ParamsKitError",
     "PathError",
+    "PathIndex",
     "PathLike",
     "Pattern",
     "PlannedInit",

@@ -31,13 +31,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
 from .errors import PathError, PathTypeError, did_you_mean, listing
 
 __all__ = [
     "LegacyNames",
+    "PathIndex",
     "PathLike",
     "format_path",
     "fresh_names",
@@ -292,13 +293,17 @@ def _parameter_groups(block: Block) -> List[_Group]:
     return _index(block).groups
 
 
-def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
-    """id(Parameter or Block) -> every path it has (Gluon keys first, canonical first)."""
-    table: "OrderedDict[int, List[str]]" = OrderedDict()
+def _alias_table(block: Block) -> Dict[int, Tuple[Union[Block, Parameter], List[str]]]:
+    """id(Parameter or Block) -> (it, every path it has: Gluon keys first, canonical first)."""
+    table: Dict[int, Tuple[Union[Block, Parameter], List[str]]] = {}
     for path, blk in walk(block):
-        table.setdefault(id(blk), []).append(path)
+        entry = table.get(id(blk))
+        if entry is None:
+            table[id(blk)] = (blk, [path])
+        else:
+            entry[1].append(path)
     for group in _index(block).groups:
-        table[id(group.param)] = group.spellings
+        table[id(group.param)] = (group.param, group.spellings)
     return table
 
 
@@ -377,22 +382,67 @@ def path_of(block: Block, target: Union[Block, Parameter], *,
     """The canonical path of a Parameter or sub-block inside ``block``.
 
     With ``all_paths=True``, every path it has (canonical first): a shared
-    Parameter or a block added twice has several.
+    Parameter or a block added twice has several. Each call walks the whole net; for
+    many lookups build a :class:`PathIndex` once.
 
     >>> from mxnet.gluon import nn
     >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
     >>> path_of(net, net[1].weight)
     '1.weight'
     """
-    _check_block(block)
-    if not isinstance(target, (Block, Parameter)):
-        raise PathTypeError(f"target must be a Block or Parameter, got {type(target).__name__}")
-    paths = _alias_table(block).get(id(target))
-    if not paths:
-        kind = type(target).__name__
-        raise PathError(f"{kind} {getattr(target, 'name', target)!r} is not inside "
-                        f"{type(block).__name__} {block.name!r}")
-    return list(paths) if all_paths else paths[0]
+    return PathIndex(block).path_of(target, all_paths=all_paths)
+
+
+class PathIndex:
+    """The paths of every Block and Parameter of a net, found in one walk: many ``path_of``.
+
+    A Gluon block does not know its parents, so each :func:`path_of` call walks the whole
+    net: calling it for every Parameter of a big net is quadratic. ``PathIndex(net)``
+    walks once; each :meth:`path_of` is then a dictionary lookup. It is a snapshot of the
+    net's structure: build a new one after adding, replacing or tying blocks/Parameters.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> paths = PathIndex(net)
+    >>> [paths.path_of(p) for p in net.collect_params().values()]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    >>> paths.path_of(net[1]), net[0].weight in paths, len(paths)
+    ('1', True, 7)
+    """
+
+    def __init__(self, block: Block):
+        _check_block(block)
+        self._block = block
+        self._table = _alias_table(block)  # holds each object: its id cannot be reused
+
+    def path_of(self, target: Union[Block, Parameter], *,
+                all_paths: bool = False) -> Union[str, List[str]]:
+        """The canonical path of ``target`` (all of them, canonical first, with ``all_paths``).
+
+        Raises :class:`~gluon_params_kit.errors.PathError` when ``target`` is not in the net
+        (as it was when the index was built), :class:`~gluon_params_kit.errors.PathTypeError`
+        when it is neither a Block nor a Parameter.
+        """
+        if not isinstance(target, (Block, Parameter)):
+            raise PathTypeError(f"target must be a Block or Parameter, got "
+                                f"{type(target).__name__}")
+        entry = self._table.get(id(target))
+        if entry is None or entry[0] is not target:
+            kind = type(target).__name__
+            raise PathError(f"{kind} {getattr(target, 'name', target)!r} is not inside "
+                            f"{type(self._block).__name__} {self._block.name!r}")
+        return list(entry[1]) if all_paths else entry[1][0]
+
+    def __contains__(self, target: Any) -> bool:
+        entry = self._table.get(id(target))
+        return entry is not None and entry[0] is target
+
+    def __len__(self) -> int:
+        """How many distinct Blocks (the root included) and Parameters the net holds."""
+        return len(self._table)
+
+    def __repr__(self) -> str:
+        return f"PathIndex({type(self._block).__name__} {self._block.name!r}: {len(self)} objects)"
 
 
 # --------------------------------------------------------------------------- legacy names

@@ -307,3 +307,26 @@ def test_render_tree_hybridized_initialized_np(mode):
     text = render_tree(net)
     assert "1.features.0.weight  (8, 4)  float32" in text
     assert "?" not in text
+
+
+def test_path_index_answers_like_path_of_for_every_object():
+    from gluon_params_kit.errors import PathError, PathTypeError
+    from gluon_params_kit.tree import PathIndex
+    net = nn.Sequential()
+    shared = nn.Dense(3, in_units=3)
+    net.add(tied_mlp(), shared, shared)  # tied Parameters, and a block at two paths
+    index = PathIndex(net)
+    objects = [b for _, b in walk(net)] + list(named_parameters(net).values())
+    for obj in objects:
+        assert obj in index
+        assert index.path_of(obj) == path_of(net, obj)
+        assert index.path_of(obj, all_paths=True) == path_of(net, obj, all_paths=True)
+    assert index.path_of(shared, all_paths=True) == ["1", "2"]
+    assert any(len(index.path_of(p, all_paths=True)) > 1 for p in named_parameters(net).values())
+    assert len(index) == len({id(o) for o in objects})
+    stranger = nn.Dense(2)
+    assert stranger not in index and 3 not in index
+    with pytest.raises(PathError, match="is not inside"):
+        index.path_of(stranger.weight)
+    with pytest.raises(PathTypeError, match="Block or Parameter"):
+        index.path_of("0.weight")
