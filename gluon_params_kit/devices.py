@@ -22,7 +22,8 @@ from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence,
 from ._compat import MXNET_VERSION, gluon, mx
 from ._kvstore import Checksums, _write_everywhere, broadcast, checksum
 from .errors import DeviceError, listing
-from .tree import _check_block, get, named_parameters
+from ._backbone import check_block
+from .tree import get, named_parameters
 
 __all__ = [
     "Checksums",
@@ -321,7 +322,7 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         >>> report.out_of_sync, report['bias'].status
         (['weight'], 'consistent')
     """
-    _check_block(block)
+    check_block(block)
     if not isinstance(atol, (int, float)) or atol < 0:
         raise DeviceError(f"atol must be a number >= 0, got {atol!r}")
     params = named_parameters(block)
@@ -382,7 +383,7 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
         >>> replica_report(net).consistent
         True
     """
-    _check_block(block)
+    check_block(block)
     if source is not None and not isinstance(source, mx.Context):
         raise DeviceError(f"source must be an mx.Context like mx.cpu(0), got {source!r}")
     todo = [(path, p) for path, p in named_parameters(block).items()
@@ -508,7 +509,7 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
         bias: cpu(0) -> cpu(0), cpu(1) (moved)
         2 moved.
     """
-    _check_block(block)
+    check_block(block)
     ctxs = _as_contexts(ctx)
     to = tuple(str(c) for c in ctxs)
     params = named_parameters(block)

@@ -25,7 +25,8 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
 from .select import make_matcher
-from .tree import PathLike, _check_block, _key_in, _parameter_groups, _spellings, named_parameters
+from ._backbone import ParamPath, check_block, init_state, key_in, parameter_groups, spellings
+from .tree import named_parameters
 
 __all__ = [
     "InitPlan",
@@ -76,11 +77,11 @@ class InitPreview(Mapping):
         self.title = title
         self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
 
-    def __getitem__(self, path: PathLike) -> PlannedInit:
+    def __getitem__(self, path: ParamPath) -> PlannedInit:
         """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
         if isinstance(path, str) and path in self._rows:
             return self._rows[path]
-        key = _key_in(path, self._rows, self._aliases)
+        key = key_in(path, self._rows, self._aliases)
         if key not in self._rows:
             rows = list(self._rows)
             raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
@@ -213,10 +214,10 @@ class InitPlan:
         return None, None
 
     def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
-        _check_block(block, InitializerTypeError)
+        check_block(block, InitializerTypeError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for group in _parameter_groups(block):
+        for group in parameter_groups(block):
             path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
@@ -246,7 +247,7 @@ class InitPlan:
         """
         rows = [e.row for e in self._plan(block, seed).values()]
         return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           _spellings(block))
+                           spellings(block))
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitPreview:
@@ -292,7 +293,7 @@ class InitPlan:
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
         return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           _spellings(block))
+                           spellings(block))
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
@@ -327,14 +328,14 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
         ([3.0], [0.0, 0.0])
     """
-    _check_block(block, InitializerTypeError)
+    check_block(block, InitializerTypeError)
     _check_seed(seed)
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     label = "all" if pattern is None else _label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict()
-    candidates = _parameter_groups(block)
+    candidates = parameter_groups(block)
     for group in candidates:
         path, param, paths = group.path, group.param, group.spellings
         if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
@@ -350,7 +351,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
     return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
-                             f"{len(rows)} parameter(s) (seed={seed})", _spellings(block))
+                             f"{len(rows)} parameter(s) (seed={seed})", spellings(block))
 
 
 def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
@@ -379,7 +380,7 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         >>> provenance(net)['bias']['rule']
         'layer default'
     """
-    _check_block(block, InitializerTypeError)
+    check_block(block, InitializerTypeError)
     out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         record = getattr(param, PROVENANCE_ATTR, None)
@@ -402,7 +403,7 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
 
 def _constant_entry(path: str, param: Parameter) -> _Entry:
     init = mx.init.create(param.init)  # Gluon's private per-constant initializer
-    ready = param._data is not None or bool(param._deferred_init)
+    ready = init_state(param) != "uninitialized"
     row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
                       None, "keep" if ready else "initialize")
     return _Entry(param, row, init)

@@ -29,7 +29,9 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
+from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
+                        parameter_groups, spellings)
+from .tree import named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
@@ -87,16 +89,16 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
                  hist_sample: Optional[int]) -> ParamStats:
-    state = _state(param)
+    state = init_state(param)
     if state != "initialized":
         return ParamStats(state=state)
-    # param._data / _grad directly: list_data() refuses row_sparse Parameters
+    # arrays(), not list_data(): list_data() refuses row_sparse Parameters
     if grads:
-        if param.grad_req == "null" or param._grad is None:
+        if param.grad_req == "null" or grad_arrays(param) is None:
             return ParamStats(state="no grad", size=_size(param))
-        arr = param._grad[0]
+        arr = grad_arrays(param)[0]
     else:
-        arr = param._data[0]
+        arr = arrays(param)[0]
     return array_stats(arr, bins, hist_sample)
 
 
@@ -179,12 +181,12 @@ class Summary:
                 "outputs", "same_as")
         return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
 
-    def __getitem__(self, path: PathLike) -> Dict[str, Any]:
+    def __getitem__(self, path: ParamPath) -> Dict[str, Any]:
         """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
         known = {r["path"] for r in self._rows}
         known.update(p for r in self._rows for p in r["shared_with"])
-        key = _key_in(path, known, self._aliases)
+        key = key_in(path, known, self._aliases)
         for r in self._rows:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
@@ -376,7 +378,7 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   aliases=_spellings(block), registered_twice=_registered_twice(block),
+                   aliases=spellings(block), registered_twice=_registered_twice(block),
                    flat=flat, layers=layers, traced=outputs is not None,
                    open_depth=1 if depth is None else depth, width=width)
 
@@ -400,7 +402,7 @@ def _check_width(width: Any) -> Optional[int]:
 
 
 def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
-    missing = [g.path for g in _parameter_groups(block) if _state(g.param) == "uninitialized"]
+    missing = [g.path for g in parameter_groups(block) if init_state(g.param) == "uninitialized"]
     if missing:
         raise InspectionError(
             f"summary(net, *inputs) runs one forward pass, but {type(block).__name__} "
@@ -417,16 +419,13 @@ def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int,
 
 def _row(param: Parameter, paths: List[str], parent: Block,
          inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
-    state = _state(param)
+    state = init_state(param)
     raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
     shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
     known = shape is not None and None not in shape
     size = math.prod(shape) if known else None
     dtype = _dtype(param.dtype)
-    if state == "initialized":
-        ctxs = param.list_ctx()
-    else:
-        ctxs = param._deferred_init[1] if param._deferred_init else []
+    ctxs = contexts(param) or []
     prov = getattr(param, PROVENANCE_ATTR, None)
     return {
         "kind": "parameter", "path": paths[0], "name": param.name,
@@ -468,12 +467,6 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
     return dt.name, dt.itemsize
 
 
-def _state(param: Parameter) -> str:
-    if param._data is not None:
-        return "initialized"
-    return "deferred" if param._deferred_init else "uninitialized"
-
-
 #: Most histogram bins a call may ask for (each costs memory and a column of output).
 MAX_BINS = 10_000
 
@@ -490,7 +483,7 @@ def _selected(block: Block, pattern: Any) -> List[Any]:
 
     A pattern that selects nothing is an error naming the paths there are.
     """
-    found = _parameter_groups(block)
+    found = parameter_groups(block)
     if pattern is None:
         return found
     matcher = make_matcher(pattern, mode="search", on="path")
@@ -553,12 +546,12 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
     for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
         ax = fig.add_subplot(rows, ncols, i + 1)
-        state = _state(param)
+        state = init_state(param)
         shape = param._shape or ()
         ax.set_title(f"{path} ({' x '.join(str(d) if d > 0 else '?' for d in shape)})",
                      fontsize=9)
-        if state == "initialized" and not (grads and param._grad is None):
-            arr = param._grad[0] if grads else param._data[0]
+        if state == "initialized" and not (grads and grad_arrays(param) is None):
+            arr = (grad_arrays(param) if grads else arrays(param))[0]
             values = arr.asnumpy().reshape(-1)
             ax.hist(values[_onp.isfinite(values)], bins=bins)
         else:

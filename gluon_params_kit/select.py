@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._compat import gluon
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, _parameter_groups, _spellings
+from ._backbone import check_block, key_in, parameter_groups, spellings
 
 __all__ = [
     "Changes",
@@ -194,7 +194,7 @@ class Selection(ParameterDict):
         >>> select(net).get('[0].bias') is net[0].bias
         True
         """
-        key = _key_in(name, self._params, self._aliases)
+        key = key_in(name, self._params, self._aliases)
         if key in self._params and not kwargs:
             return self._params[key]
         if key in self._params:
@@ -246,7 +246,7 @@ class Selection(ParameterDict):
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
               allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
     """Canonical path -> Parameter for every Parameter the selection keeps."""
-    _check_block(block)
+    check_block(block)
     _check_flag("allow_empty", allow_empty)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
@@ -256,7 +256,7 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
     hits: Dict[int, bool] = {}
     dropped: Dict[int, bool] = {}
     params: Dict[int, Parameter] = {}
-    for group in _parameter_groups(block):
+    for group in parameter_groups(block):
         param = group.param
         key = id(param)
         canonical[key], params[key] = group.path, param
@@ -337,7 +337,7 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
-    out._aliases = _spellings(block)
+    out._aliases = spellings(block)
     return out
 
 
@@ -596,4 +596,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {g.path: g.spellings for g in _parameter_groups(block) if g.path in found}
+    return {g.path: g.spellings for g in parameter_groups(block) if g.path in found}

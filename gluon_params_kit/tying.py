@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as _onp
 
+from ._backbone import has_data
 from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
 from .errors import TieError, TieTypeError, closest, listing
@@ -376,7 +377,7 @@ def _compatibility(path: str, t: Parameter, s: Parameter) -> List[str]:
     if (t._stype, t._grad_stype) != (s._stype, s._grad_stype):
         problems.append(f"{path!r}: storage {t._stype}/{t._grad_stype} vs source "
                         f"{s._stype}/{s._grad_stype}")
-    if t._data is not None and s._data is not None and set(t.list_ctx()) != set(s.list_ctx()):
+    if has_data(t) and has_data(s) and set(t.list_ctx()) != set(s.list_ctx()):
         problems.append(f"{path!r}: contexts {t.list_ctx()} vs source {s.list_ctx()}")
     return problems
 
@@ -516,7 +517,7 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     old = {id(p): p for p in ours.values()}
     for t_id, s in mapping.items():
         merged = _shape_merge(old[t_id].shape, s.shape)
-        if merged != s.shape and s._data is None:
+        if merged != s.shape and not has_data(s):
             s.shape = merged  # a deferred dimension the target already knows
         if old[t_id]._trainer is not None:
             warnings.warn(f"Parameter {old[t_id].name!r} belongs to a gluon.Trainer created before "
