@@ -95,6 +95,7 @@ def format_path(segments: Sequence[Union[str, int]]) -> str:
 
 
 def join(prefix: str, key: str) -> str:
+    """``prefix.key``, or ``key`` alone at the root (``prefix == ''``)."""
     return f"{prefix}.{key}" if prefix else str(key)
 
 
@@ -104,6 +105,7 @@ def own_keys(block: Block) -> bool:
 
 
 def is_int(text: str) -> bool:
+    """Whether a path segment is an integer index (``'2'``, ``'-1'``)."""
     return text.lstrip("-").isdigit()
 
 

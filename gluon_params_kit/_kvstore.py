@@ -134,7 +134,7 @@ def _check_broadcastable(params) -> None:
 
 # --------------------------------------------------------------------------- Trainer copies
 
-def _write_everywhere(p: gluon.Parameter, value) -> None:
+def write_everywhere(p: gluon.Parameter, value) -> None:
     """Write ``value`` into every replica, and into the Trainer's kvstore copy if it has one.
 
     Gluon's own ``set_data`` resets the Trainer's kvstore for that, which breaks a store
