@@ -57,7 +57,7 @@ _EXPORTS = {
     "set_multipliers": "select",
     "unfreeze": "select",
     # inspection
-    "InspectionError": "inspection",
+    "InspectionError": "errors",
     "ParamStats": "inspection",
     "Summary": "inspection",
     "plot_histograms": "inspection",

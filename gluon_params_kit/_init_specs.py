@@ -26,6 +26,7 @@ from ._compat import mx
 from ._init_checks import check_arguments
 from ._display import format_shape
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
+from ._validate import check_bool
 from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer"]
@@ -113,9 +114,7 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
     else:
         raise InitializerError(f"register_initializer: aliases must be a str or a list/tuple of "
                                f"str, got {type(aliases).__name__}: {aliases!r}")
-    if not isinstance(replace, bool):
-        raise InitializerError(f"register_initializer: replace must be True or False, "
-                               f"got {replace!r}")
+    check_bool(replace, "replace", InitializerError, where="register_initializer")
 
     def decorate(cls: type) -> type:
         if not (isinstance(cls, type) and issubclass(cls, Initializer)):

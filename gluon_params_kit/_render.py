@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 import numpy as _onp
 
 from ._compat import gluon
+from ._validate import check_bool, check_int
 from .errors import SelectionError
 from ._backbone import check_block, join, key_index
 
@@ -58,14 +59,9 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             1.bias    (4,)    float32  shared -> 0.bias
     """
     check_block(block)
-    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
-                                  or max_depth < 0):
-        raise SelectionError(f"render_tree: max_depth must be an int >= 0 or None, "
-                             f"got {max_depth!r}")
-    if isinstance(indent, bool) or not isinstance(indent, int) or indent < 1:
-        raise SelectionError(f"render_tree: indent must be an int >= 1, got {indent!r}")
-    if not isinstance(params, bool):
-        raise SelectionError(f"render_tree: params must be True or False, got {params!r}")
+    check_int(max_depth, "max_depth", SelectionError, minimum=0, allow_none=True, where="render_tree")
+    check_int(indent, "indent", SelectionError, minimum=1, where="render_tree")
+    check_bool(params, "params", SelectionError, where="render_tree")
     index = key_index(block)
     keys_of = {id(g.param): g.paths for g in index.groups}
     lines: List[str] = []

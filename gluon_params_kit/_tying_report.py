@@ -14,7 +14,7 @@ import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
 from ._display import format_shape, known_shape
-from .errors import ParamsKitError, PathError, TieError, TieTypeError, closest, listing
+from .errors import ParamsKitError, PathError, TieError, TieTypeError, did_you_mean, listing
 from ._backbone import check_block, has_data, is_deferred, parameter_groups
 from .tree import format_path, named_blocks, named_parameters, parse_path
 
@@ -93,9 +93,8 @@ class TiedGroups(Sequence):
             if path in group.paths or path == group.name:  # any path, or the auto name
                 return group
         every = [p for g in self._groups for p in g.paths]
-        hint = closest(path, every)
-        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}"
-                        + (f". Did you mean {listing(hint)}?" if hint else ""))
+        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}."
+                        + did_you_mean(path, every))
 
     @property
     def shared_params(self) -> Optional[int]:

@@ -22,6 +22,7 @@ from ._compat import gluon, mx
 from ._display import format_shape, known_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
+from ._validate import check_bool, check_contexts, check_int
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
 from .select import make_matcher
@@ -187,9 +188,7 @@ class InitPlan:
             compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
-        if not isinstance(respect_layer_defaults, bool):
-            raise InitializerError(f"respect_layer_defaults must be True or False, "
-                                   f"got {respect_layer_defaults!r}")
+        check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
         self.rules: Tuple[Tuple[str, Any, Initializer], ...] = tuple(compiled)
         self.default: Optional[Initializer] = None if default is None else get_initializer(default)
         self.respect_layer_defaults = respect_layer_defaults
@@ -427,15 +426,8 @@ def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optio
 
 
 def _check_seed(seed: Any) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InitializerError(f"seed must be an int or None, got {type(seed).__name__}: {seed!r}")
+    check_int(seed, "seed", InitializerError, allow_none=True)
 
 
 def _contexts(ctx: Any) -> Optional[List[Context]]:
-    if ctx is None:
-        return None
-    ctxs = [ctx] if isinstance(ctx, Context) else ctx
-    if (isinstance(ctxs, (list, tuple)) and ctxs
-            and all(isinstance(c, Context) for c in ctxs)):
-        return list(ctxs)
-    raise DeviceError(f"ctx must be None, an mx.Context or a non-empty list of them, got {ctx!r}")
+    return check_contexts(ctx, "ctx", DeviceError, allow_none=True)

@@ -27,7 +27,8 @@ from . import _summary_view as _view
 from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
 from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
-from .errors import ParamsKitError, PathError, closest, listing
+from ._validate import check_bool, check_int
+from .errors import InspectionError, PathError, did_you_mean, listing
 from .select import make_matcher
 from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
                         parameter_groups, spellings)
@@ -38,10 +39,6 @@ __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats
 
 Block = gluon.Block
 Parameter = gluon.Parameter
-
-
-class InspectionError(ParamsKitError, ValueError):
-    """A bad option passed to :func:`summary`, :func:`stats` or :func:`plot_histograms`."""
 
 
 # --------------------------------------------------------------------------- statistics
@@ -78,11 +75,10 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
         >>> stats(nn.Dense(2))['weight'].state
         'uninitialized'
     """
-    if not isinstance(grads, bool):
-        raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins, MAX_BINS)
-    if hist_sample is not None:
-        _check_int("hist_sample", hist_sample)
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    if hist_sample is not None:  # None: every value goes into the histogram
+        check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
     return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
                        for g in _selected(block, pattern))
 
@@ -191,9 +187,8 @@ class Summary:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
         rows = [r["path"] for r in self._rows]
-        hint = closest(key, rows)
-        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}"
-                        + (f". Did you mean {listing(hint)}?" if hint else ""))
+        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}."
+                        + did_you_mean(key, rows))
 
     @staticmethod
     def _record(row: Dict[str, Any]) -> Dict[str, Any]:
@@ -341,15 +336,13 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
           0     Dense       (5, 4)            16  dense...
           1     Dense       (5, 2)            10  dense...
     """
-    for flag, value in (("stats", stats), ("grads", grads)):
-        if not isinstance(value, bool):
-            raise InspectionError(f"{flag} must be True or False, got {value!r}")
+    check_bool(stats, "stats", InspectionError)
+    check_bool(grads, "grads", InspectionError)
     if provenance not in (None, True, False):
         raise InspectionError(f"provenance must be None, True or False, got {provenance!r}")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise InspectionError(f"depth must be None or an int >= 0 (0 folds the whole net into "
-                              f"one row), got {depth!r}")
-    _check_int("bins", bins, MAX_BINS)
+    check_int(depth, "depth", InspectionError, minimum=0, allow_none=True,
+              unit="0 folds the whole net into one row")
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
     _check_width(width)
     blocks = named_blocks(block, aliases=True)
     selected = _selected(block, pattern)
@@ -394,11 +387,8 @@ def _registered_twice(block: Block) -> Dict[str, List[str]]:
 
 
 def _check_width(width: Any) -> Optional[int]:
-    if width is not None and (isinstance(width, bool) or not isinstance(width, int)
-                              or width < _view.MIN_WIDTH):
-        raise InspectionError(f"width must be None or an int >= {_view.MIN_WIDTH} "
-                              f"(characters), got {width!r}")
-    return width
+    return check_int(width, "width", InspectionError, minimum=_view.MIN_WIDTH, allow_none=True,
+                     unit="characters")
 
 
 def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
@@ -471,13 +461,6 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
 MAX_BINS = 10_000
 
 
-def _check_int(name: str, value: Any, most: Optional[int] = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InspectionError(f"{name} must be an int >= 1, got {value!r}")
-    if most is not None and value > most:
-        raise InspectionError(f"{name} must be at most {most}, got {value!r}")
-
-
 def _selected(block: Block, pattern: Any) -> List[Any]:
     """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
@@ -491,11 +474,10 @@ def _selected(block: Block, pattern: Any) -> List[Any]:
     chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
     if not chosen and found:
         paths = [g.path for g in found]
-        hint = closest(pattern, paths) if isinstance(pattern, str) else []
         raise InspectionError(
             f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
-            f"{block.name!r} (matched with re.search on paths: {listing(paths)})"
-            + (f". Did you mean {listing(hint)}?" if hint else ""))
+            f"{block.name!r} (matched with re.search on paths: {listing(paths)})."
+            + (did_you_mean(pattern, paths) if isinstance(pattern, str) else ""))
     return chosen
 
 
@@ -529,10 +511,9 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         >>> [ax.get_title() for ax in fig.axes]
         ['weight (4 x 3)', 'bias (4)']
     """
-    if not isinstance(grads, bool):
-        raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins, MAX_BINS)
-    _check_int("cols", cols)
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    check_int(cols, "cols", InspectionError, minimum=1)
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
+from ._validate import check_bool, check_choice
 from .errors import PathError, SelectionError, did_you_mean, listing
 from ._backbone import check_block, key_in, parameter_groups, spellings
 
@@ -68,16 +69,10 @@ class _Matcher:
 
 
 def _check_options(mode: str, on: str) -> None:
-    if mode not in MODES:
-        raise SelectionError(f"unknown mode {mode!r}. Expected one of {listing(MODES)}.")
+    check_choice(mode, "mode", MODES, SelectionError)
     if on not in ONS:
         raise SelectionError(f"unknown on={on!r}. Expected one of {listing(ONS)} "
                              f"(structural path, or the Parameter's auto name).")
-
-
-def _check_flag(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise SelectionError(f"{name} must be True or False, got {value!r}")
 
 
 def _compile(text: str, mode: str) -> Callable[[str], Any]:
@@ -247,7 +242,7 @@ def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: s
               allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
     """Canonical path -> Parameter for every Parameter the selection keeps."""
     check_block(block)
-    _check_flag("allow_empty", allow_empty)
+    check_bool(allow_empty, "allow_empty", SelectionError)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     # A shared Parameter lives at several paths; it is selected when any of them matches
@@ -412,7 +407,7 @@ def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> list(freeze(net, r'^0\\.')), net[0].weight.grad_req
         (['0.weight', '0.bias'], 'null')
     """
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     return _apply(OrderedDict((p, (prm, {"grad_req": "null"})) for p, prm in found.items()),
                   dry_run)
@@ -450,7 +445,7 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     if grad_req not in _GRAD_REQS:
         raise SelectionError(f"unfreeze: grad_req={grad_req!r}; expected one of "
                              f"{listing(_GRAD_REQS)} (use freeze() for 'null')")
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": grad_req})) for p, prm in found.items()
                        if prm._differentiable and not isinstance(prm, gluon.Constant))
@@ -492,7 +487,7 @@ def accumulate_gradients(block: Block, pattern: Pattern = None, *, exclude: Patt
         >>> net[1].running_mean.grad_req
         'null'
     """
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": "add"})) for p, prm in found.items()
                        if prm.grad_req != "null")
@@ -538,7 +533,7 @@ def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplie
     """
     if lr_mult is None and wd_mult is None:
         raise SelectionError("set_multipliers: give lr_mult=..., wd_mult=... or both")
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]" = OrderedDict(
         (p, (prm, {})) for p, prm in found.items())

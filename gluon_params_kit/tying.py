@@ -20,7 +20,8 @@ import numpy as _onp
 from ._backbone import has_data
 from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
-from .errors import TieError, TieTypeError, closest, listing
+from ._validate import check_int
+from .errors import TieError, TieTypeError, did_you_mean, listing
 from .tree import format_path, get, named_blocks, named_parameters, parse_path
 
 __all__ = [
@@ -340,8 +341,7 @@ def repeat_tied(layer: Block, times: int) -> Block:
         >>> type(net).__name__, len(net), net[2].weight is net[0].weight
         ('HybridSequential', 3, True)
     """
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise TieError(f"times must be an int >= 1, got {times!r}")
+    check_int(times, "times", TieError, minimum=1)
     net = nn.HybridSequential() if isinstance(layer, HybridBlock) else nn.Sequential()
     net.add(layer)
     for _ in range(times - 1):
@@ -497,9 +497,8 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     for path in chosen:
         key = format_path(parse_path(path))
         if key not in theirs:
-            hint = closest(key, theirs)
-            problems.append(f"{path!r}: missing in source {source.name!r}"
-                            + (f" (closest: {listing(hint)})" if hint else ""))
+            problems.append(f"{path!r}: missing in source {source.name!r}."
+                            + did_you_mean(key, theirs))
             continue
         t, s = ours[path], theirs[key]
         pairs[path] = key
