@@ -25,7 +25,7 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
 from ._validate import check_bool, check_contexts, check_int
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
-from .select import make_matcher
+from .select import make_matcher, matching_groups
 from ._backbone import ParamPath, check_block, init_state, key_in, parameter_groups, spellings
 from .tree import named_parameters
 
@@ -333,20 +333,14 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     label = "all" if pattern is None else _label(pattern)
-    entries: "OrderedDict[str, _Entry]" = OrderedDict()
-    candidates = parameter_groups(block)
-    for group in candidates:
-        path, param, paths = group.path, group.param, group.spellings
-        if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
-            continue
-        if drop is not None and any(drop(p, param) for p in paths):
-            continue
-        entries[path] = _entry(path, param, label, init, seed)
+    entries: "OrderedDict[str, _Entry]" = OrderedDict(
+        (g.path, _entry(g.path, g.param, label, init, seed))
+        for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
     if not entries:
         raise SelectionError(
             f"reinitialize: pattern {label!r} (exclude={exclude!r}, mode={mode!r}, on={on!r}) "
             f"selects no parameter of {type(block).__name__} {block.name!r} (constants are "
-            f"never re-initialized). Existing paths: {listing([c[0] for c in candidates])}.")
+            f"never re-initialized). Existing paths: {listing([g.path for g in parameter_groups(block)])}.")
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
     return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "

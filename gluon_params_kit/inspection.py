@@ -29,7 +29,7 @@ from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from ._validate import check_bool, check_int
 from .errors import InspectionError, PathError, did_you_mean, listing
-from .select import make_matcher
+from .select import make_matcher, matching_groups
 from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
                         parameter_groups, spellings)
 from .tree import named_blocks
@@ -469,9 +469,7 @@ def _selected(block: Block, pattern: Any) -> List[Any]:
     found = parameter_groups(block)
     if pattern is None:
         return found
-    matcher = make_matcher(pattern, mode="search", on="path")
-    # As in select(): a tied Parameter is chosen when any of its paths matches.
-    chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
+    chosen = matching_groups(block, make_matcher(pattern, mode="search", on="path"))
     if not chosen and found:
         paths = [g.path for g in found]
         raise InspectionError(

@@ -10,7 +10,6 @@ side (:func:`tied_groups`, :func:`check_tied_gradients`) lives in ``_tying_repor
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -21,7 +20,8 @@ from ._backbone import has_data
 from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
 from ._validate import check_int
-from .errors import TieError, TieTypeError, did_you_mean, listing
+from .errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
+from .select import Pattern, make_matcher
 from .tree import format_path, get, named_blocks, named_parameters, parse_path
 
 __all__ = [
@@ -41,7 +41,6 @@ HybridBlock = gluon.HybridBlock
 Parameter = gluon.Parameter
 _Conv = nn.conv_layers._Conv
 _BatchNorm = nn.basic_layers._BatchNorm
-Pattern = Union[str, Callable[[str], bool], None]
 
 
 # --------------------------------------------------------------------------- transposed tying
@@ -383,18 +382,11 @@ def _compatibility(path: str, t: Parameter, s: Parameter) -> List[str]:
 
 
 def _selector(pattern: Pattern) -> Callable[[str], bool]:
-    if pattern is None:
-        return lambda path: True
-    if callable(pattern):
-        return pattern
-    if isinstance(pattern, str):
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise TieError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
-        return lambda path: regex.search(path) is not None
-    raise TieError(f"pattern must be a regex string, a callable path -> bool or None, "
-                   f"got {type(pattern).__name__}")
+    """``pattern`` compiled by the kit's one selection language, errors as :class:`TieError`."""
+    try:
+        return make_matcher(pattern)
+    except SelectionError as exc:
+        raise TieError(str(exc)) from None
 
 
 def _resolve_block(which: str, value, root: Optional[Block]) -> Block:
@@ -452,7 +444,9 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     Args:
         target: The block to rebind (or a path inside ``root``).
         source: The block whose Parameters it takes (or a path inside ``root``).
-        pattern: A regex searched in each target path, or a callable ``path -> bool``.
+        pattern: which target paths to tie, in the kit's one selection language (see
+            :func:`~gluon_params_kit.select.make_matcher`: a regex searched in the path, a
+            list of them, a callable ``path -> bool``); ``None`` ties every one.
         root: The network ``target`` sits in: a hybridized ``root`` caches a graph that
             holds ``target``'s old Parameters, so its caches are cleared too. Needed
             whenever ``target`` is inside a hybridized parent.
