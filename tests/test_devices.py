@@ -43,7 +43,7 @@ def _train_step(net, trainer, mode, ctxs=CPU2):
 # --------------------------------------------------------------------------- contexts
 
 def test_contexts_fall_back_to_cpu_without_gpu():
-    if devices._num_gpus() > 0:
+    if devices.num_gpus() > 0:
         pytest.skip("this machine has a GPU")
     assert try_gpu() == mx.cpu() and try_gpu(3) == mx.cpu()
     assert try_all_gpus() == [mx.cpu()]
@@ -165,7 +165,7 @@ def test_gpu_problems_falls_back_to_libcuda(monkeypatch):
 
 
 def test_try_all_gpus_keeps_only_working_gpus(monkeypatch):
-    monkeypatch.setattr(devices, "_num_gpus", lambda: 3)
+    monkeypatch.setattr(devices, "num_gpus", lambda: 3)
     monkeypatch.setattr(devices, "_gpu_works", lambda i: i != 1)
     assert try_all_gpus() == [mx.gpu(0), mx.gpu(2)]
     assert available_contexts() == [mx.gpu(0), mx.gpu(2), mx.cpu(0)]
