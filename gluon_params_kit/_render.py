@@ -1,10 +1,12 @@
 """Text rendering of a block tree: one line per block and per Parameter, shared ones marked."""
 from __future__ import annotations
 
+import functools
 from typing import Dict, List, Optional
 
 import numpy as _onp
 
+from . import _gc
 from ._compat import gluon
 from ._validate import check_bool, check_int
 from .errors import SelectionError
@@ -14,6 +16,7 @@ Block = gluon.Block
 Parameter = gluon.Parameter
 
 
+@_gc.paused
 def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] = None,
                 indent: int = 2) -> str:
     """A text picture of ``block``: nesting by indentation, class, path, shapes, sharing.
@@ -102,7 +105,7 @@ def _param_row(attribute: str, param: Parameter, paths: List[str],
                use_of: Dict[str, str]) -> List[str]:
     """One Parameter line: Gluon's key for this use; the attribute name where that differs."""
     path = use_of.get(attribute, attribute)
-    row = [path, _shape(param.shape), _onp.dtype(param.dtype).name]
+    row = [path, _shape(param.shape), _dtype_name(param.dtype)]
     if path != attribute:
         row.append(f"attribute {attribute.rpartition('.')[2]}")
     if param.grad_req != "write":
@@ -115,8 +118,18 @@ def _param_row(attribute: str, param: Parameter, paths: List[str],
     return row
 
 
+@functools.lru_cache(maxsize=64)
+def _dtype_name(dtype) -> str:
+    """``'float32'`` for a Parameter's dtype (numpy's ``dtype.name`` is slow; nets repeat it)."""
+    return _onp.dtype(dtype).name
+
+
+@functools.lru_cache(maxsize=4096)
 def _shape(shape) -> str:
-    """``(8, 0)`` -> ``'(8, ?)'``: 0 (or -1 in np mode) is a dimension still deferred."""
+    """``(8, 0)`` -> ``'(8, ?)'``: 0 (or -1 in np mode) is a dimension still deferred.
+
+    Cached (a net repeats its shapes): ``shape`` is a tuple or None.
+    """
     if shape is None:
         return "?"
     dims = ["?" if d in (0, -1) else str(d) for d in shape]
