@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
+from . import _gc
 from ._compat import gluon, mx
 from ._display import format_shape, known_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
@@ -26,7 +27,8 @@ from ._validate import check_bool, check_contexts, check_int
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
 from .select import make_matcher, matching_groups
-from ._backbone import ParamPath, check_block, init_state, key_in, parameter_groups, spellings
+from ._backbone import (ParamPath, check_block, init_state, key_in, key_index, parameter_groups,
+                        spellings)
 from .tree import named_parameters
 
 __all__ = [
@@ -201,30 +203,40 @@ class InitPlan:
 
     # ------------------------------------------------------------------ planning
 
-    def _choose(self, param: Parameter,
-                paths: List[str]) -> Tuple[Optional[str], Optional[Initializer]]:
+    def _choose(self, param: Parameter, paths: List[str], layer_defaults: Dict[Any, Any]
+                ) -> Tuple[Optional[str], Optional[Initializer]]:
         for label, matches, init in self.rules:
             if any(matches(p, param) for p in paths):
                 return label, init
         if self.respect_layer_defaults and param.init is not None:
-            return "layer default", get_initializer(param.init)
+            # one parse per distinct spec ('zeros' for every bias), not one per Parameter
+            key = param.init if isinstance(param.init, str) else id(param.init)
+            if key not in layer_defaults:
+                layer_defaults[key] = (param.init, get_initializer(param.init))
+            return "layer default", layer_defaults[key][1]
         if self.default is not None:
             return "default", self.default
         return None, None
 
-    def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
+    def _plan(self, block: Block, seed: Optional[int]
+              ) -> Tuple["OrderedDict[str, _Entry]", Dict[str, str]]:
+        """(path -> entry, the block's spellings -> canonical path), from one key index."""
         check_block(block, InitializerTypeError)
         _check_seed(seed)
+        index = key_index(block)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for group in parameter_groups(block):
+        layer_defaults: Dict[Any, Any] = {}
+        texts: Dict[int, str] = {}
+        for group in index.groups:
             path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, group.spellings)
-            out[path] = _entry(path, param, rule, init, seed)
-        return out
+            rule, init = self._choose(param, group.spellings, layer_defaults)
+            out[path] = _entry(path, param, rule, init, seed, texts)
+        return out, index.canonical
 
+    @_gc.paused
     def preview(self, block: Block, *, seed: Optional[int] = None) -> InitPreview:
         """Which rule and initializer each parameter of ``block`` would get; changes nothing.
 
@@ -244,9 +256,9 @@ class InitPlan:
             >>> InitPlan([('weight', 'zeros')], respect_layer_defaults=False).preview(net).unmatched
             ['bias']
         """
-        rows = [e.row for e in self._plan(block, seed).values()]
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           spellings(block))
+        entries, aliases = self._plan(block, seed)
+        rows = [e.row for e in entries.values()]
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed), aliases)
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitPreview:
@@ -281,7 +293,7 @@ class InitPlan:
             >>> net.bias.data().asnumpy().tolist(), provenance(net)['bias']['rule']
             ([1.0, 1.0], 'default')
         """
-        entries = self._plan(block, seed)
+        entries, aliases = self._plan(block, seed)
         rows = [e.row for e in entries.values()]
         missing = [r.path for r in rows if r.action == "unmatched"]
         if missing:
@@ -291,8 +303,7 @@ class InitPlan:
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           spellings(block))
+        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed), aliases)
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
@@ -384,11 +395,18 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
 # --------------------------------------------------------------------------- planning helpers
 
 def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
-           seed: Optional[int]) -> _Entry:
+           seed: Optional[int], texts: Optional[Dict[int, str]] = None) -> _Entry:
+    """``texts``: id(initializer) -> its spec text, filled as it goes (the caller keeps the
+    initializers alive), so a plan writes each initializer's JSON once."""
     shape = known_shape(param.shape)
     if init is None:
         return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
-    spec = spec_text(init)
+    if texts is None:
+        spec = spec_text(init)
+    else:
+        spec = texts.get(id(init))
+        if spec is None:
+            spec = texts[id(init)] = spec_text(init)
     own_seed = None if seed is None else derive_seed(seed, path, spec)
     action = "initialize" if shape is not None and None not in shape else "deferred"
     return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
