@@ -65,8 +65,9 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     check_int(max_depth, "max_depth", SelectionError, minimum=0, allow_none=True, where="render_tree")
     check_int(indent, "indent", SelectionError, minimum=1, where="render_tree")
     check_bool(params, "params", SelectionError, where="render_tree")
-    index = key_index(block)
-    keys_of = {id(g.param): g.paths for g in index.groups}
+    index = key_index(block) if params else None  # blocks only: no key index needed
+    keys_of = {id(g.param): g.paths for g in index.groups} if index else {}
+    use_of = index.use_of if index else {}
     lines: List[str] = []
     drawn: Dict[int, str] = {}
 
@@ -86,12 +87,13 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             head += f"  ... ({note})"
         lines.append(head)
         if params and blk._reg_params:
-            rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], index.use_of)
+            rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], use_of)
                     for attr, prm in blk._reg_params.items()]
-            widths = [max(len(r[i]) for r in rows) for i in range(3)]
+            widths = [max(map(len, column)) for column in zip(*(r[:3] for r in rows))]
+            inner = pad + " " * indent
             for row in rows:
-                cells = [c.ljust(w) for c, w in zip(row[:3], widths)] + list(row[3:])
-                lines.append((pad + " " * indent + "  ".join(c for c in cells if c)).rstrip())
+                cells = [c.ljust(w) for c, w in zip(row, widths)] + row[3:]
+                lines.append((inner + "  ".join([c for c in cells if c])).rstrip())
         if cut:
             return
         for key, child in blk._children.items():
