@@ -6,7 +6,8 @@ Each measurement is the best of several repeats (the machine is shared; the best
 the least disturbed one). Prints ``name: ratio R (target <= T) ok|MISSED`` lines and, for
 ``get``, microseconds per call. ``path_of`` for every parameter of a 100,000-parameter net
 goes through one :class:`PathIndex` (target: <= 2x one ``collect_params()`` walk, i.e.
-linear), and one index lookup is compared with one ``get``. ``--quick`` uses small nets.
+linear), and one index lookup is compared with one ``get``; ``render_tree`` of that net is
+compared with ``repr(net)`` (target <= 2). ``--quick`` uses small nets.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from mxnet.gluon import nn  # noqa: E402
 
 from gluon_params_kit.select import select  # noqa: E402
-from gluon_params_kit.tree import PathIndex, get, named_parameters, path_of  # noqa: E402
+from gluon_params_kit.tree import (PathIndex, get, named_parameters, path_of,  # noqa: E402
+                                   render_tree)
 
 
 def build(outer: int, inner: int) -> nn.Sequential:
@@ -95,6 +97,14 @@ def bench_path_of(quick: bool) -> None:
     label = f"{n // 1000}k" if n >= 1000 else str(n)
     line(f"path_of_every_param_{label}_via_PathIndex_vs_collect_params", t["kit"] / t["native"],
          2.0, f"  ({t['kit'] / n * 1e6:.1f} us per parameter, index built once)",
+         measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
+    t = alternate({"kit": lambda: render_tree(net), "native": lambda: repr(net)}, 3)
+    line(f"render_tree_{label}_params_vs_repr_net", t["kit"] / t["native"], 2.0,
+         "  (render_tree also draws a line per Parameter: shape, dtype, sharing)",
+         measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
+    t = alternate({"kit": lambda: render_tree(net, params=False), "native": lambda: repr(net)}, 3)
+    line(f"render_tree_blocks_only_{label}_params_vs_repr_net", t["kit"] / t["native"], 2.0,
+         "  (params=False: one line per block, as repr)",
          measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
     index = PathIndex(net)
     deep = params[-1]

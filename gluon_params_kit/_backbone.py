@@ -224,6 +224,15 @@ def key_index(block: Block) -> KeyIndex:
     check_block(block)
     keys = gluon_keys(block)
     attrs = attribute_paths(block)
+    if len(keys) == len(attrs) and all(  # the same keys, in the same order, to the same objects
+            k == a and p is q for (k, p), (a, q) in zip(keys.items(), attrs.items())):
+        return _plain_key_index(keys)
+    return _full_key_index(keys, attrs)
+
+
+def _full_key_index(keys: "OrderedDict[str, Parameter]",
+                    attrs: "OrderedDict[str, Parameter]") -> KeyIndex:
+    """:func:`key_index` from Gluon's keys and the attribute paths, aliases and all."""
     by_id: Dict[int, Tuple[Parameter, List[str], List[str]]] = {}  # insertion-ordered
     first_attr: Dict[int, str] = {}
     for key, param in keys.items():
@@ -260,6 +269,21 @@ def key_index(block: Block) -> KeyIndex:
         for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
             use_of[alias] = key
     return KeyIndex(keys, groups, canonical, use_of)
+
+
+def _plain_key_index(keys: "OrderedDict[str, Parameter]") -> KeyIndex:
+    """:func:`key_index` when the attribute paths are exactly Gluon's keys (no block with
+    its own key scheme): no aliases, each Parameter's first key is its attribute path."""
+    by_id: Dict[int, Tuple[Parameter, List[str]]] = {}
+    for key, param in keys.items():
+        entry = by_id.get(id(param))
+        if entry is None:
+            by_id[id(param)] = (param, [key])
+        else:
+            entry[1].append(key)
+    groups = [ParamGroup(paths[0], param, paths, [], paths[0]) for param, paths in by_id.values()]
+    canonical = {key: by_id[id(param)][1][0] for key, param in keys.items()}
+    return KeyIndex(keys, groups, canonical, {})
 
 
 def spellings(block: Block) -> Dict[str, str]:

@@ -330,3 +330,26 @@ def test_path_index_answers_like_path_of_for_every_object():
         index.path_of(stranger.weight)
     with pytest.raises(PathTypeError, match="Block or Parameter"):
         index.path_of("0.weight")
+
+
+@pytest.mark.parametrize("build", [book_mlp, tied_mlp, nested_custom, book_rgnet])
+def test_key_index_fast_path_equals_the_full_one(build):
+    # Without blocks of their own key scheme, attribute paths are Gluon's keys: the short
+    # path must give exactly what the full one gives.
+    from gluon_params_kit import _backbone
+    net = build()
+    keys, attrs = _backbone.gluon_keys(net), _backbone.attribute_paths(net)
+    assert list(keys) == list(attrs)
+    fast = _backbone._plain_key_index(keys)
+    full = _backbone._full_key_index(_backbone.gluon_keys(net), attrs)
+    assert list(fast.keys.items()) == list(full.keys.items())
+    assert fast.groups == full.groups and fast.canonical == full.canonical
+    assert fast.use_of == full.use_of
+
+
+def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
+    from gluon_params_kit import _backbone
+    from mxnet.gluon import rnn
+    index = _backbone.key_index(rnn.LSTM(4))
+    assert index.canonical["l0_i2h_weight"] == "_unfused.0.i2h_weight"
+    assert index.use_of["l0_i2h_weight"] == "_unfused.0.i2h_weight"
