@@ -26,7 +26,7 @@ from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, l
 from ._report import Report
 from ._validate import check_bool, check_contexts, check_int
 from .errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
-from .select import make_matcher, matching_groups
+from ._patterns import make_matcher, matching_groups, pattern_label
 from .tree import named_parameters
 
 __all__ = [
@@ -170,7 +170,7 @@ class InitPlan:
                 raise InitializerError(
                     f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
             pattern, spec = pair
-            compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
+            compiled.append((pattern_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
         check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
@@ -317,7 +317,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
-    label = "all" if pattern is None else _label(pattern)
+    label = "all" if pattern is None else pattern_label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict(
         (g.path, _entry(g.path, g.param, label, init, seed))
         for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
@@ -385,16 +385,6 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
                       None, "keep" if ready else "initialize")
     return _Entry(param, row, init)
-
-
-def _label(pattern: Any) -> str:
-    if pattern is None:
-        return "all"
-    if isinstance(pattern, str):
-        return pattern
-    if callable(pattern):
-        return getattr(pattern, "__qualname__", repr(pattern))
-    return repr(pattern)
 
 
 def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,

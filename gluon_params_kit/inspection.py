@@ -30,7 +30,7 @@ from ._stats import ParamStats, array_stats
 from ._validate import check_bool, check_int
 from ._report import Report
 from .errors import InspectionError, did_you_mean, listing
-from .select import make_matcher, matching_groups
+from ._patterns import make_matcher, matching_groups
 from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, parameter_groups,
                         spellings)
 from .tree import named_blocks
