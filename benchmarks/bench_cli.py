@@ -63,7 +63,8 @@ def main(argv):
         for name, ts in times.items():
             mt = statistics.median(ts)
             line(f"gluon-params {name} vs import numpy", mt / mb, TARGET,
-                 f" ({mt * 1e3:.0f} ms)")
+                 "  (medians of whole processes)", measured=f"{mt * 1e3:.0f} ms",
+                 native=f"{mb * 1e3:.0f} ms")
         leak = subprocess.run([sys.executable, "-c", cli(["inspect", a])
                                + "\nimport sys; print('mxnet' in sys.modules)"],
                               capture_output=True, text=True, check=True, cwd=ROOT)

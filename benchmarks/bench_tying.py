@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import line  # noqa: E402  (this folder is sys.path[0])
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 import mxnet as mx  # noqa: E402
 from mxnet import autograd  # noqa: E402
@@ -104,18 +105,15 @@ def main(argv):
         best = compare(builders, x, hidden, iters, samples, hybridize)
         mode = "hybridized" if hybridize else "imperative"
         for kit in ("tied_copy", "tie"):
-            ratio = best[kit] / best["hand"]
-            verdict = "ok" if ratio <= TARGET else "MISSED"
-            print(f"tied_mlp_fwd_bwd_{kit}_vs_params_{mode}: ratio {ratio:.3f} "
-                  f"(target <= {TARGET}) {verdict}  [kit {best[kit] * 1e3:.3f} ms, "
-                  f"by hand {best['hand'] * 1e3:.3f} ms, hidden {hidden}, batch {batch}]",
-                  flush=True)
+            line(f"tied_mlp_fwd_bwd_{kit}_vs_params_{mode}", best[kit] / best["hand"], TARGET,
+                 f"  (native: built by hand with params=; hidden {hidden}, batch {batch})",
+                 fmt=".3f", measured=f"{best[kit] * 1e3:.3f} ms",
+                 native=f"{best['hand'] * 1e3:.3f} ms")
         # Two identical hand-built nets: how far apart the timing alone puts equal work.
         a, b = best["hand"], best["hand_again"]
         spread = max(a, b) / min(a, b)
-        print(f"noise_floor_hand_vs_hand_{mode}: ratio {spread:.3f} (target <= {TARGET}) "
-              f"{'ok' if spread <= TARGET else 'MISSED'}  [same net twice: {a * 1e3:.3f} ms, "
-              f"{b * 1e3:.3f} ms]", flush=True)
+        line(f"noise_floor_hand_vs_hand_{mode}", spread, TARGET, "  (the same net twice)",
+             fmt=".3f", measured=f"{max(a, b) * 1e3:.3f} ms", native=f"{min(a, b) * 1e3:.3f} ms")
     return 0
 
 

@@ -275,14 +275,16 @@ def _plain_key_index(keys: "OrderedDict[str, Parameter]") -> KeyIndex:
     """:func:`key_index` when the attribute paths are exactly Gluon's keys (no block with
     its own key scheme): no aliases, each Parameter's first key is its attribute path."""
     by_id: Dict[int, Tuple[Parameter, List[str]]] = {}
+    canonical: Dict[str, str] = {}
     for key, param in keys.items():
         entry = by_id.get(id(param))
         if entry is None:
             by_id[id(param)] = (param, [key])
+            canonical[key] = key
         else:
             entry[1].append(key)
+            canonical[key] = entry[1][0]
     groups = [ParamGroup(paths[0], param, paths, [], paths[0]) for param, paths in by_id.values()]
-    canonical = {key: by_id[id(param)][1][0] for key, param in keys.items()}
     return KeyIndex(keys, groups, canonical, {})
 
 

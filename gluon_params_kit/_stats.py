@@ -18,7 +18,7 @@ from ._compat import mx
 
 __all__ = ["ParamStats", "array_stats", "max_abs_diff"]
 
-_CHUNK = 1 << 16          # values per numpy step: a 512 KiB float64 scratch stays in cache
+_CHUNK = 1 << 16          # values per numpy step: a chunk (256 KiB of float32) stays in cache
 HIST_SAMPLE = 1 << 14     # histograms of bigger parameters use an even stride of this many
 
 

@@ -422,7 +422,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
     shape, size = _shape_size(None if raw is None else tuple(raw))
     dtype = _dtype(param.dtype)
     ctxs = contexts(param) or []
-    prov = getattr(param, PROVENANCE_ATTR, None)
+    prov = vars(param).get(PROVENANCE_ATTR)  # set by setattr; a missed getattr costs more
     return {
         "kind": "parameter", "path": paths[0], "name": param.name,
         "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],

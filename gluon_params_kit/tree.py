@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
 from ._backbone import (LEADING_VAR, ParamPath, alias_table, check_block, format_path, gluon_keys,
                         is_int, key_index, own_keys, parameter_groups, parse_path, walk)
+from . import _gc
 from ._compat import gluon, mx
 from ._render import render_tree
 from .errors import PathError, PathTypeError, did_you_mean, listing
@@ -211,6 +212,7 @@ class PathIndex:
     ('1', True, 7)
     """
 
+    @_gc.paused  # 10^5 small tuples and lists: the collector's passes would cost more
     def __init__(self, block: Block):
         check_block(block)
         self._block = block
