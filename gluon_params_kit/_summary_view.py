@@ -109,14 +109,6 @@ def provenance_text(prov: Optional[Dict[str, Any]]) -> str:
 
 # --------------------------------------------------------------------------- rows
 
-def owner(path: str, blocks) -> str:
-    """The path of the block holding the Parameter at ``path`` (longest block prefix)."""
-    parent = path.rpartition(".")[0]
-    while parent and parent not in blocks:
-        parent = parent.rpartition(".")[0]
-    return parent
-
-
 def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], outputs, *, keep_all: bool):
     """One record per block with its subtotals, rows (indices of its own rows) and outputs;
     ``owners[i]`` is the path of the block that holds row i's Parameter."""
@@ -132,18 +124,17 @@ def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], outputs, *, ke
         if outputs is not None and recs[path]["same_as"] is None:
             recs[path]["outputs"] = outputs.get(path)
     for i, r in enumerate(rows):
-        own_path = owners[i]
-        recs[own_path]["rows"].append(i)
-        recs[own_path]["own"] += r["size"] or 0
-        key = own_path
-        while True:
-            rec = recs[key]
-            rec["parameters"] += r["size"] or 0
-            rec["bytes"] += r["bytes"] or 0
+        size, nbytes = r["size"] or 0, r["bytes"] or 0
+        rec = recs[owners[i]]
+        rec["rows"].append(i)
+        rec["own"] += size
+        while True:  # up to the root: a block's parent path is always a block of the walk
+            rec["parameters"] += size
+            rec["bytes"] += nbytes
             rec["tensors"] += 1
-            if not key:
+            if rec["parent"] is None:
                 break
-            key = owner(key, recs)
+            rec = recs[rec["parent"]]
     out = list(recs.values())
     if not keep_all:  # a pattern: only the blocks on the way to a selected row
         out = [l for l in out if l["tensors"] or not l["path"]]
