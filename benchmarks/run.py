@@ -46,7 +46,7 @@ def parse_line(text: str) -> Optional[dict]:
         return None
     rest = m.group("rest").strip()
     measured = native = ""
-    fig = re.match(r"\[kit (?P<m>[^,\]]*), native (?P<n>[^\]]*)\]\s*(?P<rest>.*)$", rest)
+    fig = re.match(r"\[kit (?P<m>[^\]]*?), native (?P<n>[^\]]*)\]\s*(?P<rest>.*)$", rest)
     if fig:
         measured, native, rest = fig.group("m"), fig.group("n"), fig.group("rest")
     return {"name": m.group("name"), "measured": measured, "native": native,
