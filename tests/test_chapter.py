@@ -4,6 +4,7 @@
 (the full `gluon-params chapter` transcript of a fresh process).
 """
 import os
+import textwrap
 import subprocess
 import sys
 from pathlib import Path
@@ -321,3 +322,27 @@ def test_exercise5_sharing_savings():
     assert len(reasons) == 3
     assert reasons[0] == "Fewer values to store and learn: 330 instead of 402 (72 saved, 18%)."
     assert "sum of the uses' gradients" in reasons[1]
+
+
+def test_the_core_does_not_import_the_book_and_myinit_comes_with_it():
+    """'myinit' is registered by the book's module; the initializers work without importing it."""
+    code = textwrap.dedent("""
+        import sys
+        import gluon_params_kit as gpk
+        from gluon_params_kit.initializers import InitPlan, get_initializer
+        print('chapter' in sys.modules.get('gluon_params_kit').__dict__, 'gluon_params_kit.chapter' in sys.modules)
+        try:
+            get_initializer('myinit')
+        except gpk.InitializerError as exc:
+            print('importing gluon_params_kit.chapter' in str(exc))
+        import gluon_params_kit.chapter
+        from mxnet.gluon import nn
+        net = nn.Dense(4, in_units=6)
+        InitPlan([('weight', 'myinit(verbose=False)')]).apply(net)
+        w = net.weight.data().asnumpy()
+        print(type(get_initializer('myinit')).__name__, bool(((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(Path(__file__).parents[1]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False", "True", "MyInit", "True"]
