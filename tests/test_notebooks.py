@@ -93,3 +93,26 @@ def test_language_tags_pick_an_edition():
                                                            ("code", "y = 2")]
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         build.parse(text, "fr")
+
+
+SECTION_NOTEBOOKS = {"8-khoi-tao-tre": "deferred-init", "9-tang-tuy-chinh": "custom-layer",
+                     "10-doc-ghi-tep": "read-write"}
+
+
+@pytest.mark.parametrize("name", list(SECTION_NOTEBOOKS))
+def test_section_notebook_shows_exactly_the_replay(name):
+    from gluon_params_kit import chapter
+
+    section = SECTION_NOTEBOOKS[name]
+    nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+    shown = {c.metadata["book_cell"]: _text(c) for c in nb.cells if "book_cell" in c.metadata}
+    expected = chapter.run_section(section, quiet=True, checks=False).outputs
+    assert list(shown) == [f"{section}/{k}" for k in expected]
+    assert list(shown.values()) == list(expected.values())
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source.startswith("import") and "import gluon_params_kit as gpk" in code[0].source
+    assert code[1].metadata["book_cell"] == f"{section}/1"
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Tóm tắt (Summary)" in prose and "## Bài tập (Exercises)" in prose
+    asserts = [c for c in code if "book_cell" not in c.metadata and "assert " in c.source]
+    assert len(asserts) >= 4  # the kit's cells and the three exercises check what they claim
