@@ -10,8 +10,9 @@ from ._replay import ReplayResult, replay, run_cell
 
 nn = gluon.nn
 
-__all__ = ["ChapterResult", "FixedHiddenMLP", "MyInit", "ReplayResult", "block1", "block2", "book_cells",
-           "SECTIONS", "mlp", "rgnet", "run", "run_all", "run_cell", "run_section", "shared_mlp"]
+__all__ = ["ChapterResult", "FixedHiddenMLP", "MyInit", "ReplayResult", "SECTIONS", "block1",
+           "block2", "book_cells", "mlp", "rgnet", "run", "run_all", "run_cell", "run_section",
+           "shared_mlp"]
 
 
 def mlp() -> "nn.Sequential":
