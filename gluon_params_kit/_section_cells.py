@@ -15,6 +15,7 @@ from typing import Dict, List
 
 import numpy as onp
 
+from ._backbone import has_data, is_deferred
 from ._compat import gluon, mx
 from ._replay import Cell, Facts
 from .tree import named_parameters
@@ -42,14 +43,6 @@ def _listing(prefix: str, shapes: Dict[str, tuple], dtype: str = "float32") -> s
     return f"{prefix} (\n{body})"
 
 
-def _initialized(p) -> bool:
-    return p._data is not None
-
-
-def _deferred(p) -> bool:
-    return p._data is None and bool(p._deferred_init)
-
-
 def _raises_deferred(p) -> bool:
     try:
         p.data()
@@ -68,7 +61,7 @@ def _d_getnet(ns, out, _):
     f = Facts()
     net = ns["net"]
     f.equal(_shapes(net), UNKNOWN, "names and shapes before initialize (input size unknown: -1)")
-    f(not any(_initialized(p) or _deferred(p) for p in net.collect_params().values()),
+    f(not any(has_data(p) or is_deferred(p) for p in net.collect_params().values()),
       "no parameter initialized or waiting yet")
     f.equal(out, "", "nothing printed")
     return f.count
@@ -87,9 +80,9 @@ def _d_initialize(ns, out, _):
     net = ns["net"]
     f.equal(out, _listing("sequential0_", UNKNOWN), "shapes still unknown after initialize()")
     for layer in net:
-        f(_deferred(layer.weight), f"{layer.weight.name} is deferred (no data yet)")
+        f(is_deferred(layer.weight), f"{layer.weight.name} is deferred (no data yet)")
         f(_raises_deferred(layer.weight), f"{layer.weight.name}.data() to raise DeferredInitializationError")
-        f(_initialized(layer.bias) and not layer.bias.data().asnumpy().any(),
+        f(has_data(layer.bias) and not layer.bias.data().asnumpy().any(),
           f"{layer.bias.name} (shape known) initialized at once, to zeros")
     return f.count
 
@@ -99,7 +92,7 @@ def _d_forward(ns, out, _):
     net = ns["net"]
     f.equal(out, _listing("sequential0_", KNOWN), "shapes inferred by the first forward")
     f.equal(tuple(net[0].weight.data().shape), (256, 20), "dense0_weight data shape")
-    f(all(_initialized(p) for p in net.collect_params().values()), "every parameter initialized")
+    f(all(has_data(p) for p in net.collect_params().values()), "every parameter initialized")
     w = abs(net[0].weight.data().asnumpy())
     f(0 < w.max() <= 0.07, "dense0_weight drawn from the default Uniform(0.07)")
     return f.count
@@ -111,7 +104,7 @@ def _d_myinit_deferred(ns, out, _):
     f.equal(out, "", "no Init line: initialization waits for the first forward")
     f.equal(list(_shapes(net)), ["dense2_weight", "dense2_bias", "dense3_weight", "dense3_bias"],
             "a second getnet() is dense2, dense3")
-    f(_deferred(net[0].weight) and _deferred(net[1].weight), "both weights deferred")
+    f(is_deferred(net[0].weight) and is_deferred(net[1].weight), "both weights deferred")
     return f.count
 
 
@@ -149,7 +142,7 @@ def _d_in_units(ns, out, _):
     f.equal(out, INIT_LINES.format(a="dense4", b="dense5"), "Init lines at initialize(): in_units known")
     f.equal(_shapes(net), {"dense4_weight": (256, 20), "dense4_bias": (256,), "dense5_weight": (10, 256),
                            "dense5_bias": (10,)}, "shapes known before any forward")
-    f(all(_initialized(p) for p in net.collect_params().values()), "every parameter initialized, none deferred")
+    f(all(has_data(p) for p in net.collect_params().values()), "every parameter initialized, none deferred")
     return f.count
 
 
@@ -173,7 +166,7 @@ def _c_net(ns, out, _):
     f = Facts()
     net = ns["net"]
     f.equal(list(_shapes(net).values()), [(128, -1), (128,)], "only the Dense layer has parameters")
-    f(_deferred(net[0].weight), "its weight waits for the input size")
+    f(is_deferred(net[0].weight), "its weight waits for the input size")
     return f.count
 
 
@@ -190,7 +183,7 @@ def _c_param_dict(ns, out, _):
     params = ns["params"]
     f.equal(list(params.keys()), ["param2"], "one parameter, named as asked (no prefix)")
     f.equal(tuple(params["param2"].shape), (2, 3), "its shape")
-    f(params["param2"]._data is None, "declared, not initialized")
+    f(not has_data(params["param2"]), "declared, not initialized")
     f.equal(out, "(\n  Parameter param2 (shape=(2, 3), dtype=<class 'numpy.float32'>)\n)", "the displayed dict")
     return f.count
 

@@ -11,6 +11,7 @@ from typing import Dict, List
 
 import numpy as onp
 
+from ._backbone import is_deferred
 from ._compat import gluon, is_np_array, mx
 from .chapter import FixedHiddenMLP, mlp, shared_mlp
 from .errors import ParamsKitError
@@ -49,7 +50,7 @@ def count_parameter_reads(block, *inputs) -> Dict[str, int]:
         (2, 1)
     """
     params = named_parameters(block)
-    pending = [path for path, p in params.items() if p._deferred_init]
+    pending = [path for path, p in params.items() if is_deferred(p)]
     if pending:
         raise ParamsKitError(f"count_parameter_reads: parameters {pending} of block have no shape yet; "
                              f"run one forward pass first (it completes their initialization)")
