@@ -21,7 +21,7 @@ from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
 from ._validate import check_int
 from .errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
-from .select import Pattern, make_matcher
+from ._patterns import Pattern, make_matcher
 from .tree import format_path, get, named_blocks, named_parameters, parse_path
 
 __all__ = [
