@@ -14,7 +14,6 @@ parameter's own device, gathered in one transfer.
 from __future__ import annotations
 
 import functools
-import math
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -80,7 +79,7 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     if hist_sample is not None:  # None: every value goes into the histogram
         check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
     return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
-                       for g in _selected(block, pattern))
+                       for g in _selected_groups(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -91,15 +90,11 @@ def _param_stats(param: Parameter, grads: bool, bins: int,
     # arrays(), not list_data(): list_data() refuses row_sparse Parameters
     if grads:
         if param.grad_req == "null" or grad_arrays(param) is None:
-            return ParamStats(state="no grad", size=_size(param))
+            return ParamStats(state="no grad", size=D.known_size(param.shape))
         arr = grad_arrays(param)[0]
     else:
         arr = arrays(param)[0]
     return array_stats(arr, bins, hist_sample)
-
-
-def _size(param: Parameter) -> Optional[int]:
-    return math.prod(param.shape) if param.shape is not None else None
 
 
 # --------------------------------------------------------------------------- summary
@@ -173,7 +168,7 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
     check_width(width)
     blocks = named_blocks(block, aliases=True)
-    selected = _selected(block, pattern)
+    selected = _selected_groups(block, pattern)
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
@@ -235,8 +230,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
     state = init_state(param)
     raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
     shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
-    known = shape is not None and None not in shape
-    size = math.prod(shape) if known else None
+    size = D.known_size(shape)
     dtype = _dtype(param.dtype)
     ctxs = contexts(param) or []
     prov = getattr(param, PROVENANCE_ATTR, None)
@@ -284,7 +278,7 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
 MAX_BINS = 10_000
 
 
-def _selected(block: Block, pattern: Any) -> List[Any]:
+def _selected_groups(block: Block, pattern: Any) -> List[Any]:
     """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
     A pattern that selects nothing is an error naming the paths there are.
@@ -340,7 +334,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     except ImportError as exc:
         raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
                           "pip install 'matplotlib<3.9'") from exc
-    chosen = _selected(block, pattern)
+    chosen = _selected_groups(block, pattern)
     if not chosen:
         raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")
     rows = -(-len(chosen) // cols)
