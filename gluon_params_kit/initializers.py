@@ -21,8 +21,9 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 from ._backbone import check_block, init_state, parameter_groups, spellings
 from ._compat import gluon, mx
 from ._display import format_shape, known_shape
+from ._init_run import run_entries
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
-                          register_initializer, run_entries, spec_text)
+                          register_initializer, spec_text)
 from ._report import Report
 from ._validate import check_bool, check_contexts, check_int
 from .errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
