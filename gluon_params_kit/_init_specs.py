@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from ._compat import mx
 from ._init_checks import check_arguments
+from ._provenance import _MARK_ATTR, PROVENANCE_ATTR, record
 from ._display import format_shape
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
 from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
@@ -34,8 +35,6 @@ Parameter = mx.gluon.Parameter
 Context = mx.Context
 Spec = Union[Initializer, str]
 
-#: The attribute each initialized Parameter carries: dict(rule=str, spec=str, seed=int|None).
-PROVENANCE_ATTR = "_params_kit_provenance"
 
 _ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with its own method
 
@@ -387,8 +386,7 @@ class _PlannedInitializer(Initializer):
                 f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
                 f"it was before apply() ({undone} had values already): nothing was "
                 f"changed. Fix the rule and apply the plan again.") from exc
-        setattr(self.param, PROVENANCE_ATTR,
-                {"rule": self.rule, "spec": self.spec, "seed": self.seed})
+        record(self.param, arr, self.rule, self.spec, self.seed)
         if self.batch is not None:
             self.batch.done(self.param)
 
@@ -515,7 +513,8 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
             param.reset_ctx(ctx)
 
 
-_STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR)
+_STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR,
+          _MARK_ATTR)
 
 
 def _state(param: Parameter) -> Dict[str, Any]:

@@ -30,7 +30,7 @@ from ._stats import ParamStats, array_stats
 from .errors import ParamsKitError, PathError, closest, listing
 from .select import make_matcher
 from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
-from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
+from ._provenance import PROVENANCE_ATTR, read as read_provenance  # noqa: F401 (InitPlan records)
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
 
@@ -427,7 +427,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
         ctxs = param.list_ctx()
     else:
         ctxs = param._deferred_init[1] if param._deferred_init else []
-    prov = getattr(param, PROVENANCE_ATTR, None)
+    prov = read_provenance(param)
     return {
         "kind": "parameter", "path": paths[0], "name": param.name,
         "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],

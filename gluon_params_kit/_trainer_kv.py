@@ -1,0 +1,145 @@
+"""Loaded values into Parameters whose ``gluon.Trainer`` keeps a copy in its kvstore.
+
+Gluon's ``set_data`` (what ``load_parameters`` uses) resets such a Trainer's kvstore: a
+store the user passed in then fails the next step ("duplicate init of key 0"), a store
+Gluon made is rebuilt without the optimizer's states (momentum and Adam moments restart
+from zero), and a dist store refuses ("Cannot reset distributed KVStore"). Here the store
+keeps living:
+
+- ``local`` / ``device`` stores: the kit's assigning push (``_kvstore._write_everywhere``,
+  what ``set_data_everywhere`` and ``sync_replicas`` use) overwrites the store's copy and
+  pulls it to every replica; the optimizer and its states are kept.
+- ``dist_sync`` stores that run the optimizer on the servers (``update_on_kvstore``, the
+  default there): rank 0 sends the servers an optimizer that assigns the next push of
+  each loaded key and then delegates to a copy of the Trainer's optimizer. Rank 0 pushes
+  the values, the other workers push ``-0.0`` (adding it changes no bit), every worker
+  pulls. Every worker must load the same parameters at the same point (a collective
+  call, as ``broadcast``). The servers' optimizer restarts (states and update counts),
+  as a new Trainer's would: MXNet gives workers no way to read or keep the servers' own.
+  Servers unpickle that optimizer, so they must be able to import ``gluon_params_kit``
+  (start them with ``python -c "import gluon_params_kit"``, as the README shows).
+- Stores that hold no copy of the weights (``update_on_kvstore=False``, one device):
+  the replicas are written, as Gluon does.
+"""
+from __future__ import annotations
+
+import pickle
+from collections import OrderedDict
+from typing import Any, Dict, List, Set, Tuple
+
+import numpy as onp
+
+from ._compat import gluon, mx
+from ._kvstore import _write_everywhere
+from ._provenance import mark_stale
+from .errors import CheckpointError, listing
+
+Parameter = gluon.Parameter
+
+
+def holds_copy(param: Parameter) -> bool:
+    """Whether ``param``'s Trainer keeps (and updates) a copy of it in a live kvstore."""
+    trainer = getattr(param, "_trainer", None)
+    return (trainer is not None and trainer._kv_initialized and trainer._kvstore is not None
+            and bool(trainer._update_on_kvstore) and param not in trainer._params_to_init)
+
+
+def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
+                 what: str = "the checkpoint") -> Set[int]:
+    """Write ``(Parameter, value)`` pairs whose Trainer holds a kvstore copy; return their ids.
+
+    Everything is checked first (dtype changes, gradient compression): on a problem
+    nothing is written. The other pairs are left to the caller (Gluon's own assignment).
+    """
+    live = [(p, v) for p, v in pairs if holds_copy(p)]
+    if not live:
+        return set()
+    by_trainer: "OrderedDict[int, Tuple[Any, List[Tuple[Parameter, Any]]]]" = OrderedDict()
+    problems = []
+    for p, v in live:
+        if onp.dtype(p.dtype) != v.dtype and dtype != "cast":
+            problems.append(f"{p.name!r} is {onp.dtype(p.dtype).name} in its Trainer's kvstore "
+                            f"but {v.dtype.name} in {what} (use dtype='cast')")
+        trainer = p._trainer
+        if trainer._compression_params:
+            problems.append(f"{p.name!r}: its Trainer compresses kvstore pushes "
+                            f"({trainer._compression_params}), which would quantize the values")
+        by_trainer.setdefault(id(trainer), (trainer, []))[1].append((p, v))
+    if problems:
+        raise CheckpointError(f"cannot load {what} into Parameters held by a live Trainer: "
+                              f"{listing(problems, 4)}. Nothing was changed.")
+    for trainer, items in by_trainer.values():
+        values = [(p, v.astype(p.dtype, copy=False) if dtype == "cast" else v)
+                  for p, v in items]
+        if "dist" in trainer._kvstore.type:
+            _write_on_servers(trainer, values)
+        else:
+            for p, v in values:
+                _write_everywhere(p, v.as_nd_ndarray())
+    return {id(p) for p, _ in live}
+
+
+# --------------------------------------------------------------------------- dist stores
+
+class AssignOnce(mx.optimizer.Optimizer):
+    """The servers' optimizer while a load is pushed: the next push of each key in
+    ``keys`` becomes that key's value; every other update goes to ``inner``, with
+    states it creates from the (new) weights, as a fresh Trainer's optimizer would."""
+
+    def __init__(self, inner: "mx.optimizer.Optimizer", keys: List[int]):
+        super().__init__(learning_rate=inner.lr)
+        self.inner, self.pending, self.inner_states = inner, set(keys), {}
+        self.aggregate_num = 0  # one key per call: a key may be assigned, not updated
+
+    def _set_current_context(self, device_id: int) -> None:
+        self.inner._set_current_context(device_id)
+
+    def create_state_multi_precision(self, index, weight):
+        return None  # the inner optimizer's states are made at its first update
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if index in self.pending:
+            self.pending.discard(index)
+            grad.copyto(weight)
+            return
+        if index not in self.inner_states:
+            self.inner_states[index] = self.inner.create_state_multi_precision(index, weight)
+        self.inner.update_multi_precision(index, weight, grad, self.inner_states[index])
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return dict(self.__dict__)  # param_dict is empty here; nothing to leave out
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__ = state
+
+
+def _write_on_servers(trainer, values: List[Tuple[Parameter, Any]]) -> None:
+    kv = trainer._kvstore
+    keys = [trainer._param2idx[p.name] for p, _ in values]
+    if kv.rank == 0:
+        inner = pickle.loads(pickle.dumps(trainer._optimizer))  # param_dict is left out
+        body = pickle.dumps(AssignOnce(inner, keys), 0).decode("utf-8")
+        kv._send_command_to_servers(0, body)  # 0: kController, the servers' set_optimizer
+    for key, (p, v) in zip(keys, values):
+        first = p.list_data()[0]
+        mine = v.as_nd_ndarray().as_in_context(first.context)
+        if kv.rank != 0:
+            mine = mx.nd.full(mine.shape, -0.0, ctx=first.context, dtype=mine.dtype)
+        kv.push(key, mine)
+    for key, (p, _) in zip(keys, values):
+        kv.pull(key, out=[d.as_nd_ndarray() for d in p.list_data()])
+    mx.nd.waitall()
+
+
+def before_assign(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
+                  what: str = "the checkpoint") -> Set[int]:
+    """The hook ``gpk.load`` runs right before it assigns loaded values (every format).
+
+    Writes the Parameters a live Trainer holds in its kvstore through that store
+    (:func:`write_loaded`) and marks every loaded Parameter's provenance record stale.
+    Returns the ids of the Parameters already written; the caller assigns the others.
+    """
+    written = write_loaded(pairs, dtype=dtype, what=what)
+    for param, _ in pairs:
+        mark_stale(param, f"loaded from {what}")
+    return written
