@@ -56,8 +56,9 @@ class _Mark:
         if same_arrays and param._shape is self.shape:
             return None  # the fast path: nothing replaced since the last look
         if not _same(self.fingerprint, _gather(param._data[0])):
+            # set_data (load_parameters) assigns a new shape tuple; re-initializing does not
             self.stale = ("values replaced after this record was made (re-initialized)"
-                          if not same_arrays else
+                          if param._shape is self.shape else
                           "values overwritten after this record was made (set_data / "
                           "load_parameters)")
             return self.stale

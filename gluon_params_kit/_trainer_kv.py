@@ -57,9 +57,9 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
     by_trainer: "OrderedDict[int, Tuple[Any, List[Tuple[Parameter, Any]]]]" = OrderedDict()
     problems = []
     for p, v in live:
-        if onp.dtype(p.dtype) != v.dtype and dtype != "cast":
+        if onp.dtype(p.dtype) != onp.dtype(v.dtype) and dtype != "cast":
             problems.append(f"{p.name!r} is {onp.dtype(p.dtype).name} in its Trainer's kvstore "
-                            f"but {v.dtype.name} in {what} (use dtype='cast')")
+                            f"but {onp.dtype(v.dtype).name} in {what} (use dtype='cast')")
         trainer = p._trainer
         if trainer._compression_params:
             problems.append(f"{p.name!r}: its Trainer compresses kvstore pushes "

@@ -136,6 +136,10 @@ def _class_name(obj) -> Optional[str]:
     return None if obj is None else f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
+def _short(name: Optional[str]) -> str:
+    return "None" if name is None else name.rsplit(".", 1)[-1]
+
+
 def _flatten_state(state: Any, prefix: str, arrays: "OrderedDict[str, Any]") -> Any:
     if state is None:
         return None
@@ -227,10 +231,13 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
     arrays: "OrderedDict[str, Any]" = OrderedDict(
         (f"param:{k}", p.list_data()[0].as_nd_ndarray()) for k, p in params.items())
     states = OrderedDict()
-    for idx, key in enumerate(paths):
-        if idx in updater.states:
-            states[key] = _flatten_state(updater.states[idx], f"state:{key}", arrays)
-    counts = {dev: {paths[i]: n for i, n in sorted(c.items()) if isinstance(i, int)}
+    order = {k: i for i, k in enumerate(params)}  # shown in the block's order
+    index = {key: i for i, key in enumerate(paths)}
+    for key in sorted(paths, key=order.__getitem__):
+        if index[key] in updater.states:
+            states[key] = _flatten_state(updater.states[index[key]], f"state:{key}", arrays)
+    counts = {dev: dict(sorted(((paths[i], n) for i, n in c.items() if isinstance(i, int)),
+                               key=lambda kv: order[kv[0]]))
               for dev, c in opt._all_index_update_counts.items()}
     current = next((d for d, c in opt._all_index_update_counts.items()
                     if c is opt._index_update_count), 0)
@@ -343,7 +350,7 @@ class TrainingReport(_checkpoint.LoadReport):
     def __str__(self) -> str:
         lines = [super().__str__()]
         if self.optimizer is not None:
-            lines.append(f"trainer: {self.optimizer.rsplit('.', 1)[-1]}, states of "
+            lines.append(f"trainer: {_short(self.optimizer)}, states of "
                          f"{len(self.states)} parameter(s), update {self.num_update}, "
                          f"lr {self.lr}")
         lines.append(f"metadata: {json.dumps(self.metadata)}")
@@ -400,8 +407,8 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
         >>> try:
         ...     load_training(net2, adam, f)
         ... except CheckpointError as e:
-        ...     print(str(e)[:95])
-        cannot load 'run.params' into this Trainer: optimizer mxnet.optimizer.optimizer.Adam, not the
+        ...     print(e)
+        cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD. Nothing was changed.
     """
     _check_block(block, CheckpointTypeError)
     header = _checkpoint.read_header(path)
@@ -432,15 +439,16 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
     saved = meta["trainer"]["paths"]
     problems = []
     if set(paths) != set(saved):
-        only_t = [p for p in paths if p not in saved]
-        only_c = [p for p in saved if p not in paths]
+        only_t = [p for p in named_parameters(block) if p in paths and p not in saved]
+        only_c = [p for p in meta["parameters"] if p in saved and p not in paths]
         problems.append("parameter set differs (" + "; ".join(
             part for part in (only_t and f"only the Trainer updates {listing(only_t)}",
                               only_c and f"only the checkpoint has {listing(only_c)}") if part)
             + ")")
     opt, want = trainer._optimizer, meta["optimizer"]
     if _class_name(opt) != want["class"]:
-        problems.append(f"optimizer {_class_name(opt)}, not the checkpoint's {want['class']}")
+        problems.append(f"optimizer {_short(_class_name(opt))}, not the checkpoint's "
+                        f"{_short(want['class'])}")
     else:
         config, _ = _optimizer_fields(opt)
         for key in sorted(set(config) | set(want["config"])):
@@ -450,8 +458,8 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
                                 f"checkpoint {_decode(theirs)!r}")
     sched = meta["lr_scheduler"]
     if _class_name(opt.lr_scheduler) != (sched and sched["class"]):
-        problems.append(f"lr_scheduler {_class_name(opt.lr_scheduler)}, not the checkpoint's "
-                        f"{sched and sched['class']}")
+        problems.append(f"lr_scheduler {_short(_class_name(opt.lr_scheduler))}, not the "
+                        f"checkpoint's {_short(sched and sched['class'])}")
     for path, tree in meta["states"].items():
         want_shape = header[prefix_key(path)].shape if prefix_key(path) in header.names else None
         for key in _state_keys(tree):
