@@ -30,8 +30,9 @@ from typing import Any, Dict, List, Set, Tuple
 import numpy as onp
 
 from ._compat import gluon, mx
-from ._kvstore import _write_everywhere
+from ._kvstore import KEY_BASE, KEY_LIMIT, _next_key, _write_everywhere
 from ._provenance import mark_stale
+from ._server_assign import AssignOnce
 from .errors import CheckpointError, listing
 
 Parameter = gluon.Parameter
@@ -81,54 +82,47 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
 
 # --------------------------------------------------------------------------- dist stores
 
-class AssignOnce(mx.optimizer.Optimizer):
-    """The servers' optimizer while a load is pushed: the next push of each key in
-    ``keys`` becomes that key's value; every other update goes to ``inner``, with
-    states it creates from the (new) weights, as a fresh Trainer's optimizer would."""
-
-    def __init__(self, inner: "mx.optimizer.Optimizer", keys: List[int]):
-        super().__init__(learning_rate=inner.lr)
-        self.inner, self.pending, self.inner_states = inner, set(keys), {}
-        self.aggregate_num = 0  # one key per call: a key may be assigned, not updated
-
-    def _set_current_context(self, device_id: int) -> None:
-        self.inner._set_current_context(device_id)
-
-    def create_state_multi_precision(self, index, weight):
-        return None  # the inner optimizer's states are made at its first update
-
-    def update_multi_precision(self, index, weight, grad, state):
-        if index in self.pending:
-            self.pending.discard(index)
-            grad.copyto(weight)
-            return
-        if index not in self.inner_states:
-            self.inner_states[index] = self.inner.create_state_multi_precision(index, weight)
-        self.inner.update_multi_precision(index, weight, grad, self.inner_states[index])
-
-    def __getstate__(self) -> Dict[str, Any]:
-        return dict(self.__dict__)  # param_dict is empty here; nothing to leave out
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__ = state
-
-
 def _write_on_servers(trainer, values: List[Tuple[Parameter, Any]]) -> None:
     kv = trainer._kvstore
     keys = [trainer._param2idx[p.name] for p, _ in values]
+    probe = _probe_key(kv)
+    kv.init(probe, mx.nd.zeros((1,)))
     if kv.rank == 0:
         inner = pickle.loads(pickle.dumps(trainer._optimizer))  # param_dict is left out
-        body = pickle.dumps(AssignOnce(inner, keys), 0).decode("utf-8")
+        body = pickle.dumps(AssignOnce(inner, keys + [probe]), 0).decode("utf-8")
         kv._send_command_to_servers(0, body)  # 0: kController, the servers' set_optimizer
+    # The probe first: a server that could not unpickle AssignOnce only logs it, and would
+    # apply its old optimizer to the values. Then every worker sees it and nothing moved.
+    kv.push(probe, _share(mx.nd.ones((1,)), kv.rank))
+    seen = mx.nd.zeros((1,))
+    kv.pull(probe, out=seen)
+    if seen.asscalar() != 1.0:
+        raise CheckpointError(
+            "cannot load into a Trainer whose dist kvstore updates on the servers: the servers "
+            "did not take the kit's loading optimizer (see the servers' log; they must be "
+            "able to import gluon_params_kit: start them with python -c \"import "
+            "gluon_params_kit\"). Nothing was changed.")
     for key, (p, v) in zip(keys, values):
-        first = p.list_data()[0]
-        mine = v.as_nd_ndarray().as_in_context(first.context)
-        if kv.rank != 0:
-            mine = mx.nd.full(mine.shape, -0.0, ctx=first.context, dtype=mine.dtype)
-        kv.push(key, mine)
+        kv.push(key, _share(v.as_nd_ndarray().as_in_context(p.list_data()[0].context), kv.rank))
     for key, (p, _) in zip(keys, values):
         kv.pull(key, out=[d.as_nd_ndarray() for d in p.list_data()])
     mx.nd.waitall()
+
+
+def _share(value, rank: int):
+    """Rank 0's value; -0.0 from the others, so the servers' sum is rank 0's value bit for bit."""
+    return value if rank == 0 else mx.nd.full(value.shape, -0.0, ctx=value.context,
+                                              dtype=value.dtype)
+
+
+def _probe_key(kv) -> int:
+    """One key of the kit's reserved range (as ``broadcast`` takes them: never reused)."""
+    key = _next_key.get(kv, KEY_BASE)
+    if key >= KEY_LIMIT:
+        raise CheckpointError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are "
+                              f"used up on this kvstore. Nothing was changed.")
+    _next_key[kv] = key + 1
+    return key
 
 
 def before_assign(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",

@@ -315,3 +315,32 @@ def test_provenance_goes_stale_when_gluon_replaces_the_values(tmp_path):
     kit = fresh()
     gpk.load(kit, tmp_path / "n.params")
     assert all(r["stale"].startswith("loaded from") for r in gpk.provenance(kit).values())
+
+
+# --------------------------------------------------------------------------- dist_sync
+
+@pytest.mark.slow
+def test_dist_sync_load_into_a_live_trainer_whose_servers_update(tmp_path):
+    from test_dist import _run_cluster
+    r0, r1 = sorted(_run_cluster(tmp_path, "dist_training_worker.py", ["servers"]),
+                    key=lambda r: r["rank"])
+    assert r0["before_load"] == r1["before_load"] != r0["target"]
+    # every worker's replicas, and what the servers hold, are the loaded values
+    assert r0["after_load"] == r1["after_load"] == r0["target"] == r1["target"]
+    assert r0["servers_hold"] == r1["servers_hold"] == r0["target"]
+    # and the next step trains from them, the same on both workers
+    assert r0["after_step"] == r1["after_step"]
+    assert all(r0["after_step"][k] != r0["target"][k] for k in r0["target"])
+    for r in (r0, r1):
+        assert "runs the optimizer on the servers" in r["save_error"]
+        assert "update_on_kvstore=False" in r["save_error"]
+
+
+@pytest.mark.slow
+def test_dist_sync_resume_with_states_on_the_workers(tmp_path):
+    from test_dist import _run_cluster
+    r0, r1 = sorted(_run_cluster(tmp_path, "dist_training_worker.py", ["workers"]),
+                    key=lambda r: r["rank"])
+    assert r0["first"] == r1["first"] and r0["loaded"] == r1["loaded"] != r0["first"]
+    assert r0["resumed"] == r1["resumed"] == r0["first"]  # bit for bit
+    assert r0["metadata"] == r1["metadata"] == {"step": 2}
