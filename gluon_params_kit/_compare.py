@@ -70,7 +70,7 @@ def _progress(total: int, label: str):
     return progress(total, label)
 
 
-def _as_float(a: onp.ndarray) -> onp.ndarray:
+def as_float(a: onp.ndarray) -> onp.ndarray:
     if a.dtype.names == ("bfloat16",):
         return (a["bfloat16"].astype(onp.uint32) << 16).view(onp.float32).astype(onp.float64)
     return a.astype(onp.float64)
@@ -187,7 +187,7 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
         elif x.shape != y.shape:
             row["status"] = "shape"
         else:
-            fx, fy = _as_float(x).ravel(), _as_float(y).ravel()
+            fx, fy = as_float(x).ravel(), as_float(y).ravel()
             # equal values (the same infinity, NaN against NaN) differ by 0, not by NaN
             with onp.errstate(invalid="ignore"):
                 d = onp.where((fx == fy) | (onp.isnan(fx) & onp.isnan(fy)), 0.0, fx - fy)

@@ -17,7 +17,8 @@ from typing import Any, List, Mapping, Union
 
 from ._compat import gluon, mx
 from .errors import DeviceError, listing
-from .tree import _check_block, named_parameters
+from ._backbone import check_block
+from .tree import named_parameters
 
 __all__ = ["Checksums", "KEY_BASE", "KEY_LIMIT", "broadcast", "checksum"]
 
@@ -68,7 +69,7 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
         >>> (net.weight.data(mx.cpu(1)) == net.weight.data(mx.cpu(0))).min().asscalar()
         1.0
     """
-    _check_block(block)
+    check_block(block)
     kv = _as_kvstore(kvstore)
     nworkers = kv.num_workers
     if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < nworkers:
@@ -76,13 +77,7 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
                           f"(kvstore {kv.type!r} has {nworkers} worker(s)), got {root!r}")
     params = named_parameters(block)
     _check_broadcastable(params)
-    first = _next_key.get(kv, KEY_BASE)
-    if first + len(params) > KEY_LIMIT:
-        raise DeviceError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are used "
-                          f"up on this kvstore ({first - KEY_BASE} taken, {len(params)} more "
-                          f"asked); create a new kvstore for further broadcasts")
-    _next_key[kv] = first + len(params)
-    keys = list(range(first, first + len(params)))
+    keys = take_keys(kv, len(params))
     values = [p.list_data()[0].as_nd_ndarray() for p in params.values()]
     outs = [[d.as_nd_ndarray() for d in p.list_data()] for p in params.values()]
     if not keys:
@@ -98,6 +93,18 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
         for arr in row:
             arr.wait_to_read()
     return list(params)
+
+
+def take_keys(kv: "mx.kv.KVStore", n: int) -> List[int]:
+    """The next ``n`` keys of the kit's reserved range on ``kv``, never handed out twice
+    (every worker makes the same calls in the same order, so all get the same keys)."""
+    first = _next_key.get(kv, KEY_BASE)
+    if first + n > KEY_LIMIT:
+        raise DeviceError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are used "
+                          f"up on this kvstore ({first - KEY_BASE} taken, {n} more "
+                          f"asked); create a new kvstore for further broadcasts")
+    _next_key[kv] = first + n
+    return list(range(first, first + n))
 
 
 def _as_kvstore(kvstore):
@@ -133,7 +140,7 @@ def _check_broadcastable(params) -> None:
 
 # --------------------------------------------------------------------------- Trainer copies
 
-def _write_everywhere(p: gluon.Parameter, value) -> None:
+def write_everywhere(p: gluon.Parameter, value) -> None:
     """Write ``value`` into every replica, and into the Trainer's kvstore copy if it has one.
 
     Gluon's own ``set_data`` resets the Trainer's kvstore for that, which breaks a store
@@ -224,7 +231,7 @@ def checksum(block: gluon.Block) -> Checksums:
         >>> checksum(a) == checksum(b), checksum(a).differences(checksum(b))
         (True, [])
     """
-    _check_block(block)
+    check_block(block)
     params = named_parameters(block)
     bad = [path for path, p in params.items() if p._data is None]
     if bad:

@@ -28,7 +28,7 @@ from ._compat import mx
 
 #: The attribute each initialized Parameter carries: dict(rule=str, spec=str, seed=int|None).
 PROVENANCE_ATTR = "_params_kit_provenance"
-_MARK_ATTR = "_params_kit_provenance_mark"
+MARK_ATTR = "_params_kit_provenance_mark"
 _SAMPLES = 16
 
 
@@ -84,15 +84,15 @@ def _same(a, b) -> bool:
 def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int]) -> None:
     """Write ``param``'s provenance record, made for ``values`` (what the rule produced)."""
     setattr(param, PROVENANCE_ATTR, {"rule": rule, "spec": spec, "seed": seed})
-    param.__dict__[_MARK_ATTR] = _Mark(param, values)
+    param.__dict__[MARK_ATTR] = _Mark(param, values)
 
 
 def mark_stale(param, reason: str) -> None:
     """Say that ``param``'s record no longer describes its values (e.g. a load)."""
-    mark = param.__dict__.get(_MARK_ATTR)
+    mark = param.__dict__.get(MARK_ATTR)
     if getattr(param, PROVENANCE_ATTR, None) is not None:
         if mark is None:
-            mark = param.__dict__[_MARK_ATTR] = _Mark.__new__(_Mark)
+            mark = param.__dict__[MARK_ATTR] = _Mark.__new__(_Mark)
         mark.stale = reason
 
 
@@ -102,7 +102,7 @@ def read(param) -> Optional[Dict[str, Any]]:
     rec = getattr(param, PROVENANCE_ATTR, None)
     if rec is None:
         return None
-    mark = param.__dict__.get(_MARK_ATTR)
+    mark = param.__dict__.get(MARK_ATTR)
     reason = None if mark is None else mark.reason(param)
     if reason is None:
         return dict(rec)

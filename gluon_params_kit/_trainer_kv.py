@@ -6,7 +6,7 @@ Gluon made is rebuilt without the optimizer's states (momentum and Adam moments 
 from zero), and a dist store refuses ("Cannot reset distributed KVStore"). Here the store
 keeps living:
 
-- ``local`` / ``device`` stores: the kit's assigning push (``_kvstore._write_everywhere``,
+- ``local`` / ``device`` stores: the kit's assigning push (``_kvstore.write_everywhere``,
   what ``set_data_everywhere`` and ``sync_replicas`` use) overwrites the store's copy and
   pulls it to every replica; the optimizer and its states are kept.
 - ``dist_sync`` stores that run the optimizer on the servers (``update_on_kvstore``, the
@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Set, Tuple
 import numpy as onp
 
 from ._compat import gluon, mx
-from ._kvstore import KEY_BASE, KEY_LIMIT, _next_key, _write_everywhere
+from ._kvstore import take_keys, write_everywhere
 from ._provenance import mark_stale
 from ._server_assign import AssignOnce
 from .errors import CheckpointError, listing
@@ -76,7 +76,7 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
             _write_on_servers(trainer, values)
         else:
             for p, v in values:
-                _write_everywhere(p, v.as_nd_ndarray())
+                write_everywhere(p, v.as_nd_ndarray())
     return {id(p) for p, _ in live}
 
 
@@ -85,7 +85,7 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
 def _write_on_servers(trainer, values: List[Tuple[Parameter, Any]]) -> None:
     kv = trainer._kvstore
     keys = [trainer._param2idx[p.name] for p, _ in values]
-    probe = _probe_key(kv)
+    probe = take_keys(kv, 1)[0]  # the kit's reserved range: never a Trainer's key
     kv.init(probe, mx.nd.zeros((1,)))
     if kv.rank == 0:
         inner = pickle.loads(pickle.dumps(trainer._optimizer))  # param_dict is left out
@@ -113,16 +113,6 @@ def _share(value, rank: int):
     """Rank 0's value; -0.0 from the others, so the servers' sum is rank 0's value bit for bit."""
     return value if rank == 0 else mx.nd.full(value.shape, -0.0, ctx=value.context,
                                               dtype=value.dtype)
-
-
-def _probe_key(kv) -> int:
-    """One key of the kit's reserved range (as ``broadcast`` takes them: never reused)."""
-    key = _next_key.get(kv, KEY_BASE)
-    if key >= KEY_LIMIT:
-        raise CheckpointError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are "
-                              f"used up on this kvstore. Nothing was changed.")
-    _next_key[kv] = key + 1
-    return key
 
 
 def before_assign(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",

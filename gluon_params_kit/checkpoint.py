@@ -30,7 +30,8 @@ from ._header import ArrayInfo, Header, atomic_write, numpy_dtype, read_header
 from ._remap import Remap, as_remap, collapse_keys
 from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathError, PathTypeError,
                      listing)
-from .tree import _check_block, _index, named_parameters
+from ._backbone import check_block, key_index
+from .tree import named_parameters
 from ._trainer_kv import before_assign
 
 __all__ = [
@@ -90,7 +91,7 @@ def save(block: Block, path: PathLike, *, deduplicate: bool = False,
         >>> save(net, os.path.join(tempfile.mkdtemp(), 'net.params'))
         ['0.weight', '0.bias']
     """
-    _check_block(block, PathTypeError)
+    check_block(block, PathTypeError)
     params = named_parameters(block, aliases=not deduplicate)
     pending = [k for k, p in params.items() if p._data is None]
     if pending:
@@ -316,7 +317,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         >>> load(wrapped, f, remap=Remap.add_prefix('0.')).loaded
         ['0.0.weight', '0.0.bias']
     """
-    _check_block(block, PathTypeError)
+    check_block(block, PathTypeError)
     if not isinstance(strict, bool):
         raise CheckpointTypeError(f"strict must be True or False, got {strict!r}")
     if dtype not in DTYPE_POLICIES:
@@ -449,7 +450,7 @@ def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, par
     pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
     """
     file_keys = header.names
-    index = _index(block)
+    index = key_index(block)
     attributes: Dict[str, List[str]] = {}
     for alias, key in index.use_of.items():
         attributes.setdefault(key, []).append(alias)

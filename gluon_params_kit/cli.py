@@ -99,12 +99,12 @@ def _add_inspect(p: argparse.ArgumentParser) -> None:
 def _stats(chunks, on_chunk) -> dict:
     """Mean, std, min, max over the finite values and the count of the others, streamed."""
     import numpy as onp
-    from ._compare import _as_float
+    from ._compare import as_float
     n = bad = 0
     total = total_sq = 0.0
     lo, hi = float("inf"), float("-inf")
     for chunk in chunks:
-        x = _as_float(chunk)
+        x = as_float(chunk)
         finite = x[onp.isfinite(x)]
         bad += x.size - finite.size
         if finite.size:

@@ -39,7 +39,8 @@ from . import checkpoint as _checkpoint
 from ._compat import gluon, mx
 from ._files import atomic_write
 from .errors import CheckpointError, CheckpointTypeError, listing
-from .tree import _check_block, named_parameters
+from ._backbone import check_block
+from .tree import named_parameters
 
 __all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
 
@@ -211,7 +212,7 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
         >>> info['optimizer']['class'], info['optimizer']['counts'], info['metadata']
         ('mxnet.optimizer.optimizer.SGD', {'weight': 1, 'bias': 1}, {'epoch': 1})
     """
-    _check_block(block, CheckpointTypeError)
+    check_block(block, CheckpointTypeError)
     paths = _trainer_paths(block, trainer)
     params = named_parameters(block)
     pending = [k for k, p in params.items() if p._data is None]
@@ -410,7 +411,7 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
         ...     print(e)
         cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD. Nothing was changed.
     """
-    _check_block(block, CheckpointTypeError)
+    check_block(block, CheckpointTypeError)
     header = _checkpoint.read_header(path)
     meta = _meta_of(header, _read_meta_bytes(header))
     name = os.path.basename(header.path)
