@@ -137,7 +137,8 @@ def _resume_in_new_process(setup, opt, mode, ckpt, out):
 
 
 def _arrays(path):
-    loaded = mx.nd.load(str(path))
+    with mx.util.np_array(False), mx.util.np_shape(False):  # the kit writes nd files
+        loaded = mx.nd.load(str(path))
     return {k: (v.shape, v.dtype, v.asnumpy().tobytes()) for k, v in loaded.items()
             if k != "__gpk_training__"}
 
@@ -161,6 +162,20 @@ def test_resume_in_a_second_process_is_bit_identical(setup, opt, tmp_path):
         _resume_in_new_process(setup, opt, "params-only", ckpt, params_only)
         c = _arrays(params_only)
         assert {k for k in a if a[k] != c[k]} >= {"param:0.weight", "param:1.weight"}
+
+
+@pytest.mark.parametrize("setup", ["cpu", "device"])
+def test_resume_in_np_mode_and_across_modes(setup, mode, tmp_path):
+    ckpt, first, second = tmp_path / "ckpt.params", tmp_path / "a.params", tmp_path / "b.params"
+    worker.first_run(setup, "adam", ckpt, first)
+    worker.resumed_run(setup, "adam", "resume", ckpt, second)
+    assert _arrays(first) == _arrays(second)
+    mx.npx.reset_np() if mode == "np" else mx.npx.set_np()  # the other mode reads it too
+    net, trainer, _ = worker.build(setup, "adam")
+    gpk.load_training(net, trainer, second)
+    assert {f"param:{k}": p.data().asnumpy().tobytes()
+            for k, p in gpk.named_parameters(net).items()} == {
+        k: v[2] for k, v in _arrays(second).items() if k.startswith("param:")}
 
 
 def test_the_checkpoint_holds_no_pickle_and_gluon_states_do(tmp_path, monkeypatch):

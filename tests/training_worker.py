@@ -46,7 +46,8 @@ def build(setup, opt):
 
 def step(net, trainer, ctx, i):
     r = np.random.RandomState(i)
-    x, y = mx.nd.array(r.randn(8, 5)), mx.nd.array(r.randn(8, 3))
+    array = mx.np.array if mx.util.is_np_array() else mx.nd.array
+    x, y = array(r.randn(8, 5), dtype="float32"), array(r.randn(8, 3), dtype="float32")
     xs, ys = gluon.utils.split_and_load(x, ctx), gluon.utils.split_and_load(y, ctx)
     loss_fn = gluon.loss.L2Loss()
     with autograd.record():
