@@ -38,6 +38,8 @@ import numpy as onp
 from . import checkpoint as _checkpoint
 from ._compat import gluon, mx
 from ._files import atomic_write
+from ._training_state import (decode_value, encode_value, flatten_state, state_keys,
+                              unflatten_state)
 from .errors import CheckpointError, CheckpointTypeError, listing
 from ._backbone import check_block
 from .tree import named_parameters
@@ -52,40 +54,6 @@ _RUN_FIELDS = ("num_update", "lr", "rescale_grad")
 #: Optimizer fields that belong to this process or the Trainer, never compared.
 _OWN_FIELDS = ("param_dict", "idx2name", "sym_info", "_all_index_update_counts",
                "_index_update_count", "lr_scheduler", "allow_np_array", "aggregate_num")
-
-
-# --------------------------------------------------------------------------- JSON values
-
-def _encode(value: Any, where: str) -> Any:
-    """Plain JSON with tuples and non-string dict keys kept apart, or an error."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, float, onp.integer, onp.floating)):
-        return value.item() if isinstance(value, onp.generic) else value
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v, where) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, where) for v in value]
-    if isinstance(value, dict):
-        return {"dict": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
-    raise CheckpointTypeError(f"{where} is a {type(value).__name__} ({value!r}), which a "
-                              f"training checkpoint cannot hold without pickle")
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"tuple"}:
-            return tuple(_decode(v) for v in value["tuple"])
-        if set(value) == {"dict"}:
-            return {_key(_decode(k)): _decode(v) for k, v in value["dict"]}
-        raise CheckpointError(f"unexpected JSON object in a training checkpoint: {value!r}")
-    return value
-
-
-def _key(k: Any) -> Any:
-    return tuple(k) if isinstance(k, list) else k
 
 
 # --------------------------------------------------------------------------- the Trainer
@@ -129,7 +97,7 @@ def _optimizer_fields(opt) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         if name in _OWN_FIELDS:
             continue
         where = f"optimizer field {type(opt).__name__}.{name}"
-        (run if name in _RUN_FIELDS else config)[name] = _encode(value, where)
+        (run if name in _RUN_FIELDS else config)[name] = encode_value(value, where)
     return config, run
 
 
@@ -139,37 +107,6 @@ def _class_name(obj) -> Optional[str]:
 
 def _short(name: Optional[str]) -> str:
     return "None" if name is None else name.rsplit(".", 1)[-1]
-
-
-def _flatten_state(state: Any, prefix: str, arrays: "OrderedDict[str, Any]") -> Any:
-    if state is None:
-        return None
-    if isinstance(state, mx.nd.NDArray):
-        key = f"{prefix}:{len(arrays)}"
-        arrays[key] = state.as_nd_ndarray()
-        return {"array": key}
-    if isinstance(state, (tuple, list)):
-        kind = "tuple" if isinstance(state, tuple) else "list"
-        return {kind: [_flatten_state(s, prefix, arrays) for s in state]}
-    raise CheckpointTypeError(f"optimizer state {prefix!r} is a {type(state).__name__}; a "
-                              f"training checkpoint holds arrays (or tuples of them) only")
-
-
-def _unflatten_state(tree: Any, arrays: Mapping[str, Any]) -> Any:
-    if tree is None:
-        return None
-    if "array" in tree:
-        return arrays[tree["array"]].copy()
-    items = [_unflatten_state(s, arrays) for s in tree.get("tuple", tree.get("list", []))]
-    return tuple(items) if "tuple" in tree else items
-
-
-def _state_keys(tree: Any) -> List[str]:
-    if tree is None:
-        return []
-    if "array" in tree:
-        return [tree["array"]]
-    return [k for s in tree.get("tuple", tree.get("list", [])) for k in _state_keys(s)]
 
 
 # --------------------------------------------------------------------------- saving
@@ -236,7 +173,7 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
     index = {key: i for i, key in enumerate(paths)}
     for key in sorted(paths, key=order.__getitem__):
         if index[key] in updater.states:
-            states[key] = _flatten_state(updater.states[index[key]], f"state:{key}", arrays)
+            states[key] = flatten_state(updater.states[index[key]], f"state:{key}", arrays)
     counts = {dev: dict(sorted(((paths[i], n) for i, n in c.items() if isinstance(i, int)),
                                key=lambda kv: order[kv[0]]))
               for dev, c in opt._all_index_update_counts.items()}
@@ -252,7 +189,8 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
                       "all_counts": [[d, c] for d, c in counts.items()], "current": current},
         "lr_scheduler": None if sched is None else {
             "class": _class_name(sched),
-            "state": {k: _encode(v, f"lr_scheduler field {k}") for k, v in vars(sched).items()}},
+            "state": {k: encode_value(v, f"lr_scheduler field {k}")
+                      for k, v in vars(sched).items()}},
         "states": states, "metadata": user,
     }
     arrays[META_KEY] = mx.nd.array(onp.frombuffer(json.dumps(meta).encode(), dtype=onp.uint8),
@@ -408,8 +346,8 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
         >>> try:
         ...     load_training(net2, adam, f)
         ... except CheckpointError as e:
-        ...     print(e)
-        cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD. Nothing was changed.
+        ...     print(str(e).split('. ')[0])
+        cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD
     """
     check_block(block, CheckpointTypeError)
     header = _checkpoint.read_header(path)
@@ -455,15 +393,15 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
         for key in sorted(set(config) | set(want["config"])):
             mine, theirs = config.get(key, "<absent>"), want["config"].get(key, "<absent>")
             if mine != theirs:
-                problems.append(f"optimizer {key}: Trainer {_decode(mine)!r}, "
-                                f"checkpoint {_decode(theirs)!r}")
+                problems.append(f"optimizer {key}: Trainer {decode_value(mine)!r}, "
+                                f"checkpoint {decode_value(theirs)!r}")
     sched = meta["lr_scheduler"]
     if _class_name(opt.lr_scheduler) != (sched and sched["class"]):
         problems.append(f"lr_scheduler {_short(_class_name(opt.lr_scheduler))}, not the "
                         f"checkpoint's {_short(sched and sched['class'])}")
     for path, tree in meta["states"].items():
         want_shape = header[prefix_key(path)].shape if prefix_key(path) in header.names else None
-        for key in _state_keys(tree):
+        for key in state_keys(tree):
             if key not in header.names:
                 problems.append(f"state array {key!r} is missing from the file")
             elif header[key].shape != want_shape:
@@ -488,13 +426,13 @@ def _restore(trainer, meta, paths: List[str], header) -> None:
     arrays = _checkpoint_arrays(header, meta)
     index = {p: i for i, p in enumerate(paths)}
     for updater in updaters:  # each its own copies (MXNet moves them to its device)
-        updater.states = {index[p]: _unflatten_state(t, arrays)
+        updater.states = {index[p]: unflatten_state(t, arrays)
                           for p, t in meta["states"].items()}
         updater.states_synced = dict.fromkeys(updater.states, False)
     opt, want = trainer._optimizer, meta["optimizer"]
     for key in _RUN_FIELDS:
         if key in want["run"]:
-            setattr(opt, key, _decode(want["run"][key]))
+            setattr(opt, key, decode_value(want["run"][key]))
     opt._all_index_update_counts = {d: {index[p]: n for p, n in c.items()}
                                     for d, c in want["all_counts"]}
     opt._all_index_update_counts.setdefault(want["current"], {})
@@ -503,13 +441,13 @@ def _restore(trainer, meta, paths: List[str], header) -> None:
     if sched is not None:
         mine = vars(opt.lr_scheduler)
         for key, value in sched["state"].items():
-            value = _decode(value)
+            value = decode_value(value)
             if key in mine and isinstance(value, (int, float, str, type(None))):
                 mine[key] = value
 
 
 def _checkpoint_arrays(header, meta) -> Dict[str, Any]:
-    keys = {k for t in meta["states"].values() for k in _state_keys(t)}
+    keys = {k for t in meta["states"].values() for k in state_keys(t)}
     if not keys:
         return {}
     with mx.util.np_array(False), mx.util.np_shape(False):
