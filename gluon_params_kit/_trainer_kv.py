@@ -52,7 +52,8 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
     Everything is checked first (dtype changes, gradient compression): on a problem
     nothing is written. The other pairs are left to the caller (Gluon's own assignment).
     """
-    live = [(p, v) for p, v in pairs if holds_copy(p)]
+    live = [(p, mx.nd.array(v, dtype=v.dtype) if isinstance(v, onp.ndarray) else v)
+            for p, v in pairs if holds_copy(p)]  # values: MXNet arrays (nd or np) or numpy
     if not live:
         return set()
     by_trainer: "OrderedDict[int, Tuple[Any, List[Tuple[Parameter, Any]]]]" = OrderedDict()

@@ -91,6 +91,14 @@ def _updaters(trainer, action: str) -> List[Any]:
     return list(trainer._updaters)
 
 
+def _will_update_on_servers(trainer) -> bool:
+    """Whether a Trainer whose kvstore is not made yet will update on a dist store's servers."""
+    config = trainer._kvstore_params
+    kv = config["kvstore"]
+    name = kv.type if isinstance(kv, mx.kv.KVStore) else kv
+    return isinstance(name, str) and "dist" in name and config["update_on_kvstore"] is not False
+
+
 def _optimizer_fields(opt) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     config, run = {}, {}
     for name, value in sorted(vars(opt).items()):
@@ -409,6 +417,10 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
                                 f"{want_shape}")
     if not problems and trainer._kv_initialized:
         _updaters(trainer, "load")  # a dist store that updates on its servers: refuse now
+    elif not problems and _will_update_on_servers(trainer):
+        problems.append("the Trainer's dist kvstore will run the optimizer on the servers, "
+                        "whose states MXNet gives workers no way to set (make the Trainer with "
+                        "update_on_kvstore=False)")
     if problems:
         raise CheckpointError(f"cannot load {name!r} into this Trainer: "
                               + "; ".join(problems) + ". Nothing was changed.")

@@ -78,6 +78,16 @@ def main(out_path, mode):
             record["save_error"] = None
         except gpk.CheckpointError as exc:
             record["save_error"] = str(exc)
+        local = small_net(8)  # a checkpoint made elsewhere: refused here, nothing changes
+        local_trainer = gluon.Trainer(local.collect_params(), "sgd", {"learning_rate": 0.1})
+        step(local, local_trainer, rank, 0)
+        gpk.save_training(local, local_trainer, f"{out_path}.local.params")
+        try:
+            gpk.load_training(net, trainer, f"{out_path}.local.params")
+            record["load_error"] = None
+        except gpk.CheckpointError as exc:
+            record["load_error"] = str(exc)
+        record["after_refusal"] = dict(gpk.checksum(net))
     else:
         trainer = gluon.Trainer(net.collect_params(), "sgd",
                                 {"learning_rate": 0.1, "momentum": 0.9}, kvstore=kv,

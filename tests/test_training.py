@@ -349,6 +349,8 @@ def test_dist_sync_load_into_a_live_trainer_whose_servers_update(tmp_path):
     for r in (r0, r1):
         assert "runs the optimizer on the servers" in r["save_error"]
         assert "update_on_kvstore=False" in r["save_error"]
+        assert "cannot load the Trainer's states" in r["load_error"]
+        assert r["after_refusal"] == r["after_step"]
 
 
 @pytest.mark.slow
@@ -359,3 +361,16 @@ def test_dist_sync_resume_with_states_on_the_workers(tmp_path):
     assert r0["first"] == r1["first"] and r0["loaded"] == r1["loaded"] != r0["first"]
     assert r0["resumed"] == r1["resumed"] == r0["first"]  # bit for bit
     assert r0["metadata"] == r1["metadata"] == {"step": 2}
+
+
+def test_the_load_hook_takes_numpy_values_too():
+    """Every format's loader calls the hook; one that reads numpy arrays may pass them."""
+    from gluon_params_kit._trainer_kv import before_assign
+    net = _net(TWO)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", kvstore="device")
+    _step(net, trainer, TWO, 0)
+    value = np.full((3,), 0.25, dtype="float32")
+    written = before_assign([(net[1].bias, value)], what="'x.npz'")
+    assert written == {id(net[1].bias)}
+    assert all((d.asnumpy() == value).all() for d in net[1].bias.list_data())
+    assert (_store_values(trainer)[net[1].bias.name] == value).all()
