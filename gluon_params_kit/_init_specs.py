@@ -37,7 +37,6 @@ Parameter = mx.gluon.Parameter
 Context = mx.Context
 Spec = Union[Initializer, str]
 
-
 _ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with its own method
 
 _SPEC_FORMS = ("an Initializer, a registered name ('xavier'), a call string "
