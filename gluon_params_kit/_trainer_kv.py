@@ -63,8 +63,8 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
             problems.append(f"{p.name!r} is {onp.dtype(p.dtype).name} in its Trainer's kvstore "
                             f"but {onp.dtype(v.dtype).name} in {what} (use dtype='cast')")
         trainer = p._trainer
-        if trainer._compression_params:
-            problems.append(f"{p.name!r}: its Trainer compresses kvstore pushes "
+        if trainer._compression_params and id(trainer) not in by_trainer:
+            problems.append(f"the Trainer of {p.name!r} compresses kvstore pushes "
                             f"({trainer._compression_params}), which would quantize the values")
         by_trainer.setdefault(id(trainer), (trainer, []))[1].append((p, v))
     if problems:

@@ -374,3 +374,16 @@ def test_the_load_hook_takes_numpy_values_too():
     assert written == {id(net[1].bias)}
     assert all((d.asnumpy() == value).all() for d in net[1].bias.list_data())
     assert (_store_values(trainer)[net[1].bias.name] == value).all()
+
+
+def test_a_trainer_that_compresses_pushes_is_refused(tmp_path):
+    net = _net(TWO)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", kvstore="device",
+                            compression_params={"type": "2bit", "threshold": 0.5})
+    _step(net, trainer, TWO, 0)
+    gpk.save(_net(TWO, seed=4), tmp_path / "other.params")
+    before = _bits(net)
+    with pytest.raises(CheckpointError, match=r"compresses kvstore pushes \(\{'type': '2bit'.*"
+                                              r"quantize.*Nothing was changed"):
+        gpk.load(net, tmp_path / "other.params")
+    assert _bits(net) == before
