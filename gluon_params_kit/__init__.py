@@ -66,6 +66,7 @@ _EXPORTS = {
     # initializers
     "InitPlan": "initializers",
     "InitPreview": "initializers",
+    "InitReport": "initializers",
     "PlannedInit": "initializers",
     "derive_seed": "initializers",
     "get_initializer": "initializers",
@@ -129,6 +130,7 @@ __all__ = [
     "Header",
     "InitPlan",
     "InitPreview",
+    "InitReport",
     "InitializerError",
     "InspectionError",
     "LegacyNames",

@@ -28,10 +28,11 @@ from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
 from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from ._validate import check_bool, check_int
-from .errors import InspectionError, PathError, did_you_mean, listing
+from ._report import Report
+from .errors import InspectionError, did_you_mean, listing
 from .select import make_matcher, matching_groups
-from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
-                        parameter_groups, spellings)
+from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, parameter_groups,
+                        spellings)
 from .tree import named_blocks
 from ._provenance import PROVENANCE_ATTR, read as read_provenance  # noqa: F401 (InitPlan records)
 
@@ -104,8 +105,11 @@ def _size(param: Parameter) -> Optional[int]:
 
 # --------------------------------------------------------------------------- summary
 
-class Summary:
+class Summary(Report):
     """What :func:`summary` returns: rows (one per parameter, or per folded block) and totals.
+
+    A Mapping like every report of the kit: iteration yields the rows' paths,
+    ``summary[path]`` (any path form, or a tied Parameter's other path) one row's record.
 
     ``str()`` is an aligned text table that fits the terminal (else 120 characters; see
     :meth:`to_string`), ``_repr_html_`` one nested table of the block hierarchy for Jupyter,
@@ -134,10 +138,12 @@ class Summary:
                  flat: Optional[List[Dict[str, Any]]] = None,
                  layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
                  open_depth: int = 1, width: Optional[int] = None):
-        self.title, self.totals = title, totals
+        self.totals = totals
         #: Block name -> its paths, for blocks with Parameters registered in several places.
         self.registered_twice = dict(registered_twice or {})
-        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
+        spellings = dict(aliases or {})  # any key or attribute path -> canonical path
+        spellings.update((p, r["path"]) for r in rows for p in r["shared_with"])
+        super().__init__(((r["path"], r) for r in rows), spellings, title=title)
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
         self._flat = rows if flat is None else flat
         self._layers = layers or []
@@ -157,7 +163,7 @@ class Summary:
         >>> [(r['path'], r['shape'], r['state']) for r in summary(net).to_records()]
         [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
         """
-        return [self._record(r) for r in self._rows]
+        return super().to_records()
 
     @property
     def layers(self) -> List[Dict[str, Any]]:
@@ -177,31 +183,22 @@ class Summary:
                 "outputs", "same_as")
         return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
 
+    _what = "row"
+    _kind = "summary"
+
     def __getitem__(self, path: ParamPath) -> Dict[str, Any]:
         """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
-        known = {r["path"] for r in self._rows}
-        known.update(p for r in self._rows for p in r["shared_with"])
-        key = key_in(path, known, self._aliases)
-        for r in self._rows:
-            if r["path"] == key or key in r["shared_with"]:
-                return self._record(r)
-        rows = [r["path"] for r in self._rows]
-        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}."
-                        + did_you_mean(key, rows))
+        return super().__getitem__(path)
 
-    @staticmethod
-    def _record(row: Dict[str, Any]) -> Dict[str, Any]:
+    def _entry(self, key: str) -> Dict[str, Any]:
+        return self._record(key, self._entries[key])
+
+    def _record(self, key: str, row: Dict[str, Any]) -> Dict[str, Any]:
         out = dict(row, contexts=list(row["contexts"]), shared_with=list(row["shared_with"]))
-        for key in ("stats", "grad_stats", "provenance"):  # deep: hist/edges are lists
-            out[key] = copy.deepcopy(row[key])
+        for field in ("stats", "grad_stats", "provenance"):  # deep: hist/edges are lists
+            out[field] = copy.deepcopy(row[field])
         return out
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self):
-        return iter(self.to_records())
 
     def _flags(self) -> Dict[str, bool]:
         return dict(show_init=self._show_init, stats=self._stats, grads=self._grads)
