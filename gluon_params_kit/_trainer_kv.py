@@ -112,8 +112,9 @@ def _write_on_servers(trainer, values: List[Tuple[Parameter, Any]]) -> None:
 
 def _share(value, rank: int):
     """Rank 0's value; -0.0 from the others, so the servers' sum is rank 0's value bit for bit."""
-    return value if rank == 0 else mx.nd.full(value.shape, -0.0, ctx=value.context,
-                                              dtype=value.dtype)
+    if rank == 0:
+        return value
+    return -mx.nd.zeros(value.shape, ctx=value.context, dtype=value.dtype)  # full() gives +0.0
 
 
 def before_assign(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",

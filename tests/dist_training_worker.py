@@ -4,10 +4,10 @@
 a dist store: the servers run the optimizer) or ``workers`` (``update_on_kvstore=False``).
 Each worker seeds itself by rank, broadcasts, trains, then:
 
-- servers: ``gpk.load`` of a file (the same values on both workers) into the live
-  Trainer; a step with zero gradients (SGD without weight decay leaves the servers'
-  weights as they are, and pulls them) shows what the servers hold; a real step; and
-  ``save_training``'s refusal (the states live on the servers).
+- servers: ``gpk.load`` of a file (the same values on both workers, signed zeros too)
+  into the live Trainer; a pull of the Trainer's keys shows what the servers hold; a
+  real step; ``save_training``'s and ``load_training``'s refusals (the states live on
+  the servers), which change nothing.
 - workers: a training checkpoint after 2 steps, 2 more steps, then ``load_training`` of
   that checkpoint and the same 2 steps again: the same values, bit for bit.
 
@@ -61,16 +61,17 @@ def main(out_path, mode):
                                 kvstore=kv)
         step(net, trainer, rank, 0)
         record["before_load"] = dict(gpk.checksum(net))
-        target = small_net(7)  # the same values on both workers
+        target = small_net(7)  # the same values on both workers, signed zeros included
+        target[1].bias.set_data(mx.nd.array(np.array([-0.0, 0.0, 1.0], dtype="float32")))
         record["target"] = dict(gpk.checksum(target))
         path = f"{out_path}.target.params"
         gpk.save(target, path)
         gpk.load(net, path)
         record["after_load"] = dict(gpk.checksum(net))
-        for p in net.collect_params().values():
-            p.grad()[:] = 0
-        trainer.step(4)  # no change on the servers: pulls what they hold
-        record["servers_hold"] = dict(gpk.checksum(net))
+        held = small_net(0)  # what the servers hold for each of the Trainer's keys
+        for p, q in zip(gpk.named_parameters(net).values(), gpk.named_parameters(held).values()):
+            kv.pull(trainer._param2idx[p.name], out=q.data())
+        record["servers_hold"] = dict(gpk.checksum(held))
         step(net, trainer, rank, 1)
         record["after_step"] = dict(gpk.checksum(net))
         try:

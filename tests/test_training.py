@@ -387,3 +387,72 @@ def test_a_trainer_that_compresses_pushes_is_refused(tmp_path):
                                               r"quantize.*Nothing was changed"):
         gpk.load(net, tmp_path / "other.params")
     assert _bits(net) == before
+
+
+class _FakeDistStore:
+    """Records what the dist write path sends; ``served`` is what a pull of the probe gets."""
+
+    type = "dist_sync"
+
+    def __init__(self, rank, served):
+        self.rank, self.served, self.calls = rank, served, []
+
+    def init(self, key, value):
+        self.calls.append(("init", key))
+
+    def _send_command_to_servers(self, head, body):
+        self.calls.append(("command", head, pickle.loads(body.encode())))
+
+    def push(self, key, value):
+        self.calls.append(("push", key, value.asnumpy()))
+
+    def pull(self, key, out):
+        for o in out if isinstance(out, list) else [out]:
+            o[:] = self.served if key >= 100_000 else 5.0
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_dist_write_path_probes_the_servers_first(rank):
+    from types import SimpleNamespace
+    from gluon_params_kit._server_assign import AssignOnce
+    from gluon_params_kit._trainer_kv import _write_on_servers  # noqa: F401 (the path itself)
+    net = _net([mx.cpu()])
+    param = net[1].bias
+    trainer = SimpleNamespace(_param2idx={param.name: 3},
+                              _optimizer=mx.optimizer.SGD(learning_rate=0.1))
+    value = mx.nd.array([1.5, -2.0, 0.0])
+    trainer._kvstore = bad = _FakeDistStore(rank, served=0.0)  # the servers ignored us
+    before = param.data().asnumpy()
+    with pytest.raises(CheckpointError, match=r"did not take the kit's loading optimizer.*"
+                                              r"import gluon_params_kit.*Nothing was changed"):
+        _write_on_servers(trainer, [(param, value)])
+    pushed = [c[1] for c in bad.calls if c[0] == "push"]
+    assert len(pushed) == 1 and pushed[0] >= 100_000  # only the probe key, no Trainer key
+    assert (param.data().asnumpy() == before).all()
+    trainer._kvstore = good = _FakeDistStore(rank, served=1.0)
+    _write_on_servers(trainer, [(param, value)])
+    pushes = {c[1]: c[2] for c in good.calls if c[0] == "push"}
+    assert sorted(pushes)[0] == 3 and len(pushes) == 2
+    if rank == 0:
+        command = [c for c in good.calls if c[0] == "command"][0]
+        assert isinstance(command[2], AssignOnce) and command[2].pending == set(pushes)
+        np.testing.assert_array_equal(pushes[3], value.asnumpy())
+    else:  # the others add -0.0, which changes no bit of rank 0's values
+        assert not any(c[0] == "command" for c in good.calls)
+        assert np.signbit(pushes[3]).all() and (pushes[3] == 0).all()
+    assert (param.data().asnumpy() == 5.0).all()  # the replicas take what the servers hold
+
+
+def test_the_servers_optimizer_assigns_once_then_delegates():
+    from gluon_params_kit._server_assign import AssignOnce
+    opt = AssignOnce(mx.optimizer.SGD(learning_rate=0.5), [7])
+    opt = pickle.loads(pickle.dumps(opt, 0))  # as the servers receive it
+    updater = mx.optimizer.get_updater(opt)
+    weight = mx.nd.array([1.0, 2.0])
+    updater(7, mx.nd.array([10.0, 20.0]), weight)  # the load: assigned
+    np.testing.assert_array_equal(weight.asnumpy(), [10.0, 20.0])
+    updater(7, mx.nd.array([2.0, 4.0]), weight)  # then the inner optimizer's updates
+    np.testing.assert_array_equal(weight.asnumpy(), [9.0, 18.0])
+    other = mx.nd.array([1.0])
+    updater(8, mx.nd.array([2.0]), other)  # a key that was not loaded: updated at once
+    np.testing.assert_array_equal(other.asnumpy(), [0.0])
