@@ -14,13 +14,16 @@ what the rule made. So each record remembers
 
 A record is stale when the arrays or the shape tuple were replaced *and* the fingerprint
 changed (a forward pass that re-infers shapes, or a ``reset_ctx`` that copies the same
-values, is not a replacement). ``gpk.load`` marks the Parameters it loads stale directly.
-Only a replaced Parameter costs a look at its values (a 16-value gather).
+values, is not a replacement). ``gpk.load`` marks the Parameters it loads stale directly,
+and ``gpk.move`` lets a current record follow the arrays it rebuilds. Left: a Parameter
+trained and *then* rebuilt by Gluon (``reset_ctx``, a re-inferring forward) shows stale,
+the safe side (a wrong record never shows as current). Only a Parameter whose arrays
+or shape tuple were replaced costs a look at its values (a 16-value gather).
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as onp
 
@@ -36,12 +39,14 @@ class _Mark:
     """What a record was made for: the arrays, the shape tuple, a fingerprint."""
 
     def __init__(self, param, values):
-        # The initializer fills ``values`` before Gluon copies them into the Parameter's
-        # arrays, so the arrays are adopted at the first read, if they hold these values.
-        self.handle: Any = None
+        self.handle: Any = None  # set by adopt() once Gluon made the arrays
         self.shape = param._shape
         self.fingerprint = _gather(values)
         self.stale: Optional[str] = None
+
+    def adopt(self, param) -> None:
+        """Follow ``param``'s current arrays and shape tuple (same values)."""
+        self.handle, self.shape = weakref.ref(param._data[0].handle), param._shape
 
     def same_arrays(self, param) -> bool:
         first = param._data[0] if param._data else None
@@ -62,8 +67,7 @@ class _Mark:
                           "values overwritten after this record was made (set_data / "
                           "load_parameters)")
             return self.stale
-        self.handle = weakref.ref(param._data[0].handle)  # same values: follow the new arrays
-        self.shape = param._shape
+        self.adopt(param)  # same values: follow the new arrays
         return None
 
 
@@ -84,7 +88,17 @@ def _same(a, b) -> bool:
 def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int]) -> None:
     """Write ``param``'s provenance record, made for ``values`` (what the rule produced)."""
     setattr(param, PROVENANCE_ATTR, {"rule": rule, "spec": spec, "seed": seed})
-    param.__dict__[MARK_ATTR] = _Mark(param, values)
+    mark = param.__dict__[MARK_ATTR] = _Mark(param, values)
+
+    # The initializer fills ``values`` right before Gluon copies them into new arrays
+    # (``Parameter._init_impl``, next in the same call): a one-shot hook on this
+    # Parameter adopts those arrays, then removes itself.
+    def init_impl(data, ctx_list):
+        param.__dict__.pop("_init_impl", None)
+        type(param)._init_impl(param, data, ctx_list)
+        if param.__dict__.get(MARK_ATTR) is mark and param._data:
+            mark.adopt(param)
+    param.__dict__["_init_impl"] = init_impl
 
 
 def mark_stale(param, reason: str) -> None:
@@ -94,6 +108,20 @@ def mark_stale(param, reason: str) -> None:
         if mark is None:
             mark = param.__dict__[MARK_ATTR] = _Mark.__new__(_Mark)
         mark.stale = reason
+
+
+def carried(param) -> Callable[[], None]:
+    """Call before an operation that rebuilds ``param``'s arrays with the same values
+    (``gpk.move``); call what it returns afterwards: a current record follows the new
+    arrays (Gluon's own ``reset_ctx`` after training shows stale: the values changed
+    since the record and the arrays were rebuilt, as by a re-initialization)."""
+    mark = param.__dict__.get(MARK_ATTR)
+    current = mark is not None and read(param) is not None and "stale" not in read(param)
+
+    def after() -> None:
+        if current and param._data:
+            mark.adopt(param)
+    return after
 
 
 def read(param) -> Optional[Dict[str, Any]]:

@@ -327,6 +327,16 @@ def test_provenance_goes_stale_when_gluon_replaces_the_values(tmp_path):
     assert set(k for k, r in gpk.provenance(other).items() if "stale" in r) == {
         "0.weight", "1.weight", "1.bias"}  # 0.bias: zeros (re-initialized) over zeros
 
+    moved = fresh()  # trained, then moved by the kit: still current
+    trainer = gluon.Trainer(moved.collect_params(), "sgd", {"learning_rate": 0.5})
+    with autograd.record():
+        loss = moved(mx.nd.ones((2, 3))).sum()
+    loss.backward()
+    trainer.step(2)
+    records = gpk.provenance(moved)
+    gpk.move(moved, TWO)
+    assert gpk.provenance(moved) == records and "stale" not in records["0.weight"]
+
     kit = fresh()
     gpk.load(kit, tmp_path / "n.params")
     assert all(r["stale"].startswith("loaded from") for r in gpk.provenance(kit).values())
