@@ -21,13 +21,14 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 from ._backbone import check_block, init_state, parameter_groups, spellings
 from ._compat import gluon, mx
 from ._display import format_shape, known_shape
+from ._init_run import run_entries
 from ._init_specs import (Spec, derive_seed, get_initializer, list_initializers,
-                          register_initializer, run_entries, spec_text)
+                          register_initializer, spec_text)
 from ._provenance import read as read_provenance
 from ._report import Report
 from ._validate import check_bool, check_contexts, check_int
 from .errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
-from .select import make_matcher, matching_groups
+from ._patterns import make_matcher, matching_groups, pattern_label
 from .tree import named_parameters
 
 __all__ = [
@@ -171,7 +172,7 @@ class InitPlan:
                 raise InitializerError(
                     f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
             pattern, spec = pair
-            compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
+            compiled.append((pattern_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
         check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
@@ -318,7 +319,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
-    label = "all" if pattern is None else _label(pattern)
+    label = "all" if pattern is None else pattern_label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict(
         (g.path, _entry(g.path, g.param, label, init, seed))
         for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
@@ -391,16 +392,6 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
                       None, "keep" if ready else "initialize")
     return _Entry(param, row, init)
-
-
-def _label(pattern: Any) -> str:
-    if pattern is None:
-        return "all"
-    if isinstance(pattern, str):
-        return pattern
-    if callable(pattern):
-        return getattr(pattern, "__qualname__", repr(pattern))
-    return repr(pattern)
 
 
 def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,
