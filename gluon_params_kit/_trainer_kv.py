@@ -33,7 +33,7 @@ from ._compat import gluon, mx
 from ._kvstore import take_keys, write_everywhere
 from ._provenance import mark_stale
 from ._server_assign import AssignOnce
-from .errors import CheckpointError, listing
+from .errors import CheckpointError
 
 Parameter = gluon.Parameter
 
@@ -68,8 +68,9 @@ def write_loaded(pairs: List[Tuple[Parameter, Any]], *, dtype: str = "check",
                             f"({trainer._compression_params}), which would quantize the values")
         by_trainer.setdefault(id(trainer), (trainer, []))[1].append((p, v))
     if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise CheckpointError(f"cannot load {what} into Parameters held by a live Trainer: "
-                              f"{listing(problems, 4)}. Nothing was changed.")
+                              f"{'; '.join(problems[:3])}{more}. Nothing was changed.")
     for trainer, items in by_trainer.values():
         values = [(p, v.astype(p.dtype, copy=False) if dtype == "cast" else v)
                   for p, v in items]
