@@ -95,6 +95,16 @@ def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int],
     return None if shape is None else tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
+def known_size(shape: Optional[Sequence[int]]) -> Optional[int]:
+    """The number of values of a shape whose dimensions are all known, else ``None``.
+
+    >>> known_size((256, 20)), known_size((256, 0)), known_size(()), known_size(None)
+    (5120, None, 1, None)
+    """
+    known = known_shape(shape)
+    return None if known is None or None in known else math.prod(known)
+
+
 def format_shape(shape: Optional[Sequence[Optional[int]]]) -> str:
     """A shape as ``(256, ?)``: unknown dimensions (``None``) as ``?``.
 
@@ -125,6 +135,21 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     sep = " " * gap
     lines = [sep.join(parts).rstrip() for parts in zip(*padded)] or [""] * (1 + len(rows))
     return lines[:1] + ["-" * (sum(widths) + gap * (len(widths) - 1))] + lines[1:]
+
+
+def aligned(rows: Sequence[Sequence[str]], columns: int, gap: int = 2) -> List[str]:
+    """Rows whose first ``columns`` cells are padded into columns, the rest as they are;
+    empty cells take no room and trailing blanks are cut (a tree's parameter lines).
+
+    >>> aligned([["0.weight", "(3, 2)", "shared: 1.weight"], ["0.bias", "(3,)", ""]], 2)
+    ['0.weight  (3, 2)  shared: 1.weight', '0.bias    (3,)']
+    """
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(columns)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:columns], widths)] + list(r[columns:])
+        out.append((" " * gap).join(c for c in cells if c).rstrip())
+    return out
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool],

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 
 import numpy as _onp
 
+from . import _display as D
 from . import _gc
 from ._compat import gluon
 from ._validate import check_bool, check_int
@@ -89,11 +90,7 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
         if params and blk._reg_params:
             rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], use_of)
                     for attr, prm in blk._reg_params.items()]
-            widths = [max(map(len, column)) for column in zip(*(r[:3] for r in rows))]
-            inner = pad + " " * indent
-            for row in rows:
-                cells = [c.ljust(w) for c, w in zip(row, widths)] + row[3:]
-                lines.append((inner + "  ".join([c for c in cells if c])).rstrip())
+            lines.extend(pad + " " * indent + line for line in D.aligned(rows, 3))
         if cut:
             return
         for key, child in blk._children.items():

@@ -13,7 +13,7 @@ import numpy as _onp
 
 from ._backbone import ParamPath, check_block, has_data, is_deferred, parameter_groups
 from ._compat import gluon, mx, to_numpy
-from ._display import format_shape, known_shape
+from ._display import format_shape, known_shape, known_size
 from ._report import Report
 from .errors import ParamsKitError, PathError, TieError, TieTypeError, listing
 from .tree import named_blocks, named_parameters
@@ -138,13 +138,6 @@ def _total(values) -> Optional[int]:
     return None if any(v is None for v in values) else sum(values)
 
 
-def _size(param: Parameter) -> Optional[int]:
-    shape = param.shape
-    if not shape or any(d is None or d <= 0 for d in shape):
-        return None
-    return int(_onp.prod(shape))
-
-
 # --------------------------------------------------------------------------- counting uses
 
 @contextlib.contextmanager
@@ -258,7 +251,7 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
         count = uses.get(id(param)) if inputs else None
         if len(where) < 2 and not (count and count > 1):
             continue
-        size = _size(param)
+        size = known_size(param.shape)
         copies = count if count is not None else len(where)
         shared = None if size is None else max(copies - 1, 0) * size
         nbytes = None if shared is None else shared * _onp.dtype(param.dtype).itemsize

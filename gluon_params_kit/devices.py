@@ -19,6 +19,7 @@ from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence,
 from ._compat import gluon, mx
 from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
 from ._kvstore import Checksums, broadcast, checksum, write_everywhere
+from ._provenance import carried
 from ._stats import max_abs_diff
 from .errors import DeviceError, listing
 from ._backbone import check_block
@@ -440,9 +441,11 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
             grad = None
             if p.grad_req != "null" and len(before) == 1 and len(ctxs) == 1:
                 grad = p.list_grad()[0].copyto(mx.cpu())
+            follow = carried(p)  # the provenance record follows the rebuilt arrays
             p.reset_ctx(ctxs)
             for arr in p.list_data():
                 value.copyto(arr)
+            follow()
             if grad is not None:
                 grad.copyto(p.list_grad()[0])
             rows[path] = (before, to, "moved")
