@@ -126,7 +126,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     from ._header import iter_chunks, read_header
     header = read_header(_input_file(args.file))
     keep = _regex(args.pattern)
-    entries = [(n, a) for n, a in zip(header.names, header) if keep(n)]
+    entries = [(n, a) for n, a in header.items() if keep(n)]
     records = [dict(name=n, shape=a.shape, dtype=a.dtype, stype=a.stype, context=a.context,
                     offset=a.offset, nbytes=a.nbytes) for n, a in entries]
     if args.stats:
@@ -206,7 +206,7 @@ def _header_entries(path: str) -> "dict":
         return out
     from ._header import read_header
     header = read_header(path)
-    return {n: (a.shape, a.dtype) for n, a in zip(header.names, header)}
+    return {n: (a.shape, a.dtype) for n, a in header.items()}
 
 
 def _run_diff_names(args: argparse.Namespace) -> int:
