@@ -24,7 +24,7 @@ from ._display import progress as _progress
 from ._fileheader import BFLOAT16
 from ._files import atomic_write, check_source
 from ._formats import CHUNK_VALUES, as_float, iter_values, read_header
-from ._load_report import file_keys_of
+from ._fileheader import file_keys_of
 from ._remap import collapse_keys
 from .errors import CheckpointError, CheckpointTypeError, listing
 from .tree import named_parameters

@@ -17,7 +17,7 @@ from ._compat import gluon, is_np_array, mx
 from ._fileheader import BFLOAT16, Header
 from ._files import atomic_write
 from ._formats import format_of, read_header, read_host
-from ._load_report import file_keys_of
+from ._fileheader import file_keys_of
 from ._remap import as_remap
 from .errors import CheckpointError, listing
 from .tree import named_parameters
@@ -90,6 +90,9 @@ def _size_hint(arrays: Mapping[str, Any]) -> int:
                for k, a in arrays.items())
 
 
+_WRITER = {"params": "MXNet", "safetensors": "the safetensors library", "npz": "zipfile"}
+
+
 def _verifier(keys: List[str], named: bool, kind: str):
     """A check that a freshly written file holds ``keys``: MXNet's writer can lose a
     failed write (a full disk at the final flush) without saying so."""
@@ -97,11 +100,11 @@ def _verifier(keys: List[str], named: bool, kind: str):
         try:
             header = read_header(tmp, kind)
         except CheckpointError as exc:
-            raise CheckpointError(f"the file written is incomplete ({exc})") from None
+            raise CheckpointError(f"the file {_WRITER[kind]} wrote is incomplete ({exc})") from None
         expected = keys if named else [str(i) for i in range(len(keys))]
         if (header.names if kind == "params" else sorted(header.names)) != (
                 expected if kind == "params" else sorted(expected)):
-            raise CheckpointError(f"the file written holds {len(header)} arrays, "
+            raise CheckpointError(f"the file {_WRITER[kind]} wrote holds {len(header)} arrays, "
                                   f"not the {len(keys)} it was given")
     return verify
 

@@ -17,7 +17,8 @@ import numpy as onp
 from ._files import open_source
 from .errors import CheckpointError
 
-__all__ = ["ArrayInfo", "Header", "numpy_dtype", "iter_range", "bfloat16_to_float32"]
+__all__ = ["ArrayInfo", "Header", "bfloat16_to_float32", "file_keys_of", "iter_range",
+           "numpy_dtype"]
 
 #: MXNet's bfloat16 (type flag 12) as numpy sees it: a record of one uint16.
 BFLOAT16 = onp.dtype([("bfloat16", onp.uint16)])
@@ -154,6 +155,11 @@ class Header(Mapping):
         fmt = "" if self.format == "params" else f"{self.format}, "
         return (f"Header({self.path!r}: {fmt}{len(self)} arrays ({kind}), "
                 f"{self.total_size} elements, {self.total_bytes} bytes of data)")
+
+
+def file_keys_of(header: Header) -> List[str]:
+    """The keys a file offers: its stored names, then the tied aliases it records."""
+    return header.names + [k for k in header.aliases if k not in header.names]
 
 
 def numpy_dtype(name: str) -> onp.dtype:

@@ -13,7 +13,7 @@ import numpy as onp
 
 from ._compat import gluon, mx
 from ._display import format_shape, html_table, text_table
-from ._fileheader import Header, numpy_dtype
+from ._fileheader import Header, file_keys_of, numpy_dtype
 from ._remap import Remap, collapse_keys
 from .errors import CheckpointError, PathError, listing
 from .tree import _index, named_parameters
@@ -21,11 +21,6 @@ from .tree import _index, named_parameters
 __all__ = ["LoadReport", "file_keys_of"]
 
 Block = gluon.Block
-
-
-def file_keys_of(header: Header) -> List[str]:
-    """The keys a file offers: its stored names, then the tied aliases it records."""
-    return header.names + [k for k in header.aliases if k not in header.names]
 
 
 class LoadReport:

@@ -34,7 +34,7 @@ _BAD_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFEr
 
 
 def _fail(path: str, what: str) -> CheckpointError:
-    return CheckpointError(f"{path!r} is not a valid .npz file: {what}")
+    return CheckpointError(f"cannot read {path!r} as .npz: {what}")
 
 
 def read_header(path: Any) -> Header:
