@@ -24,7 +24,6 @@ from ._display import progress as _progress
 from ._fileheader import BFLOAT16
 from ._files import atomic_write, check_source
 from ._formats import CHUNK_VALUES, as_float, iter_values, read_header
-from ._fileheader import file_keys_of
 from ._remap import collapse_keys
 from .errors import CheckpointError, CheckpointTypeError, listing
 from .tree import named_parameters
@@ -43,7 +42,7 @@ class _Side:
     """One side of a diff or an export: keys, ``(shape, dtype)`` per key, values in pieces."""
 
     def __init__(self, source: Source, what: str):
-        self.header, self.arrays = None, None
+        self.header, self.arrays, self.aliases = None, None, {}
         if isinstance(source, Block):
             params = named_parameters(source)
             pending = [k for k, p in params.items() if p._data is None]
@@ -51,6 +50,9 @@ class _Side:
                 raise CheckpointError(f"{what}: parameters not initialized yet: "
                                       f"{listing(collapse_keys(pending))}")
             self.arrays = OrderedDict((k, to_numpy(p._reduce())) for k, p in params.items())
+            canon = {id(p): k for k, p in params.items()}
+            self.aliases = {k: canon[id(p)] for k, p in
+                            named_parameters(source, aliases=True).items() if canon[id(p)] != k}
         elif isinstance(source, Mapping):
             self.arrays = OrderedDict((str(k), to_numpy(v)) for k, v in source.items())
         elif isinstance(source, (str, bytes, os.PathLike)):
@@ -58,10 +60,17 @@ class _Side:
         else:
             raise CheckpointTypeError(f"{what} must be a Block, a file path or a mapping of "
                                       f"arrays, got {type(source).__name__}: {source!r:.80}")
-        self.keys = list(self.arrays) if self.header is None else file_keys_of(self.header)
+        if self.header is not None:
+            self.aliases = dict(self.header.aliases)
+        #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
+        self.keys = list(self.arrays) if self.header is None else self.header.names
         self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
 
+    def has(self, key: str) -> bool:
+        return key in self.aliases or key in (self.arrays if self.header is None else self.header)
+
     def info(self, key: str) -> Tuple[Tuple[int, ...], str]:
+        key = self.aliases.get(key, key)
         if self.header is None:
             a = self.arrays[key]
             return tuple(a.shape), "bfloat16" if a.dtype == BFLOAT16 else str(a.dtype)
@@ -69,9 +78,11 @@ class _Side:
         return (i.shape if i.shape is not None else (0,)), (i.dtype or "float32")
 
     def nbytes(self, key: str) -> int:
+        key = self.aliases.get(key, key)
         return self.header[key].nbytes if self.header is not None else self.arrays[key].nbytes
 
     def pieces(self, key: str) -> Iterator[onp.ndarray]:
+        key = self.aliases.get(key, key)
         if self.header is None:
             flat = self.arrays[key].reshape(-1)
             for i in range(0, flat.size, CHUNK_VALUES):
@@ -232,9 +243,9 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
     A, B = _Side(a, "a"), _Side(b, "b")
     keys = [k for k in A.keys + [k for k in B.keys if k not in set(A.keys)] if keep(k)]
     total = sum(side.nbytes(k) for k in keys for side in (A, B)
-                if side.header is not None and k in side.keys)
+                if side.header is not None and side.has(k))
     bar = _progress(total, "diff") if progress and total else None
-    in_a, in_b = set(A.keys), set(B.keys)
+    in_a, in_b = {k for k in keys if A.has(k)}, {k for k in keys if B.has(k)}
     rows = []
     for key in keys:
         row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
