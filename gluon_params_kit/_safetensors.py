@@ -200,9 +200,22 @@ def _mxnet_version() -> str:
         return "unknown"
 
 
+def _library():
+    """The ``safetensors`` module, or a CheckpointError that says how to install it."""
+    try:
+        import safetensors
+    except ImportError:
+        raise CheckpointError("writing or reading the values of a .safetensors file needs the "
+                              "safetensors package: pip install 'safetensors>=0.8,<1' "
+                              "(Python 3.10+); read_header and inspect work without it") from None
+    return safetensors
+
+
 def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, str]) -> None:
     """Write host arrays with the library's ``serialize_file`` (no copy of the data)."""
-    from safetensors import SafetensorError, TensorSpec, serialize_file
+    lib = _library()
+    SafetensorError, TensorSpec, serialize_file = (lib.SafetensorError, lib.TensorSpec,
+                                                   lib.serialize_file)
     keep, specs = [], OrderedDict()
     for name, value in arrays.items():
         a = onp.require(value, requirements="C")
@@ -225,7 +238,8 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
 
 def read_arrays(header: Header, names: Optional[List[str]] = None) -> "OrderedDict[str, onp.ndarray]":
     """The stored arrays as numpy arrays (copies), through the library's ``safe_open``."""
-    from safetensors import SafetensorError, safe_open
+    lib = _library()
+    SafetensorError, safe_open = lib.SafetensorError, lib.safe_open
     wanted = header.names if names is None else names
     out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
     try:
