@@ -335,18 +335,19 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
     return list(side.keys)
 
 
-def _streamed(side: _Side, key: str, bar) -> Tuple[onp.dtype, Tuple[int, ...], Iterator[Any]]:
-    """``(dtype, shape, bytes pieces)`` of one file array, for :func:`_npz.write`."""
+def _streamed(side: _Side, key: str, bar):
+    """``(dtype, shape, chunks, source)`` of one file array, for :func:`_npz.write`."""
     info = side.header[key]
     dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
     shape = info.shape if info.shape is not None else (0,)
+    raw = info.stype == "default" and info.offset >= 0 and not info.fortran_order and info.size
 
-    def pieces():
+    def chunks():
         for piece in side.pieces(key):
             yield memoryview(piece.view(onp.uint8))
             if bar is not None:
                 bar.update(piece.nbytes)
-    return dtype, tuple(shape), pieces()
+    return dtype, tuple(shape), chunks, (side.header.path, info.offset) if raw else None
 
 
 #: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.

@@ -10,8 +10,10 @@ must be exactly what its ``.npy`` header says. Writing streams each array into i
 from __future__ import annotations
 
 import ast
+import io
 import os
 import struct
+import time
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -167,26 +169,76 @@ def check_keys(keys: Iterable[str]) -> None:
 
 
 def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> None:
-    """Write ``name -> array`` (or ``name -> (dtype, shape, chunks)``, streamed) as a ``.npz``.
+    """Write ``name -> array`` (or a streamed entry, see below) as a ``.npz``.
 
-    A streamed entry's ``chunks`` yields the C-order data bytes; memory stays at one chunk.
+    A streamed entry is ``(dtype, shape, chunks, source)``: ``chunks()`` yields the C-order
+    data bytes (memory stays at one chunk); ``source``, when not None, is ``(file, offset)``
+    of those same bytes, which a stored member then copies inside the kernel
+    (``copy_file_range``, as ``cp`` does) after one read for the CRC.
     """
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with zipfile.ZipFile(path, "w", compression=mode, allowZip64=True) as zf:
         for key, value in arrays.items():
+            if isinstance(value, tuple) and value[3] is not None and not compressed \
+                    and hasattr(os, "copy_file_range"):
+                _copy_member(zf, key + ".npy", *value)
+                continue
             with zf.open(key + ".npy", "w", force_zip64=True) as fh:
                 if isinstance(value, tuple):
-                    dtype, shape, chunks = value
-                    npy.write_array_header_2_0(fh, dict(descr=npy.dtype_to_descr(dtype),
-                                                        fortran_order=False, shape=shape)) \
-                        if _needs_v2(dtype, shape) else npy.write_array_header_1_0(
-                            fh, dict(descr=npy.dtype_to_descr(dtype), fortran_order=False,
-                                     shape=shape))
-                    for chunk in chunks:
+                    dtype, shape, chunks, _ = value
+                    fh.write(_npy_header_bytes(dtype, shape))
+                    for chunk in chunks():
                         fh.write(chunk)
                 else:
                     # not ascontiguousarray: it turns a 0-d array into shape (1,)
                     npy.write_array(fh, onp.require(value, requirements="C"), allow_pickle=False)
+
+
+def _npy_header_bytes(dtype: onp.dtype, shape) -> bytes:
+    """The ``.npy`` header ``write_array`` would write for this dtype and shape."""
+    buf = io.BytesIO()
+    header = dict(descr=npy.dtype_to_descr(dtype), fortran_order=False, shape=tuple(shape))
+    (npy.write_array_header_2_0 if _needs_v2(dtype, shape) else npy.write_array_header_1_0)(
+        buf, header)
+    return buf.getvalue()
+
+
+def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -> None:
+    """A stored member whose data bytes are copied from ``source`` by the kernel.
+
+    Mirrors what ``ZipFile.open(name, 'w')`` writes for a stored member (zip64 local
+    header with the CRC and sizes known up front, then the bytes), then registers it.
+    """
+    src_path, offset = source
+    head = _npy_header_bytes(dtype, shape)
+    crc, nbytes = zlib.crc32(head), 0
+    for chunk in chunks():
+        crc = zlib.crc32(chunk, crc)
+        nbytes += len(chunk)
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    info.file_size = info.compress_size = len(head) + nbytes
+    info.CRC = crc
+    fp = zf.fp
+    info.header_offset = fp.tell()
+    zf._writecheck(info)
+    zf._didModify = True
+    fp.write(info.FileHeader(zip64=True))
+    fp.write(head)
+    fp.flush()
+    out_fd, pos = fp.fileno(), fp.tell()
+    with open(src_path, "rb") as src:
+        left, src_pos = nbytes, offset
+        while left:
+            n = os.copy_file_range(src.fileno(), out_fd, left, src_pos, pos)
+            if n <= 0:
+                raise OSError(f"copy_file_range copied nothing from {src_path!r}")
+            left, src_pos, pos = left - n, src_pos + n, pos + n
+    fp.seek(pos)
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf.start_dir = fp.tell()
 
 
 def _needs_v2(dtype: onp.dtype, shape) -> bool:

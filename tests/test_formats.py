@@ -514,5 +514,9 @@ def test_streaming_export_keeps_values_and_layout(tmp_path):
         assert export_npz(path, out, compressed=compressed) == ["w", "i"]
         with onp.load(str(out), allow_pickle=False) as z:
             assert all(onp.array_equal(z[k], v) and z[k].dtype == v.dtype for k, v in values.items())
+    import zipfile
+    for compressed in (False, True):
+        with zipfile.ZipFile(tmp_path / f"o{compressed}.npz") as z:
+            assert z.testzip() is None  # every member's CRC is right (the kernel-copied ones too)
     assert (tmp_path / "oFalse.npz").stat().st_size < values["w"].nbytes + 4096
     assert os.path.getsize(tmp_path / "oTrue.npz") < os.path.getsize(tmp_path / "oFalse.npz")
