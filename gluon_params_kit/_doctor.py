@@ -97,9 +97,9 @@ def diagnose() -> dict:
     features: Dict[str, bool] = {}
     gpus = 0
     if mx is not None:
-        from .devices import _num_gpus, gpu_problems
+        from .devices import num_gpus, gpu_problems
         features = _features(mx)
-        gpus = _num_gpus()
+        gpus = num_gpus()
         if features.get("CUDA") and gpus == 0:
             problems.append("this MXNet build has CUDA but sees no GPU. Fix: check the NVIDIA "
                             "driver (nvidia-smi), or install the CPU build 'mxnet==1.9.1'.")

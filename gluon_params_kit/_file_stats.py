@@ -1,7 +1,7 @@
 """Statistics of an array inside a checkpoint file, by the very kernel of ``gpk.stats``.
 
 ``gluon-params inspect --stats`` must not disagree with :func:`gluon_params_kit.stats` on
-the same values, so it does not compute anything itself: it hands ``_stats._host_stats``
+the same values, so it does not compute anything itself: it hands ``_stats.host_stats``
 a :class:`FileVector`, a read-only flat array whose slices are read from the file on
 demand (one window of a few MiB at a time). Memory stays at that window; the file is
 never mapped or read whole.
@@ -15,7 +15,7 @@ import numpy as onp
 from ._fileheader import ArrayInfo, Header, bfloat16_to_float32, numpy_dtype
 from ._files import open_source
 from ._formats import iter_values
-from ._stats import HIST_SAMPLE, ParamStats, _host_stats
+from ._stats import HIST_SAMPLE, ParamStats, host_stats
 
 __all__ = ["FileVector", "file_stats"]
 
@@ -107,11 +107,11 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     if info.stype == "default" and info.offset >= 0 and not info.fortran_order:
         vector = FileVector(header.path, info)
         try:
-            return _host_stats(vector, bins, hist_sample)
+            return host_stats(vector, bins, hist_sample)
         finally:
             vector.close()
     # sparse .params arrays, deflated or Fortran-order .npz members: one dense copy
     values = onp.concatenate([onp.array(p) for p in iter_values(header, info)])
     if values.dtype.names:
         values = bfloat16_to_float32(values)
-    return _host_stats(values, bins, hist_sample)
+    return host_stats(values, bins, hist_sample)

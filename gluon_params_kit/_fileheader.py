@@ -132,7 +132,7 @@ class Header(Mapping):
         if not isinstance(key, (str, tuple, list)):
             return None
         try:  # '[0][1].bias', 'net[0].weight', (0, 'weight'): the kit's path forms
-            from .tree import format_path, parse_path
+            from ._backbone import format_path, parse_path
             segs = parse_path(key)
         except Exception:  # noqa: BLE001  (not a path, or mxnet missing: not a key)
             return None

@@ -21,10 +21,12 @@ import json
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
+from ._backbone import contexts, has_data, is_deferred, restore_fields, save_fields
 from ._compat import mx
 from ._init_checks import check_arguments
 from ._display import format_shape
 from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
+from ._validate import check_bool
 from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer"]
@@ -112,9 +114,7 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
     else:
         raise InitializerError(f"register_initializer: aliases must be a str or a list/tuple of "
                                f"str, got {type(aliases).__name__}: {aliases!r}")
-    if not isinstance(replace, bool):
-        raise InitializerError(f"register_initializer: replace must be True or False, "
-                               f"got {replace!r}")
+    check_bool(replace, "replace", InitializerError, where="register_initializer")
 
     def decorate(cls: type) -> type:
         if not (isinstance(cls, type) and issubclass(cls, Initializer)):
@@ -418,9 +418,8 @@ class _DeferredBatch:
         for param, state in self.members:
             if param.__dict__.get(_BATCH_ATTR) is not self:
                 continue  # planned again by a later apply(): not ours any more
-            undone += param is not failed and param._data is not None
-            param.__dict__.pop(PROVENANCE_ATTR, None)
-            param.__dict__.update(state)
+            undone += param is not failed and has_data(param)
+            restore_fields([(param, state)])
         self._release()
         return undone
 
@@ -488,23 +487,21 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                 kept.append(e.param)
                 continue
             p = e.param
-            saved.append((p, _state(p)))
+            saved += save_fields([p], _STATE)
             if hasattr(p, PROVENANCE_ATTR):
                 delattr(p, PROVENANCE_ATTR)  # a deferred one gets its record at the forward
             planned = _PlannedInitializer(e.init, p, path, e.row.rule, e.row.spec, e.row.seed)
             try:
-                p.initialize(init=planned, ctx=ctx or _current_contexts(p),
+                p.initialize(init=planned, ctx=ctx or contexts(p),
                              default_init=planned, force_reinit=True)
             except Exception as exc:
-                for q, state in reversed(saved):
-                    q.__dict__.pop(PROVENANCE_ATTR, None)
-                    q.__dict__.update(state)
+                restore_fields(reversed(saved))
                 raise InitializerError(
                     f"initializing {path!r} (shape {format_shape(e.row.shape)}) with {e.row.spec} (rule "
                     f"{e.row.rule!r}) failed: {type(exc).__name__}: {exc}. Nothing was "
                     f"changed.") from exc
             p.__dict__.pop(_BATCH_ATTR, None)
-            if p._deferred_init:
+            if is_deferred(p):
                 deferred.append(planned)
     if deferred:  # the plan completes at the first forward: keep what to put back till then
         batch = _DeferredBatch(saved, [d.param for d in deferred])
@@ -515,17 +512,5 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
             param.reset_ctx(ctx)
 
 
+#: What initialize() replaces on a Parameter, to put it back after a failure.
 _STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR)
-
-
-def _state(param: Parameter) -> Dict[str, Any]:
-    """What initialize() replaces on a Parameter, to put it back after a failure."""
-    return {k: param.__dict__[k] for k in _STATE if k in param.__dict__}
-
-
-def _current_contexts(param: Parameter) -> Optional[List[Context]]:
-    if param._data is not None:
-        return param.list_ctx()
-    if param._deferred_init:
-        return list(param._deferred_init[1])
-    return None

@@ -17,7 +17,8 @@ from typing import Any, List, Mapping, Union
 
 from ._compat import gluon, mx
 from .errors import DeviceError, listing
-from .tree import _check_block, named_parameters
+from ._backbone import check_block
+from .tree import named_parameters
 
 __all__ = ["Checksums", "KEY_BASE", "KEY_LIMIT", "broadcast", "checksum"]
 
@@ -68,7 +69,7 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
         >>> (net.weight.data(mx.cpu(1)) == net.weight.data(mx.cpu(0))).min().asscalar()
         1.0
     """
-    _check_block(block)
+    check_block(block)
     kv = _as_kvstore(kvstore)
     nworkers = kv.num_workers
     if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < nworkers:
@@ -133,7 +134,7 @@ def _check_broadcastable(params) -> None:
 
 # --------------------------------------------------------------------------- Trainer copies
 
-def _write_everywhere(p: gluon.Parameter, value) -> None:
+def write_everywhere(p: gluon.Parameter, value) -> None:
     """Write ``value`` into every replica, and into the Trainer's kvstore copy if it has one.
 
     Gluon's own ``set_data`` resets the Trainer's kvstore for that, which breaks a store
@@ -224,7 +225,7 @@ def checksum(block: gluon.Block) -> Checksums:
         >>> checksum(a) == checksum(b), checksum(a).differences(checksum(b))
         (True, [])
     """
-    _check_block(block)
+    check_block(block)
     params = named_parameters(block)
     bad = [path for path, p in params.items() if p._data is None]
     if bad:

@@ -18,12 +18,12 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._compat import gluon, mx
-from .tree import _parameter_groups, named_blocks
+from ._backbone import is_deferred, parameter_groups, restore_fields, save_fields, zero_deferred
+from .tree import named_blocks
 
 _HYBRID_STATE = ("_active", "_cached_graph", "_cached_op", "_cached_op_args", "_in_format",
                  "_out_format")
 _PARAM_STATE = ("_data", "_grad", "_deferred_init", "_shape", "_ctx_list", "_ctx_map")
-_MISSING = object()
 
 
 def shapes_of(out: Any) -> Any:
@@ -59,29 +59,28 @@ def trace_outputs(block: gluon.Block, inputs: Sequence[Any],
     blocks = named_blocks(block)
     seen: "OrderedDict[str, List[Any]]" = OrderedDict()
     handles = []
-    saved_blocks = _save(blocks.values(), _HYBRID_STATE, lambda b: isinstance(b, gluon.HybridBlock))
-    params = {id(g.param): g.param for g in _parameter_groups(block)}
-    saved_params = _save(params.values(), _PARAM_STATE, lambda p: True)
+    saved_blocks = save_fields(blocks.values(), _HYBRID_STATE, lambda b: isinstance(b, gluon.HybridBlock))
+    params = {id(g.param): g.param for g in parameter_groups(block)}
+    saved_params = save_fields(params.values(), _PARAM_STATE, lambda p: True)
     try:
         for path, blk in blocks.items():
             handles.append(blk.register_forward_hook(_recorder(seen, path)))
             if isinstance(blk, gluon.HybridBlock):
                 blk._active = False
         for p in params.values():
-            if p._deferred_init:  # zeros instead of the real initializer: no random draw
-                _, ctx, _, data = p._deferred_init
-                p._deferred_init = ("zeros", ctx, "zeros", data)
+            if is_deferred(p):  # zeros instead of the real initializer: no random draw
+                zero_deferred(p)
         with mx.autograd.pause(train_mode=False):
             block(*inputs)
         if shapes is not None:
             for p, state in saved_params:
-                if state["_deferred_init"]:
+                if state["_deferred_init"]:  # it was deferred before the pass
                     shapes[id(p)] = tuple(int(d) for d in p.shape)
     finally:
         for h in handles:
             h.detach()
-        _restore(saved_blocks)
-        _restore(saved_params)
+        restore_fields(saved_blocks)
+        restore_fields(saved_params)
     return seen
 
 
@@ -96,17 +95,3 @@ def _symbolic(out: Any) -> bool:
     if isinstance(out, (list, tuple)):
         return any(_symbolic(o) for o in out)
     return isinstance(out, mx.sym.Symbol)
-
-
-def _save(objs, attrs: Tuple[str, ...], keep) -> List[Tuple[Any, Dict[str, Any]]]:
-    return [(o, {a: getattr(o, a, _MISSING) for a in attrs}) for o in objs if keep(o)]
-
-
-def _restore(saved: List[Tuple[Any, Dict[str, Any]]]) -> None:
-    for obj, state in saved:
-        for attr, value in state.items():
-            if value is _MISSING:
-                if hasattr(obj, attr):
-                    delattr(obj, attr)
-            else:
-                setattr(obj, attr, value)

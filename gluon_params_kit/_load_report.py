@@ -16,9 +16,10 @@ from ._display import format_shape, html_table, text_table
 from ._fileheader import Header, file_keys_of, numpy_dtype
 from ._remap import Remap, collapse_keys
 from .errors import CheckpointError, PathError, listing
-from .tree import _index, named_parameters
+from ._backbone import key_index
+from .tree import named_parameters
 
-__all__ = ["LoadReport", "file_keys_of"]
+__all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
 
 Block = gluon.Block
 
@@ -122,9 +123,9 @@ class LoadReport:
                 f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied")
         lines = [head] + text_table(["status", "key", "detail"], self.rows(), [False] * 3)
         if self.paired:
-            lines.append(_paired_line(self.paired))
+            lines.append(paired_line(self.paired))
         if self.applied and self.not_loaded:
-            lines.append(_unloaded_line(self))
+            lines.append(unloaded_line(self))
         if self.suggestion is not None:
             lines.append(f"suggested: remap={self.suggestion!r} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
@@ -141,7 +142,7 @@ class LoadReport:
 
 
 
-def _shape_fits(expected, saved, unknown: int) -> bool:
+def shape_fits(expected, saved, unknown: int) -> bool:
     if saved is None:
         return False
     if expected is None:
@@ -151,7 +152,7 @@ def _shape_fits(expected, saved, unknown: int) -> bool:
     return all(e in (unknown, s) for e, s in zip(expected, saved))
 
 
-def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
+def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
     """Try the remaps that explain the usual mismatches; keep the one matching the most.
 
     Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
@@ -160,7 +161,7 @@ def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, par
     pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
     """
     file_keys = file_keys_of(header)
-    index = _index(block)
+    index = key_index(block)
     attributes: Dict[str, List[str]] = {}
     for alias, key in index.use_of.items():
         attributes.setdefault(key, []).append(alias)
@@ -180,7 +181,7 @@ def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, par
     for (kind, p), _ in prefixes.most_common(4):
         rule = Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p)
         candidates += [rule, rule + Remap.to_gluon_keys()]
-    pairs = _pair_by_shape(report, header, params)
+    pairs = pair_by_shape(report, header, params)
     if pairs:
         candidates.append(Remap.keys(pairs))
     total = len(named_parameters(block))
@@ -202,7 +203,7 @@ def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, par
                                     if before[k] in report.unexpected and new in missing)
 
 
-def _pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
+def pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
     """Unexpected file key -> missing path, when the two lists pair one to one, in order,
     by shape and dtype; empty when they do not."""
     if not report.missing or len(report.missing) != len(report.unexpected):
@@ -214,7 +215,7 @@ def _pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]
         info = header[key]
         for path in left:
             param = params[path]
-            if _shape_fits(param.shape, info.shape, unknown) and (
+            if shape_fits(param.shape, info.shape, unknown) and (
                     param.dtype is None or info.dtype is None
                     or onp.dtype(param.dtype) == numpy_dtype(info.dtype)):
                 pairs[key] = path
@@ -225,14 +226,14 @@ def _pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]
     return pairs
 
 
-def _paired_line(paired: Mapping[str, str]) -> str:
+def paired_line(paired: Mapping[str, str]) -> str:
     shown = ", ".join(f"{a} -> {b}" for a, b in list(paired.items())[:3])
     more = f" (+{len(paired) - 3} more)" if len(paired) > 3 else ""
     return (f"paired: {len(paired)} unexpected key(s) pair one to one with missing "
             f"parameters: {shown}{more}")
 
 
-def _unloaded_line(report: LoadReport) -> str:
+def unloaded_line(report: LoadReport) -> str:
     values = "an unknown number of" if report.not_loaded_values is None else \
         f"{report.not_loaded_values:,}"
     keys = report.not_loaded
@@ -240,7 +241,7 @@ def _unloaded_line(report: LoadReport) -> str:
             f"values ({listing(collapse_keys(keys), 4)})")
 
 
-def _refusal(report: LoadReport, header: Header, block: Block) -> str:
+def refusal(report: LoadReport, header: Header, block: Block) -> str:
     msg = (f"cannot load {header.path!r} into {type(block).__name__}: "
            + "; ".join(report.problems()) + ". Nothing was changed.")
     if not header.named:

@@ -11,7 +11,8 @@ from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
 from .errors import CheckpointError, PathError, listing
-from .tree import _index, legacy_names, match_legacy_names
+from ._backbone import key_index
+from .tree import legacy_names, match_legacy_names
 
 __all__ = ["Remap", "as_remap", "collapse_keys"]
 
@@ -163,7 +164,7 @@ def _to_structural(keys: List[str], block: Optional[Block]) -> List[str]:
 
 
 def _to_gluon_keys(keys: List[str], block: Optional[Block]) -> List[str]:
-    index = _index(_need_block(block, "Remap.to_gluon_keys()"))
+    index = key_index(_need_block(block, "Remap.to_gluon_keys()"))
     return [k if k in index.keys else index.use_of.get(k, k) for k in keys]
 
 

@@ -6,8 +6,9 @@ from typing import Dict, List, Optional
 import numpy as _onp
 
 from ._compat import gluon
+from ._validate import check_bool, check_int
 from .errors import SelectionError
-from .tree import _check_block, _index, _join
+from ._backbone import check_block, join, key_index
 
 Block = gluon.Block
 Parameter = gluon.Parameter
@@ -57,16 +58,11 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             1.weight  (4, 3)  float32  shared -> 0.weight
             1.bias    (4,)    float32  shared -> 0.bias
     """
-    _check_block(block)
-    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
-                                  or max_depth < 0):
-        raise SelectionError(f"render_tree: max_depth must be an int >= 0 or None, "
-                             f"got {max_depth!r}")
-    if isinstance(indent, bool) or not isinstance(indent, int) or indent < 1:
-        raise SelectionError(f"render_tree: indent must be an int >= 1, got {indent!r}")
-    if not isinstance(params, bool):
-        raise SelectionError(f"render_tree: params must be True or False, got {params!r}")
-    index = _index(block)
+    check_block(block)
+    check_int(max_depth, "max_depth", SelectionError, minimum=0, allow_none=True, where="render_tree")
+    check_int(indent, "indent", SelectionError, minimum=1, where="render_tree")
+    check_bool(params, "params", SelectionError, where="render_tree")
+    index = key_index(block)
     keys_of = {id(g.param): g.paths for g in index.groups}
     lines: List[str] = []
     drawn: Dict[int, str] = {}
@@ -87,7 +83,7 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             head += f"  ... ({note})"
         lines.append(head)
         if params and blk._reg_params:
-            rows = [_param_row(_join(path, attr), prm, keys_of[id(prm)], index.use_of)
+            rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], index.use_of)
                     for attr, prm in blk._reg_params.items()]
             widths = [max(len(r[i]) for r in rows) for i in range(3)]
             for row in rows:
@@ -96,7 +92,7 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
         if cut:
             return
         for key, child in blk._children.items():
-            visit(_join(path, key), child, depth + 1)
+            visit(join(path, key), child, depth + 1)
 
     visit("", block, 0)
     return "\n".join(lines)

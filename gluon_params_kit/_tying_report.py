@@ -14,9 +14,9 @@ import numpy as _onp
 
 from ._compat import gluon, mx, to_numpy
 from ._display import format_shape, known_shape
-from .errors import ParamsKitError, PathError, TieError, TieTypeError, closest, listing
-from .tree import (_check_block, _parameter_groups, format_path, named_blocks, named_parameters,
-                   parse_path)
+from .errors import ParamsKitError, PathError, TieError, TieTypeError, did_you_mean, listing
+from ._backbone import check_block, has_data, is_deferred, parameter_groups
+from .tree import format_path, named_blocks, named_parameters, parse_path
 
 __all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
@@ -93,9 +93,8 @@ class TiedGroups(Sequence):
             if path in group.paths or path == group.name:  # any path, or the auto name
                 return group
         every = [p for g in self._groups for p in g.paths]
-        hint = closest(path, every)
-        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}"
-                        + (f". Did you mean {listing(hint)}?" if hint else ""))
+        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}."
+                        + did_you_mean(path, every))
 
     @property
     def shared_params(self) -> Optional[int]:
@@ -218,11 +217,11 @@ def _model_call(block: Block, inputs: Tuple[Any, ...], what: str) -> Iterator[No
 def _ready(block: Block, inputs: Tuple[Any, ...]) -> None:
     """Finish deferred initialization with one forward; refuse an uninitialized block."""
     params = list(named_parameters(block).values())
-    pending = [p for p in params if p._data is None]
-    if pending and all(p._deferred_init for p in pending):
+    pending = [p for p in params if not has_data(p)]
+    if pending and all(is_deferred(p) for p in pending):
         with autograd.pause(), _model_call(block, inputs, "finishing deferred initialization"):
             block(*inputs)
-        pending = [p for p in params if p._data is None]
+        pending = [p for p in params if not has_data(p)]
     if pending:
         raise TieError(f"block {block.name!r} is not initialized ({listing([p.name for p in pending])} "
                        f"have no data): call block.initialize() first")
@@ -260,8 +259,8 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
         >>> report['2.weight'].paths, report['1.bias'].uses, report.shared_params
         (('1.weight', '2.weight'), 2, 72)
     """
-    _check_block(block, TieTypeError)
-    found = _parameter_groups(block)
+    check_block(block, TieTypeError)
+    found = parameter_groups(block)
     uses: Dict[int, int] = {}
     if inputs:
         _ready(block, inputs)
@@ -320,7 +319,7 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         >>> list(diffs), all(d < 1e-6 for d in diffs.values())
         (['1.weight', '1.bias'], True)
     """
-    _check_block(block, TieTypeError)
+    check_block(block, TieTypeError)
     if loss_fn is None and inputs and not isinstance(inputs[-1], (mx.nd.NDArray, _np_array())):
         *rest, loss_fn = inputs  # the positional form check_tied_gradients(net, x, loss_fn)
         inputs = tuple(rest)

@@ -33,12 +33,13 @@ from ._display import known_shape
 from ._fileheader import ArrayInfo, Header, numpy_dtype
 from ._formats import format_of
 from ._formats import read_header as _read_any_header
-from ._load_report import (LoadReport, _refusal, _shape_fits, _suggest, _unloaded_line,
+from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_line,
                            file_keys_of)
 from ._remap import Remap, as_remap, collapse_keys
 from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
                      listing)
-from .tree import _check_block, named_parameters
+from ._backbone import check_block
+from .tree import named_parameters
 
 __all__ = [
     "ArrayInfo",
@@ -151,7 +152,7 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
         >>> read_header(os.path.join(d, 'net.safetensors')).metadata['epoch']
         '3'
     """
-    _check_block(block, PathTypeError)
+    check_block(block, PathTypeError)
     kind = format_of(path, format, reading=False)
     check_options(kind, metadata, compressed)
     params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))
@@ -246,7 +247,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         >>> load(wrapped, f, remap=Remap.add_prefix('0.')).loaded
         ['0.0.weight', '0.0.bias']
     """
-    _check_block(block, PathTypeError)
+    check_block(block, PathTypeError)
     if not isinstance(strict, bool):
         raise CheckpointTypeError(f"strict must be True or False, got {strict!r}")
     if dtype not in DTYPE_POLICIES:
@@ -256,7 +257,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     header = read_header(path, format=format)
     report, plan = _plan(block, header, as_remap(remap), dtype)
     if strict and not report.ok:
-        raise CheckpointError(_refusal(report, header, block), report=report)
+        raise CheckpointError(refusal(report, header, block), report=report)
     arrays = read_for_load(header)
     for canon, (param, keys) in list(plan.items()):
         if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)
@@ -265,7 +266,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
                 report.tied_conflicts[canon] = keys
                 del plan[canon]
     if strict and report.tied_conflicts:
-        raise CheckpointError(_refusal(report, header, block), report=report)
+        raise CheckpointError(refusal(report, header, block), report=report)
     report.loaded = list(plan)
     if ctx_list is not None:
         _check_contexts(plan, ctx_list, report, header, block)
@@ -302,7 +303,7 @@ def _warn_not_loaded(report: LoadReport, block: Block) -> None:
     hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
             f"{len(params)}." if report.suggestion is not None else "")
     warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
-                  f"{_unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
+                  f"{unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
                   f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
 
 
@@ -347,7 +348,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             continue
         for key in plan[path][1]:
             info = header[key]
-            if not _shape_fits(param.shape, info.shape, unknown):
+            if not shape_fits(param.shape, info.shape, unknown):
                 report.shape_mismatches[path] = (known_shape(param.shape), info.shape)
             elif param.dtype is not None and info.dtype is not None \
                     and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
@@ -360,7 +361,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             del plan[path]
     report.loaded = list(plan)
     if report.missing or report.unexpected:
-        _suggest(report, block, header, remap, params)
+        suggest(report, block, header, remap, params)
     return report, plan
 
 

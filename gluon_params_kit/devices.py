@@ -20,9 +20,10 @@ from collections import OrderedDict
 from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import MXNET_VERSION, gluon, mx
-from ._kvstore import Checksums, _write_everywhere, broadcast, checksum
+from ._kvstore import Checksums, write_everywhere, broadcast, checksum
 from .errors import DeviceError, listing
-from .tree import _check_block, get, named_parameters
+from ._backbone import check_block
+from .tree import get, named_parameters
 
 __all__ = [
     "Checksums",
@@ -47,7 +48,12 @@ ContextLike = Union["mx.Context", Sequence["mx.Context"]]
 
 # --------------------------------------------------------------------------- contexts
 
-def _num_gpus() -> int:
+def num_gpus() -> int:
+    """How many GPUs MXNet sees; 0 also when a CUDA build finds no driver (MXNet raises there).
+
+    >>> num_gpus() >= 0
+    True
+    """
     try:
         return mx.context.num_gpus()
     except Exception:  # a CUDA build without a driver raises instead of answering 0
@@ -76,7 +82,7 @@ def try_gpu(i: int = 0) -> "mx.Context":
         >>> try_gpu(99)
         cpu(0)
     """
-    return mx.gpu(i) if 0 <= i < _num_gpus() and _gpu_works(i) else mx.cpu()
+    return mx.gpu(i) if 0 <= i < num_gpus() and _gpu_works(i) else mx.cpu()
 
 
 def try_all_gpus() -> List["mx.Context"]:
@@ -86,10 +92,10 @@ def try_all_gpus() -> List["mx.Context"]:
         A non-empty list of contexts, ready for ``initialize(ctx=...)``.
 
     Examples:
-        >>> try_all_gpus() if _num_gpus() == 0 else [mx.cpu()]
+        >>> try_all_gpus() if num_gpus() == 0 else [mx.cpu()]
         [cpu(0)]
     """
-    gpus = [mx.gpu(i) for i in range(_num_gpus()) if _gpu_works(i)]
+    gpus = [mx.gpu(i) for i in range(num_gpus()) if _gpu_works(i)]
     return gpus or [mx.cpu()]
 
 
@@ -114,7 +120,7 @@ def _as_contexts(ctx: Any, what: str = "ctx") -> List["mx.Context"]:
                           f"mx.cpu() or [mx.gpu(0), mx.gpu(1)]; got {ctx!r}")
     if len(set(ctxs)) != len(ctxs):
         raise DeviceError(f"{what} lists a context twice: {ctxs}")
-    n = _num_gpus()
+    n = num_gpus()
     missing = [c for c in ctxs if c.device_type == "gpu" and c.device_id >= n]
     if missing:
         raise DeviceError(f"{what}: {listing([str(c) for c in missing])} not available "
@@ -321,7 +327,7 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         >>> report.out_of_sync, report['bias'].status
         (['weight'], 'consistent')
     """
-    _check_block(block)
+    check_block(block)
     if not isinstance(atol, (int, float)) or atol < 0:
         raise DeviceError(f"atol must be a number >= 0, got {atol!r}")
     params = named_parameters(block)
@@ -382,7 +388,7 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
         >>> replica_report(net).consistent
         True
     """
-    _check_block(block)
+    check_block(block)
     if source is not None and not isinstance(source, mx.Context):
         raise DeviceError(f"source must be an mx.Context like mx.cpu(0), got {source!r}")
     todo = [(path, p) for path, p in named_parameters(block).items()
@@ -394,7 +400,7 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
             raise DeviceError(f"source {source} holds no replica of: {listing(lacking)}. "
                               f"Pick a context every replicated parameter lives on.")
     for _, p in todo:
-        _write_everywhere(p, p.data(source or p.list_ctx()[0]).copy())
+        write_everywhere(p, p.data(source or p.list_ctx()[0]).copy())
     return [path for path, _ in todo]
 
 
@@ -439,7 +445,7 @@ def set_data_everywhere(block: Block, path: str,
                           f"the parameter has {tuple(current.shape)}")
     if not isinstance(new, type(current)):  # numpy array, or nd value in np mode (or back)
         new = _like(current, new)
-    _write_everywhere(p, new)
+    write_everywhere(p, new)
     return p
 
 
@@ -508,7 +514,7 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
         bias: cpu(0) -> cpu(0), cpu(1) (moved)
         2 moved.
     """
-    _check_block(block)
+    check_block(block)
     ctxs = _as_contexts(ctx)
     to = tuple(str(c) for c in ctxs)
     params = named_parameters(block)

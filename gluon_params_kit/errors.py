@@ -15,6 +15,7 @@ __all__ = [
     "DeviceError",
     "InitializerError",
     "InitializerTypeError",
+    "InspectionError",
     "LoadWarning",
     "ParamsKitError",
     "PathError",
@@ -54,6 +55,10 @@ class SelectionError(ParamsKitError, ValueError):
 
 class InitializerError(ParamsKitError, ValueError):
     """An unknown initializer name, bad spec or arguments, or an init plan that cannot apply."""
+
+
+class InspectionError(ParamsKitError, ValueError):
+    """A bad option passed to ``summary``, ``stats`` or ``plot_histograms``."""
 
 
 class TieError(ParamsKitError, ValueError):

@@ -22,10 +22,12 @@ from ._compat import gluon, mx
 from ._display import format_shape, known_shape
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, run_entries, spec_text)
+from ._validate import check_bool, check_contexts, check_int
 from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
                      did_you_mean, listing)
-from .select import make_matcher
-from .tree import PathLike, _check_block, _key_in, _parameter_groups, _spellings, named_parameters
+from .select import make_matcher, matching_groups
+from ._backbone import ParamPath, check_block, init_state, key_in, parameter_groups, spellings
+from .tree import named_parameters
 
 __all__ = [
     "InitPlan",
@@ -76,11 +78,11 @@ class InitPreview(Mapping):
         self.title = title
         self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
 
-    def __getitem__(self, path: PathLike) -> PlannedInit:
+    def __getitem__(self, path: ParamPath) -> PlannedInit:
         """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
         if isinstance(path, str) and path in self._rows:
             return self._rows[path]
-        key = _key_in(path, self._rows, self._aliases)
+        key = key_in(path, self._rows, self._aliases)
         if key not in self._rows:
             rows = list(self._rows)
             raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
@@ -186,9 +188,7 @@ class InitPlan:
             compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
-        if not isinstance(respect_layer_defaults, bool):
-            raise InitializerError(f"respect_layer_defaults must be True or False, "
-                                   f"got {respect_layer_defaults!r}")
+        check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
         self.rules: Tuple[Tuple[str, Any, Initializer], ...] = tuple(compiled)
         self.default: Optional[Initializer] = None if default is None else get_initializer(default)
         self.respect_layer_defaults = respect_layer_defaults
@@ -213,10 +213,10 @@ class InitPlan:
         return None, None
 
     def _plan(self, block: Block, seed: Optional[int]) -> "OrderedDict[str, _Entry]":
-        _check_block(block, InitializerTypeError)
+        check_block(block, InitializerTypeError)
         _check_seed(seed)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        for group in _parameter_groups(block):
+        for group in parameter_groups(block):
             path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
@@ -246,7 +246,7 @@ class InitPlan:
         """
         rows = [e.row for e in self._plan(block, seed).values()]
         return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           _spellings(block))
+                           spellings(block))
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitPreview:
@@ -292,7 +292,7 @@ class InitPlan:
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
         return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
-                           _spellings(block))
+                           spellings(block))
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
@@ -327,30 +327,24 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
         ([3.0], [0.0, 0.0])
     """
-    _check_block(block, InitializerTypeError)
+    check_block(block, InitializerTypeError)
     _check_seed(seed)
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     label = "all" if pattern is None else _label(pattern)
-    entries: "OrderedDict[str, _Entry]" = OrderedDict()
-    candidates = _parameter_groups(block)
-    for group in candidates:
-        path, param, paths = group.path, group.param, group.spellings
-        if isinstance(param, gluon.Constant) or not any(keep(p, param) for p in paths):
-            continue
-        if drop is not None and any(drop(p, param) for p in paths):
-            continue
-        entries[path] = _entry(path, param, label, init, seed)
+    entries: "OrderedDict[str, _Entry]" = OrderedDict(
+        (g.path, _entry(g.path, g.param, label, init, seed))
+        for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
     if not entries:
         raise SelectionError(
             f"reinitialize: pattern {label!r} (exclude={exclude!r}, mode={mode!r}, on={on!r}) "
             f"selects no parameter of {type(block).__name__} {block.name!r} (constants are "
-            f"never re-initialized). Existing paths: {listing([c[0] for c in candidates])}.")
+            f"never re-initialized). Existing paths: {listing([g.path for g in parameter_groups(block)])}.")
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
     return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
-                             f"{len(rows)} parameter(s) (seed={seed})", _spellings(block))
+                             f"{len(rows)} parameter(s) (seed={seed})", spellings(block))
 
 
 def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
@@ -379,7 +373,7 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         >>> provenance(net)['bias']['rule']
         'layer default'
     """
-    _check_block(block, InitializerTypeError)
+    check_block(block, InitializerTypeError)
     out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         record = getattr(param, PROVENANCE_ATTR, None)
@@ -402,7 +396,7 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
 
 def _constant_entry(path: str, param: Parameter) -> _Entry:
     init = mx.init.create(param.init)  # Gluon's private per-constant initializer
-    ready = param._data is not None or bool(param._deferred_init)
+    ready = init_state(param) != "uninitialized"
     row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
                       None, "keep" if ready else "initialize")
     return _Entry(param, row, init)
@@ -426,15 +420,8 @@ def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optio
 
 
 def _check_seed(seed: Any) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InitializerError(f"seed must be an int or None, got {type(seed).__name__}: {seed!r}")
+    check_int(seed, "seed", InitializerError, allow_none=True)
 
 
 def _contexts(ctx: Any) -> Optional[List[Context]]:
-    if ctx is None:
-        return None
-    ctxs = [ctx] if isinstance(ctx, Context) else ctx
-    if (isinstance(ctxs, (list, tuple)) and ctxs
-            and all(isinstance(c, Context) for c in ctxs)):
-        return list(ctxs)
-    raise DeviceError(f"ctx must be None, an mx.Context or a non-empty list of them, got {ctx!r}")
+    return check_contexts(ctx, "ctx", DeviceError, allow_none=True)

@@ -27,19 +27,18 @@ from . import _summary_view as _view
 from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
 from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
-from .errors import ParamsKitError, PathError, closest, listing
-from .select import make_matcher
-from .tree import PathLike, _key_in, _parameter_groups, _spellings, named_blocks
+from ._validate import check_bool, check_int
+from .errors import InspectionError, PathError, did_you_mean, listing
+from .select import make_matcher, matching_groups
+from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
+                        parameter_groups, spellings)
+from .tree import named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
 
 Block = gluon.Block
 Parameter = gluon.Parameter
-
-
-class InspectionError(ParamsKitError, ValueError):
-    """A bad option passed to :func:`summary`, :func:`stats` or :func:`plot_histograms`."""
 
 
 # --------------------------------------------------------------------------- statistics
@@ -76,27 +75,26 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
         >>> stats(nn.Dense(2))['weight'].state
         'uninitialized'
     """
-    if not isinstance(grads, bool):
-        raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins, MAX_BINS)
-    if hist_sample is not None:
-        _check_int("hist_sample", hist_sample)
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    if hist_sample is not None:  # None: every value goes into the histogram
+        check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
     return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
                        for g in _selected(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
                  hist_sample: Optional[int]) -> ParamStats:
-    state = _state(param)
+    state = init_state(param)
     if state != "initialized":
         return ParamStats(state=state)
-    # param._data / _grad directly: list_data() refuses row_sparse Parameters
+    # arrays(), not list_data(): list_data() refuses row_sparse Parameters
     if grads:
-        if param.grad_req == "null" or param._grad is None:
+        if param.grad_req == "null" or grad_arrays(param) is None:
             return ParamStats(state="no grad", size=_size(param))
-        arr = param._grad[0]
+        arr = grad_arrays(param)[0]
     else:
-        arr = param._data[0]
+        arr = arrays(param)[0]
     return array_stats(arr, bins, hist_sample)
 
 
@@ -179,19 +177,18 @@ class Summary:
                 "outputs", "same_as")
         return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
 
-    def __getitem__(self, path: PathLike) -> Dict[str, Any]:
+    def __getitem__(self, path: ParamPath) -> Dict[str, Any]:
         """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
         ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
         known = {r["path"] for r in self._rows}
         known.update(p for r in self._rows for p in r["shared_with"])
-        key = _key_in(path, known, self._aliases)
+        key = key_in(path, known, self._aliases)
         for r in self._rows:
             if r["path"] == key or key in r["shared_with"]:
                 return self._record(r)
         rows = [r["path"] for r in self._rows]
-        hint = closest(key, rows)
-        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}"
-                        + (f". Did you mean {listing(hint)}?" if hint else ""))
+        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}."
+                        + did_you_mean(key, rows))
 
     @staticmethod
     def _record(row: Dict[str, Any]) -> Dict[str, Any]:
@@ -339,15 +336,13 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
           0     Dense       (5, 4)            16  dense...
           1     Dense       (5, 2)            10  dense...
     """
-    for flag, value in (("stats", stats), ("grads", grads)):
-        if not isinstance(value, bool):
-            raise InspectionError(f"{flag} must be True or False, got {value!r}")
+    check_bool(stats, "stats", InspectionError)
+    check_bool(grads, "grads", InspectionError)
     if provenance not in (None, True, False):
         raise InspectionError(f"provenance must be None, True or False, got {provenance!r}")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise InspectionError(f"depth must be None or an int >= 0 (0 folds the whole net into "
-                              f"one row), got {depth!r}")
-    _check_int("bins", bins, MAX_BINS)
+    check_int(depth, "depth", InspectionError, minimum=0, allow_none=True,
+              unit="0 folds the whole net into one row")
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
     _check_width(width)
     blocks = named_blocks(block, aliases=True)
     selected = _selected(block, pattern)
@@ -376,7 +371,7 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     if pattern is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
-                   aliases=_spellings(block), registered_twice=_registered_twice(block),
+                   aliases=spellings(block), registered_twice=_registered_twice(block),
                    flat=flat, layers=layers, traced=outputs is not None,
                    open_depth=1 if depth is None else depth, width=width)
 
@@ -392,15 +387,12 @@ def _registered_twice(block: Block) -> Dict[str, List[str]]:
 
 
 def _check_width(width: Any) -> Optional[int]:
-    if width is not None and (isinstance(width, bool) or not isinstance(width, int)
-                              or width < _view.MIN_WIDTH):
-        raise InspectionError(f"width must be None or an int >= {_view.MIN_WIDTH} "
-                              f"(characters), got {width!r}")
-    return width
+    return check_int(width, "width", InspectionError, minimum=_view.MIN_WIDTH, allow_none=True,
+                     unit="characters")
 
 
 def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
-    missing = [g.path for g in _parameter_groups(block) if _state(g.param) == "uninitialized"]
+    missing = [g.path for g in parameter_groups(block) if init_state(g.param) == "uninitialized"]
     if missing:
         raise InspectionError(
             f"summary(net, *inputs) runs one forward pass, but {type(block).__name__} "
@@ -417,16 +409,13 @@ def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int,
 
 def _row(param: Parameter, paths: List[str], parent: Block,
          inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
-    state = _state(param)
+    state = init_state(param)
     raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
     shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
     known = shape is not None and None not in shape
     size = math.prod(shape) if known else None
     dtype = _dtype(param.dtype)
-    if state == "initialized":
-        ctxs = param.list_ctx()
-    else:
-        ctxs = param._deferred_init[1] if param._deferred_init else []
+    ctxs = contexts(param) or []
     prov = getattr(param, PROVENANCE_ATTR, None)
     return {
         "kind": "parameter", "path": paths[0], "name": param.name,
@@ -468,21 +457,8 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
     return dt.name, dt.itemsize
 
 
-def _state(param: Parameter) -> str:
-    if param._data is not None:
-        return "initialized"
-    return "deferred" if param._deferred_init else "uninitialized"
-
-
 #: Most histogram bins a call may ask for (each costs memory and a column of output).
 MAX_BINS = 10_000
-
-
-def _check_int(name: str, value: Any, most: Optional[int] = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InspectionError(f"{name} must be an int >= 1, got {value!r}")
-    if most is not None and value > most:
-        raise InspectionError(f"{name} must be at most {most}, got {value!r}")
 
 
 def _selected(block: Block, pattern: Any) -> List[Any]:
@@ -490,19 +466,16 @@ def _selected(block: Block, pattern: Any) -> List[Any]:
 
     A pattern that selects nothing is an error naming the paths there are.
     """
-    found = _parameter_groups(block)
+    found = parameter_groups(block)
     if pattern is None:
         return found
-    matcher = make_matcher(pattern, mode="search", on="path")
-    # As in select(): a tied Parameter is chosen when any of its paths matches.
-    chosen = [g for g in found if any(matcher(path, g.param) for path in g.spellings)]
+    chosen = matching_groups(block, make_matcher(pattern, mode="search", on="path"))
     if not chosen and found:
         paths = [g.path for g in found]
-        hint = closest(pattern, paths) if isinstance(pattern, str) else []
         raise InspectionError(
             f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
-            f"{block.name!r} (matched with re.search on paths: {listing(paths)})"
-            + (f". Did you mean {listing(hint)}?" if hint else ""))
+            f"{block.name!r} (matched with re.search on paths: {listing(paths)})."
+            + (did_you_mean(pattern, paths) if isinstance(pattern, str) else ""))
     return chosen
 
 
@@ -536,10 +509,9 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         >>> [ax.get_title() for ax in fig.axes]
         ['weight (4 x 3)', 'bias (4)']
     """
-    if not isinstance(grads, bool):
-        raise InspectionError(f"grads must be True or False, got {grads!r}")
-    _check_int("bins", bins, MAX_BINS)
-    _check_int("cols", cols)
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    check_int(cols, "cols", InspectionError, minimum=1)
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -553,12 +525,12 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
     for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
         ax = fig.add_subplot(rows, ncols, i + 1)
-        state = _state(param)
+        state = init_state(param)
         shape = param._shape or ()
         ax.set_title(f"{path} ({' x '.join(str(d) if d > 0 else '?' for d in shape)})",
                      fontsize=9)
-        if state == "initialized" and not (grads and param._grad is None):
-            arr = param._grad[0] if grads else param._data[0]
+        if state == "initialized" and not (grads and grad_arrays(param) is None):
+            arr = (grad_arrays(param) if grads else arrays(param))[0]
             values = arr.asnumpy().reshape(-1)
             ax.hist(values[_onp.isfinite(values)], bins=bins)
         else:

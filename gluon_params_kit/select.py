@@ -13,6 +13,7 @@ the first Parameter is touched, and ``dry_run=True`` reports them without making
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import math
 import numbers
 import re
@@ -20,8 +21,9 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
+from ._validate import check_bool, check_choice
 from .errors import PathError, SelectionError, did_you_mean, listing
-from .tree import _check_block, _key_in, _parameter_groups, _spellings
+from ._backbone import ParamGroup, check_block, key_in, parameter_groups, spellings
 
 __all__ = [
     "Changes",
@@ -46,7 +48,9 @@ MODES = ("search", "match", "fullmatch", "glob")
 #: What a pattern is matched against: the structural path, or the Parameter's auto name.
 ONS = ("path", "name")
 
-Predicate = Callable[[str, Parameter], bool]
+#: A selection predicate: ``(path) -> bool`` or ``(path, param) -> bool``.
+Predicate = Union[Callable[[str], bool], Callable[[str, Parameter], bool]]
+#: What selects Parameters, everywhere in the kit (see :func:`make_matcher`).
 Pattern = Union[None, str, Sequence[str], Predicate]
 
 
@@ -68,16 +72,10 @@ class _Matcher:
 
 
 def _check_options(mode: str, on: str) -> None:
-    if mode not in MODES:
-        raise SelectionError(f"unknown mode {mode!r}. Expected one of {listing(MODES)}.")
+    check_choice(mode, "mode", MODES, SelectionError)
     if on not in ONS:
         raise SelectionError(f"unknown on={on!r}. Expected one of {listing(ONS)} "
                              f"(structural path, or the Parameter's auto name).")
-
-
-def _check_flag(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise SelectionError(f"{name} must be True or False, got {value!r}")
 
 
 def _compile(text: str, mode: str) -> Callable[[str], Any]:
@@ -101,7 +99,8 @@ def make_matcher(pattern: Pattern, *, mode: str = "search",
     Args:
         pattern: a regular expression (a ``glob`` in glob mode); a list or tuple of them,
             which matches when any does (an empty list matches nothing); a callable
-            ``(path, param) -> bool``, used as it is; or ``None``, which matches everything.
+            ``(path, param) -> bool`` or ``(path) -> bool``, used as it is; or ``None``,
+            which matches everything.
         mode: ``'search'`` (anywhere in the text, the default), ``'match'`` (at the start,
             as Gluon's ``collect_params``), ``'fullmatch'`` (the whole text) or ``'glob'``
             (shell wildcards over the whole text; ``*`` also crosses dots).
@@ -125,6 +124,8 @@ def make_matcher(pattern: Pattern, *, mode: str = "search",
         True
         >>> make_matcher('weight', mode='match')('0.weight')  # Gluon's re.match
         False
+        >>> make_matcher(lambda path: path.endswith('bias'))('1.bias')
+        True
     """
     _check_options(mode, on)
     if pattern is None:
@@ -154,14 +155,52 @@ def make_matcher(pattern: Pattern, *, mode: str = "search",
 
 def _safe_predicate(predicate: Predicate) -> Callable[[str, Parameter], bool]:
     label = getattr(predicate, "__qualname__", repr(predicate))
+    path_only = _takes_one_argument(predicate)
 
-    def test(path: str, param: Parameter) -> bool:
+    def test(path: str, param: Parameter = None) -> bool:
         try:
-            return bool(predicate(path, param))
+            return bool(predicate(path) if path_only else predicate(path, param))
         except Exception as exc:  # the user's code: say where it failed, keep the cause
             raise SelectionError(f"predicate {label} raised {type(exc).__name__} on path "
                                  f"{path!r}: {exc}") from exc
     return test
+
+
+def _takes_one_argument(predicate: Callable) -> bool:
+    """Whether ``predicate`` takes only a path (``(path) -> bool``), not ``(path, param)``."""
+    try:
+        signature = inspect.signature(predicate)
+    except (TypeError, ValueError):  # a builtin without a signature: give it both
+        return False
+    try:
+        signature.bind("path", None)
+    except TypeError:
+        return True
+    return False
+
+
+def matching_groups(block: Block, keep: Callable, drop: Optional[Callable] = None, *,
+                    on: str = "path") -> List[ParamGroup]:
+    """The Parameter groups of ``block`` that matcher ``keep`` selects and ``drop`` does not.
+
+    The one selection loop of the kit: a shared Parameter lives at several paths and is
+    selected when any of them matches (freezing layer 2 freezes what layer 2 uses); with
+    ``on='name'`` its one auto name is tested once.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(2), nn.Dense(1))
+    >>> [g.path for g in matching_groups(net, make_matcher('bias'), make_matcher('^1'))]
+    ['0.bias']
+    """
+    out = []
+    for group in parameter_groups(block):
+        tested = group.paths[:1] if on == "name" else group.spellings
+        if not any(keep(p, group.param) for p in tested):
+            continue
+        if drop is not None and any(drop(p, group.param) for p in tested):
+            continue
+        out.append(group)
+    return out
 
 
 # --------------------------------------------------------------------------- select
@@ -194,7 +233,7 @@ class Selection(ParameterDict):
         >>> select(net).get('[0].bias') is net[0].bias
         True
         """
-        key = _key_in(name, self._params, self._aliases)
+        key = key_in(name, self._params, self._aliases)
         if key in self._params and not kwargs:
             return self._params[key]
         if key in self._params:
@@ -246,38 +285,24 @@ class Selection(ParameterDict):
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
               allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
     """Canonical path -> Parameter for every Parameter the selection keeps."""
-    _check_block(block)
-    _check_flag("allow_empty", allow_empty)
+    check_block(block)
+    check_bool(allow_empty, "allow_empty", SelectionError)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
-    # A shared Parameter lives at several paths; it is selected when any of them matches
-    # (freezing layer 2 freezes what layer 2 uses) and reported under its canonical path.
-    canonical: Dict[int, str] = {}
-    hits: Dict[int, bool] = {}
-    dropped: Dict[int, bool] = {}
-    params: Dict[int, Parameter] = {}
-    for group in _parameter_groups(block):
-        param = group.param
-        key = id(param)
-        canonical[key], params[key] = group.path, param
-        # one auto name: test it once; paths: every key and attribute alias
-        tested = group.paths[:1] if on == "name" else group.spellings
-        hits[key] = pattern is None or any(keep(p, param) for p in tested)
-        dropped[key] = drop is not None and any(drop(p, param) for p in tested)
     out: "OrderedDict[str, Parameter]" = OrderedDict(
-        (canonical[k], params[k]) for k in canonical if hits[k] and not dropped[k])
+        (g.path, g.param) for g in matching_groups(block, keep, drop, on=on))
     if not out and not allow_empty:
-        raise SelectionError(_empty_message(block, pattern, exclude, mode, on, canonical, hits,
-                                            params, what))
+        raise SelectionError(_empty_message(block, pattern, exclude, mode, on, keep, what))
     return out
 
 
-def _empty_message(block, pattern, exclude, mode, on, canonical, hits, params, what) -> str:
-    shown = list(canonical.values()) if on == "path" else [p.name for p in params.values()]
+def _empty_message(block, pattern, exclude, mode, on, keep, what) -> str:
+    groups = parameter_groups(block)
+    shown = [g.path for g in groups] if on == "path" else [g.param.name for g in groups]
     owner = f"{type(block).__name__} {block.name!r}"
-    if not canonical:
+    if not groups:
         return f"{owner} has no parameters to select from"
-    n_hit = sum(hits.values())
+    n_hit = len(matching_groups(block, keep, on=on))
     if n_hit:
         return (f"{what} {_label(pattern)} selects {n_hit} parameter(s) but exclude "
                 f"{_label(exclude)} removes them all (mode={mode!r}, on={on!r})")
@@ -337,7 +362,7 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
-    out._aliases = _spellings(block)
+    out._aliases = spellings(block)
     return out
 
 
@@ -412,7 +437,7 @@ def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> list(freeze(net, r'^0\\.')), net[0].weight.grad_req
         (['0.weight', '0.bias'], 'null')
     """
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     return _apply(OrderedDict((p, (prm, {"grad_req": "null"})) for p, prm in found.items()),
                   dry_run)
@@ -450,7 +475,7 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     if grad_req not in _GRAD_REQS:
         raise SelectionError(f"unfreeze: grad_req={grad_req!r}; expected one of "
                              f"{listing(_GRAD_REQS)} (use freeze() for 'null')")
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": grad_req})) for p, prm in found.items()
                        if prm._differentiable and not isinstance(prm, gluon.Constant))
@@ -492,7 +517,7 @@ def accumulate_gradients(block: Block, pattern: Pattern = None, *, exclude: Patt
         >>> net[1].running_mean.grad_req
         'null'
     """
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan = OrderedDict((p, (prm, {"grad_req": "add"})) for p, prm in found.items()
                        if prm.grad_req != "null")
@@ -538,7 +563,7 @@ def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplie
     """
     if lr_mult is None and wd_mult is None:
         raise SelectionError("set_multipliers: give lr_mult=..., wd_mult=... or both")
-    _check_flag("dry_run", dry_run)
+    check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)
     plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]" = OrderedDict(
         (p, (prm, {})) for p, prm in found.items())
@@ -596,4 +621,4 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
 
 
 def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {g.path: g.spellings for g in _parameter_groups(block) if g.path in found}
+    return {g.path: g.spellings for g in parameter_groups(block) if g.path in found}

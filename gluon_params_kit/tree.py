@@ -31,14 +31,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
+from ._backbone import (LEADING_VAR, ParamPath, alias_table, check_block, format_path, gluon_keys,
+                        is_int, key_index, own_keys, parameter_groups, parse_path, walk)
 from ._compat import gluon, mx
+from ._render import render_tree
 from .errors import PathError, PathTypeError, did_you_mean, listing
 
 __all__ = [
     "LegacyNames",
-    "PathLike",
+    "ParamPath",
     "format_path",
     "fresh_names",
     "get",
@@ -54,94 +57,10 @@ __all__ = [
 
 Block = gluon.Block
 Parameter = gluon.Parameter
-PathLike = Union[str, Sequence[Union[str, int]]]
-
-_TOKEN = re.compile(r"\[\s*(-?\d+|'[^']*'|\"[^\"]*\")\s*\]|\.?([^.\[\]]+)")
-_LEADING_VAR = re.compile(r"^([A-Za-z_]\w*)\[")
-
-
-# --------------------------------------------------------------------------- paths
-
-def parse_path(path: PathLike) -> Tuple[str, ...]:
-    """Split a path in any accepted form into its segments.
-
-    Accepted: ``'0.1.0.bias'``, the book's ``'[0][1][0].bias'`` (also after a variable
-    name, ``'rgnet[0][1][0].bias'``, kept here as a first segment), attribute paths
-    ``'features.3.weight'`` and tuples ``(0, 1, 0, 'bias')``. ``''`` and ``()`` are the root.
-
-    >>> parse_path('[0][1][0].bias')
-    ('0', '1', '0', 'bias')
-    >>> parse_path((0, 'weight'))
-    ('0', 'weight')
-    """
-    if isinstance(path, (tuple, list)):
-        segs = tuple(str(s) for s in path)
-        if any(s == "" for s in segs):
-            raise PathError(f"path {path!r} has an empty segment")
-        return segs
-    if not isinstance(path, str):
-        raise PathTypeError(
-            f"path must be a str like '0.1.weight' or a tuple like (0, 1, 'weight'), "
-            f"got {type(path).__name__}: {path!r}")
-    text = path.strip()
-    if text == "":
-        return ()
-    if text.startswith(".") or text.endswith(".") or ".." in text:
-        raise PathError(f"path {path!r} has an empty segment")
-    segs: List[str] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise PathError(f"cannot parse path {path!r} at position {pos}: {text[pos:]!r}")
-        index, name = m.groups()
-        segs.append((index.strip("'\"") if index is not None else name).strip())
-        pos = m.end()
-    if any(s == "" for s in segs):
-        raise PathError(f"path {path!r} has an empty segment")
-    return tuple(segs)
-
-
-def format_path(segments: Sequence[Union[str, int]]) -> str:
-    """Join segments into the canonical dotted form (inverse of :func:`parse_path`).
-
-    >>> format_path(('0', 1, 'bias'))
-    '0.1.bias'
-    """
-    return ".".join(str(s) for s in segments)
 
 
 # --------------------------------------------------------------------------- walking
-
-def walk(block: Block, *, depth_first: bool = True) -> Iterator[Tuple[str, Block]]:
-    """Yield ``(path, block)`` for the root (path ``''``) and every descendant.
-
-    Children come in registration order (the order of ``block._children``), so the
-    walk is deterministic. A block registered under several paths is yielded under
-    each of them. ``depth_first=False`` walks level by level.
-
-    >>> from mxnet.gluon import nn
-    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
-    >>> [p for p, _ in walk(net)]
-    ['', '0', '1']
-    """
-    _check_block(block)
-    if depth_first:
-        stack: List[Tuple[str, Block]] = [("", block)]
-        while stack:
-            path, blk = stack.pop()
-            yield path, blk
-            kids = [(_join(path, k), c) for k, c in blk._children.items()]
-            stack.extend(reversed(kids))
-    else:
-        level: List[Tuple[str, Block]] = [("", block)]
-        while level:
-            nxt: List[Tuple[str, Block]] = []
-            for path, blk in level:
-                yield path, blk
-                nxt.extend((_join(path, k), c) for k, c in blk._children.items())
-            level = nxt
-
+# walk(), parse_path() and format_path() live in the backbone's private module, _backbone.
 
 def named_blocks(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Block]":
     """Ordered mapping path -> block for the root (``''``) and every descendant.
@@ -181,117 +100,16 @@ def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str
     >>> list(named_parameters(rnn.GRU(3)))
     ['_unfused.0.i2h_weight', '_unfused.0.h2h_weight', '_unfused.0.i2h_bias', '_unfused.0.h2h_bias']
     """
-    _check_block(block)
-    index = _index(block)
+    check_block(block)
+    index = key_index(block)
     if aliases:
         return OrderedDict(index.keys)
     return OrderedDict((group.path, group.param) for group in index.groups)
 
 
-class _Group(NamedTuple):
-    """One distinct Parameter of a block, with every way of addressing it."""
-
-    path: str             # canonical: the first of ``paths``
-    param: Parameter
-    paths: List[str]      # Gluon's keys for it (its uses, what save_parameters writes)
-    aliases: List[str]    # attribute paths that are not among ``paths``
-    attribute: str        # its first attribute path (the owning block's path, then its name)
-
-    @property
-    def spellings(self) -> List[str]:
-        """Every path that reaches the Parameter: its keys, then its aliases."""
-        return self.paths + self.aliases
-
-
-class _Index(NamedTuple):
-    keys: "OrderedDict[str, Parameter]"  # every key in Gluon's order (then unsaved Parameters)
-    groups: List[_Group]
-    canonical: Dict[str, str]   # any key or alias -> canonical path
-    use_of: Dict[str, str]      # attribute path -> the Gluon key of that same use
-
-
-def _gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
-    """Gluon's own answer, checked: ``block._collect_params_with_prefix()`` as key -> Parameter."""
-    try:
-        keys = block._collect_params_with_prefix()
-    except Exception as exc:  # an ecosystem block's own override failed: say whose
-        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() raised "
-                        f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(keys, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, Parameter) for k, v in keys.items()):
-        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() must return a "
-                        f"dict of str -> Parameter, got {type(keys).__name__}")
-    return OrderedDict(keys)
-
-
-def _attribute_paths(block: Block) -> "OrderedDict[str, Parameter]":
-    """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order."""
-    out: "OrderedDict[str, Parameter]" = OrderedDict()
-    for path, blk in walk(block):
-        for attr, param in blk._reg_params.items():
-            out[_join(path, attr)] = param
-    return out
-
-
-def _index(block: Block) -> _Index:
-    """Every Parameter of ``block`` with its Gluon keys and its attribute aliases.
-
-    Gluon's keys decide the canonical path and the order; attribute paths that are not
-    keys become aliases, each paired with the key of the same use (in order, per
-    Parameter) so a report drawn by block can show the key Gluon writes.
-    """
-    _check_block(block)
-    keys = _gluon_keys(block)
-    attrs = _attribute_paths(block)
-    by_id: "OrderedDict[int, Tuple[Parameter, List[str], List[str]]]" = OrderedDict()
-    first_attr: Dict[int, str] = {}
-    for key, param in keys.items():
-        by_id.setdefault(id(param), (param, [], []))[1].append(key)
-    for path, param in attrs.items():
-        entry = by_id.setdefault(id(param), (param, [], []))
-        first_attr.setdefault(id(param), path)
-        if path not in keys:
-            entry[2].append(path)
-    groups: List[_Group] = []
-    canonical: Dict[str, str] = {}
-    use_of: Dict[str, str] = {}
-    for param, paths, aliases in by_id.values():
-        if not paths:  # Gluon's keys leave it out: its attribute path is all it has
-            paths, aliases = aliases[:1], aliases[1:]
-            keys[paths[0]] = param
-        groups.append(_Group(paths[0], param, paths, aliases, first_attr.get(id(param), paths[0])))
-        for spelling in paths + aliases:
-            canonical.setdefault(spelling, paths[0])
-        unpaired = [k for k in paths if k not in attrs]
-        for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
-            use_of[alias] = key
-    return _Index(keys, groups, canonical, use_of)
-
-
-def _spellings(block: Block) -> Dict[str, str]:
-    """Every key and alias of ``block``'s Parameters -> its canonical path (for result objects
-    that are looked up by path: pass it to :func:`_key_in`)."""
-    return _index(block).canonical
-
-
-def _parameter_groups(block: Block) -> List[_Group]:
-    """One :class:`_Group` for each distinct Parameter, in Gluon's key order."""
-    return _index(block).groups
-
-
-def _alias_table(block: Block) -> "OrderedDict[int, List[str]]":
-    """id(Parameter or Block) -> every path it has (Gluon keys first, canonical first)."""
-    table: "OrderedDict[int, List[str]]" = OrderedDict()
-    for path, blk in walk(block):
-        table.setdefault(id(blk), []).append(path)
-    for group in _index(block).groups:
-        table[id(group.param)] = group.spellings
-    return table
-
-
 # --------------------------------------------------------------------------- lookup
 
-def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
+def get(block: Block, path: ParamPath) -> Union[Block, Parameter]:
     """The Block or Parameter at ``path`` (any form :func:`parse_path` accepts).
 
     Gluon's keys (``'1._unfused.0.i2h_weight'``) and attribute paths
@@ -310,10 +128,10 @@ def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
     >>> get(lstm, '_unfused.0.i2h_weight') is get(lstm, 'l0_i2h_weight') is lstm.l0_i2h_weight
     True
     """
-    _check_block(block)
+    check_block(block)
     segs = parse_path(path)
     if isinstance(path, str) and segs:
-        var = _LEADING_VAR.match(path.strip())
+        var = LEADING_VAR.match(path.strip())
         if var and segs[0] not in block._children and segs[0] not in block._reg_params:
             segs = segs[1:]  # 'rgnet[0][1]': a variable name, not a child
     try:
@@ -326,15 +144,15 @@ def get(block: Block, path: PathLike) -> Union[Block, Parameter]:
         raise
 
 
-def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
+def _resolve(block: Block, segs: Tuple[str, ...], original: ParamPath):
     node = block
     for i, seg in enumerate(segs):
         if not isinstance(node, Block):
             raise PathError(
                 f"path {original!r}: {format_path(segs[:i])!r} is a Parameter, "
                 f"it has no {seg!r} inside")
-        if _own_keys(node):  # Gluon's key scheme of this block decides the rest of the path
-            found = _gluon_keys(node).get(format_path(segs[i:]))
+        if own_keys(node):  # Gluon's key scheme of this block decides the rest of the path
+            found = gluon_keys(node).get(format_path(segs[i:]))
             if found is not None:
                 return found
         if seg in node._children:
@@ -343,15 +161,15 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: PathLike):
         if seg in node._reg_params:
             node = node._reg_params[seg]
             continue
-        if _is_int(seg) and node._children:
+        if is_int(seg) and node._children:
             keys = list(node._children)
             idx = int(seg)
             if -len(keys) <= idx < 0:  # Python-style negative index, as net[-1]
                 node = node._children[keys[idx]]
                 continue
         here = list(node._children) + list(node._reg_params)
-        if _own_keys(node):
-            here += [k for k in _gluon_keys(node) if k not in here]
+        if own_keys(node):
+            here += [k for k in gluon_keys(node) if k not in here]
         where = format_path(segs[:i]) or "<root>"
         raise PathError(
             f"path {original!r}: no {seg!r} at {where} ({type(node).__name__}). "
@@ -371,10 +189,10 @@ def path_of(block: Block, target: Union[Block, Parameter], *,
     >>> path_of(net, net[1].weight)
     '1.weight'
     """
-    _check_block(block)
+    check_block(block)
     if not isinstance(target, (Block, Parameter)):
         raise PathTypeError(f"target must be a Block or Parameter, got {type(target).__name__}")
-    paths = _alias_table(block).get(id(target))
+    paths = alias_table(block).get(id(target))
     if not paths:
         kind = type(target).__name__
         raise PathError(f"{kind} {getattr(target, 'name', target)!r} is not inside "
@@ -432,7 +250,7 @@ class LegacyNames(Mapping):
             raise PathError(f"no parameter is named {name!r}." + did_you_mean(name, self._n2p))
         return self._n2p[name]
 
-    def to_name(self, path: PathLike) -> str:
+    def to_name(self, path: ParamPath) -> str:
         """Auto name of the parameter at ``path`` (canonical or alias path, any path form).
 
         >>> from mxnet.gluon import nn
@@ -464,7 +282,7 @@ def legacy_names(block: Block) -> LegacyNames:
     p2n: Dict[str, str] = {}
     owners: Dict[str, List[int]] = {}
     ambiguous: Dict[str, List[str]] = {}
-    for group in _parameter_groups(block):
+    for group in parameter_groups(block):
         for spelling in group.spellings:
             p2n[spelling] = group.param.name
     for path, param in named_parameters(block, aliases=True).items():
@@ -552,25 +370,6 @@ def fresh_names() -> Iterator[None]:
 
 # --------------------------------------------------------------------------- helpers
 
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else str(key)
-
-
-def _own_keys(block: Block) -> bool:
-    """Whether ``block``'s class defines its own Gluon keys (overrides the key method)."""
-    return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
-
-
-def _check_block(block, error: type = PathTypeError) -> None:
-    """Raise ``error`` (the calling module's kit error) unless ``block`` is a gluon Block."""
-    if not isinstance(block, Block):
-        raise error(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
-
-
 def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
     """Auto name -> Parameter, and block name (``dense0``) -> Block, first in walk order."""
     found: Dict[str, Union[Block, Parameter]] = {}
@@ -581,27 +380,3 @@ def _by_auto_name(block: Block) -> Dict[str, Union[Block, Parameter]]:
     return found
 
 
-def _key_in(path: PathLike, keys, aliases: Mapping[str, str] = None) -> str:
-    """The dotted key of ``path`` as found in ``keys`` (a mapping or set of canonical paths).
-
-    A leading variable name, as in the book's ``rgnet[0][1].bias``, is dropped when only the
-    rest is a key; ``aliases`` (spelling -> canonical path, as :func:`_index` builds it)
-    turns an attribute path or a shared Parameter's other key into its canonical path. A
-    key that is not there comes back as written (for the error message).
-    """
-    segs = parse_path(path)
-    key = format_path(segs)
-    candidates = [key]
-    if isinstance(path, str) and segs and _LEADING_VAR.match(path.strip()):
-        candidates.append(format_path(segs[1:]))
-    for cand in candidates:
-        if cand in keys:
-            return cand
-    for cand in candidates:
-        if aliases and aliases.get(cand) in keys:
-            return aliases[cand]
-    return key
-
-
-# render_tree lives in its own module (it is long); imported last, as it reads this one.
-from ._render import render_tree  # noqa: E402

@@ -10,16 +10,18 @@ side (:func:`tied_groups`, :func:`check_tied_gradients`) lives in ``_tying_repor
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as _onp
 
+from ._backbone import has_data
 from ._compat import gluon, is_np_array
 from ._tying_report import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
-from .errors import TieError, TieTypeError, closest, listing
+from ._validate import check_int
+from .errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
+from .select import Pattern, make_matcher
 from .tree import format_path, get, named_blocks, named_parameters, parse_path
 
 __all__ = [
@@ -39,7 +41,6 @@ HybridBlock = gluon.HybridBlock
 Parameter = gluon.Parameter
 _Conv = nn.conv_layers._Conv
 _BatchNorm = nn.basic_layers._BatchNorm
-Pattern = Union[str, Callable[[str], bool], None]
 
 
 # --------------------------------------------------------------------------- transposed tying
@@ -339,8 +340,7 @@ def repeat_tied(layer: Block, times: int) -> Block:
         >>> type(net).__name__, len(net), net[2].weight is net[0].weight
         ('HybridSequential', 3, True)
     """
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise TieError(f"times must be an int >= 1, got {times!r}")
+    check_int(times, "times", TieError, minimum=1)
     net = nn.HybridSequential() if isinstance(layer, HybridBlock) else nn.Sequential()
     net.add(layer)
     for _ in range(times - 1):
@@ -376,24 +376,17 @@ def _compatibility(path: str, t: Parameter, s: Parameter) -> List[str]:
     if (t._stype, t._grad_stype) != (s._stype, s._grad_stype):
         problems.append(f"{path!r}: storage {t._stype}/{t._grad_stype} vs source "
                         f"{s._stype}/{s._grad_stype}")
-    if t._data is not None and s._data is not None and set(t.list_ctx()) != set(s.list_ctx()):
+    if has_data(t) and has_data(s) and set(t.list_ctx()) != set(s.list_ctx()):
         problems.append(f"{path!r}: contexts {t.list_ctx()} vs source {s.list_ctx()}")
     return problems
 
 
 def _selector(pattern: Pattern) -> Callable[[str], bool]:
-    if pattern is None:
-        return lambda path: True
-    if callable(pattern):
-        return pattern
-    if isinstance(pattern, str):
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise TieError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
-        return lambda path: regex.search(path) is not None
-    raise TieError(f"pattern must be a regex string, a callable path -> bool or None, "
-                   f"got {type(pattern).__name__}")
+    """``pattern`` compiled by the kit's one selection language, errors as :class:`TieError`."""
+    try:
+        return make_matcher(pattern)
+    except SelectionError as exc:
+        raise TieError(str(exc)) from None
 
 
 def _resolve_block(which: str, value, root: Optional[Block]) -> Block:
@@ -451,7 +444,9 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     Args:
         target: The block to rebind (or a path inside ``root``).
         source: The block whose Parameters it takes (or a path inside ``root``).
-        pattern: A regex searched in each target path, or a callable ``path -> bool``.
+        pattern: which target paths to tie, in the kit's one selection language (see
+            :func:`~gluon_params_kit.select.make_matcher`: a regex searched in the path, a
+            list of them, a callable ``path -> bool``); ``None`` ties every one.
         root: The network ``target`` sits in: a hybridized ``root`` caches a graph that
             holds ``target``'s old Parameters, so its caches are cleared too. Needed
             whenever ``target`` is inside a hybridized parent.
@@ -496,9 +491,8 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     for path in chosen:
         key = format_path(parse_path(path))
         if key not in theirs:
-            hint = closest(key, theirs)
-            problems.append(f"{path!r}: missing in source {source.name!r}"
-                            + (f" (closest: {listing(hint)})" if hint else ""))
+            problems.append(f"{path!r}: missing in source {source.name!r}."
+                            + did_you_mean(key, theirs))
             continue
         t, s = ours[path], theirs[key]
         pairs[path] = key
@@ -516,7 +510,7 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     old = {id(p): p for p in ours.values()}
     for t_id, s in mapping.items():
         merged = _shape_merge(old[t_id].shape, s.shape)
-        if merged != s.shape and s._data is None:
+        if merged != s.shape and not has_data(s):
             s.shape = merged  # a deferred dimension the target already knows
         if old[t_id]._trainer is not None:
             warnings.warn(f"Parameter {old[t_id].name!r} belongs to a gluon.Trainer created before "

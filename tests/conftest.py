@@ -24,10 +24,10 @@ def _reset_np_mode():
 
 
 def pytest_collection_modifyitems(config, items):
-    from gluon_params_kit.devices import _num_gpus, gpu_problems
+    from gluon_params_kit.devices import num_gpus, gpu_problems
 
     # A GPU the installed MXNet has no kernels for (Hopper with the 1.9.1 wheels) counts as none.
-    gpus = _num_gpus()
+    gpus = num_gpus()
     problems = gpu_problems() if gpus > 0 else []
     if gpus > 0 and not problems:
         return

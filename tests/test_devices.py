@@ -42,7 +42,7 @@ def _train_step(net, trainer, mode, ctxs=CPU2):
 # --------------------------------------------------------------------------- contexts
 
 def test_contexts_fall_back_to_cpu_without_gpu():
-    if devices._num_gpus() > 0:
+    if devices.num_gpus() > 0:
         pytest.skip("this machine has a GPU")
     assert try_gpu() == mx.cpu() and try_gpu(3) == mx.cpu()
     assert try_all_gpus() == [mx.cpu()]

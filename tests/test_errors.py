@@ -314,9 +314,9 @@ def test_unfreeze_rejects_null():
 
 
 def test_render_tree_bad_depth():
-    with pytest.raises(SelectionError, match=r"max_depth must be an int >= 0 or None, got -1"):
+    with pytest.raises(SelectionError, match=r"render_tree: max_depth must be None or an int >= 0, got -1"):
         render_tree(book_rgnet(), max_depth=-1)
-    with pytest.raises(SelectionError, match=r"max_depth must be an int >= 0 or None, got True"):
+    with pytest.raises(SelectionError, match=r"render_tree: max_depth must be None or an int >= 0, got True"):
         render_tree(book_rgnet(), max_depth=True)
     with pytest.raises(SelectionError, match=r"indent must be an int >= 1, got 'x'"):
         render_tree(book_rgnet(), indent="x")
@@ -561,9 +561,9 @@ def test_failing_initializer_names_parameter_and_rolls_back():
 def test_bad_seed_ctx_and_block():
     net = nn.Dense(2, in_units=2)
     plan = InitPlan([], default="ones")
-    with pytest.raises(InitializerError, match=r"seed must be an int or None, got str: '1'"):
+    with pytest.raises(InitializerError, match=r"seed must be None or an int, got '1'"):
         plan.apply(net, seed="1")
-    with pytest.raises(InitializerError, match=r"seed must be an int or None, got bool"):
+    with pytest.raises(InitializerError, match=r"seed must be None or an int, got True"):
         plan.preview(net, seed=True)
     with pytest.raises(DeviceError, match=r"ctx must be None, an mx.Context.*'cpu'"):
         plan.apply(net, ctx="cpu")
@@ -680,7 +680,7 @@ def test_tie_missing_path_names_closest_and_changes_nothing():
         tie(b, a)
     msg = str(info.value)
     assert "'1.weight': missing in source" in msg and "'1.bias': missing in source" in msg
-    assert "closest: '0.weight'" in msg
+    assert "Did you mean '0.weight'?" in msg
     assert [id(p) for p in named_parameters(b).values()] == held
 
 
@@ -711,9 +711,9 @@ def test_tie_pattern_errors():
     with pytest.raises(TieError, match=f"pattern 'gamma' selects no parameter of '{net[1].name}'; "
                                        f"its paths: 'weight', 'bias'"):
         tie(net[1], net[0], pattern="gamma")
-    with pytest.raises(TieError, match=r"not a valid regular expression"):
+    with pytest.raises(TieError, match=r"invalid regular expression '\('"):
         tie(net[1], net[0], pattern="(")
-    with pytest.raises(TieError, match="pattern must be a regex string, a callable"):
+    with pytest.raises(TieError, match="pattern must be a str, a list or tuple of str, a callable"):
         tie(net[1], net[0], pattern=3)
     assert net[1].weight is not net[0].weight
 

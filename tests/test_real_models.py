@@ -14,7 +14,8 @@ import numpy as onp
 import pytest
 
 import gluon_params_kit as gpk
-from gluon_params_kit.tree import _join, walk
+from gluon_params_kit._backbone import join
+from gluon_params_kit.tree import walk
 from mxnet import npx
 from mxnet.base import MXNetError
 from mxnet.gluon.model_zoo import vision
@@ -91,7 +92,7 @@ def _check_keys(net):
              ((p, gpk.path_of(net, p, all_paths=True)) for p in params[:3] + params[-3:])}
     for path, blk in walk(net):
         for attr, param in blk._reg_params.items():
-            alias = _join(path, attr)
+            alias = join(path, attr)
             assert gpk.get(net, alias) is param
             assert alias in every.get(id(param), [alias])
 
@@ -229,7 +230,7 @@ def _save_attribute_paths(net, path):
     arrays = {}
     for prefix, blk in walk(net):
         for attr, param in blk._reg_params.items():
-            arrays[_join(prefix, attr)] = param.data().as_nd_ndarray()
+            arrays[join(prefix, attr)] = param.data().as_nd_ndarray()
     mx.nd.save(str(path), arrays)
     return list(arrays)
 

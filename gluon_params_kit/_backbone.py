@@ -1,0 +1,344 @@
+"""The backbone's internals: how a block is read, shared by every module of the kit.
+
+This is the one private module that other modules import from (the import-boundary test,
+``tests/test_architecture.py``, holds the list). It owns
+
+- **paths**: :data:`ParamPath`, :func:`parse_path`, :func:`format_path`, :func:`join`;
+- **the walk and the keys**: :func:`walk`, :func:`gluon_keys` (Gluon's own
+  ``_collect_params_with_prefix()``, checked), :func:`attribute_paths`, :func:`key_index`
+  (every Parameter as a :class:`ParamGroup` with its keys and aliases), and the views of
+  that index other modules use (:func:`parameter_groups`, :func:`spellings`,
+  :func:`alias_table`, :func:`key_in`);
+- **a Parameter's state**, read from MXNet's private fields in one place:
+  :func:`has_data`, :func:`is_deferred`, :func:`init_state`, :func:`contexts`,
+  :func:`arrays`, :func:`grad_arrays`, :func:`save_fields` / :func:`restore_fields`;
+- :func:`check_block`, the kit's "is this a Block" check.
+
+The public faces of these live in :mod:`gluon_params_kit.tree`; this module may change
+with MXNet's internals, its callers should not have to.
+"""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._compat import gluon
+from .errors import PathError, PathTypeError
+
+__all__ = [
+    "KeyIndex", "ParamGroup", "ParamPath", "alias_table", "arrays", "attribute_paths",
+    "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays", "has_data",
+    "init_state", "is_deferred", "is_int", "join", "key_in", "key_index", "own_keys",
+    "parameter_groups", "parse_path", "restore_fields", "save_fields", "spellings", "walk",
+    "zero_deferred",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+#: A path inside a block: ``'0.1.weight'``, the book's ``'[0][1].weight'``, or ``(0, 1, 'weight')``.
+ParamPath = Union[str, Sequence[Union[str, int]]]
+
+_TOKEN = re.compile(r"\[\s*(-?\d+|'[^']*'|\"[^\"]*\")\s*\]|\.?([^.\[\]]+)")
+LEADING_VAR = re.compile(r"^([A-Za-z_]\w*)\[")
+
+
+# --------------------------------------------------------------------------- paths
+
+def parse_path(path: ParamPath) -> Tuple[str, ...]:
+    """Split a path in any accepted form into its segments.
+
+    Accepted: ``'0.1.0.bias'``, the book's ``'[0][1][0].bias'`` (also after a variable
+    name, ``'rgnet[0][1][0].bias'``, kept here as a first segment), attribute paths
+    ``'features.3.weight'`` and tuples ``(0, 1, 0, 'bias')``. ``''`` and ``()`` are the root.
+
+    >>> parse_path('[0][1][0].bias')
+    ('0', '1', '0', 'bias')
+    >>> parse_path((0, 'weight'))
+    ('0', 'weight')
+    """
+    if isinstance(path, (tuple, list)):
+        segs = tuple(str(s) for s in path)
+        if any(s == "" for s in segs):
+            raise PathError(f"path {path!r} has an empty segment")
+        return segs
+    if not isinstance(path, str):
+        raise PathTypeError(
+            f"path must be a str like '0.1.weight' or a tuple like (0, 1, 'weight'), "
+            f"got {type(path).__name__}: {path!r}")
+    text = path.strip()
+    if text == "":
+        return ()
+    if text.startswith(".") or text.endswith(".") or ".." in text:
+        raise PathError(f"path {path!r} has an empty segment")
+    segs: List[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise PathError(f"cannot parse path {path!r} at position {pos}: {text[pos:]!r}")
+        index, name = m.groups()
+        segs.append((index.strip("'\"") if index is not None else name).strip())
+        pos = m.end()
+    if any(s == "" for s in segs):
+        raise PathError(f"path {path!r} has an empty segment")
+    return tuple(segs)
+
+
+def format_path(segments: Sequence[Union[str, int]]) -> str:
+    """Join segments into the canonical dotted form (inverse of :func:`parse_path`).
+
+    >>> format_path(('0', 1, 'bias'))
+    '0.1.bias'
+    """
+    return ".".join(str(s) for s in segments)
+
+
+def join(prefix: str, key: str) -> str:
+    """``prefix.key``, or ``key`` alone at the root (``prefix == ''``)."""
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def own_keys(block: Block) -> bool:
+    """Whether ``block``'s class defines its own Gluon keys (overrides the key method)."""
+    return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
+
+
+def is_int(text: str) -> bool:
+    """Whether a path segment is an integer index (``'2'``, ``'-1'``)."""
+    return text.lstrip("-").isdigit()
+
+
+def check_block(block, error: type = PathTypeError) -> None:
+    """Raise ``error`` (the calling module's kit error) unless ``block`` is a gluon Block."""
+    if not isinstance(block, Block):
+        raise error(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+
+
+def key_in(path: ParamPath, keys, aliases: Mapping[str, str] = None) -> str:
+    """The dotted key of ``path`` as found in ``keys`` (a mapping or set of canonical paths).
+
+    A leading variable name, as in the book's ``rgnet[0][1].bias``, is dropped when only the
+    rest is a key; ``aliases`` (spelling -> canonical path, as :func:`key_index` builds it)
+    turns an attribute path or a shared Parameter's other key into its canonical path. A
+    key that is not there comes back as written (for the error message).
+    """
+    segs = parse_path(path)
+    key = format_path(segs)
+    candidates = [key]
+    if isinstance(path, str) and segs and LEADING_VAR.match(path.strip()):
+        candidates.append(format_path(segs[1:]))
+    for cand in candidates:
+        if cand in keys:
+            return cand
+    for cand in candidates:
+        if aliases and aliases.get(cand) in keys:
+            return aliases[cand]
+    return key
+
+
+# --------------------------------------------------------------------------- walk and keys
+
+def walk(block: Block, *, depth_first: bool = True) -> Iterator[Tuple[str, Block]]:
+    """Yield ``(path, block)`` for the root (path ``''``) and every descendant.
+
+    Children come in registration order (the order of ``block._children``), so the
+    walk is deterministic. A block registered under several paths is yielded under
+    each of them. ``depth_first=False`` walks level by level.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+    >>> [p for p, _ in walk(net)]
+    ['', '0', '1']
+    """
+    check_block(block)
+    if depth_first:
+        stack: List[Tuple[str, Block]] = [("", block)]
+        while stack:
+            path, blk = stack.pop()
+            yield path, blk
+            kids = [(join(path, k), c) for k, c in blk._children.items()]
+            stack.extend(reversed(kids))
+    else:
+        level: List[Tuple[str, Block]] = [("", block)]
+        while level:
+            nxt: List[Tuple[str, Block]] = []
+            for path, blk in level:
+                yield path, blk
+                nxt.extend((join(path, k), c) for k, c in blk._children.items())
+            level = nxt
+
+
+class ParamGroup(NamedTuple):
+    """One distinct Parameter of a block, with every way of addressing it."""
+
+    path: str             # canonical: the first of ``paths``
+    param: Parameter
+    paths: List[str]      # Gluon's keys for it (its uses, what save_parameters writes)
+    aliases: List[str]    # attribute paths that are not among ``paths``
+    attribute: str        # its first attribute path (the owning block's path, then its name)
+
+    @property
+    def spellings(self) -> List[str]:
+        """Every path that reaches the Parameter: its keys, then its aliases."""
+        return self.paths + self.aliases
+
+
+class KeyIndex(NamedTuple):
+    keys: "OrderedDict[str, Parameter]"  # every key in Gluon's order (then unsaved Parameters)
+    groups: List[ParamGroup]
+    canonical: Dict[str, str]   # any key or alias -> canonical path
+    use_of: Dict[str, str]      # attribute path -> the Gluon key of that same use
+
+
+def gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
+    """Gluon's own answer, checked: ``block._collect_params_with_prefix()`` as key -> Parameter."""
+    try:
+        keys = block._collect_params_with_prefix()
+    except Exception as exc:  # an ecosystem block's own override failed: say whose
+        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(keys, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Parameter) for k, v in keys.items()):
+        raise PathError(f"{type(block).__name__}._collect_params_with_prefix() must return a "
+                        f"dict of str -> Parameter, got {type(keys).__name__}")
+    return OrderedDict(keys)
+
+
+def attribute_paths(block: Block) -> "OrderedDict[str, Parameter]":
+    """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order."""
+    out: "OrderedDict[str, Parameter]" = OrderedDict()
+    for path, blk in walk(block):
+        for attr, param in blk._reg_params.items():
+            out[join(path, attr)] = param
+    return out
+
+
+def key_index(block: Block) -> KeyIndex:
+    """Every Parameter of ``block`` with its Gluon keys and its attribute aliases.
+
+    Gluon's keys decide the canonical path and the order; attribute paths that are not
+    keys become aliases, each paired with the key of the same use (in order, per
+    Parameter) so a report drawn by block can show the key Gluon writes.
+    """
+    check_block(block)
+    keys = gluon_keys(block)
+    attrs = attribute_paths(block)
+    by_id: "OrderedDict[int, Tuple[Parameter, List[str], List[str]]]" = OrderedDict()
+    first_attr: Dict[int, str] = {}
+    for key, param in keys.items():
+        by_id.setdefault(id(param), (param, [], []))[1].append(key)
+    for path, param in attrs.items():
+        entry = by_id.setdefault(id(param), (param, [], []))
+        first_attr.setdefault(id(param), path)
+        if path not in keys:
+            entry[2].append(path)
+    groups: List[ParamGroup] = []
+    canonical: Dict[str, str] = {}
+    use_of: Dict[str, str] = {}
+    for param, paths, aliases in by_id.values():
+        if not paths:  # Gluon's keys leave it out: its attribute path is all it has
+            paths, aliases = aliases[:1], aliases[1:]
+            keys[paths[0]] = param
+        groups.append(ParamGroup(paths[0], param, paths, aliases, first_attr.get(id(param), paths[0])))
+        for spelling in paths + aliases:
+            canonical.setdefault(spelling, paths[0])
+        unpaired = [k for k in paths if k not in attrs]
+        for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
+            use_of[alias] = key
+    return KeyIndex(keys, groups, canonical, use_of)
+
+
+def spellings(block: Block) -> Dict[str, str]:
+    """Every key and alias of ``block``'s Parameters -> its canonical path (for result objects
+    that are looked up by path: pass it to :func:`key_in`)."""
+    return key_index(block).canonical
+
+
+def parameter_groups(block: Block) -> List[ParamGroup]:
+    """One :class:`ParamGroup` for each distinct Parameter, in Gluon's key order."""
+    return key_index(block).groups
+
+
+def alias_table(block: Block) -> "OrderedDict[int, List[str]]":
+    """id(Parameter or Block) -> every path it has (Gluon keys first, canonical first)."""
+    table: "OrderedDict[int, List[str]]" = OrderedDict()
+    for path, blk in walk(block):
+        table.setdefault(id(blk), []).append(path)
+    for group in key_index(block).groups:
+        table[id(group.param)] = group.spellings
+    return table
+
+
+# --------------------------------------------------------------------------- Parameter state
+# The only reads of MXNet's private Parameter fields (``_data``, ``_grad``, ``_deferred_init``).
+
+def has_data(param: Parameter) -> bool:
+    """Whether ``param`` holds arrays (initialized), as opposed to deferred or never initialized."""
+    return param._data is not None
+
+
+def is_deferred(param: Parameter) -> bool:
+    """Whether ``param`` waits for its first forward pass to learn its shape."""
+    return bool(param._deferred_init)
+
+
+def init_state(param: Parameter) -> str:
+    """``'initialized'``, ``'deferred'`` or ``'uninitialized'``.
+
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2); layer.initialize()
+    >>> init_state(layer.weight), init_state(nn.Dense(2).weight)
+    ('deferred', 'uninitialized')
+    """
+    if param._data is not None:
+        return "initialized"
+    return "deferred" if param._deferred_init else "uninitialized"
+
+
+def contexts(param: Parameter) -> Optional[List[Any]]:
+    """The contexts ``param`` lives on, or will at its first forward (deferred); ``None``
+    when it was never initialized."""
+    if param._data is not None:
+        return param.list_ctx()
+    if param._deferred_init:
+        return list(param._deferred_init[1])
+    return None
+
+
+def arrays(param: Parameter) -> Optional[List[Any]]:
+    """Its arrays, one per context, or ``None``; unlike ``list_data()``, also for
+    ``row_sparse`` Parameters (which Gluon keeps behind the Trainer)."""
+    return param._data
+
+
+def grad_arrays(param: Parameter) -> Optional[List[Any]]:
+    """Its gradient arrays, one per context, or ``None`` (``grad_req='null'``, uninitialized)."""
+    return param._grad
+
+
+def zero_deferred(param: Parameter) -> None:
+    """Make a deferred ``param``'s first forward fill zeros instead of its initializer (no
+    random draw); used on a Parameter whose fields :func:`save_fields` saved, to put back."""
+    _, ctx, _, data = param._deferred_init
+    param._deferred_init = ("zeros", ctx, "zeros", data)
+
+
+_MISSING = object()
+
+
+def save_fields(objs: Iterable[Any], fields: Sequence[str],
+                keep: Callable[[Any], bool] = lambda obj: True) -> List[Tuple[Any, Dict[str, Any]]]:
+    """The values of ``fields`` on each object (absent ones remembered as absent), to put
+    back with :func:`restore_fields` after an operation that must leave nothing changed."""
+    return [(o, {f: o.__dict__.get(f, _MISSING) for f in fields}) for o in objs if keep(o)]
+
+
+def restore_fields(saved: List[Tuple[Any, Dict[str, Any]]]) -> None:
+    """Put back what :func:`save_fields` saved (a field that was absent is removed)."""
+    for obj, state in saved:
+        for field, value in state.items():
+            if value is _MISSING:
+                obj.__dict__.pop(field, None)
+            else:
+                obj.__dict__[field] = value

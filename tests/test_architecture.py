@@ -1,0 +1,118 @@
+"""The package's import boundaries (docs/architecture.md draws them).
+
+Read from the source with ``ast``, so every import counts, also the ones inside functions:
+- no module imports another module's underscore names, except from :data:`PRIVATE_OWNER`
+  (the backbone's internals), and that module's own interface has no underscore names;
+- no import cycle between the package's modules;
+- the core (everything but the book's modules and the command line) imports neither the
+  book nor the command line.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import pathlib
+from typing import Dict, List, Set, Tuple
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "gluon_params_kit"
+
+#: The one module whose names other modules may import even though it is private.
+PRIVATE_OWNER = "_backbone"
+#: Underscore names one module may import from another; empty: none may.
+ALLOWED_PRIVATE_IMPORTS: Set[Tuple[str, str, str]] = set()
+#: The book's modules and the command line: the core must not import them.
+OUTER = {"chapter", "_chapter_cells", "exercises", "cli", "__main__"}
+
+
+def _modules() -> Dict[str, ast.Module]:
+    return {f.stem: ast.parse(f.read_text(encoding="utf-8"), str(f))
+            for f in sorted(PACKAGE.glob("*.py"))}
+
+
+def _imports(tree: ast.Module) -> List[Tuple[str, List[str]]]:
+    """(imported module, names imported from it) for every package-relative import."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module is None:  # from . import x, y
+                out.extend((alias.name, []) for alias in node.names)
+            elif node.level == 1 or (node.module or "").startswith("gluon_params_kit."):
+                module = node.module if node.level == 1 else node.module.split(".")[1]
+                out.append((module.split(".")[0], [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            out.extend((alias.name.split(".")[1], []) for alias in node.names
+                       if alias.name.startswith("gluon_params_kit."))
+    return out
+
+
+def _graph() -> Dict[str, Set[str]]:
+    modules = _modules()
+    return {name: {m for m, _ in _imports(tree) if m in modules and m != name}
+            for name, tree in modules.items()}
+
+
+def _cycle(graph: Dict[str, Set[str]]) -> List[str]:
+    """One import cycle of ``graph`` as a path ``[a, b, ..., a]``, or ``[]``."""
+    state: Dict[str, int] = {}
+    stack: List[str] = []
+
+    def visit(node: str) -> List[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
+
+
+def test_no_private_names_cross_modules():
+    crossing = {(name, module, imported)
+                for name, tree in _modules().items() for module, names in _imports(tree)
+                for imported in names
+                if imported.startswith("_") and module != PRIVATE_OWNER}
+    assert crossing <= ALLOWED_PRIVATE_IMPORTS, sorted(crossing - ALLOWED_PRIVATE_IMPORTS)
+
+
+def test_the_backbone_interface_is_documented_and_has_no_underscore_names():
+    import gluon_params_kit._backbone as backbone
+    assert backbone.__doc__ and all(not n.startswith("_") for n in backbone.__all__)
+    for name in backbone.__all__:
+        obj = getattr(backbone, name)
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            assert obj.__doc__, f"_backbone.{name} has no docstring"
+
+
+def test_no_import_cycles():
+    # __init__ loads the public modules lazily and nothing imports it back.
+    graph = {m: deps - {"__init__"} for m, deps in _graph().items() if m != "__init__"}
+    assert _cycle(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from ._backbone import key_in\n", [("_backbone", ["key_in"])]),
+    ("def f():\n    from .tree import _x\n", [("tree", ["_x"])]),
+    ("from . import _display as D\n", [("_display", [])]),
+    ("from gluon_params_kit.select import make_matcher\n", [("select", ["make_matcher"])]),
+])
+def test_imports_are_read_inside_functions_too(source, expected):
+    assert _imports(ast.parse(source)) == expected
