@@ -167,6 +167,7 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
 
     Examples:
         >>> import os, tempfile, mxnet as mx
+        >>> from gluon_params_kit.checkpoint import Remap
         >>> d = tempfile.mkdtemp(); f = os.path.join(d, 'a.params')
         >>> mx.nd.save(f, {'features.0.weight': mx.nd.ones((2,))})
         >>> dict(convert(f, os.path.join(d, 'b.params'), remap=Remap.strip_prefix('features.')))

@@ -18,7 +18,7 @@ from ._files import open_source
 from .errors import CheckpointError
 
 __all__ = ["ArrayInfo", "Header", "bfloat16_to_float32", "file_keys_of", "iter_range",
-           "numpy_dtype"]
+           "numpy_dtype", "read_range"]
 
 #: MXNet's bfloat16 (type flag 12) as numpy sees it: a record of one uint16.
 BFLOAT16 = onp.dtype([("bfloat16", onp.uint16)])
@@ -177,6 +177,17 @@ def bfloat16_to_float32(a: onp.ndarray) -> onp.ndarray:
     """bfloat16 values (uint16 bits, plain or as MXNet's record) as exact float32."""
     bits = a["bfloat16"] if a.dtype.names else a.view(onp.uint16)
     return (bits.astype(onp.uint32) << 16).view(onp.float32)
+
+
+def read_range(path: str, info: ArrayInfo) -> bytes:
+    """The ``info.nbytes`` data bytes of one array, read at its offset."""
+    f, _ = open_source(path)
+    with f:
+        f.seek(info.offset)
+        raw = f.read(info.nbytes)
+    if len(raw) != info.nbytes:
+        raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
+    return raw
 
 
 def iter_range(path: str, offset: int, nbytes: int, chunk_bytes: int,

@@ -37,7 +37,7 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as onp
 
-from ._fileheader import ArrayInfo, Header, numpy_dtype  # noqa: F401  (re-exported)
+from ._fileheader import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
 from ._files import atomic_write, open_source  # noqa: F401  (atomic_write re-exported)
 from .errors import CheckpointError, listing
 
@@ -298,12 +298,7 @@ def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     if info.shape is None:
         return onp.zeros((0,), dtype="float32")
     dt = numpy_dtype(info.dtype)
-    f, _ = open_source(path)
-    with f:
-        f.seek(info.offset)
-        raw = f.read(info.nbytes)
-    if len(raw) != info.nbytes:
-        raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
+    raw = read_range(path, info)
     if info.stype == "default":
         return onp.frombuffer(raw, dtype=dt, count=info.size).reshape(info.shape).copy()
     return _densify(raw, info, dt, path)

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as onp
 
-from ._fileheader import BFLOAT16, ArrayInfo, Header
+from ._fileheader import BFLOAT16, ArrayInfo, Header, read_range
 from ._files import open_source
 from .errors import CheckpointError, listing
 
@@ -62,7 +62,7 @@ def read_header(path: Any) -> Header:
     >>> f = os.path.join(tempfile.mkdtemp(), 'x.safetensors')
     >>> save_file({'w': np.ones((2, 3), np.float32)}, f)
     >>> h = read_header(f); h['w'].shape, h['w'].dtype, h['w'].offset
-    ((2, 3), 'float32', 80)
+    ((2, 3), 'float32', 72)
     """
     f, path = open_source(path)
     with f:
@@ -265,10 +265,4 @@ def read_arrays(header: Header, names: Optional[List[str]] = None) -> "OrderedDi
 
 
 def _raw(path: str, info: ArrayInfo) -> onp.ndarray:
-    f, _ = open_source(path)
-    with f:
-        f.seek(info.offset)
-        data = f.read(info.nbytes)
-    if len(data) != info.nbytes:
-        raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
-    return onp.frombuffer(data, dtype="<u2").copy()
+    return onp.frombuffer(read_range(path, info), dtype="<u2").copy()

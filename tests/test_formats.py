@@ -520,3 +520,27 @@ def test_streaming_export_keeps_values_and_layout(tmp_path):
             assert z.testzip() is None  # every member's CRC is right (the kernel-copied ones too)
     assert (tmp_path / "oFalse.npz").stat().st_size < values["w"].nbytes + 4096
     assert os.path.getsize(tmp_path / "oTrue.npz") < os.path.getsize(tmp_path / "oFalse.npz")
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_a_failed_write_leaves_the_old_file_byte_identical(tmp_path, monkeypatch, suffix):
+    import safetensors
+    import zipfile
+    target = tmp_path / f"net{suffix}"
+    save(_rgnet(), target)
+    before = target.read_bytes()
+
+    def broken(*args, **kwargs):
+        path = args[1] if suffix == ".safetensors" else args[0]
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    if suffix == ".safetensors":
+        monkeypatch.setattr(safetensors, "serialize_file", broken)
+    else:
+        monkeypatch.setattr(zipfile, "ZipFile", broken)
+    with pytest.raises(gpk.errors.CheckpointWriteError, match="no space left"):
+        save(_rgnet(), target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no temp file left
