@@ -13,6 +13,7 @@ import ast
 import io
 import os
 import struct
+import threading
 import time
 import zipfile
 import zlib
@@ -206,20 +207,33 @@ def _npy_header_bytes(dtype: onp.dtype, shape) -> bytes:
 def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -> None:
     """A stored member whose data bytes are copied from ``source`` by the kernel.
 
-    Mirrors what ``ZipFile.open(name, 'w')`` writes for a stored member (zip64 local
-    header with the CRC and sizes known up front, then the bytes), then registers it.
+    Writes what ``ZipFile.open(name, 'w')`` writes for a stored member (a zip64 local
+    header, the bytes, the header rewritten with the CRC), then registers the member. The
+    CRC is computed by a second thread from its own reads while the kernel copies, so
+    the two overlap (both release the GIL).
     """
     src_path, offset = source
     head = _npy_header_bytes(dtype, shape)
-    crc, nbytes = zlib.crc32(head), 0
-    for chunk in chunks():
-        crc = zlib.crc32(chunk, crc)
-        nbytes += len(chunk)
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * onp.dtype(dtype).itemsize
     info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
     info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o600 << 16
     info.file_size = info.compress_size = len(head) + nbytes
-    info.CRC = crc
+    info.CRC = 0  # rewritten once the data is in
+    found: dict = {}
+
+    def crc_job():
+        try:
+            crc = zlib.crc32(head)
+            for chunk in chunks():
+                crc = zlib.crc32(chunk, crc)
+            found["crc"] = crc
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the writer's thread)
+            found["error"] = exc
+
     fp = zf.fp
     info.header_offset = fp.tell()
     zf._writecheck(info)
@@ -227,14 +241,24 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
     fp.write(info.FileHeader(zip64=True))
     fp.write(head)
     fp.flush()
+    worker = threading.Thread(target=crc_job, name="gpk-npz-crc", daemon=True)
+    worker.start()
     out_fd, pos = fp.fileno(), fp.tell()
-    with open(src_path, "rb") as src:
-        left, src_pos = nbytes, offset
-        while left:
-            n = os.copy_file_range(src.fileno(), out_fd, left, src_pos, pos)
-            if n <= 0:
-                raise OSError(f"copy_file_range copied nothing from {src_path!r}")
-            left, src_pos, pos = left - n, src_pos + n, pos + n
+    try:
+        with open(src_path, "rb") as src:
+            left, src_pos = nbytes, offset
+            while left:
+                n = os.copy_file_range(src.fileno(), out_fd, left, src_pos, pos)
+                if n <= 0:
+                    raise OSError(f"copy_file_range copied nothing from {src_path!r}")
+                left, src_pos, pos = left - n, src_pos + n, pos + n
+    finally:
+        worker.join()
+    if "error" in found:
+        raise found["error"]
+    info.CRC = found["crc"]
+    fp.seek(info.header_offset)
+    fp.write(info.FileHeader(zip64=True))  # same length: only the CRC changed
     fp.seek(pos)
     zf.filelist.append(info)
     zf.NameToInfo[info.filename] = info

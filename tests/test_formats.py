@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 import gluon_params_kit as gpk  # numpy shim before mxnet
 import mxnet as mx
 from mxnet.gluon import nn
-from safetensors import SafetensorError, safe_open
-from safetensors.numpy import load_file, save_file
+
+pytest.importorskip("safetensors")  # a dependency on Python 3.10+ (setup.cfg)
+from safetensors import SafetensorError, safe_open  # noqa: E402
+from safetensors.numpy import load_file, save_file  # noqa: E402
 
 from fixtures import book_rgnet, initialized, tied_mlp
 from gluon_params_kit import _formats
