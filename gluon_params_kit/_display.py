@@ -94,6 +94,16 @@ def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int],
     return None if shape is None else tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
+def known_size(shape: Optional[Sequence[int]]) -> Optional[int]:
+    """The number of values of a shape whose dimensions are all known, else ``None``.
+
+    >>> known_size((256, 20)), known_size((256, 0)), known_size(()), known_size(None)
+    (5120, None, 1, None)
+    """
+    known = known_shape(shape)
+    return None if known is None or None in known else math.prod(known)
+
+
 def format_shape(shape: Optional[Sequence[Optional[int]]]) -> str:
     """A shape as ``(256, ?)``: unknown dimensions (``None``) as ``?``.
 

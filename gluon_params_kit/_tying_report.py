@@ -5,18 +5,18 @@ Re-exported by :mod:`gluon_params_kit.tying`; import the names from there.
 from __future__ import annotations
 
 import contextlib
-import html
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as _onp
 
+from ._backbone import ParamPath, check_block, has_data, is_deferred, parameter_groups
 from ._compat import gluon, mx, to_numpy
-from ._display import format_shape, known_shape
-from .errors import ParamsKitError, PathError, TieError, TieTypeError, did_you_mean, listing
-from ._backbone import check_block, has_data, is_deferred, parameter_groups
-from .tree import format_path, named_blocks, named_parameters, parse_path
+from ._display import format_shape, known_shape, known_size
+from ._report import Report
+from .errors import ParamsKitError, PathError, TieError, TieTypeError, listing
+from .tree import named_blocks, named_parameters
 
 __all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
@@ -65,77 +65,60 @@ class TiedGroup:
         return tuple(self.parameter.shape or ())
 
 
-class TiedGroups(Sequence):
-    """The tied groups of a block: a printable table, indexable by position or by any path.
+class TiedGroups(Report):
+    """The tied groups of a block: canonical path -> :class:`TiedGroup`, a printable table.
 
-    Built by :func:`tied_groups`. ``str()``/``repr()`` is the table; ``report['2.weight']``
-    finds a group by canonical or alias path (or by the Parameter's auto name); ``shared_params`` / ``shared_bytes`` are
-    the totals (``shared_params`` equals the "Shared params in forward computation
-    graph" line of Gluon's ``summary()`` when the report was built with an input).
+    Built by :func:`tied_groups`. Iteration yields the canonical paths, ``values()`` the
+    groups; ``report['2.weight']`` finds a group by canonical or alias path (or by the
+    Parameter's auto name), ``report[0]`` by position; ``shared_params`` /
+    ``shared_bytes`` are the totals (``shared_params`` equals the "Shared params in
+    forward computation graph" line of Gluon's ``summary()`` when the report was built
+    with an input).
     """
 
+    _what = "tied group"
+    _kind = "tied-groups report"
+
     def __init__(self, groups: List[TiedGroup], aliases: Optional[Dict[str, str]] = None):
-        self._groups = list(groups)
-        self._aliases = dict(aliases or {})  # attribute path -> canonical path
+        spellings = dict(aliases or {})  # attribute path -> canonical path
+        for g in groups:  # every path of a group, and its auto name, lead to it
+            spellings.update((p, g.canonical) for p in g.paths[1:])
+            spellings.setdefault(g.name, g.canonical)
+        super().__init__(((g.canonical, g) for g in groups), spellings)
 
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def __iter__(self) -> Iterator[TiedGroup]:
-        return iter(self._groups)
-
-    def __getitem__(self, key: Union[int, str, tuple]):
-        if isinstance(key, (int, slice)):
-            return self._groups[key]
-        path = format_path(parse_path(key))
-        path = self._aliases.get(path, path)
-        for group in self._groups:
-            if path in group.paths or path == group.name:  # any path, or the auto name
-                return group
-        every = [p for g in self._groups for p in g.paths]
-        raise PathError(f"no tied group has path {path!r}; tied paths: {listing(every) or 'none'}."
-                        + did_you_mean(path, every))
+    def key_of(self, key: Union[int, ParamPath]) -> str:
+        """The canonical path of a group given by any of its paths, its auto name or its position."""
+        if isinstance(key, int) and not isinstance(key, bool):
+            keys = list(self._entries)
+            if not -len(keys) <= key < len(keys):
+                raise PathError(f"tied group {key} out of range: this report has {len(keys)}")
+            return keys[key]
+        return super().key_of(key)
 
     @property
     def shared_params(self) -> Optional[int]:
         """Values stored once instead of once per use (``None`` if a size is unknown)."""
-        return _total(g.shared_params for g in self._groups)
+        return _total(g.shared_params for g in self.values())
 
     @property
     def shared_bytes(self) -> Optional[int]:
         """Bytes stored once instead of once per use (``None`` if a size is unknown)."""
-        return _total(g.shared_bytes for g in self._groups)
+        return _total(g.shared_bytes for g in self.values())
 
-    def to_records(self) -> List[Dict[str, Any]]:
-        """One plain dict per group (for pandas, JSON or tests)."""
-        return [dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
-                     shape=known_shape(g.shape), uses=g.uses, shared_params=g.shared_params,
-                     shared_bytes=g.shared_bytes) for g in self._groups]
+    def _record(self, key: str, g: TiedGroup) -> Dict[str, Any]:
+        return dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
+                    shape=known_shape(g.shape), uses=g.uses, shared_params=g.shared_params,
+                    shared_bytes=g.shared_bytes)
 
-    def __str__(self) -> str:
+    def _table(self):
         head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
         rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(known_shape(g.shape)),
-                 _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
-        widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-        line = "  ".join("{:<%d}" % w for w in widths)
-        out = [line.format(*head), "  ".join("-" * w for w in widths)]
-        out += [line.format(*r) for r in rows]
-        out.append(f"{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
-                   f"shared bytes: {_fmt(self.shared_bytes)}")
-        return "\n".join(out)
+                 _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self.values()]
+        return head, rows, (False, False, False, False, True, True, True)
 
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
-        cells = lambda row, tag: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)  # noqa: E731
-        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(known_shape(g.shape)),
-                 _fmt(g.uses),
-                 _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self._groups]
-        body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
-        return (f"<table><thead><tr>{cells(head, 'th')}</tr></thead><tbody>{body}</tbody></table>"
-                f"<p>{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
-                f"shared bytes: {_fmt(self.shared_bytes)}</p>")
+    def _footer(self) -> List[str]:
+        return [f"{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
+                f"shared bytes: {_fmt(self.shared_bytes)}"]
 
 
 def _np_array():
@@ -153,13 +136,6 @@ def _fmt(value) -> str:
 def _total(values) -> Optional[int]:
     values = list(values)
     return None if any(v is None for v in values) else sum(values)
-
-
-def _size(param: Parameter) -> Optional[int]:
-    shape = param.shape
-    if not shape or any(d is None or d <= 0 for d in shape):
-        return None
-    return int(_onp.prod(shape))
 
 
 # --------------------------------------------------------------------------- counting uses
@@ -275,7 +251,7 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
         count = uses.get(id(param)) if inputs else None
         if len(where) < 2 and not (count and count > 1):
             continue
-        size = _size(param)
+        size = known_size(param.shape)
         copies = count if count is not None else len(where)
         shared = None if size is None else max(copies - 1, 0) * size
         nbytes = None if shared is None else shared * _onp.dtype(param.dtype).itemsize

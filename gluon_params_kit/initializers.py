@@ -16,22 +16,24 @@ is Gluon's key, so a recurrent layer's weights are seeded by ``1._unfused.0.i2h_
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
+from ._backbone import check_block, init_state, parameter_groups, spellings
 from ._compat import gluon, mx
 from ._display import format_shape, known_shape
+from ._init_run import run_entries
 from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
-                          register_initializer, run_entries, spec_text)
+                          register_initializer, spec_text)
+from ._report import Report
 from ._validate import check_bool, check_contexts, check_int
-from .errors import (DeviceError, InitializerError, InitializerTypeError, PathError, SelectionError,
-                     did_you_mean, listing)
-from .select import make_matcher, matching_groups
-from ._backbone import ParamPath, check_block, init_state, key_in, parameter_groups, spellings
+from .errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
+from ._patterns import make_matcher, matching_groups, pattern_label
 from .tree import named_parameters
 
 __all__ = [
     "InitPlan",
     "InitPreview",
+    "InitReport",
     "PlannedInit",
     "derive_seed",
     "get_initializer",
@@ -48,7 +50,7 @@ Context = mx.Context
 
 
 class PlannedInit(NamedTuple):
-    """What a plan does to one parameter (a row of :class:`InitPreview`)."""
+    """What a plan does to one parameter (a row of :class:`InitReport` / :class:`InitPreview`)."""
 
     path: str
     #: The shape, ``None`` for each dimension not known yet (``action`` is then 'deferred')
@@ -59,9 +61,11 @@ class PlannedInit(NamedTuple):
     action: str  #: 'initialize', 'deferred' (at the first forward), 'keep' or 'unmatched'
 
 
-class InitPreview(Mapping):
-    """Path -> :class:`PlannedInit` for every parameter a plan looks at, in walk order.
+class InitReport(Report):
+    """Path -> :class:`PlannedInit` for every parameter an init plan looked at, in walk order.
 
+    What :meth:`InitPlan.apply` and :func:`reinitialize` return: what they did. (Before
+    applying, :meth:`InitPlan.preview` returns the same table as an :class:`InitPreview`.)
     ``str()`` is a table; :attr:`unmatched` lists the paths no rule covers; rows can be
     looked up by any path form.
 
@@ -72,49 +76,30 @@ class InitPreview(Mapping):
     ('weight', 'layer default', 'initialize')
     """
 
+    _what = "parameter"
+    _kind = "report"
+
     def __init__(self, rows: Sequence[PlannedInit], title: str,
                  aliases: Optional[Mapping[str, str]] = None):
-        self._rows = OrderedDict((r.path, r) for r in rows)
-        self.title = title
-        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
-
-    def __getitem__(self, path: ParamPath) -> PlannedInit:
-        """The row of the parameter at ``path``, in any form (``'0.bias'``, ``'[0].bias'``)."""
-        if isinstance(path, str) and path in self._rows:
-            return self._rows[path]
-        key = key_in(path, self._rows, self._aliases)
-        if key not in self._rows:
-            rows = list(self._rows)
-            raise PathError(f"no parameter {key!r} in this preview. Rows: {listing(rows)}."
-                            + did_you_mean(key, rows))
-        return self._rows[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
+        super().__init__(((r.path, r) for r in rows), aliases, title=title)
 
     @property
     def unmatched(self) -> List[str]:
         """Paths of the parameters that no rule, layer default or default covers."""
-        return [p for p, r in self._rows.items() if r.action == "unmatched"]
+        return [p for p, r in self.items() if r.action == "unmatched"]
 
-    def to_records(self) -> List[Dict[str, Any]]:
-        """One plain dict per parameter (for pandas or JSON)."""
-        return [r._asdict() for r in self._rows.values()]
-
-    def __str__(self) -> str:
+    def _table(self):
         head = ("path", "shape", "rule", "initializer", "seed", "action")
         body = [(r.path, format_shape(r.shape), r.rule or "-",
                  r.spec or "UNMATCHED", "-" if r.seed is None else str(r.seed), r.action)
-                for r in self._rows.values()]
-        widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                 for row in [head] + body]
-        return "\n".join([self.title] + ["  " + ln for ln in lines])
+                for r in self.values()]
+        return head, body, (False, False, False, False, True, False)
 
-    __repr__ = __str__
+
+class InitPreview(InitReport):
+    """What :meth:`InitPlan.preview` returns: what a plan *would* do, nothing changed yet."""
+
+    _kind = "preview"
 
 
 class _Entry(NamedTuple):
@@ -160,11 +145,12 @@ class InitPlan:
         ...                 default='normal(sigma=0.5)')
         >>> print(plan.preview(net))
         InitPlan preview of Sequential: 4 parameters, 0 unmatched (respect_layer_defaults=True)
-          path      shape   rule     initializer                   seed  action
-          0.weight  (3, 2)  default  ["normal", {"sigma": 0.5}]    -     initialize
-          0.bias    (3,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
-          1.weight  (1, ?)  ^1\\.     ["one", {}]                   -     deferred
-          1.bias    (1,)    \\.bias$  ["constant", {"value": 0.25}] -     initialize
+        path      shape   rule     initializer                    seed  action
+        --------------------------------------------------------------------------
+        0.weight  (3, 2)  default  ["normal", {"sigma": 0.5}]        -  initialize
+        0.bias    (3,)    \\.bias$  ["constant", {"value": 0.25}]     -  initialize
+        1.weight  (1, ?)  ^1\\.     ["one", {}]                       -  deferred
+        1.bias    (1,)    \\.bias$  ["constant", {"value": 0.25}]     -  initialize
         >>> _ = plan.apply(net, seed=0)
         >>> _ = net(mx.nd.ones((1, 2)))  # deferred parameters get their rule now
         >>> net[1].weight.data().asnumpy().tolist(), net[1].bias.data().asnumpy().tolist()
@@ -185,7 +171,7 @@ class InitPlan:
                 raise InitializerError(
                     f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
             pattern, spec = pair
-            compiled.append((_label(pattern), make_matcher(pattern, mode=mode, on=on),
+            compiled.append((pattern_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
         check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
@@ -245,11 +231,11 @@ class InitPlan:
             ['bias']
         """
         rows = [e.row for e in self._plan(block, seed).values()]
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+        return InitPreview(rows, _title("preview of", block, rows, self.respect_layer_defaults, seed),
                            spellings(block))
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
-              seed: Optional[int] = None) -> InitPreview:
+              seed: Optional[int] = None) -> InitReport:
         """(Re-)initialize every parameter of ``block`` as planned.
 
         Force semantics without per-parameter warnings. A parameter whose shape is not
@@ -267,7 +253,7 @@ class InitPlan:
                 MXNet cannot save and restore its state.
 
         Returns:
-            The :class:`InitPreview` of what was done.
+            The :class:`InitReport` of what was done.
 
         Raises:
             InitializerError: unmatched parameters (listed), a bad seed, a parameter whose
@@ -291,14 +277,14 @@ class InitPlan:
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
         run_entries(entries, _contexts(ctx), seed)
-        return InitPreview(rows, _title(block, rows, self.respect_layer_defaults, seed),
+        return InitReport(rows, _title("applied to", block, rows, self.respect_layer_defaults, seed),
                            spellings(block))
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
                  mode: str = "search", on: str = "path",
                  ctx: Union[None, Context, Sequence[Context]] = None,
-                 seed: Optional[int] = None) -> InitPreview:
+                 seed: Optional[int] = None) -> InitReport:
     """Re-initialize only the selected parameters with ``spec``, quietly.
 
     Args:
@@ -312,7 +298,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         seed: as in :meth:`InitPlan.apply`.
 
     Returns:
-        The :class:`InitPreview` of the selected parameters.
+        The :class:`InitReport` of the selected parameters.
 
     Raises:
         SelectionError: the pattern selects nothing (existing paths are listed), or a bad
@@ -332,7 +318,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     init = get_initializer(spec)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
-    label = "all" if pattern is None else _label(pattern)
+    label = "all" if pattern is None else pattern_label(pattern)
     entries: "OrderedDict[str, _Entry]" = OrderedDict(
         (g.path, _entry(g.path, g.param, label, init, seed))
         for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
@@ -343,7 +329,7 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
             f"never re-initialized). Existing paths: {listing([g.path for g in parameter_groups(block)])}.")
     run_entries(entries, _contexts(ctx), seed)
     rows = [e.row for e in entries.values()]
-    return InitPreview(rows, f"reinitialize {label!r} of {type(block).__name__}: "
+    return InitReport(rows, f"reinitialize {label!r} of {type(block).__name__}: "
                              f"{len(rows)} parameter(s) (seed={seed})", spellings(block))
 
 
@@ -402,20 +388,11 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     return _Entry(param, row, init)
 
 
-def _label(pattern: Any) -> str:
-    if pattern is None:
-        return "all"
-    if isinstance(pattern, str):
-        return pattern
-    if callable(pattern):
-        return getattr(pattern, "__qualname__", repr(pattern))
-    return repr(pattern)
-
-
-def _title(block: Block, rows: Sequence[PlannedInit], respect: bool, seed: Optional[int]) -> str:
+def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,
+           seed: Optional[int]) -> str:
     n_missing = sum(r.action == "unmatched" for r in rows)
     seeded = "" if seed is None else f", seed={seed}"
-    return (f"InitPlan preview of {type(block).__name__}: {len(rows)} parameters, "
+    return (f"InitPlan {verb} {type(block).__name__}: {len(rows)} parameters, "
             f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
 
 

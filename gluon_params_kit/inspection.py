@@ -13,9 +13,7 @@ parameter's own device, gathered in one transfer.
 """
 from __future__ import annotations
 
-import copy
 import functools
-import math
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -28,10 +26,11 @@ from ._compat import gluon, mx  # noqa: F401  (mx: used by the examples)
 from ._stats import HIST_SAMPLE as _HIST_SAMPLE
 from ._stats import ParamStats, array_stats
 from ._validate import check_bool, check_int
-from .errors import InspectionError, PathError, did_you_mean, listing
-from .select import make_matcher, matching_groups
-from ._backbone import (ParamPath, arrays, contexts, grad_arrays, init_state, key_in,
-                        parameter_groups, spellings)
+from ._summary import Summary, check_width
+from .errors import InspectionError, did_you_mean, listing
+from ._patterns import make_matcher, matching_groups
+from ._backbone import (arrays, contexts, grad_arrays, init_state, parameter_groups,
+                        spellings)
 from .tree import named_blocks
 from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
 
@@ -80,7 +79,7 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
     if hist_sample is not None:  # None: every value goes into the histogram
         check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
     return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
-                       for g in _selected(block, pattern))
+                       for g in _selected_groups(block, pattern))
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -91,190 +90,14 @@ def _param_stats(param: Parameter, grads: bool, bins: int,
     # arrays(), not list_data(): list_data() refuses row_sparse Parameters
     if grads:
         if param.grad_req == "null" or grad_arrays(param) is None:
-            return ParamStats(state="no grad", size=_size(param))
+            return ParamStats(state="no grad", size=D.known_size(param.shape))
         arr = grad_arrays(param)[0]
     else:
         arr = arrays(param)[0]
     return array_stats(arr, bins, hist_sample)
 
 
-def _size(param: Parameter) -> Optional[int]:
-    return math.prod(param.shape) if param.shape is not None else None
-
-
 # --------------------------------------------------------------------------- summary
-
-class Summary:
-    """What :func:`summary` returns: rows (one per parameter, or per folded block) and totals.
-
-    ``str()`` is an aligned text table that fits the terminal (else 120 characters; see
-    :meth:`to_string`), ``_repr_html_`` one nested table of the block hierarchy for Jupyter,
-    ``to_records()`` plain dicts, ``layers`` one dict per block. ``summary[path]`` is one
-    row's record and ``totals`` a dict: ``tensors``, ``parameters`` (values, a tied
-    Parameter once), ``trainable``, ``frozen`` (``grad_req='null'`` set on a trainable
-    Parameter), ``state`` (non-trainable by design: auxiliary state such as BatchNorm's
-    running mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
-    ``pending`` (tensors whose shape is not known yet, not counted), ``bytes`` and
-    ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``.
-
-    Examples:
-        >>> from mxnet.gluon import nn
-        >>> net = nn.Sequential(); net.add(nn.Dense(4, in_units=3)); net.initialize()
-        >>> s = summary(net)
-        >>> len(s), s['[0].bias']['size'], s.totals['bytes']
-        (2, 4, 64)
-        >>> print(str(s).splitlines()[-1])
-        Memory: 64 B per device
-    """
-
-    def __init__(self, title: str, rows: List[Dict[str, Any]], totals: Dict[str, Any],
-                 *, show_init: bool, stats: bool, grads: bool,
-                 aliases: Optional[Dict[str, str]] = None,
-                 registered_twice: Optional[Dict[str, List[str]]] = None,
-                 flat: Optional[List[Dict[str, Any]]] = None,
-                 layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
-                 open_depth: int = 1, width: Optional[int] = None):
-        self.title, self.totals = title, totals
-        #: Block name -> its paths, for blocks with Parameters registered in several places.
-        self.registered_twice = dict(registered_twice or {})
-        self._aliases = dict(aliases or {})  # any key or attribute path -> canonical path
-        self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
-        self._flat = rows if flat is None else flat
-        self._layers = layers or []
-        self._traced, self._open_depth, self._width = traced, open_depth, width
-
-    def to_records(self) -> List[Dict[str, Any]]:
-        """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
-        dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
-        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``),
-        count (parameters in the row), block_path (the path of the block that holds the
-        Parameter: ``'1'`` for a recurrent layer's ``'1._unfused.0.i2h_weight'``) and
-        auxiliary (state by design, never trained: BatchNorm's running mean/var,
-        Constants).
-
-        >>> from mxnet.gluon import nn
-        >>> net = nn.Dense(2, in_units=3)
-        >>> [(r['path'], r['shape'], r['state']) for r in summary(net).to_records()]
-        [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
-        """
-        return [self._record(r) for r in self._rows]
-
-    @property
-    def layers(self) -> List[Dict[str, Any]]:
-        """One dict per block, in walk order: path, type, name, depth, parameters and
-        bytes (its subtotal: every Parameter below it whose first path is there, so tied
-        ones count once), tensors, own (its own Parameters' values), outputs (one output
-        shape, or list of shapes, per call when :func:`summary` got example inputs; else
-        ``None``) and same_as (the first path of a block registered twice, else ``None``).
-
-        >>> from mxnet.gluon import nn
-        >>> net = nn.HybridSequential(); net.add(nn.Dense(4, in_units=3), nn.Dense(2))
-        >>> net.initialize(); net.hybridize()
-        >>> [(l['path'], l['outputs'], l['parameters']) for l in summary(net, mx.nd.ones((5, 3))).layers]
-        [('', [(5, 2)], 26), ('0', [(5, 4)], 16), ('1', [(5, 2)], 10)]
-        """
-        keys = ("path", "type", "name", "depth", "parameters", "bytes", "tensors", "own",
-                "outputs", "same_as")
-        return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
-
-    def __getitem__(self, path: ParamPath) -> Dict[str, Any]:
-        """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
-        ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
-        known = {r["path"] for r in self._rows}
-        known.update(p for r in self._rows for p in r["shared_with"])
-        key = key_in(path, known, self._aliases)
-        for r in self._rows:
-            if r["path"] == key or key in r["shared_with"]:
-                return self._record(r)
-        rows = [r["path"] for r in self._rows]
-        raise PathError(f"no row {key!r} in this summary. Rows: {listing(rows)}."
-                        + did_you_mean(key, rows))
-
-    @staticmethod
-    def _record(row: Dict[str, Any]) -> Dict[str, Any]:
-        out = dict(row, contexts=list(row["contexts"]), shared_with=list(row["shared_with"]))
-        for key in ("stats", "grad_stats", "provenance"):  # deep: hist/edges are lists
-            out[key] = copy.deepcopy(row[key])
-        return out
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self):
-        return iter(self.to_records())
-
-    def _flags(self) -> Dict[str, bool]:
-        return dict(show_init=self._show_init, stats=self._stats, grads=self._grads)
-
-    def _total_lines(self) -> List[str]:
-        t, c, b = self.totals, D.format_count, D.format_bytes
-        state = f", non-trainable (state) {c(t['state'])}" if t["state"] else ""
-        lines = [f"Parameters: {c(t['parameters'])} in {D.plural(t['tensors'], 'tensor')} "
-                 f"(trainable {c(t['trainable'])}, frozen {c(t['frozen'])}{state})"]
-        if t["shared_tensors"]:
-            lines.append(f"Shared: {c(t['shared'])} values in "
-                         f"{D.plural(t['shared_tensors'], 'tied tensor')}, counted once")
-        if self.registered_twice:
-            where = "; ".join(f"{name!r} at {', '.join(paths)}"
-                              for name, paths in list(self.registered_twice.items())[:3])
-            lines.append(f"Gluon's summary() counts more shared params: it hooks a block once "
-                         f"per place it is registered ({where}), so each call is counted "
-                         f"that many times; here each Parameter is counted once")
-        if t["pending"]:
-            lines.append(f"Pending: {D.plural(t['pending'], 'tensor')} of unknown shape, "
-                         f"not counted until the first forward")
-        memory = f"Memory: {b(t['bytes'])} per device"
-        if len(t["bytes_by_dtype"]) > 1:
-            memory += " (" + ", ".join(f"{k} {b(v)}" for k, v in t["bytes_by_dtype"].items()) + ")"
-        lines.append(memory)
-        if t["nan"] or t["inf"]:
-            lines.append(f"Non-finite values: {c(t['nan'])} NaN, {c(t['inf'])} Inf")
-        return lines
-
-    def to_string(self, width: Optional[int] = None) -> str:
-        """The text table, at most ``width`` characters wide (never wraps).
-
-        By default the width given to :func:`summary`, else the terminal's, else 120
-        (notebooks, pipes). Too wide a table first moves statistics to a second table
-        keyed by path, then leaves out columns (one holding the same value in every row
-        first, then name, ctx, grad_req, state, ...; path, shape and size stay), then
-        shortens long cells in the middle with ``…``; a line under the table says what
-        was left out.
-
-        Raises:
-            InspectionError: ``width`` is not an int >= 40.
-
-        >>> from mxnet.gluon import nn
-        >>> from gluon_params_kit import fresh_names
-        >>> with fresh_names():
-        ...     net = nn.Sequential(); net.add(nn.Dense(4, in_units=3)); net.initialize()
-        >>> print(summary(net).to_string(width=60))
-        Sequential 'sequential0': 2 parameter tensors
-        path      name           shape   dtype    size  bytes
-        -----------------------------------------------------
-        0.weight  dense0_weight  (4, 3)  float32    12   48 B
-        0.bias    dense0_bias    (4,)    float32     4   16 B
-        Same in every row: ctx cpu(0), grad_req write, state
-          initialized
-        <BLANKLINE>
-        Parameters: 16 in 2 tensors (trainable 16, frozen 0)
-        Memory: 64 B per device
-        """
-        width = _check_width(self._width if width is None else width)
-        return _view.text(self.title, self._rows, self._total_lines(),
-                          self._layers if self._traced else None,
-                          width if width is not None else _view.default_width(), **self._flags())
-
-    def __str__(self) -> str:
-        return self.to_string()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return _view.html_tree(self.title, self._flat, self._layers, self._total_lines(),
-                               open_depth=self._open_depth, traced=self._traced,
-                               **self._flags())
-
 
 def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
             pattern: Any = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
@@ -343,9 +166,9 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     check_int(depth, "depth", InspectionError, minimum=0, allow_none=True,
               unit="0 folds the whole net into one row")
     check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
-    _check_width(width)
+    check_width(width)
     blocks = named_blocks(block, aliases=True)
-    selected = _selected(block, pattern)
+    selected = _selected_groups(block, pattern)
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
@@ -386,11 +209,6 @@ def _registered_twice(block: Block) -> Dict[str, List[str]]:
                        if len(paths) > 1 and blk.collect_params())
 
 
-def _check_width(width: Any) -> Optional[int]:
-    return check_int(width, "width", InspectionError, minimum=_view.MIN_WIDTH, allow_none=True,
-                     unit="characters")
-
-
 def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
     missing = [g.path for g in parameter_groups(block) if init_state(g.param) == "uninitialized"]
     if missing:
@@ -412,8 +230,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
     state = init_state(param)
     raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
     shape = None if raw is None else tuple(int(d) if d > 0 else None for d in raw)
-    known = shape is not None and None not in shape
-    size = math.prod(shape) if known else None
+    size = D.known_size(shape)
     dtype = _dtype(param.dtype)
     ctxs = contexts(param) or []
     prov = getattr(param, PROVENANCE_ATTR, None)
@@ -461,7 +278,7 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
 MAX_BINS = 10_000
 
 
-def _selected(block: Block, pattern: Any) -> List[Any]:
+def _selected_groups(block: Block, pattern: Any) -> List[Any]:
     """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
 
     A pattern that selects nothing is an error naming the paths there are.
@@ -517,7 +334,7 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
     except ImportError as exc:
         raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
                           "pip install 'matplotlib<3.9'") from exc
-    chosen = _selected(block, pattern)
+    chosen = _selected_groups(block, pattern)
     if not chosen:
         raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")
     rows = -(-len(chosen) // cols)

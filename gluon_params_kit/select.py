@@ -12,28 +12,28 @@ the first Parameter is touched, and ``dry_run=True`` reports them without making
 """
 from __future__ import annotations
 
-import fnmatch
-import inspect
 import math
 import numbers
 import re
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
+from ._backbone import check_block, key_in, parameter_groups, spellings
 from ._compat import gluon
-from ._validate import check_bool, check_choice
+from ._patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label
+from ._validate import check_bool
 from .errors import PathError, SelectionError, did_you_mean, listing
-from ._backbone import ParamGroup, check_block, key_in, parameter_groups, spellings
 
 __all__ = [
     "Changes",
+    "MATCH_ON",
     "MODES",
-    "ONS",
     "Pattern",
     "Selection",
     "accumulate_gradients",
     "freeze",
     "make_matcher",
+    "matching_groups",
     "select",
     "set_multipliers",
     "unfreeze",
@@ -42,166 +42,6 @@ __all__ = [
 Block = gluon.Block
 Parameter = gluon.Parameter
 ParameterDict = gluon.ParameterDict
-
-#: The pattern modes: ``re.search`` (default), ``re.match`` (Gluon's), ``re.fullmatch``, shell glob.
-MODES = ("search", "match", "fullmatch", "glob")
-#: What a pattern is matched against: the structural path, or the Parameter's auto name.
-ONS = ("path", "name")
-
-#: A selection predicate: ``(path) -> bool`` or ``(path, param) -> bool``.
-Predicate = Union[Callable[[str], bool], Callable[[str, Parameter], bool]]
-#: What selects Parameters, everywhere in the kit (see :func:`make_matcher`).
-Pattern = Union[None, str, Sequence[str], Predicate]
-
-
-# --------------------------------------------------------------------------- matchers
-
-class _Matcher:
-    """A compiled pattern: call it with ``(path, param)``; its repr shows what it matches."""
-
-    __slots__ = ("pattern", "mode", "on", "_test")
-
-    def __init__(self, pattern, mode: str, on: str, test: Callable[[str, Parameter], bool]):
-        self.pattern, self.mode, self.on, self._test = pattern, mode, on, test
-
-    def __call__(self, path: str, param: Optional[Parameter] = None) -> bool:
-        return self._test(path, param)
-
-    def __repr__(self) -> str:
-        return f"make_matcher({self.pattern!r}, mode={self.mode!r}, on={self.on!r})"
-
-
-def _check_options(mode: str, on: str) -> None:
-    check_choice(mode, "mode", MODES, SelectionError)
-    if on not in ONS:
-        raise SelectionError(f"unknown on={on!r}. Expected one of {listing(ONS)} "
-                             f"(structural path, or the Parameter's auto name).")
-
-
-def _compile(text: str, mode: str) -> Callable[[str], Any]:
-    """The ``str -> match or None`` test of one pattern string in ``mode``."""
-    source = fnmatch.translate(text) if mode == "glob" else text
-    try:
-        rx = re.compile(source)
-    except re.error as exc:
-        raise SelectionError(f"invalid regular expression {text!r}: {exc}") from exc
-    return {"search": rx.search, "match": rx.match, "fullmatch": rx.fullmatch,
-            "glob": rx.match}[mode]
-
-
-def make_matcher(pattern: Pattern, *, mode: str = "search",
-                 on: str = "path") -> Callable[[str, Parameter], bool]:
-    """Compile a selection pattern into a predicate ``(path, param) -> bool``.
-
-    The one place where patterns get their meaning, shared by :func:`select` and by
-    anything that takes rules (such as init plans), so a pattern means the same everywhere.
-
-    Args:
-        pattern: a regular expression (a ``glob`` in glob mode); a list or tuple of them,
-            which matches when any does (an empty list matches nothing); a callable
-            ``(path, param) -> bool`` or ``(path) -> bool``, used as it is; or ``None``,
-            which matches everything.
-        mode: ``'search'`` (anywhere in the text, the default), ``'match'`` (at the start,
-            as Gluon's ``collect_params``), ``'fullmatch'`` (the whole text) or ``'glob'``
-            (shell wildcards over the whole text; ``*`` also crosses dots).
-        on: ``'path'`` matches the structural path given to the matcher, ``'name'`` the
-            Parameter's auto name ``param.name`` (``dense0_weight``).
-
-    Returns:
-        A callable ``matcher(path, param) -> bool``. With ``on='path'`` and a string
-        pattern, ``param`` may be omitted.
-
-    Raises:
-        SelectionError: an unknown ``mode`` or ``on`` (the choices are listed), an invalid
-            regular expression (the pattern and the ``re.error`` are named), or a pattern of
-            another type.
-
-    Examples:
-        >>> m = make_matcher(r'weight')
-        >>> m('0.1.weight'), m('0.1.bias')
-        (True, False)
-        >>> make_matcher(['*.bias', '2.*'], mode='glob')('2.weight')
-        True
-        >>> make_matcher('weight', mode='match')('0.weight')  # Gluon's re.match
-        False
-        >>> make_matcher(lambda path: path.endswith('bias'))('1.bias')
-        True
-    """
-    _check_options(mode, on)
-    if pattern is None:
-        return _Matcher(None, mode, on, lambda path, param: True)
-    if callable(pattern) and not isinstance(pattern, str):
-        return _Matcher(pattern, mode, on, _safe_predicate(pattern))
-    if isinstance(pattern, str):
-        tests = [_compile(pattern, mode)]
-    elif isinstance(pattern, (list, tuple)) and all(isinstance(p, str) for p in pattern):
-        tests = [_compile(p, mode) for p in pattern]
-    else:
-        raise SelectionError(
-            f"pattern must be a str, a list or tuple of str, a callable (path, param) -> bool "
-            f"or None, got {type(pattern).__name__}: {pattern!r}")
-    if on == "path":
-        if len(tests) == 1:
-            one = tests[0]
-            return _Matcher(pattern, mode, on, lambda path, param=None: one(path) is not None)
-        return _Matcher(pattern, mode, on,
-                        lambda path, param=None: any(t(path) is not None for t in tests))
-    if len(tests) == 1:
-        one = tests[0]
-        return _Matcher(pattern, mode, on, lambda path, param: one(param.name) is not None)
-    return _Matcher(pattern, mode, on,
-                    lambda path, param: any(t(param.name) is not None for t in tests))
-
-
-def _safe_predicate(predicate: Predicate) -> Callable[[str, Parameter], bool]:
-    label = getattr(predicate, "__qualname__", repr(predicate))
-    path_only = _takes_one_argument(predicate)
-
-    def test(path: str, param: Parameter = None) -> bool:
-        try:
-            return bool(predicate(path) if path_only else predicate(path, param))
-        except Exception as exc:  # the user's code: say where it failed, keep the cause
-            raise SelectionError(f"predicate {label} raised {type(exc).__name__} on path "
-                                 f"{path!r}: {exc}") from exc
-    return test
-
-
-def _takes_one_argument(predicate: Callable) -> bool:
-    """Whether ``predicate`` takes only a path (``(path) -> bool``), not ``(path, param)``."""
-    try:
-        signature = inspect.signature(predicate)
-    except (TypeError, ValueError):  # a builtin without a signature: give it both
-        return False
-    try:
-        signature.bind("path", None)
-    except TypeError:
-        return True
-    return False
-
-
-def matching_groups(block: Block, keep: Callable, drop: Optional[Callable] = None, *,
-                    on: str = "path") -> List[ParamGroup]:
-    """The Parameter groups of ``block`` that matcher ``keep`` selects and ``drop`` does not.
-
-    The one selection loop of the kit: a shared Parameter lives at several paths and is
-    selected when any of them matches (freezing layer 2 freezes what layer 2 uses); with
-    ``on='name'`` its one auto name is tested once.
-
-    >>> from mxnet.gluon import nn
-    >>> net = nn.Sequential(); net.add(nn.Dense(2), nn.Dense(1))
-    >>> [g.path for g in matching_groups(net, make_matcher('bias'), make_matcher('^1'))]
-    ['0.bias']
-    """
-    out = []
-    for group in parameter_groups(block):
-        tested = group.paths[:1] if on == "name" else group.spellings
-        if not any(keep(p, group.param) for p in tested):
-            continue
-        if drop is not None and any(drop(p, group.param) for p in tested):
-            continue
-        out.append(group)
-    return out
-
 
 # --------------------------------------------------------------------------- select
 
@@ -304,21 +144,22 @@ def _empty_message(block, pattern, exclude, mode, on, keep, what) -> str:
         return f"{owner} has no parameters to select from"
     n_hit = len(matching_groups(block, keep, on=on))
     if n_hit:
-        return (f"{what} {_label(pattern)} selects {n_hit} parameter(s) but exclude "
-                f"{_label(exclude)} removes them all (mode={mode!r}, on={on!r})")
+        return (f"{what} {_shown(pattern)} selects {n_hit} parameter(s) but exclude "
+                f"{_shown(exclude)} removes them all (mode={mode!r}, on={on!r})")
     hint = ""
     if mode == "match" and isinstance(pattern, str):
         if any(re.search(pattern, s) for s in shown):
             hint = " It matches inside some of them: mode='search' finds those."
     if on == "path" and isinstance(pattern, str) and "_" in pattern:
         hint += " It looks like an auto name: on='name' matches those."
-    return (f"{what} {_label(pattern)} selects nothing in {owner} (mode={mode!r}, on={on!r}). "
+    return (f"{what} {_shown(pattern)} selects nothing in {owner} (mode={mode!r}, on={on!r}). "
             f"Existing {on}s: {listing(shown, limit=6)}.{hint} Pass allow_empty=True to "
             f"accept an empty selection.")
 
 
-def _label(pattern) -> str:
-    return getattr(pattern, "__qualname__", None) if callable(pattern) else repr(pattern)
+def _shown(pattern) -> str:
+    """A pattern as error messages quote it: ``'weight'``, a predicate by its name."""
+    return pattern_label(pattern) if callable(pattern) else repr(pattern)
 
 
 def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
@@ -601,7 +442,7 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
         raise SelectionError(f"{attr} must be a number, a dict pattern -> number or a list of "
                              f"(pattern, number) pairs, got {type(spec).__name__}: {spec!r}")
     compiled = [(make_matcher(p, mode=mode, on=on), p,
-                 _check_value(attr, v, f" for rule {_label(p)}")) for p, v in rules]
+                 _check_value(attr, v, f" for rule {_shown(p)}")) for p, v in rules]
     aliases = _aliases(block, found)
     values: Dict[str, float] = {}
     used = [False] * len(compiled)
@@ -611,7 +452,7 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
                 values[path] = value
                 used[i] = True
                 break
-    unused = [_label(p) for (_, p, _), u in zip(compiled, used) if not u]
+    unused = [_shown(p) for (_, p, _), u in zip(compiled, used) if not u]
     if unused and not allow_empty:
         raise SelectionError(f"{attr} rule(s) {', '.join(unused)} match none of the "
                              f"{len(found)} selected parameters (mode={mode!r}, on={on!r}): "

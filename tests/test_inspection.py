@@ -200,17 +200,17 @@ def test_depth_fold_counts_a_blocks_own_parameters():
 
 def test_pattern_reaches_a_tied_parameter_through_its_alias():
     net = initialized(tied_mlp(), (2, 5))
-    assert [r["path"] for r in summary(net, pattern=r"^2\.")] == ["1.weight", "1.bias"]
+    assert [r["path"] for r in summary(net, pattern=r"^2\.").values()] == ["1.weight", "1.bias"]
     assert list(stats(net, pattern=r"^2\.")) == ["1.weight", "1.bias"]
 
 
 def test_pattern_selects_rows_and_totals():
     net = initialized(book_rgnet(), (2, 20))
     s = summary(net, pattern=r"weight$")
-    assert all(r["path"].endswith("weight") for r in s) and len(s) == 9
-    assert s.totals["parameters"] == sum(r["size"] for r in s)
+    assert all(r["path"].endswith("weight") for r in s.values()) and len(s) == 9
+    assert s.totals["parameters"] == sum(r["size"] for r in s.values())
     by_call = summary(net, pattern=lambda path, p: path.startswith("1."))
-    assert [r["path"] for r in by_call] == ["1.weight", "1.bias"]
+    assert [r["path"] for r in by_call.values()] == ["1.weight", "1.bias"]
     assert "matching 'weight$'" in s.title
 
 

@@ -147,11 +147,11 @@ def test_real_model_keys_files_and_reports(name, mode, tmp_path):
     assert s.totals["tensors"] == len(unique)
 
     ties = gpk.tied_groups(net)
-    assert [g.paths for g in ties] == TIES.get(name, [])
+    assert [g.paths for g in ties.values()] == TIES.get(name, [])
     if inputs is not None:
         with_inputs = gpk.tied_groups(net, *inputs)
-        assert [g.paths for g in with_inputs][:len(ties)] == [g.paths for g in ties] or \
-            all(g.paths in [t.paths for t in with_inputs] for g in ties)
+        assert [g.paths for g in with_inputs.values()][:len(ties)] == [g.paths for g in ties.values()] or \
+            all(g.paths in [t.paths for t in with_inputs.values()] for g in ties.values())
 
     for regex in REGEXES:
         theirs_names = list(net.collect_params(regex).keys())
@@ -218,7 +218,7 @@ def test_tied_groups_without_inputs_runs_nothing():
     net, _ = CORPUS["seq2seq_own_keys"]()
     net.initialize()  # deferred shapes stay deferred: no forward without inputs
     report = gpk.tied_groups(net)
-    assert [g.paths for g in report] == TIES["seq2seq_own_keys"]
+    assert [g.paths for g in report.values()] == TIES["seq2seq_own_keys"]
     assert report[0].uses is None
     row = str(report).splitlines()[2]
     assert "(12, 8)" in row and "-1" not in row

@@ -328,7 +328,7 @@ def test_inputs_on_real_models_leave_them_unchanged(name):
                                          {id(p): p for p in net.collect_params().values()}.values())
     tree = parse(s._repr_html_())
     shown = [r[2][1] for r in tree.rows if len(r[2]) > 1]  # the name column of plain rows
-    assert sorted(n for n in shown if n in {r["name"] for r in s}) == sorted(r["name"] for r in s)
+    assert sorted(n for n in shown if n in {r["name"] for r in s.values()}) == sorted(r["name"] for r in s.values())
     assert max(map(len, s.to_string(width=100).splitlines())) <= 100
 
 
