@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 import numpy as onp
 
 from ._files import open_source
-from .errors import CheckpointError
+from .errors import CheckpointError, PathError, did_you_mean, listing
 
 __all__ = ["ArrayInfo", "Header", "bfloat16_to_float32", "file_keys_of", "iter_range",
            "numpy_dtype", "read_range"]
@@ -65,7 +65,10 @@ class Header(Mapping):
 
     A read-only mapping of array name -> :class:`ArrayInfo`, in file order: iterating
     yields the names, ``header[name]`` the info (any path form the kit accepts, such as
-    ``'[0][1].bias'`` or ``(0, 1, 'bias')``, and an int position). ``.arrays`` is the
+    ``'[0][1].bias'`` or ``(0, 1, 'bias')``, and an int position; a missing name raises
+    :class:`~gluon_params_kit.errors.PathError`, a ``KeyError``, with the closest names),
+    ``to_records()`` plain dicts. It is mapped like the kit's reports (``_report.Report``)
+    but does not derive from it: reading a header must not import mxnet. ``.arrays`` is the
     tuple of infos, ``.format`` one of ``'params'``, ``'safetensors'``, ``'npz'``.
     ``.metadata`` is the safetensors ``__metadata__`` (empty for the other formats) and
     ``.aliases`` maps the other paths of a tied Parameter, which the kit's safetensors
@@ -120,8 +123,14 @@ class Header(Mapping):
             return self._by_name[key]
         name = self.key_of(key)
         if name is None:
-            raise KeyError(key)
+            raise PathError(f"no array {key!r} in {self.path!r}. Arrays: "
+                            f"{listing(self._names) or 'none'}."
+                            + did_you_mean(str(key), self._names + list(self.aliases)))
         return self._by_name[name]
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One plain dict per array (the :class:`ArrayInfo` fields), in file order."""
+        return [dict(info._asdict(), name=name) for name, info in zip(self._names, self.arrays)]
 
     def key_of(self, key: Any) -> Optional[str]:
         """The stored name ``key`` stands for (a path form, or a tied alias), or None."""

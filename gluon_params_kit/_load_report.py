@@ -15,6 +15,7 @@ from ._compat import gluon, mx
 from ._display import format_shape, html_table, text_table
 from ._fileheader import Header, file_keys_of, numpy_dtype
 from ._remap import Remap, collapse_keys
+from ._report import Report
 from .errors import CheckpointError, PathError, listing
 from ._backbone import key_index
 from .tree import named_parameters
@@ -24,8 +25,12 @@ __all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "un
 Block = gluon.Block
 
 
-class LoadReport:
+class LoadReport(Report):
     """What :func:`load` found and did: loaded, missing, unexpected, mismatched, skipped.
+
+    A mapping like the kit's other reports: iterating yields every key it speaks of
+    (loaded, then mismatched, missing and unexpected ones), ``report[path]`` (any path
+    form) gives ``{'key', 'status', 'detail'}`` for it; the lists below say the same by kind.
 
     Attributes:
         loaded: Paths whose values were (or, after a refused load, would be) loaded.
@@ -56,6 +61,34 @@ class LoadReport:
         self.paired: Dict[str, str] = OrderedDict()
         self.not_loaded_values: Optional[int] = 0
         self.applied = False
+        self._aliases: Dict[str, str] = {}
+
+    _what, _kind = "key", "load report"
+
+    @property
+    def _entries(self) -> "OrderedDict[str, Dict[str, str]]":
+        """key -> ``{'key', 'status', 'detail'}``, built from the lists (they change while
+        :func:`load` runs)."""
+        out: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
+
+        def put(key, status, detail=""):
+            out.setdefault(key, dict(key=key, status=status, detail=detail))
+        old_of = {new: old for old, new in self.renamed.items()}
+        for k in self.loaded:
+            detail = [f"{a} -> {b}" for a, b in [self.cast[k]]] if k in self.cast else []
+            detail += [f"from {old_of[k]}"] if k in old_of else []
+            put(k, "loaded" if self.applied else "would load", "; ".join(detail))
+        for k, (a, b) in self.shape_mismatches.items():
+            put(k, "shape", f"block {format_shape(a)} vs file {format_shape(b)}")
+        for k, (a, b) in self.dtype_mismatches.items():
+            put(k, "dtype", f"block {a} vs file {b}")
+        for k, v in self.tied_conflicts.items():
+            put(k, "tied", f"copies disagree: {', '.join(v)}")
+        for k in self.missing:
+            put(k, "missing", "not in the file")
+        for k in self.unexpected:
+            put(k, "unexpected", "not in the block")
+        return out
 
     @property
     def ok(self) -> bool:

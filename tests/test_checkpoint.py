@@ -698,3 +698,17 @@ def test_collapse_keys_expands_back_to_the_same_keys(triples):
     collapsed = collapse_keys(keys)
     expanded = [k for pattern in collapsed for k in _expand(pattern)]
     assert sorted(expanded) == sorted(keys) and len(collapsed) <= len(keys)
+
+
+def test_load_report_is_a_mapping_of_keys(tmp_path):
+    net = initialized(book_rgnet(), x_shape=(2, 20))
+    mx.nd.save(str(tmp_path / "f.params"), {"1.weight": net[1].weight.data(), "extra": mx.nd.ones(1)})
+    with pytest.warns(gpk.LoadWarning):
+        report = load(initialized(book_rgnet(), x_shape=(2, 20)), tmp_path / "f.params", strict=False)
+    keys = list(report)
+    assert keys[0] == "1.weight" and keys[-1] == "extra" and len(keys) == len(report) == 19
+    assert report["[1].weight"] == {"key": "1.weight", "status": "loaded", "detail": ""}
+    assert report["0.0.0.bias"]["status"] == "missing" and report["extra"]["status"] == "unexpected"
+    assert all(report[k]["key"] == k for k in report)
+    with pytest.raises(gpk.PathError, match="Did you mean '1.weight'"):
+        report["1.wieght"]

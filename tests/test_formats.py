@@ -310,8 +310,10 @@ def test_header_is_a_mapping_of_names(tmp_path):
     assert header["[0][1][0].bias"] is header["0.1.0.bias"] is header[("0", 1, 0, "bias")]
     assert header["rgnet[1].weight"] is header["1.weight"] and header[0] is header.arrays[0]
     assert "0.1.0.bias" in header and "nope" not in header
-    with pytest.raises(KeyError):
-        header["0.9.weight"]
+    with pytest.raises(gpk.PathError, match="Did you mean '1.weight'"):
+        header["1.wieght"]  # a KeyError, with the closest names
+    records = header.to_records()
+    assert [r["name"] for r in records] == header.names and records[-1]["shape"] == (10,)
 
 
 # --------------------------------------------------------------------------- fuzzing
