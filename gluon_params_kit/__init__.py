@@ -111,10 +111,15 @@ _EXPORTS = {
     "sync_replicas": "devices",
     "try_all_gpus": "devices",
     "try_gpu": "devices",
+    # training
+    "TrainingReport": "training",
+    "load_training": "training",
+    "read_training": "training",
+    "save_training": "training",
 }
 #: modules reachable as attributes without an explicit import (``gpk.chapter.rgnet``)
 _SUBMODULES = ("checkpoint", "chapter", "cli", "devices", "errors", "exercises", "initializers",
-               "inspection", "select", "tree", "tying")
+               "inspection", "select", "training", "tree", "tying")
 
 __all__ = [
     "ArrayInfo",
@@ -149,6 +154,7 @@ __all__ = [
     "TieError",
     "TiedGroup",
     "TiedGroups",
+    "TrainingReport",
     "TransposedDense",
     "accumulate_gradients",
     "available_contexts",
@@ -169,6 +175,7 @@ __all__ = [
     "legacy_names",
     "list_initializers",
     "load",
+    "load_training",
     "make_matcher",
     "match_legacy_names",
     "matching_groups",
@@ -180,12 +187,14 @@ __all__ = [
     "plot_histograms",
     "provenance",
     "read_header",
+    "read_training",
     "register_initializer",
     "reinitialize",
     "render_tree",
     "repeat_tied",
     "replica_report",
     "save",
+    "save_training",
     "select",
     "set_data_everywhere",
     "set_multipliers",

@@ -137,6 +137,21 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     return out
 
 
+def aligned(rows: Sequence[Sequence[str]], columns: int, gap: int = 2) -> List[str]:
+    """Rows whose first ``columns`` cells are padded into columns, the rest as they are;
+    empty cells take no room and trailing blanks are cut (a tree's parameter lines).
+
+    >>> aligned([["0.weight", "(3, 2)", "shared: 1.weight"], ["0.bias", "(3,)", ""]], 2)
+    ['0.weight  (3, 2)  shared: 1.weight', '0.bias    (3,)']
+    """
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(columns)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:columns], widths)] + list(r[columns:])
+        out.append((" " * gap).join(c for c in cells if c).rstrip())
+    return out
+
+
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool],
                classes: Optional[Dict[int, str]] = None) -> str:
     """An HTML ``<table>`` with escaped cells; right-aligned columns get the class ``r``,

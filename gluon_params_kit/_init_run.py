@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ._backbone import contexts, has_data, is_deferred, restore_fields, save_fields
 from ._compat import mx
 from ._display import format_shape
-from ._init_specs import PROVENANCE_ATTR
+from ._provenance import MARK_ATTR, PROVENANCE_ATTR, record
 from .errors import InitializerError
 
 __all__ = ["run_entries"]
@@ -73,8 +73,7 @@ class _PlannedInitializer(Initializer):
                 f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
                 f"it was before apply() ({undone} had values already): nothing was "
                 f"changed. Fix the rule and apply the plan again.") from exc
-        setattr(self.param, PROVENANCE_ATTR,
-                {"rule": self.rule, "spec": self.spec, "seed": self.seed})
+        record(self.param, arr, self.rule, self.spec, self.seed)
         if self.batch is not None:
             self.batch.done(self.param)
 
@@ -199,4 +198,5 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
 
 
 #: What initialize() replaces on a Parameter, to put it back after a failure.
-_STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR)
+_STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR,
+          MARK_ATTR)

@@ -30,10 +30,6 @@ Initializer = mx.init.Initializer
 Parameter = mx.gluon.Parameter
 Spec = Union[Initializer, str]
 
-#: The attribute each initialized Parameter carries: dict(rule=str, spec=str, seed=int|None).
-PROVENANCE_ATTR = "_params_kit_provenance"
-
-
 _SPEC_FORMS = ("an Initializer, a registered name ('xavier'), a call string "
                "(\"normal(sigma=0.01)\") or the JSON of Initializer.dumps()")
 

@@ -77,13 +77,7 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
                           f"(kvstore {kv.type!r} has {nworkers} worker(s)), got {root!r}")
     params = named_parameters(block)
     _check_broadcastable(params)
-    first = _next_key.get(kv, KEY_BASE)
-    if first + len(params) > KEY_LIMIT:
-        raise DeviceError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are used "
-                          f"up on this kvstore ({first - KEY_BASE} taken, {len(params)} more "
-                          f"asked); create a new kvstore for further broadcasts")
-    _next_key[kv] = first + len(params)
-    keys = list(range(first, first + len(params)))
+    keys = take_keys(kv, len(params))
     values = [p.list_data()[0].as_nd_ndarray() for p in params.values()]
     outs = [[d.as_nd_ndarray() for d in p.list_data()] for p in params.values()]
     if not keys:
@@ -99,6 +93,18 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
         for arr in row:
             arr.wait_to_read()
     return list(params)
+
+
+def take_keys(kv: "mx.kv.KVStore", n: int) -> List[int]:
+    """The next ``n`` keys of the kit's reserved range on ``kv``, never handed out twice
+    (every worker makes the same calls in the same order, so all get the same keys)."""
+    first = _next_key.get(kv, KEY_BASE)
+    if first + n > KEY_LIMIT:
+        raise DeviceError(f"the kit's reserved kvstore keys {KEY_BASE}..{KEY_LIMIT - 1} are used "
+                          f"up on this kvstore ({first - KEY_BASE} taken, {n} more "
+                          f"asked); create a new kvstore for further broadcasts")
+    _next_key[kv] = first + n
+    return list(range(first, first + n))
 
 
 def _as_kvstore(kvstore):

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional
 
 import numpy as _onp
 
+from . import _display as D
 from ._compat import gluon
 from ._validate import check_bool, check_int
 from .errors import SelectionError
@@ -85,10 +86,7 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
         if params and blk._reg_params:
             rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], index.use_of)
                     for attr, prm in blk._reg_params.items()]
-            widths = [max(len(r[i]) for r in rows) for i in range(3)]
-            for row in rows:
-                cells = [c.ljust(w) for c, w in zip(row[:3], widths)] + list(row[3:])
-                lines.append((pad + " " * indent + "  ".join(c for c in cells if c)).rstrip())
+            lines.extend(pad + " " * indent + line for line in D.aligned(rows, 3))
         if cut:
             return
         for key, child in blk._children.items():

@@ -104,6 +104,8 @@ def stat_cells(record: Optional[Dict[str, Any]], keys: List[str], with_counts: b
 def provenance_text(prov: Optional[Dict[str, Any]]) -> str:
     if not prov:
         return "-"
+    if "stale" in prov:
+        return "stale"
     return f"{prov.get('spec', '?')} (rule {prov.get('rule', '?')})"
 
 

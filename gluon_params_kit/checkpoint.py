@@ -40,6 +40,7 @@ from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathType
                      listing)
 from ._backbone import check_block
 from .tree import named_parameters
+from ._trainer_kv import before_assign
 
 __all__ = [
     "ArrayInfo",
@@ -286,7 +287,13 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
     ``mx.nd.NDArray``.
     """
     np_mode = is_np_array()
+    # Parameters a live Trainer keeps in its kvstore are written through it (set_data
+    # would reset the store); the hook checks them first and returns what it wrote.
+    written = before_assign([(param, arrays[keys[0]]) for param, keys in plan.values()],
+                            dtype=dtype, what=repr(header.path))
     for canon, (param, keys) in plan.items():
+        if id(param) in written:
+            continue
         data = arrays[keys[0]]
         data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
         use_ctx = ctx_list if param._data is None and not param._deferred_init else None

@@ -21,6 +21,7 @@ from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence,
 
 from ._compat import MXNET_VERSION, gluon, mx
 from ._kvstore import Checksums, write_everywhere, broadcast, checksum
+from ._provenance import carried
 from .errors import DeviceError, listing
 from ._backbone import check_block
 from .tree import get, named_parameters
@@ -541,9 +542,11 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
             grad = None
             if p.grad_req != "null" and len(before) == 1 and len(ctxs) == 1:
                 grad = p.list_grad()[0].copyto(mx.cpu())
+            follow = carried(p)  # the provenance record follows the rebuilt arrays
             p.reset_ctx(ctxs)
             for arr in p.list_data():
                 value.copyto(arr)
+            follow()
             if grad is not None:
                 grad.copyto(p.list_grad()[0])
             rows[path] = (before, to, "moved")

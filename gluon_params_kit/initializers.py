@@ -22,8 +22,9 @@ from ._backbone import check_block, init_state, parameter_groups, spellings
 from ._compat import gluon, mx
 from ._display import format_shape, known_shape
 from ._init_run import run_entries
-from ._init_specs import (PROVENANCE_ATTR, Spec, derive_seed, get_initializer, list_initializers,
+from ._init_specs import (Spec, derive_seed, get_initializer, list_initializers,
                           register_initializer, spec_text)
+from ._provenance import read as read_provenance
 from ._report import Report
 from ._validate import check_bool, check_contexts, check_int
 from .errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
@@ -338,7 +339,10 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
 
     A record is ``{'rule': str, 'spec': str, 'seed': int or None}``, written when the
     values are produced (at apply time, or at the first forward for deferred ones);
-    parameters the kit never initialized map to None.
+    parameters the kit never initialized map to None. When the values were replaced
+    since (``initialize(force_reinit=True)``, ``load_parameters``, ``set_data``,
+    ``gpk.load``), the record is stale: ``{'stale': reason, 'previous': record}``
+    (``summary`` shows ``stale``). Training keeps a record current.
 
     Args:
         block: the network.
@@ -358,12 +362,14 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         ('weight', '["normal", {"sigma": 0.5}]', True)
         >>> provenance(net)['bias']['rule']
         'layer default'
+        >>> net.initialize(force_reinit=True)   # Gluon's own re-initialization
+        >>> provenance(net)['weight']['stale']
+        'values replaced after this record was made (re-initialized)'
     """
     check_block(block, InitializerTypeError)
     out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
     for path, param in named_parameters(block).items():
-        record = getattr(param, PROVENANCE_ATTR, None)
-        out[path] = None if record is None else dict(record)
+        out[path] = read_provenance(param)
     return out
 
 

@@ -32,7 +32,7 @@ from ._patterns import make_matcher, matching_groups
 from ._backbone import (arrays, contexts, grad_arrays, init_state, parameter_groups,
                         spellings)
 from .tree import named_blocks
-from ._init_specs import PROVENANCE_ATTR  # the record InitPlan.apply leaves on a Parameter
+from ._provenance import PROVENANCE_ATTR, read as read_provenance  # noqa: F401 (InitPlan records)
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
 
@@ -233,7 +233,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
     size = D.known_size(shape)
     dtype = _dtype(param.dtype)
     ctxs = contexts(param) or []
-    prov = getattr(param, PROVENANCE_ATTR, None)
+    prov = read_provenance(param)
     return {
         "kind": "parameter", "path": paths[0], "name": param.name,
         "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],

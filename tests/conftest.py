@@ -1,4 +1,7 @@
-"""Shared pytest set-up: array modes, GPU skipping, clean auto names per test."""
+"""Shared pytest set-up: array modes, GPU skipping, golden files."""
+import os
+from pathlib import Path
+
 import pytest
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
@@ -21,6 +24,26 @@ def _reset_np_mode():
     """A test that forgets to reset np mode must not leak it into the next one."""
     yield
     npx.reset_np()
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture
+def golden():
+    """``golden(name, text)`` asserts ``text`` equals ``tests/golden/<name>.txt``.
+
+    After an intended change of a printed report, ``GPK_REGEN_GOLDEN=1 pytest ...`` rewrites
+    the files on purpose; review the diff of ``tests/golden/`` before committing it.
+    """
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / f"{name}.txt"
+        if os.environ.get("GPK_REGEN_GOLDEN") == "1":
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        assert path.exists(), f"missing golden {path}; run with GPK_REGEN_GOLDEN=1 to create it"
+        assert (text if text.endswith("\n") else text + "\n") == path.read_text(encoding="utf-8")
+    return check
 
 
 def pytest_collection_modifyitems(config, items):

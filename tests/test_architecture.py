@@ -103,6 +103,13 @@ def test_no_import_cycles():
     assert _cycle(graph) == []
 
 
+def test_the_readme_architecture_table_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    missing = [m for m in _modules() if m != "__init__" and f"`{m}`" not in table]
+    assert missing == []
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) == []

@@ -9,6 +9,7 @@ import pytest
 import gluon_params_kit
 from gluon_params_kit import _compat, _doctor
 from gluon_params_kit.cli import main
+from gluon_params_kit.devices import num_gpus
 
 
 def _run_python(code, tmp_path, fake=None):
@@ -79,7 +80,7 @@ def test_doctor_reports_versions_and_verdict(capsys):
 def test_doctor_json_and_problem_detection(capsys, monkeypatch):
     assert main(["doctor", "--json"]) in (0, 1)
     report = json.loads(capsys.readouterr().out)
-    assert report["mxnet"] == "1.9.1" and report["gpus"] == 0 and "CUDA" in report["features"]
+    assert report["mxnet"] == "1.9.1" and report["gpus"] == num_gpus() and "CUDA" in report["features"]
     monkeypatch.setattr(_doctor, "_mxnet_distributions", lambda: ["mxnet-cu112==1.9.1", "mxnet==1.9.1"])
     bad = _doctor.diagnose()
     assert not bad["ok"]

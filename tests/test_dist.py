@@ -60,13 +60,15 @@ DIE_WITH_PARENT = ("import ctypes, signal\n"
                    "except Exception:\n    pass\n")
 
 
-def _run_cluster(tmp_path):
+def _run_cluster(tmp_path, worker="dist_worker.py", args=()):
+    """Run scheduler, server and two ``worker`` processes (``worker OUT *args``); return
+    the JSON each worker wrote to OUT."""
     port = _free_port()
     # importing mxnet with DMLC_ROLE set starts the node and returns when the job ends
     start = [sys.executable, "-c", DIE_WITH_PARENT + "import gluon_params_kit"]
     specs = [("scheduler", start), ("server", start)]
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]
-    specs += [("worker", [sys.executable, str(HERE / "dist_worker.py"), str(o)]) for o in outs]
+    specs += [("worker", [sys.executable, str(HERE / worker), str(o), *args]) for o in outs]
     procs, logs = [], []
     try:
         for i, (role, cmd) in enumerate(specs):

@@ -6,10 +6,8 @@ on purpose with ``GPK_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_inspe
 and review the diff of ``tests/golden/`` before committing it.
 """
 import math
-import os
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,18 +23,9 @@ from gluon_params_kit.inspection import (PROVENANCE_ATTR, ParamStats, Summary, p
 from fixtures import (CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initialized,
                             nested_custom, tied_mlp)
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
 RECORD_KEYS = {"kind", "path", "name", "block_type", "shape", "dtype", "size", "bytes",
                "contexts", "grad_req", "lr_mult", "wd_mult", "state", "shared_with",
                "provenance", "stats", "grad_stats", "count", "block_path", "auxiliary"}
-
-
-def check_golden(name, text):
-    path = GOLDEN / f"{name}.txt"
-    if os.environ.get("GPK_REGEN_GOLDEN") == "1":
-        path.write_text(text + "\n", encoding="utf-8")
-    assert path.exists(), f"missing golden {path}; run with GPK_REGEN_GOLDEN=1 to create it"
-    assert text + "\n" == path.read_text(encoding="utf-8")
 
 
 def set_values(param, values):
@@ -64,30 +53,30 @@ def assert_matches_numpy(record, values, bins=16, rel=1e-6):
 
 # --------------------------------------------------------------------------- goldens
 
-def test_golden_mlp_before_initialize():
-    check_golden("mlp_uninitialized", str(summary(book_mlp())))
+def test_golden_mlp_before_initialize(golden):
+    golden("mlp_uninitialized", str(summary(book_mlp())))
 
 
-def test_golden_mlp_deferred_same_in_both_modes(mode):
+def test_golden_mlp_deferred_same_in_both_modes(mode, golden):
     net = book_mlp()
     net.initialize()
     text = str(summary(net))
     assert "(256, ?)" in text and "deferred" in text
-    check_golden("mlp_deferred", text)
+    golden("mlp_deferred", text)
 
 
-def test_golden_mlp_initialized():
-    check_golden("mlp", str(summary(initialized(book_mlp(), (2, 20)))))
+def test_golden_mlp_initialized(golden):
+    golden("mlp", str(summary(initialized(book_mlp(), (2, 20)))))
 
 
-def test_golden_rgnet_and_depth_folding():
+def test_golden_rgnet_and_depth_folding(golden):
     net = initialized(book_rgnet(), (2, 20))
-    check_golden("rgnet", str(summary(net)))
-    check_golden("rgnet_depth1", str(summary(net, depth=1)))
+    golden("rgnet", str(summary(net)))
+    golden("rgnet_depth1", str(summary(net, depth=1)))
 
 
-def test_golden_tied_mlp():
-    check_golden("tied_mlp", str(summary(initialized(tied_mlp(), (2, 5)))))
+def test_golden_tied_mlp(golden):
+    golden("tied_mlp", str(summary(initialized(tied_mlp(), (2, 5)))))
 
 
 # --------------------------------------------------------------------------- summary
@@ -457,7 +446,7 @@ def test_plot_histograms_without_matplotlib(monkeypatch):
         plot_histograms(book_mlp())
 
 
-def test_golden_rgnet_with_example_input_and_narrow_width():
+def test_golden_rgnet_with_example_input_and_narrow_width(golden):
     net = initialized(book_rgnet(), (2, 20))
-    check_golden("rgnet_layers", summary(net, array((3, 20))).to_string(width=120))
-    check_golden("rgnet_width60", summary(net, depth=2).to_string(width=60))
+    golden("rgnet_layers", summary(net, array((3, 20))).to_string(width=120))
+    golden("rgnet_width60", summary(net, depth=2).to_string(width=60))
