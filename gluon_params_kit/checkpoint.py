@@ -272,7 +272,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     report.loaded = list(plan)
     if ctx_list is not None:
         _check_contexts(plan, ctx_list, report, header, block)
-    _assign_loaded_values(plan, arrays, dtype, ctx_list)
+    _assign_loaded_values(plan, arrays, dtype, ctx_list, header)
     report.applied = True
     if report.not_loaded:
         _warn_not_loaded(report, block)
@@ -280,7 +280,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
 
 
 def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
-                          ctx_list: Optional[List[Any]]) -> None:
+                          ctx_list: Optional[List[Any]], header: Header) -> None:
     """The one step of :func:`load` that changes the block: every check has passed.
 
     ``plan`` is ``canonical path -> (Parameter, file keys)``, ``arrays`` file key ->
