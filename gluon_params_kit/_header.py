@@ -27,7 +27,7 @@ row. A file that fails is reported as damaged before MXNet ever sees it, and the
 here expand sparse arrays with numpy, not MXNet. Names holding a NUL byte (which MXNet
 would cut short) make the file damaged too.
 
-:func:`atomic_write` (from ``_files``) is how every file of the kit is written.
+:class:`Header` and :class:`ArrayInfo` (shared by the three formats) live in ``_fileheader``.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as onp
 
 from ._fileheader import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
-from ._files import atomic_write, open_source  # noqa: F401  (atomic_write re-exported)
+from ._files import open_source
 from .errors import CheckpointError, listing
 
 LIST_MAGIC = 0x112
