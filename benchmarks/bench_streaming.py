@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -81,7 +80,7 @@ def best_of(pairs, repeat: int):
 
 def write_params(path: Path, total_bytes: int, seed: int, noise_every: int = 0) -> None:
     """A .params file of float32 arrays of 64 MiB (or smaller), deterministic values."""
-    import gluon_params_kit  # noqa: F401  (numpy shim)
+    import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
     import mxnet as mx
     import numpy as np
     per = min(64 * MiB, total_bytes)
