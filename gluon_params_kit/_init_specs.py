@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, U
 
 from ._compat import mx
 from ._init_checks import check_arguments
-from .chapter import MyInit  # noqa: F401  (registers 'myinit' with MXNet)
 from ._validate import check_bool
 from .errors import InitializerError, InitializerTypeError, did_you_mean, listing
 
@@ -55,6 +54,7 @@ def list_initializers() -> List[str]:
         The registered names, lower case, sorted.
 
     Examples:
+        >>> import gluon_params_kit.chapter  # the book's module registers its 'myinit'
         >>> names = list_initializers()
         >>> {'xavier', 'normal', 'zeros', 'myinit'} <= set(names)
         True
@@ -163,6 +163,7 @@ def get_initializer(spec: Spec) -> Initializer:
         >>> init = get_initializer("xavier(rnd_type='gaussian', magnitude=2)")
         >>> get_initializer(init.dumps()) == init
         True
+        >>> import gluon_params_kit.chapter  # registers the book's MyInit as 'myinit'
         >>> type(get_initializer('myinit')).__name__
         'MyInit'
     """
@@ -261,7 +262,9 @@ def _create(name: str, args: tuple, kwargs: Dict[str, Any], spec: str) -> Initia
         raise InitializerError(
             f"unknown initializer {name!r} in spec {spec!r}. "
             f"Registered: {listing(known, limit=40)}." + did_you_mean(key, known)
-            + " Register new ones with register_initializer.")
+            + " Register new ones with register_initializer."
+            + (" The chapter's 'myinit' is registered by importing gluon_params_kit.chapter."
+               if key == "myinit" else ""))
     klass = table[key]
     signature = inspect.signature(klass.__init__)
     try:

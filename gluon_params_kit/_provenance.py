@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as onp
 
+from ._backbone import arrays
 from ._compat import mx
 
 #: The attribute each initialized Parameter carries: dict(rule=str, spec=str, seed=int|None).
@@ -46,21 +47,21 @@ class _Mark:
 
     def adopt(self, param) -> None:
         """Follow ``param``'s current arrays and shape tuple (same values)."""
-        self.handle, self.shape = weakref.ref(param._data[0].handle), param._shape
+        self.handle, self.shape = weakref.ref(arrays(param)[0].handle), param._shape
 
     def same_arrays(self, param) -> bool:
-        first = param._data[0] if param._data else None
+        first = arrays(param)[0] if arrays(param) else None
         return first is not None and self.handle is not None and self.handle() is first.handle
 
     def reason(self, param) -> Optional[str]:
         if self.stale is not None:
             return self.stale
-        if param._data is None:
+        if arrays(param) is None:
             return "the parameter has no values any more (deferred or not initialized)"
         same_arrays = self.same_arrays(param)
         if same_arrays and param._shape is self.shape:
             return None  # the fast path: nothing replaced since the last look
-        if not _same(self.fingerprint, _gather(param._data[0])):
+        if not _same(self.fingerprint, _gather(arrays(param)[0])):
             # set_data (load_parameters) assigns a new shape tuple; re-initializing does not
             self.stale = ("values replaced after this record was made (re-initialized)"
                           if param._shape is self.shape else
@@ -96,7 +97,7 @@ def record(param, values, rule: Optional[str], spec: Optional[str], seed: Option
     def init_impl(data, ctx_list):
         param.__dict__.pop("_init_impl", None)
         type(param)._init_impl(param, data, ctx_list)
-        if param.__dict__.get(MARK_ATTR) is mark and param._data:
+        if param.__dict__.get(MARK_ATTR) is mark and arrays(param):
             mark.adopt(param)
     param.__dict__["_init_impl"] = init_impl
 
@@ -119,7 +120,7 @@ def carried(param) -> Callable[[], None]:
     current = mark is not None and read(param) is not None and "stale" not in read(param)
 
     def after() -> None:
-        if current and param._data:
+        if current and arrays(param):
             mark.adopt(param)
     return after
 

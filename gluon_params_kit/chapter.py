@@ -6,10 +6,13 @@ auto names in a fresh process) and work in both ``mx.nd`` and ``mx.np`` modes.
 from __future__ import annotations
 
 from ._compat import gluon, is_np_array, mx
+from ._replay import ReplayResult, replay, run_cell
 
 nn = gluon.nn
 
-__all__ = ["FixedHiddenMLP", "MyInit", "block1", "block2", "mlp", "rgnet", "shared_mlp"]
+__all__ = ["ChapterResult", "FixedHiddenMLP", "MyInit", "ReplayResult", "SECTIONS", "block1",
+           "block2", "book_cells", "mlp", "rgnet", "run", "run_all", "run_cell", "run_section",
+           "shared_mlp"]
 
 
 def mlp() -> "nn.Sequential":
@@ -139,68 +142,13 @@ mx.init.register(MyInit)  # registered as 'myinit'
 
 # ----------------------------------------------------------------------------- replay
 
-class ChapterResult:
-    """What :func:`run` did: each cell's output and check count, and the verdict.
-
-    Attributes:
-        outputs: cell key -> exactly what the cell printed and displayed.
-        checks: cell key -> number of verified facts (0 when checks were off).
-        failures: cell key -> the failed check's message.
-    """
-
-    def __init__(self):
-        self.outputs: "dict[str, str]" = {}
-        self.checks: "dict[str, int]" = {}
-        self.failures: "dict[str, str]" = {}
-
-    @property
-    def ok(self) -> bool:
-        """True when every cell ran and every check passed."""
-        return not self.failures
-
-    def closing_line(self) -> str:
-        """``chapter: 17 cells reproduced, N checks passed`` (or what failed)."""
-        line = f"chapter: {len(self.outputs)} cells reproduced, {sum(self.checks.values())} checks passed"
-        if self.failures:
-            line += f", {len(self.failures)} failed: " + "; ".join(
-                f"cell {k}: {v}" for k, v in self.failures.items())
-        return line
-
-    def __repr__(self) -> str:
-        return f"<ChapterResult {self.closing_line()}>"
+#: What :func:`run` returns (the replay engine's result, kept under its old name).
+ChapterResult = ReplayResult
 
 
-def run_cell(source: str, ns: dict) -> str:
-    """Run one cell's source in ``ns`` as Jupyter would; return what it shows.
-
-    Statements run in order; when the last one is an expression, its value is
-    displayed with ``repr`` (unless None) and kept in ``ns['_']``, like IPython.
-
-    >>> ns = {}
-    >>> run_cell("a = 2\\nprint('a is', a)\\na + 1", ns)
-    'a is 2\\n3'
-    """
-    import ast
-    import contextlib
-    import io
-
-    tree = ast.parse(source)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(compile(tree, "<cell>", "exec"), ns)
-        value = None
-        if last is not None:
-            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), ns)
-    ns["_"] = value
-    text = buf.getvalue()
-    if value is not None:
-        text += repr(value)
-    return text
-
-
-def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, file=None) -> ChapterResult:
-    """Replay every code cell of the chapter in the book's order, printing each output.
+def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, book: bool = False,
+        file=None) -> ReplayResult:
+    """Replay the chapter's 17 code cells in the book's order, printing each output.
 
     Args:
         checks: verify each cell's real output (names, shapes, values, statistics).
@@ -209,10 +157,13 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, fil
             the book's: auto names restart at 0 (:func:`~gluon_params_kit.tree.fresh_names`)
             and MXNet's generator is seeded with 0, the state a new process starts in.
             This re-seeds the global generator; pass False to leave it alone.
+        book: also run the book's cells in a fresh Python process with plain MXNet (a few
+            seconds, in parallel) and compare every output; only then does the closing
+            line say ``17/17 cells identical to the book's code``.
         file: where to print (default ``sys.stdout``).
 
     Returns:
-        A :class:`ChapterResult`; its ``closing_line()`` is printed last.
+        A :class:`ReplayResult`; its ``closing_line()`` is printed last.
 
     Examples:
         >>> result = run(quiet=True)
@@ -220,46 +171,104 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, fil
         (True, 17)
         >>> result.outputs['7']
         'array([0., 0., 0., 0., 0., 0., 0., 0., 0., 0.])'
+        >>> result.outputs['14']
+        '42.0\\n'
     """
-    import contextlib
-    import sys
-
     from ._chapter_cells import CELLS
-    from .tree import fresh_names
+
+    return replay(CELLS, name="chapter", checks=checks, quiet=quiet, reproduce=reproduce,
+                  book=book, file=file)
+
+
+#: The sections after the chapter that ``run_section`` replays, in the book's order.
+SECTIONS = ("deferred-init", "custom-layer", "read-write")
+
+
+def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduce: bool = True,
+                book: bool = False, file=None) -> ReplayResult:
+    """Replay one of the sections after the chapter, as :func:`run` replays the chapter.
+
+    ``'deferred-init'`` (9 cells), ``'custom-layer'`` (9) or ``'read-write'`` (8; its cells
+    write their files into a new empty folder, removed afterwards). Each starts from a fresh
+    process's state, as each section of the book does. Arguments as for :func:`run`.
+
+    Raises:
+        ParamsKitError: an unknown section (the valid names are listed).
+
+    Examples:
+        >>> r = run_section('deferred-init', quiet=True)
+        >>> r.ok, r.outputs['6']
+        (True, 'Init dense2_weight (256, 20)\\nInit dense3_weight (10, 256)\\n')
+    """
+    section = _section(name)
+    return replay(section.cells, name=name, checks=checks, quiet=quiet, reproduce=reproduce,
+                  book=book, files=section.files, file=file)
+
+
+def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, file=None) -> ReplayResult:
+    """The chapter, then the three sections, each under its own heading; one result for all.
+
+    Cell keys in the result are ``'chapter/1'`` .. ``'read-write/8'``; the closing line
+    counts all 43 cells (each replay's own line is printed after its cells).
+
+    >>> r = run_all(quiet=True)
+    >>> r.ok, len(r.outputs), list(r.outputs)[17]
+    (True, 43, 'deferred-init/1')
+    """
+    import sys
+    from ._replay import rule
 
     out = file or sys.stdout
-    result = ChapterResult()
-    was_np = is_np_array()
-    ns: dict = {"__name__": "__chapter__"}
-    with contextlib.ExitStack() as stack:
-        if reproduce:
-            stack.enter_context(fresh_names())
-            mx.random.seed(0)
-        try:
-            for cell in CELLS:
-                before = cell.before(ns) if (checks and cell.before) else None
-                text = run_cell(cell.source, ns)
-                result.outputs[cell.key] = text
-                if not quiet:
-                    print(f"── cell {cell.key}: {cell.title} " + "─" * max(3, 60 - len(cell.title)), file=out)
-                    print(text.rstrip("\n"), file=out)
-                if checks:
-                    try:
-                        result.checks[cell.key] = cell.check(ns, text, before)
-                    except AssertionError as exc:
-                        result.checks[cell.key] = 0
-                        result.failures[cell.key] = str(exc)
-        finally:
-            if not was_np:
-                mx.npx.reset_np()
+    total = ReplayResult("all")
+    parts = [("chapter", "Parameter management (Quản lý Tham số)")] + [
+        (n, f"{_section(n).title} ({_section(n).title_vi})") for n in SECTIONS]
+    for name, title in parts:
+        if not quiet:
+            print(rule(f"{name}: {title}", "═"), file=out)
+        kwargs = dict(checks=checks, quiet=quiet, book=book, file=out)
+        part = run(**kwargs) if name == "chapter" else run_section(name, **kwargs)
+        for key in part.outputs:
+            total.outputs[f"{name}/{key}"] = part.outputs[key]
+            total.checks[f"{name}/{key}"] = part.checks.get(key, 0)
+            if key in part.failures:
+                total.failures[f"{name}/{key}"] = part.failures[key]
+        if part.book is not None:
+            total.book = total.book or {}
+            total.book.update({f"{name}/{k}": v for k, v in part.book.items()})
+        if part.book_error is not None:
+            total.book_error = f"{name}: {part.book_error}"
     if not quiet:
-        print(result.closing_line(), file=out)
-    return result
+        print(total.closing_line(), file=out)
+    return total
+
+
+def _section(name: str):
+    from ._section_cells import SECTIONS as _ALL
+    from .errors import ParamsKitError
+
+    if name not in _ALL:
+        raise ParamsKitError(f"unknown section {name!r}; expected one of {', '.join(map(repr, SECTIONS))}")
+    return _ALL[name]
+
+
+def book_cells() -> "dict[str, str]":
+    """Every book cell's source by key: ``'1'`` .. ``'17'`` for the chapter, ``'read-write/3'`` ...
+
+    >>> cells = book_cells()
+    >>> cells['14'].splitlines()[-1], cells['read-write/6']
+    ('print(net[1].weight.data()[0, 0])', "net.save_parameters('mlp.params')")
+    """
+    from ._chapter_cells import CELLS
+
+    cells = {c.key: c.source for c in CELLS}
+    for name in SECTIONS:
+        cells.update({f"{name}/{c.key}": c.source for c in _section(name).cells})
+    return cells
 
 
 def main() -> int:
     """``python -m gluon_params_kit.chapter``: replay the chapter, exit 1 if a check failed."""
-    return 0 if run().ok else 1
+    return 0 if run(book=True).ok else 1
 
 
 if __name__ == "__main__":

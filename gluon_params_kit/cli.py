@@ -30,17 +30,34 @@ from .errors import ParamsKitError
 __all__ = ["main"]
 
 
+_SECTIONS = ("deferred-init", "custom-layer", "read-write")  # chapter.SECTIONS, without mxnet
+
+
 def _add_chapter(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", "--check", dest="check", action="store_true",
                    help="only print the closing line (cells reproduced, checks passed); "
                         "--check is an alias")
     p.add_argument("--no-checks", action="store_true",
                    help="replay the cells without verifying their outputs")
+    p.add_argument("--no-book", action="store_true",
+                   help="do not also run the book's code in a fresh process to compare outputs")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--section", choices=_SECTIONS,
+                       help="replay a section after the chapter instead: deferred initialization, "
+                            "custom layers, file I/O")
+    which.add_argument("--all", action="store_true",
+                       help="replay the chapter and the three sections after it")
 
 
 def _run_chapter(args: argparse.Namespace) -> int:
     from . import chapter
-    result = chapter.run(checks=not args.no_checks, quiet=args.check)
+    kwargs = dict(checks=not args.no_checks, quiet=args.check, book=not args.no_book)
+    if args.all:
+        result = chapter.run_all(**kwargs)
+    elif args.section:
+        result = chapter.run_section(args.section, **kwargs)
+    else:
+        result = chapter.run(**kwargs)
     if args.check:
         print(result.closing_line())
     return 0 if result.ok else 1
@@ -350,7 +367,8 @@ def _run_export(args: argparse.Namespace) -> int:
 Command = Tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 COMMANDS: List[Command] = [
-    ("chapter", "replay the book chapter 'Parameter Management' cell by cell, verified",
+    ("chapter", "replay the book chapter 'Parameter Management' (or the sections after it) "
+                "cell by cell, verified against the book's code",
      _add_chapter, _run_chapter),
     ("doctor", "check Python, numpy, MXNet, the numpy shim, MXNet features and GPUs",
      _add_doctor, _run_doctor),

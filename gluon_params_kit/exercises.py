@@ -11,12 +11,14 @@ from typing import Dict, List
 
 import numpy as onp
 
+from ._backbone import is_deferred
 from ._compat import gluon, is_np_array, mx
 from .chapter import FixedHiddenMLP, mlp, shared_mlp
+from .errors import ParamsKitError
 from .tree import fresh_names, named_parameters
 
-__all__ = ["deferred_init_demo", "fixed_hidden_mlp_parameters", "initializer_properties",
-           "sharing_savings", "train_shared_mlp"]
+__all__ = ["count_parameter_reads", "deferred_init_demo", "fixed_hidden_mlp_parameters",
+           "initializer_properties", "sharing_savings", "step_table", "train_shared_mlp", "why_share"]
 
 
 def _input(shape):
@@ -25,13 +27,59 @@ def _input(shape):
     return mx.np.array(data) if is_np_array() else mx.nd.array(data)
 
 
+def count_parameter_reads(block, *inputs) -> Dict[str, int]:
+    """How many times one forward pass of ``block`` reads each Parameter's value.
+
+    Every layer reads its Parameters' ``data()`` once per call, so a layer called twice
+    reads its Parameters twice. Counted on the Parameter objects themselves (a tied
+    Parameter is one count however many paths lead to it); nothing else changes.
+    Shapes must be known: a first forward that completes deferred initialization reads
+    values once more, so it would not count uses.
+
+    Returns:
+        path -> number of ``data()`` reads during the forward pass.
+
+    Raises:
+        ParamsKitError: a Parameter of ``block`` still waits for its shape (run a forward first).
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize(); x = mx.nd.ones((2, 20)); _ = net(x)
+        >>> reads = count_parameter_reads(net, x)
+        >>> reads['1.weight'], reads['0.weight']
+        (2, 1)
+    """
+    params = named_parameters(block)
+    pending = [path for path, p in params.items() if is_deferred(p)]
+    if pending:
+        raise ParamsKitError(f"count_parameter_reads: parameters {pending} of block have no shape yet; "
+                             f"run one forward pass first (it completes their initialization)")
+    counts = {path: 0 for path in params}
+
+    def counting(path, read):
+        def data(*args, **kwargs):
+            counts[path] += 1
+            return read(*args, **kwargs)
+        return data
+
+    for path, p in params.items():
+        p.data = counting(path, p.data)  # an instance attribute shadows the method
+    try:
+        block(*inputs)
+    finally:
+        for p in params.values():
+            del p.data
+    return counts
+
+
 def fixed_hidden_mlp_parameters() -> Dict[str, dict]:
     """Exercise 1: the parameters of the book's ``FixedHiddenMLP``.
 
     Returns:
         path -> dict(name, shape, grad_req, uses): the constant ``rand_weight`` is a
-        parameter too (``grad_req='null'``, never trained), and the one Dense layer
-        is used twice per forward, so its two parameters have ``uses == 2``.
+        parameter too (``grad_req='null'``, never trained); ``uses`` is how many times
+        a forward pass read it (:func:`count_parameter_reads`), so the one Dense layer,
+        called twice, shows 2.
 
     Examples:
         >>> info = fixed_hidden_mlp_parameters()
@@ -41,9 +89,10 @@ def fixed_hidden_mlp_parameters() -> Dict[str, dict]:
     with fresh_names():
         net = FixedHiddenMLP()
     net.initialize()
-    net(_input((2, 20)))
-    return {path: {"name": p.name, "shape": tuple(p.shape), "grad_req": p.grad_req,
-                   "uses": 2 if path.startswith("dense.") else 1}
+    x = _input((2, 20))
+    net(x)
+    uses = count_parameter_reads(net, x)
+    return {path: {"name": p.name, "shape": tuple(p.shape), "grad_req": p.grad_req, "uses": uses[path]}
             for path, p in named_parameters(net).items()}
 
 
@@ -146,13 +195,15 @@ def train_shared_mlp(steps: int = 5, lr: float = 0.1) -> List[dict]:
     """Exercise 4: train the tied MLP; record each layer's parameters and gradients per step.
 
     Alongside the tied net runs an untied twin with the same values (its layers 1 and 2
-    have separate Parameters). Each step records, per layer, the weight and gradient
-    norms, and for the shared weight: its gradient, the two per-use gradients of the
+    have separate Parameters). Each step records, for every layer's parameters (layer 2's
+    too, which are layer 1's), the value's norm and mean and the gradient's norm, before
+    the update; and for the shared weight: its gradient, the two per-use gradients of the
     twin, and the largest difference between the shared gradient and their sum.
+    :func:`step_table` prints the log as a table.
 
     Returns:
-        One dict per step: ``loss``, ``layers`` (path -> weight/grad norms),
-        ``shared_grad_norm``, ``use_grad_norms`` (two), ``max_abs_diff``.
+        One dict per step: ``loss``, ``layers`` (path -> ``norm``, ``mean``, ``grad_norm``,
+        ``shared_with``), ``shared_grad_norm``, ``use_grad_norms`` (two), ``max_abs_diff``.
 
     Examples:
         >>> log = train_shared_mlp(steps=3)
@@ -175,6 +226,7 @@ def train_shared_mlp(steps: int = 5, lr: float = 0.1) -> List[dict]:
         twin[i].bias.set_data(src.bias.data().copy())
     loss_fn = gluon.loss.L2Loss()
     trainer = gluon.Trainer(tied.collect_params(), "sgd", {"learning_rate": lr})
+    aliases = named_parameters(tied, aliases=True)  # layer 2's paths too: every layer is listed
     log = []
     for _ in range(steps):
         losses = []
@@ -187,9 +239,11 @@ def train_shared_mlp(steps: int = 5, lr: float = 0.1) -> List[dict]:
         uses = [twin[1].weight.grad().asnumpy(), twin[2].weight.grad().asnumpy()]
         log.append({
             "loss": losses[0],
-            "layers": {p: {"weight_norm": float(onp.linalg.norm(v.data().asnumpy())),
-                           "grad_norm": float(onp.linalg.norm(v.grad().asnumpy()))}
-                       for p, v in named_parameters(tied).items()},
+            "layers": {p: {"norm": float(onp.linalg.norm(v.data().asnumpy())),
+                           "mean": float(v.data().asnumpy().mean()),
+                           "grad_norm": float(onp.linalg.norm(v.grad().asnumpy())),
+                           "shared_with": [q for q, w in aliases.items() if w is v and q != p]}
+                       for p, v in aliases.items()},
             "shared_grad_norm": float(onp.linalg.norm(shared)),
             "use_grad_norms": [float(onp.linalg.norm(u)) for u in uses],
             "max_abs_diff": float(abs(shared - (uses[0] + uses[1])).max()),
@@ -220,3 +274,47 @@ def sharing_savings(block) -> dict:
     every = sum(size(p) for p in named_parameters(block, aliases=True).values())
     unique = sum(size(p) for p in named_parameters(block).values())
     return {"without_sharing": every, "with_sharing": unique, "saved": every - unique}
+
+
+def step_table(log: List[dict]) -> str:
+    """Exercise 4's log as a compact table: one row per step and parameter.
+
+    Columns: the step, the loss, the parameter's path (``= 1.weight`` when it is another
+    layer's), its value's norm and mean, its gradient's norm.
+
+    Examples:
+        >>> print(step_table(train_shared_mlp(steps=1)).splitlines()[0])
+        step  loss      parameter             |value|     mean       |grad|
+    """
+    lines = [f"{'step':5} {'loss':9} {'parameter':21} {'|value|':>8} {'mean':>8} {'|grad|':>12}"]
+    for i, step in enumerate(log):
+        for path, row in step["layers"].items():
+            owner = [q for q in row["shared_with"] if q < path]
+            label = f"{path} = {owner[0]}" if owner else path
+            lines.append(f"{i:<5} {step['loss']:<9.4f} {label:21} {row['norm']:8.4f} {row['mean']:8.4f} "
+                         f"{row['grad_norm']:12.6f}")
+    return "\n".join(lines)
+
+
+def why_share(block) -> List[str]:
+    """Exercise 5 in words: why sharing parameters is a good idea, with ``block``'s numbers.
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize(); _ = net(mx.nd.ones((2, 20)))
+        >>> print(why_share(net)[0])
+        Fewer values to store and learn: 330 instead of 402 (72 saved, 18%).
+    """
+    counts = sharing_savings(block)
+    step = train_shared_mlp(steps=1)[0]
+    share = counts["saved"] / counts["without_sharing"] if counts["without_sharing"] else 0.0
+    return [
+        f"Fewer values to store and learn: {counts['with_sharing']} instead of "
+        f"{counts['without_sharing']} ({counts['saved']} saved, {share:.0%}).",
+        "Every use teaches the same weights: the shared gradient is the sum of the uses' gradients "
+        f"(largest difference {step['max_abs_diff']:.1e}), so the layer learns from both places it "
+        "sits in at once.",
+        "It states what the model should do: the same transformation in several places (the same "
+        "filter at every position, the same cell at every time step, one word embedding for a "
+        "language model's input and output), a prior that needs less data and generalizes better.",
+    ]

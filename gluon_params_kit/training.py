@@ -41,7 +41,7 @@ from ._files import atomic_write
 from ._training_state import (decode_value, encode_value, flatten_state, state_keys,
                               unflatten_state)
 from .errors import CheckpointError, CheckpointTypeError, listing
-from ._backbone import check_block
+from ._backbone import check_block, has_data
 from .tree import named_parameters
 
 __all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
@@ -160,7 +160,7 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
     check_block(block, CheckpointTypeError)
     paths = _trainer_paths(block, trainer)
     params = named_parameters(block)
-    pending = [k for k, p in params.items() if p._data is None]
+    pending = [k for k, p in params.items() if not has_data(p)]
     if pending:
         raise CheckpointError(f"cannot save a training checkpoint of {type(block).__name__}: "
                               f"{listing(pending)} not initialized yet (run a forward pass)")

@@ -2,8 +2,12 @@
 
 Each ``notebooks/src/<name>.py`` is a plain Python file split into cells by ``# %%``
 lines (``# %% [markdown]`` starts a markdown cell whose lines are ``# ``-commented;
-``# %% [book:KEY]`` is the chapter's cell KEY, filled in from ``_chapter_cells.CELLS``).
-``python notebooks/build.py [name ...]`` writes ``notebooks/<name>.ipynb`` and runs it
+``# %% [book:KEY]`` is the book's cell KEY, filled in from the kit's copy of the book's
+cells: ``1`` .. ``17`` for the chapter, ``deferred-init/3`` for a section's cell 3).
+A cell tagged with a language (``# %% [markdown en]``, ``# %% [vi]``) belongs to that
+edition only: one source gives the Vietnamese notebook and, listed in ``EDITIONS``, an
+English one with the same code cells.
+``python notebooks/build.py [notebook ...]`` writes ``notebooks/<notebook>.ipynb`` and runs it
 top to bottom in a fresh kernel (so auto names and random values are a fresh process's),
 keeping the outputs. The sources are the truth; the .ipynb files are built from them.
 """
@@ -18,17 +22,36 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
-_MARK = re.compile(r"^# %%(?: \[(?:(?P<md>markdown)|book:(?P<book>[\w-]+))\])?\s*$")
+_MARK = re.compile(r"^# %%(?: \[(?:(?P<md>markdown)|book:(?P<book>[\w/-]+))?"
+                   r"(?: ?(?P<lang>vi|en))?\])?\s*$")
+#: notebook -> (source, language) for the notebooks that are another language's edition
+EDITIONS = {"1-parameter-management": ("1-quan-ly-tham-so", "en")}
+LANGUAGES = ("vi", "en")
 
 
-def parse(text: str) -> nbformat.NotebookNode:
-    """Percent-format source -> notebook (no outputs)."""
+def source_of(notebook: str):
+    """``(source path, language)`` that notebook ``notebook`` is built from."""
+    src, lang = EDITIONS.get(notebook, (notebook, "vi"))
+    return SRC / f"{src}.py", lang
+
+
+def notebooks() -> list:
+    """Every notebook the sources give, editions included, sorted."""
+    return sorted([p.stem for p in SRC.glob("*.py")] + list(EDITIONS))
+
+
+def parse(text: str, lang: str = "vi") -> nbformat.NotebookNode:
+    """Percent-format source -> the notebook of edition ``lang`` (no outputs)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    kind, lines, book = None, [], None
+    kind, lines, book, tag = None, [], None, None
 
     def flush():
         body = "\n".join(lines).strip("\n")
+        if tag not in (None, lang):
+            return
         if kind == "book":
             if body:
                 raise ValueError(f"book cell {book!r} must be empty in the source: it is filled in")
@@ -45,7 +68,7 @@ def parse(text: str) -> nbformat.NotebookNode:
         m = _MARK.match(line)
         if m:
             flush()
-            book = m.group("book")
+            book, tag = m.group("book"), m.group("lang")
             kind, lines = ("md" if m.group("md") else "book" if book else "code"), []
         elif kind is not None:
             lines.append(line)
@@ -54,15 +77,15 @@ def parse(text: str) -> nbformat.NotebookNode:
 
 
 def _book_cells() -> dict:
-    """The chapter's cells by key, from the one place they are written down."""
+    """The book's cells by key, from the one place they are written down."""
     sys.path.insert(0, str(HERE.parent))
-    from gluon_params_kit._chapter_cells import CELLS
-    return {c.key: c.source for c in CELLS}
+    from gluon_params_kit.chapter import book_cells
+    return book_cells()
 
 
 def build(name: str, execute: bool = True, timeout: int = 600) -> Path:
-    src = SRC / f"{name}.py"
-    nb = parse(src.read_text(encoding="utf-8"))
+    src, lang = source_of(name)
+    nb = parse(src.read_text(encoding="utf-8"), lang)
     if execute:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(HERE)}}).execute()
@@ -74,6 +97,6 @@ def build(name: str, execute: bool = True, timeout: int = 600) -> Path:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or sorted(p.stem for p in SRC.glob("*.py"))
+    names = sys.argv[1:] or notebooks()
     for n in names:
         print("built", build(n))

@@ -23,7 +23,7 @@ PRIVATE_OWNER = "_backbone"
 #: Underscore names one module may import from another; empty: none may.
 ALLOWED_PRIVATE_IMPORTS: Set[Tuple[str, str, str]] = set()
 #: The book's modules and the command line: the core must not import them.
-OUTER = {"chapter", "_chapter_cells", "exercises", "cli", "__main__"}
+OUTER = {"chapter", "_chapter_cells", "_section_cells", "_replay", "exercises", "cli", "__main__"}
 
 
 def _modules() -> Dict[str, ast.Module]:

@@ -4,6 +4,7 @@
 (the full `gluon-params chapter` transcript of a fresh process).
 """
 import os
+import textwrap
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from mxnet import autograd, gluon, npx
 
 from gluon_params_kit import chapter, fresh_names, named_parameters
 from gluon_params_kit._chapter_cells import CELLS, Cell
-from gluon_params_kit.exercises import (deferred_init_demo, fixed_hidden_mlp_parameters,
-                                         initializer_properties, sharing_savings, train_shared_mlp)
+from gluon_params_kit.errors import ParamsKitError
+from gluon_params_kit.exercises import (count_parameter_reads, deferred_init_demo, fixed_hidden_mlp_parameters,
+                                         initializer_properties, sharing_savings, step_table,
+                                         train_shared_mlp, why_share)
 from fixtures import array
 
 GOLDEN = Path(__file__).parent / "golden" / "chapter.txt"
@@ -91,6 +94,12 @@ def test_cell8_regex_selections(replay):
     assert net is not mlp
 
 
+def test_cells_are_numbered_as_in_the_book():
+    assert KEYS == [str(i) for i in range(1, 18)]
+    assert [c.title for c in CELLS][8:11] == ["Nested blocks: block1, block2, rgnet",
+                                              "How the nested net is organized", "Reach into the nesting"]
+
+
 def test_rgnet_structure(replay):
     rgnet = replay["ns"]["rgnet"]
     params = named_parameters(rgnet)
@@ -100,26 +109,27 @@ def test_rgnet_structure(replay):
     assert params["1.bias"].name == "dense10_bias"
     assert rgnet[0][1][0].bias.shape == (32,)
     assert not rgnet[0][1][0].bias.data().asnumpy().any()
-    assert "sequential1_ (" in replay["outputs"]["rgnet-print"]
+    assert "sequential1_ (" in replay["outputs"]["10"]
 
 
 def test_init_cells_values(replay):
     snaps = replay["snaps"]
-    w9 = snaps["9"]["net"]["0.weight"]
-    assert abs(w9.std() - 0.01) < 5e-4
-    assert (snaps["10"]["net"]["0.weight"] == 1).all() and (snaps["10"]["net"]["1.weight"] == 1).all()
-    assert not snaps["10"]["net"]["0.bias"].any()
-    w11 = snaps["11"]["net"]["0.weight"]
-    assert abs(w11).max() <= (3 / ((20 + 256) / 2)) ** 0.5
-    assert (snaps["11"]["net"]["1.weight"] == 42).all()
-    w12 = onp.concatenate([snaps["12"]["net"]["0.weight"].ravel(), snaps["12"]["net"]["1.weight"].ravel()])
-    a = abs(w12)
-    assert ((w12 == 0) | ((a >= 5) & (a <= 10))).all()
-    assert abs((w12 == 0).mean() - 0.5) < 0.03
-    assert replay["outputs"]["12"].startswith("Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n")
-    want = snaps["12"]["net"]["0.weight"] + 1
+    w12 = snaps["12"]["net"]["0.weight"]
+    assert abs(w12.std() - 0.01) < 5e-4
+    assert (snaps["13"]["net"]["0.weight"] == 1).all() and (snaps["13"]["net"]["1.weight"] == 1).all()
+    assert not snaps["13"]["net"]["0.bias"].any()
+    w14 = snaps["14"]["net"]["0.weight"]
+    assert abs(w14).max() <= (3 / ((20 + 256) / 2)) ** 0.5
+    assert (snaps["14"]["net"]["1.weight"] == 42).all()
+    w15 = onp.concatenate([snaps["15"]["net"]["0.weight"].ravel(), snaps["15"]["net"]["1.weight"].ravel()])
+    a = abs(w15)
+    assert ((w15 == 0) | ((a >= 5) & (a <= 10))).all()
+    assert abs((w15 == 0).mean() - 0.5) < 0.03
+    assert replay["outputs"]["14"] == "42.0\n"  # the book prints one value of the 42s
+    assert replay["outputs"]["15"].startswith("Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n")
+    want = snaps["15"]["net"]["0.weight"] + 1
     want[0, 0] = 42
-    assert onp.array_equal(snaps["13"]["net"]["0.weight"], want)
+    assert onp.array_equal(snaps["16"]["net"]["0.weight"], want)
 
 
 def test_tied_cell_identity_and_gradient_is_sum_of_uses(replay):
@@ -154,8 +164,8 @@ def test_checks_fail_when_a_cell_output_changes(monkeypatch):
                     c.check, c.before) for c in cells.CELLS]
     monkeypatch.setattr(cells, "CELLS", changed)
     result = chapter.run(quiet=True)
-    assert not result.ok and list(result.failures) == ["10"]
-    assert "all exactly 1" in result.failures["10"]
+    assert not result.ok and list(result.failures) == ["13"]
+    assert "all exactly 1" in result.failures["13"]
     assert "1 failed" in result.closing_line()
 
 
@@ -193,10 +203,13 @@ def test_book_code_in_a_jupyter_kernel_displays_the_same():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c.source) for c in CELLS]
+    # The notebooks' set-up cell first: numpy 1.26 (Python 3.12) needs the kit's aliases.
+    nb.cells = [nbformat.v4.new_code_cell("import gluon_params_kit")]
+    nb.cells += [nbformat.v4.new_code_cell(c.source) for c in CELLS]
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
     expected = chapter.run(quiet=True, checks=False).outputs
-    for cell, nb_cell in zip(CELLS, nb.cells):
+    assert not nb.cells[0].outputs
+    for cell, nb_cell in zip(CELLS, nb.cells[1:]):
         shown = ""
         for o in nb_cell.outputs:
             if o.output_type == "stream":
@@ -247,6 +260,22 @@ def test_exercise1_fixed_hidden_mlp_parameters():
     assert info["rand_weight"]["grad_req"] == "null"
     assert info["dense.weight"]["shape"] == (20, 20)
     assert info["dense.weight"]["name"] == "dense0_weight"
+    assert [r["uses"] for r in info.values()] == [1, 2, 2]
+
+
+def test_parameter_reads_are_counted_from_the_forward_pass():
+    with fresh_names():
+        net = gluon.nn.Sequential()
+        layer = gluon.nn.Dense(4, in_units=4)
+        net.add(layer, gluon.nn.Dense(4, in_units=4), layer, layer)  # one layer called three times
+    net.initialize()
+    reads = count_parameter_reads(net, mx.nd.ones((1, 4)))
+    assert reads == {"0.weight": 3, "0.bias": 3, "1.weight": 1, "1.bias": 1}
+    assert "data" not in vars(net[0].weight)  # the counting wrapper is gone
+    deferred = chapter.mlp()
+    deferred.initialize()
+    with pytest.raises(ParamsKitError, match=r"\['0.weight', '1.weight'\].*no shape yet"):
+        count_parameter_reads(deferred, mx.nd.ones((1, 20)))
 
 
 def test_exercise2_every_builtin_initializer_property():
@@ -271,7 +300,16 @@ def test_exercise4_shared_gradient_accumulates_both_uses():
         assert min(step["use_grad_norms"]) > 0
         assert step["shared_grad_norm"] > max(step["use_grad_norms"]) * 0.5
     assert log[-1]["loss"] < log[0]["loss"]
-    assert set(log[0]["layers"]) == {"0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"}
+    layers = log[0]["layers"]
+    assert list(layers) == ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias",
+                            "3.weight", "3.bias"]
+    assert layers["2.weight"] == {**layers["1.weight"], "shared_with": ["1.weight"]}
+    assert layers["1.weight"]["grad_norm"] == pytest.approx(log[0]["shared_grad_norm"])
+    assert log[1]["layers"]["0.weight"]["norm"] != layers["0.weight"]["norm"]  # it trained
+    rows = step_table(log).splitlines()
+    assert len(rows) == 1 + 4 * 8
+    assert rows[5].split()[:4] == ["0", f"{log[0]['loss']:.4f}", "2.weight", "="]
+    assert float(rows[5].split()[-1]) == pytest.approx(layers["2.weight"]["grad_norm"], abs=1e-6)
 
 
 def test_exercise5_sharing_savings():
@@ -280,3 +318,31 @@ def test_exercise5_sharing_savings():
     net.initialize()
     net(mx.nd.ones((2, 20)))
     assert sharing_savings(net) == {"without_sharing": 402, "with_sharing": 330, "saved": 8 * 8 + 8}
+    reasons = why_share(net)
+    assert len(reasons) == 3
+    assert reasons[0] == "Fewer values to store and learn: 330 instead of 402 (72 saved, 18%)."
+    assert "sum of the uses' gradients" in reasons[1]
+
+
+def test_the_core_does_not_import_the_book_and_myinit_comes_with_it():
+    """'myinit' is registered by the book's module; the initializers work without importing it."""
+    code = textwrap.dedent("""
+        import sys
+        import gluon_params_kit as gpk
+        from gluon_params_kit.initializers import InitPlan, get_initializer
+        print('chapter' in sys.modules.get('gluon_params_kit').__dict__, 'gluon_params_kit.chapter' in sys.modules)
+        try:
+            get_initializer('myinit')
+        except gpk.InitializerError as exc:
+            print('importing gluon_params_kit.chapter' in str(exc))
+        import gluon_params_kit.chapter
+        from mxnet.gluon import nn
+        net = nn.Dense(4, in_units=6)
+        InitPlan([('weight', 'myinit(verbose=False)')]).apply(net)
+        w = net.weight.data().asnumpy()
+        print(type(get_initializer('myinit')).__name__, bool(((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(Path(__file__).parents[1]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False", "True", "MyInit", "True"]

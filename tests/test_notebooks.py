@@ -28,16 +28,30 @@ def _text(cell):
     return shown
 
 
-def test_there_are_notebooks():
+CHAPTER_NOTEBOOKS = ["1-quan-ly-tham-so", "1-parameter-management"]
+
+
+def test_there_are_notebooks_and_every_source_is_built():
     names = [p.stem for p in NOTEBOOKS]
-    assert "1-quan-ly-tham-so" in names
+    assert set(CHAPTER_NOTEBOOKS) <= set(names)
+    assert names == build.notebooks()
+
+
+def test_editions_share_their_code_cells_and_differ_in_prose():
+    vi, en = (nbformat.read(str(ROOT / "notebooks" / f"{n}.ipynb"), as_version=4) for n in CHAPTER_NOTEBOOKS)
+    code = [[c.source for c in nb.cells if c.cell_type == "code"] for nb in (vi, en)]
+    assert code[0] == code[1] and len(code[0]) > 17
+    prose = [[c.source for c in nb.cells if c.cell_type == "markdown"] for nb in (vi, en)]
+    assert len(prose[0]) == len(prose[1]) and not set(prose[0]) & set(prose[1])
+    assert prose[0][0].startswith("# Quản lý Tham số") and prose[1][0].startswith("# Parameter Management")
+    assert any(p.startswith("## Tóm tắt") for p in prose[0]) and any(p.startswith("## Summary") for p in prose[1])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_source(path):
-    src = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+    src, lang = build.source_of(path.stem)
     assert src.exists(), f"{path.name} has no source {src}"
-    want = build.parse(src.read_text(encoding="utf-8"))
+    want = build.parse(src.read_text(encoding="utf-8"), lang)
     have = nbformat.read(str(path), as_version=4)
     assert [(c.cell_type, c.source) for c in have.cells] == [(c.cell_type, c.source) for c in want.cells], \
         f"{path.name} is stale: run `python notebooks/build.py {path.stem}`"
@@ -57,11 +71,48 @@ def test_notebook_runs_top_to_bottom(path):
             assert _text(old) == _text(new), old.metadata["book_cell"]
 
 
-def test_chapter_notebook_shows_exactly_the_replay():
+@pytest.mark.parametrize("name", CHAPTER_NOTEBOOKS)
+def test_chapter_notebook_shows_exactly_the_replay(name):
     from gluon_params_kit import chapter
 
-    nb = nbformat.read(str(ROOT / "notebooks" / "1-quan-ly-tham-so.ipynb"), as_version=4)
+    nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
     shown = {c.metadata["book_cell"]: _text(c) for c in nb.cells if "book_cell" in c.metadata}
     expected = chapter.run(quiet=True, checks=False).outputs
-    assert list(shown) == list(expected)
+    assert list(shown) == [str(i) for i in range(1, 18)] == list(expected)
     assert shown == expected
+    # The first code cell is the visible set-up (the kit's numpy aliases), then book cell 1.
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == "import gluon_params_kit as gpk" and code[1].metadata["book_cell"] == "1"
+
+
+def test_language_tags_pick_an_edition():
+    text = "# %% [markdown vi]\n# Xin chào\n# %% [markdown en]\n# Hello\n# %%\nx = 1\n# %% [en]\ny = 2\n"
+    vi, en = build.parse(text, "vi"), build.parse(text, "en")
+    assert [(c.cell_type, c.source) for c in vi.cells] == [("markdown", "Xin chào"), ("code", "x = 1")]
+    assert [(c.cell_type, c.source) for c in en.cells] == [("markdown", "Hello"), ("code", "x = 1"),
+                                                           ("code", "y = 2")]
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        build.parse(text, "fr")
+
+
+SECTION_NOTEBOOKS = {"8-khoi-tao-tre": "deferred-init", "9-tang-tuy-chinh": "custom-layer",
+                     "10-doc-ghi-tep": "read-write"}
+
+
+@pytest.mark.parametrize("name", list(SECTION_NOTEBOOKS))
+def test_section_notebook_shows_exactly_the_replay(name):
+    from gluon_params_kit import chapter
+
+    section = SECTION_NOTEBOOKS[name]
+    nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+    shown = {c.metadata["book_cell"]: _text(c) for c in nb.cells if "book_cell" in c.metadata}
+    expected = chapter.run_section(section, quiet=True, checks=False).outputs
+    assert list(shown) == [f"{section}/{k}" for k in expected]
+    assert list(shown.values()) == list(expected.values())
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source.startswith("import") and "import gluon_params_kit as gpk" in code[0].source
+    assert code[1].metadata["book_cell"] == f"{section}/1"
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Tóm tắt (Summary)" in prose and "## Bài tập (Exercises)" in prose
+    asserts = [c for c in code if "book_cell" not in c.metadata and "assert " in c.source]
+    assert len(asserts) >= 4  # the kit's cells and the three exercises check what they claim

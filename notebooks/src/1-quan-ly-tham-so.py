@@ -1,164 +1,343 @@
-# %% [markdown]
+# %% [markdown vi]
 # # Quản lý Tham số (Parameter Management)
 #
-# Sổ tay này chạy lại, theo đúng thứ tự, từng ô mã của chương "Quản lý Tham số" trong cuốn
-# *Dive into Deep Learning* (bản MXNet). Phần giải thích là của chúng tôi, viết lại bằng lời
-# của mình; các ô mã là mã của sách, không sửa một ký tự. Kết quả in ra được `gluon_params_kit`
-# kiểm chứng: `gluon-params chapter` chạy chính những ô này và so từng kết quả.
+# Sổ tay này chạy lại, theo đúng thứ tự, cả 17 ô mã của chương "Quản lý Tham số" trong cuốn
+# *Dive into Deep Learning* (bản MXNet, tiếng Việt). Các ô của sách được đánh số 1 đến 17 như
+# trong sách và giữ nguyên từng ký tự, kể cả chú thích; phần giải thích là lời của chúng tôi.
+# Những ô còn lại (ô chuẩn bị đầu tiên, các ô kiểm chứng và lời giải bài tập) là của chúng tôi
+# và được ghi rõ như vậy. `gluon-params chapter` chạy chính những ô của sách, so từng kết quả với
+# mã của sách chạy trong một tiến trình mới, và kiểm chứng từng sự kiện.
 #
 # Khi đã có một mạng, ta thường cần làm ba việc với tham số của nó: **xem** (truy cập) tham số
 # để gỡ lỗi hay phân tích, **khởi tạo** chúng theo ý mình, và **dùng chung** (chia sẻ) tham số
 # giữa nhiều tầng. Ta đi lần lượt qua cả ba.
 
-# %% [markdown]
+# %% [markdown en]
+# # Parameter Management
+#
+# This notebook replays, in order, all 17 code cells of the chapter "Parameter Management" of
+# *Dive into Deep Learning* (MXNet edition). The book's cells are numbered 1 to 17 as in the
+# book and kept character for character, comments included; the explanations are our own.
+# The other cells (the first set-up cell, the check cells and the exercise answers) are ours
+# and say so. `gluon-params chapter` runs the same book cells, compares each output with the
+# book's code run in a fresh process, and verifies each fact.
+#
+# Once we have a network we usually need three things from its parameters: to **look** at
+# them (access) for debugging or analysis, to **initialize** them as we choose, and to **share**
+# (tie) them between layers. We take the three in turn.
+
+# %% [markdown vi]
 # ## Mạng mẫu (A sample network)
 #
-# Một perceptron đa tầng (MLP) với một tầng ẩn 256 đơn vị và tầng ra 10 đơn vị. Lưu ý
-# `npx.set_np()`: từ đây mảng là `mxnet.np.ndarray`, giống NumPy.
+# Ô chuẩn bị (của chúng tôi, không phải của sách): nạp `gluon_params_kit` trước MXNet để khôi
+# phục các bí danh như `numpy.bool` mà MXNet 1.9.1 cần khi chạy với numpy 1.26 (Python 3.12),
+# mà không tạo khối nào hay rút số ngẫu nhiên nào.
+
+# %% [markdown en]
+# ## A sample network
 #
-# Ô đầu tiên chỉ nạp `gluon_params_kit` trước MXNet: trên numpy 1.24–1.26 (Python 3.12) nó khôi
-# phục các bí danh như `numpy.bool` mà MXNet 1.9.1 cần. Nó không tạo khối nào và không rút số
-# ngẫu nhiên, nên tên và giá trị bên dưới vẫn đúng như khi chạy mã của sách trong tiến trình mới.
+# Set-up cell (ours, not the book's): importing `gluon_params_kit` before MXNet restores the
+# aliases such as `numpy.bool` that MXNet 1.9.1 needs with numpy 1.26 (Python 3.12), without
+# creating a block or drawing a random number.
 
 # %%
 import gluon_params_kit as gpk
 
+# %% [markdown vi]
+# **Ô 1 của sách.** Một perceptron đa tầng (MLP) với một tầng ẩn 256 đơn vị và tầng ra 10 đơn
+# vị. Lưu ý `npx.set_np()`: từ đây mảng là `mxnet.np.ndarray`, giống NumPy.
+
+# %% [markdown en]
+# **Book cell 1.** A multilayer perceptron (MLP) with one hidden layer of 256 units and an
+# output layer of 10. Note `npx.set_np()`: from here on, arrays are `mxnet.np.ndarray`, as in NumPy.
+
 # %% [book:1]
 
-# %% [markdown]
+# %% [markdown vi]
 # ## Truy cập tham số (Parameter access)
 #
-# Một `Sequential` cho phép lấy từng tầng bằng chỉ số, như một danh sách. Mỗi tầng giữ tham số
-# của nó trong thuộc tính `params`, một `ParameterDict` ánh xạ *tên* sang `Parameter`. Tên như
-# `dense0_weight` do Gluon tự đặt theo một bộ đếm dùng chung cho cả tiến trình: chạy lại ô tạo
-# mạng trong cùng một kernel sẽ cho `dense2_weight`, `dense3_weight`, ...
+# **Ô 2.** Một `Sequential` cho phép lấy từng tầng bằng chỉ số, như một danh sách. Mỗi tầng giữ
+# tham số của nó trong thuộc tính `params`, một `ParameterDict` ánh xạ *tên* sang `Parameter`.
+# Tên như `dense0_weight` do Gluon tự đặt theo một bộ đếm dùng chung cho cả tiến trình: chạy lại
+# ô tạo mạng trong cùng một kernel sẽ cho `dense2_weight`, `dense3_weight`, ...
+
+# %% [markdown en]
+# ## Parameter access
+#
+# **Cell 2.** A `Sequential` gives each layer by index, like a list. Each layer keeps its
+# parameters in its `params` attribute, a `ParameterDict` from *name* to `Parameter`. Names
+# such as `dense0_weight` come from a counter Gluon shares across the whole process: running
+# the cell that builds the net again in the same kernel gives `dense2_weight`, `dense3_weight`, ...
 
 # %% [book:2]
 
-# %% [markdown]
+# %% [markdown vi]
 # ### Một tham số cụ thể (Targeted parameters)
 #
-# `Parameter` là một đối tượng chứ không chỉ là một mảng: nó mang tên, hình dạng, kiểu dữ liệu,
-# giá trị (`data()`) và gradient (`grad()`). Tầng `Dense` còn cho truy cập trực tiếp qua thuộc
-# tính `weight` và `bias`.
+# **Ô 3.** `Parameter` là một đối tượng chứ không chỉ là một mảng: nó mang tên, hình dạng, kiểu
+# dữ liệu, giá trị (`data()`) và gradient (`grad()`). Tầng `Dense` còn cho truy cập trực tiếp
+# qua thuộc tính `weight` và `bias`.
+
+# %% [markdown en]
+# ### Targeted parameters
+#
+# **Cell 3.** A `Parameter` is an object, not just an array: it carries a name, a shape, a
+# dtype, a value (`data()`) and a gradient (`grad()`). A `Dense` layer also gives them directly
+# as its `weight` and `bias` attributes.
 
 # %% [book:3]
 
-# %% [markdown]
-# Cũng có thể tra theo tên trong `params`:
+# %% [markdown vi]
+# **Ô 4.** Cũng có thể tra theo tên trong `params`:
+
+# %% [markdown en]
+# **Cell 4.** They can also be looked up by name in `params`:
 
 # %% [book:4]
 
-# %% [markdown]
-# Chưa gọi lan truyền ngược thì gradient vẫn bằng 0, cùng hình dạng với trọng số:
+# %% [markdown vi]
+# **Ô 5.** Chưa gọi lan truyền ngược thì gradient vẫn bằng 0, cùng hình dạng với trọng số:
+
+# %% [markdown en]
+# **Cell 5.** Before any backward pass the gradient is all zeros, with the weight's shape:
 
 # %% [book:5]
 
-# %% [markdown]
+# %% [markdown vi]
 # ### Mọi tham số cùng lúc (All parameters at once)
 #
-# `collect_params()` gom tham số của một khối và mọi khối con của nó.
+# **Ô 6.** `collect_params()` gom tham số của một khối và mọi khối con của nó.
+
+# %% [markdown en]
+# ### All parameters at once
+#
+# **Cell 6.** `collect_params()` gathers the parameters of a block and of all its children.
 
 # %% [book:6]
 
-# %% [markdown]
-# Kết quả lại là một `ParameterDict`, nên có thể tra theo tên:
+# %% [markdown vi]
+# **Ô 7.** Kết quả lại là một `ParameterDict`, nên có thể tra theo tên:
+
+# %% [markdown en]
+# **Cell 7.** The result is again a `ParameterDict`, so it can be indexed by name:
 
 # %% [book:7]
 
-# %% [markdown]
-# `collect_params` còn nhận một biểu thức chính quy. Gluon dùng `re.match`, tức là mẫu phải
-# khớp *từ đầu* tên; vì vậy sách viết `'.*weight'` chứ không phải `'weight'`.
+# %% [markdown vi]
+# **Ô 8.** `collect_params` còn nhận một biểu thức chính quy. Gluon dùng `re.match`, tức là mẫu
+# phải khớp *từ đầu* tên; vì vậy sách viết `'.*weight'` chứ không phải `'weight'`.
+
+# %% [markdown en]
+# **Cell 8.** `collect_params` also takes a regular expression. Gluon uses `re.match`, so the
+# pattern must match from the *start* of the name: that is why the book writes `'.*weight'`
+# and not `'weight'`.
 
 # %% [book:8]
 
-# %% [markdown]
+# %% [markdown vi]
 # ## Khối lồng nhau (Collecting parameters from nested blocks)
 #
-# Khi các khối lồng vào nhau, tham số được đặt tên và gom lại theo cấu trúc cây.
+# **Ô 9 và 10.** Khi các khối lồng vào nhau, tham số được đặt tên và gom lại theo cấu trúc cây.
 
-# %% [book:rgnet]
+# %% [markdown en]
+# ## Collecting parameters from nested blocks
+#
+# **Cells 9 and 10.** When blocks nest, parameters are named and gathered along the tree.
 
-# %% [book:rgnet-print]
+# %% [book:9]
 
-# %% [markdown]
-# Các tầng lồng nhau được đánh chỉ số như danh sách lồng nhau: đây là bias của tầng đầu tiên
-# trong khối con thứ hai của khối thứ nhất.
+# %% [book:10]
 
-# %% [book:rgnet-bias]
+# %% [markdown vi]
+# **Ô 11.** Các tầng lồng nhau được đánh chỉ số như danh sách lồng nhau: đây là bias của tầng
+# đầu tiên trong khối con thứ hai của khối thứ nhất.
 
-# %% [markdown]
-# Cùng tham số đó, theo **đường dẫn cấu trúc** (structural path) mà `gluon_params_kit` dùng:
-# đường dẫn không phụ thuộc bộ đếm tên, nên giống nhau ở mọi tiến trình.
+# %% [markdown en]
+# **Cell 11.** Nested layers are indexed like nested lists: this is the bias of the first
+# layer of the second sub-block of the first block.
+
+# %% [book:11]
+
+# %% [markdown vi]
+# Ô của chúng tôi: cùng tham số đó, theo **đường dẫn cấu trúc** (structural path) mà
+# `gluon_params_kit` dùng. Đường dẫn không phụ thuộc bộ đếm tên, nên giống nhau ở mọi tiến trình.
+
+# %% [markdown en]
+# Our cell: the same parameter by the **structural path** `gluon_params_kit` uses. A path does
+# not depend on the name counter, so it is the same in every process.
 
 # %%
 assert gpk.get(rgnet, "0.1.0.bias") is rgnet[0][1][0].bias
 assert gpk.get(rgnet, "rgnet[0][1][0].bias") is rgnet[0][1][0].bias
 gpk.path_of(rgnet, rgnet[0][1][0].bias), rgnet[0][1][0].bias.name
 
-# %% [markdown]
+# %% [markdown vi]
 # ## Khởi tạo tham số (Parameter initialization)
 #
 # ### Bộ khởi tạo có sẵn (Built-in initialization)
 #
-# `force_reinit=True` buộc khởi tạo lại dù tham số đã có giá trị. Ở đây mọi trọng số lấy từ
-# phân phối chuẩn độ lệch chuẩn 0.01; bias vẫn bằng 0 vì bộ khởi tạo riêng của tầng (`zeros`)
-# được ưu tiên hơn bộ khởi tạo chung.
+# **Ô 12.** `force_reinit=True` buộc khởi tạo lại dù tham số đã có giá trị. Ở đây mọi trọng số
+# lấy từ phân phối chuẩn độ lệch chuẩn 0.01; bias vẫn bằng 0 vì bộ khởi tạo riêng của tầng
+# (`zeros`) được ưu tiên hơn bộ khởi tạo chung.
 
-# %% [book:9]
+# %% [markdown en]
+# ## Parameter initialization
+#
+# ### Built-in initialization
+#
+# **Cell 12.** `force_reinit=True` initializes again even though the parameters have values.
+# Every weight is drawn from a normal law of standard deviation 0.01; the biases stay 0 because
+# the layer's own initializer (`zeros`) wins over the global one.
+
+# %% [book:12]
+
+# %% [markdown vi]
+# Ô kiểm chứng của chúng tôi:
+
+# %% [markdown en]
+# Our check:
 
 # %%
 w = net[0].weight.data().asnumpy()
 print("std =", w.std())
 assert abs(w.std() - 0.01) < 5e-4
 
-# %% [book:10]
+# %% [markdown vi]
+# **Ô 13.** Mọi trọng số bằng đúng 1:
 
-# %% [markdown]
-# ### Mỗi khối một bộ khởi tạo (Different initializers per block)
-#
-# Tầng đầu dùng Xavier, tầng sau dùng hằng số 42.
-
-# %% [book:11]
-
-# %% [markdown]
-# ### Bộ khởi tạo tự viết (Custom initialization)
-#
-# Lớp con của `init.Initializer` chỉ cần định nghĩa `_init_weight`. `MyInit` lấy mẫu đều trên
-# [-10, 10] rồi đặt về 0 mọi giá trị có trị tuyệt đối nhỏ hơn 5: khoảng một nửa số trọng số
-# bằng 0, một phần tư nằm trong [5, 10], một phần tư trong [-10, -5].
-
-# %% [book:12]
-
-# %%
-w = net[0].weight.data().asnumpy()
-print("tỉ lệ 0:", (w == 0).mean(), " dương:", (w >= 5).mean(), " âm:", (w <= -5).mean())
-assert ((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()
-
-# %% [markdown]
-# ### Đặt giá trị trực tiếp (Setting parameters directly)
+# %% [markdown en]
+# **Cell 13.** Every weight exactly 1:
 
 # %% [book:13]
 
-# %% [markdown]
-# ## Tham số dùng chung (Tied parameters)
+# %% [markdown vi]
+# ### Mỗi khối một bộ khởi tạo (Different initializers per block)
 #
-# Truyền `params=shared.params` khi tạo tầng thứ ba làm nó dùng *chính* các đối tượng
-# `Parameter` của tầng thứ hai: sửa một bên thì bên kia thấy ngay.
+# **Ô 14.** Tầng đầu dùng Xavier, tầng sau dùng hằng số 42; sách in một phần tử của tầng sau.
+
+# %% [markdown en]
+# ### Different initializers per block
+#
+# **Cell 14.** The first layer gets Xavier, the second the constant 42; the book prints one
+# element of the second.
 
 # %% [book:14]
 
+# %% [markdown vi]
+# Ô kiểm chứng của chúng tôi: Xavier (phân phối đều) giới hạn trong $\pm\sqrt{3 / ((n_{in} + n_{out}) / 2)}$.
+
+# %% [markdown en]
+# Our check: Xavier (uniform) stays within $\pm\sqrt{3 / ((n_{in} + n_{out}) / 2)}$.
+
 # %%
-assert net[1].weight is net[2].weight  # cùng một đối tượng, không chỉ bằng giá trị
+w = net[0].weight.data().asnumpy()
+bound = (3 / ((20 + 256) / 2)) ** 0.5
+print("max |w| =", abs(w).max(), "<= bound", bound)
+assert abs(w).max() <= bound and (net[1].weight.data().asnumpy() == 42).all()
+
+# %% [markdown vi]
+# ### Bộ khởi tạo tự viết (Custom initialization)
+#
+# **Ô 15.** Lớp con của `init.Initializer` chỉ cần định nghĩa `_init_weight`. `MyInit` lấy mẫu
+# đều trên [-10, 10] rồi đặt về 0 mọi giá trị có trị tuyệt đối nhỏ hơn 5: khoảng một nửa số
+# trọng số bằng 0, một phần tư nằm trong [5, 10], một phần tư trong [-10, -5].
+
+# %% [markdown en]
+# ### Custom initialization
+#
+# **Cell 15.** A subclass of `init.Initializer` only needs `_init_weight`. `MyInit` draws
+# uniformly from [-10, 10] and then sets to 0 every value whose magnitude is below 5: about
+# half the weights are 0, a quarter lie in [5, 10], a quarter in [-10, -5].
+
+# %% [book:15]
+
+# %% [markdown vi]
+# Ô kiểm chứng của chúng tôi (tỉ lệ số 0, số dương, số âm):
+
+# %% [markdown en]
+# Our check (fractions of zeros, positives, negatives):
+
+# %%
+w = net[0].weight.data().asnumpy()
+print("0:", (w == 0).mean(), " +:", (w >= 5).mean(), " -:", (w <= -5).mean())
+assert ((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()
+
+# %% [markdown vi]
+# ### Đặt giá trị trực tiếp (Setting parameters directly)
+#
+# **Ô 16.** `data()` trả về chính mảng của tham số, nên có thể gán vào nó.
+
+# %% [markdown en]
+# ### Setting parameters directly
+#
+# **Cell 16.** `data()` returns the parameter's own array, so it can be assigned to.
+
+# %% [book:16]
+
+# %% [markdown vi]
+# ## Tham số dùng chung (Tied parameters)
+#
+# **Ô 17.** Truyền `params=shared.params` khi tạo tầng thứ ba làm nó dùng *chính* các đối tượng
+# `Parameter` của tầng thứ hai: sửa một bên thì bên kia thấy ngay.
+
+# %% [markdown en]
+# ## Tied parameters
+#
+# **Cell 17.** Passing `params=shared.params` to the third layer makes it use the second
+# layer's *own* `Parameter` objects: a change through one is seen through the other.
+
+# %% [book:17]
+
+# %% [markdown vi]
+# Ô của chúng tôi: cùng một đối tượng, có hai đường dẫn.
+
+# %% [markdown en]
+# Our cell: one object, two paths.
+
+# %%
+assert net[1].weight is net[2].weight  # the same object, not only equal values
 gpk.path_of(net, net[2].weight, all_paths=True)
 
-# %% [markdown]
+# %% [markdown vi]
+# ## Tóm tắt (Summary)
+#
+# * Tham số của một mạng Gluon được lấy theo tầng (`net[i].params`, `net[i].weight`), theo tên
+#   (`params['dense0_weight']`) hoặc cả mạng một lần (`collect_params()`, có thể lọc bằng biểu
+#   thức chính quy); mỗi `Parameter` giữ cả giá trị lẫn gradient.
+# * Khởi tạo dùng các bộ có sẵn trong `init` (chuẩn, hằng số, Xavier...), cho cả mạng hay cho
+#   từng khối, hoặc một lớp con của `init.Initializer` tự viết; `force_reinit=True` để khởi tạo lại.
+# * Nhiều tầng có thể dùng chung một bộ tham số (`params=`): chúng là cùng một đối tượng, và
+#   gradient của mọi lần dùng được cộng dồn vào đó.
+
+# %% [markdown en]
+# ## Summary
+#
+# * A Gluon network's parameters are reached per layer (`net[i].params`, `net[i].weight`), by
+#   name (`params['dense0_weight']`) or all at once (`collect_params()`, optionally filtered by
+#   a regular expression); each `Parameter` holds both its value and its gradient.
+# * Initialization uses the built-in rules of `init` (normal, constant, Xavier...), for the
+#   whole net or per block, or a subclass of `init.Initializer` of our own; `force_reinit=True`
+#   initializes again.
+# * Several layers can share one set of parameters (`params=`): they are the same objects, and
+#   the gradients of every use add up in them.
+
+# %% [markdown vi]
 # ## Bài tập (Exercises)
 #
 # Mỗi bài được trả lời bằng mã trong `gluon_params_kit.exercises`; các ô `assert` kiểm chứng câu trả lời.
 #
 # **1.** Tham số của `FixedHiddenMLP`: `rand_weight` là một hằng (`grad_req='null'`, không bao
-# giờ được cập nhật); tầng `Dense` duy nhất được dùng hai lần mỗi lượt truyền xuôi.
+# giờ được cập nhật). Số lần dùng được *đếm* trong một lượt truyền xuôi (mỗi lần một tầng đọc
+# `data()` của tham số): tầng `Dense` duy nhất được gọi hai lần.
+
+# %% [markdown en]
+# ## Exercises
+#
+# Each one is answered by code in `gluon_params_kit.exercises`; the `assert` cells check the answers.
+#
+# **1.** The parameters of `FixedHiddenMLP`: `rand_weight` is a constant (`grad_req='null'`,
+# never updated). The uses are *counted* during one forward pass (each time a layer reads a
+# parameter's `data()`): the one `Dense` layer is called twice.
 
 # %%
 from gluon_params_kit import exercises as ex
@@ -166,20 +345,28 @@ from gluon_params_kit import exercises as ex
 info = ex.fixed_hidden_mlp_parameters()
 for path, row in info.items():
     print(f"{path:13} {row['name']:30} {str(row['shape']):9} grad_req={row['grad_req']:5} uses={row['uses']}")
-assert info["rand_weight"]["grad_req"] == "null" and info["dense.weight"]["uses"] == 2
+assert info["rand_weight"]["grad_req"] == "null"
+assert [row["uses"] for row in info.values()] == [1, 2, 2]
 
-# %% [markdown]
+# %% [markdown vi]
 # **2.** Mỗi bộ khởi tạo có sẵn, và tính chất định nghĩa nó, được đo lại.
+
+# %% [markdown en]
+# **2.** Each built-in initializer, and the property that defines it, measured.
 
 # %%
 rows = ex.initializer_properties()
 for r in rows:
-    print(f"{r['name']:16} {r['property']:52} đo được {r['measured']:.5f}  {'đúng' if r['ok'] else 'SAI'}")
+    print(f"{r['name']:16} {r['property']:52} {r['measured']:.5f}  {'ok' if r['ok'] else 'WRONG'}")
 assert all(r["ok"] for r in rows)
 
-# %% [markdown]
+# %% [markdown vi]
 # **3.** Trước lượt truyền xuôi đầu tiên, chiều đầu vào chưa biết (-1 ở chế độ np, 0 ở chế độ nd),
 # và `data()` báo `DeferredInitializationError`. Sau lượt truyền xuôi, hình dạng được suy ra.
+
+# %% [markdown en]
+# **3.** Before the first forward pass the input dimension is unknown (-1 in np mode, 0 in nd
+# mode) and `data()` raises `DeferredInitializationError`. After it, the shapes are inferred.
 
 # %%
 r = ex.deferred_init_demo()
@@ -187,23 +374,40 @@ print(r)
 assert r["before"]["0.weight"] == (256, -1) and r["after"]["0.weight"] == (256, 20)
 assert r["data_error"] == "DeferredInitializationError"
 
-# %% [markdown]
-# **4.** Huấn luyện MLP có tầng dùng chung. Ở mỗi bước, gradient của trọng số dùng chung bằng
-# tổng gradient của hai lần dùng (đo trên một bản sao không dùng chung có cùng giá trị).
+# %% [markdown vi]
+# **4.** Huấn luyện MLP có tầng dùng chung, và ở mỗi bước xem tham số và gradient của từng tầng
+# (chuẩn và trung bình của giá trị, chuẩn của gradient, trước khi cập nhật). Tầng 2 dùng tham số
+# của tầng 1 nên hai dòng của chúng trùng nhau; gradient chung bằng tổng gradient của hai lần
+# dùng (đo trên một bản sao không dùng chung có cùng giá trị).
+
+# %% [markdown en]
+# **4.** Train the MLP with a shared layer, and at every step look at each layer's parameters
+# and gradients (norm and mean of the value, norm of the gradient, before the update). Layer 2
+# uses layer 1's parameters, so their rows are the same; the shared gradient is the sum of the
+# two uses' gradients (measured on an untied copy with the same values).
 
 # %%
-log = ex.train_shared_mlp(steps=5)
-for i, step in enumerate(log):
-    u1, u2 = step["use_grad_norms"]
-    print(f"bước {i}: loss={step['loss']:.4f}  |g chung|={step['shared_grad_norm']:.4f}  "
-          f"|g lần 1|={u1:.4f}  |g lần 2|={u2:.4f}  sai khác={step['max_abs_diff']:.1e}")
+log = ex.train_shared_mlp(steps=3)
+print(ex.step_table(log))
 assert all(s["max_abs_diff"] < 1e-6 for s in log) and log[-1]["loss"] < log[0]["loss"]
+assert all(s["layers"]["2.weight"]["grad_norm"] == s["layers"]["1.weight"]["grad_norm"] for s in log)
 
-# %% [markdown]
-# **5.** Dùng chung tiết kiệm bao nhiêu tham số? Với mạng ở ô 14: đúng một tầng Dense(8)
-# với đầu vào 8 chiều, tức 8×8 + 8 = 72 giá trị.
+# %% [markdown vi]
+# **5.** Vì sao nên dùng chung tham số? Với mạng ở ô 17: ít giá trị hơn để lưu và học (đúng một
+# tầng Dense(8) với đầu vào 8 chiều, tức 8×8 + 8 = 72 giá trị); mọi lần dùng cùng dạy một bộ
+# trọng số (gradient cộng dồn); và nó nói lên điều ta muốn mô hình làm: cùng một phép biến đổi ở
+# nhiều chỗ (cùng một bộ lọc ở mọi vị trí, cùng một embedding cho đầu vào và đầu ra của mô hình
+# ngôn ngữ), một giả định giúp cần ít dữ liệu hơn.
+
+# %% [markdown en]
+# **5.** Why share parameters? With the net of cell 17: fewer values to store and learn
+# (exactly one Dense(8) layer with 8 inputs, 8×8 + 8 = 72 values); every use teaches the same
+# weights (the gradients add up); and it says what we want the model to do: the same
+# transformation in several places (one filter at every position, one embedding for a
+# language model's input and output), an assumption that needs less data.
 
 # %%
 saved = ex.sharing_savings(net)
 print(saved)
+print("\n".join(ex.why_share(net)))
 assert saved["saved"] == 8 * 8 + 8

@@ -1,0 +1,319 @@
+"""Replaying a book's code cells: here, verified, and in a fresh process, as the reference.
+
+Private; one engine for the chapter and the sections that follow it. :func:`replay` runs
+cells in this process (fresh auto names, MXNet's generator seeded as a new process's),
+prints each output under a rule and checks it; with ``book=True`` it also runs the same
+sources in a new Python process that imports nothing but MXNet (``python -I``, this file's
+source as the ``-c`` program) and says, cell by cell, whether the outputs are identical.
+
+This module imports the standard library only at the top: the child process executes its
+source without importing the kit. One exception, stated in the child's report: with numpy
+1.24 or newer (Python 3.12), ``from mxnet import ...`` fails because numpy removed
+``numpy.bool``; there the child first imports ``gluon_params_kit`` (which only restores
+those aliases, as the notebooks' first cell does), and nothing else of the kit.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+__all__ = ["Cell", "Facts", "ReplayResult", "fresh_process_outputs", "replay", "rule", "run_cell"]
+
+#: Every rule of a transcript has this many characters.
+RULE_WIDTH = 72
+#: The child's program: this file's source, run as ``__main__`` (not as a file: the
+#: package folder on ``sys.path`` would shadow the standard library's ``select``).
+_CHILD = ("import sys; path = sys.argv[1]; "
+          "exec(compile(open(path, encoding='utf-8').read(), path, 'exec'), {'__name__': '__main__'})")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One book cell: its number in the book (``'1'`` ...), a title, its source, its checks.
+
+    ``check(ns, out, before)`` gets the namespace after the cell, what the cell showed and
+    what ``before(ns)`` returned just before it ran; it returns how many facts it verified
+    and raises ``AssertionError`` naming the fact that failed.
+    """
+    key: str
+    title: str
+    source: str
+    check: Callable[[Dict[str, Any], str, Any], int]
+    before: Optional[Callable[[Dict[str, Any]], Any]] = None
+
+
+class Facts:
+    """Counts verified facts; a failure raises ``AssertionError`` naming the fact.
+
+    >>> f = Facts(); f(1 + 1 == 2, "arithmetic"); f.equal([1], [1], "a list"); f.count
+    2
+    """
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, ok: bool, fact: str) -> None:
+        if not ok:
+            raise AssertionError(f"expected {fact}")
+        self.count += 1
+
+    def equal(self, got, want, what: str) -> None:
+        self(got == want, f"{what} == {want!r}, got {got!r}")
+
+
+def run_cell(source: str, ns: dict) -> str:
+    """Run one cell's source in ``ns`` as Jupyter would; return what it shows.
+
+    Statements run in order; when the last one is an expression, its value is
+    displayed with ``repr`` (unless None) and kept in ``ns['_']``, like IPython.
+
+    >>> ns = {}
+    >>> run_cell("a = 2\\nprint('a is', a)\\na + 1", ns)
+    'a is 2\\n3'
+    """
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(tree, "<cell>", "exec"), ns)
+        value = None
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), ns)
+    ns["_"] = value
+    text = buf.getvalue()
+    if value is not None:
+        text += repr(value)
+    return text
+
+
+def rule(text: str, char: str = "─") -> str:
+    """``text`` between rule characters, ``RULE_WIDTH`` characters in all (longer text is kept).
+
+    >>> len(rule("cell 1: Build the MLP")) == RULE_WIDTH
+    True
+    >>> rule("x")[:5]
+    '── x '
+    """
+    head = f"{char * 2} {text} "
+    return head + char * max(3, RULE_WIDTH - len(head))
+
+
+class ReplayResult:
+    """What a replay did: each cell's output and check count, and the comparison with the book.
+
+    Attributes:
+        name: what was replayed (``'chapter'``, ``'deferred-init'`` ...).
+        outputs: cell number -> exactly what the cell printed and displayed.
+        checks: cell number -> number of verified facts (0 when checks were off).
+        failures: cell number -> the failed check's message.
+        book: cell number -> what the book's code showed in a fresh process, or None
+            when that replay was not asked for.
+        book_error: why the fresh-process replay could not run, or None.
+    """
+
+    def __init__(self, name: str = "chapter"):
+        self.name = name
+        self.outputs: Dict[str, str] = {}
+        self.checks: Dict[str, int] = {}
+        self.failures: Dict[str, str] = {}
+        self.book: Optional[Dict[str, str]] = None
+        self.book_error: Optional[str] = None
+
+    @property
+    def differing(self) -> List[str]:
+        """Cells whose output is not the book's code's output (empty when not compared)."""
+        if self.book is None:
+            return []
+        return [k for k, v in self.outputs.items() if self.book.get(k) != v]
+
+    @property
+    def identical(self) -> bool:
+        """True only when the fresh-process replay ran and every cell's output equals it."""
+        return self.book is not None and not self.book_error and not self.differing \
+            and len(self.book) == len(self.outputs)
+
+    @property
+    def ok(self) -> bool:
+        """Every cell ran, every check passed, and, when compared, every output is the book's."""
+        compared_badly = self.book_error is not None or (self.book is not None and not self.identical)
+        return not self.failures and not compared_badly
+
+    def closing_line(self) -> str:
+        """``chapter: 17 cells reproduced, N checks passed, 17/17 cells identical to the book's code``.
+
+        The last part appears only when the book's code was replayed in a fresh process.
+        """
+        n = len(self.outputs)
+        line = f"{self.name}: {n} cells reproduced, {sum(self.checks.values())} checks passed"
+        if self.failures:
+            line += f", {len(self.failures)} failed: " + "; ".join(
+                f"cell {k}: {v}" for k, v in self.failures.items())
+        if self.book_error is not None:
+            line += f", the book's code could not be replayed: {self.book_error}"
+        elif self.book is not None:
+            line += f", {n - len(self.differing)}/{n} cells identical to the book's code"
+            if self.differing:
+                line += " (different: " + ", ".join(self.differing) + ")"
+        return line
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.closing_line()}>"
+
+
+# ----------------------------------------------------------------------------- fresh process
+
+class _Child:
+    """A fresh Python process replaying sources; started at once, read by :meth:`outputs`."""
+
+    def __init__(self, sources: Sequence[str], *, files: bool, timeout: float):
+        self.timeout = timeout
+        self.tmp = tempfile.TemporaryDirectory(prefix="gpk-book-") if files else None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _CHILD, os.path.abspath(__file__)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            encoding="utf-8", cwd=self.tmp.name if self.tmp else tempfile.gettempdir())
+        self.payload = json.dumps(list(sources))
+
+    def outputs(self) -> Dict[str, Any]:
+        try:
+            out, err = self.proc.communicate(self.payload, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise RuntimeError(f"no answer within {self.timeout:g} s") from None
+        finally:
+            if self.tmp:
+                self.tmp.cleanup()
+        try:
+            report = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = err.strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"exit code {self.proc.returncode}: {tail[0]}") from None
+        if report.get("error"):
+            raise RuntimeError(report["error"])
+        return report
+
+
+def fresh_process_outputs(sources: Sequence[str], *, files: bool = False,
+                          timeout: float = 300) -> List[str]:
+    """What ``sources`` show, cell by cell, run in order in a new process with plain MXNet.
+
+    Args:
+        sources: the cells' code, in order.
+        files: run in a new empty folder (cells that write files), removed afterwards.
+        timeout: seconds before the child is killed.
+
+    Raises:
+        RuntimeError: the child failed (a cell raised, it timed out); the message says how.
+
+    >>> fresh_process_outputs(["from mxnet import np, npx\\nnpx.set_np()\\nnp.ones(2)"])
+    ['array([1., 1.])']
+    """
+    return _Child(sources, files=files, timeout=timeout).outputs()["outputs"]
+
+
+def _child_main() -> None:
+    """In the child: read the sources (JSON list) on stdin, print a JSON report last."""
+    sources = json.loads(sys.stdin.read())
+    report: Dict[str, Any] = {"outputs": [], "setup": None, "error": None}
+    import numpy
+    if tuple(int(p) for p in numpy.__version__.split(".")[:2]) >= (1, 24):
+        sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1]))))
+        import gluon_params_kit  # noqa: F401  (numpy.bool & co. for MXNet 1.9.1, nothing else)
+        report["setup"] = "import gluon_params_kit"
+    ns: dict = {"__name__": "__main__"}
+    for i, source in enumerate(sources, 1):
+        try:
+            report["outputs"].append(run_cell(source, ns))
+        except BaseException as exc:  # report any failure of the book's code, then stop
+            report["error"] = f"cell {i} raised {type(exc).__name__}: {exc}"
+            break
+    sys.stdout.write("\n" + json.dumps(report) + "\n")
+
+
+# ----------------------------------------------------------------------------- in process
+
+def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True, quiet: bool = False,
+           reproduce: bool = True, book: bool = False, files: bool = False, file=None) -> ReplayResult:
+    """Replay ``cells`` in order in this process, printing and checking each output.
+
+    Args:
+        cells: the book's cells.
+        name: what the closing line calls them.
+        checks: verify each cell's real output.
+        quiet: print nothing (the outputs are in the result).
+        reproduce: fresh auto names and MXNet's generator seeded with 0, a new process's
+            state (this re-seeds the global generator; False leaves it alone).
+        book: also replay the sources in a fresh process (in parallel) and compare.
+        files: run in a new empty folder (the cells write files), removed afterwards.
+        file: where to print (default ``sys.stdout``).
+    """
+    import mxnet as mx
+
+    from .tree import fresh_names
+
+    out = file or sys.stdout
+    child = _Child([c.source for c in cells], files=files, timeout=300) if book else None
+    result = ReplayResult(name)
+    was_np = mx.util.is_np_array()
+    ns: dict = {"__name__": "__main__"}
+    with contextlib.ExitStack() as stack:
+        if files:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpk-replay-"))
+            here = os.getcwd()
+            stack.callback(os.chdir, here)
+            os.chdir(tmp)
+        if reproduce:
+            stack.enter_context(fresh_names())
+            mx.random.seed(0)
+        try:
+            for cell in cells:
+                before = cell.before(ns) if (checks and cell.before) else None
+                try:
+                    text = run_cell(cell.source, ns)
+                except Exception as exc:  # the later cells need this one: stop here
+                    result.outputs[cell.key] = ""
+                    result.checks[cell.key] = 0
+                    result.failures[cell.key] = f"raised {type(exc).__name__}: {exc}"
+                    if not quiet:
+                        print(rule(f"cell {cell.key}: {cell.title}"), file=out)
+                        print(f"{type(exc).__name__}: {exc}", file=out)
+                    break
+                result.outputs[cell.key] = text
+                if not quiet:
+                    print(rule(f"cell {cell.key}: {cell.title}"), file=out)
+                    if text:
+                        print(text.rstrip("\n"), file=out)
+                if checks:
+                    try:
+                        result.checks[cell.key] = cell.check(ns, text, before)
+                    except AssertionError as exc:
+                        result.checks[cell.key] = 0
+                        result.failures[cell.key] = str(exc)
+                    except Exception as exc:  # a check that cannot even look is a failure too
+                        result.checks[cell.key] = 0
+                        result.failures[cell.key] = f"check raised {type(exc).__name__}: {exc}"
+        finally:
+            if not was_np:
+                mx.npx.reset_np()
+    if child is not None:
+        try:
+            shown = child.outputs()["outputs"]
+            result.book = dict(zip([c.key for c in cells], shown))
+        except RuntimeError as exc:
+            result.book_error = str(exc)
+    if not quiet:
+        print(result.closing_line(), file=out)
+    return result
+
+
+if __name__ == "__main__":
+    _child_main()

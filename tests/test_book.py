@@ -1,0 +1,97 @@
+"""The kit's cells are the book's, character for character, and show what the book's code shows.
+
+The book's Markdown is read from ../shared/book/ next to the repository (its code cells are
+the ```{.python .input} fences); the reference outputs come from the book's code run in a
+fresh Python process with plain MXNet (gluon_params_kit._replay).
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+from gluon_params_kit import chapter
+from gluon_params_kit._chapter_cells import CELLS
+from gluon_params_kit._replay import ReplayResult, fresh_process_outputs
+
+BOOK = Path(__file__).resolve().parents[1].parent / "shared" / "book"
+_FENCE = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```\s*$", re.S | re.M)
+
+
+def book_cells(name: str):
+    """The code fences of ``../shared/book/<name>`` in order, each without its last newline."""
+    path = BOOK / name
+    if not path.exists():
+        pytest.skip(f"the book's text is not next to this repository ({path})")
+    return [body[:-1] if body.endswith("\n") else body
+            for body in _FENCE.findall(path.read_text(encoding="utf-8"))]
+
+
+def test_fence_reader_takes_every_fence_and_only_fences():
+    text = ("intro\n```{.python .input  n=1}\na = 1\n\nb = 2\n```\n\ntext\n```python\nnot a cell\n```\n"
+            "```{.python .input}\nprint(a)\n```\n")
+    assert _FENCE.findall(text) == ["a = 1\n\nb = 2\n", "print(a)\n"]
+
+
+def test_chapter_cells_are_the_books_fences_character_for_character():
+    fences = book_cells("parameters_vn.md")
+    assert len(fences) == 17
+    for i, (fence, cell) in enumerate(zip(fences, CELLS), 1):
+        assert cell.key == str(i)
+        assert cell.source == fence, f"cell {i} differs from the book"
+
+
+@pytest.fixture(scope="module")
+def book_outputs():
+    return fresh_process_outputs([c.source for c in CELLS])
+
+
+def test_fresh_process_replay_of_the_book_equals_the_kits_replay(book_outputs):
+    ours = chapter.run(quiet=True).outputs
+    assert len(book_outputs) == 17
+    for i, (key, out) in enumerate(ours.items()):
+        assert out == book_outputs[i], f"cell {key}"
+    assert book_outputs[13] == "42.0\n"  # the 14th cell prints one value, as in the book
+
+
+def test_run_with_book_says_identical_only_when_every_cell_is(book_outputs):
+    result = chapter.run(quiet=True, book=True)
+    assert result.identical and result.ok
+    assert result.book == {str(i): out for i, out in enumerate(book_outputs, 1)}
+    assert result.closing_line().endswith(", 17/17 cells identical to the book's code")
+    # Another generator state gives other random values: the line says which cells differ.
+    import mxnet as mx
+    from gluon_params_kit import fresh_names
+    mx.random.seed(1)
+    with fresh_names():
+        drifted = chapter.run(quiet=True, book=True, reproduce=False)
+    assert not drifted.identical and not drifted.ok and not drifted.failures
+    assert drifted.differing == ["1", "4", "9", "12", "15", "16"]  # the cells that show random values
+    assert drifted.closing_line().endswith(
+        ", 11/17 cells identical to the book's code (different: 1, 4, 9, 12, 15, 16)")
+
+
+def test_a_cell_that_raises_is_a_failure_and_stops_the_replay():
+    from gluon_params_kit import _chapter_cells as cells
+    from gluon_params_kit._replay import Cell
+    broken = [Cell(c.key, c.title, "net[5]" if c.key == "3" else c.source, c.check) for c in cells.CELLS]
+    from gluon_params_kit._replay import replay
+    result = replay(broken, quiet=True)
+    assert list(result.outputs) == ["1", "2", "3"] and list(result.failures) == ["3"]
+    assert result.failures["3"].startswith("raised IndexError")
+    assert "1 failed: cell 3: raised IndexError" in result.closing_line()
+
+
+def test_no_claim_without_the_fresh_process_replay():
+    result = chapter.run(quiet=True)
+    assert result.book is None and not result.identical and result.ok
+    assert "identical" not in result.closing_line()
+
+
+def test_a_failing_book_cell_is_reported_not_compared():
+    with pytest.raises(RuntimeError, match=r"cell 2 raised NameError: name 'undefined' is not defined"):
+        fresh_process_outputs(["x = 1", "undefined + 1"])
+    result = ReplayResult("t")
+    result.outputs, result.book_error = {"1": ""}, "cell 1 raised NameError"
+    assert not result.ok
+    assert result.closing_line() == ("t: 1 cells reproduced, 0 checks passed, "
+                                     "the book's code could not be replayed: cell 1 raised NameError")

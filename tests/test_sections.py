@@ -1,0 +1,124 @@
+"""The sections after the chapter: deferred initialization, custom layers, file I/O.
+
+Their cells are the book's fences (../shared/book/*_vn.md), every output is what the book's code
+shows in a fresh process, and the checks verify real facts. `GPK_REGEN_GOLDEN=1 pytest
+tests/test_sections.py` rewrites tests/golden/chapter_all.txt (`gluon-params chapter --all`).
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mxnet as mx
+import pytest
+
+from gluon_params_kit import chapter, cli
+from gluon_params_kit._replay import Cell
+from gluon_params_kit._section_cells import SECTIONS
+from gluon_params_kit.errors import ParamsKitError
+from test_book import book_cells
+
+GOLDEN = Path(__file__).parent / "golden" / "chapter_all.txt"
+COUNTS = {"deferred-init": 9, "custom-layer": 9, "read-write": 8}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {name: chapter.run_section(name, quiet=True, book=True) for name in chapter.SECTIONS}
+
+
+def test_the_three_sections_in_the_books_order():
+    assert chapter.SECTIONS == tuple(SECTIONS) == cli._SECTIONS == tuple(COUNTS)
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+def test_section_cells_are_the_books_fences(name):
+    fences = book_cells(SECTIONS[name].book_file)
+    cells = SECTIONS[name].cells
+    assert len(fences) == len(cells) == COUNTS[name]
+    for i, (fence, cell) in enumerate(zip(fences, cells), 1):
+        assert cell.key == str(i)
+        assert cell.source == fence, f"{name} cell {i} differs from the book"
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+def test_section_replays_verified_and_identical_to_the_books_code(results, name):
+    r = results[name]
+    assert r.ok and r.identical, (r.failures, r.differing, r.book_error)
+    assert list(r.outputs) == [str(i) for i in range(1, COUNTS[name] + 1)]
+    assert all(r.checks[k] >= 1 for k in r.outputs)
+    assert r.closing_line().endswith(f", {COUNTS[name]}/{COUNTS[name]} cells identical to the book's code")
+
+
+def test_deferred_init_shapes_and_init_lines_in_the_books_order(results):
+    out = results["deferred-init"].outputs
+    assert "Parameter dense0_weight (shape=(256, -1), dtype=float32)" in out["3"]  # after initialize()
+    assert "Parameter dense0_weight (shape=(256, 20), dtype=float32)" in out["4"]  # after a forward
+    assert out["5"] == "" and out["7"] == ""  # deferred; then initialized only once
+    assert out["6"] == out["8"] == "Init dense2_weight (256, 20)\nInit dense3_weight (10, 256)\n"
+    assert out["9"] == "Init dense4_weight (256, 20)\nInit dense5_weight (10, 256)\n"
+
+
+def test_custom_layer_outputs_and_parameter_shapes(results):
+    out = results["custom-layer"].outputs
+    assert out["2"] == "array([-2., -1.,  0.,  1.,  2.])"
+    assert abs(float(out["4"][len("array("):-1])) < 1e-6
+    assert "Parameter param2 (shape=(2, 3)" in out["5"]
+    assert "mydense0_weight (shape=(5, 3)" in out["7"] and "mydense0_bias (shape=(3,)" in out["7"]
+    assert out["9"].startswith("array([[") and out["9"].count("]") == 3  # a (2, 1) output
+
+
+def test_read_write_files_stay_in_their_own_folder(results, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = chapter.run_section("read-write", quiet=True)
+    assert r.ok and os.getcwd() == str(tmp_path) and list(tmp_path.iterdir()) == []
+    assert r.outputs == results["read-write"].outputs
+    assert r.outputs["4"] == "{'x': array([0., 1., 2., 3.]), 'y': array([0., 0., 0., 0.])}"
+    assert r.outputs["8"].count("True") == 20
+
+
+def test_a_changed_cell_fails_its_check(monkeypatch):
+    from gluon_params_kit import _section_cells as sc
+
+    section = sc.SECTIONS["deferred-init"]
+    cells = [Cell(c.key, c.title, c.source.replace("in_units=20", "in_units=21"), c.check, c.before)
+             if c.key == "9" else c for c in section.cells]
+    monkeypatch.setitem(sc.SECTIONS, "deferred-init", sc.Section(
+        section.key, section.title, section.title_vi, section.book_file, cells, section.files))
+    r = chapter.run_section("deferred-init", quiet=True)
+    assert list(r.failures) == ["9"] and "Init lines at initialize()" in r.failures["9"]
+
+
+def test_unknown_section_lists_the_valid_ones():
+    with pytest.raises(ParamsKitError, match="unknown section 'files'; expected one of 'deferred-init', "
+                                             "'custom-layer', 'read-write'"):
+        chapter.run_section("files")
+
+
+def test_run_all_keys_and_total_line():
+    r = chapter.run_all(quiet=True)
+    assert r.ok and len(r.outputs) == 17 + 26
+    assert list(r.outputs)[16:19] == ["chapter/17", "deferred-init/1", "deferred-init/2"]
+    assert r.closing_line() == f"all: 43 cells reproduced, {sum(r.checks.values())} checks passed"
+
+
+def test_fresh_process_all_transcript_matches_golden():
+    """`gluon-params chapter --all` in a new process prints the golden transcript exactly."""
+    proc = subprocess.run([sys.executable, "-m", "gluon_params_kit", "chapter", "--all"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    if os.environ.get("GPK_REGEN_GOLDEN"):
+        GOLDEN.write_text(proc.stdout, encoding="utf-8")
+    assert proc.stdout == GOLDEN.read_text(encoding="utf-8")
+    lines = proc.stdout.splitlines()
+    assert lines[-1].endswith(", 43/43 cells identical to the book's code")
+    rules = [ln for ln in lines if ln.startswith(("── cell ", "══ "))]
+    assert len(rules) == 43 + 4 and {len(ln) for ln in rules} == {72}
+
+
+def test_in_process_all_equals_the_fresh_process():
+    mx.gluon.nn.Dense(3)
+    mx.nd.random.uniform(shape=(7,))
+    text = GOLDEN.read_text(encoding="utf-8")
+    for key, out in chapter.run_all(quiet=True).outputs.items():
+        assert out.rstrip("\n") in text, key
