@@ -16,7 +16,7 @@ import numpy as onp
 from ._compat import mx
 from ._replay import Cell, Facts
 
-__all__ = ["CELLS", "Cell"]
+__all__ = ["CELLS", "Cell", "param_listing"]
 
 
 def _host(a) -> onp.ndarray:
@@ -35,8 +35,10 @@ MLP_SHAPES = {"dense0_weight": (256, 20), "dense0_bias": (256,),
               "dense1_weight": (10, 256), "dense1_bias": (10,)}
 
 
-def _param_listing(prefix: str, names: List[str], shapes: Dict[str, tuple]) -> str:
-    body = "".join(f"  Parameter {n} (shape={shapes[n]}, dtype=float32)\n" for n in names)
+def param_listing(prefix: str, names: List[str], shapes: Dict[str, tuple],
+                  dtype: str = "float32") -> str:
+    """What printing Gluon's ParameterDict ``prefix`` with ``names`` (their ``shapes``) shows."""
+    body = "".join(f"  Parameter {n} (shape={shapes[n]}, dtype={dtype})\n" for n in names)
     return f"{prefix} (\n{body})"
 
 
@@ -65,8 +67,8 @@ def _check_params(ns, out, _):
     net = ns["net"]
     f.equal(list(net[0].params.keys()), ["dense0_weight", "dense0_bias"], "net[0].params keys")
     f.equal(list(net[1].params.keys()), ["dense1_weight", "dense1_bias"], "net[1].params keys")
-    want = (_param_listing("dense0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n"
-            + _param_listing("dense1_", ["dense1_weight", "dense1_bias"], MLP_SHAPES) + "\n")
+    want = (param_listing("dense0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n"
+            + param_listing("dense1_", ["dense1_weight", "dense1_bias"], MLP_SHAPES) + "\n")
     f.equal(out, want, "printed ParameterDicts")
     return f.count
 
@@ -106,8 +108,8 @@ def _check_collect(ns, out, _):
     net = ns["net"]
     f.equal(list(net[0].collect_params().keys()), ["dense0_weight", "dense0_bias"], "layer 0 keys")
     f.equal(list(net.collect_params().keys()), list(MLP_SHAPES), "whole-net keys")
-    want = (_param_listing("dense0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n"
-            + _param_listing("sequential0_", list(MLP_SHAPES), MLP_SHAPES) + "\n")
+    want = (param_listing("dense0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n"
+            + param_listing("sequential0_", list(MLP_SHAPES), MLP_SHAPES) + "\n")
     f.equal(out, want, "printed ParameterDicts")
     return f.count
 
@@ -126,8 +128,8 @@ def _check_regex(ns, out, _):
             "collect_params('.*weight')")
     f.equal(set(net.collect_params("dense0.*").keys()), {"dense0_weight", "dense0_bias"},
             "collect_params('dense0.*')")
-    want = (_param_listing("sequential0_", ["dense0_weight", "dense1_weight"], MLP_SHAPES) + "\n"
-            + _param_listing("sequential0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n")
+    want = (param_listing("sequential0_", ["dense0_weight", "dense1_weight"], MLP_SHAPES) + "\n"
+            + param_listing("sequential0_", ["dense0_weight", "dense0_bias"], MLP_SHAPES) + "\n")
     f.equal(out, want, "printed selections")
     return f.count
 
@@ -158,7 +160,7 @@ def _check_rgnet_print(ns, out, _):
     f = Facts()
     f(out.startswith("<bound method Block.collect_params of Sequential(\n  (0): Sequential(\n"),
       "the bound method with the nested structure")
-    listing = _param_listing("sequential1_", list(RGNET_SHAPES), RGNET_SHAPES)
+    listing = param_listing("sequential1_", list(RGNET_SHAPES), RGNET_SHAPES)
     f(out.endswith(listing + "\n"), "all 18 parameters listed under sequential1_")
     f.equal(out.count("Dense(None -> 32, Activation(relu))"), 0, "shapes inferred in the repr")
     f.equal(out.count("Dense(20 -> 32, Activation(relu))") + out.count("Dense(16 -> 32, Activation(relu))"),

@@ -17,6 +17,7 @@ import numpy as onp
 
 from ._backbone import has_data, is_deferred
 from ._compat import gluon, mx
+from ._chapter_cells import param_listing
 from ._replay import Cell, Facts
 from .tree import named_parameters
 
@@ -36,11 +37,6 @@ class Section:
 
 def _shapes(block) -> Dict[str, tuple]:
     return {k: tuple(v.shape) for k, v in block.collect_params().items()}
-
-
-def _listing(prefix: str, shapes: Dict[str, tuple], dtype: str = "float32") -> str:
-    body = "".join(f"  Parameter {n} (shape={s}, dtype={dtype})\n" for n, s in shapes.items())
-    return f"{prefix} (\n{body})"
 
 
 def _raises_deferred(p) -> bool:
@@ -71,14 +67,14 @@ def _d_print(ns, out, _):
     f = Facts()
     f(out.startswith("<bound method Block.collect_params of Sequential(\n  (0): Dense(-1 -> 256, "),
       "the net's repr shows the unknown input size as -1")
-    f(out.endswith(_listing("sequential0_", UNKNOWN) + "\n"), "the four parameters with -1 shapes")
+    f(out.endswith(param_listing("sequential0_", list(UNKNOWN), UNKNOWN) + "\n"), "the four parameters with -1 shapes")
     return f.count
 
 
 def _d_initialize(ns, out, _):
     f = Facts()
     net = ns["net"]
-    f.equal(out, _listing("sequential0_", UNKNOWN), "shapes still unknown after initialize()")
+    f.equal(out, param_listing("sequential0_", list(UNKNOWN), UNKNOWN), "shapes still unknown after initialize()")
     for layer in net:
         f(is_deferred(layer.weight), f"{layer.weight.name} is deferred (no data yet)")
         f(_raises_deferred(layer.weight), f"{layer.weight.name}.data() to raise DeferredInitializationError")
@@ -90,7 +86,7 @@ def _d_initialize(ns, out, _):
 def _d_forward(ns, out, _):
     f = Facts()
     net = ns["net"]
-    f.equal(out, _listing("sequential0_", KNOWN), "shapes inferred by the first forward")
+    f.equal(out, param_listing("sequential0_", list(KNOWN), KNOWN), "shapes inferred by the first forward")
     f.equal(tuple(net[0].weight.data().shape), (256, 20), "dense0_weight data shape")
     f(all(has_data(p) for p in net.collect_params().values()), "every parameter initialized")
     w = abs(net[0].weight.data().asnumpy())

@@ -103,6 +103,37 @@ def test_no_import_cycles():
     assert _cycle(graph) == []
 
 
+def test_the_core_imports_neither_the_book_nor_the_cli():
+    core = {m: deps for m, deps in _graph().items() if m not in OUTER | {"__init__"}}
+    leaks = {m: sorted(deps & OUTER) for m, deps in core.items() if deps & OUTER}
+    assert leaks == {}
+
+
+#: The layers of the README's architecture table, first to last; a module imports
+#: only from its own layer or the ones before it.
+LAYERS = [
+    {"_shim", "_compat", "errors"},
+    {"_backbone", "_validate", "_display", "_files", "_init_checks", "_summary_view", "_stats",
+     "_provenance", "_training_state"},
+    {"_report", "_patterns", "_render", "_header", "_tied_layers"},
+    {"tree", "select"},
+    {"_layer_trace", "_remap", "_kvstore", "_trainer_kv", "_server_assign", "_compare",
+     "_init_specs", "_init_run", "_summary", "_tying_report"},
+    {"inspection", "initializers", "tying", "checkpoint", "training", "devices"},
+    {"chapter", "_chapter_cells", "_section_cells", "_replay", "exercises", "_doctor", "cli",
+     "__main__"},
+]
+
+
+def test_every_module_has_a_layer_and_imports_only_from_layers_before_it():
+    layer_of = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    graph = {m: deps - {"__init__"} for m, deps in _graph().items() if m != "__init__"}
+    assert sorted(set(graph) - set(layer_of)) == []
+    upward = sorted((m, d) for m, deps in graph.items() for d in deps
+                    if layer_of[d] > layer_of[m])
+    assert upward == []
+
+
 def test_the_readme_architecture_table_names_every_module():
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
