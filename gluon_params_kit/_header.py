@@ -27,17 +27,18 @@ row. A file that fails is reported as damaged before MXNet ever sees it, and the
 here expand sparse arrays with numpy, not MXNet. Names holding a NUL byte (which MXNet
 would cut short) make the file damaged too.
 
-:func:`atomic_write` (from ``_files``) is how every file of the kit is written.
+:class:`Header` and :class:`ArrayInfo` (shared by the three formats) live in ``_fileheader``.
 """
 from __future__ import annotations
 
 import os
 import struct
-from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as onp
 
-from ._files import atomic_write, open_source  # noqa: F401  (atomic_write re-exported)
+from ._fileheader import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
+from ._files import open_source
 from .errors import CheckpointError, listing
 
 LIST_MAGIC = 0x112
@@ -54,98 +55,6 @@ DTYPES = {
 STYPES = {0: "default", 1: "row_sparse", 2: "csr"}
 _NUM_AUX = {0: 0, 1: 1, 2: 2}
 _DEV_TYPES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
-
-
-class ArrayInfo(NamedTuple):
-    """One array of a ``.params`` file, as its header describes it.
-
-    ``offset`` is where its data starts in the file and ``nbytes`` how many bytes of
-    data (values, then sparse indices) follow; ``shape`` is ``None`` for an array
-    saved without a shape (an empty handle).
-    """
-
-    name: Optional[str]
-    shape: Optional[Tuple[int, ...]]
-    dtype: Optional[str]
-    stype: str
-    context: str
-    offset: int
-    nbytes: int
-    version: int
-    index: int = 0
-    #: Sparse arrays: the stored values' shape, and ``(dtype, shape)`` of each index array.
-    storage_shape: Optional[Tuple[int, ...]] = None
-    aux: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
-
-    @property
-    def size(self) -> int:
-        """Number of elements of the (dense) shape."""
-        if self.shape is None:
-            return 0
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-
-class Header:
-    """Everything a ``.params`` file says about its arrays, data left unread.
-
-    Indexable by name (dict files) or position; iterating yields :class:`ArrayInfo`.
-    """
-
-    def __init__(self, path: str, file_size: int, arrays: List[ArrayInfo], named: bool):
-        self.path = path
-        self.file_size = file_size
-        self.arrays = tuple(arrays)
-        #: True for a dict file (``{name: array}``), False for a plain list.
-        self.named = named
-        self._by_name = {a.name: a for a in arrays} if named else {}
-
-    @property
-    def names(self) -> List[str]:
-        """The array names in file order (``'0'``, ``'1'``... for a list file)."""
-        return [a.name if self.named else str(i) for i, a in enumerate(self.arrays)]
-
-    @property
-    def np_shape(self) -> bool:
-        """True when the arrays were saved under np shape semantics (V3 records)."""
-        return any(a.version == 3 for a in self.arrays)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
-
-    @property
-    def total_size(self) -> int:
-        return sum(a.size for a in self.arrays)
-
-    def __len__(self) -> int:
-        return len(self.arrays)
-
-    def __iter__(self) -> Iterator[ArrayInfo]:
-        return iter(self.arrays)
-
-    def __getitem__(self, key: Union[str, int]) -> ArrayInfo:
-        if isinstance(key, int):
-            return self.arrays[key]
-        if key in self._by_name:
-            return self._by_name[key]
-        if not self.named and key.isdigit() and int(key) < len(self.arrays):
-            return self.arrays[int(key)]
-        raise KeyError(key)
-
-    def __contains__(self, key) -> bool:
-        try:
-            self[key]
-        except (KeyError, IndexError):
-            return False
-        return True
-
-    def __repr__(self) -> str:
-        kind = "dict" if self.named else "list"
-        return (f"Header({self.path!r}: {len(self)} arrays ({kind}), "
-                f"{self.total_size} elements, {self.total_bytes} bytes of data)")
 
 
 class _Reader:
@@ -219,7 +128,7 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
         >>> f = os.path.join(tempfile.mkdtemp(), 'x.params')
         >>> mx.nd.save(f, {'w': mx.nd.ones((2, 3)), 'b': mx.nd.zeros((2,), dtype='int64')})
         >>> h = read_header(f)
-        >>> [(a.name, a.shape, a.dtype, a.offset) for a in h]
+        >>> [(a.name, a.shape, a.dtype, a.offset) for a in h.values()]
         [('w', (2, 3), 'float32', 64), ('b', (2,), 'int64', 120)]
     """
     f, path = open_source(path)
@@ -380,13 +289,6 @@ def _prod(dims) -> int:
     return n
 
 
-def numpy_dtype(name: str) -> onp.dtype:
-    """The numpy dtype MXNet uses for a dtype name (bfloat16 is a uint16 record)."""
-    if name == "bfloat16":
-        return onp.dtype([("bfloat16", onp.uint16)])
-    return onp.dtype(name)
-
-
 def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     """The dense values of one array, read straight from the file at its offset.
 
@@ -396,38 +298,10 @@ def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     if info.shape is None:
         return onp.zeros((0,), dtype="float32")
     dt = numpy_dtype(info.dtype)
-    f, _ = open_source(path)
-    with f:
-        f.seek(info.offset)
-        raw = f.read(info.nbytes)
-    if len(raw) != info.nbytes:
-        raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
+    raw = read_range(path, info)
     if info.stype == "default":
         return onp.frombuffer(raw, dtype=dt, count=info.size).reshape(info.shape).copy()
     return _densify(raw, info, dt, path)
-
-
-def iter_chunks(path: str, info: ArrayInfo, chunk_bytes: int = 64 * 2**20
-                ) -> Iterator[onp.ndarray]:
-    """The flat values of one array in pieces of about ``chunk_bytes``, for bounded memory.
-
-    Dense arrays are read piece by piece from the file; a sparse array comes as one
-    dense piece.
-    """
-    if info.stype != "default" or info.shape is None:
-        yield read_array(path, info).ravel()
-        return
-    dt = numpy_dtype(info.dtype)
-    step = max(1, chunk_bytes // dt.itemsize)
-    f, _ = open_source(path)
-    with f:
-        f.seek(info.offset)
-        for start in range(0, info.size, step):
-            count = min(step, info.size - start)
-            raw = f.read(count * dt.itemsize)
-            if len(raw) != count * dt.itemsize:
-                raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
-            yield onp.frombuffer(raw, dtype=dt)
 
 
 def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarray:

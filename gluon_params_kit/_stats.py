@@ -16,7 +16,7 @@ import numpy as _onp
 from . import _display as D
 from ._compat import mx
 
-__all__ = ["ParamStats", "array_stats", "max_abs_diff"]
+__all__ = ["ParamStats", "array_stats", "host_stats", "max_abs_diff"]
 
 _CHUNK = 1 << 16          # values per numpy step: a chunk (256 KiB of float32) stays in cache
 HIST_SAMPLE = 1 << 14     # histograms of bigger parameters use an even stride of this many
@@ -229,6 +229,11 @@ def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
     if arr.context.device_type == "cpu":
         return _host_stats(_host_view(arr), bins, hist_sample)
     return _device_stats(arr, bins)
+
+
+#: The CPU kernel under its public name: ``inspect --stats`` runs it on a file-backed
+#: vector (``_file_stats``), so the command and ``stats()`` cannot disagree.
+host_stats = _host_stats
 
 
 _HOST_FLOATS = ("float16", "float32", "float64")

@@ -1,36 +1,44 @@
-"""Checkpoints by structural path: atomic saves, loads that explain themselves, remapping.
+"""Checkpoints by structural path in three formats: atomic saves, loads that explain themselves.
 
-:func:`save` writes exactly the keys ``save_parameters`` writes (``0.1.weight``), in nd
-and np modes, through a temporary file that replaces the old one only once complete.
-:func:`load` checks the whole file against the block first (missing, unexpected, shape,
-dtype, tied keys) from the file's header alone, and changes nothing unless everything it
-is asked to load can be loaded; the :class:`LoadReport` it returns (or carries in the
-:class:`~gluon_params_kit.errors.CheckpointError`) prints as a table and suggests a
-:class:`Remap` when the keys differ by a prefix or by the legacy auto-name scheme.
-:func:`convert` rewrites a file's keys, :func:`diff` compares two parameter sets and
-:func:`export_npz` writes a pickle-free ``.npz``.
+:func:`save` writes ``.params`` (exactly the keys and bytes of ``save_parameters``),
+``.safetensors`` (through the ``safetensors`` library: one tensor per Parameter, tied paths
+and the kit's versions in ``__metadata__``) or ``.npz``, chosen by the suffix or ``format=``,
+in nd and np modes, through a temporary file that replaces the old one only once complete.
+:func:`load` reads any of the three: it checks the whole file against the block first
+(missing, unexpected, shape, dtype, tied keys) from the file's header alone, and changes
+nothing unless everything it is asked to load can be loaded; the :class:`LoadReport` it
+returns (or carries in the :class:`~gluon_params_kit.errors.CheckpointError`) prints as a
+table and suggests a :class:`Remap` when the keys differ by a prefix or by the legacy
+auto-name scheme. :func:`convert` rewrites keys and formats, :func:`diff` compares two
+parameter sets and :func:`export_npz` writes a pickle-free ``.npz``, streaming files.
 
-The byte-level file work (:func:`read_header`, atomic writes) lives in ``_header``, the
-remap rules in ``_remap``, diff and export in ``_compare``; this module is the public face.
+The byte-level work lives in ``_header`` (``.params``), ``_safetensors``, ``_npz`` and
+``_formats`` (one dispatch), the report in ``_load_report``, the remap rules in ``_remap``,
+writing and converting in ``_convert``, diff and export in ``_compare``; this module is the
+public face.
 """
 from __future__ import annotations
 
-import html
 import os
 import warnings
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
 from ._compare import DiffReport, diff, export_npz
 from ._compat import gluon, is_np_array, mx
-from ._display import format_shape, html_table, known_shape, text_table
-from ._header import ArrayInfo, Header, atomic_write, numpy_dtype, read_header
+from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
+from ._display import known_shape
+from ._fileheader import ArrayInfo, Header, numpy_dtype
+from ._formats import format_of
+from ._formats import read_header as _read_any_header
+from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_line,
+                           file_keys_of)
 from ._remap import Remap, as_remap, collapse_keys
-from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathError, PathTypeError,
+from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
                      listing)
-from ._backbone import check_block, key_index
+from ._backbone import check_block
 from .tree import named_parameters
 from ._trainer_kv import before_assign
 
@@ -54,75 +62,117 @@ PathLike = Union[str, os.PathLike]
 DTYPE_POLICIES = ("check", "cast", "saved")
 
 
+def read_header(path: PathLike, *, format: Optional[str] = None) -> Header:
+    """Names, shapes, dtypes and data offsets of every array in a checkpoint, data unread.
+
+    Reads ``.params`` (``save_parameters``, ``collect_params().save``, ``nd.save`` and
+    ``npx.save``, dict and list forms), ``.safetensors`` (its JSON header) and ``.npz``
+    (its zip directory and ``.npy`` headers); the format comes from ``format=`` or the
+    suffix, else from the file's first bytes. Only header fields are read, so a
+    multi-GB file takes milliseconds.
+
+    Args:
+        path: The file to read.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'``.
+
+    Returns:
+        A :class:`Header`: a mapping of name -> :class:`ArrayInfo` (``header['0.weight']
+        .shape``), with ``.names``, ``.format``, ``.metadata``, ``.aliases``.
+
+    Raises:
+        CheckpointError: The file is missing or not a regular file (a FIFO is refused,
+            never waited on), truncated or damaged (a wrong magic number, a count,
+            length or offset the file cannot hold, an unknown dtype, bad sparse index
+            data), or ``format`` is unknown.
+        CheckpointTypeError: ``path`` is not a str, bytes or os.PathLike (``None``, an int).
+
+    Examples:
+        >>> import os, tempfile, numpy as np
+        >>> from safetensors.numpy import save_file
+        >>> f = os.path.join(tempfile.mkdtemp(), 'x.safetensors')
+        >>> save_file({'w': np.ones((2, 3), np.float32), 'b': np.zeros(2, np.int64)}, f)
+        >>> h = read_header(f)
+        >>> [(name, a.shape, a.dtype) for name, a in h.items()], h.format
+        ([('b', (2,), 'int64'), ('w', (2, 3), 'float32')], 'safetensors')
+    """
+    return _read_any_header(path, format)
+
+
 # --------------------------------------------------------------------------- saving
 
-def save(block: Block, path: PathLike, *, deduplicate: bool = False,
-         fsync: bool = True) -> List[str]:
+def save(block: Block, path: PathLike, *, format: Optional[str] = None,
+         metadata: Optional[Mapping[str, str]] = None, compressed: bool = False,
+         deduplicate: bool = False, fsync: bool = True) -> List[str]:
     """Save ``block``'s parameters under their structural paths, atomically.
 
-    The keys are those of ``block.save_parameters`` (every alias of a shared Parameter,
-    or only its canonical path with ``deduplicate=True``), so Gluon's
-    ``load_parameters`` reads the file too. The file is written to a temporary file in
-    the same folder, flushed to disk and renamed over ``path``: an error or a crash
-    mid-write leaves any previous file as it was. In np mode it is written as
-    ``npx.save`` writes it. Flushing to disk costs a few milliseconds plus the disk's
-    write time; ``fsync=False`` skips it (the rename still never exposes a partial file,
-    but a power loss may lose the newest save).
+    The format is ``format=`` or the suffix: ``.safetensors``, ``.npz``, else ``.params``.
+
+    - ``.params``: the keys and bytes of ``block.save_parameters`` (every alias of a
+      shared Parameter, or only its canonical path with ``deduplicate=True``), so
+      Gluon's ``load_parameters`` reads the file too; in np mode as ``npx.save`` writes it.
+    - ``.safetensors``: written by the ``safetensors`` library, one tensor per Parameter
+      under its canonical path (a tied Parameter once; its other paths in the metadata),
+      dtypes and shapes exact (bfloat16, float16, ints, bool, 0-d, zero-size);
+      ``__metadata__`` records the kit and MXNet versions, the nd/np mode, the key order
+      and ``metadata`` (your ``str -> str`` entries).
+    - ``.npz``: ``numpy.load(..., allow_pickle=False)`` reads it; ``compressed=True``
+      deflates it.
+
+    The file is written to a temporary file in the same folder, flushed to disk and
+    renamed over ``path``: an error or a crash mid-write leaves any previous file as it
+    was. Flushing costs a few milliseconds plus the disk's write time; ``fsync=False``
+    skips it (the rename still never exposes a partial file, but a power loss may lose
+    the newest save).
 
     Args:
         block: The network; every Parameter must be initialized.
         path: Destination file.
-        deduplicate: Save a shared Parameter once, under its canonical (first) path.
-            Gluon's ``save_parameters(deduplicate=True)`` keeps the last path instead;
-            both load either way.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: from the suffix).
+        metadata: Extra ``__metadata__`` entries (``.safetensors`` only).
+        compressed: Deflate the arrays (``.npz`` only).
+        deduplicate: Save a shared Parameter once, under its canonical (first) path
+            (``.safetensors`` always does). Gluon's ``save_parameters(deduplicate=True)``
+            keeps the last path instead; both load either way.
         fsync: Flush the file (and the folder entry) to disk before returning.
 
     Returns:
         The keys written, in order.
 
     Raises:
-        CheckpointError: A Parameter is not initialized yet (deferred), or the file
-            cannot be written; the previous file is untouched.
+        CheckpointError: A Parameter is not initialized yet (deferred), an option does
+            not fit the format, or the file cannot be written; the previous file is untouched.
 
     Examples:
         >>> import os, tempfile
         >>> from mxnet.gluon import nn
         >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2)); net.initialize()
-        >>> save(net, os.path.join(tempfile.mkdtemp(), 'net.params'))
+        >>> d = tempfile.mkdtemp()
+        >>> save(net, os.path.join(d, 'net.params'))
         ['0.weight', '0.bias']
+        >>> save(net, os.path.join(d, 'net.safetensors'), metadata={'epoch': '3'})
+        ['0.weight', '0.bias']
+        >>> read_header(os.path.join(d, 'net.safetensors')).metadata['epoch']
+        '3'
     """
     check_block(block, PathTypeError)
-    params = named_parameters(block, aliases=not deduplicate)
+    kind = format_of(path, format, reading=False)
+    check_options(kind, metadata, compressed)
+    params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))
     pending = [k for k, p in params.items() if p._data is None]
     if pending:
         raise CheckpointError(
             f"cannot save {type(block).__name__}: {len(pending)} parameters are not initialized "
             f"yet ({listing(collapse_keys(pending))}); run a forward pass (deferred "
             f"initialization) or call initialize() first. Nothing was written.")
-    arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
-    atomic_write(path, lambda tmp: _write_arrays(tmp, arrays), fsync=fsync,
-                 size_hint=_size_hint(arrays), verify=_verifier(list(arrays), True))
+    if kind == "params":
+        arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
+    else:
+        arrays = OrderedDict((k, host_numpy(_host_value(p))) for k, p in params.items())
+    aliases = tied_aliases(block) if kind == "safetensors" else {}
+    write_file(path, kind, arrays, named=True,
+               np_mode=None if kind == "params" else is_np_array(), metadata=metadata,
+               aliases=aliases, compressed=compressed, fsync=fsync)
     return list(arrays)
-
-
-def _size_hint(arrays: Mapping[str, Any]) -> int:
-    """About the bytes ``nd.save`` writes: the data plus a record header and name each."""
-    return sum(int(onp.prod(a.shape)) * onp.dtype(a.dtype).itemsize + 128 + len(k)
-               for k, a in arrays.items())
-
-
-def _verifier(keys: List[str], named: bool):
-    """A check that a freshly written file holds ``keys``: MXNet's writer can lose a
-    failed write (a full disk at the final flush) without saying so."""
-    def verify(tmp: str) -> None:
-        try:
-            header = read_header(tmp)
-        except CheckpointError as exc:
-            raise CheckpointError(f"the file MXNet wrote is incomplete ({exc})") from None
-        if header.names != (keys if named else [str(i) for i in range(len(keys))]):
-            raise CheckpointError(f"the file MXNet wrote holds {len(header)} arrays, "
-                                  f"not the {len(keys)} it was given")
-    return verify
 
 
 def _host_value(param) -> Any:
@@ -142,137 +192,11 @@ def _host_value(param) -> Any:
     return value
 
 
-def _write_arrays(path: str, arrays: Mapping[str, Any]) -> None:
-    """Write arrays as MXNet does: ``npx.save`` in np mode, ``nd.save`` otherwise."""
-    if is_np_array():
-        mx.npx.save(path, dict(arrays))
-    else:
-        mx.nd.save(path, dict(arrays))
-
-
-# --------------------------------------------------------------------------- the report
-
-class LoadReport:
-    """What :func:`load` found and did: loaded, missing, unexpected, mismatched, skipped.
-
-    Attributes:
-        loaded: Paths whose values were (or, after a refused load, would be) loaded.
-        missing: Parameters of the block that the file does not have.
-        unexpected: File keys (after remapping) that are not in the block.
-        shape_mismatches: ``path -> (block shape, file shape)``.
-        dtype_mismatches: ``path -> (block dtype, file dtype)`` (``dtype='check'``).
-        cast: ``path -> (file dtype, loaded dtype)`` for ``dtype='cast'``/``'saved'``.
-        tied_conflicts: ``path -> file keys`` of a shared Parameter whose copies disagree.
-        renamed: ``file key -> new key`` for keys the remap changed; ``dropped``: removed.
-        suggestion: A :class:`Remap` that would match more keys, or ``None``.
-        applied: Whether values were written into the block.
-    """
-
-    def __init__(self, path: str, block_name: str):
-        self.path, self.block_name = path, block_name
-        self.loaded: List[str] = []
-        self.missing: List[str] = []
-        self.unexpected: List[str] = []
-        self.shape_mismatches: Dict[str, Tuple[Any, Any]] = OrderedDict()
-        self.dtype_mismatches: Dict[str, Tuple[str, str]] = OrderedDict()
-        self.cast: Dict[str, Tuple[str, str]] = OrderedDict()
-        self.tied_conflicts: Dict[str, List[str]] = OrderedDict()
-        self.renamed: Dict[str, str] = OrderedDict()
-        self.dropped: List[str] = []
-        self.suggestion: Optional[Remap] = None
-        self.suggestion_matches = 0
-        self.paired: Dict[str, str] = OrderedDict()
-        self.not_loaded_values: Optional[int] = 0
-        self.applied = False
-
-    @property
-    def ok(self) -> bool:
-        """True when every Parameter and every file key was matched and compatible."""
-        return not self.problems()
-
-    def problems(self) -> List[str]:
-        """One sentence per kind of problem, with the keys collapsed."""
-        out = []
-        for label, keys in (("missing from the file", self.missing),
-                            ("unexpected in the file", self.unexpected),
-                            ("with a different shape", list(self.shape_mismatches)),
-                            ("with a different dtype", list(self.dtype_mismatches)),
-                            ("shared but different in the file", list(self.tied_conflicts))):
-            if keys:
-                out.append(f"{len(keys)} {label} ({listing(collapse_keys(keys), 6)})")
-        return out
-
-    @property
-    def not_loaded(self) -> List[str]:
-        """The block's Parameters that keep the values they had (or stay uninitialized):
-        missing from the file, or refused for a shape, dtype or tied-copy conflict."""
-        return (self.missing + list(self.shape_mismatches) + list(self.dtype_mismatches)
-                + [k for k in self.tied_conflicts if k not in self.shape_mismatches])
-
-    @property
-    def skipped(self) -> List[str]:
-        """Everything a ``strict=False`` load left alone: missing and mismatched
-        Parameters (unchanged in the block) and unexpected file keys (ignored)."""
-        return (self.missing + list(self.shape_mismatches) + list(self.dtype_mismatches)
-                + list(self.tied_conflicts) + self.unexpected)
-
-    def rows(self) -> List[Tuple[str, str, str]]:
-        """``(status, key, detail)`` rows, repeated indices collapsed."""
-        rows: List[Tuple[str, str, str]] = []
-
-        def add(status, keys_details):
-            by_detail: "OrderedDict[str, List[str]]" = OrderedDict()
-            for key, detail in keys_details:
-                by_detail.setdefault(detail, []).append(key)
-            for detail, keys in by_detail.items():
-                rows.extend((status, k, detail) for k in collapse_keys(keys))
-
-        add("missing", [(k, "not in the file") for k in self.missing])
-        add("unexpected", [(k, "not in the block") for k in self.unexpected])
-        add("shape", [(k, f"block {format_shape(a)} vs file {format_shape(b)}")
-                      for k, (a, b) in self.shape_mismatches.items()])
-        add("dtype", [(k, f"block {a} vs file {b}") for k, (a, b) in self.dtype_mismatches.items()])
-        add("tied", [(k, f"copies disagree: {', '.join(v)}") for k, v in self.tied_conflicts.items()])
-        add("cast", [(k, f"{a} -> {b}") for k, (a, b) in self.cast.items()])
-        add("renamed", [(k, f"from {old}") for old, k in self.renamed.items()])
-        add("dropped", [(k, "by the remap") for k in self.dropped])
-        add("loaded", [(k, "") for k in self.loaded])
-        return rows
-
-    def to_records(self) -> List[Dict[str, str]]:
-        """The rows as dicts (``status``, ``key``, ``detail``), e.g. for JSON."""
-        return [dict(status=s, key=k, detail=d) for s, k, d in self.rows()]
-
-    def __str__(self) -> str:
-        state = "loaded" if self.applied else "not applied"
-        head = (f"LoadReport {self.path!r} -> {self.block_name} ({state}): "
-                f"{len(self.loaded)} loaded, {len(self.missing)} missing, "
-                f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
-                f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied")
-        lines = [head] + text_table(["status", "key", "detail"], self.rows(), [False] * 3)
-        if self.paired:
-            lines.append(_paired_line(self.paired))
-        if self.applied and self.not_loaded:
-            lines.append(_unloaded_line(self))
-        if self.suggestion is not None:
-            lines.append(f"suggested: remap={self.suggestion!r} "
-                         f"(matches {self.suggestion_matches} of the block's parameters)")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        title = html.escape(str(self).splitlines()[0])
-        hint = (f"<p>suggested: <code>remap={html.escape(repr(self.suggestion))}</code></p>"
-                if self.suggestion is not None else "")
-        return (f"<p>{title}</p>" + html_table(["status", "key", "detail"], self.rows(),
-                                                [False] * 3) + hint)
-
-
 # --------------------------------------------------------------------------- loading
 
 def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
-         dtype: str = "check", ctx: Optional[Any] = None) -> LoadReport:
+         dtype: str = "check", ctx: Optional[Any] = None,
+         format: Optional[str] = None) -> LoadReport:
     """Load a checkpoint into ``block``, all or nothing, and report what happened.
 
     The file's keys (after ``remap``) are checked against ``named_parameters(block,
@@ -282,9 +206,16 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     the file's shapes (as ``load_parameters`` does); files written in nd or np mode load
     in either mode, and so do auto-name files with ``remap='structural'``.
 
+    ``.params``, ``.safetensors`` (the kit's or any other writer's: a tied Parameter's
+    other paths come from the kit's metadata) and ``.npz`` files load the same way.
+    Memory: the file's values are read whole before anything is assigned (that is what
+    makes the load all or nothing), about one file's size at the peak, as
+    ``load_parameters``; the Parameters then take them over.
+
     Args:
         block: The network (initialized, deferred or not initialized at all).
-        path: A ``.params`` file (``save``, ``save_parameters``, ``nd.save``...).
+        path: A ``.params`` (``save``, ``save_parameters``, ``nd.save``...),
+            ``.safetensors`` or ``.npz`` file.
         strict: Refuse the load on any problem. ``False`` loads what matches, lists
             what it skipped, and warns (:class:`~gluon_params_kit.errors.LoadWarning`)
             with how many Parameters and values keep their initial values.
@@ -295,6 +226,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
             file's values to the Parameter's dtype) or ``'saved'`` (the Parameter takes
             the file's dtype).
         ctx: Context(s) for Parameters that are not initialized yet (default cpu).
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: from the suffix).
 
     Returns:
         The :class:`LoadReport` (``report.applied`` is True).
@@ -324,11 +256,11 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
                               f"{listing(DTYPE_POLICIES)}")
     ctx_list = _context_list(ctx)
-    header = read_header(path)
+    header = read_header(path, format=format)
     report, plan = _plan(block, header, as_remap(remap), dtype)
     if strict and not report.ok:
-        raise CheckpointError(_refusal(report, header, block), report=report)
-    arrays = _read_for_load(header)
+        raise CheckpointError(refusal(report, header, block), report=report)
+    arrays = read_for_load(header)
     for canon, (param, keys) in list(plan.items()):
         if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)
             first = _bits(arrays[keys[0]])
@@ -336,10 +268,24 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
                 report.tied_conflicts[canon] = keys
                 del plan[canon]
     if strict and report.tied_conflicts:
-        raise CheckpointError(_refusal(report, header, block), report=report)
+        raise CheckpointError(refusal(report, header, block), report=report)
     report.loaded = list(plan)
     if ctx_list is not None:
         _check_contexts(plan, ctx_list, report, header, block)
+    _assign_loaded_values(plan, arrays, dtype, ctx_list, header)
+    report.applied = True
+    if report.not_loaded:
+        _warn_not_loaded(report, block)
+    return report
+
+
+def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
+                          ctx_list: Optional[List[Any]], header: Header) -> None:
+    """The one step of :func:`load` that changes the block: every check has passed.
+
+    ``plan`` is ``canonical path -> (Parameter, file keys)``, ``arrays`` file key ->
+    ``mx.nd.NDArray``.
+    """
     np_mode = is_np_array()
     # Parameters a live Trainer keeps in its kvstore are written through it (set_data
     # would reset the store); the hook checks them first and returns what it wrote.
@@ -355,10 +301,6 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
             param.cast(data.dtype)  # set_data alone would cast the values back
         param._load_init(data, use_ctx, cast_dtype=dtype != "check",
                          dtype_source="current" if dtype == "cast" else "saved")
-    report.applied = True
-    if report.not_loaded:
-        _warn_not_loaded(report, block)
-    return report
 
 
 def _warn_not_loaded(report: LoadReport, block: Block) -> None:
@@ -369,7 +311,7 @@ def _warn_not_loaded(report: LoadReport, block: Block) -> None:
     hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
             f"{len(params)}." if report.suggestion is not None else "")
     warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
-                  f"{_unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
+                  f"{unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
                   f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
 
 
@@ -386,7 +328,7 @@ def _bits(array) -> Tuple[Any, str, bytes]:
 
 def _plan(block: Block, header: Header, remap: Remap, dtype: str):
     report = LoadReport(header.path, type(block).__name__)
-    file_keys = header.names
+    file_keys = file_keys_of(header)
     mapping = remap(file_keys, block)
     params = named_parameters(block, aliases=True)
     unknown = -1 if mx.util.is_np_shape() else 0
@@ -414,7 +356,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             continue
         for key in plan[path][1]:
             info = header[key]
-            if not _shape_fits(param.shape, info.shape, unknown):
+            if not shape_fits(param.shape, info.shape, unknown):
                 report.shape_mismatches[path] = (known_shape(param.shape), info.shape)
             elif param.dtype is not None and info.dtype is not None \
                     and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
@@ -427,123 +369,8 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             del plan[path]
     report.loaded = list(plan)
     if report.missing or report.unexpected:
-        _suggest(report, block, header, remap, params)
+        suggest(report, block, header, remap, params)
     return report, plan
-
-
-def _shape_fits(expected, saved, unknown: int) -> bool:
-    if saved is None:
-        return False
-    if expected is None:
-        return True
-    if len(expected) != len(saved):
-        return False
-    return all(e in (unknown, s) for e, s in zip(expected, saved))
-
-
-def _suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
-    """Try the remaps that explain the usual mismatches; keep the one matching the most.
-
-    Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
-    ``l0_i2h_weight``, a cell's own scheme), a common prefix added or stripped (also
-    combined with the attribute rule), and, when the missing and unexpected keys still
-    pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
-    """
-    file_keys = header.names
-    index = key_index(block)
-    attributes: Dict[str, List[str]] = {}
-    for alias, key in index.use_of.items():
-        attributes.setdefault(key, []).append(alias)
-    candidates: List[Remap] = []
-    if file_keys and not any("." in k for k in file_keys):
-        candidates.append(Remap.to_structural())
-    if any(u in index.use_of for u in report.unexpected):
-        candidates.append(Remap.to_gluon_keys())
-    prefixes: Counter = Counter()
-    for u in report.unexpected[:64]:  # a sample is enough to see a common prefix
-        for t in report.missing[:64]:
-            for spelling in [t] + attributes.get(t, []):
-                if u.endswith("." + spelling):
-                    prefixes[("strip", u[:len(u) - len(spelling)])] += 1
-                elif spelling.endswith("." + u):
-                    prefixes[("add", spelling[:len(spelling) - len(u)])] += 1
-    for (kind, p), _ in prefixes.most_common(4):
-        rule = Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p)
-        candidates += [rule, rule + Remap.to_gluon_keys()]
-    pairs = _pair_by_shape(report, header, params)
-    if pairs:
-        candidates.append(Remap.keys(pairs))
-    total = len(named_parameters(block))
-    best, best_score, best_map = None, total - len(report.missing), None
-    for cand in candidates:
-        try:
-            mapping = (remap + cand)(file_keys, block)
-        except (CheckpointError, PathError):
-            continue
-        new_keys = {k for k in mapping.values() if k is not None}
-        score = len({id(param) for path, param in params.items() if path in new_keys})
-        if score > best_score:
-            best, best_score, best_map = cand, score, mapping
-    if best is not None:
-        report.suggestion, report.suggestion_matches = best, best_score
-        before = remap(file_keys, block)
-        missing = set(report.missing)
-        report.paired = OrderedDict((before[k], new) for k, new in best_map.items()
-                                    if before[k] in report.unexpected and new in missing)
-
-
-def _pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
-    """Unexpected file key -> missing path, when the two lists pair one to one, in order,
-    by shape and dtype; empty when they do not."""
-    if not report.missing or len(report.missing) != len(report.unexpected):
-        return {}
-    unknown = -1 if mx.util.is_np_shape() else 0
-    left = list(report.missing)
-    pairs: "OrderedDict[str, str]" = OrderedDict()
-    for key in report.unexpected:
-        info = header[key]
-        for path in left:
-            param = params[path]
-            if _shape_fits(param.shape, info.shape, unknown) and (
-                    param.dtype is None or info.dtype is None
-                    or onp.dtype(param.dtype) == numpy_dtype(info.dtype)):
-                pairs[key] = path
-                left.remove(path)
-                break
-        else:
-            return {}
-    return pairs
-
-
-def _paired_line(paired: Mapping[str, str]) -> str:
-    shown = ", ".join(f"{a} -> {b}" for a, b in list(paired.items())[:3])
-    more = f" (+{len(paired) - 3} more)" if len(paired) > 3 else ""
-    return (f"paired: {len(paired)} unexpected key(s) pair one to one with missing "
-            f"parameters: {shown}{more}")
-
-
-def _unloaded_line(report: LoadReport) -> str:
-    values = "an unknown number of" if report.not_loaded_values is None else \
-        f"{report.not_loaded_values:,}"
-    keys = report.not_loaded
-    return (f"NOT LOADED: {len(keys)} parameter(s), {values} values, keep their initial "
-            f"values ({listing(collapse_keys(keys), 4)})")
-
-
-def _refusal(report: LoadReport, header: Header, block: Block) -> str:
-    msg = (f"cannot load {header.path!r} into {type(block).__name__}: "
-           + "; ".join(report.problems()) + ". Nothing was changed.")
-    if not header.named:
-        msg += " The file holds an unnamed list of arrays, not a name -> array dict."
-    if report.dtype_mismatches:
-        msg += (" Use dtype='cast' to cast the file's values to the block's dtypes (or "
-                "dtype='saved' to give the parameters the file's dtypes).")
-    if report.suggestion is not None:
-        msg += (f" Try remap={report.suggestion!r}: it matches {report.suggestion_matches} "
-                f"of {len(named_parameters(block))} parameters.")
-    elif len(report.problems()) > bool(report.dtype_mismatches):
-        msg += " Use strict=False to load what matches."
-    return msg
 
 
 def _context_list(ctx) -> Optional[List[Any]]:
@@ -566,67 +393,3 @@ def _check_contexts(plan, ctx_list, report, header, block) -> None:
                 f"cannot load {header.path!r} into {type(block).__name__}: parameter "
                 f"{canon!r} lives on {current}, not on ctx={ctx_list}. Nothing was changed.",
                 report=report)
-
-
-def _read_for_load(header: Header) -> "OrderedDict[str, Any]":
-    """The file's arrays as ``mx.nd.NDArray`` keyed as :attr:`Header.names`."""
-    with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
-        try:
-            loaded = mx.nd.load(header.path)
-        except mx.base.MXNetError as exc:
-            raise CheckpointError(f"MXNet cannot read {header.path!r}: "
-                                  f"{str(exc).strip().splitlines()[-1]}") from None
-    values = list(loaded.values()) if isinstance(loaded, dict) else list(loaded)
-    return OrderedDict(zip(header.names, values))
-
-
-# --------------------------------------------------------------------------- converting
-
-def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,
-            block: Optional[Block] = None) -> "OrderedDict[str, Optional[str]]":
-    """Rewrite a ``.params`` file's keys (atomically; ``dst`` may be ``src``).
-
-    Args:
-        src: The file to read.
-        dst: The file to write (same nd/np format as ``src``).
-        remap: Rules applied first, as in :func:`load`.
-        to: ``'structural'`` (auto names -> paths) or ``'legacy'`` (paths -> auto
-            names); both need ``block``, the network the file belongs to.
-        block: The network whose structure and names drive ``to``.
-
-    Returns:
-        ``old key -> new key`` (``None`` for dropped keys), in file order.
-
-    Raises:
-        CheckpointError: Unreadable file, unknown ``to``, a missing ``block``, or two
-            keys that would get the same name.
-
-    Examples:
-        >>> import os, tempfile, mxnet as mx
-        >>> d = tempfile.mkdtemp(); f = os.path.join(d, 'a.params')
-        >>> mx.nd.save(f, {'features.0.weight': mx.nd.ones((2,))})
-        >>> dict(convert(f, os.path.join(d, 'b.params'), remap=Remap.strip_prefix('features.')))
-        {'features.0.weight': '0.weight'}
-    """
-    rules = as_remap(remap)
-    if to is not None:
-        if to not in ("structural", "legacy"):
-            raise CheckpointError(f"unknown key scheme to={to!r}; expected 'structural' or 'legacy'")
-        rules = rules + as_remap(to)
-    header = read_header(src)
-    mapping = rules(header.names, block)
-    new_keys = [k for k in mapping.values() if k is not None]
-    dup = sorted({k for k in new_keys if new_keys.count(k) > 1})
-    if dup:
-        raise CheckpointError(f"converting {header.path!r} with {rules!r} gives repeated keys "
-                              f"{listing(dup)}; nothing was written")
-    arrays = _read_for_load(header)
-    out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)
-
-    def write(tmp):
-        with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
-            mx.nd.save(tmp, dict(out) if header.named else list(out.values()))
-
-    atomic_write(dst, write, size_hint=header.total_bytes + 128 * len(out),
-                 verify=_verifier(list(out), header.named))
-    return mapping

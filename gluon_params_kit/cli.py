@@ -105,52 +105,41 @@ def _print_json(obj) -> None:
 
 
 def _add_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="a .params file (save_parameters, nd.save, ...)")
+    p.add_argument("file", metavar="FILE",
+                   help="a .params (save_parameters, nd.save, ...), .safetensors or .npz file")
     p.add_argument("--stats", action="store_true",
-                   help="also read the data: mean, std, min, max and non-finite count per array "
-                        "(exit code 1 when some array holds NaN or infinity)")
+                   help="also read the data (streamed): mean, std, min, max and non-finite count "
+                        "per array, as gpk.stats computes them (exit code 1 when some array "
+                        "holds NaN or infinity)")
     p.add_argument("--pattern", metavar="REGEX", help="only arrays whose name matches (re.search)")
+    p.add_argument("--format", choices=["params", "safetensors", "npz"],
+                   help="the file's format (default: from the suffix, else its first bytes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _stats(chunks, on_chunk) -> dict:
-    """Mean, std, min, max over the finite values and the count of the others, streamed."""
-    import numpy as onp
-    from ._compare import as_float
-    n = bad = 0
-    total = total_sq = 0.0
-    lo, hi = float("inf"), float("-inf")
-    for chunk in chunks:
-        x = as_float(chunk)
-        finite = x[onp.isfinite(x)]
-        bad += x.size - finite.size
-        if finite.size:
-            n += finite.size
-            total += float(finite.sum())
-            total_sq += float(onp.square(finite).sum())
-            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
-        on_chunk(chunk.nbytes)
-    if not n:
-        return dict(mean=None, std=None, min=None, max=None, nonfinite=bad)
-    mean = total / n
-    return dict(mean=mean, std=max(total_sq / n - mean * mean, 0.0) ** 0.5, min=lo, max=hi,
-                nonfinite=bad)
+def _stats(header, info) -> dict:
+    """Mean, std, min, max over the finite values and the count of the others, streamed
+    through the kernel of ``gpk.stats`` (so the two cannot disagree)."""
+    from ._file_stats import file_stats
+    st = file_stats(header, info)
+    return dict(mean=st.mean, std=st.std, min=st.min, max=st.max, nonfinite=st.nan + st.inf)
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
     from ._display import format_bytes, format_count, format_float, format_shape, text_table
     from ._display import progress as _progress
-    from ._header import iter_chunks, read_header
-    header = read_header(_input_file(args.file))
+    from ._formats import read_header
+    header = read_header(_input_file(args.file), args.format)
     keep = _regex(args.pattern)
-    entries = [(n, a) for n, a in zip(header.names, header) if keep(n)]
+    entries = [(n, a) for n, a in header.items() if keep(n)]
     records = [dict(name=n, shape=a.shape, dtype=a.dtype, stype=a.stype, context=a.context,
                     offset=a.offset, nbytes=a.nbytes) for n, a in entries]
     if args.stats:
         bar = _progress(header.file_size, args.file)
-        advance = bar.update if bar is not None else (lambda n: None)
         for rec, (_, info) in zip(records, entries):
-            rec["stats"] = _stats(iter_chunks(header.path, info), advance)
+            rec["stats"] = _stats(header, info)
+            if bar is not None:
+                bar.update(info.nbytes)
         if bar is not None:
             bar.close()
     total = dict(count=len(entries), elements=sum(a.size for _, a in entries),
@@ -159,22 +148,33 @@ def _run_inspect(args: argparse.Namespace) -> int:
     code = 1 if nonfinite else 0  # NaN or infinity in a checkpoint is a problem found
     if args.json:
         _print_json(dict(path=header.path, format="dict" if header.named else "list",
-                         np_shape=header.np_shape, file_size=header.file_size,
-                         total=total, arrays=records, nonfinite=nonfinite))
+                         file_format=header.format, metadata=header.metadata,
+                         aliases=header.aliases, np_shape=header.np_shape,
+                         file_size=header.file_size, total=total, arrays=records,
+                         nonfinite=nonfinite))
         return code
     cols = ["name", "shape", "dtype", "elements", "bytes", "offset"]
     rows = [[r["name"], format_shape(r["shape"]), r["dtype"] or "-", format_count(a.size),
-             format_bytes(r["nbytes"]), str(r["offset"])] for r, (_, a) in zip(records, entries)]
+             format_bytes(r["nbytes"]), str(r["offset"]) if r["offset"] >= 0 else "deflated"]
+            for r, (_, a) in zip(records, entries)]
     if args.stats:
         cols += ["mean", "std", "min", "max", "nonfinite"]
         for row, r in zip(rows, records):
             st = r["stats"]
             row += [format_float(st[k]) for k in ("mean", "std", "min", "max")] + [str(st["nonfinite"])]
-    lines = [f"{header.path}: {'dict' if header.named else 'list'} of {len(header)} arrays"
-             + (" (np shape semantics)" if header.np_shape else "")]
+    kind = "" if header.format == "params" else f" ({header.format})"
+    lines = [f"{header.path}{kind}: {'dict' if header.named else 'list'} of {len(header)} arrays"
+             + (" (np shape semantics)" if header.np_shape and header.format == "params" else "")]
     lines += text_table(cols, rows, [False, False, False, True, True, True] + [True] * (len(cols) - 6))
     lines.append(f"total: {total['count']} arrays, {format_count(total['elements'])} elements, "
                  f"{format_bytes(total['bytes'])} of data, file {format_bytes(header.file_size)}")
+    if header.aliases:
+        lines.append(f"tied: {len(header.aliases)} other path(s) stored once: "
+                     + ", ".join(f"{a} -> {b}" for a, b in list(header.aliases.items())[:4]))
+    if header.metadata:
+        lines.append("metadata: " + ", ".join(f"{k}={v}" for k, v in header.metadata.items()
+                                              if not k.startswith("gluon_params_kit.keys")
+                                              and k != "gluon_params_kit.aliases"))
     if nonfinite:
         lines.append(f"{len(nonfinite)} array(s) hold NaN or infinity: {', '.join(nonfinite)}")
     print("\n".join(lines))
@@ -191,8 +191,8 @@ def _regex(pattern: Optional[str]):
 
 
 def _add_diff(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a", metavar="A", help="first .params or .npz file")
-    p.add_argument("b", metavar="B", help="second .params or .npz file")
+    p.add_argument("a", metavar="A", help="first .params, .safetensors or .npz file")
+    p.add_argument("b", metavar="B", help="second file, of any of the three formats")
     p.add_argument("--pattern", metavar="REGEX", help="only keys that match (re.search)")
     p.add_argument("--atol", type=float, default=0.0,
                    help="values differing by at most this much count as equal (default 0)")
@@ -203,27 +203,11 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
 
 
 def _header_entries(path: str) -> "dict":
-    """name -> (shape, dtype) of a .params or .npz file, read from headers only."""
-    if path.endswith(".npz"):
-        import zipfile
-        from numpy.lib import format as npy
-        out = {}
-        try:
-            with zipfile.ZipFile(path) as z:
-                for info in z.infolist():
-                    with z.open(info) as f:
-                        version = npy.read_magic(f)
-                        read = (npy.read_array_header_1_0 if version == (1, 0)
-                                else npy.read_array_header_2_0)
-                        shape, _, dtype = read(f)
-                    out[info.filename[:-4] if info.filename.endswith(".npy") else
-                        info.filename] = (tuple(shape), str(dtype))
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise UsageError(f"{path!r} is not a readable .npz file: {exc}") from None
-        return out
-    from ._header import read_header
+    """name -> (shape, dtype) of a .params, .safetensors or .npz file, from headers only."""
+    from ._formats import read_header
+    from ._fileheader import file_keys_of
     header = read_header(path)
-    return {n: (a.shape, a.dtype) for n, a in zip(header.names, header)}
+    return {n: (header[n].shape, header[n].dtype) for n in file_keys_of(header)}
 
 
 def _run_diff_names(args: argparse.Namespace) -> int:
@@ -283,8 +267,10 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _add_convert(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", metavar="SRC", help="the .params file to read")
-    p.add_argument("dst", metavar="DST", help="the .params file to write (may be SRC)")
+    p.add_argument("src", metavar="SRC", help="the .params, .safetensors or .npz file to read")
+    p.add_argument("dst", metavar="DST",
+                   help="the file to write (may be SRC); its suffix picks the format, so "
+                        "'convert a.params a.safetensors' changes the format alone")
     p.add_argument("--to", choices=["structural", "legacy"],
                    help="key scheme: paths like 0.1.weight, or auto names like dense1_weight "
                         "(needs --model)")
@@ -295,6 +281,11 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("--add-prefix", metavar="PREFIX", help="put PREFIX in front of keys")
     p.add_argument("--rename", nargs=2, action="append", metavar=("REGEX", "REPL"), default=[],
                    help="re.sub(REGEX, REPL, key); repeatable")
+    p.add_argument("--format", choices=["params", "safetensors", "npz"],
+                   help="DST's format (default: from DST's suffix)")
+    p.add_argument("--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                   help="a safetensors __metadata__ entry; repeatable")
+    p.add_argument("--compressed", action="store_true", help="deflate a .npz DST")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -333,10 +324,17 @@ def _run_convert(args: argparse.Namespace) -> int:
             rules = rules + Remap.rename(pattern, repl)
         except CheckpointError as exc:  # a bad --rename is a usage error, not a file problem
             raise UsageError(f"--rename: {exc}") from None
-    if not args.to and not len(rules):
-        raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix or --rename")
+    from ._formats import format_of
+    src = _input_file(args.src)
+    same_format = format_of(src) == format_of(args.dst, args.format, reading=False)
+    if not args.to and not len(rules) and same_format and not args.metadata \
+            and not args.compressed:
+        raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix or --rename, "
+                         "or a DST of another format (.params, .safetensors, .npz)")
     block = _build_model(args.model) if args.model else None
-    mapping = convert(_input_file(args.src), args.dst, remap=rules, to=args.to, block=block)
+    mapping = convert(src, args.dst, remap=rules, to=args.to, block=block, format=args.format,
+                      metadata=dict(args.metadata) if args.metadata else None,
+                      compressed=args.compressed)
     changed = {k: v for k, v in mapping.items() if k != v}
     if args.json:
         _print_json(dict(src=args.src, dst=args.dst, mapping=mapping, changed=len(changed)))
@@ -348,7 +346,7 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 
 def _add_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="a .params file")
+    p.add_argument("file", metavar="FILE", help="a .params, .safetensors or .npz file")
     p.add_argument("out", metavar="OUT.npz", help="the .npz to write (numpy.load, no pickle)")
     p.add_argument("--compressed", action="store_true", help="deflate the arrays")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -374,13 +372,15 @@ COMMANDS: List[Command] = [
      _add_chapter, _run_chapter),
     ("doctor", "check Python, numpy, MXNet, the numpy shim, MXNet features and GPUs",
      _add_doctor, _run_doctor),
-    ("inspect", "list the arrays of a .params file from its header (no data read unless --stats)",
-     _add_inspect, _run_inspect),
-    ("diff", "compare two .params/.npz files key by key (exit 1 when they differ)",
-     _add_diff, _run_diff),
-    ("convert", "rewrite a .params file's keys: structural <-> legacy, prefixes, regex renames",
+    ("inspect", "list the arrays of a .params, .safetensors or .npz file from its header "
+                "(no data read unless --stats)", _add_inspect, _run_inspect),
+    ("diff", "compare two checkpoint files (any of .params, .safetensors, .npz) key by key "
+             "(exit 1 when they differ)", _add_diff, _run_diff),
+    ("convert", "rewrite a checkpoint's keys (structural <-> legacy, prefixes, regex renames) "
+                "and/or its format (.params <-> .safetensors <-> .npz)",
      _add_convert, _run_convert),
-    ("export", "write a .params file as a pickle-free .npz", _add_export, _run_export),
+    ("export", "write a .params, .safetensors or .npz file as a pickle-free .npz (streamed)",
+     _add_export, _run_export),
 ]
 
 

@@ -76,7 +76,7 @@ def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
             f.write(b"\x12\x01 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "_write_arrays", broken)
+    monkeypatch.setattr(mx.nd, "save", broken)
     other = initialized(book_mlp(), x_shape=MLP_X)
     with pytest.raises(OSError, match="disk full"):
         save(other, target)
@@ -425,7 +425,7 @@ def _agrees(path, np_shape=False):
     items = list(loaded.items()) if isinstance(loaded, dict) else list(enumerate(loaded))
     assert header.named == isinstance(loaded, dict)
     assert len(header) == len(items)
-    for info, (key, arr) in zip(header, items):
+    for info, (key, arr) in zip(header.values(), items):
         assert info.name == (key if header.named else None)
         assert info.shape == arr.shape and info.dtype == onp.dtype(arr.dtype).name
         assert info.stype == arr.stype
@@ -440,8 +440,8 @@ def test_header_agrees_with_nd_load_for_every_dtype(tmp_path, form):
     data = {f"a_{i}.{d}": a for i, (d, a) in enumerate(zip(DTYPES + ["bool"], arrays))}
     mx.nd.save(str(tmp_path / "f.params"), data if form == "dict" else list(data.values()))
     header = _agrees(tmp_path / "f.params")
-    assert [a.dtype for a in header] == DTYPES + ["bool"]
-    offsets = [a.offset for a in header]
+    assert [a.dtype for a in header.values()] == DTYPES + ["bool"]
+    offsets = [a.offset for a in header.values()]
     assert offsets == sorted(offsets) and header.file_size == os.path.getsize(tmp_path / "f.params")
 
 
@@ -462,7 +462,7 @@ def test_header_of_sparse_arrays(tmp_path):
     csr = mx.nd.array([[0, 5, 0], [6, 0, 7]]).tostype("csr")
     mx.nd.save(str(tmp_path / "s.params"), {"rsp": rsp, "csr": csr})
     header = _agrees(tmp_path / "s.params")
-    assert [a.stype for a in header] == ["row_sparse", "csr"]
+    assert [a.stype for a in header.values()] == ["row_sparse", "csr"]
 
 
 def test_header_of_gluon_files(tmp_path, mode):
@@ -518,7 +518,7 @@ def _read_or_refuse(path, blob):
     except CheckpointError as exc:
         assert str(exc)
         return None
-    assert all(a.offset + a.nbytes <= len(blob) for a in header)
+    assert all(a.offset + a.nbytes <= len(blob) for a in header.values())
     return header
 
 
@@ -635,12 +635,12 @@ def test_progress_bar_only_for_large_files():
     bar.close()
 
 
-def test_iter_chunks_covers_the_array_in_order(tmp_path):
-    from gluon_params_kit._header import iter_chunks
+def test_iter_values_covers_the_array_in_order(tmp_path):
+    from gluon_params_kit._formats import iter_values
     values = onp.arange(1000, dtype="float64").reshape(10, 100)
     mx.nd.save(str(tmp_path / "c.params"), {"v": mx.nd.array(values, dtype="float64")})
-    info = read_header(tmp_path / "c.params")["v"]
-    chunks = list(iter_chunks(str(tmp_path / "c.params"), info, chunk_bytes=800))
+    header = read_header(tmp_path / "c.params")
+    chunks = [c.copy() for c in iter_values(header, header["v"], chunk_values=100)]
     assert [c.size for c in chunks] == [100] * 10
     assert onp.array_equal(onp.concatenate(chunks), values.ravel())
 
@@ -698,3 +698,17 @@ def test_collapse_keys_expands_back_to_the_same_keys(triples):
     collapsed = collapse_keys(keys)
     expanded = [k for pattern in collapsed for k in _expand(pattern)]
     assert sorted(expanded) == sorted(keys) and len(collapsed) <= len(keys)
+
+
+def test_load_report_is_a_mapping_of_keys(tmp_path):
+    net = initialized(book_rgnet(), x_shape=(2, 20))
+    mx.nd.save(str(tmp_path / "f.params"), {"1.weight": net[1].weight.data(), "extra": mx.nd.ones(1)})
+    with pytest.warns(gpk.LoadWarning):
+        report = load(initialized(book_rgnet(), x_shape=(2, 20)), tmp_path / "f.params", strict=False)
+    keys = list(report)
+    assert keys[0] == "1.weight" and keys[-1] == "extra" and len(keys) == len(report) == 19
+    assert report["[1].weight"] == {"key": "1.weight", "status": "loaded", "detail": ""}
+    assert report["0.0.0.bias"]["status"] == "missing" and report["extra"]["status"] == "unexpected"
+    assert all(report[k]["key"] == k for k in report)
+    with pytest.raises(gpk.PathError, match="Did you mean '1.weight'"):
+        report["1.wieght"]

@@ -69,7 +69,7 @@ os.chdir(tempfile.mkdtemp(prefix="doc-ghi-tep-"))
 # %%
 for name in ("x-file", "x-files", "mydict", "mlp.params"):
     header = gpk.read_header(name)
-    print(header, [(a.name, a.shape, a.dtype) for a in header])
+    print(header, [(a.name, a.shape, a.dtype) for a in header.values()])
 header = gpk.read_header("mlp.params")
 assert header.names == ["hidden.weight", "hidden.bias", "output.weight", "output.bias"]
 assert header["hidden.weight"].shape == (256, 20) and header["output.bias"].dtype == "float32"

@@ -53,7 +53,7 @@ def main(folder, iterations, seed):
             continue
         counts["accepted"] += 1
         counts["changed_but_valid"] += raw != clean
-        ours = {n: read_array(path, a) for n, a in zip(header.names, header)}
+        ours = {n: read_array(path, a) for n, a in header.items()}
         theirs = {k: v.tostype("default").asnumpy() for k, v in mx.nd.load(path).items()}
         assert set(ours) == set(theirs)
         for k in ours:

@@ -35,10 +35,14 @@ def _writers(params_file):
         "save": lambda target: save(net, target),
         "export_npz": lambda target: export_npz(net, target),
         "convert": lambda target: convert(params_file, target, remap=Remap.add_prefix("m.")),
+        "save_safetensors": lambda target: save(net, target, format="safetensors"),
+        "save_npz": lambda target: save(net, target, format="npz"),
+        "convert_to_safetensors": lambda target: convert(params_file, target, format="safetensors"),
     }
 
 
-WRITERS = ["save", "export_npz", "convert"]
+WRITERS = ["save", "export_npz", "convert", "save_safetensors", "save_npz",
+           "convert_to_safetensors"]
 
 
 def _char_device(folder):
@@ -163,7 +167,7 @@ READERS = {
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
-@pytest.mark.parametrize("name", ["pipe.params", "pipe.npz"])
+@pytest.mark.parametrize("name", ["pipe.params", "pipe.npz", "pipe.safetensors"])
 def test_readers_refuse_a_fifo_instead_of_hanging(tmp_path, reader, name):
     src = fifo(tmp_path, name)
     with no_hang(), pytest.raises(CheckpointError, match="FIFO") as info:

@@ -50,12 +50,12 @@ def sparse_file(tmp_path):
 def test_a_valid_sparse_file_reads_exactly_without_mxnet(sparse_file, tmp_path):
     path, _ = sparse_file
     header = read_header(path)
-    assert [(a.name, a.stype, a.shape) for a in header] == [
+    assert [(a.name, a.stype, a.shape) for a in header.values()] == [
         ("dense", "default", (2, 2)), ("rsp", "row_sparse", (6, 3)), ("csr", "csr", (4, 5))]
     expected = dense_expected()
     with mx.util.np_array(False), mx.util.np_shape(False):
         theirs = {k: v.tostype("default").asnumpy() for k, v in mx.nd.load(str(path)).items()}
-    for info in header:
+    for info in header.values():
         onp.testing.assert_array_equal(read_array(str(path), info), expected[info.name])
         onp.testing.assert_array_equal(theirs[info.name], expected[info.name])
     export_npz(path, tmp_path / "s.npz")
