@@ -8,7 +8,6 @@ neither file, nor a float64 copy of an array, is ever held whole.
 """
 from __future__ import annotations
 
-import html
 import math
 import os
 import re
@@ -18,8 +17,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 import numpy as onp
 
 from . import _npz
+from ._backbone import has_data
 from ._compat import gluon, to_numpy
-from ._display import format_float, format_shape, html_table, text_table
+from ._display import format_float, format_shape
+from ._report import Report
 from ._display import progress as _progress
 from ._fileheader import BFLOAT16
 from ._files import atomic_write, check_source
@@ -51,7 +52,7 @@ class _Side:
         self.header, self.arrays, self.aliases = None, None, {}
         if isinstance(source, Block):
             params = named_parameters(source)
-            pending = [k for k, p in params.items() if p._data is None]
+            pending = [k for k, p in params.items() if not has_data(p)]
             if pending:
                 raise CheckpointError(f"{what}: parameters not initialized yet: "
                                       f"{listing(collapse_keys(pending))}")
@@ -154,16 +155,24 @@ def _nanmax(a: float, b: float) -> float:
     return float("nan") if a != a or b != b else max(a, b)
 
 
-class DiffReport:
-    """Per-key comparison of two parameter sets (see :func:`diff`).
+class DiffReport(Report):
+    """Per-key comparison of two parameter sets (see :func:`diff`): key -> row.
 
-    ``rows`` are dicts with ``key``, ``status`` (``same``, ``changed``, ``shape``,
-    ``dtype``, ``only_a``, ``only_b``), shapes, dtypes, ``max_abs``, ``rel_l2``
-    (``|a-b|/|a|``) and ``cosine``.
+    A Mapping like every report of the kit: iteration yields the keys, ``report[key]``
+    the row (any path form), ``rows`` the rows in order. A row is a dict with ``key``,
+    ``status`` (``same``, ``changed``, ``shape``, ``dtype``, ``only_a``, ``only_b``),
+    shapes, dtypes, ``max_abs``, ``rel_l2`` (``|a-b|/|a|``) and ``cosine``.
     """
+
+    _what = "key"
+    _kind = "diff"
 
     def __init__(self, rows: List[Dict[str, Any]], label_a: str, label_b: str):
         self.rows, self.label_a, self.label_b = rows, label_a, label_b
+        super().__init__(((r["key"], r) for r in rows))
+        self.title = (f"diff {label_a} vs {label_b}: {len(rows)} keys, "
+                      f"{len(self.changed)} differ, {len(self.only_a)} only in a, "
+                      f"{len(self.only_b)} only in b")
 
     def _keys(self, *statuses) -> List[str]:
         return [r["key"] for r in self.rows if r["status"] in statuses]
@@ -185,36 +194,12 @@ class DiffReport:
     def same(self) -> bool:
         return all(r["status"] == "same" for r in self.rows)
 
-    def __getitem__(self, key: str) -> Dict[str, Any]:
-        for r in self.rows:
-            if r["key"] == key:
-                return r
-        raise KeyError(key)
-
-    def to_records(self) -> List[Dict[str, Any]]:
-        return [dict(r) for r in self.rows]
-
-    _COLUMNS = ["key", "status", "shape a", "shape b", "max|a-b|", "rel L2", "cosine"]
-    _RIGHT = [False] * 4 + [True] * 3
-
-    def _cells(self) -> List[List[str]]:
-        return [[r["key"], r["status"], format_shape(r["shape_a"]), format_shape(r["shape_b"]),
-                 format_float(r["max_abs"]), format_float(r["rel_l2"]), format_float(r["cosine"])]
-                for r in self.rows]
-
-    def _title(self) -> str:
-        return (f"diff {self.label_a} vs {self.label_b}: {len(self.rows)} keys, "
-                f"{len(self.changed)} differ, {len(self.only_a)} only in a, "
-                f"{len(self.only_b)} only in b")
-
-    def __str__(self) -> str:
-        return "\n".join([self._title()] + text_table(self._COLUMNS, self._cells(), self._RIGHT))
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self._title())}</p>"
-                + html_table(self._COLUMNS, self._cells(), self._RIGHT))
+    def _table(self):
+        cells = [[r["key"], r["status"], format_shape(r["shape_a"]), format_shape(r["shape_b"]),
+                  format_float(r["max_abs"]), format_float(r["rel_l2"]), format_float(r["cosine"])]
+                 for r in self.rows]
+        return (["key", "status", "shape a", "shape b", "max|a-b|", "rel L2", "cosine"], cells,
+                [False] * 4 + [True] * 3)
 
 
 def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0.0,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections import OrderedDict
-from typing import Any, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Union
 
 from ._compat import gluon, mx
 from .errors import DeviceError, listing
-from ._backbone import check_block
+from ._backbone import check_block, has_data, is_deferred
+from ._report import Report
 from .tree import named_parameters
 
 __all__ = ["Checksums", "KEY_BASE", "KEY_LIMIT", "broadcast", "checksum"]
@@ -122,8 +123,8 @@ def _as_kvstore(kvstore):
 
 
 def _check_broadcastable(params) -> None:
-    deferred = [path for path, p in params.items() if p._deferred_init]
-    missing = [path for path, p in params.items() if p._data is None and not p._deferred_init]
+    deferred = [path for path, p in params.items() if is_deferred(p)]
+    missing = [path for path, p in params.items() if not has_data(p) and not is_deferred(p)]
     sparse = [path for path, p in params.items() if p._stype != "default"]
     problems = []
     if deferred:
@@ -176,7 +177,7 @@ def write_everywhere(p: gluon.Parameter, value, *, from_replica: bool = False) -
 
 # --------------------------------------------------------------------------- checksums
 
-class Checksums(Mapping):
+class Checksums(Report):
     """Path -> short hex digest of a parameter's value (shape, dtype and bytes).
 
     Equal digests mean bit-identical values. ``digest`` covers the whole block;
@@ -184,17 +185,18 @@ class Checksums(Mapping):
     ``dict(checksums)`` is plain JSON, to send or log from every worker.
     """
 
+    _what = "parameter"
+    _kind = "checksums"
+
     def __init__(self, digests: "OrderedDict[str, str]"):
-        self._digests = digests
+        super().__init__(digests)
+        self._digests = self._entries
 
-    def __getitem__(self, path: str) -> str:
-        return self._digests[path]
+    def _record(self, key: str, digest: str) -> Dict[str, str]:
+        return {"path": key, "digest": digest}
 
-    def __iter__(self):
-        return iter(self._digests)
-
-    def __len__(self) -> int:
-        return len(self._digests)
+    def _table(self):
+        return ("path", "digest"), list(self._digests.items()), (False, False)
 
     @property
     def digest(self) -> str:
@@ -238,7 +240,7 @@ def checksum(block: gluon.Block) -> Checksums:
     """
     check_block(block)
     params = named_parameters(block)
-    bad = [path for path, p in params.items() if p._data is None]
+    bad = [path for path, p in params.items() if not has_data(p)]
     if bad:
         raise DeviceError(f"no values to checksum for {listing(bad)} (deferred or not "
                           f"initialized): run net.initialize() and one forward pass first")

@@ -135,6 +135,6 @@ class Report(Mapping):
 
     def _repr_html_(self) -> str:
         headers, rows, right = self._table()
-        title = f"<p><b>{html.escape(self.title)}</b></p>" if self.title else ""
+        title = f"<p>{html.escape(self.title)}</p>" if self.title else ""
         footer = "".join(f"<p>{html.escape(line)}</p>" for line in self._footer())
-        return D.HTML_STYLE + title + D.html_table(headers, rows, right) + footer
+        return title + D.html_table(headers, rows, right) + footer

@@ -38,7 +38,7 @@ from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_li
 from ._remap import Remap, as_remap, collapse_keys
 from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
                      listing)
-from ._backbone import check_block
+from ._backbone import check_block, contexts, has_data, is_deferred
 from .tree import named_parameters
 from ._trainer_kv import before_assign
 
@@ -158,7 +158,7 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
     kind = format_of(path, format, reading=False)
     check_options(kind, metadata, compressed)
     params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))
-    pending = [k for k, p in params.items() if p._data is None]
+    pending = [k for k, p in params.items() if not has_data(p)]
     if pending:
         raise CheckpointError(
             f"cannot save {type(block).__name__}: {len(pending)} parameters are not initialized "
@@ -296,8 +296,8 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
             continue
         data = arrays[keys[0]]
         data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
-        use_ctx = ctx_list if param._data is None and not param._deferred_init else None
-        if dtype == "saved" and param._data is not None and onp.dtype(param.dtype) != data.dtype:
+        use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
+        if dtype == "saved" and has_data(param) and onp.dtype(param.dtype) != data.dtype:
             param.cast(data.dtype)  # set_data alone would cast the values back
         param._load_init(data, use_ctx, cast_dtype=dtype != "check",
                          dtype_source="current" if dtype == "cast" else "saved")
@@ -386,8 +386,7 @@ def _context_list(ctx) -> Optional[List[Any]]:
 
 def _check_contexts(plan, ctx_list, report, header, block) -> None:
     for canon, (param, _) in plan.items():
-        current = param._deferred_init[1] if param._deferred_init else (
-            param.list_ctx() if param._data is not None else None)
+        current = contexts(param)
         if current is not None and set(current) != set(ctx_list):
             raise CheckpointError(
                 f"cannot load {header.path!r} into {type(block).__name__}: parameter "

@@ -14,7 +14,7 @@ import functools
 import numbers
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon, mx
 from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
@@ -22,7 +22,8 @@ from ._kvstore import Checksums, broadcast, checksum, write_everywhere
 from ._provenance import carried
 from ._stats import max_abs_diff
 from .errors import DeviceError, listing
-from ._backbone import check_block
+from ._backbone import arrays, check_block, has_data, is_deferred
+from ._report import Report
 from .tree import get, named_parameters
 
 __all__ = [
@@ -141,24 +142,19 @@ class ReplicaRow(NamedTuple):
     status: str  # 'consistent', 'OUT OF SYNC', 'single replica', 'deferred', 'uninitialized'
 
 
-class ReplicaReport(Mapping):
+class ReplicaReport(Report):
     """Path -> :class:`ReplicaRow`; ``str()`` is a table that ends in a plain verdict.
 
     ``consistent`` is True when no replica differs; ``out_of_sync`` lists the paths
     whose replicas differ, in walk order.
     """
 
+    _what = "parameter"
+    _kind = "replica report"
+
     def __init__(self, rows: "OrderedDict[str, ReplicaRow]"):
-        self._rows = rows
-
-    def __getitem__(self, path: str) -> ReplicaRow:
-        return self._rows[path]
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
+        super().__init__(rows)
+        self._rows = self._entries
 
     @property
     def out_of_sync(self) -> List[str]:
@@ -182,17 +178,14 @@ class ReplicaReport(Mapping):
         return (f"The replicas are consistent: all {len(multi)} replicated parameters are "
                 f"identical on {', '.join(ctxs)}.")
 
-    def __str__(self) -> str:
-        head = ("path", "contexts", "max |diff|", "status")
+    def _table(self):
         body = [(r.path, ", ".join(r.contexts) or "-",
                  "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.3g}", r.status)
                 for r in self._rows.values()]
-        widths = [max(len(x[i]) for x in [head] + body) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                 for row in [head] + body]
-        return "\n".join(lines + [self.verdict()])
+        return ("path", "contexts", "max |diff|", "status"), body, (False, False, True, False)
 
-    __repr__ = __str__
+    def _footer(self) -> List[str]:
+        return [self.verdict()]
 
 
 def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
@@ -229,7 +222,7 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
     pending: List[Tuple[str, Any]] = []
     maxima: dict = {}
     for path, p in params.items():
-        data = p._data
+        data = arrays(p)
         if data is not None and len(data) > 1:
             first = data[0].as_nd_ndarray()
             for other in data[1:]:
@@ -253,9 +246,9 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
     rows: "OrderedDict[str, ReplicaRow]" = OrderedDict()
     for path, p in params.items():
         ctxs = tuple(str(c) for c in (_list_ctx(p) or ()))
-        if p._deferred_init:
+        if is_deferred(p):
             rows[path] = ReplicaRow(path, ctxs, None, "deferred")
-        elif p._data is None:
+        elif not has_data(p):
             rows[path] = ReplicaRow(path, (), None, "uninitialized")
         elif path not in maxima:
             rows[path] = ReplicaRow(path, ctxs, None, "single replica")
@@ -292,7 +285,7 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
     if source is not None and not isinstance(source, mx.Context):
         raise DeviceError(f"source must be an mx.Context like mx.cpu(0), got {source!r}")
     todo = [(path, p) for path, p in named_parameters(block).items()
-            if p._data is not None and len(p._data) > 1]
+            if has_data(p) and len(arrays(p)) > 1]
     if source is not None:
         lacking = [f"{path} (on {', '.join(map(str, p.list_ctx()))})"
                    for path, p in todo if source not in p.list_ctx()]
@@ -332,8 +325,8 @@ def set_data_everywhere(block: Block, path: str,
     p = get(block, path)
     if not isinstance(p, Parameter):
         raise DeviceError(f"path {path!r} is a block ({type(p).__name__}), not a parameter")
-    if p._data is None:
-        state = "deferred (run one forward first)" if p._deferred_init else "not initialized"
+    if not has_data(p):
+        state = "deferred (run one forward first)" if is_deferred(p) else "not initialized"
         raise DeviceError(f"parameter {path!r} is {state}: there is no replica to set")
     current = p.data(p.list_ctx()[0])
     new = value(current.copy()) if callable(value) else value
@@ -358,20 +351,18 @@ def _like(current, value):
 
 # --------------------------------------------------------------------------- move
 
-class MoveReport(Mapping):
+class MoveReport(Report):
     """Path -> ``(from_contexts, to_contexts, state)`` for every parameter :func:`move` saw."""
 
+    _what = "parameter"
+    _kind = "move report"
+
     def __init__(self, rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]"):
-        self._rows = rows
+        super().__init__(rows)
+        self._rows = self._entries
 
-    def __getitem__(self, path):
-        return self._rows[path]
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
+    def _record(self, key: str, entry) -> Dict[str, Any]:
+        return {"path": key, "from": list(entry[0]), "to": list(entry[1]), "state": entry[2]}
 
     def __str__(self) -> str:
         lines = [f"{path}: {', '.join(a) or '-'} -> {', '.join(b)} ({state})"
@@ -381,8 +372,6 @@ class MoveReport(Mapping):
             key = state.split(" (")[0]
             counts[key] = counts.get(key, 0) + 1
         return "\n".join(lines + [", ".join(f"{n} {k}" for k, n in counts.items()) + "."])
-
-    __repr__ = __str__
 
 
 def move(block: Block, ctx: ContextLike) -> MoveReport:
@@ -429,10 +418,10 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
     rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]" = OrderedDict()
     for path, p in params.items():
         before = tuple(str(c) for c in (_list_ctx(p) or ()))
-        if p._deferred_init:
+        if is_deferred(p):
             p.reset_ctx(ctxs)
             rows[path] = (before, to, "deferred (created there at the first forward)")
-        elif p._data is None:
+        elif not has_data(p):
             rows[path] = (before, to, "uninitialized (initialize(ctx=...) places it)")
         elif list(p.list_ctx()) == ctxs:
             rows[path] = (before, to, "already there")
@@ -460,6 +449,6 @@ def _worst(old: float, new: float) -> float:
 
 
 def _list_ctx(p: Parameter):
-    if p._data is None and not p._deferred_init:
+    if not has_data(p) and not is_deferred(p):
         return None
     return p.list_ctx()
