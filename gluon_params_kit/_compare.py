@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -26,7 +25,9 @@ from ._fileheader import BFLOAT16
 from ._files import atomic_write, check_source
 from ._formats import CHUNK_VALUES, as_float, iter_values, read_header
 from ._remap import collapse_keys
-from .errors import CheckpointError, CheckpointTypeError, listing
+from ._patterns import make_matcher
+from ._validate import check_number
+from .errors import CheckpointError, CheckpointTypeError, SelectionError, listing
 from .tree import named_parameters
 
 __all__ = ["DiffReport", "diff", "export_npz"]
@@ -231,12 +232,12 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
         >>> r['w']['max_abs'], r.only_b, r.same
         (0.5, ['b'], False)
     """
-    try:
-        keep = re.compile(pattern).search if pattern else (lambda k: True)
-    except re.error as exc:
-        raise CheckpointError(f"diff pattern {pattern!r} is not a valid regex: {exc}") from None
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
-        raise CheckpointError(f"diff atol must be a number >= 0, got {atol!r}")
+    try:  # the kit's one selection language, as in select() (None: every key)
+        keep = make_matcher(pattern or None)
+    except SelectionError as exc:
+        cause = exc.__cause__ or exc
+        raise CheckpointError(f"diff pattern {pattern!r} is not a valid regex: {cause}") from None
+    check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
     A, B = _Side(a, "a"), _Side(b, "b")
     keys = [k for k in A.keys + [k for k in B.keys if k not in set(A.keys)] if keep(k)]
     total = sum(side.nbytes(k) for k in keys for side in (A, B)
@@ -272,10 +273,10 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
         rows.append(row)
     if bar is not None:
         bar.close()
-    return DiffReport(rows, _label(a), _label(b))
+    return DiffReport(rows, _source_label(a), _source_label(b))
 
 
-def _label(source) -> str:
+def _source_label(source) -> str:
     if isinstance(source, Block):
         return type(source).__name__
     if isinstance(source, (str, bytes, os.PathLike)):

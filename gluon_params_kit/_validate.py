@@ -16,12 +16,13 @@ gluon_params_kit.errors.SelectionError: depth must be an int >= 0, got True
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, List, Optional, Sequence, Type
 
 from ._compat import mx
 from .errors import listing
 
-__all__ = ["check_bool", "check_choice", "check_contexts", "check_int", "is_int"]
+__all__ = ["check_bool", "check_choice", "check_contexts", "check_int", "check_number", "is_int"]
 
 
 def _prefix(where: Optional[str]) -> str:
@@ -78,6 +79,25 @@ def check_int(value: Any, name: str, error: Type[Exception], *, minimum: Optiona
     return value
 
 
+def check_number(value: Any, name: str, error: Type[Exception], *, minimum: Optional[float] = None,
+                 where: Optional[str] = None) -> float:
+    """``value`` if it is a real number (not a bool, not NaN) ``>= minimum``.
+
+    >>> check_number(0.5, "atol", ValueError, minimum=0)
+    0.5
+    >>> check_number(-1, "atol", ValueError, minimum=0, where="diff")
+    Traceback (most recent call last):
+      ...
+    ValueError: diff atol must be a number >= 0, got -1
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+    if not ok or (minimum is not None and not value >= minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        where_text = f"{where} " if where else ""
+        raise error(f"{where_text}{name} must be a number{bound}, got {value!r}")
+    return value
+
+
 def check_choice(value: Any, name: str, choices: Sequence[Any], error: Type[Exception], *,
                  where: Optional[str] = None) -> Any:
     """``value`` if it is one of ``choices``; else ``error`` listing them.
@@ -111,8 +131,8 @@ def check_contexts(ctx: Any, name: str, error: Type[Exception], *,
     if not isinstance(ctxs, (list, tuple)) or not ctxs or not all(
             isinstance(c, mx.Context) for c in ctxs):
         none = "None, " if allow_none else ""
-        raise error(f"{name} must be {none}an mx.Context or a non-empty list of them, like "
-                    f"mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {ctx!r}")
+        raise error(f"{name} must be {none}an mx.Context or a non-empty list of distinct ones, "
+                    f"like mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {ctx!r}")
     if len(set(ctxs)) != len(ctxs):
         raise error(f"{name} lists a context twice: {list(ctxs)}")
     return list(ctxs)

@@ -29,13 +29,14 @@ import numpy as onp
 from ._compare import DiffReport, diff, export_npz
 from ._compat import gluon, is_np_array, mx
 from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
-from ._display import known_shape
+from ._display import known_shape, known_size
 from ._fileheader import ArrayInfo, Header, numpy_dtype
 from ._formats import format_of
 from ._formats import read_header as _read_any_header
 from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_line,
                            file_keys_of)
 from ._remap import Remap, as_remap, collapse_keys
+from ._validate import check_bool, check_contexts
 from .errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
                      listing)
 from ._backbone import check_block, contexts, has_data, is_deferred
@@ -250,8 +251,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         ['0.0.weight', '0.0.bias']
     """
     check_block(block, PathTypeError)
-    if not isinstance(strict, bool):
-        raise CheckpointTypeError(f"strict must be True or False, got {strict!r}")
+    check_bool(strict, "strict", CheckpointTypeError)
     if dtype not in DTYPE_POLICIES:
         raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
                               f"{listing(DTYPE_POLICIES)}")
@@ -306,19 +306,13 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
 def _warn_not_loaded(report: LoadReport, block: Block) -> None:
     """A strict=False load that left Parameters alone says so, with the count of values."""
     params = named_parameters(block)
-    sizes = [_size(params[k].shape) for k in report.not_loaded]
+    sizes = [known_size(params[k].shape) for k in report.not_loaded]
     report.not_loaded_values = None if None in sizes else sum(sizes)
     hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
             f"{len(params)}." if report.suggestion is not None else "")
     warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
                   f"{unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
                   f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
-
-
-def _size(shape) -> Optional[int]:
-    if shape is None or any(d <= 0 for d in shape):
-        return None
-    return int(onp.prod(shape, dtype=onp.int64))
 
 
 def _bits(array) -> Tuple[Any, str, bytes]:
@@ -376,12 +370,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
 def _context_list(ctx) -> Optional[List[Any]]:
     if ctx is None:
         return None
-    ctxs = [ctx] if isinstance(ctx, mx.Context) else ctx
-    if not isinstance(ctxs, (list, tuple)) or not ctxs \
-            or not all(isinstance(c, mx.Context) for c in ctxs) or len(set(ctxs)) != len(ctxs):
-        raise CheckpointError(f"ctx must be an mx.Context or a non-empty list of distinct ones, "
-                              f"like mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {ctx!r}")
-    return list(ctxs)
+    return check_contexts(ctx, "ctx", CheckpointError)
 
 
 def _check_contexts(plan, ctx_list, report, header, block) -> None:

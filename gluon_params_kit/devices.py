@@ -21,6 +21,7 @@ from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
 from ._kvstore import Checksums, broadcast, checksum, write_everywhere
 from ._provenance import carried
 from ._stats import max_abs_diff
+from ._validate import check_contexts
 from .errors import DeviceError, listing
 from ._backbone import arrays, check_block, has_data, is_deferred
 from ._report import Report
@@ -115,13 +116,7 @@ def available_contexts() -> List["mx.Context"]:
 
 
 def _as_contexts(ctx: Any, what: str = "ctx") -> List["mx.Context"]:
-    ctxs = [ctx] if isinstance(ctx, mx.Context) else ctx
-    if not isinstance(ctxs, (list, tuple)) or not ctxs or not all(
-            isinstance(c, mx.Context) for c in ctxs):
-        raise DeviceError(f"{what} must be an mx.Context or a non-empty list of them, like "
-                          f"mx.cpu() or [mx.gpu(0), mx.gpu(1)]; got {ctx!r}")
-    if len(set(ctxs)) != len(ctxs):
-        raise DeviceError(f"{what} lists a context twice: {ctxs}")
+    ctxs = check_contexts(ctx, what, DeviceError)
     n = num_gpus()
     missing = [c for c in ctxs if c.device_type == "gpu" and c.device_id >= n]
     if missing:
