@@ -163,8 +163,12 @@ def _takes_one_argument(predicate: Callable) -> bool:
 
 
 def matching_groups(block: Block, keep: Callable, drop: Optional[Callable] = None, *,
-                    on: str = "path") -> List[ParamGroup]:
+                    on: str = "path",
+                    groups: Optional[Sequence[ParamGroup]] = None) -> List[ParamGroup]:
     """The Parameter groups of ``block`` that matcher ``keep`` selects and ``drop`` does not.
+
+    ``groups``, if given, are ``block``'s groups as the caller already read them
+    (``key_index(block).groups``), so the block is not walked again.
 
     The one selection loop of the kit: a shared Parameter lives at several paths and is
     selected when any of them matches (freezing layer 2 freezes what layer 2 uses); with
@@ -175,8 +179,11 @@ def matching_groups(block: Block, keep: Callable, drop: Optional[Callable] = Non
     >>> [g.path for g in matching_groups(net, make_matcher('bias'), make_matcher('^1'))]
     ['0.bias']
     """
+    groups = parameter_groups(block) if groups is None else groups
+    if drop is None and isinstance(keep, _Matcher) and keep.pattern is None:
+        return list(groups)  # no pattern: every Parameter, no test to run
     out = []
-    for group in parameter_groups(block):
+    for group in groups:
         tested = group.paths[:1] if on == "name" else group.spellings
         if not any(keep(p, group.param) for p in tested):
             continue

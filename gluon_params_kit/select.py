@@ -16,9 +16,9 @@ import math
 import numbers
 import re
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._backbone import check_block, key_in, parameter_groups, spellings
+from ._backbone import KeyIndex, check_block, key_in, key_index, parameter_groups
 from ._compat import gluon
 from ._patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label
 from ._validate import check_bool
@@ -123,14 +123,17 @@ class Selection(ParameterDict):
 
 
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
-              allow_empty: bool, what: str = "pattern") -> "OrderedDict[str, Parameter]":
-    """Canonical path -> Parameter for every Parameter the selection keeps."""
+              allow_empty: bool, what: str = "pattern",
+              index: Optional[KeyIndex] = None) -> "OrderedDict[str, Parameter]":
+    """Canonical path -> Parameter for every Parameter the selection keeps (``index``: the
+    block's key index when the caller already built it)."""
     check_block(block)
     check_bool(allow_empty, "allow_empty", SelectionError)
     keep = make_matcher(pattern, mode=mode, on=on)
     drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
+    groups = None if index is None else index.groups
     out: "OrderedDict[str, Parameter]" = OrderedDict(
-        (g.path, g.param) for g in matching_groups(block, keep, drop, on=on))
+        (g.path, g.param) for g in matching_groups(block, keep, drop, on=on, groups=groups))
     if not out and not allow_empty:
         raise SelectionError(_empty_message(block, pattern, exclude, mode, on, keep, what))
     return out
@@ -199,11 +202,13 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> list(select(net, '*.b*', mode='glob'))
         ['0.bias', '1.bias']
     """
-    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    check_block(block)
+    index = key_index(block)  # built once: for the selection and for the aliases
+    found = _selected(block, pattern, exclude, mode, on, allow_empty, index=index)
     out = Selection(block.prefix)
     out._params.update(found)
     out._owner = f"{type(block).__name__} {block.name!r}"
-    out._aliases = spellings(block)
+    out._aliases = index.canonical
     return out
 
 
