@@ -41,6 +41,7 @@ class FileVector:
         self._f, _ = open_source(path)
         self._lo = self._hi = 0
         self._window = onp.empty(0, self.stored)
+        self._buffer: Optional[onp.ndarray] = None
 
     def close(self) -> None:
         self._f.close()
@@ -48,13 +49,22 @@ class FileVector:
     def _convert(self, raw: onp.ndarray) -> onp.ndarray:
         return bfloat16_to_float32(raw) if self.bf16 else raw
 
-    def _read(self, start: int, count: int) -> onp.ndarray:
+    def _read(self, start: int, count: int, reuse: bool = False) -> onp.ndarray:
+        """``count`` stored values from ``start``; with ``reuse``, into the one window
+        buffer (no allocation per window: the kernel reads a window's slices before it
+        asks for the next one)."""
         itemsize = self.stored.itemsize
         self._f.seek(self.info.offset + start * itemsize)
-        data = self._f.read(count * itemsize)
-        if len(data) != count * itemsize:
+        if reuse and count <= WINDOW:
+            if self._buffer is None:
+                self._buffer = onp.empty(WINDOW, self.stored)
+            out = self._buffer[:count]
+        else:
+            out = onp.empty(count, self.stored)
+        got = self._f.readinto(memoryview(out).cast("B"))
+        if got != count * itemsize:
             raise OSError(f"{self.path!r} changed while reading {self.info.name!r}: short read")
-        return onp.frombuffer(data, dtype=self.stored)
+        return out
 
     def __len__(self) -> int:
         return self.size
@@ -70,7 +80,8 @@ class FileVector:
         if not (self._lo <= start and stop <= self._hi):
             count = max(WINDOW, stop - start)
             count = min(count, self.size - start)
-            self._window, self._lo, self._hi = self._read(start, count), start, start + count
+            self._window = self._read(start, count, reuse=True)
+            self._lo, self._hi = start, start + count
         return self._convert(self._window[start - self._lo:stop - self._lo])
 
     def _strided(self, start: int, stop: int, step: int) -> onp.ndarray:
