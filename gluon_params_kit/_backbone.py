@@ -185,10 +185,13 @@ class ParamGroup(NamedTuple):
 
 
 class KeyIndex(NamedTuple):
+    """What :func:`key_index` reads off a block in one walk."""
+
     keys: "OrderedDict[str, Parameter]"  # every key in Gluon's order (then unsaved Parameters)
     groups: List[ParamGroup]
     canonical: Dict[str, str]   # any key or alias -> canonical path
     use_of: Dict[str, str]      # attribute path -> the Gluon key of that same use
+    blocks: "OrderedDict[str, Block]"  # every block path (a block added twice: each) -> block
 
 
 def gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
@@ -205,10 +208,16 @@ def gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
     return OrderedDict(keys)
 
 
-def attribute_paths(block: Block) -> "OrderedDict[str, Parameter]":
-    """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order."""
+def attribute_paths(block: Block, blocks: Optional[Dict[str, Block]] = None
+                    ) -> "OrderedDict[str, Parameter]":
+    """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order.
+
+    ``blocks``, if given, receives every block path -> block of the same walk.
+    """
     out: "OrderedDict[str, Parameter]" = OrderedDict()
     for path, blk in walk(block):
+        if blocks is not None:
+            blocks[path] = blk
         for attr, param in blk._reg_params.items():
             out[join(path, attr)] = param
     return out
@@ -223,15 +232,16 @@ def key_index(block: Block) -> KeyIndex:
     """
     check_block(block)
     keys = gluon_keys(block)
-    attrs = attribute_paths(block)
+    blocks: "OrderedDict[str, Block]" = OrderedDict()
+    attrs = attribute_paths(block, blocks)
     if len(keys) == len(attrs) and all(  # the same keys, in the same order, to the same objects
             k == a and p is q for (k, p), (a, q) in zip(keys.items(), attrs.items())):
-        return _plain_key_index(keys)
-    return _full_key_index(keys, attrs)
+        return _plain_key_index(keys, blocks)
+    return _full_key_index(keys, attrs, blocks)
 
 
-def _full_key_index(keys: "OrderedDict[str, Parameter]",
-                    attrs: "OrderedDict[str, Parameter]") -> KeyIndex:
+def _full_key_index(keys: "OrderedDict[str, Parameter]", attrs: "OrderedDict[str, Parameter]",
+                    blocks: "OrderedDict[str, Block]") -> KeyIndex:
     """:func:`key_index` from Gluon's keys and the attribute paths, aliases and all."""
     by_id: Dict[int, Tuple[Parameter, List[str], List[str]]] = {}  # insertion-ordered
     first_attr: Dict[int, str] = {}
@@ -268,10 +278,11 @@ def _full_key_index(keys: "OrderedDict[str, Parameter]",
         unpaired = [k for k in paths if k not in attrs]
         for alias, key in zip(aliases, unpaired + [paths[0]] * len(aliases)):
             use_of[alias] = key
-    return KeyIndex(keys, groups, canonical, use_of)
+    return KeyIndex(keys, groups, canonical, use_of, blocks)
 
 
-def _plain_key_index(keys: "OrderedDict[str, Parameter]") -> KeyIndex:
+def _plain_key_index(keys: "OrderedDict[str, Parameter]",
+                     blocks: "OrderedDict[str, Block]") -> KeyIndex:
     """:func:`key_index` when the attribute paths are exactly Gluon's keys (no block with
     its own key scheme): no aliases, each Parameter's first key is its attribute path."""
     by_id: Dict[int, Tuple[Parameter, List[str]]] = {}
@@ -285,7 +296,7 @@ def _plain_key_index(keys: "OrderedDict[str, Parameter]") -> KeyIndex:
             entry[1].append(key)
             canonical[key] = entry[1][0]
     groups = [ParamGroup(paths[0], param, paths, [], paths[0]) for param, paths in by_id.values()]
-    return KeyIndex(keys, groups, canonical, {})
+    return KeyIndex(keys, groups, canonical, {}, blocks)
 
 
 def spellings(block: Block) -> Dict[str, str]:

@@ -168,8 +168,8 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
               unit="0 folds the whole net into one row")
     check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
     check_width(width)
-    blocks = named_blocks(block, aliases=True)
-    index = key_index(block)  # once: the rows and the alias lookups share it
+    index = key_index(block)  # once: the rows, the blocks and the alias lookups share it
+    blocks = index.blocks
     selected = _selected_groups(block, pattern, index.groups)
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
@@ -245,7 +245,7 @@ def _row(param: Parameter, paths: List[str], parent: Block,
         "kind": "parameter", "path": paths[0], "name": param.name,
         "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],
         "size": size, "bytes": None if size is None else size * dtype[1],
-        "contexts": [_context_name(c) for c in ctxs], "grad_req": param.grad_req,
+        "contexts": list(_context_names(tuple(ctxs))), "grad_req": param.grad_req,
         "lr_mult": float(param.lr_mult), "wd_mult": float(param.wd_mult), "state": state,
         "shared_with": list(paths[1:]), "provenance": dict(prov) if prov else None,
         "count": 1,
@@ -284,9 +284,10 @@ def _shape_size(raw: Optional[Tuple[int, ...]]) -> Tuple[Optional[tuple], Option
 
 
 @functools.lru_cache(maxsize=64)
-def _context_name(ctx: Any) -> str:
-    """``str(ctx)`` (``'cpu(0)'``), cached: MXNet builds it anew each time, per row."""
-    return str(ctx)
+def _context_names(ctxs: Tuple[Any, ...]) -> Tuple[str, ...]:
+    """``str(ctx)`` of each context (``'cpu(0)'``), cached: MXNet builds it anew each time,
+    and a net's rows share a few context lists."""
+    return tuple(str(c) for c in ctxs)
 
 
 @functools.lru_cache(maxsize=64)

@@ -338,13 +338,15 @@ def test_key_index_fast_path_equals_the_full_one(build):
     # path must give exactly what the full one gives.
     from gluon_params_kit import _backbone
     net = build()
-    keys, attrs = _backbone.gluon_keys(net), _backbone.attribute_paths(net)
+    blocks = {}
+    keys, attrs = _backbone.gluon_keys(net), _backbone.attribute_paths(net, blocks)
     assert list(keys) == list(attrs)
-    fast = _backbone._plain_key_index(keys)
-    full = _backbone._full_key_index(_backbone.gluon_keys(net), attrs)
+    assert blocks == dict(named_blocks(net, aliases=True))  # the same walk, every path
+    fast = _backbone._plain_key_index(keys, blocks)
+    full = _backbone._full_key_index(_backbone.gluon_keys(net), attrs, blocks)
     assert list(fast.keys.items()) == list(full.keys.items())
     assert fast.groups == full.groups and fast.canonical == full.canonical
-    assert fast.use_of == full.use_of
+    assert fast.use_of == full.use_of and _backbone.key_index(net).blocks == blocks
 
 
 def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
