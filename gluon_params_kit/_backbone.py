@@ -29,7 +29,7 @@ from .errors import PathError, PathTypeError
 __all__ = [
     "KeyIndex", "ParamGroup", "ParamPath", "alias_table", "arrays", "attribute_paths",
     "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays", "has_data",
-    "init_state", "is_deferred", "is_int", "join", "key_in", "key_index", "own_keys",
+    "init_state", "is_deferred", "is_index", "join", "key_in", "key_index", "own_keys",
     "parameter_groups", "parse_path", "restore_fields", "save_fields", "spellings", "walk",
     "zero_deferred",
 ]
@@ -104,7 +104,7 @@ def own_keys(block: Block) -> bool:
     return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
 
 
-def is_int(text: str) -> bool:
+def is_index(text: str) -> bool:
     """Whether a path segment is an integer index (``'2'``, ``'-1'``)."""
     return text.lstrip("-").isdigit()
 
@@ -315,14 +315,15 @@ def alias_table(block: Block) -> Dict[int, Tuple[Union[Block, Parameter], List[s
 
     Each entry holds its object, so an id in the table cannot be reused by another object.
     """
+    index = key_index(block)  # its walk gave every block path too
     table: Dict[int, Tuple[Union[Block, Parameter], List[str]]] = {}
-    for path, blk in walk(block):
+    for path, blk in index.blocks.items():
         entry = table.get(id(blk))
         if entry is None:
             table[id(blk)] = (blk, [path])
         else:
             entry[1].append(path)
-    for group in key_index(block).groups:
+    for group in index.groups:
         table[id(group.param)] = (group.param, group.spellings)
     return table
 

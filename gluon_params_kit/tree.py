@@ -34,7 +34,7 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
 from ._backbone import (LEADING_VAR, ParamPath, alias_table, check_block, format_path, gluon_keys,
-                        is_int, key_index, own_keys, parameter_groups, parse_path, walk)
+                        is_index, key_index, own_keys, parameter_groups, parse_path, walk)
 from . import _gc
 from ._compat import gluon, mx
 from ._render import render_tree
@@ -163,7 +163,7 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: ParamPath):
         if seg in node._reg_params:
             node = node._reg_params[seg]
             continue
-        if is_int(seg) and node._children:
+        if is_index(seg) and node._children:
             keys = list(node._children)
             idx = int(seg)
             if -len(keys) <= idx < 0:  # Python-style negative index, as net[-1]
