@@ -20,7 +20,9 @@ with MXNet's internals, its callers should not have to.
 from __future__ import annotations
 
 import re
+import operator
 from collections import OrderedDict
+from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
@@ -36,6 +38,7 @@ __all__ = [
 
 Block = gluon.Block
 Parameter = gluon.Parameter
+_GLUON_KEYS = Block._collect_params_with_prefix  # the key method no block overrides
 #: A path inside a block: ``'0.1.weight'``, the book's ``'[0][1].weight'``, or ``(0, 1, 'weight')``.
 ParamPath = Union[str, Sequence[Union[str, int]]]
 
@@ -184,6 +187,10 @@ class ParamGroup(NamedTuple):
         return self.paths + self.aliases
 
 
+#: ``ParamGroup(*fields)`` without the Python-level ``__new__`` (10^5 groups per index).
+_group = tuple.__new__
+
+
 class KeyIndex(NamedTuple):
     """What :func:`key_index` reads off a block in one walk."""
 
@@ -201,8 +208,8 @@ def gluon_keys(block: Block) -> "OrderedDict[str, Parameter]":
     except Exception as exc:  # an ecosystem block's own override failed: say whose
         raise PathError(f"{type(block).__name__}._collect_params_with_prefix() raised "
                         f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(keys, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, Parameter) for k, v in keys.items()):
+    if not isinstance(keys, Mapping) or not (all(map(isinstance, keys, repeat(str))) and all(
+            map(isinstance, keys.values(), repeat(Parameter)))):
         raise PathError(f"{type(block).__name__}._collect_params_with_prefix() must return a "
                         f"dict of str -> Parameter, got {type(keys).__name__}")
     return OrderedDict(keys)
@@ -213,14 +220,41 @@ def attribute_paths(block: Block, blocks: Optional[Dict[str, Block]] = None
     """Attribute path (child keys, then the ``_reg_params`` name) -> Parameter, walk order.
 
     ``blocks``, if given, receives every block path -> block of the same walk.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(4))
+    >>> list(attribute_paths(net))
+    ['0.weight', '0.bias']
+    """
+    check_block(block)
+    return _attribute_walk(block, {} if blocks is None else blocks)[0]
+
+
+def _attribute_walk(block: Block, blocks: Dict[str, Block]
+                    ) -> Tuple["OrderedDict[str, Parameter]", bool]:
+    """(:func:`attribute_paths`, whether no block of the walk has its own key method).
+
+    In the second case Gluon's keys are these very paths in this very order: its
+    ``Block._collect_params_with_prefix`` puts a block's ``_reg_params`` under its path,
+    then recurses into its children in order, as this walk does (an index of a
+    10^5-parameter net then takes one walk, not two).
     """
     out: "OrderedDict[str, Parameter]" = OrderedDict()
-    for path, blk in walk(block):
-        if blocks is not None:
-            blocks[path] = blk
+    plain = True
+    stack: List[Tuple[str, Block]] = [("", block)]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        path, blk = pop()
+        blocks[path] = blk
+        if plain and (type(blk)._collect_params_with_prefix is not _GLUON_KEYS
+                      or "_collect_params_with_prefix" in vars(blk)):
+            plain = False
+        prefix = f"{path}." if path else ""
         for attr, param in blk._reg_params.items():
-            out[join(path, attr)] = param
-    return out
+            out[f"{prefix}{attr}"] = param
+        if blk._children:
+            push(reversed([(f"{prefix}{k}", c) for k, c in blk._children.items()]))
+    return out, plain
 
 
 def key_index(block: Block) -> KeyIndex:
@@ -231,11 +265,13 @@ def key_index(block: Block) -> KeyIndex:
     Parameter) so a report drawn by block can show the key Gluon writes.
     """
     check_block(block)
-    keys = gluon_keys(block)
     blocks: "OrderedDict[str, Block]" = OrderedDict()
-    attrs = attribute_paths(block, blocks)
-    if len(keys) == len(attrs) and all(  # the same keys, in the same order, to the same objects
-            k == a and p is q for (k, p), (a, q) in zip(keys.items(), attrs.items())):
+    attrs, plain = _attribute_walk(block, blocks)
+    if plain:  # Gluon's keys are the attribute paths (see _attribute_walk)
+        return _plain_key_index(attrs, blocks)
+    keys = gluon_keys(block)
+    # the same keys, in the same order (OrderedDict equality), to the same objects
+    if keys == attrs and all(map(operator.is_, keys.values(), attrs.values())):
         return _plain_key_index(keys, blocks)
     return _full_key_index(keys, attrs, blocks)
 
@@ -285,6 +321,9 @@ def _plain_key_index(keys: "OrderedDict[str, Parameter]",
                      blocks: "OrderedDict[str, Block]") -> KeyIndex:
     """:func:`key_index` when the attribute paths are exactly Gluon's keys (no block with
     its own key scheme): no aliases, each Parameter's first key is its attribute path."""
+    if len(set(map(id, keys.values()))) == len(keys):  # nothing tied: one key each
+        groups = [_group(ParamGroup, (k, p, [k], [], k)) for k, p in keys.items()]
+        return KeyIndex(keys, groups, dict(zip(keys, keys)), {}, blocks)
     by_id: Dict[int, Tuple[Parameter, List[str]]] = {}
     canonical: Dict[str, str] = {}
     for key, param in keys.items():

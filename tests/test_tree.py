@@ -127,6 +127,22 @@ def test_every_path_resolves_and_inverts(spec):
         assert path_of(net, blk, all_paths=True)[0] == path_of(net, blk)
 
 
+def test_one_walk_keys_follow_overrides_on_a_class_or_an_instance():
+    """The index takes the attribute paths as Gluon's keys only when no block of the tree
+    has its own key method; a class override or one set on an instance is followed."""
+    class Renamed(nn.Dense):
+        def _collect_params_with_prefix(self, prefix=""):
+            return {f"{prefix}.w" if prefix else "w": self.weight}
+    net = nn.Sequential()
+    net.add(nn.Dense(2, in_units=2), Renamed(2, in_units=2))
+    assert list(net._collect_params_with_prefix()) == ["0.weight", "0.bias", "1.w"]
+    assert list(named_parameters(net)) == ["0.weight", "0.bias", "1.w", "1.bias"]  # unsaved last
+    inner = net[0]
+    inner._collect_params_with_prefix = lambda prefix="": {f"{prefix}.only": inner.bias}
+    assert list(net._collect_params_with_prefix()) == ["0.only", "1.w"]
+    assert list(named_parameters(net)) == ["0.only", "1.w", "0.weight", "1.bias"]
+
+
 @PROPS
 @given(architectures())
 def test_keys_are_those_save_parameters_writes(spec):
