@@ -7,7 +7,7 @@ import the name from there.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _display as D
 from . import _gc
@@ -56,7 +56,8 @@ class Summary(Report):
                  aliases: Optional[Dict[str, str]] = None,
                  registered_twice: Optional[Dict[str, List[str]]] = None,
                  flat: Optional[List[Dict[str, Any]]] = None,
-                 layers: Optional[List[Dict[str, Any]]] = None, traced: bool = False,
+                 layers: Union[None, List[Dict[str, Any]],
+                               Callable[[], List[Dict[str, Any]]]] = None, traced: bool = False,
                  open_depth: int = 1, width: Optional[int] = None):
         self.totals = totals
         #: Block name -> its paths, for blocks with Parameters registered in several places.
@@ -66,7 +67,10 @@ class Summary(Report):
         super().__init__(((r["path"], r) for r in rows), spellings, title=title)
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
         self._flat = rows if flat is None else flat
-        self._layers = layers or []
+        # the per-block records, or how to make them: only HTML, ``layers`` and a traced
+        # text need them, so a plain str(summary) of a big net never builds them
+        self._layer_source = layers
+        self._layer_records: Optional[List[Dict[str, Any]]] = None
         self._traced, self._open_depth, self._width = traced, open_depth, width
 
     def to_records(self) -> List[Dict[str, Any]]:
@@ -106,6 +110,14 @@ class Summary(Report):
         keys = ("path", "type", "name", "depth", "parameters", "bytes", "tensors", "own",
                 "outputs", "same_as")
         return [copy.deepcopy({k: layer[k] for k in keys}) for layer in self._layers]
+
+    @property
+    def _layers(self) -> List[Dict[str, Any]]:
+        if self._layer_records is None:
+            source = self._layer_source
+            self._layer_records = list((source() if callable(source) else source) or [])
+            self._layer_source = None
+        return self._layer_records
 
     _what = "row"
     _kind = "summary"

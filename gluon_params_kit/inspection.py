@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as _onp
 
@@ -38,6 +38,7 @@ __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats
 
 Block = gluon.Block
 Parameter = gluon.Parameter
+_Constant = gluon.Constant
 
 
 # --------------------------------------------------------------------------- statistics
@@ -174,12 +175,13 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
+    make = _Rows()
     owners = []  # the path of the block holding each row's Parameter (in the tree)
     for group in selected:
         owner_path = group.attribute.rpartition(".")[0]
         owners.append(owner_path if owner_path in blocks else "")
         param = group.param
-        row = _row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
+        row = make.row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
         row["block_path"] = owner_path
         row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
         row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
@@ -187,8 +189,10 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
         rows.append(row)
     totals = _totals(rows)
     show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
-    layers = _view.layers(blocks, rows, owners, outputs, keep_all=pattern is None)
     flat = rows
+
+    def layers() -> List[Dict[str, Any]]:  # built when the Summary first needs them
+        return _view.layers(blocks, flat, owners, outputs, keep_all=pattern is None)
     if depth is not None:
         rows = _view.fold(rows, depth, blocks)
     count = D.plural(totals["tensors"], "parameter tensor")
@@ -233,25 +237,50 @@ def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int,
             f"failed ({type(exc).__name__}: {exc}); the net is unchanged") from exc
 
 
-def _row(param: Parameter, paths: List[str], parent: Block,
-         inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
-    state = init_state(param)
-    raw = inferred or param._shape  # inferred: a deferred shape as a summary's forward saw it
-    shape, size = _shape_size(None if raw is None else tuple(raw))
-    dtype = _dtype(param.dtype)
-    ctxs = contexts(param) or []
-    prov = read_provenance(param)
-    return {
-        "kind": "parameter", "path": paths[0], "name": param.name,
-        "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],
-        "size": size, "bytes": None if size is None else size * dtype[1],
-        "contexts": list(_context_names(tuple(ctxs))), "grad_req": param.grad_req,
-        "lr_mult": float(param.lr_mult), "wd_mult": float(param.wd_mult), "state": state,
-        "shared_with": list(paths[1:]), "provenance": dict(prov) if prov else None,
-        "count": 1,
-        # state by design (BatchNorm's running mean/var, Constants): never trained
-        "auxiliary": isinstance(param, gluon.Constant) or not param._differentiable,
-    }
+class _Rows:
+    """The row records of one :func:`summary` call.
+
+    A net repeats a few shapes, dtypes and contexts over thousands of Parameters, so their
+    text is worked out once per call (contexts by identity: they live through the call).
+    """
+
+    def __init__(self) -> None:
+        self._shapes: Dict[Any, Tuple[Optional[tuple], Optional[int]]] = {}
+        self._dtypes: Dict[Any, Tuple[str, int]] = {}
+        self._contexts: Dict[int, Tuple[Any, str]] = {}
+
+    def _context_names(self, ctxs: Sequence[Any]) -> List[str]:
+        out = []
+        for c in ctxs:
+            known = self._contexts.get(id(c))
+            if known is None:  # MXNet builds str(ctx) anew each time; the entry keeps c
+                known = self._contexts[id(c)] = (c, str(c))  # alive, so its id stays its own
+            out.append(known[1])
+        return out
+
+    def row(self, param: Parameter, paths: List[str], parent: Block,
+            inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
+        raw = inferred or param._shape  # inferred: a deferred shape as a forward saw it
+        shape_size = self._shapes.get(raw)
+        if shape_size is None:
+            shape_size = self._shapes[raw] = _shape_size(None if raw is None else tuple(raw))
+        shape, size = shape_size
+        dtype = self._dtypes.get(param.dtype)
+        if dtype is None:
+            dtype = self._dtypes[param.dtype] = _dtype(param.dtype)
+        prov = read_provenance(param)
+        return {
+            "kind": "parameter", "path": paths[0], "name": param.name,
+            "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],
+            "size": size, "bytes": None if size is None else size * dtype[1],
+            "contexts": self._context_names(contexts(param) or ()),
+            "grad_req": param.grad_req, "lr_mult": float(param.lr_mult),
+            "wd_mult": float(param.wd_mult), "state": init_state(param),
+            "shared_with": paths[1:], "provenance": dict(prov) if prov else None,
+            "count": 1,
+            # state by design (BatchNorm's running mean/var, Constants): never trained
+            "auxiliary": isinstance(param, _Constant) or not param._differentiable,
+        }
 
 
 def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -281,13 +310,6 @@ def _shape_size(raw: Optional[Tuple[int, ...]]) -> Tuple[Optional[tuple], Option
         return None, None
     shape = tuple(int(d) if d > 0 else None for d in raw)
     return shape, D.known_size(shape)
-
-
-@functools.lru_cache(maxsize=64)
-def _context_names(ctxs: Tuple[Any, ...]) -> Tuple[str, ...]:
-    """``str(ctx)`` of each context (``'cpu(0)'``), cached: MXNet builds it anew each time,
-    and a net's rows share a few context lists."""
-    return tuple(str(c) for c in ctxs)
 
 
 @functools.lru_cache(maxsize=64)
