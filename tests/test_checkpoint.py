@@ -737,11 +737,11 @@ def test_save_writes_the_bytes_of_save_parameters_for_every_dtype_and_cpu(tmp_pa
     assert _convert._dense_records(dict(w=mx.nd.ones((2,)))) is not None
 
 
-def test_save_leaves_sparse_and_0d_arrays_and_np_mode_to_mxnet(tmp_path):
+def test_save_leaves_sparse_arrays_and_np_shapes_to_mxnet(tmp_path):
     assert _convert._dense_records(dict(w=mx.nd.ones((2, 2)).tostype("row_sparse"))) is None
     with mx.util.np_shape(True):
         assert _convert._dense_records(dict(w=mx.nd.ones((2,)))) is None
-    assert _convert._dense_records(dict(w=mx.nd.ones((2,)), e=mx.nd.ones(()))) is None
+    assert _convert._dense_records(dict(w=mx.nd.ones((2,)), e=mx.nd.ones((2, 2)).tostype("csr"))) is None
 
 
 def test_a_full_disk_in_the_middle_of_the_kits_write_leaves_the_old_file(tmp_path, monkeypatch):
