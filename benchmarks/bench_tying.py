@@ -1,8 +1,11 @@
 """Forward+backward of a tied MLP built with the kit vs the same net built by hand with ``params=``.
 
 The kit only builds the structure (``tied_copy``, ``tie``); the hot path is Gluon's own,
-so the ratio should be ~1. Short samples alternate between the nets and the best sample of each
-is compared: on a loaded machine the quietest moments are the comparable ones. A
+so the ratio should be ~1. Short samples alternate between the nets, the order rotating every
+round (no net always runs right after another), with the cyclic GC paused; the ratio is the
+median over rounds of (kit sample / hand sample of the same round): a burst of load hits
+both samples of a round, and the median ignores the rounds it hit unevenly (the best
+sample of each net, compared before, moved by 3-4% between two copies of one net). A
 ``noise_floor`` line times one hand-built net twice, and a ``structure`` line checks that
 the hybridized graphs are identical (same operators, same parameter inputs).
 
@@ -10,7 +13,9 @@ Usage: python benchmarks/bench_tying.py [--quick]
 """
 from __future__ import annotations
 
+import gc
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -62,7 +67,7 @@ def step_time(net, x, iters):
 
 
 def compare(builders, x, hidden, iters, samples, hybridize):
-    """Best time per step of each net over ``samples`` interleaved samples of ``iters`` steps."""
+    """Samples of ``iters`` steps of each net, ``samples`` rounds, the order rotating."""
     nets = {}
     for name, build in builders.items():
         mx.random.seed(0)
@@ -72,11 +77,27 @@ def compare(builders, x, hidden, iters, samples, hybridize):
             net.hybridize(static_alloc=True)
         step_time(net, x, 3)  # warm-up: deferred init, graph build
         nets[name] = net
-    best = {name: float("inf") for name in nets}
-    for _ in range(samples):  # A B C A B C ...: drift and bursts of load hit every net alike
-        for name, net in nets.items():
-            best[name] = min(best[name], step_time(net, x, iters))
-    return best
+    names = list(nets)
+    times = {name: [] for name in names}
+    for rnd in range(5):  # warm-up rounds, not kept
+        for name in names:
+            step_time(nets[name], x, iters)
+    gc.collect()
+    gc.disable()  # a collection landing in one net's sample is not that net's cost
+    try:
+        for rnd in range(samples):
+            k = rnd % len(names)
+            for name in names[k:] + names[:k]:
+                times[name].append(step_time(nets[name], x, iters))
+    finally:
+        gc.enable()
+    return times
+
+
+def paired(times, kit, native):
+    """Median over rounds of kit/native (same round), and the two median sample times."""
+    ratio = statistics.median(a / b for a, b in zip(times[kit], times[native]))
+    return ratio, statistics.median(times[kit]), statistics.median(times[native])
 
 
 def graph_shape(build, hidden, x):
@@ -92,7 +113,7 @@ def graph_shape(build, hidden, x):
 
 def main(argv):
     quick = "--quick" in argv
-    hidden, batch, iters, samples = (64, 16, 2, 40) if quick else (256, 64, 4, 400)
+    hidden, batch, iters, samples = (64, 16, 2, 60) if quick else (256, 64, 2, 600)
     x = mx.nd.random.uniform(shape=(batch, hidden))
     builders = {"hand": by_hand, "hand_again": by_hand, "tied_copy": with_tied_copy,
                 "tie": with_tie}
@@ -102,18 +123,19 @@ def main(argv):
           f"{', '.join(builders)} ({len(shapes['hand'][0])} nodes, {shapes['hand'][1]} parameter "
           f"inputs each)", flush=True)
     for hybridize in (False, True):
-        best = compare(builders, x, hidden, iters, samples, hybridize)
+        times = compare(builders, x, hidden, iters, samples, hybridize)
         mode = "hybridized" if hybridize else "imperative"
         for kit in ("tied_copy", "tie"):
-            line(f"tied_mlp_fwd_bwd_{kit}_vs_params_{mode}", best[kit] / best["hand"], TARGET,
-                 f"  (native: built by hand with params=; hidden {hidden}, batch {batch})",
-                 fmt=".3f", measured=f"{best[kit] * 1e3:.3f} ms",
-                 native=f"{best['hand'] * 1e3:.3f} ms")
+            ratio, t_kit, t_hand = paired(times, kit, "hand")
+            line(f"tied_mlp_fwd_bwd_{kit}_vs_params_{mode}", ratio, TARGET,
+                 f"  (native: built by hand with params=; hidden {hidden}, batch {batch}; "
+                 f"median of {samples} paired rounds)", fmt=".3f",
+                 measured=f"{t_kit * 1e3:.3f} ms", native=f"{t_hand * 1e3:.3f} ms")
         # Two identical hand-built nets: how far apart the timing alone puts equal work.
-        a, b = best["hand"], best["hand_again"]
-        spread = max(a, b) / min(a, b)
-        line(f"noise_floor_hand_vs_hand_{mode}", spread, TARGET, "  (the same net twice)",
-             fmt=".3f", measured=f"{max(a, b) * 1e3:.3f} ms", native=f"{min(a, b) * 1e3:.3f} ms")
+        ratio, a, b = paired(times, "hand_again", "hand")
+        line(f"noise_floor_hand_vs_hand_{mode}", max(ratio, 1 / ratio), TARGET,
+             "  (the same net twice)", fmt=".3f", measured=f"{a * 1e3:.3f} ms",
+             native=f"{b * 1e3:.3f} ms")
     return 0
 
 

@@ -7,7 +7,7 @@ fails with an ImportError that says what to install.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as _onp
 
@@ -39,7 +39,7 @@ from mxnet.util import is_np_array  # noqa: E402
 
 MXNET_VERSION: str = mx.__version__
 
-__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "nd_or_np", "SHIMMED_ALIASES",
+__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "nd_or_np", "cpu_buffer", "SHIMMED_ALIASES",
            "MXNET_VERSION", "NUMPY_VERSION"]
 
 
@@ -52,6 +52,31 @@ def to_numpy(array: Any) -> _onp.ndarray:
     if hasattr(array, "asnumpy"):
         return array.asnumpy()
     return _onp.asarray(array)
+
+
+def cpu_buffer(array: Any) -> Optional[memoryview]:
+    """The bytes of a dense ``mx.nd.NDArray`` in CPU memory, read in place (no copy), or
+    ``None`` for anything else (``mx.np``, sparse, GPU, bfloat16, empty or 0-d arrays).
+
+    The array is waited for first (its pending writes land). The view borrows the
+    array's memory: keep the array alive, and unchanged, while the view is used.
+
+    >>> a = mx.nd.array([1, 2], dtype='int32')
+    >>> bytes(cpu_buffer(a)), cpu_buffer(a.tostype('row_sparse'))
+    (b'\\x01\\x00\\x00\\x00\\x02\\x00\\x00\\x00', None)
+    """
+    if (type(array) is not mx.nd.NDArray or array.stype != "default" or array.size == 0
+            or array.ndim == 0 or array.context.device_type != "cpu"
+            or getattr(array.dtype, "names", None) or _onp.dtype(array.dtype).kind not in "biuf"):
+        return None
+    import ctypes
+    array.wait_to_read()
+    ptr = ctypes.c_void_p()
+    mx.base.check_call(mx.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
+    if not ptr.value:
+        return None
+    nbytes = array.size * _onp.dtype(array.dtype).itemsize
+    return memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
 
 
 def nd_or_np():

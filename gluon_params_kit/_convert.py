@@ -13,9 +13,10 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as onp
 
 from . import _npz, _safetensors
-from ._compat import gluon, is_np_array, mx
+from ._compat import cpu_buffer, gluon, is_np_array, mx
 from ._fileheader import BFLOAT16, Header
-from ._files import atomic_write
+from ._files import atomic_write, write_behind
+from ._header import TYPE_FLAGS, dense_pieces
 from ._formats import format_of, read_header, read_host
 from ._fileheader import file_keys_of
 from ._remap import as_remap
@@ -116,7 +117,10 @@ def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: b
     """Write ``arrays`` (MXNet arrays for ``.params``, numpy arrays otherwise) atomically."""
     if kind == "params":
         def write(tmp):
-            if np_mode is None:  # save(): as MXNet writes it in this process's mode
+            records = _dense_records(arrays) if np_mode is None and named else None
+            if records is not None:  # the bytes nd.save writes, straight from the arrays
+                write_behind(tmp, dense_pieces(records))
+            elif np_mode is None:  # save(): as MXNet writes it in this process's mode
                 (mx.npx.save if is_np_array() else mx.nd.save)(tmp, dict(arrays))
             else:
                 with mx.util.np_array(False), mx.util.np_shape(np_mode):
@@ -134,6 +138,23 @@ def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: b
     atomic_write(path, write, fsync=fsync,
                  size_hint=None if compressed else _size_hint(arrays),
                  verify=_verifier(list(arrays), named, kind))
+
+
+def _dense_records(arrays: Mapping[str, Any]) -> Optional[list]:
+    """``arrays`` as :func:`~gluon_params_kit._header.dense_pieces` records, each array's
+    data read in place, when ``mx.nd.save`` would write them all as plain V2 records (nd
+    mode, legacy shapes, dense CPU arrays of an ordinary dtype); else ``None`` (MXNet
+    writes the file). Each record names ``cpu(0)``, as ``save_parameters`` (whose
+    ``_reduce`` copies to ``cpu(0)``) writes it whichever CPU the array is on."""
+    if is_np_array() or mx.util.is_np_shape():
+        return None
+    records = []
+    for key, a in arrays.items():
+        data = cpu_buffer(a)
+        if data is None or str(onp.dtype(a.dtype)) not in TYPE_FLAGS:
+            return None
+        records.append((key, tuple(a.shape), 1, 0, str(onp.dtype(a.dtype)), data))
+    return records
 
 
 def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,

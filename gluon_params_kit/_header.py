@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as onp
 
@@ -52,6 +52,8 @@ DTYPES = {
     4: ("int32", 4), 5: ("int8", 1), 6: ("int64", 8), 7: ("bool", 1), 8: ("int16", 2),
     9: ("uint16", 2), 10: ("uint32", 4), 11: ("uint64", 8), 12: ("bfloat16", 2),
 }
+#: numpy dtype name -> mshadow type flag, for the dtypes :func:`dense_pieces` writes.
+TYPE_FLAGS = {name: flag for flag, (name, _size) in DTYPES.items() if name != "bfloat16"}
 STYPES = {0: "default", 1: "row_sparse", 2: "csr"}
 _NUM_AUX = {0: 0, 1: 1, 2: 2}
 _DEV_TYPES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
@@ -323,3 +325,43 @@ def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarr
         rows = onp.repeat(onp.arange(info.shape[0]), onp.diff(indptr))
         out[rows, cols] = values
     return out
+
+
+#: One dense array to write: name, shape, device type id and id, numpy dtype name, data.
+DenseRecord = Tuple[str, Tuple[int, ...], int, int, str, Any]
+
+
+def dense_pieces(records: Sequence[DenseRecord]) -> List[Any]:
+    """The bytes of a ``.params`` file of dense arrays, as ``mx.nd.save`` writes it
+    outside np shape semantics (V2 records, a name per array), in pieces: the small
+    header fields as ``bytes``, each array's data as the buffer it was given (not copied).
+
+    Every shape must have at least one dimension and no zero (MXNet's legacy shape
+    semantics read those as unknown); the dtype must be one of :data:`TYPE_FLAGS`.
+
+    >>> import os, tempfile, numpy as np, mxnet as mx
+    >>> d = tempfile.mkdtemp(); f, g = os.path.join(d, 'a.params'), os.path.join(d, 'b.params')
+    >>> data = np.arange(6, dtype='float32')
+    >>> with open(f, 'wb') as out:
+    ...     for piece in dense_pieces([('w', (2, 3), 1, 0, 'float32', data)]):
+    ...         _ = out.write(piece)
+    >>> mx.nd.save(g, {'w': mx.nd.array(data.reshape(2, 3))})
+    >>> open(f, 'rb').read() == open(g, 'rb').read()
+    True
+    """
+    pieces: List[Any] = []
+    head = [struct.pack("<QQQ", LIST_MAGIC, 0, len(records))]
+    for name, shape, dev_type, dev_id, dtype, data in records:
+        if not shape or 0 in shape:
+            raise ValueError(f"array {name!r} has shape {shape}: write it with MXNet")
+        head.append(struct.pack(f"<Iii{len(shape)}qiii", V2_MAGIC, 0, len(shape), *shape,
+                                dev_type, dev_id, TYPE_FLAGS[dtype]))
+        pieces.append(b"".join(head))
+        pieces.append(data)
+        head = []
+    names = [struct.pack("<Q", len(records))]
+    for name, *_rest in records:
+        raw = name.encode("utf-8")
+        names.append(struct.pack("<Q", len(raw)) + raw)
+    pieces.append(b"".join(head + names))
+    return pieces

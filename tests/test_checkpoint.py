@@ -22,7 +22,7 @@ from mxnet.gluon import nn
 
 from fixtures import CPU2, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from test_tree import architectures, build
-from gluon_params_kit import checkpoint
+from gluon_params_kit import _convert, checkpoint
 from gluon_params_kit._header import read_array
 from gluon_params_kit.checkpoint import (LoadReport, Remap, collapse_keys, convert, diff,
                                          export_npz, load, read_header, save)
@@ -65,7 +65,8 @@ def test_save_deduplicate_writes_each_shared_parameter_once(tmp_path):
     assert fresh[1].weight is fresh[2].weight
 
 
-def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
+@pytest.mark.parametrize("writer", ["kit", "mxnet"])
+def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch, writer):
     target = tmp_path / "net.params"
     net = initialized(book_mlp(), x_shape=MLP_X)
     save(net, target)
@@ -76,7 +77,11 @@ def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
             f.write(b"\x12\x01 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(mx.nd, "save", broken)
+    if writer == "kit":  # dense CPU arrays in nd mode: the kit writes the bytes itself
+        monkeypatch.setattr(_convert, "write_behind", broken)
+    else:
+        monkeypatch.setattr(_convert, "_dense_records", lambda arrays: None)
+        monkeypatch.setattr(mx.nd, "save", broken)
     other = initialized(book_mlp(), x_shape=MLP_X)
     with pytest.raises(OSError, match="disk full"):
         save(other, target)
@@ -712,3 +717,52 @@ def test_load_report_is_a_mapping_of_keys(tmp_path):
     assert all(report[k]["key"] == k for k in report)
     with pytest.raises(gpk.PathError, match="Did you mean '1.weight'"):
         report["1.wieght"]
+
+
+class _EveryDtype(nn.Block):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Dense(3, in_units=2)
+        for i, dt in enumerate(["float64", "float16", "uint8", "int32", "int8", "int64", "bool"]):
+            setattr(self, f"p{i}", self.params.get(f"p{i}", shape=(2, 3), dtype=dt, init="ones"))
+
+
+@pytest.mark.parametrize("ctx", [mx.cpu(0), mx.cpu(1)])
+def test_save_writes_the_bytes_of_save_parameters_for_every_dtype_and_cpu(tmp_path, ctx):
+    net = _EveryDtype()
+    net.initialize(ctx=ctx)
+    net.save_parameters(str(tmp_path / "gluon.params"))
+    save(net, tmp_path / "kit.params")
+    assert (tmp_path / "kit.params").read_bytes() == (tmp_path / "gluon.params").read_bytes()
+    assert _convert._dense_records(dict(w=mx.nd.ones((2,)))) is not None
+
+
+def test_save_leaves_sparse_arrays_and_np_shapes_to_mxnet(tmp_path):
+    assert _convert._dense_records(dict(w=mx.nd.ones((2, 2)).tostype("row_sparse"))) is None
+    with mx.util.np_shape(True):
+        assert _convert._dense_records(dict(w=mx.nd.ones((2,)))) is None
+    assert _convert._dense_records(dict(w=mx.nd.ones((2,)), e=mx.nd.ones((2, 2)).tostype("csr"))) is None
+
+
+def test_a_full_disk_in_the_middle_of_the_kits_write_leaves_the_old_file(tmp_path, monkeypatch):
+    import errno
+    from gluon_params_kit import _files
+    from gluon_params_kit.errors import CheckpointWriteError
+    target = tmp_path / "net.params"
+    net = initialized(book_mlp(), x_shape=MLP_X)
+    save(net, target)
+    before = target.read_bytes()
+    real_write, calls = os.write, []
+
+    def full(fd, data):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_files.os, "write", full)
+    other = initialized(book_mlp(), x_shape=MLP_X)
+    with pytest.raises(CheckpointWriteError, match="no space left on device"):
+        save(other, target)
+    monkeypatch.undo()
+    assert target.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["net.params"]

@@ -13,6 +13,7 @@ import numpy as onp
 import pytest
 from mxnet.gluon import nn
 
+import gluon_params_kit._convert as convert_mod
 import gluon_params_kit._files as files
 from gluon_params_kit import fresh_names
 from gluon_params_kit.checkpoint import Remap, convert, export_npz, load, read_header, save
@@ -102,6 +103,7 @@ def test_mxnet_losing_a_write_on_a_full_disk_is_caught(tmp_path, old_file, write
                 f.truncate(os.path.getsize(fname) // 2)
         return short_save
 
+    monkeypatch.setattr(convert_mod, "_dense_records", lambda arrays: None)  # MXNet writes
     monkeypatch.setattr(mx.nd, "save", losing(mx.nd.save))
     monkeypatch.setattr(mx.npx, "save", losing(mx.npx.save))  # what save() uses in np mode
     monkeypatch.setattr(files, "free_bytes", lambda folder: 0 if folder == str(tmp_path) else None)
@@ -123,6 +125,7 @@ def test_an_mxnet_error_on_a_full_disk_says_no_space(tmp_path, old_file, monkeyp
             f.write(b"\x12\x01")
         raise mx.base.MXNetError("Check failed: ... FileStream.Write incomplete")
 
+    monkeypatch.setattr(convert_mod, "_dense_records", lambda arrays: None)  # MXNet writes
     monkeypatch.setattr(mx.nd, "save", failing)
     monkeypatch.setattr(mx.npx, "save", failing)
     monkeypatch.setattr(files, "free_bytes", lambda folder: 0)
