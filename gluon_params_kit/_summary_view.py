@@ -55,14 +55,15 @@ def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
         return Col(head, right, group, _DROP.get(head, NEVER) if drop is None else drop, cells)
 
     folded = [r["kind"] == "block" for r in rows]
+    shape_text = _memo(D.format_shape)  # a net repeats a few shapes and sizes
     cols = [
         col("path", [r["path"] or "<root>" for r in rows]),
         col("name", [r["name"] for r in rows]),
-        col("shape", [f"[{r['count']} tensors]" if f else D.format_shape(r["shape"])
+        col("shape", [f"[{r['count']} tensors]" if f else shape_text(r["shape"])
                       for r, f in zip(rows, folded)]),
         col("dtype", [r["dtype"] for r in rows]),
-        col("size", [D.format_count(r["size"]) for r in rows], True),
-        col("bytes", [D.format_bytes(r["bytes"]) for r in rows], True),
+        col("size", list(map(_memo(D.format_count), [r["size"] for r in rows])), True),
+        col("bytes", list(map(_memo(D.format_bytes), [r["bytes"] for r in rows])), True),
         col("ctx", [",".join(r["contexts"]) or "-" for r in rows]),
         col("grad_req", [r["grad_req"] for r in rows]),
         col("state", [r["state"] for r in rows]),
@@ -87,6 +88,19 @@ def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
                                           ("grad l2", 1), ("grad hist", NEVER)]):
             cols.append(col(head, [c[i] for c in cells], head != "grad hist", "grads", drop))
     return cols
+
+
+def _memo(fn):
+    """``fn`` with its answers kept for this table (arguments: hashable, repeated)."""
+    cache: Dict[Any, str] = {}
+
+    def cached(arg):
+        try:
+            return cache[arg]
+        except KeyError:
+            out = cache[arg] = fn(arg)
+            return out
+    return cached
 
 
 def stat_cells(record: Optional[Dict[str, Any]], keys: List[str], with_counts: bool) -> List[str]:
@@ -191,11 +205,20 @@ def fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]
 
 # --------------------------------------------------------------------------- text
 
-def _width_of(cols: Sequence[Col]) -> int:
+def _width_of(cols: Sequence[Col], known: Optional[Dict[int, Tuple[Col, int]]] = None) -> int:
+    """The table's width; ``known`` keeps each column's width by ``id`` while the caller
+    holds the columns (``fit`` asks again after each column it leaves out)."""
     if not cols:
         return 0
-    return sum(max(len(c.head), max(map(len, c.cells))) if c.cells else len(c.head)
-               for c in cols) + 2 * (len(cols) - 1)
+    total = 2 * (len(cols) - 1)
+    for c in cols:
+        entry = None if known is None else known.get(id(c))
+        if entry is None:  # the entry holds the column: its id stays its own
+            entry = (c, max(len(c.head), max(map(len, c.cells))) if c.cells else len(c.head))
+            if known is not None:
+                known[id(c)] = entry
+        total += entry[1]
+    return total
 
 
 def _constant(c: Col) -> Optional[str]:
@@ -207,20 +230,27 @@ def fit(cols: List[Col], width: int) -> Tuple[List[Col], List[str], List[str]]:
     """Leave out columns (constant ones first, then by ``drop``) and shorten cells until
     the table is at most ``width`` wide. Returns (columns, left-out heads, constants)."""
     cols = list(cols)
+    known: Dict[int, Tuple[Col, int]] = {}  # each column's width, asked after every change
+    constants: Dict[int, Tuple[Col, Optional[str]]] = {}
+
+    def constant(c: Col) -> Optional[str]:
+        if id(c) not in constants:
+            constants[id(c)] = (c, _constant(c))
+        return constants[id(c)][1]
     dropped: List[str] = []
     same: List[str] = []
-    while _width_of(cols) > width:
+    while _width_of(cols, known) > width:
         candidates = [c for c in cols if c.drop < NEVER]
         if not candidates:
             break
-        worst = min(candidates, key=lambda c: (_constant(c) is None, c.drop))
+        worst = min(candidates, key=lambda c: (constant(c) is None, c.drop))
         cols.remove(worst)
-        value = _constant(worst)
+        value = constant(worst)
         if value is not None:
             same.append(f"{worst.head} {value}")
         else:
             dropped.append(worst.head)
-    while _width_of(cols) > width:  # shorten the widest left-aligned column, in the middle
+    while _width_of(cols, known) > width:  # shorten the widest left-aligned column, in the middle
         lefts = [c for c in cols if not c.right and c.cells]
         widest = max(lefts, key=lambda c: max(map(len, c.cells)), default=None)
         if widest is None:
@@ -228,7 +258,7 @@ def fit(cols: List[Col], width: int) -> Tuple[List[Col], List[str], List[str]]:
         longest = max(map(len, widest.cells))
         if longest <= max(len(widest.head), 8):
             break
-        keep = max(longest - (_width_of(cols) - width), max(len(widest.head), 8))
+        keep = max(longest - (_width_of(cols, known) - width), max(len(widest.head), 8))
         i = cols.index(widest)
         cols[i] = widest._replace(cells=[_middle(x, keep) for x in widest.cells])
     return cols, dropped, same
