@@ -19,8 +19,10 @@ with MXNet's internals, its callers should not have to.
 """
 from __future__ import annotations
 
+import operator
 import re
 from collections import OrderedDict
+from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._compat import gluon
@@ -28,10 +30,10 @@ from .errors import PathError, PathTypeError
 
 __all__ = [
     "KeyIndex", "ParamGroup", "ParamPath", "alias_table", "arrays", "attribute_paths",
-    "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays", "has_data",
-    "init_state", "is_deferred", "is_index", "join", "key_in", "key_index", "own_keys",
-    "parameter_groups", "parse_path", "restore_fields", "save_fields", "spellings", "walk",
-    "zero_deferred",
+    "check_block", "contexts", "display_fields", "format_path", "gluon_keys", "grad_arrays",
+    "has_data", "init_state", "is_deferred", "is_index", "join", "key_in", "key_index",
+    "keys_are_attribute_paths", "own_keys", "parameter_groups", "parse_path",
+    "restore_fields", "save_fields", "spellings", "walk", "zero_deferred",
 ]
 
 Block = gluon.Block
@@ -101,7 +103,50 @@ def join(prefix: str, key: str) -> str:
 
 def own_keys(block: Block) -> bool:
     """Whether ``block``'s class defines its own Gluon keys (overrides the key method)."""
-    return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
+    return _own_keys_class(type(block))
+
+
+_KEY_METHOD = "_collect_params_with_prefix"
+
+
+def keys_are_attribute_paths(blocks: Sequence[Block]) -> bool:
+    """Whether Gluon's keys of a walk's blocks are their attribute paths, in walk order.
+
+    True when no block's class and no block itself defines its own key method: then
+    ``gluon_keys(root)`` lists, for every block of the walk (each registration of a block
+    added twice), its ``_reg_params`` under ``path.name``, parents before children, and a
+    report can read the keys off its own walk instead of asking Gluon (provided no two
+    attribute paths are the same string: a child key or name with a ``'.'`` could make two).
+    """
+    if any(_own_keys_class(cls) for cls in set(map(type, blocks))):
+        return False
+    return not any(map(operator.contains, map(vars, blocks), repeat(_KEY_METHOD)))
+
+
+def _own_keys_class(cls: type) -> bool:
+    """`own_keys` for a block class."""
+    return cls._collect_params_with_prefix is not Block._collect_params_with_prefix
+
+
+_DISPLAY_FIELDS = operator.attrgetter("_shape", "_dtype", "_grad_req")
+
+
+def display_fields(cls: type) -> Optional[Callable[[Parameter], Tuple[Any, Any, str]]]:
+    """A fast reader of ``(shape, dtype, grad_req)`` for Parameters of class ``cls``, or
+    ``None`` when ``cls`` overrides one of those properties (then read the properties).
+
+    The reader is one C call (``operator.attrgetter`` of the fields behind the properties).
+    Its shape is as stored: an unknown dimension may be ``0`` where ``param.shape`` says
+    ``-1`` (NumPy shape mode), so use it only where both mean the same (a display's ``?``).
+
+    >>> from mxnet.gluon import nn
+    >>> display_fields(type(nn.Dense(2, in_units=3).weight))(nn.Dense(2, in_units=3).weight)
+    ((2, 3), 'float32', 'write')
+    """
+    if all(getattr(cls, name, None) is getattr(Parameter, name)
+           for name in ("shape", "dtype", "grad_req")):
+        return _DISPLAY_FIELDS
+    return None
 
 
 def is_index(text: str) -> bool:
