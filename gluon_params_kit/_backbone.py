@@ -30,9 +30,9 @@ from .errors import PathError, PathTypeError
 
 __all__ = [
     "KeyIndex", "ParamGroup", "ParamPath", "alias_table", "arrays", "attribute_paths",
-    "check_block", "contexts", "display_fields", "format_path", "gluon_keys", "grad_arrays",
-    "has_data", "init_state", "is_deferred", "is_index", "join", "key_in", "key_index",
-    "keys_are_attribute_paths", "own_keys", "parameter_groups", "parse_path",
+    "DISPLAY_FIELDS", "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays",
+    "has_data", "init_state", "is_deferred", "is_index", "join", "keeps_fields", "key_in",
+    "key_index", "keys_are_attribute_paths", "own_keys", "parameter_groups", "parse_path",
     "restore_fields", "save_fields", "spellings", "walk", "zero_deferred",
 ]
 
@@ -128,25 +128,23 @@ def _own_keys_class(cls: type) -> bool:
     return cls._collect_params_with_prefix is not Block._collect_params_with_prefix
 
 
-_DISPLAY_FIELDS = operator.attrgetter("_shape", "_dtype", "_grad_req")
+#: ``(shape, dtype, grad_req, class)`` of a Parameter as stored, in one C call: what decides
+#: how a report shows it, for a cache key. Its shape may say ``0`` for an unknown dimension
+#: where ``param.shape`` says ``-1`` (NumPy shape mode); the report still reads the
+#: properties to draw, and trusts the key only for a class :func:`keeps_fields` accepts.
+DISPLAY_FIELDS = operator.attrgetter("_shape", "_dtype", "_grad_req", "__class__")
 
 
-def display_fields(cls: type) -> Optional[Callable[[Parameter], Tuple[Any, Any, str]]]:
-    """A fast reader of ``(shape, dtype, grad_req)`` for Parameters of class ``cls``, or
-    ``None`` when ``cls`` overrides one of those properties (then read the properties).
+def keeps_fields(cls: type) -> bool:
+    """Whether Parameters of class ``cls`` show ``shape``, ``dtype`` and ``grad_req`` as
+    Gluon's Parameter does (from the fields :data:`DISPLAY_FIELDS` reads).
 
-    The reader is one C call (``operator.attrgetter`` of the fields behind the properties).
-    Its shape is as stored: an unknown dimension may be ``0`` where ``param.shape`` says
-    ``-1`` (NumPy shape mode), so use it only where both mean the same (a display's ``?``).
-
-    >>> from mxnet.gluon import nn
-    >>> display_fields(type(nn.Dense(2, in_units=3).weight))(nn.Dense(2, in_units=3).weight)
-    ((2, 3), 'float32', 'write')
+    >>> from mxnet import gluon
+    >>> keeps_fields(gluon.Parameter), keeps_fields(gluon.Constant)
+    (True, True)
     """
-    if all(getattr(cls, name, None) is getattr(Parameter, name)
-           for name in ("shape", "dtype", "grad_req")):
-        return _DISPLAY_FIELDS
-    return None
+    return all(getattr(cls, name, None) is getattr(Parameter, name)
+               for name in ("shape", "dtype", "grad_req"))
 
 
 def is_index(text: str) -> bool:

@@ -12,7 +12,7 @@ from . import _gc
 from ._compat import gluon
 from ._validate import check_bool, check_int
 from .errors import SelectionError
-from ._backbone import (KeyIndex, check_block, display_fields, join, key_index,
+from ._backbone import (DISPLAY_FIELDS, KeyIndex, check_block, join, keeps_fields, key_index,
                         keys_are_attribute_paths)
 
 Block = gluon.Block
@@ -119,12 +119,14 @@ class _Drawing:
             for pid in self.later:  # shared: draw its first block again, with all its keys
                 start, blk, prefix, pad = self.first[pid]
                 if start >= 0:
-                    self.out[start:start + len(blk._reg_params)] = self._rows(blk, prefix, pad)
+                    self.out[start] = "\n".join(self._rows(blk, prefix, pad))
         return self.out
 
     def _walk(self) -> bool:
         out, pads, plain, params, max_depth = self.out, self.pads, self.plain, self.params, self.max_depth
         add = out.append
+        first, ends = self.first, self.ends
+        note, cached = first.setdefault, ends.get
         drawn: Dict[int, str] = {}
         blocks_add = self.blocks.append
         stack: List[Tuple[str, Block, int, bool]] = [("", self.block, 0, True)]
@@ -153,8 +155,29 @@ class _Drawing:
                 if not plain:
                     if draw:
                         out.extend(self._rows(blk, path, pads[depth + 1]))
-                elif not self._plain_rows(blk, f"{path}." if path else "", depth, draw):
-                    return False
+                else:
+                    prefix = f"{path}." if path else ""
+                    here = (len(out) if draw else -1, blk, prefix, pads[depth + 1])
+                    size = len(first)
+                    for prm in rp.values():
+                        if note(id(prm), here) is not here:
+                            break
+                    lines = None
+                    if draw and len(first) - size == len(rp):  # all first seen here: cached
+                        try:
+                            sig = (*rp, *map(DISPLAY_FIELDS, rp.values()))
+                            lines = cached(sig, _UNSEEN)
+                        except (TypeError, AttributeError):  # unhashable (a list shape)
+                            sig, lines = None, None
+                        if lines is _UNSEEN:
+                            lines = ends[sig] = _ends(rp)
+                        if lines is not None:
+                            add(lines.replace("\0", here[3] + prefix))
+                    if lines is None:
+                        if not self._note_keys(rp, here):
+                            return False
+                        if draw:
+                            add("\n".join(self._rows(blk, prefix, here[3])))
             if kids and (show_kids or plain):
                 if plain and not all(type(k) is str and "." not in k for k in kids):
                     return False  # two attribute paths could be one string: ask Gluon
@@ -166,38 +189,18 @@ class _Drawing:
                     stack.extend(reversed([(str(k), c, d1, show_kids) for k, c in kids.items()]))
         return True
 
-    def _plain_rows(self, blk: Block, prefix: str, depth: int, draw: bool) -> bool:
-        """Draw (or, not drawn, only note the keys of) a block's Parameters; False when a
-        name could make two keys one string."""
-        rp = blk._reg_params
-        first = self.first
-        pad = self.pads[depth + 1]
-        here = (len(self.out) if draw else -1, blk, prefix, pad)
-        if draw:
-            values = rp.values()
-            try:
-                sig = (*rp, *map(_FIELDS, values), *map(type, values))
-                ends = self.ends.get(sig, _UNSEEN)
-            except (TypeError, AttributeError):  # an unhashable shape (a list): row by row
-                sig, ends = None, None
-            if ends is _UNSEEN:
-                ends = self.ends[sig] = _ends(rp)
-            if ends is not None:
-                mine = dict(zip(map(id, values), repeat(here)))
-                if len(mine) == len(rp) and first.keys().isdisjoint(mine):  # none seen before
-                    first.update(mine)
-                    pre = pad + prefix
-                    self.out.extend([pre + end for end in ends])
-                    return True
-        for attr, prm in rp.items():
+    def _note_keys(self, reg_params, here) -> bool:
+        """Note the keys of a block's Parameters (``here``: where it is); False when a name
+        could make two keys one string."""
+        first, prefix = self.first, here[2]
+        taken = set()
+        for attr, prm in reg_params.items():
             if type(attr) is not str or "." in attr:
                 return False
-            if id(prm) in first:
-                self.later.setdefault(id(prm), []).append(prefix + attr)
+            if first.setdefault(id(prm), here) is here and id(prm) not in taken:
+                taken.add(id(prm))
             else:
-                first[id(prm)] = here
-        if draw:
-            self.out.extend(self._rows(blk, prefix, pad))
+                self.later.setdefault(id(prm), []).append(prefix + attr)
         return True
 
     def _rows(self, blk: Block, path: str, pad: str) -> List[str]:
@@ -218,19 +221,17 @@ class _Drawing:
         return [prefix + name] + self.later.get(id(prm), [])
 
 
-_FIELDS = display_fields(Parameter)
-
-
-def _ends(reg_params) -> Optional[List[str]]:
-    """The Parameter lines of a block after its ``path.``, if every one is plain (no
-    grad_req to say, fields read fast, a name that cannot make two keys one); else None."""
+def _ends(reg_params) -> Optional[str]:
+    """A block's Parameter lines, each ``'\\0'`` then what follows its ``path.``, if every
+    one is plain (no grad_req to say, a class that keeps Gluon's fields, a name that cannot
+    make two keys one string); else None."""
     rows = []
     for attr, prm in reg_params.items():
-        if (type(attr) is not str or not attr or "." in attr or prm.grad_req != "write"
-                or display_fields(type(prm)) is None):
+        if (type(attr) is not str or not attr or "." in attr or "\0" in attr
+                or prm.grad_req != "write" or not keeps_fields(type(prm))):
             return None
         rows.append([attr, _shape(prm.shape), _dtype_name(prm.dtype)])
-    return D.aligned(rows, 3)
+    return "\n".join("\0" + line for line in D.aligned(rows, 3))
 
 
 def _cut_note(blk: Block) -> str:
