@@ -137,11 +137,12 @@ DISPLAY_FIELDS = operator.attrgetter("_shape", "_dtype", "_grad_req", "__class__
 
 def keeps_fields(cls: type) -> bool:
     """Whether Parameters of class ``cls`` show ``shape``, ``dtype`` and ``grad_req`` as
-    Gluon's Parameter does (from the fields :data:`DISPLAY_FIELDS` reads).
+    Gluon's Parameter does (from the fields :data:`DISPLAY_FIELDS` reads). Gluon's own
+    ``Constant`` does not: it redefines ``grad_req``.
 
     >>> from mxnet import gluon
     >>> keeps_fields(gluon.Parameter), keeps_fields(gluon.Constant)
-    (True, True)
+    (True, False)
     """
     return all(getattr(cls, name, None) is getattr(Parameter, name)
                for name in ("shape", "dtype", "grad_req"))

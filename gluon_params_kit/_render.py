@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-from itertools import repeat
 from typing import Dict, List, Optional, Tuple
 
 import numpy as _onp
@@ -105,7 +104,7 @@ class _Drawing:
         # id(Parameter) -> where first seen: (its block's first line or -1, block, key prefix, pad)
         self.first: Dict[int, Tuple[int, Block, str, str]] = {}
         self.later: Dict[int, List[str]] = {}  # id(Parameter) -> its keys after the first
-        self.ends: Dict[tuple, Optional[List[str]]] = {}  # signature -> ends of its lines
+        self.ends: Dict[tuple, Optional[str]] = {}  # block signature -> its lines (see _ends)
         self.blocks: List[Block] = []  # every block walked
 
     def lines(self) -> Optional[List[str]]:
@@ -137,9 +136,9 @@ class _Drawing:
             if plain:
                 blocks_add(blk)
             show_kids = draw
+            if depth + 1 >= len(pads):
+                pads.extend(" " * (self.indent * d) for d in range(len(pads), 2 * depth + 2))
             if draw:
-                if depth + 1 >= len(pads):
-                    pads.extend(" " * (self.indent * d) for d in range(len(pads), 2 * depth + 2))
                 head = f"{pads[depth]}{path or '<root>'}  {type(blk).__name__}  {blk.name!r}"
                 if id(blk) in drawn:
                     add(f"{head}  same block as {drawn[id(blk)] or '<root>'}")
