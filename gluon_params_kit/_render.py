@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as _onp
 
@@ -209,8 +209,8 @@ class _Drawing:
             rows = [_param_row(path + attr, prm, self._keys(prm), {})
                     for attr, prm in blk._reg_params.items()]
         else:
-            rows = [_param_row(join(path, attr), prm, self.keys_of[id(prm)], self.use_of)
-                    for attr, prm in blk._reg_params.items()]
+            rows = [_param_row(join(path, attr), prm, self.keys_of.get(id(prm), ()), self.use_of)
+                    for attr, prm in blk._reg_params.items()]  # (): its key hidden by another's
         return [pad + line for line in D.aligned(rows, 3)]
 
     def _keys(self, prm: Parameter) -> List[str]:
@@ -242,7 +242,7 @@ def _cut_note(blk: Block) -> str:
     return f"  ... ({note})"
 
 
-def _param_row(attribute: str, param: Parameter, paths: List[str],
+def _param_row(attribute: str, param: Parameter, paths: Sequence[str],
                use_of: Dict[str, str]) -> List[str]:
     """One Parameter line: Gluon's key for this use; the attribute name where that differs."""
     path = use_of.get(attribute, attribute)

@@ -422,6 +422,15 @@ def test_render_tree_asks_gluon_when_keys_are_not_the_attribute_paths():
                                                   "    1.bias  (2,)    float32"]
     plain, _ = _both_drawings(net)
     assert plain is None  # the plain drawing saw it and gave way
+    with fresh_names():
+        dotted = nn.Sequential()  # child keys with a '.': two Parameters get one key
+        inner = nn.Sequential()
+        inner.add(nn.Dense(2, in_units=1))
+        dotted.register_child(inner, "x")
+        dotted.register_child(nn.Dense(3, in_units=1), "x.0")
+    lines = render_tree(dotted).splitlines()  # Gluon's keys keep one; both are drawn
+    assert [ln.split("  ")[-3:-1] for ln in lines if "weight" in ln] == [
+        ["x.0.weight", "(2, 1)"], ["x.0.weight", "(3, 1)"]]
 
 
 def test_render_tree_cuts_a_deep_net_and_still_finds_its_keys():
