@@ -19,6 +19,7 @@ with MXNet's internals, its callers should not have to.
 """
 from __future__ import annotations
 
+import operator
 import re
 import operator
 from collections import OrderedDict
@@ -30,10 +31,10 @@ from .errors import PathError, PathTypeError
 
 __all__ = [
     "KeyIndex", "ParamGroup", "ParamPath", "alias_table", "arrays", "attribute_paths",
-    "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays", "has_data",
-    "init_state", "is_deferred", "is_index", "join", "key_in", "key_index", "own_keys",
-    "parameter_groups", "parse_path", "restore_fields", "save_fields", "spellings", "walk",
-    "zero_deferred",
+    "DISPLAY_FIELDS", "check_block", "contexts", "format_path", "gluon_keys", "grad_arrays",
+    "has_data", "init_state", "is_deferred", "is_index", "join", "keeps_fields", "key_in",
+    "key_index", "keys_are_attribute_paths", "own_keys", "parameter_groups", "parse_path",
+    "restore_fields", "save_fields", "spellings", "walk", "zero_deferred",
 ]
 
 Block = gluon.Block
@@ -104,7 +105,49 @@ def join(prefix: str, key: str) -> str:
 
 def own_keys(block: Block) -> bool:
     """Whether ``block``'s class defines its own Gluon keys (overrides the key method)."""
-    return type(block)._collect_params_with_prefix is not Block._collect_params_with_prefix
+    return _own_keys_class(type(block))
+
+
+_KEY_METHOD = "_collect_params_with_prefix"
+
+
+def keys_are_attribute_paths(blocks: Sequence[Block]) -> bool:
+    """Whether Gluon's keys of a walk's blocks are their attribute paths, in walk order.
+
+    True when no block's class and no block itself defines its own key method: then
+    ``gluon_keys(root)`` lists, for every block of the walk (each registration of a block
+    added twice), its ``_reg_params`` under ``path.name``, parents before children, and a
+    report can read the keys off its own walk instead of asking Gluon (provided no two
+    attribute paths are the same string: a child key or name with a ``'.'`` could make two).
+    """
+    if any(_own_keys_class(cls) for cls in set(map(type, blocks))):
+        return False
+    return not any(map(operator.contains, map(vars, blocks), repeat(_KEY_METHOD)))
+
+
+def _own_keys_class(cls: type) -> bool:
+    """`own_keys` for a block class."""
+    return cls._collect_params_with_prefix is not Block._collect_params_with_prefix
+
+
+#: ``(shape, dtype, grad_req, class)`` of a Parameter as stored, in one C call: what decides
+#: how a report shows it, for a cache key. Its shape may say ``0`` for an unknown dimension
+#: where ``param.shape`` says ``-1`` (NumPy shape mode); the report still reads the
+#: properties to draw, and trusts the key only for a class :func:`keeps_fields` accepts.
+DISPLAY_FIELDS = operator.attrgetter("_shape", "_dtype", "_grad_req", "__class__")
+
+
+def keeps_fields(cls: type) -> bool:
+    """Whether Parameters of class ``cls`` show ``shape``, ``dtype`` and ``grad_req`` as
+    Gluon's Parameter does (from the fields :data:`DISPLAY_FIELDS` reads). Gluon's own
+    ``Constant`` does not: it redefines ``grad_req``.
+
+    >>> from mxnet import gluon
+    >>> keeps_fields(gluon.Parameter), keeps_fields(gluon.Constant)
+    (True, False)
+    """
+    return all(getattr(cls, name, None) is getattr(Parameter, name)
+               for name in ("shape", "dtype", "grad_req"))
 
 
 def is_index(text: str) -> bool:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as _onp
 
@@ -11,7 +11,8 @@ from . import _gc
 from ._compat import gluon
 from ._validate import check_bool, check_int
 from .errors import SelectionError
-from ._backbone import check_block, join, key_index
+from ._backbone import (DISPLAY_FIELDS, KeyIndex, check_block, join, keeps_fields, key_index,
+                        keys_are_attribute_paths)
 
 Block = gluon.Block
 Parameter = gluon.Parameter
@@ -66,41 +67,182 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     check_int(max_depth, "max_depth", SelectionError, minimum=0, allow_none=True, where="render_tree")
     check_int(indent, "indent", SelectionError, minimum=1, where="render_tree")
     check_bool(params, "params", SelectionError, where="render_tree")
-    index = key_index(block) if params else None  # blocks only: no key index needed
-    keys_of = {id(g.param): g.paths for g in index.groups} if index else {}
-    use_of = index.use_of if index else {}
-    lines: List[str] = []
-    drawn: Dict[int, str] = {}
-
-    def visit(path: str, blk: Block, depth: int) -> None:
-        pad = " " * (indent * depth)
-        head = f"{pad}{path or '<root>'}  {type(blk).__name__}  {blk.name!r}"
-        if id(blk) in drawn:
-            lines.append(f"{head}  same block as {drawn[id(blk)] or '<root>'}")
-            return
-        drawn[id(blk)] = path
-        cut = max_depth is not None and depth >= max_depth and bool(blk._children)
-        if cut:  # its own Parameters are still listed; only its children are summed up
-            below = {id(p) for kid in blk._children.values() for p in _params_below(kid)}
-            note = _plural(len(blk._children), "child", "children")
-            if below:
-                note += ", " + _plural(len(below), "parameter", "parameters") + " inside"
-            head += f"  ... ({note})"
-        lines.append(head)
-        if params and blk._reg_params:
-            rows = [_param_row(join(path, attr), prm, keys_of[id(prm)], use_of)
-                    for attr, prm in blk._reg_params.items()]
-            lines.extend(pad + " " * indent + line for line in D.aligned(rows, 3))
-        if cut:
-            return
-        for key, child in blk._children.items():
-            visit(join(path, key), child, depth + 1)
-
-    visit("", block, 0)
+    lines = _Drawing(block, params, max_depth, indent, None).lines() if params else None
+    if lines is None:  # blocks only, or a block with its own keys: Gluon's keys, asked first
+        index = key_index(block) if params else None
+        lines = _Drawing(block, params, max_depth, indent, index).lines()
     return "\n".join(lines)
 
 
-def _param_row(attribute: str, param: Parameter, paths: List[str],
+_UNSEEN = object()
+
+
+class _Drawing:
+    """One walk of a block tree that draws its lines.
+
+    With ``index`` (Gluon's keys, :func:`key_index`), or without Parameters, it draws the
+    blocks it shows and nothing else. Without ``index`` (the *plain* drawing), it reads the
+    keys off its own walk, which is right when they are the attribute paths
+    (:func:`keys_are_attribute_paths`, checked at the end: :meth:`lines` then says
+    ``None``): it walks the blocks it does not draw too (the places of a block added
+    twice, those below ``max_depth``) for the keys of the Parameters there, and draws a
+    block's Parameter lines from a cache of their ends (after ``path.``) by the block's
+    signature (names, shape, dtype, grad_req and class of its Parameters). A Parameter
+    seen again is shared: its later lines say so as they are drawn, and its first block's
+    lines are drawn again at the end, with all its keys.
+    """
+
+    def __init__(self, block: Block, params: bool, max_depth: Optional[int], indent: int,
+                 index: Optional[KeyIndex]):
+        self.block, self.params, self.max_depth, self.indent = block, params, max_depth, indent
+        self.plain = params and index is None
+        self.keys_of = {id(g.param): g.paths for g in index.groups} if index else {}
+        self.use_of = index.use_of if index else {}
+        self.out: List[str] = []
+        self.pads = [" " * (indent * d) for d in range(16)]
+        # plain drawing only:
+        # id(Parameter) -> where first seen: (its block's first line or -1, block, key prefix, pad)
+        self.first: Dict[int, Tuple[int, Block, str, str]] = {}
+        self.later: Dict[int, List[str]] = {}  # id(Parameter) -> its keys after the first
+        self.ends: Dict[tuple, Optional[str]] = {}  # block signature -> its lines (see _ends)
+        self.blocks: List[Block] = []  # every block walked
+
+    def lines(self) -> Optional[List[str]]:
+        """The drawing's lines; ``None`` when a plain drawing finds Gluon's keys are not the
+        attribute paths (the caller draws again with the key index)."""
+        if not self._walk():
+            return None
+        if self.plain:
+            if not keys_are_attribute_paths(self.blocks):
+                return None
+            for pid in self.later:  # shared: draw its first block again, with all its keys
+                start, blk, prefix, pad = self.first[pid]
+                if start >= 0:
+                    self.out[start] = "\n".join(self._rows(blk, prefix, pad))
+        return self.out
+
+    def _walk(self) -> bool:
+        out, pads, plain, params, max_depth = self.out, self.pads, self.plain, self.params, self.max_depth
+        add = out.append
+        first, ends = self.first, self.ends
+        note, cached = first.setdefault, ends.get
+        drawn: Dict[int, str] = {}
+        blocks_add = self.blocks.append
+        stack: List[Tuple[str, Block, int, bool]] = [("", self.block, 0, True)]
+        pop = stack.pop
+        while stack:
+            path, blk, depth, draw = pop()
+            kids = blk._children
+            if plain:
+                blocks_add(blk)
+            show_kids = draw
+            if depth + 1 >= len(pads):
+                pads.extend(" " * (self.indent * d) for d in range(len(pads), 2 * depth + 2))
+            if draw:
+                head = f"{pads[depth]}{path or '<root>'}  {type(blk).__name__}  {blk.name!r}"
+                if id(blk) in drawn:
+                    add(f"{head}  same block as {drawn[id(blk)] or '<root>'}")
+                    draw = show_kids = False
+                else:
+                    drawn[id(blk)] = path
+                    if max_depth is not None and depth >= max_depth and kids:
+                        head += _cut_note(blk)  # its own Parameters are still listed
+                        show_kids = False
+                    add(head)
+            rp = blk._reg_params
+            if rp and params:
+                if not plain:
+                    if draw:
+                        out.extend(self._rows(blk, path, pads[depth + 1]))
+                else:
+                    prefix = f"{path}." if path else ""
+                    here = (len(out) if draw else -1, blk, prefix, pads[depth + 1])
+                    size = len(first)
+                    for prm in rp.values():
+                        if note(id(prm), here) is not here:
+                            break
+                    lines = None
+                    if draw and len(first) - size == len(rp):  # all first seen here: cached
+                        try:
+                            sig = (*rp, *map(DISPLAY_FIELDS, rp.values()))
+                            lines = cached(sig, _UNSEEN)
+                        except (TypeError, AttributeError):  # unhashable (a list shape)
+                            sig, lines = None, None
+                        if lines is _UNSEEN:
+                            lines = ends[sig] = _ends(rp)
+                        if lines is not None:
+                            add(lines.replace("\0", here[3] + prefix))
+                    if lines is None:
+                        if not self._note_keys(rp, here):
+                            return False
+                        if draw:
+                            add("\n".join(self._rows(blk, prefix, here[3])))
+            if kids and (show_kids or plain):
+                if plain and not all(type(k) is str and "." not in k for k in kids):
+                    return False  # two attribute paths could be one string: ask Gluon
+                d1 = depth + 1
+                if path:
+                    stack.extend(reversed([(f"{path}.{k}", c, d1, show_kids)
+                                           for k, c in kids.items()]))
+                else:
+                    stack.extend(reversed([(str(k), c, d1, show_kids) for k, c in kids.items()]))
+        return True
+
+    def _note_keys(self, reg_params, here) -> bool:
+        """Note the keys of a block's Parameters (``here``: where it is); False when a name
+        could make two keys one string."""
+        first, prefix = self.first, here[2]
+        taken = set()
+        for attr, prm in reg_params.items():
+            if type(attr) is not str or "." in attr:
+                return False
+            if first.setdefault(id(prm), here) is here and id(prm) not in taken:
+                taken.add(id(prm))
+            else:
+                self.later.setdefault(id(prm), []).append(prefix + attr)
+        return True
+
+    def _rows(self, blk: Block, path: str, pad: str) -> List[str]:
+        """A block's Parameter lines, row by row, with the keys known so far (``path`` is
+        the block's path, or in a plain drawing its key prefix ``path.``)."""
+        if self.plain:
+            rows = [_param_row(path + attr, prm, self._keys(prm), {})
+                    for attr, prm in blk._reg_params.items()]
+        else:
+            rows = [_param_row(join(path, attr), prm, self.keys_of.get(id(prm), ()), self.use_of)
+                    for attr, prm in blk._reg_params.items()]  # (): its key hidden by another's
+        return [pad + line for line in D.aligned(rows, 3)]
+
+    def _keys(self, prm: Parameter) -> List[str]:
+        """A plain drawing's keys of ``prm`` so far: where it was first seen, then later."""
+        _, blk, prefix, _ = self.first[id(prm)]
+        name = next(attr for attr, other in blk._reg_params.items() if other is prm)
+        return [prefix + name] + self.later.get(id(prm), [])
+
+
+def _ends(reg_params) -> Optional[str]:
+    """A block's Parameter lines, each ``'\\0'`` then what follows its ``path.``, if every
+    one is plain (no grad_req to say, a class that keeps Gluon's fields, a name that cannot
+    make two keys one string); else None."""
+    rows = []
+    for attr, prm in reg_params.items():
+        if (type(attr) is not str or not attr or "." in attr or "\0" in attr
+                or prm.grad_req != "write" or not keeps_fields(type(prm))):
+            return None
+        rows.append([attr, _shape(prm.shape), _dtype_name(prm.dtype)])
+    return "\n".join("\0" + line for line in D.aligned(rows, 3))
+
+
+def _cut_note(blk: Block) -> str:
+    """``'  ... (2 children, 4 parameters inside)'``: what a block cut at max_depth holds."""
+    below = {id(p) for kid in blk._children.values() for p in _params_below(kid)}
+    note = _plural(len(blk._children), "child", "children")
+    if below:
+        note += ", " + _plural(len(below), "parameter", "parameters") + " inside"
+    return f"  ... ({note})"
+
+
+def _param_row(attribute: str, param: Parameter, paths: Sequence[str],
                use_of: Dict[str, str]) -> List[str]:
     """One Parameter line: Gluon's key for this use; the attribute name where that differs."""
     path = use_of.get(attribute, attribute)
@@ -123,12 +265,17 @@ def _dtype_name(dtype) -> str:
     return _onp.dtype(dtype).name
 
 
-@functools.lru_cache(maxsize=4096)
 def _shape(shape) -> str:
     """``(8, 0)`` -> ``'(8, ?)'``: 0 (or -1 in np mode) is a dimension still deferred.
 
-    Cached (a net repeats its shapes): ``shape`` is a tuple or None.
+    ``shape`` is a tuple, a list (a Parameter made with ``shape=[2, 3]`` keeps it) or None.
     """
+    return _shape_text(shape if shape is None or type(shape) is tuple else tuple(shape))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_text(shape) -> str:
+    """:func:`_shape` of a tuple or None, cached (a net repeats its shapes)."""
     if shape is None:
         return "?"
     dims = ["?" if d in (0, -1) else str(d) for d in shape]

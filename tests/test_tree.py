@@ -371,3 +371,103 @@ def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
     index = _backbone.key_index(rnn.LSTM(4))
     assert index.canonical["l0_i2h_weight"] == "_unfused.0.i2h_weight"
     assert index.use_of["l0_i2h_weight"] == "_unfused.0.i2h_weight"
+
+
+# --------------------------------------------------------------------------- render_tree's two drawings
+
+def _both_drawings(net, **kw):
+    """render_tree's plain drawing (keys read off its walk) and the one from Gluon's keys."""
+    from gluon_params_kit._backbone import key_index
+    from gluon_params_kit._render import _Drawing
+    args = (net, True, kw.get("max_depth"), kw.get("indent", 2))
+    return _Drawing(*args, None).lines(), _Drawing(*args, key_index(net)).lines()
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(architectures(), st.sampled_from([None, 0, 1, 2]))
+def test_render_tree_plain_drawing_is_the_one_from_gluon_keys(spec, max_depth):
+    with fresh_names():
+        net = build(spec)
+    plain, keyed = _both_drawings(net, max_depth=max_depth)
+    assert plain is not None and "\n".join(plain) == "\n".join(keyed)
+    assert "\n".join(plain) == render_tree(net, max_depth=max_depth)
+
+
+class _TwoNames(nn.Block):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a = self.params.get("a", shape=[2, 3])  # a list shape, as Gluon keeps it
+        self.b = self.a  # one Parameter under two attributes
+        self.c = self.params.get_constant("c", [[1.0, 2.0]])
+
+
+class _FixedShape(gluon.Parameter):
+    @property
+    def shape(self):
+        return (7, 7)
+
+
+def test_render_tree_odd_blocks_and_parameters():
+    with fresh_names():
+        net = nn.Sequential()
+        two = _TwoNames()
+        net.add(two, nn.Dense(2, in_units=1), two)
+    assert render_tree(net).splitlines() == [
+        "<root>  Sequential  'sequential0'",
+        "  0  _TwoNames  '_twonames0'",
+        "    0.a  (2, 3)  float32  shared: 0.b, 2.a, 2.b",
+        "    0.b  (2, 3)  float32  shared -> 0.a",
+        "    0.c  (1, 2)  float32  grad_req=null  shared: 2.c",
+        "  1  Dense  'dense0'",
+        "    1.weight  (2, 1)  float32",
+        "    1.bias    (2,)    float32",
+        "  2  _TwoNames  '_twonames0'  same block as 0"]
+    fixed = nn.Dense(2, in_units=3)
+    fixed._reg_params["weight"] = _FixedShape("w", shape=(2, 3))  # its own shape property
+    assert "  weight  (7, 7)  float32" in render_tree(fixed).splitlines()
+
+
+def test_render_tree_asks_gluon_when_keys_are_not_the_attribute_paths():
+    with fresh_names():
+        net = nn.Sequential()
+        net.add(nn.Dense(2, in_units=1), nn.Dense(2, in_units=1))
+    keys = net[1]._collect_params_with_prefix  # one instance renames its keys
+    net[1]._collect_params_with_prefix = lambda prefix="": {
+        k.replace("weight", "W"): v for k, v in keys(prefix).items()}
+    assert render_tree(net).splitlines()[-2:] == ["    1.W     (2, 1)  float32  attribute weight",
+                                                  "    1.bias  (2,)    float32"]
+    plain, _ = _both_drawings(net)
+    assert plain is None  # the plain drawing saw it and gave way
+    with fresh_names():
+        dotted = nn.Sequential()  # child keys with a '.': two Parameters get one key
+        inner = nn.Sequential()
+        inner.add(nn.Dense(2, in_units=1))
+        dotted.register_child(inner, "x")
+        dotted.register_child(nn.Dense(3, in_units=1), "x.0")
+    lines = render_tree(dotted).splitlines()  # Gluon's keys keep one; both are drawn
+    assert [ln.split("  ")[-3:-1] for ln in lines if "weight" in ln] == [
+        ["x.0.weight", "(2, 1)"], ["x.0.weight", "(3, 1)"]]
+
+
+def test_render_tree_cuts_a_deep_net_and_still_finds_its_keys():
+    with fresh_names():
+        net = cur = nn.Sequential()
+        for _ in range(40):  # deeper than the drawing's first padding table
+            nxt = nn.Sequential()
+            cur.add(nxt)
+            cur = nxt
+        dense = nn.Dense(2, in_units=2)
+        cur.add(dense)
+        net.add(nn.Dense(2, in_units=2, params=dense.params))
+    top = render_tree(net, max_depth=0)
+    assert top == "<root>  Sequential  'sequential0'  ... (2 children, 2 parameters inside)"
+    assert render_tree(net, max_depth=1).splitlines()[-1] == (
+        "    1.bias    (2,)    float32  shared -> " + "0." * 40 + "0.bias")
+
+
+def test_keys_are_attribute_paths_sees_own_key_schemes():
+    from gluon_params_kit._backbone import keys_are_attribute_paths
+    plain = nn.Sequential()
+    plain.add(nn.Dense(2), nn.Dense(3))
+    assert keys_are_attribute_paths([b for _, b in walk(plain)])
+    assert not keys_are_attribute_paths([b for _, b in walk(gluon.rnn.LSTM(3))])
