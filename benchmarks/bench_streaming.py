@@ -17,8 +17,9 @@ before the call, so imports do not count):
    whole file before assigning). Target: ratio <= 1.05 (no worse than native).
 
 Files are written in a temporary folder under ``--dir`` (default: the system's) and deleted.
-Usage: python benchmarks/bench_streaming.py [--quick] [--repeat N] [--dir DIR]
-(--quick: 64 MiB and 128 MiB files, to check the script itself).
+Usage: python benchmarks/bench_streaming.py [--quick] [--repeat N] [--dir DIR] [--rows R,...]
+(--quick: 64 MiB and 128 MiB files, to check the script itself; --rows: a subset of
+diff, inspect, export, load, default all).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _timing import line  # noqa: E402  (this folder is sys.path[0])
 
 MiB = 2 ** 20
+ROWS = ("diff", "inspect", "export", "load")
 ROOT = Path(__file__).resolve().parent.parent
 
 # A subprocess: imports and set-up first, then RSS, then the timed call, then peak RSS.
@@ -139,67 +141,78 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--rows", default=",".join(ROWS),
+                    help=f"comma-separated subset of {', '.join(ROWS)} (default: all)")
     args = ap.parse_args()
+    rows = set(args.rows.split(","))
+    if not rows <= set(ROWS):
+        ap.error(f"unknown rows {sorted(rows - set(ROWS))}; choose from {', '.join(ROWS)}")
     diff_size, big_size, load_size = ((64 * MiB, 128 * MiB, 32 * MiB) if args.quick
                                       else (1024 * MiB, 2048 * MiB, 512 * MiB))
     folder = Path(tempfile.mkdtemp(prefix="gpk-bench-", dir=args.dir))
     try:
         a, b, big = folder / "a.params", folder / "b.params", folder / "big.params"
-        write_params(a, diff_size, 0)
-        write_params(b, diff_size, 0, noise_every=4)
-        write_params(big, big_size, 1)
+        if "diff" in rows:
+            write_params(a, diff_size, 0)
+            write_params(b, diff_size, 0, noise_every=4)
+        if rows & {"inspect", "export"}:
+            write_params(big, big_size, 1)
         py = "import gluon_params_kit, gluon_params_kit.checkpoint as ck\n"
 
-        r = best_of({
-            "kit": (py + "from gluon_params_kit.checkpoint import diff",
-                    f"report = diff({str(a)!r}, {str(b)!r}); assert not report.same"),
-            "numpy": (STREAM_PASS, f"stream_pass({str(a)!r}, {str(b)!r})"),
-        }, args.repeat)
-        _report("diff_1GiB_vs_numpy_stream", r, 1.5, diff_size)
+        if "diff" in rows:
+            r = best_of({
+                "kit": (py + "from gluon_params_kit.checkpoint import diff",
+                        f"report = diff({str(a)!r}, {str(b)!r}); assert not report.same"),
+                "numpy": (STREAM_PASS, f"stream_pass({str(a)!r}, {str(b)!r})"),
+            }, args.repeat)
+            _report("diff_1GiB_vs_numpy_stream", r, 1.5, diff_size)
 
-        cli = ("import io, contextlib\nfrom gluon_params_kit.cli import main\n"
-               "import gluon_params_kit._file_stats\nsink = io.StringIO()\n")
-        r = best_of({
-            "kit": (cli, "with contextlib.redirect_stdout(sink):\n"
-                         f"    assert main(['inspect', {str(big)!r}, '--stats', '--json']) == 0"),
-            "numpy": (MEMMAP_PASS, f"memmap_pass({str(big)!r})"),
-        }, args.repeat)
-        _report("inspect_stats_2GiB_vs_memmap", r, 2.0, big_size)
+        if "inspect" in rows:
+            cli = ("import io, contextlib\nfrom gluon_params_kit.cli import main\n"
+                   "import gluon_params_kit._file_stats\nsink = io.StringIO()\n")
+            r = best_of({
+                "kit": (cli, "with contextlib.redirect_stdout(sink):\n"
+                             f"    assert main(['inspect', {str(big)!r}, '--stats', '--json']) == 0"),
+                "numpy": (MEMMAP_PASS, f"memmap_pass({str(big)!r})"),
+            }, args.repeat)
+            _report("inspect_stats_2GiB_vs_memmap", r, 2.0, big_size)
 
-        out_npz, out_cp = folder / "out.npz", folder / "out.copy"
-        r = best_of({
-            "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
-                    f"export_npz({str(big)!r}, {str(out_npz)!r})"),
-            "numpy": ("import subprocess", f"subprocess.run(['cp', {str(big)!r}, {str(out_cp)!r}], "
-                                          f"check=True)"),
-        }, args.repeat)
-        _report("export_npz_2GiB_vs_cp", r, 1.5, big_size)
-        r = best_of({
-            "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
-                    f"export_npz({str(big)!r}, {str(out_npz)!r}, fsync=False)"),
-            "numpy": ("import subprocess", f"subprocess.run(['cp', {str(big)!r}, {str(out_cp)!r}], "
-                                          f"check=True)"),
-        }, args.repeat)
-        line("export_npz_no_fsync_vs_cp", r["kit"]["seconds"] / r["numpy"]["seconds"], 1.5,
-             f" [information: the same without the flush to disk; kit {r['kit']['seconds']:.2f} s]")
-        out_npz.unlink()
-        out_cp.unlink()
+        if "export" in rows:
+            out_npz, out_cp = folder / "out.npz", folder / "out.copy"
+            r = best_of({
+                "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
+                        f"export_npz({str(big)!r}, {str(out_npz)!r})"),
+                "numpy": ("import subprocess", f"subprocess.run(['cp', {str(big)!r}, {str(out_cp)!r}], "
+                                              f"check=True)"),
+            }, args.repeat)
+            _report("export_npz_2GiB_vs_cp", r, 1.5, big_size)
+            r = best_of({
+                "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
+                        f"export_npz({str(big)!r}, {str(out_npz)!r}, fsync=False)"),
+                "numpy": ("import subprocess", f"subprocess.run(['cp', {str(big)!r}, {str(out_cp)!r}], "
+                                              f"check=True)"),
+            }, args.repeat)
+            line("export_npz_no_fsync_vs_cp", r["kit"]["seconds"] / r["numpy"]["seconds"], 1.5,
+                 f" [information: the same without the flush to disk; kit {r['kit']['seconds']:.2f} s]")
+            out_npz.unlink()
+            out_cp.unlink()
 
-        net_file = folder / "net.params"
-        build = ("import gluon_params_kit as gpk, mxnet as mx\nfrom mxnet.gluon import nn\n"
-                 f"net = nn.Sequential()\nfor _ in range({max(1, load_size // (64 * MiB))}):\n"
-                 f"    net.add(nn.Dense({min(4096, load_size // 4 // 4096)}, in_units=4096))\n"
-                 "net.initialize(mx.init.Zero()); mx.nd.waitall()\n")
-        run(build, f"net.save_parameters({str(net_file)!r})")
-        r = best_of({
-            "kit": (build, f"gpk.load(net, {str(net_file)!r}); mx.nd.waitall()"),
-            "numpy": (build, f"net.load_parameters({str(net_file)!r}); mx.nd.waitall()"),
-        }, args.repeat)
-        ratio = r["kit"]["extra"] / max(r["numpy"]["extra"], 1)
-        line("load_peak_memory_vs_load_parameters", ratio, 1.05,
-             f" [{load_size // MiB} MiB file: kit +{r['kit']['extra'] / MiB:.0f} MiB, "
-             f"load_parameters +{r['numpy']['extra'] / MiB:.0f} MiB; time "
-             f"{r['kit']['seconds']:.2f} s vs {r['numpy']['seconds']:.2f} s]")
+        if "load" in rows:
+            net_file = folder / "net.params"
+            build = ("import gluon_params_kit as gpk, mxnet as mx\nfrom mxnet.gluon import nn\n"
+                     f"net = nn.Sequential()\nfor _ in range({max(1, load_size // (64 * MiB))}):\n"
+                     f"    net.add(nn.Dense({min(4096, load_size // 4 // 4096)}, in_units=4096))\n"
+                     "net.initialize(mx.init.Zero()); mx.nd.waitall()\n")
+            run(build, f"net.save_parameters({str(net_file)!r})")
+            r = best_of({
+                "kit": (build, f"gpk.load(net, {str(net_file)!r}); mx.nd.waitall()"),
+                "numpy": (build, f"net.load_parameters({str(net_file)!r}); mx.nd.waitall()"),
+            }, args.repeat)
+            ratio = r["kit"]["extra"] / max(r["numpy"]["extra"], 1)
+            line("load_peak_memory_vs_load_parameters", ratio, 1.05,
+                 f" [{load_size // MiB} MiB file: kit +{r['kit']['extra'] / MiB:.0f} MiB, "
+                 f"load_parameters +{r['numpy']['extra'] / MiB:.0f} MiB; time "
+                 f"{r['kit']['seconds']:.2f} s vs {r['numpy']['seconds']:.2f} s]")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,106 +1,113 @@
 """Statistics of an array inside a checkpoint file, by the very kernel of ``gpk.stats``.
 
 ``gluon-params inspect --stats`` must not disagree with :func:`gluon_params_kit.stats` on
-the same values, so it does not compute anything itself: it hands ``_stats.host_stats``
-a :class:`FileVector`, a read-only flat array whose slices are read from the file on
-demand (one window of a few MiB at a time). Memory stays at that window; the file is
-never mapped or read whole.
+the same values, so it does not compute anything itself: it feeds ``_stats.chunk_stats``
+the array's values in the kernel's own chunks (:data:`~gluon_params_kit._stats.CHUNK`
+values, 1 MiB of float32), read from the file once, in order. A second thread reads the
+next chunks while the kernel measures the current one (both release the GIL: the read
+is a system call, the kernel numpy and BLAS loops). Memory stays at a few chunks; the
+file is never mapped (a file truncated under a mapping kills the process with SIGBUS; a
+short read here is an error that names the file).
 """
 from __future__ import annotations
 
-from typing import Optional
+import queue
+import threading
+from contextlib import closing
+from typing import Iterator, Optional
 
 import numpy as onp
 
 from ._fileheader import ArrayInfo, Header, bfloat16_to_float32, numpy_dtype
 from ._files import open_source
 from ._formats import iter_values
-from ._stats import HIST_SAMPLE, ParamStats, host_stats
+from ._stats import CHUNK, HIST_SAMPLE, ParamStats, chunk_stats, host_stats
 
-__all__ = ["FileVector", "file_stats"]
+__all__ = ["READ_AHEAD", "file_chunks", "file_stats"]
 
-#: Values per window read from the file (4 MiB of float32).
-WINDOW = 1 << 20
+#: Chunks read ahead of the kernel by the reader thread (0: read in the caller's thread).
+READ_AHEAD = 3
 
 
-class FileVector:
-    """The flat values of one stored, C-order array, sliced straight from the file.
+def file_chunks(path: str, info: ArrayInfo, read_ahead: int = READ_AHEAD
+                ) -> Iterator[onp.ndarray]:
+    """The flat values of one stored, C-order array, :data:`CHUNK` values at a time.
 
-    Supports what the statistics kernel asks for: ``size``, ``dtype``, ``a[i:j]`` and
-    ``a[::step]``. Sequential slices are served from one window read ahead; bfloat16 is
-    presented as exact float32.
+    Each chunk is a view of a reused buffer, valid until the next one is asked for;
+    bfloat16 is yielded as exact float32. A file that is shorter than its header says
+    raises ``OSError`` naming it.
+
+    >>> import os, tempfile, numpy as np
+    >>> from gluon_params_kit._formats import read_header
+    >>> f = os.path.join(tempfile.mkdtemp(), 'x.npz'); np.savez(f, w=np.arange(3.0))
+    >>> h = read_header(f); [c.tolist() for c in file_chunks(f, h['w'])]
+    [[0.0, 1.0, 2.0]]
     """
+    stored = numpy_dtype(info.dtype)
+    bf16 = bool(stored.names)
+    f, path = open_source(path)
+    with f:
+        f.seek(info.offset)
+        pieces = _pieces(f, path, info, stored, read_ahead)
+        try:
+            for piece in pieces:
+                yield bfloat16_to_float32(piece) if bf16 else piece
+        finally:
+            pieces.close()
 
-    def __init__(self, path: str, info: ArrayInfo):
-        self.path, self.info = path, info
-        self.stored = numpy_dtype(info.dtype)
-        self.bf16 = bool(self.stored.names)
-        self.dtype = onp.dtype(onp.float32) if self.bf16 else self.stored
-        self.size = info.size
-        self.shape = (self.size,)
-        self._f, _ = open_source(path)
-        self._lo = self._hi = 0
-        self._window = onp.empty(0, self.stored)
-        self._buffer: Optional[onp.ndarray] = None
 
-    def close(self) -> None:
-        self._f.close()
+def _read_into(f, path: str, info: ArrayInfo, out: onp.ndarray) -> None:
+    view = memoryview(out).cast("B")
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            raise OSError(f"{path!r} changed while reading {info.name!r}: short read")
+        got += n
 
-    def _convert(self, raw: onp.ndarray) -> onp.ndarray:
-        return bfloat16_to_float32(raw) if self.bf16 else raw
 
-    def _read(self, start: int, count: int, reuse: bool = False) -> onp.ndarray:
-        """``count`` stored values from ``start``; with ``reuse``, into the one window
-        buffer (no allocation per window: the kernel reads a window's slices before it
-        asks for the next one)."""
-        itemsize = self.stored.itemsize
-        self._f.seek(self.info.offset + start * itemsize)
-        if reuse and count <= WINDOW:
-            if self._buffer is None:
-                self._buffer = onp.empty(WINDOW, self.stored)
-            out = self._buffer[:count]
-        else:
-            out = onp.empty(count, self.stored)
-        got = self._f.readinto(memoryview(out).cast("B"))
-        if got != count * itemsize:
-            raise OSError(f"{self.path!r} changed while reading {self.info.name!r}: short read")
-        return out
+def _pieces(f, path: str, info: ArrayInfo, stored: onp.dtype, read_ahead: int
+            ) -> Iterator[onp.ndarray]:
+    sizes = [min(CHUNK, info.size - lo) for lo in range(0, info.size, CHUNK)]
+    if read_ahead <= 0 or len(sizes) <= 1:
+        buf = onp.empty(min(CHUNK, info.size), stored)
+        for k in sizes:
+            _read_into(f, path, info, buf[:k])
+            yield buf[:k]
+        return
+    buffers = [onp.empty(CHUNK, stored) for _ in range(min(read_ahead + 1, len(sizes)))]
+    free: "queue.SimpleQueue[Optional[int]]" = queue.SimpleQueue()
+    full: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+    for i in range(len(buffers)):
+        free.put(i)
 
-    def __len__(self) -> int:
-        return self.size
+    def reader():
+        try:
+            for k in sizes:
+                i = free.get()
+                if i is None:  # the consumer stopped early
+                    return
+                _read_into(f, path, info, buffers[i][:k])
+                full.put((i, k))
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the consumer's thread)
+            full.put(exc)
 
-    def __getitem__(self, key) -> onp.ndarray:
-        if not isinstance(key, slice):
-            raise TypeError("FileVector supports slices only")
-        start, stop, step = key.indices(self.size)
-        if step != 1:
-            return self._strided(start, stop, step)
-        if stop <= start:
-            return onp.empty(0, self.dtype)
-        if not (self._lo <= start and stop <= self._hi):
-            count = max(WINDOW, stop - start)
-            count = min(count, self.size - start)
-            self._window = self._read(start, count, reuse=True)
-            self._lo, self._hi = start, start + count
-        return self._convert(self._window[start - self._lo:stop - self._lo])
-
-    def _strided(self, start: int, stop: int, step: int) -> onp.ndarray:
-        """Every ``step``-th value: read window by window when the values are dense
-        enough, else one read per value (a sample of a big array)."""
-        idx = range(start, stop, step)
-        if not len(idx):
-            return onp.empty(0, self.dtype)
-        if step * self.stored.itemsize <= 1 << 16:
-            parts = []
-            for lo in range(start, stop, WINDOW):
-                hi = min(stop, lo + WINDOW)
-                first = lo + (start - lo) % step
-                if first < hi:
-                    parts.append(self._read(first, hi - first)[::step].copy())
-            out = onp.concatenate(parts) if parts else onp.empty(0, self.stored)
-        else:
-            out = onp.concatenate([self._read(i, 1) for i in idx])
-        return self._convert(out)
+    worker = threading.Thread(target=reader, name="gpk-stats-read", daemon=True)
+    worker.start()
+    held: Optional[int] = None
+    try:
+        for _ in sizes:
+            if held is not None:
+                free.put(held)  # the kernel is done with the chunk before it asks for more
+                held = None
+            item = full.get()
+            if isinstance(item, BaseException):
+                raise item
+            held, k = item
+            yield buffers[held][:k]
+    finally:
+        free.put(None)
+        worker.join()
 
 
 def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
@@ -116,11 +123,10 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     if info.shape is None or info.size == 0:
         return ParamStats(state="empty", size=0)
     if info.stype == "default" and info.offset >= 0 and not info.fortran_order:
-        vector = FileVector(header.path, info)
-        try:
-            return host_stats(vector, bins, hist_sample)
-        finally:
-            vector.close()
+        stored = numpy_dtype(info.dtype)
+        dtype = onp.dtype(onp.float32) if stored.names else stored
+        with closing(file_chunks(header.path, info)) as chunks:  # the reader stops on errors
+            return chunk_stats(info.size, dtype, chunks, bins, hist_sample)
     # sparse .params arrays, deflated or Fortran-order .npz members: one dense copy
     values = onp.concatenate([onp.array(p) for p in iter_values(header, info)])
     if values.dtype.names:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 import numpy as _onp
 
 from . import _display as D
 from ._compat import mx
 
-__all__ = ["ParamStats", "array_stats", "host_stats", "max_abs_diff"]
+__all__ = ["CHUNK", "ParamStats", "array_stats", "chunk_stats", "host_stats", "max_abs_diff"]
 
-_CHUNK = 1 << 16          # values per numpy step: a chunk (256 KiB of float32) stays in cache
+_CHUNK = 1 << 16          # values per step of max_abs_diff (two chunks of 256 KiB in cache)
+#: Values per chunk of :func:`chunk_stats` (1 MiB of float32 stays in L2; fewer numpy calls
+#: per value than smaller chunks). ``inspect --stats`` reads a file in pieces of this size.
+CHUNK = 1 << 18
 HIST_SAMPLE = 1 << 14     # histograms of bigger parameters use an even stride of this many
 
 
@@ -90,86 +93,144 @@ def _host_view(arr) -> _onp.ndarray:
 
 
 def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
-    """All statistics in one chunked pass over ``a``: each chunk is read while in cache.
-
-    Values around 0 (the histogram sample's mean within half its spread): the sum and the
-    sum of squares of a chunk are BLAS dot products in the array's own float type (relative
-    error ~1e-7 per chunk), and chunks add up in float64. Otherwise values are first
-    shifted by that mean (exact in float32 for values within a factor 2 of it), so the
-    variance keeps its digits, and summed pairwise (numpy's ``add.reduce``): the shifted
-    values are coarse multiples of the mean's ulp, on which long BLAS runs drift.
-    """
+    """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views)."""
     n = a.size
-    step = 1 if hist_sample is None or n <= hist_sample else -(-n // hist_sample)
-    fast = a.dtype in (_onp.float32, _onp.float64)
-    sample = a[::step] if fast else a[::step].astype(_onp.float64)
+    step = _sample_step(n, hist_sample)
+    return chunk_stats(n, a.dtype, (a[i:i + CHUNK] for i in range(0, n, CHUNK)), bins,
+                       hist_sample, sample=a[::step])
+
+
+def _sample_step(n: int, hist_sample: Optional[int]) -> int:
+    return 1 if hist_sample is None or n <= hist_sample else -(-n // hist_sample)
+
+
+def chunk_stats(size: int, dtype, chunks: Iterable[_onp.ndarray], bins: int,
+                hist_sample: Optional[int], sample: Optional[_onp.ndarray] = None) -> ParamStats:
+    """All statistics of ``size`` values of ``dtype`` in one pass over ``chunks``.
+
+    ``chunks`` yields the flat values in order, :data:`CHUNK` values each (the last one
+    fewer): the in-memory kernel and ``inspect --stats`` (a file read chunk by chunk) feed
+    the same pieces, so their answers are the same to the last bit. Every statistic of a
+    chunk is computed while it is in cache, and chunks are merged by Chan's formulas, so
+    nothing has to be known before the pass. The histogram counts every ``step``-th value
+    (``hist_sample`` of them, or all), picked up as the chunks go by unless ``sample``
+    (those very values) is given.
+
+    A chunk's sum and sum of squares are BLAS dot products in the chunk's float type
+    (relative error ~1e-7). When its mean is more than half its spread away from 0
+    (cancellation would cost digits), the chunk is shifted by that mean (exact in float32
+    for values within a factor 2 of it) and summed pairwise (numpy's ``add.reduce``: the
+    shifted values are coarse multiples of the mean's ulp, on which long BLAS runs drift).
+    A chunk with NaN or Inf (or whose squares overflow) is measured in float64.
+
+    >>> import numpy as np
+    >>> r = chunk_stats(4, np.float32, [np.arange(4, dtype=np.float32)], 2, None)
+    >>> r.mean, r.min, r.max, r.hist
+    (1.5, 0.0, 3.0, (2, 2))
+    """
+    dtype = _onp.dtype(dtype)
+    step = _sample_step(size, hist_sample)
+    fast = dtype in (_onp.float32, _onp.float64)
+    acc = _Acc(dtype if fast else _onp.dtype(_onp.float64))
+    parts = []
+    seen = 0
+    for c in chunks:
+        if sample is None:
+            first = (-seen) % step
+            if first < c.size:
+                parts.append(c[first::step].copy())
+        seen += c.size
+        acc.add(c if fast else c.astype(_onp.float64))
+    if seen != size:
+        raise ValueError(f"chunk_stats got {seen} values, not the {size} announced")
+    if sample is None:
+        sample = _onp.concatenate(parts) if parts else _onp.empty(0, dtype)
+    if not fast:
+        sample = sample.astype(_onp.float64)
     finite = _onp.isfinite(sample)
     if not finite.all():
         sample = sample[finite]
-    shift = 0.0
-    if sample.size:
-        mean = float(_onp.add.reduce(sample, dtype=_onp.float64)) / sample.size
-        spread = float(_onp.std(sample, dtype=_onp.float64))
-        if abs(mean) > 0.5 * spread:  # cancellation would cost digits: centre the values
-            shift = float(a.dtype.type(mean)) if fast else mean
-    acc = _Acc(shift, a.dtype if fast else _onp.dtype(_onp.float64))
-    for i in range(0, n, _CHUNK):
-        acc.add(a[i:i + _CHUNK] if fast else a[i:i + _CHUNK].astype(_onp.float64))
-    nan = inf = 0
-    if not (math.isfinite(acc.s) and math.isfinite(acc.ss)):  # NaN/Inf inside (or overflow)
-        acc = _Acc(shift, _onp.dtype(_onp.float64))
-        for i in range(0, n, _CHUNK):
-            chunk = a[i:i + _CHUNK].astype(_onp.float64)
-            nan += int(_onp.count_nonzero(_onp.isnan(chunk)))
-            inf += int(_onp.count_nonzero(_onp.isinf(chunk)))
-            acc.add(_onp.ascontiguousarray(chunk[_onp.isfinite(chunk)]))
     if acc.count == 0:
-        return ParamStats(state="ok", size=n, zero_fraction=0.0, nan=nan, inf=inf,
+        return ParamStats(state="ok", size=size, zero_fraction=0.0, nan=acc.nan, inf=acc.inf,
                           hist=(0,) * bins)
-    m = acc.s / acc.count
     counts, edges = _onp.histogram(sample, bins=bins, range=(acc.lo, acc.hi))
     return ParamStats(
-        state="ok", size=n, mean=shift + m, std=math.sqrt(max(acc.ss / acc.count - m * m, 0.0)),
-        min=acc.lo, max=acc.hi,
-        l2=math.sqrt(max(acc.ss + 2 * shift * acc.s + acc.count * shift * shift, 0.0)),
-        zero_fraction=acc.zeros / n, nan=nan, inf=inf,
+        state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / acc.count, 0.0)),
+        min=acc.lo, max=acc.hi, l2=math.sqrt(max(acc.l2sq, 0.0)),
+        zero_fraction=acc.zeros / size, nan=acc.nan, inf=acc.inf,
         hist=tuple(int(c) for c in counts), edges=tuple(float(e) for e in edges),
         hist_values=int(sample.size))
 
 
 class _Acc:
-    """Running float64 sums of shifted values and of their squares, extremes, zero count.
+    """Count, mean and sum of squared deviations of the finite values (merged chunk by
+    chunk, Chan et al.), sum of squares, extremes, zero, NaN and Inf counts.
 
-    Scratch memory: one chunk of shifted values or of ones, and one of flags.
+    Scratch memory: one chunk of ones, one of shifted values and one of flags.
     """
 
-    def __init__(self, shift: float, dtype: _onp.dtype):
-        self.shift, self.s, self.ss, self.count, self.zeros = shift, 0.0, 0.0, 0, 0
+    def __init__(self, dtype: _onp.dtype):
+        self.count, self.mean, self.m2, self.l2sq = 0, 0.0, 0.0, 0.0
+        self.zeros = self.nan = self.inf = 0
         self.lo, self.hi = math.inf, -math.inf
-        self._shift = dtype.type(shift)
-        self._buf = _onp.empty(_CHUNK, dtype) if shift else None
-        self._ones = None if shift else _onp.ones(_CHUNK, dtype)
-        self._flags = _onp.empty(_CHUNK, bool)
+        self._ones = _onp.ones(CHUNK, dtype)
+        self._buf: Optional[_onp.ndarray] = None
+        self._flags = _onp.empty(CHUNK, bool)
 
     def add(self, c: _onp.ndarray) -> None:
         k = c.size
         if k == 0:
             return
-        if self._buf is None:  # values around 0: BLAS dot products, one read each
-            self.ss += float(_onp.dot(c, c))
-            self.s += float(_onp.dot(c, self._ones[:k]))
-        else:  # shifted values are coarse steps of the mean's ulp: BLAS runs would drift
+        ss = float(_onp.dot(c, c))
+        s = float(_onp.dot(c, self._ones[:k]))
+        if not (math.isfinite(s) and math.isfinite(ss)):
+            return self._add_float64(c)
+        m = s / k
+        if m * m <= 0.25 * (ss / k - m * m):  # around 0: the dot products keep the digits
+            self._merge(k, m, ss - s * s / k)
+            self.l2sq += ss
+        else:
+            if self._buf is None:
+                self._buf = _onp.empty(CHUNK, c.dtype)
+            shift = c.dtype.type(m)
             t = self._buf[:k]
-            _onp.subtract(c, self._shift, out=t)
-            self.s += float(_onp.add.reduce(t))  # pairwise sums: no drift
+            _onp.subtract(c, shift, out=t)
+            st = float(_onp.add.reduce(t))  # pairwise sums: no drift
             _onp.multiply(t, t, out=t)
-            self.ss += float(_onp.add.reduce(t))
+            sst = float(_onp.add.reduce(t))
+            if not math.isfinite(sst):
+                return self._add_float64(c)
+            shift = float(shift)
+            self._merge(k, shift + st / k, sst - st * st / k)
+            self.l2sq += sst + 2 * shift * st + k * shift * shift
         self.lo = min(self.lo, float(_onp.minimum.reduce(c)))
         self.hi = max(self.hi, float(_onp.maximum.reduce(c)))
         flags = self._flags[:k]
         _onp.equal(c, 0, out=flags)
         self.zeros += int(_onp.count_nonzero(flags))
-        self.count += k
+
+    def _add_float64(self, c: _onp.ndarray) -> None:
+        """A chunk with NaN or Inf, or too big for squares in its own type."""
+        x = c.astype(_onp.float64)
+        self.nan += int(_onp.count_nonzero(_onp.isnan(x)))
+        self.inf += int(_onp.count_nonzero(_onp.isinf(x)))
+        self.zeros += int(_onp.count_nonzero(x == 0))
+        x = x[_onp.isfinite(x)]
+        if x.size == 0:
+            return
+        m = float(_onp.add.reduce(x)) / x.size
+        d = x - m
+        self._merge(x.size, m, float(_onp.dot(d, d)))
+        self.l2sq += float(_onp.dot(x, x))
+        self.lo = min(self.lo, float(_onp.minimum.reduce(x)))
+        self.hi = max(self.hi, float(_onp.maximum.reduce(x)))
+
+    def _merge(self, k: int, mean: float, m2: float) -> None:
+        n = self.count + k
+        d = mean - self.mean
+        self.mean += d * k / n
+        self.m2 += max(m2, 0.0) + d * d * (self.count * k / n)
+        self.count = n
 
 
 def _device_stats(arr, bins: int) -> ParamStats:

@@ -16,7 +16,7 @@ def _exact(values):
 @pytest.mark.parametrize("loc, scale", [(0.0, 1.0), (0.3, 1.0), (1000.0, 0.01), (-5.0, 0.1)])
 def test_host_stats_match_float64_on_both_paths(loc, scale):
     # around 0: BLAS dots; a large mean next to the spread: shifted, pairwise sums
-    values = np.random.RandomState(4).normal(loc, scale, 3 * _stats._CHUNK + 17)
+    values = np.random.RandomState(4).normal(loc, scale, 3 * _stats.CHUNK + 17)
     values = values.astype(np.float32)
     rec = _stats.array_stats(mx.nd.array(values), 8, None)
     mean, std, l2 = _exact(values)
@@ -36,9 +36,9 @@ def test_float32_squares_that_overflow_fall_back_to_float64():
 
 
 def test_zero_count_and_extremes_across_chunk_edges():
-    values = np.ones(2 * _stats._CHUNK + 5, np.float32)
-    values[[0, _stats._CHUNK - 1, _stats._CHUNK, -1]] = 0.0
-    values[_stats._CHUNK + 1] = -7.0
+    values = np.ones(2 * _stats.CHUNK + 5, np.float32)
+    values[[0, _stats.CHUNK - 1, _stats.CHUNK, -1]] = 0.0
+    values[_stats.CHUNK + 1] = -7.0
     rec = _stats.array_stats(mx.nd.array(values), 4, None)
     assert rec.zero_fraction == 4 / values.size
     assert (rec.min, rec.max) == (-7.0, 1.0)
