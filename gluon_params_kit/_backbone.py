@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import operator
 import re
-import operator
 from collections import OrderedDict
 from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
@@ -39,7 +38,6 @@ __all__ = [
 
 Block = gluon.Block
 Parameter = gluon.Parameter
-_GLUON_KEYS = Block._collect_params_with_prefix  # the key method no block overrides
 #: A path inside a block: ``'0.1.weight'``, the book's ``'[0][1].weight'``, or ``(0, 1, 'weight')``.
 ParamPath = Union[str, Sequence[Union[str, int]]]
 
@@ -283,21 +281,18 @@ def _attribute_walk(block: Block, blocks: Dict[str, Block]
     10^5-parameter net then takes one walk, not two).
     """
     out: "OrderedDict[str, Parameter]" = OrderedDict()
-    plain = True
     stack: List[Tuple[str, Block]] = [("", block)]
     pop, push = stack.pop, stack.extend
     while stack:
         path, blk = pop()
         blocks[path] = blk
-        if plain and (type(blk)._collect_params_with_prefix is not _GLUON_KEYS
-                      or "_collect_params_with_prefix" in vars(blk)):
-            plain = False
         prefix = f"{path}." if path else ""
         for attr, param in blk._reg_params.items():
             out[f"{prefix}{attr}"] = param
         if blk._children:
             push(reversed([(f"{prefix}{k}", c) for k, c in blk._children.items()]))
-    return out, plain
+    # two equal paths (a '.' in a child key) overwrite in place, as Gluon's dict.update does
+    return out, keys_are_attribute_paths(list(blocks.values()))
 
 
 def key_index(block: Block) -> KeyIndex:
