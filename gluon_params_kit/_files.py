@@ -334,6 +334,22 @@ def _start_writeback() -> Any:
     return _sync_file_range
 
 
+def start_writeback(fd: int, offset: int, nbytes: int) -> None:
+    """Have the kernel start writing ``nbytes`` of ``fd`` from ``offset`` to disk, without
+    waiting (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``; elsewhere nothing). A later
+    ``fsync`` then finds those bytes written or on their way. Errors are ignored: it only
+    changes when the bytes are written, never whether.
+
+    >>> import os, tempfile
+    >>> fd = os.open(os.path.join(tempfile.mkdtemp(), 'x'), os.O_WRONLY | os.O_CREAT)
+    >>> os.write(fd, b'abc'), start_writeback(fd, 0, 3), os.close(fd)
+    (3, None, None)
+    """
+    kick = _start_writeback()
+    if kick and nbytes > 0:
+        kick(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
+
+
 def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHUNK) -> int:
     """Write ``pieces`` (bytes-like objects, in order) to ``path``, truncating it; the bytes written.
 
@@ -349,7 +365,6 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
     >>> write_behind(f, [b'ab', memoryview(b'cdef')[1:]], chunk=2), open(f, 'rb').read()
     (5, b'abdef')
     """
-    kick = _start_writeback()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
                  0o666)
     pos = started = 0
@@ -359,11 +374,10 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
             while view.nbytes:
                 n = os.write(fd, view[:chunk])
                 view, pos = view[n:], pos + n
-                if kick and pos - started >= chunk:
-                    kick(fd, started, pos - started, _SYNC_FILE_RANGE_WRITE)  # errors: ignored
+                if pos - started >= chunk:
+                    start_writeback(fd, started, pos - started)
                     started = pos
-        if kick and pos > started:
-            kick(fd, started, pos - started, _SYNC_FILE_RANGE_WRITE)
+        start_writeback(fd, started, pos - started)
     finally:
         os.close(fd)
     return pos

@@ -24,7 +24,7 @@ import numpy as onp
 from numpy.lib import format as npy
 
 from ._fileheader import BFLOAT16, ArrayInfo, Header
-from ._files import open_source
+from ._files import WRITE_BEHIND_CHUNK, open_source, start_writeback
 from .errors import CheckpointError
 
 __all__ = ["MAX_KEY_BYTES", "read_header", "read_arrays", "iter_member", "write"]
@@ -248,9 +248,11 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
         with open(src_path, "rb") as src:
             left, src_pos = nbytes, offset
             while left:
-                n = os.copy_file_range(src.fileno(), out_fd, left, src_pos, pos)
+                n = os.copy_file_range(src.fileno(), out_fd, min(left, WRITE_BEHIND_CHUNK),
+                                       src_pos, pos)
                 if n <= 0:
                     raise OSError(f"copy_file_range copied nothing from {src_path!r}")
+                start_writeback(out_fd, pos, n)  # the disk writes while the next piece copies
                 left, src_pos, pos = left - n, src_pos + n, pos + n
     finally:
         worker.join()
