@@ -10,6 +10,7 @@ with subtotals per block, a sticky header and fixed-width aligned columns.
 """
 from __future__ import annotations
 
+import functools
 import html
 import shutil
 import textwrap
@@ -48,6 +49,11 @@ def default_width() -> int:
 
 # --------------------------------------------------------------------------- columns
 
+def _memo_text(fn):
+    """``fn`` with its answers kept for one table (a net repeats a few shapes and sizes)."""
+    return functools.lru_cache(maxsize=None)(fn)
+
+
 def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
                   grads: bool) -> List[Col]:
     """Every column of the parameter table, in display order."""
@@ -55,15 +61,15 @@ def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
         return Col(head, right, group, _DROP.get(head, NEVER) if drop is None else drop, cells)
 
     folded = [r["kind"] == "block" for r in rows]
-    shape_text = _memo(D.format_shape)  # a net repeats a few shapes and sizes
+    shape_text = _memo_text(D.format_shape)  # a net repeats a few shapes and sizes
     cols = [
         col("path", [r["path"] or "<root>" for r in rows]),
         col("name", [r["name"] for r in rows]),
         col("shape", [f"[{r['count']} tensors]" if f else shape_text(r["shape"])
                       for r, f in zip(rows, folded)]),
         col("dtype", [r["dtype"] for r in rows]),
-        col("size", list(map(_memo(D.format_count), [r["size"] for r in rows])), True),
-        col("bytes", list(map(_memo(D.format_bytes), [r["bytes"] for r in rows])), True),
+        col("size", list(map(_memo_text(D.format_count), [r["size"] for r in rows])), True),
+        col("bytes", list(map(_memo_text(D.format_bytes), [r["bytes"] for r in rows])), True),
         col("ctx", [",".join(r["contexts"]) or "-" for r in rows]),
         col("grad_req", [r["grad_req"] for r in rows]),
         col("state", [r["state"] for r in rows]),
@@ -88,19 +94,6 @@ def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
                                           ("grad l2", 1), ("grad hist", NEVER)]):
             cols.append(col(head, [c[i] for c in cells], head != "grad hist", "grads", drop))
     return cols
-
-
-def _memo(fn):
-    """``fn`` with its answers kept for this table (arguments: hashable, repeated)."""
-    cache: Dict[Any, str] = {}
-
-    def cached(arg):
-        try:
-            return cache[arg]
-        except KeyError:
-            out = cache[arg] = fn(arg)
-            return out
-    return cached
 
 
 def stat_cells(record: Optional[Dict[str, Any]], keys: List[str], with_counts: bool) -> List[str]:

@@ -240,13 +240,13 @@ def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int,
 class _Rows:
     """The row records of one :func:`summary` call.
 
-    A net repeats a few shapes, dtypes and contexts over thousands of Parameters, so their
-    text is worked out once per call (contexts by identity: they live through the call).
+    A net repeats a few contexts over thousands of Parameters, and MXNet builds
+    ``str(ctx)`` anew each time, so each context's name is worked out once per call (by
+    identity: the contexts live through the call). Shapes and dtypes go through the
+    module's cached ``_shape_size`` and ``_dtype``.
     """
 
     def __init__(self) -> None:
-        self._shapes: Dict[Any, Tuple[Optional[tuple], Optional[int]]] = {}
-        self._dtypes: Dict[Any, Tuple[str, int]] = {}
         self._contexts: Dict[int, Tuple[Any, str]] = {}
 
     def _context_names(self, ctxs: Sequence[Any]) -> List[str]:
@@ -261,13 +261,8 @@ class _Rows:
     def row(self, param: Parameter, paths: List[str], parent: Block,
             inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
         raw = inferred or param._shape  # inferred: a deferred shape as a forward saw it
-        shape_size = self._shapes.get(raw)
-        if shape_size is None:
-            shape_size = self._shapes[raw] = _shape_size(None if raw is None else tuple(raw))
-        shape, size = shape_size
-        dtype = self._dtypes.get(param.dtype)
-        if dtype is None:
-            dtype = self._dtypes[param.dtype] = _dtype(param.dtype)
+        shape, size = _shape_size(None if raw is None else tuple(raw))  # a list shape too
+        dtype = _dtype(param.dtype)
         prov = read_provenance(param)
         return {
             "kind": "parameter", "path": paths[0], "name": param.name,

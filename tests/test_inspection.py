@@ -450,3 +450,12 @@ def test_golden_rgnet_with_example_input_and_narrow_width(golden):
     net = initialized(book_rgnet(), (2, 20))
     golden("rgnet_layers", summary(net, array((3, 20))).to_string(width=120))
     golden("rgnet_width60", summary(net, depth=2).to_string(width=60))
+
+
+def test_summary_row_of_a_parameter_made_with_a_list_shape():
+    p = mx.gluon.Parameter("w", shape=[2, 3])
+    p.initialize()
+    block = nn.Block()
+    block.w = p
+    row = summary(block)["w"]
+    assert (row["shape"], row["size"], row["bytes"]) == ((2, 3), 6, 24)
