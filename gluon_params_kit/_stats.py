@@ -8,21 +8,30 @@ parameter's own device and the results come back in one transfer.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional,
+                    Tuple)
 
 import numpy as _onp
 
 from . import _display as D
 from ._compat import mx
 
-__all__ = ["CHUNK", "ParamStats", "array_stats", "chunk_stats", "host_stats", "max_abs_diff"]
+__all__ = ["CHUNK", "ParamStats", "WORKERS", "array_stats", "chunk_stats", "host_stats",
+           "max_abs_diff", "memory_chunks"]
 
 _CHUNK = 1 << 16          # values per step of max_abs_diff (two chunks of 256 KiB in cache)
 #: Values per chunk of :func:`chunk_stats` (1 MiB of float32 stays in L2; fewer numpy calls
 #: per value than smaller chunks). ``inspect --stats`` reads a file in pieces of this size.
 CHUNK = 1 << 18
 HIST_SAMPLE = 1 << 14     # histograms of bigger parameters use an even stride of this many
+#: Threads measuring one large array (each a contiguous run of its chunks): the usable
+#: cores, at most 4 (past that, memory bandwidth is the limit, not cores).
+WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else os.cpu_count() or 1))
+_CHUNKS_PER_WORKER = 8    # smaller arrays are measured in fewer threads (8 MiB of float32 each)
 
 
 @dataclass(frozen=True)
@@ -95,26 +104,40 @@ def _host_view(arr) -> _onp.ndarray:
 def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
     """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views)."""
     n = a.size
-    step = _sample_step(n, hist_sample)
-    return chunk_stats(n, a.dtype, (a[i:i + CHUNK] for i in range(0, n, CHUNK)), bins,
-                       hist_sample, sample=a[::step])
+    return chunk_stats(n, a.dtype, memory_chunks(a), bins, hist_sample,
+                       sample=a[::_sample_step(n, hist_sample)])
+
+
+def memory_chunks(a: _onp.ndarray) -> Callable[[int, int], Iterator[_onp.ndarray]]:
+    """The ``chunks`` of :func:`chunk_stats` for a flat in-memory array: views, no copies.
+
+    >>> import numpy as np
+    >>> [c.size for c in memory_chunks(np.zeros(CHUNK + 3))(0, 2)]
+    [262144, 3]
+    """
+    return lambda lo, hi: (a[j * CHUNK:(j + 1) * CHUNK] for j in range(lo, hi))
 
 
 def _sample_step(n: int, hist_sample: Optional[int]) -> int:
     return 1 if hist_sample is None or n <= hist_sample else -(-n // hist_sample)
 
 
-def chunk_stats(size: int, dtype, chunks: Iterable[_onp.ndarray], bins: int,
-                hist_sample: Optional[int], sample: Optional[_onp.ndarray] = None) -> ParamStats:
-    """All statistics of ``size`` values of ``dtype`` in one pass over ``chunks``.
+def chunk_stats(size: int, dtype, chunks: Callable[[int, int], Iterable[_onp.ndarray]],
+                bins: int, hist_sample: Optional[int], sample: Optional[_onp.ndarray] = None,
+                workers: Optional[int] = None) -> ParamStats:
+    """All statistics of ``size`` values of ``dtype`` in one pass, chunk by chunk.
 
-    ``chunks`` yields the flat values in order, :data:`CHUNK` values each (the last one
-    fewer): the in-memory kernel and ``inspect --stats`` (a file read chunk by chunk) feed
-    the same pieces, so their answers are the same to the last bit. Every statistic of a
-    chunk is computed while it is in cache, and chunks are merged by Chan's formulas, so
-    nothing has to be known before the pass. The histogram counts every ``step``-th value
-    (``hist_sample`` of them, or all), picked up as the chunks go by unless ``sample``
-    (those very values) is given.
+    ``chunks(lo, hi)`` yields chunks ``lo`` to ``hi - 1`` of the flat values, in order:
+    chunk ``j`` is values ``j * CHUNK`` to ``(j + 1) * CHUNK`` (the last one fewer), and may
+    be a view of a buffer that the next chunk overwrites. An array of many chunks is cut
+    into ``workers`` (default :data:`WORKERS`) contiguous runs measured by as many threads
+    (numpy, BLAS and file reads release the GIL), each calling ``chunks`` once for its run.
+    Every statistic of a chunk is computed while it is in cache, and the chunks' parts are
+    merged in chunk order by Chan's formulas, so the answer does not depend on the number
+    of threads, and the in-memory kernel and ``inspect --stats`` (a file read chunk by chunk)
+    agree to the last bit. The histogram counts every ``step``-th value (``hist_sample`` of
+    them, or all), picked up as the chunks go by unless ``sample`` (those very values) is
+    given.
 
     A chunk's sum and sum of squares are BLAS dot products in the chunk's float type
     (relative error ~1e-7). When its mean is more than half its spread away from 0
@@ -124,28 +147,27 @@ def chunk_stats(size: int, dtype, chunks: Iterable[_onp.ndarray], bins: int,
     A chunk with NaN or Inf (or whose squares overflow) is measured in float64.
 
     >>> import numpy as np
-    >>> r = chunk_stats(4, np.float32, [np.arange(4, dtype=np.float32)], 2, None)
+    >>> x = np.arange(4, dtype=np.float32)
+    >>> r = chunk_stats(4, x.dtype, memory_chunks(x), 2, None)
     >>> r.mean, r.min, r.max, r.hist
     (1.5, 0.0, 3.0, (2, 2))
     """
     dtype = _onp.dtype(dtype)
     step = _sample_step(size, hist_sample)
-    fast = dtype in (_onp.float32, _onp.float64)
-    acc = _Acc(dtype if fast else _onp.dtype(_onp.float64))
-    parts = []
-    seen = 0
-    for c in chunks:
-        if sample is None:
-            first = (-seen) % step
-            if first < c.size:
-                parts.append(c[first::step].copy())
-        seen += c.size
-        acc.add(c if fast else c.astype(_onp.float64))
-    if seen != size:
-        raise ValueError(f"chunk_stats got {seen} values, not the {size} announced")
+    total = -(-size // CHUNK)
+    workers = max(1, min(WORKERS if workers is None else workers, total // _CHUNKS_PER_WORKER))
+    bounds = [total * w // workers for w in range(workers + 1)]
+    runs = _measure_runs(size, dtype, chunks, bounds, step if sample is None else 0)
+    acc = _Acc()
+    picks = []
+    for run in runs:
+        for part, piece in run:
+            acc.add(part)
+            if piece is not None:
+                picks.append(piece)
     if sample is None:
-        sample = _onp.concatenate(parts) if parts else _onp.empty(0, dtype)
-    if not fast:
+        sample = _onp.concatenate(picks) if picks else _onp.empty(0, dtype)
+    if dtype not in _FAST:
         sample = sample.astype(_onp.float64)
     finite = _onp.isfinite(sample)
     if not finite.all():
@@ -162,33 +184,102 @@ def chunk_stats(size: int, dtype, chunks: Iterable[_onp.ndarray], bins: int,
         hist_values=int(sample.size))
 
 
-class _Acc:
-    """Count, mean and sum of squared deviations of the finite values (merged chunk by
-    chunk, Chan et al.), sum of squares, extremes, zero, NaN and Inf counts.
+_FAST = (_onp.dtype(_onp.float32), _onp.dtype(_onp.float64))  # measured in their own type
+_Run = List[Tuple["_Part", Optional[_onp.ndarray]]]
 
-    Scratch memory: one chunk of ones, one of shifted values and one of flags.
-    """
+
+def _measure_runs(size: int, dtype: _onp.dtype, chunks, bounds: List[int], step: int
+                  ) -> List[_Run]:
+    """The parts of the runs ``bounds[w]..bounds[w + 1]``, the first in this thread."""
+    stop = threading.Event()
+    runs: List[Any] = [None] * (len(bounds) - 1)
+
+    def work(w: int) -> None:
+        try:
+            runs[w] = _measure_run(size, dtype, chunks, bounds[w], bounds[w + 1], step, stop)
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            runs[w] = exc
+            stop.set()
+
+    helpers = [threading.Thread(target=work, args=(w,), name=f"gpk-stats-{w}", daemon=True)
+               for w in range(1, len(runs))]
+    for t in helpers:
+        t.start()
+    try:
+        work(0)
+        for t in helpers:
+            t.join()
+    finally:
+        stop.set()  # an interrupted join: the helpers stop at their next chunk
+        for t in helpers:
+            t.join()
+    for r in runs:
+        if isinstance(r, BaseException):
+            raise r
+    return runs
+
+
+def _measure_run(size: int, dtype: _onp.dtype, chunks, lo: int, hi: int, step: int,
+                 stop: threading.Event) -> _Run:
+    fast = dtype in _FAST
+    kernel = _Kernel(dtype if fast else _onp.dtype(_onp.float64))
+    out: _Run = []
+    source = iter(chunks(lo, hi))
+    try:
+        for j in range(lo, hi):
+            if stop.is_set():
+                return out
+            c = next(source, None)
+            want = min(CHUNK, size - j * CHUNK)
+            if c is None or c.size != want:
+                raise ValueError(f"chunk {j} of {size} values has "
+                                 f"{'none' if c is None else c.size}, not {want}")
+            piece = None
+            if step:
+                first = (-j * CHUNK) % step
+                if first < c.size:
+                    piece = c[first::step].copy()
+            out.append((kernel.measure(c if fast else c.astype(_onp.float64)), piece))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    return out
+
+
+class _Part(NamedTuple):
+    """One chunk's share: count, mean, squared deviations and squares of its finite values,
+    their extremes, and its counts of zeros, NaN and Inf."""
+
+    count: int
+    mean: float
+    m2: float
+    l2sq: float
+    lo: float
+    hi: float
+    zeros: int
+    nan: int = 0
+    inf: int = 0
+
+
+class _Kernel:
+    """Measures chunks of one float type, one thread's scratch memory: a chunk of ones, one
+    of shifted values and one of flags."""
 
     def __init__(self, dtype: _onp.dtype):
-        self.count, self.mean, self.m2, self.l2sq = 0, 0.0, 0.0, 0.0
-        self.zeros = self.nan = self.inf = 0
-        self.lo, self.hi = math.inf, -math.inf
         self._ones = _onp.ones(CHUNK, dtype)
         self._buf: Optional[_onp.ndarray] = None
         self._flags = _onp.empty(CHUNK, bool)
 
-    def add(self, c: _onp.ndarray) -> None:
+    def measure(self, c: _onp.ndarray) -> _Part:
         k = c.size
-        if k == 0:
-            return
         ss = float(_onp.dot(c, c))
         s = float(_onp.dot(c, self._ones[:k]))
         if not (math.isfinite(s) and math.isfinite(ss)):
-            return self._add_float64(c)
+            return _float64_part(c)
         m = s / k
         if m * m <= 0.25 * (ss / k - m * m):  # around 0: the dot products keep the digits
-            self._merge(k, m, ss - s * s / k)
-            self.l2sq += ss
+            m2, l2sq = ss - s * s / k, ss
         else:
             if self._buf is None:
                 self._buf = _onp.empty(CHUNK, c.dtype)
@@ -199,38 +290,55 @@ class _Acc:
             _onp.multiply(t, t, out=t)
             sst = float(_onp.add.reduce(t))
             if not math.isfinite(sst):
-                return self._add_float64(c)
+                return _float64_part(c)
             shift = float(shift)
-            self._merge(k, shift + st / k, sst - st * st / k)
-            self.l2sq += sst + 2 * shift * st + k * shift * shift
-        self.lo = min(self.lo, float(_onp.minimum.reduce(c)))
-        self.hi = max(self.hi, float(_onp.maximum.reduce(c)))
-        flags = self._flags[:k]
-        _onp.equal(c, 0, out=flags)
-        self.zeros += int(_onp.count_nonzero(flags))
+            m, m2 = shift + st / k, sst - st * st / k
+            l2sq = sst + 2 * shift * st + k * shift * shift
+        lo, hi = float(_onp.minimum.reduce(c)), float(_onp.maximum.reduce(c))
+        zeros = 0
+        if lo <= 0.0 <= hi:  # else no value can be zero
+            flags = self._flags[:k]
+            _onp.equal(c, 0, out=flags)
+            zeros = int(_onp.count_nonzero(flags))
+        return _Part(k, m, m2, l2sq, lo, hi, zeros)
 
-    def _add_float64(self, c: _onp.ndarray) -> None:
-        """A chunk with NaN or Inf, or too big for squares in its own type."""
-        x = c.astype(_onp.float64)
-        self.nan += int(_onp.count_nonzero(_onp.isnan(x)))
-        self.inf += int(_onp.count_nonzero(_onp.isinf(x)))
-        self.zeros += int(_onp.count_nonzero(x == 0))
-        x = x[_onp.isfinite(x)]
-        if x.size == 0:
-            return
-        m = float(_onp.add.reduce(x)) / x.size
-        d = x - m
-        self._merge(x.size, m, float(_onp.dot(d, d)))
-        self.l2sq += float(_onp.dot(x, x))
-        self.lo = min(self.lo, float(_onp.minimum.reduce(x)))
-        self.hi = max(self.hi, float(_onp.maximum.reduce(x)))
 
-    def _merge(self, k: int, mean: float, m2: float) -> None:
-        n = self.count + k
-        d = mean - self.mean
-        self.mean += d * k / n
-        self.m2 += max(m2, 0.0) + d * d * (self.count * k / n)
-        self.count = n
+def _float64_part(c: _onp.ndarray) -> _Part:
+    """A chunk with NaN or Inf, or too big for squares in its own type."""
+    x = c.astype(_onp.float64)
+    nan = int(_onp.count_nonzero(_onp.isnan(x)))
+    inf = int(_onp.count_nonzero(_onp.isinf(x)))
+    zeros = int(_onp.count_nonzero(x == 0))
+    x = x[_onp.isfinite(x)]
+    if x.size == 0:
+        return _Part(0, 0.0, 0.0, 0.0, math.inf, -math.inf, zeros, nan, inf)
+    m = float(_onp.add.reduce(x)) / x.size
+    d = x - m
+    return _Part(x.size, m, float(_onp.dot(d, d)), float(_onp.dot(x, x)),
+                 float(_onp.minimum.reduce(x)), float(_onp.maximum.reduce(x)), zeros, nan, inf)
+
+
+class _Acc:
+    """The finite values' count, mean and squared deviations (chunk parts merged in order,
+    Chan et al.), sum of squares and extremes; zero, NaN and Inf counts."""
+
+    def __init__(self):
+        self.count, self.mean, self.m2, self.l2sq = 0, 0.0, 0.0, 0.0
+        self.zeros = self.nan = self.inf = 0
+        self.lo, self.hi = math.inf, -math.inf
+
+    def add(self, p: _Part) -> None:
+        if p.count:
+            n = self.count + p.count
+            d = p.mean - self.mean
+            self.mean += d * p.count / n
+            self.m2 += max(p.m2, 0.0) + d * d * (self.count * p.count / n)
+            self.count = n
+            self.l2sq += p.l2sq
+            self.lo, self.hi = min(self.lo, p.lo), max(self.hi, p.hi)
+        self.zeros += p.zeros
+        self.nan += p.nan
+        self.inf += p.inf
 
 
 def _device_stats(arr, bins: int) -> ParamStats:
