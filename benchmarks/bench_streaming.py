@@ -197,8 +197,8 @@ def main() -> None:
                 "numpy": ("import subprocess", cp),
             }, args.repeat)
             line("export_npz_no_fsync_2GiB_vs_cp", r["kit"]["seconds"] / r["numpy"]["seconds"],
-                 1.5, f" [{big_size / 2**30:.2f} GiB, neither flushed: kit "
-                      f"{r['kit']['seconds']:.2f} s, cp {r['numpy']['seconds']:.2f} s]")
+                 1.5, f"  ({big_size / 2**30:.2f} GiB, neither flushed)",
+                 measured=f"{r['kit']['seconds']:.2f} s", native=f"cp {r['numpy']['seconds']:.2f} s")
             out_npz.unlink()
             out_cp.unlink()
 
@@ -215,9 +215,10 @@ def main() -> None:
             }, args.repeat)
             ratio = r["kit"]["extra"] / max(r["numpy"]["extra"], 1)
             line("load_peak_memory_vs_load_parameters", ratio, 1.05,
-                 f" [{load_size // MiB} MiB file: kit +{r['kit']['extra'] / MiB:.0f} MiB, "
-                 f"load_parameters +{r['numpy']['extra'] / MiB:.0f} MiB; time "
-                 f"{r['kit']['seconds']:.2f} s vs {r['numpy']['seconds']:.2f} s]")
+                 f"  ({load_size // MiB} MiB file; time {r['kit']['seconds']:.2f} s vs "
+                 f"{r['numpy']['seconds']:.2f} s)",
+                 measured=f"+{r['kit']['extra'] / MiB:.0f} MiB",
+                 native=f"load_parameters +{r['numpy']['extra'] / MiB:.0f} MiB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -225,11 +226,11 @@ def main() -> None:
 def _report(name: str, r: dict, target: float, size: int) -> None:
     kit, base = r["kit"], r["numpy"]
     extra = kit["extra"] / MiB
-    line(name, kit["seconds"] / base["seconds"], target,
-         f" [{size / 2**30:.2f} GiB: kit {kit['seconds']:.2f} s, baseline {base['seconds']:.2f} s]")
+    line(name, kit["seconds"] / base["seconds"], target, f"  ({size / 2**30:.2f} GiB)",
+         measured=f"{kit['seconds']:.2f} s", native=f"{base['seconds']:.2f} s")
     line(name.split("_")[0] + "_extra_memory_MiB", extra, 64.0,
-         f" [peak RSS over the call; baseline +{base['extra'] / MiB:.0f} MiB]", fmt=".0f")
-
+         "  (peak RSS over the call, in a fresh process)", fmt=".0f",
+         measured=f"+{extra:.0f} MiB", native=f"baseline +{base['extra'] / MiB:.0f} MiB")
 
 if __name__ == "__main__":
     main()

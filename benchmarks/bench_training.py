@@ -65,7 +65,8 @@ def main(argv) -> int:
         for what in ("save", "load"):
             k, g = min(t[f"kit_{what}"]), min(t[f"gluon_{what}"])
             line(f"{what}_training_vs_{what}_parameters_and_states", k / g, TARGET,
-                 f" [{mb:.1f} MiB: kit {k * 1e3:.1f} ms, gluon {g * 1e3:.1f} ms]", fmt=".3g")
+                 f"  ({mb:.1f} MiB)", fmt=".3g", measured=f"{k * 1e3:.1f} ms",
+                 native=f"{g * 1e3:.1f} ms")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
