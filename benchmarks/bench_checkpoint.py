@@ -120,6 +120,7 @@ def bench_io(folder: Path, width: int, depth: int, samples: int) -> None:
               f"not flushed) = {kit / gluon:.2f} ({kit * 1e3:.1f} ms vs {gluon * 1e3:.1f} ms)",
               flush=True)
 
+
 def main(argv) -> int:
     quick = "--quick" in argv
     folder = Path(tempfile.mkdtemp(prefix="bench_checkpoint_"))

@@ -232,5 +232,6 @@ def _report(name: str, r: dict, target: float, size: int) -> None:
          "  (peak RSS over the call, in a fresh process)", fmt=".0f",
          measured=f"+{extra:.0f} MiB", native=f"baseline +{base['extra'] / MiB:.0f} MiB")
 
+
 if __name__ == "__main__":
     main()
