@@ -12,7 +12,7 @@
    temporary file, with or without ``fsync``, rename). Against plain ``save_parameters``
    the ratio follows the disk's write-back state, not the kit: on ext4 a rename over an
    existing file starts writing the new one out (``auto_da_alloc``), and an ``fsync``
-   waits for the disk (0.96x to 1.9x on this machine); it is printed as information.
+   waits for the disk (1.0x to 1.9x on this machine); it is printed as information.
 
 Usage: python benchmarks/bench_checkpoint.py [--quick]   (--quick: a 16 MB file, small net)
 """
