@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-__all__ = ["Cell", "Facts", "ReplayResult", "fresh_process_outputs", "replay", "rule", "run_cell"]
+__all__ = ["Cell", "Facts", "ReplayResult", "Section", "fresh_process_outputs", "replay", "rule", "run_cell"]
 
 #: Every rule of a transcript has this many characters.
 RULE_WIDTH = 72
@@ -48,6 +48,17 @@ class Cell:
     source: str
     check: Callable[[Dict[str, Any], str, Any], int]
     before: Optional[Callable[[Dict[str, Any]], Any]] = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the book: its key, titles, the book's file, its cells."""
+    key: str
+    title: str
+    title_vi: str
+    book_file: str
+    cells: List[Cell]
+    files: bool = False  # its cells write files: replay them in an empty folder
 
 
 class Facts:
@@ -79,19 +90,62 @@ def run_cell(source: str, ns: dict) -> str:
     >>> run_cell("a = 2\\nprint('a is', a)\\na + 1", ns)
     'a is 2\\n3'
     """
-    tree = ast.parse(source)
+    tree = ast.parse(_shell_lines(source))
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     buf = io.StringIO()
+    ns[_SHELL] = _shell
     with contextlib.redirect_stdout(buf):
-        exec(compile(tree, "<cell>", "exec"), ns)
-        value = None
-        if last is not None:
-            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), ns)
+        try:
+            exec(compile(tree, "<cell>", "exec"), ns)
+            value = None
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), ns)
+        finally:
+            ns.pop(_SHELL, None)
     ns["_"] = value
     text = buf.getvalue()
     if value is not None:
         text += repr(value)
     return text
+
+
+#: The name a shell line (``!cmd``) calls in a cell's namespace while the cell runs.
+_SHELL = "__gpk_shell__"
+
+
+def _shell_lines(source: str) -> str:
+    """``source`` with each ``!command`` line made a call, as IPython does with ``get_ipython().system``.
+
+    >>> _shell_lines("!nvidia-smi")
+    "__gpk_shell__('nvidia-smi')"
+    """
+    lines = []
+    for line in source.splitlines():
+        body = line.lstrip()
+        if body.startswith("!"):
+            line = f"{line[:len(line) - len(body)]}{_SHELL}({body[1:].strip()!r})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _shell(command: str) -> None:
+    """Run a cell's shell line and print what it prints; where the program is absent, say so.
+
+    The same on every machine where the program is missing (a shell's own "not found" text
+    differs from shell to shell), and the program's real output where it exists.
+
+    >>> _shell("no-such-program-here --flag")
+    no-such-program-here: not found on this machine, so this shell line shows nothing else
+    """
+    import shlex
+    import shutil
+    program = shlex.split(command)[0]
+    if shutil.which(program) is None:
+        print(f"{program}: not found on this machine, so this shell line shows nothing else")
+        return
+    proc = subprocess.run(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
+    print(proc.stdout, end="")
 
 
 def rule(text: str, char: str = "─") -> str:

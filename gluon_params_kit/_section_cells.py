@@ -10,7 +10,6 @@ and the output, never build a block or draw a random number.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Dict, List
 
 import numpy as onp
@@ -18,21 +17,12 @@ import numpy as onp
 from ._backbone import has_data, is_deferred
 from ._compat import gluon, mx
 from ._chapter_cells import param_listing
-from ._replay import Cell, Facts
+from ._replay import Cell, Facts, Section
 from .tree import named_parameters
+from ._section_model_construction import SECTION as MODEL_CONSTRUCTION
+from ._section_use_gpu import SECTION as USE_GPU
 
 __all__ = ["SECTIONS", "Section"]
-
-
-@dataclass(frozen=True)
-class Section:
-    """One section of the book: its key, titles, the book's file, its cells."""
-    key: str
-    title: str
-    title_vi: str
-    book_file: str
-    cells: List[Cell]
-    files: bool = False  # its cells write files: replay them in an empty folder
 
 
 def _shapes(block) -> Dict[str, tuple]:
@@ -294,6 +284,7 @@ def _r_compare(ns, out, _):
 # ----------------------------------------------------------------------------- cells
 
 SECTIONS: Dict[str, Section] = {
+    "model-construction": MODEL_CONSTRUCTION,
     "deferred-init": Section("deferred-init", "Deferred initialization", "Khởi tạo trễ", "deferred-init_vn.md", [
         Cell("1", "A network with unknown input size", '''from mxnet import init, np, npx
 from mxnet.gluon import nn
@@ -409,4 +400,5 @@ clone.load_parameters('mlp.params')''', _r_load_params),
         Cell("8", "The clone computes the same", '''yclone = clone(x)
 yclone == y''', _r_compare),
     ], files=True),
+    "use-gpu": USE_GPU,
 }

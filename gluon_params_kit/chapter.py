@@ -180,8 +180,9 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
                   book=book, file=file)
 
 
-#: The sections after the chapter that ``run_section`` replays, in the book's order.
-SECTIONS = ("deferred-init", "custom-layer", "read-write")
+#: The chapter's other sections that ``run_section`` replays, in the book's order (the first
+#: comes before "Parameter management", the others after it).
+SECTIONS = ("model-construction", "deferred-init", "custom-layer", "read-write", "use-gpu")
 
 
 def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduce: bool = True,
@@ -220,8 +221,8 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
 
     out = file or sys.stdout
     total = ReplayResult("all")
-    parts = [("chapter", "Parameter management (Quản lý Tham số)")] + [
-        (n, f"{_section(n).title} ({_section(n).title_vi})") for n in SECTIONS]
+    parts = [(n, f"{_section(n).title} ({_section(n).title_vi})") for n in SECTIONS]
+    parts.insert(1, ("chapter", "Parameter management (Quản lý Tham số)"))
     for name, title in parts:
         if not quiet:
             print(rule(f"{name}: {title}", "═"), file=out)

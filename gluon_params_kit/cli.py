@@ -30,7 +30,7 @@ from .errors import ParamsKitError
 __all__ = ["main"]
 
 
-_SECTIONS = ("deferred-init", "custom-layer", "read-write")  # chapter.SECTIONS, without mxnet
+_SECTIONS = ("model-construction", "deferred-init", "custom-layer", "read-write", "use-gpu")  # chapter.SECTIONS, without mxnet
 
 
 def _add_chapter(p: argparse.ArgumentParser) -> None:
