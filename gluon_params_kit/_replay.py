@@ -18,14 +18,19 @@ import ast
 import contextlib
 import io
 import json
+import math
 import os
+import platform
+import re
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-__all__ = ["Cell", "Facts", "ReplayResult", "Section", "fresh_process_outputs", "replay", "rule", "run_cell"]
+__all__ = ["ATOL", "Cell", "Facts", "RTOL", "ReplayResult", "Section", "book_dir", "book_fences", "compare_printed",
+           "fresh_process_outputs", "machine_note", "replay", "rule", "run_cell"]
 
 #: Every rule of a transcript has this many characters.
 RULE_WIDTH = 72
@@ -171,6 +176,11 @@ class ReplayResult:
         book: cell number -> what the book's code showed in a fresh process, or None
             when that replay was not asked for.
         book_error: why the fresh-process replay could not run, or None.
+        book_files: the book's Markdown files the cells' sources were compared with, or
+            None when those files were not at hand (then the fresh process ran the kit's
+            copy of the book's cells, and the closing line says so).
+        sources: cell number -> the kit's source for it (what both replays ran).
+        fences: cell number -> the book file's fence for it, when ``book_files`` is set.
     """
 
     def __init__(self, name: str = "chapter"):
@@ -180,13 +190,37 @@ class ReplayResult:
         self.failures: Dict[str, str] = {}
         self.book: Optional[Dict[str, str]] = None
         self.book_error: Optional[str] = None
+        self.book_files: Optional[List[str]] = None
+        self.sources: Dict[str, str] = {}
+        self.fences: Dict[str, str] = {}
 
     @property
     def differing(self) -> List[str]:
-        """Cells whose output is not the book's code's output (empty when not compared)."""
+        """Cells whose output is not the book's code's output, or whose source is not the
+        book file's fence (empty when not compared)."""
         if self.book is None:
             return []
-        return [k for k, v in self.outputs.items() if self.book.get(k) != v]
+        return [k for k, v in self.outputs.items() if self.book.get(k) != v
+                or (self.book_files is not None and self.fences.get(k) != self.sources.get(k))]
+
+    def merge(self, part: "ReplayResult") -> None:
+        """Add ``part``'s cells under ``'<part.name>/<key>'`` (how :func:`run_all` sums sections)."""
+        def keyed(d: Dict[str, Any]) -> Dict[str, Any]:
+            return {f"{part.name}/{k}": v for k, v in d.items()}
+        first = not self.outputs
+        self.outputs.update(keyed(part.outputs))
+        self.checks.update(keyed({k: part.checks.get(k, 0) for k in part.outputs}))
+        self.failures.update(keyed(part.failures))
+        self.sources.update(keyed(part.sources))
+        self.fences.update(keyed(part.fences))
+        if part.book is not None:
+            self.book = {**(self.book or {}), **keyed(part.book)}
+        if part.book_error is not None:
+            self.book_error = f"{part.name}: {part.book_error}"
+        if first:
+            self.book_files = None if part.book_files is None else list(part.book_files)
+        elif self.book_files is not None:
+            self.book_files = None if part.book_files is None else self.book_files + part.book_files
 
     @property
     def identical(self) -> bool:
@@ -203,7 +237,10 @@ class ReplayResult:
     def closing_line(self) -> str:
         """``chapter: 17 cells reproduced, N checks passed, 17/17 cells identical to the book's code``.
 
-        The last part appears only when the book's code was replayed in a fresh process.
+        The last part appears only when the book's code was replayed in a fresh process; it
+        counts a cell identical when its output equals that replay's and its source equals
+        the fence in the book's own file. Without the book's files at hand it says that only
+        the kit's copy of the cells was replayed.
         """
         n = len(self.outputs)
         line = f"{self.name}: {n} cells reproduced, {sum(self.checks.values())} checks passed"
@@ -214,12 +251,152 @@ class ReplayResult:
             line += f", the book's code could not be replayed: {self.book_error}"
         elif self.book is not None:
             line += f", {n - len(self.differing)}/{n} cells identical to the book's code"
+            if self.book_files is None:
+                line += (" as the kit copied it (the book's files are not at hand, so the cells' "
+                         "sources were not compared with them)")
             if self.differing:
                 line += " (different: " + ", ".join(self.differing) + ")"
         return line
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.closing_line()}>"
+
+
+# ----------------------------------------------------------------------------- the book's files
+
+_FENCE = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```\s*$", re.S | re.M)
+
+
+def book_dir() -> Optional[Path]:
+    """The folder of the book's Markdown files, or None where it is not at hand.
+
+    ``$GPK_BOOK_DIR`` when set, else ``shared/book`` beside the repository's checkout (the
+    folder holding ``gluon_params_kit/``); an installed wheel has none.
+    """
+    if os.environ.get("GPK_BOOK_DIR"):
+        found = Path(os.environ["GPK_BOOK_DIR"])
+    else:
+        package = next(p for p in Path(__file__).resolve().parents if p.name == "gluon_params_kit")
+        found = package.parent.parent / "shared" / "book"
+    return found if found.is_dir() else None
+
+
+def book_fences(text: str) -> List[str]:
+    """The code cells of a book file's Markdown: its ```` ```{.python .input} ```` fences, in order.
+
+    Each without its last newline; other fences (```` ```python ````) are prose, not cells.
+
+    >>> book_fences("x\\n```{.python .input  n=1}\\na = 1\\n```\\n```python\\nno\\n```\\n")
+    ['a = 1']
+    """
+    return [body[:-1] if body.endswith("\n") else body for body in _FENCE.findall(text)]
+
+
+# ----------------------------------------------------------------------------- printed numbers
+
+#: Printed floats agree when ``|a - b| <= ATOL + RTOL * max(|a|, |b|)``. MXNet's oneDNN picks
+#: its kernels by CPU (AVX-512, AVX2, SSE4.1, or none with MXNET_MKLDNN_ENABLED=0), and the
+#: float32 sums differ in their last bits: the book's small nets print values that move by up
+#: to a few units in the 8th significant digit (measured: at most 1.2e-6 relative), and values
+#: that are rounding noise around 0 (a centred layer's mean, ~3e-10) by up to 6e-11.
+RTOL = 1e-5
+ATOL = 1e-8
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)(?![\w.])")
+
+
+def _is_float(token: str) -> bool:
+    return any(c in token for c in ".eEna")  # 'n': nan and inf
+
+
+def compare_printed(stored: str, fresh: str, *, rtol: float = RTOL, atol: float = ATOL) -> List[str]:
+    """How two printouts of the same code differ beyond float rounding; empty when they agree.
+
+    Everything but the digits of printed floats must be the same: text, names, integers
+    (shapes, counts), line breaks, the count and order of numbers. Floats agree when
+    ``|a - b| <= atol + rtol * max(|a|, |b|)``; the spaces numpy pads a column with may change
+    with the digits, other spaces may not.
+
+    Args:
+        stored: one printout (a stored transcript, a notebook's stored output).
+        fresh: the other (today's replay on this machine).
+        rtol, atol: the float tolerance (module constants ``RTOL``, ``ATOL``).
+
+    Returns:
+        One line per difference (``line 3: 0.5 vs 0.6 ...``); empty when they agree.
+
+    >>> compare_printed("array([ 0.06240273, -0.1 ])", "array([ 0.06240274, -0.1 ])")
+    []
+    >>> compare_printed("[0.0173853 , 1.]", "[0.01738528, 1.]")
+    []
+    >>> compare_printed("(256, 20) 0.5", "(256, 21) 0.5")
+    ["line 1: '20' vs '21' (not a float: must be equal)"]
+    >>> compare_printed("w 0.5", "w 0.6")
+    ['line 1: 0.5 vs 0.6 (off by 0.1, tolerance 6.01e-06)']
+    """
+    a_lines, b_lines = stored.splitlines(), fresh.splitlines()
+    if len(a_lines) != len(b_lines):
+        return [f"{len(a_lines)} lines vs {len(b_lines)} lines"]
+    found: List[str] = []
+    for n, (a, b) in enumerate(zip(a_lines, b_lines), 1):
+        a_parts, b_parts = _NUMBER.split(a), _NUMBER.split(b)
+        a_nums, b_nums = _NUMBER.findall(a), _NUMBER.findall(b)
+        if len(a_nums) != len(b_nums) or _padless(a_parts) != _padless(b_parts):
+            found.append(f"line {n}: {a.strip()!r} vs {b.strip()!r}")
+            continue
+        for x, y in zip(a_nums, b_nums):
+            if not (_is_float(x) and _is_float(y)):
+                if x != y:
+                    found.append(f"line {n}: {x!r} vs {y!r} (not a float: must be equal)")
+                continue
+            fx, fy = float(x), float(y)
+            if math.isnan(fx) and math.isnan(fy) or fx == fy:
+                continue
+            if not (math.isfinite(fx) and math.isfinite(fy)):
+                found.append(f"line {n}: {x} vs {y}")
+                continue
+            tol = atol + rtol * max(abs(fx), abs(fy))
+            if not abs(fx - fy) <= tol:
+                found.append(f"line {n}: {x} vs {y} (off by {abs(fx - fy):.3g}, tolerance {tol:.3g})")
+    return found
+
+
+def _padless(parts: List[str]) -> List[str]:
+    """The text between numbers without the spaces that touch a number (numpy's column padding)."""
+    last = len(parts) - 1
+    return [(p.lstrip(" ") if i else p) if i == last else (p.lstrip(" ") if i else p).rstrip(" ")
+            for i, p in enumerate(parts)]
+
+
+def machine_note() -> str:
+    """Where a printout is made: CPU, its widest vector unit, kernel settings, versions.
+
+    The digits of printed floats depend on these (see ``RTOL``); stored transcripts and
+    notebooks say where they were made with this line.
+
+    >>> "Python " in machine_note()
+    True
+    """
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name") and cpu in ("", platform.machine(), platform.processor()):
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    isa = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_1", "SSE4.1"))
+                if flag in flags), "unknown vector unit")
+    knobs = [f"{k}={os.environ[k]}" for k in ("DNNL_MAX_CPU_ISA", "MXNET_MKLDNN_ENABLED") if k in os.environ]
+    try:
+        from importlib.metadata import version
+        mxnet = f"MXNet {version('mxnet')}"
+    except Exception:  # any metadata failure: say so rather than guess
+        mxnet = "MXNet (version unknown)"
+    return (f"{cpu} ({isa}; {', '.join(knobs) or 'default kernels'}), {platform.system()} "
+            f"{platform.machine()}, Python {platform.python_version()}, {mxnet}")
 
 
 # ----------------------------------------------------------------------------- fresh process
@@ -296,7 +473,8 @@ def _child_main() -> None:
 # ----------------------------------------------------------------------------- in process
 
 def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True, quiet: bool = False,
-           reproduce: bool = True, book: bool = False, files: bool = False, file=None) -> ReplayResult:
+           reproduce: bool = True, book: bool = False, files: bool = False, book_file: Optional[str] = None,
+           file=None) -> ReplayResult:
     """Replay ``cells`` in order in this process, printing and checking each output.
 
     Args:
@@ -308,6 +486,9 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
             state (this re-seeds the global generator; False leaves it alone).
         book: also replay the sources in a fresh process (in parallel) and compare.
         files: run in a new empty folder (the cells write files), removed afterwards.
+        book_file: the book's Markdown file these cells come from (``'parameters_vn.md'``);
+            with ``book``, each cell's source is compared with its fence there when
+            :func:`book_dir` finds the file.
         file: where to print (default ``sys.stdout``).
     """
     import mxnet as mx
@@ -317,6 +498,12 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
     out = file or sys.stdout
     child = _Child([c.source for c in cells], files=files, timeout=300) if book else None
     result = ReplayResult(name)
+    result.sources = {c.key: c.source for c in cells}
+    folder, fences = book_dir(), []
+    if book and book_file and folder is not None and (folder / book_file).is_file():
+        fences = book_fences((folder / book_file).read_text(encoding="utf-8"))
+        result.book_files = [book_file]
+        result.fences = dict(zip([c.key for c in cells], fences))
     was_np = mx.util.is_np_array()
     ns: dict = {"__name__": "__main__"}
     with contextlib.ExitStack() as stack:
@@ -364,6 +551,8 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
             result.book = dict(zip([c.key for c in cells], shown))
         except RuntimeError as exc:
             result.book_error = str(exc)
+        if result.book_files and len(fences) != len(cells):
+            result.book_error = f"{book_file} has {len(fences)} code cells, the kit {len(cells)}"
     if not quiet:
         print(result.closing_line(), file=out)
     return result

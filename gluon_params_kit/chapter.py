@@ -177,7 +177,7 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
     from ._chapter_cells import CELLS
 
     return replay(CELLS, name="chapter", checks=checks, quiet=quiet, reproduce=reproduce,
-                  book=book, file=file)
+                  book=book, book_file="parameters_vn.md", file=file)
 
 
 #: The chapter's other sections that ``run_section`` replays, in the book's order (the first
@@ -203,7 +203,7 @@ def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduc
     """
     section = _section(name)
     return replay(section.cells, name=name, checks=checks, quiet=quiet, reproduce=reproduce,
-                  book=book, files=section.files, file=file)
+                  book=book, files=section.files, book_file=section.book_file, file=file)
 
 
 def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, file=None) -> ReplayResult:
@@ -227,17 +227,7 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
         if not quiet:
             print(rule(f"{name}: {title}", "═"), file=out)
         kwargs = dict(checks=checks, quiet=quiet, book=book, file=out)
-        part = run(**kwargs) if name == "chapter" else run_section(name, **kwargs)
-        for key in part.outputs:
-            total.outputs[f"{name}/{key}"] = part.outputs[key]
-            total.checks[f"{name}/{key}"] = part.checks.get(key, 0)
-            if key in part.failures:
-                total.failures[f"{name}/{key}"] = part.failures[key]
-        if part.book is not None:
-            total.book = total.book or {}
-            total.book.update({f"{name}/{k}": v for k, v in part.book.items()})
-        if part.book_error is not None:
-            total.book_error = f"{name}: {part.book_error}"
+        total.merge(run(**kwargs) if name == "chapter" else run_section(name, **kwargs))
     if not quiet:
         print(total.closing_line(), file=out)
     return total

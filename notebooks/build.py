@@ -9,10 +9,12 @@ edition only: one source gives the Vietnamese notebook and, listed in ``EDITIONS
 English one with the same code cells.
 ``python notebooks/build.py [notebook ...]`` writes ``notebooks/<notebook>.ipynb`` and runs it
 top to bottom in a fresh kernel (so auto names and random values are a fresh process's),
-keeping the outputs. The sources are the truth; the .ipynb files are built from them.
+keeping the outputs, and notes in the notebook's metadata (``gluon_params_kit.outputs_made``)
+where and when they were made. The sources are the truth; the .ipynb files are built from them.
 """
 from __future__ import annotations
 
+import datetime
 import re
 import sys
 from pathlib import Path
@@ -89,6 +91,11 @@ def build(name: str, execute: bool = True, timeout: int = 600) -> Path:
     if execute:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(HERE)}}).execute()
+        # Printed float digits depend on the CPU's kernels: say where these outputs come from.
+        from gluon_params_kit._replay import machine_note
+        nb.metadata["gluon_params_kit"] = {"outputs_made": (
+            f"python notebooks/build.py {name} on {machine_note()}, {datetime.date.today().isoformat()}; "
+            "other machines print some floats with other last digits")}
     for i, cell in enumerate(nb.cells):  # stable ids keep rebuild diffs small
         cell["id"] = f"{name[:20]}-{i}"
     out = HERE / f"{name}.ipynb"

@@ -4,32 +4,33 @@ The book's Markdown is read from ../shared/book/ next to the repository (its cod
 the ```{.python .input} fences); the reference outputs come from the book's code run in a
 fresh Python process with plain MXNet (gluon_params_kit._replay).
 """
-import re
-from pathlib import Path
-
 import pytest
 
 from gluon_params_kit import chapter
 from gluon_params_kit._chapter_cells import CELLS
-from gluon_params_kit._replay import ReplayResult, fresh_process_outputs
-
-BOOK = Path(__file__).resolve().parents[1].parent / "shared" / "book"
-_FENCE = re.compile(r"^```\{\.python \.input[^}]*\}\n(.*?)^```\s*$", re.S | re.M)
+from gluon_params_kit._replay import ReplayResult, book_dir, book_fences, fresh_process_outputs
 
 
 def book_cells(name: str):
-    """The code fences of ``../shared/book/<name>`` in order, each without its last newline."""
-    path = BOOK / name
-    if not path.exists():
-        pytest.skip(f"the book's text is not next to this repository ({path})")
-    return [body[:-1] if body.endswith("\n") else body
-            for body in _FENCE.findall(path.read_text(encoding="utf-8"))]
+    """The code fences of the book's file ``name`` in order (skips where the book is not at hand)."""
+    folder = book_dir()
+    if folder is None or not (folder / name).is_file():
+        pytest.skip(f"the book's text is not next to this repository ({name})")
+    return book_fences((folder / name).read_text(encoding="utf-8"))
 
 
 def test_fence_reader_takes_every_fence_and_only_fences():
     text = ("intro\n```{.python .input  n=1}\na = 1\n\nb = 2\n```\n\ntext\n```python\nnot a cell\n```\n"
             "```{.python .input}\nprint(a)\n```\n")
-    assert _FENCE.findall(text) == ["a = 1\n\nb = 2\n", "print(a)\n"]
+    assert book_fences(text) == ["a = 1\n\nb = 2", "print(a)"]
+
+
+def test_the_book_is_found_beside_the_checkout_and_by_its_variable(tmp_path, monkeypatch):
+    assert book_dir() is not None and (book_dir() / "parameters_vn.md").is_file()
+    monkeypatch.setenv("GPK_BOOK_DIR", str(tmp_path))
+    assert book_dir() == tmp_path
+    monkeypatch.setenv("GPK_BOOK_DIR", str(tmp_path / "absent"))
+    assert book_dir() is None
 
 
 def test_chapter_cells_are_the_books_fences_character_for_character():
@@ -95,3 +96,29 @@ def test_a_failing_book_cell_is_reported_not_compared():
     assert not result.ok
     assert result.closing_line() == ("t: 1 cells reproduced, 0 checks passed, "
                                      "the book's code could not be replayed: cell 1 raised NameError")
+
+
+def test_the_claim_compares_sources_with_the_books_file(tmp_path, monkeypatch):
+    """A fence changed in the book's file makes that cell 'different' though outputs agree;
+    without the book's files the line says it compared the kit's copy only."""
+    folder = book_dir()
+    if folder is None:
+        pytest.skip("the book's text is not next to this repository")
+    text = (folder / "parameters_vn.md").read_text(encoding="utf-8")
+    assert text.count("init=init.Constant(1), force_reinit") == 1
+    (tmp_path / "parameters_vn.md").write_text(
+        text.replace("init=init.Constant(1), force_reinit", "init=init.Constant(2), force_reinit"),
+        encoding="utf-8")
+    monkeypatch.setenv("GPK_BOOK_DIR", str(tmp_path))
+    changed = chapter.run(quiet=True, book=True)
+    assert changed.differing == ["13"] and not changed.ok and not changed.failures
+    assert changed.closing_line().endswith(", 16/17 cells identical to the book's code (different: 13)")
+    (tmp_path / "parameters_vn.md").unlink()
+    absent = chapter.run(quiet=True, book=True)
+    assert absent.book_files is None and absent.identical and absent.ok
+    assert absent.closing_line().endswith(
+        ", 17/17 cells identical to the book's code as the kit copied it (the book's files are not at "
+        "hand, so the cells' sources were not compared with them)")
+    (tmp_path / "parameters_vn.md").write_text(text + "\n```{.python .input}\nextra = 1\n```\n", encoding="utf-8")
+    extra = chapter.run(quiet=True, book=True)
+    assert not extra.ok and extra.book_error == "parameters_vn.md has 18 code cells, the kit 17"
