@@ -1,11 +1,15 @@
-"""The three sections after the chapter: their cells as the book wrote them, and their checks.
+"""The chapter's other sections: their cells as the book wrote them, and their checks.
 
-Deferred initialization (``deferred-init_vn.md``, 9 cells), custom layers
-(``custom-layer_vn.md``, 9 cells) and file I/O (``read-write_vn.md``, 8 cells), from the same
-revision of the book as the chapter; ``tests/test_sections.py`` compares every cell with the
-book's fences. Each section starts in a fresh process in the book, so each is replayed from
-fresh names and a fresh generator. Checks follow ``_chapter_cells``: they read the namespace
-and the output, never build a block or draw a random number.
+Here: deferred initialization (``deferred-init_vn.md``, 9 cells), custom layers
+(``custom-layer_vn.md``, 9 cells) and file I/O (``read-write_vn.md``, 8 cells); layers and
+blocks (``model-construction_vn.md``, 8) and GPUs (``use-gpu_vn.md``, 15) have a module each
+and are listed in ``SECTIONS`` in the book's order. All five are from d2l-vi revision c9246742,
+the chapter "Parameter management" from c7091b76 (``../shared/book/README.md``; the code cells
+are identical at both). ``tests/test_sections.py`` compares every cell with the book's fences,
+and so does each replay with ``book=True`` when the book's files are at hand. Each section
+starts in a fresh process in the book, so each is replayed from fresh names and a fresh
+generator. Checks follow ``_chapter_cells``: they read the namespace and the output, never build
+a block or draw a random number.
 """
 from __future__ import annotations
 

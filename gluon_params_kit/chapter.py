@@ -187,11 +187,14 @@ SECTIONS = ("model-construction", "deferred-init", "custom-layer", "read-write",
 
 def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduce: bool = True,
                 book: bool = False, file=None) -> ReplayResult:
-    """Replay one of the sections after the chapter, as :func:`run` replays the chapter.
+    """Replay one of the chapter's other sections, as :func:`run` replays "Parameter management".
 
-    ``'deferred-init'`` (9 cells), ``'custom-layer'`` (9) or ``'read-write'`` (8; its cells
-    write their files into a new empty folder, removed afterwards). Each starts from a fresh
-    process's state, as each section of the book does. Arguments as for :func:`run`.
+    ``'model-construction'`` (8 cells), ``'deferred-init'`` (9), ``'custom-layer'`` (9),
+    ``'read-write'`` (8; its cells write their files into a new empty folder, removed
+    afterwards) or ``'use-gpu'`` (15; on ``try_gpu()``, which is the CPU where MXNet sees no
+    GPU; its ``!nvidia-smi`` line runs where that program exists and says so where not). Each
+    starts from a fresh process's state, as each section of the book does. Arguments as for
+    :func:`run`.
 
     Raises:
         ParamsKitError: an unknown section (the valid names are listed).
@@ -207,14 +210,16 @@ def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduc
 
 
 def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, file=None) -> ReplayResult:
-    """The chapter, then the three sections, each under its own heading; one result for all.
+    """The whole chapter in the book's order, each section under its own heading; one result.
 
-    Cell keys in the result are ``'chapter/1'`` .. ``'read-write/8'``; the closing line
-    counts all 43 cells (each replay's own line is printed after its cells).
+    Layers and blocks, parameter management (the chapter), deferred initialization, custom
+    layers, file I/O, GPUs. Cell keys in the result are ``'model-construction/1'`` ..
+    ``'chapter/1'`` .. ``'use-gpu/15'``; the closing line counts all 66 cells (each replay's
+    own line is printed after its cells).
 
     >>> r = run_all(quiet=True)
-    >>> r.ok, len(r.outputs), list(r.outputs)[17]
-    (True, 43, 'deferred-init/1')
+    >>> r.ok, len(r.outputs), list(r.outputs)[8], list(r.outputs)[25]
+    (True, 66, 'chapter/1', 'deferred-init/1')
     """
     import sys
     from ._replay import rule

@@ -43,10 +43,10 @@ def _add_chapter(p: argparse.ArgumentParser) -> None:
                    help="do not also run the book's code in a fresh process to compare outputs")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--section", choices=_SECTIONS,
-                       help="replay a section after the chapter instead: deferred initialization, "
-                            "custom layers, file I/O")
+                       help="replay another section of the chapter instead: layers and blocks, "
+                            "deferred initialization, custom layers, file I/O, GPUs")
     which.add_argument("--all", action="store_true",
-                       help="replay the chapter and the three sections after it")
+                       help="replay the whole chapter, all six sections in the book's order")
 
 
 def _run_chapter(args: argparse.Namespace) -> int:

@@ -23,7 +23,8 @@ PRIVATE_OWNER = "_backbone"
 #: Underscore names one module may import from another; empty: none may.
 ALLOWED_PRIVATE_IMPORTS: Set[Tuple[str, str, str]] = set()
 #: The book's modules and the command line: the core must not import them.
-OUTER = {"chapter", "_chapter_cells", "_section_cells", "_replay", "exercises", "cli", "__main__"}
+OUTER = {"chapter", "_chapter_cells", "_section_cells", "_section_model_construction", "_section_use_gpu",
+         "_replay", "exercises", "cli", "__main__"}
 
 
 def _modules() -> Dict[str, ast.Module]:
@@ -122,8 +123,8 @@ LAYERS = [
      "_convert", "_compare", "_file_stats",
      "_init_specs", "_init_run", "_summary", "_tying_report"},
     {"inspection", "initializers", "tying", "checkpoint", "training", "devices"},
-    {"chapter", "_chapter_cells", "_section_cells", "_replay", "exercises", "_doctor", "cli",
-     "__main__"},
+    {"chapter", "_chapter_cells", "_section_cells", "_section_model_construction", "_section_use_gpu",
+     "_replay", "exercises", "_doctor", "cli", "__main__"},
 ]
 
 
