@@ -398,7 +398,7 @@ big.initialize()
 y = big(x)
 print(gpk.summary(big, depth=1))
 keys = list(gpk.named_parameters(big))
-print(keys)
+print(len(keys), 'keys:', keys[:4], '...', keys[-2:])
 first = 16 * 20 + 16 + 16 * 16 + 16  # the first block sees 20 input features
 later = 2 * (16 * 16 + 16)
 assert y.shape == (2, 16) and len(big) == 3 and len(keys) == 12
