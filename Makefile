@@ -103,7 +103,7 @@ $(SMOKE_VENV)/.installed-test: setup.cfg setup.py
 smoke312:
 	@if [ -z "$(SMOKE_PYTHON)" ]; then echo "smoke312: no python3.12 here, skipped"; exit 0; fi; \
 	$(MAKE) --no-print-directory $(SMOKE_VENV)/.installed-test && \
-	$(SMOKE_VENV)/bin/python -c "import numpy, gluon_params_kit as k; from gluon_params_kit import _compat as c; \
+	$(SMOKE_VENV)/bin/python -c "import numpy, gluon_params_kit as k; from gluon_params_kit._core import compat as c; \
 	assert numpy.__version__.startswith('1.26'), numpy.__version__; assert c.SHIMMED_ALIASES, 'shim not active'; \
 	print('smoke312: numpy', numpy.__version__, 'shimmed', c.SHIMMED_ALIASES)" && \
 	$(SMOKE_VENV)/bin/python -m pytest -q

@@ -36,7 +36,7 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-from gluon_params_kit._stats import _host_view  # noqa: E402
+from gluon_params_kit._core.stats import _host_view  # noqa: E402
 from gluon_params_kit.devices import broadcast, checksum, replica_report, sync_replicas  # noqa
 
 MEMORY_LIMIT = 64 * 2**20

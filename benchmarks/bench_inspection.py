@@ -32,7 +32,7 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-from gluon_params_kit._stats import _host_view  # noqa: E402
+from gluon_params_kit._core.stats import _host_view  # noqa: E402
 from gluon_params_kit.inspection import stats, summary  # noqa: E402
 
 BINS = 16

@@ -103,7 +103,7 @@ def write_params(path: Path, total_bytes: int, seed: int, noise_every: int = 0) 
 
 STREAM_PASS = r'''
 import numpy as np
-from gluon_params_kit._header import read_header
+from gluon_params_kit._io.params import read_header
 def stream_pass(pa, pb, chunk=4 << 20):
     ha, hb = read_header(pa), read_header(pb)
     ba, bb = bytearray(chunk), bytearray(chunk)
@@ -128,7 +128,7 @@ def stream_pass(pa, pb, chunk=4 << 20):
 
 MEMMAP_PASS = r'''
 import numpy as np
-from gluon_params_kit._header import read_header
+from gluon_params_kit._io.params import read_header
 def memmap_pass(path):
     out = {}
     for name, info in read_header(path).items():
@@ -172,7 +172,7 @@ def main() -> None:
 
         if "inspect" in rows:
             cli = ("import io, contextlib\nfrom gluon_params_kit.cli import main\n"
-                   "import gluon_params_kit._file_stats\nsink = io.StringIO()\n")
+                   "import gluon_params_kit._core.file_stats\nsink = io.StringIO()\n")
             r = best_of({
                 "kit": (cli, "with contextlib.redirect_stdout(sink):\n"
                              f"    assert main(['inspect', {str(big)!r}, '--stats', '--json']) == 0"),

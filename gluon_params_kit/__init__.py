@@ -243,4 +243,4 @@ _sys.modules[__name__].__class__ = _Package
 # Importing mxnet with DMLC_ROLE=scheduler or server runs that node of a dist_sync cluster
 # (README, "A cluster"): `python -c "import gluon_params_kit"` has always started one.
 if _os.environ.get("DMLC_ROLE") in ("scheduler", "server"):
-    from . import _compat  # noqa: F401,E402
+    from ._core import compat as _compat  # noqa: F401,E402

@@ -6,6 +6,8 @@ nothing but ``mxnet.optimizer`` (complete by then), so a server can always load 
 """
 from mxnet.optimizer import Optimizer
 
+__all__ = ["AssignOnce"]
+
 
 class AssignOnce(Optimizer):
     """The next push of each key in ``keys`` becomes that key's value; every other update

@@ -51,6 +51,11 @@ if _entry is not None:
 
 import numpy as _onp  # noqa: E402
 
+__all__ = [
+    "NUMPY_VERSION", "PACKAGE_DIR", "SHADOWING", "SHIMMED_ALIASES", "inside_package_message",
+    "numpy_pin", "shadowing_entry",
+]
+
 # The aliases numpy 1.20 deprecated and 1.24 removed, with what they always meant.
 _REMOVED_ALIASES = {
     "bool": bool,

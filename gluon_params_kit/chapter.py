@@ -5,8 +5,8 @@ auto names in a fresh process) and work in both ``mx.nd`` and ``mx.np`` modes.
 """
 from __future__ import annotations
 
-from ._compat import gluon, is_np_array, mx
-from ._replay import ReplayResult, replay, run_cell
+from ._core.compat import gluon, is_np_array, mx
+from ._book.replay import ReplayResult, replay, run_cell
 
 nn = gluon.nn
 
@@ -174,7 +174,7 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
         >>> result.outputs['14']
         '42.0\\n'
     """
-    from ._chapter_cells import CELLS
+    from ._book.chapter_cells import CELLS
 
     return replay(CELLS, name="chapter", checks=checks, quiet=quiet, reproduce=reproduce,
                   book=book, book_file="parameters_vn.md", file=file)
@@ -222,7 +222,7 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     (True, 66, 'chapter/1', 'deferred-init/1')
     """
     import sys
-    from ._replay import rule
+    from ._book.replay import rule
 
     out = file or sys.stdout
     total = ReplayResult("all")
@@ -239,7 +239,7 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
 
 
 def _section(name: str):
-    from ._section_cells import SECTIONS as _ALL
+    from ._book.section_cells import SECTIONS as _ALL
     from .errors import ParamsKitError
 
     if name not in _ALL:
@@ -254,7 +254,7 @@ def book_cells() -> "dict[str, str]":
     >>> cells['14'].splitlines()[-1], cells['read-write/6']
     ('print(net[1].weight.data()[0, 0])', "net.save_parameters('mlp.params')")
     """
-    from ._chapter_cells import CELLS
+    from ._book.chapter_cells import CELLS
 
     cells = {c.key: c.source for c in CELLS}
     for name in SECTIONS:

@@ -9,22 +9,9 @@ import difflib
 from typing import Iterable, List, Sequence
 
 __all__ = [
-    "CheckpointError",
-    "CheckpointTypeError",
-    "CheckpointWriteError",
-    "DeviceError",
-    "InitializerError",
-    "InitializerTypeError",
-    "InspectionError",
-    "LoadWarning",
-    "ParamsKitError",
-    "PathError",
-    "PathTypeError",
-    "SelectionError",
-    "TieError",
-    "TieTypeError",
-    "closest",
-    "did_you_mean",
+    "CheckpointError", "CheckpointTypeError", "CheckpointWriteError", "DeviceError", "InitializerError",
+    "InitializerTypeError", "InspectionError", "LoadWarning", "ParamsKitError", "PathError",
+    "PathTypeError", "SelectionError", "TieError", "TieTypeError", "closest", "did_you_mean", "listing",
 ]
 
 

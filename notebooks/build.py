@@ -92,7 +92,7 @@ def build(name: str, execute: bool = True, timeout: int = 600) -> Path:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(HERE)}}).execute()
         # Printed float digits depend on the CPU's kernels: say where these outputs come from.
-        from gluon_params_kit._replay import machine_note
+        from gluon_params_kit._book.replay import machine_note
         nb.metadata["gluon_params_kit"] = {"outputs_made": (
             f"python notebooks/build.py {name} on {machine_note()}, {datetime.date.today().isoformat()}; "
             "other machines print some floats with other last digits")}

@@ -1,57 +1,147 @@
-"""The package's import boundaries (docs/architecture.md draws them).
+"""The package's plan, checked: folders by feature, and the import rules between them.
 
-Read from the source with ``ast``, so every import counts, also the ones inside functions:
-- no module imports another module's underscore names, except from :data:`PRIVATE_OWNER`
-  (the backbone's internals), and that module's own interface has no underscore names;
-- no import cycle between the package's modules;
-- the core (everything but the book's modules and the command line) imports neither the
-  book nor the command line.
+Every module of the package is read recursively with ``ast`` (imports inside functions count
+too), named by its dotted path inside the package (``_core.gluon``, ``tree`` for
+``tree/__init__.py``). The rules, by folder:
+
+- ``_io`` (the file layer) imports the standard library, numpy, ``errors``, the path grammar
+  ``_core.paths`` and itself, nothing else (and the ``safetensors`` library, lazily, where a
+  caller asks for its check);
+- ``_core.paths``, the path grammar, imports only ``errors`` and the standard library;
+- ``_core`` imports no feature, nor the book (``_book``, ``chapter``, ``exercises``) nor the
+  command line (``cli``): only itself, ``_io``, ``errors`` and ``_shim``;
+- a feature (a public module or folder) imports another feature only through its public
+  face (``tree``, never ``tree._render``);
+- a name imported from another module of the package is in that module's ``__all__``, and no
+  underscore name crosses modules;
+- no import cycle;
+- the file layer, the path grammar and the CLI's header-only commands work with mxnet blocked.
 """
 from __future__ import annotations
 
 import ast
-import inspect
+import os
 import pathlib
-from typing import Dict, List, Set, Tuple
+import subprocess
+import sys
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "gluon_params_kit"
-
-#: The one module whose names other modules may import even though it is private.
-PRIVATE_OWNER = "_backbone"
-#: Underscore names one module may import from another; empty: none may.
-ALLOWED_PRIVATE_IMPORTS: Set[Tuple[str, str, str]] = set()
-#: The book's modules and the command line: the core must not import them.
-OUTER = {"chapter", "_chapter_cells", "_section_cells", "_section_model_construction", "_section_use_gpu",
-         "_replay", "exercises", "cli", "__main__"}
-
-
-def _modules() -> Dict[str, ast.Module]:
-    return {f.stem: ast.parse(f.read_text(encoding="utf-8"), str(f))
-            for f in sorted(PACKAGE.glob("*.py"))}
+#: The public features: each a module or a folder whose ``__init__`` is its face.
+FEATURES = {"tree", "select", "inspection", "initializers", "tying", "checkpoint", "training", "devices"}
+#: The book's public modules and the command line: the outer ring.
+OUTER = {"chapter", "exercises", "cli", "__main__"}
+#: Located by path, so they stay at the top level (each says why in its docstring).
+TOP_BY_PATH = {"_shim", "_server_assign"}
+#: Third-party packages the file layer may import (``safetensors`` only lazily, for its check).
+IO_THIRD_PARTY = {"numpy", "safetensors"}
 
 
-def _imports(tree: ast.Module) -> List[Tuple[str, List[str]]]:
-    """(imported module, names imported from it) for every package-relative import."""
-    out = []
+def module_name(path: pathlib.Path, root: pathlib.Path = PACKAGE) -> str:
+    """``tree/__init__.py`` -> ``'tree'``, ``_core/gluon.py`` -> ``'_core.gluon'``, ``__init__.py`` -> ``'__init__'``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def read_modules(root: pathlib.Path = PACKAGE) -> Dict[str, Tuple[ast.Module, bool]]:
+    """Every module under ``root``, recursively: name -> (tree, is a package ``__init__``)."""
+    return {module_name(f, root): (ast.parse(f.read_text(encoding="utf-8"), str(f)), f.name == "__init__.py")
+            for f in sorted(root.rglob("*.py"))}
+
+
+def _package_of(name: str, is_package: bool) -> List[str]:
+    if name == "__init__":
+        return []
+    parts = name.split(".")
+    return parts if is_package else parts[:-1]
+
+
+def imports(name: str, tree: ast.Module, is_package: bool, known: Set[str]
+            ) -> Tuple[List[Tuple[str, List[str]]], Set[str]]:
+    """(package module, names imported from it) for each import of the package's own modules,
+    and the top-level names of other (third-party or standard) packages imported."""
+    inside: List[Tuple[str, List[str]]] = []
+    outside: Set[str] = set()
+    here = _package_of(name, is_package)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module is None:  # from . import x, y
-                out.extend((alias.name, []) for alias in node.names)
-            elif node.level == 1 or (node.module or "").startswith("gluon_params_kit."):
-                module = node.module if node.level == 1 else node.module.split(".")[1]
-                out.append((module.split(".")[0], [alias.name for alias in node.names]))
+            if node.level:
+                base = here[:len(here) - (node.level - 1)] if node.level > 1 else list(here)
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif (node.module or "").split(".")[0] == "gluon_params_kit":
+                target = node.module[len("gluon_params_kit."):] if "." in node.module else ""
+            else:
+                outside.add((node.module or "").split(".")[0])
+                continue
+            names = [a.name for a in node.names]
+            subs = [f"{target}.{n}" if target else n for n in names]
+            if all(s in known for s in subs) and names:
+                inside.extend((s, []) for s in subs)  # from . import display as D
+            else:
+                inside.append((target or "__init__", names))
         elif isinstance(node, ast.Import):
-            out.extend((alias.name.split(".")[1], []) for alias in node.names
-                       if alias.name.startswith("gluon_params_kit."))
-    return out
+            for alias in node.names:
+                if alias.name.split(".")[0] == "gluon_params_kit":
+                    inside.append((alias.name[len("gluon_params_kit."):] or "__init__", []))
+                else:
+                    outside.add(alias.name.split(".")[0])
+    return inside, outside
 
 
-def _graph() -> Dict[str, Set[str]]:
-    modules = _modules()
-    return {name: {m for m, _ in _imports(tree) if m in modules and m != name}
-            for name, tree in modules.items()}
+def _all_of(tree: ast.Module) -> Optional[Set[str]]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return None
+
+
+def _area(name: str) -> str:
+    """The folder or top-level module a module belongs to: ``'_core'``, ``'tree'``, ``'errors'``."""
+    return name.split(".")[0]
+
+
+def violations(modules: Dict[str, Tuple[ast.Module, bool]]) -> List[str]:
+    """Every broken rule of the module docstring, one line each."""
+    known = set(modules)
+    found: List[str] = []
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for name, (tree, is_package) in sorted(modules.items()):
+        inside, outside = imports(name, tree, is_package, known)
+        area = _area(name)
+        for target, names in inside:
+            if target not in known:
+                found.append(f"{name} imports {target!r}, which is not a module of the package")
+                continue
+            t_area = _area(target)
+            if area == "_io" and t_area != "_io" and target not in ("errors", "_core.paths") \
+                    and not (target == "__init__" and names == ["__version__"]):
+                found.append(f"{name} (file layer) imports {target}")
+            if area == "_core" and t_area not in ("_core", "_io", "errors", "_shim"):
+                found.append(f"{name} (core) imports {target}")
+            if name == "_core.paths" and target != "errors":
+                found.append(f"{name} (no mxnet) imports {target}")
+            if t_area in FEATURES | OUTER and t_area != area and target != t_area:
+                found.append(f"{name} imports {target}, not {t_area}'s public face")
+            if target != name and names and target != "__init__":
+                exported = _all_of(modules[target][0])
+                for n in names:
+                    if n.startswith("_"):
+                        found.append(f"{name} imports the private name {n} from {target}")
+                    elif exported is None or n not in exported:
+                        found.append(f"{name} imports {n} from {target}, not in its __all__")
+        if area == "_io" or name == "_core.paths":
+            bad = outside - stdlib - (IO_THIRD_PARTY if area == "_io" else set())
+            if bad:
+                found.append(f"{name} (file layer) imports {', '.join(sorted(bad))}")
+    cycle = _cycle({n: {t for t, _ in imports(n, tr, p, known)[0] if t in known and t != n and t != "__init__"}
+                    for n, (tr, p) in modules.items() if n != "__init__"})
+    if cycle:
+        found.append("import cycle: " + " -> ".join(cycle))
+    return found
 
 
 def _cycle(graph: Dict[str, Set[str]]) -> List[str]:
@@ -62,7 +152,7 @@ def _cycle(graph: Dict[str, Set[str]]) -> List[str]:
     def visit(node: str) -> List[str]:
         state[node] = 1
         stack.append(node)
-        for nxt in sorted(graph[node]):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
                 return stack[stack.index(nxt):] + [nxt]
             if nxt not in state:
@@ -81,79 +171,122 @@ def _cycle(graph: Dict[str, Set[str]]) -> List[str]:
     return []
 
 
-def test_no_private_names_cross_modules():
-    crossing = {(name, module, imported)
-                for name, tree in _modules().items() for module, names in _imports(tree)
-                for imported in names
-                if imported.startswith("_") and module != PRIVATE_OWNER}
-    assert crossing <= ALLOWED_PRIVATE_IMPORTS, sorted(crossing - ALLOWED_PRIVATE_IMPORTS)
+# ----------------------------------------------------------------------------- the package
+
+def test_the_package_keeps_every_rule():
+    assert violations(read_modules()) == []
 
 
-def test_the_backbone_interface_is_documented_and_has_no_underscore_names():
-    import gluon_params_kit._backbone as backbone
-    assert backbone.__doc__ and all(not n.startswith("_") for n in backbone.__all__)
-    for name in backbone.__all__:
-        obj = getattr(backbone, name)
-        if inspect.isfunction(obj) or inspect.isclass(obj):
-            assert obj.__doc__, f"_backbone.{name} has no docstring"
+def test_the_walk_sees_every_file_in_every_folder():
+    files = sorted(PACKAGE.rglob("*.py"))
+    modules = read_modules()
+    assert len(modules) == len(files) > 50
+    assert {"_core.gluon", "_core.paths", "_io.header", "tree._render", "checkpoint._remap",
+            "_book.replay", "cli._doctor"} <= set(modules)
 
 
-def test_no_import_cycles():
-    # __init__ loads the public modules lazily and nothing imports it back.
-    graph = {m: deps - {"__init__"} for m, deps in _graph().items() if m != "__init__"}
-    assert _cycle(graph) == []
+def test_the_top_level_shows_the_features():
+    top = sorted(p.name for p in PACKAGE.iterdir() if not p.name.startswith("__pycache__"))
+    folders = {p for p in top if (PACKAGE / p).is_dir()}
+    assert folders == {"_book", "_core", "_io", "checkpoint", "cli", "devices", "initializers", "inspection",
+                       "training", "tree", "tying"}
+    loose = {p[:-3] for p in top if p.endswith(".py")}
+    assert loose == {"__init__", "__main__", "errors", "select", "chapter", "exercises"} | TOP_BY_PATH
+    for private in ("_core", "_io", "_book"):  # private folders: empty __init__s, nothing runs on import
+        assert (PACKAGE / private / "__init__.py").read_text(encoding="utf-8") == ""
 
 
-def test_the_core_imports_neither_the_book_nor_the_cli():
-    core = {m: deps for m, deps in _graph().items() if m not in OUTER | {"__init__"}}
-    leaks = {m: sorted(deps & OUTER) for m, deps in core.items() if deps & OUTER}
-    assert leaks == {}
-
-
-#: The layers of the README's architecture table, first to last; a module imports
-#: only from its own layer or the ones before it.
-LAYERS = [
-    {"_shim", "_compat", "errors", "_gc"},
-    {"_backbone", "_validate", "_display", "_files", "_init_checks", "_summary_view", "_stats",
-     "_provenance", "_training_state", "_gpus"},
-    {"_report", "_patterns", "_render", "_fileheader", "_header", "_safetensors", "_npz",
-     "_formats", "_tied_layers"},
-    {"tree", "select"},
-    {"_layer_trace", "_remap", "_kvstore", "_trainer_kv", "_server_assign", "_load_report",
-     "_convert", "_compare", "_file_stats",
-     "_init_specs", "_init_run", "_summary", "_tying_report"},
-    {"inspection", "initializers", "tying", "checkpoint", "training", "devices"},
-    {"chapter", "_chapter_cells", "_section_cells", "_section_model_construction", "_section_use_gpu",
-     "_replay", "exercises", "_doctor", "cli", "__main__"},
-]
-
-
-def test_every_module_has_a_layer_and_imports_only_from_layers_before_it():
-    layer_of = {m: i for i, layer in enumerate(LAYERS) for m in layer}
-    graph = {m: deps - {"__init__"} for m, deps in _graph().items() if m != "__init__"}
-    assert sorted(set(graph) - set(layer_of)) == []
-    upward = sorted((m, d) for m, deps in graph.items() for d in deps
-                    if layer_of[d] > layer_of[m])
-    assert upward == []
-
-
-def test_the_readme_architecture_table_names_every_module():
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
-    missing = [m for m in _modules() if m != "__init__" and f"`{m}`" not in table]
+def test_every_private_module_declares_its_interface():
+    missing = [n for n, (tree, is_package) in read_modules().items()
+               if not is_package and n not in ("__main__",) and _all_of(tree) is None]
     assert missing == []
 
 
-def test_the_cycle_finder_finds_a_cycle():
-    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert _cycle({"a": {"b"}, "b": set()}) == []
+def test_the_readme_draws_every_folder():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    plan = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert [f for f in folders if f"{f}/" not in plan] == []
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from ._backbone import key_in\n", [("_backbone", ["key_in"])]),
-    ("def f():\n    from .tree import _x\n", [("tree", ["_x"])]),
-    ("from . import _display as D\n", [("_display", [])]),
-    ("from gluon_params_kit.select import make_matcher\n", [("select", ["make_matcher"])]),
+# ----------------------------------------------------------------------------- the rules can fail
+
+def _fake(**sources: str) -> Dict[str, Tuple[ast.Module, bool]]:
+    """Modules from source text; a name ending in ``/`` is a package (``'_io/'``)."""
+    return {name.rstrip("/").replace("/", "."): (ast.parse(src), name.endswith("/"))
+            for name, src in sources.items()}
+
+
+BASE = dict(**{"__init__": "", "errors": "__all__ = ['E']\nclass E(Exception): pass\n",
+               "_io/": "", "_core/": "", "tree/": "__all__ = ['walk']\nfrom .._core.gluon import walk\n",
+               "tree/_render": "__all__ = ['draw']\ndef draw(): pass\n",
+               "_core/gluon": "__all__ = ['walk']\nimport mxnet\ndef walk(): pass\n",
+               "_core/paths": "__all__ = ['parse_path']\ndef parse_path(): pass\n",
+               "_io/header": "__all__ = ['Header']\nimport numpy\nfrom ..errors import E\n"
+                             "from .._core.paths import parse_path\nclass Header: pass\n"})
+
+
+def test_a_clean_fake_package_passes():
+    assert violations(_fake(**BASE)) == []
+
+
+@pytest.mark.parametrize("module, source, message", [
+    ("_io/bad", "__all__ = []\nimport mxnet\n", "_io.bad (file layer) imports mxnet"),
+    ("_io/bad", "__all__ = []\nfrom .._core.gluon import walk\n", "_io.bad (file layer) imports _core.gluon"),
+    ("_core/bad", "__all__ = []\nfrom ..tree import walk\n", "_core.bad (core) imports tree"),
+    ("checkpoint/", "__all__ = []\nfrom ..tree._render import draw\n",
+     "checkpoint imports tree._render, not tree's public face"),
+    ("_core/bad", "__all__ = []\ndef f():\n    from .gluon import _hidden\n",
+     "_core.bad imports the private name _hidden from _core.gluon"),
+    ("_core/bad", "__all__ = []\nfrom .paths import unlisted\n",
+     "_core.bad imports unlisted from _core.paths, not in its __all__"),
+    ("_core/bad", "__all__ = []\nfrom .nowhere import x\n", "_core.bad imports '_core.nowhere', which is not"),
+    ("_core/paths", "__all__ = ['parse_path']\nfrom .gluon import walk\ndef parse_path(): pass\n",
+     "_core.paths (no mxnet) imports _core.gluon"),
 ])
-def test_imports_are_read_inside_functions_too(source, expected):
-    assert _imports(ast.parse(source)) == expected
+def test_a_broken_rule_is_named(module, source, message):
+    found = violations(_fake(**{**BASE, module: source}))
+    assert any(v.startswith(message) or message in v for v in found), found
+
+
+def test_a_cycle_is_found():
+    found = violations(_fake(**{**BASE, "_core/gluon": "__all__ = ['walk']\nfrom .paths import parse_path\n"
+                                                        "def walk(): pass\n",
+                                "_core/paths": "__all__ = ['parse_path']\nfrom .gluon import walk\n"
+                                               "def parse_path(): pass\n"}))
+    assert any(v.startswith("import cycle: _core.gluon -> _core.paths -> _core.gluon") for v in found), found
+
+
+# ----------------------------------------------------------------------------- no mxnet
+
+NO_MXNET = """
+import sys
+sys.modules['mxnet'] = None  # any import of mxnet now fails
+import importlib, pathlib
+import gluon_params_kit as gpk
+root = pathlib.Path(gpk.__file__).parent
+names = ['_core.paths', '_core.stats', '_core.file_stats'] + sorted('_io.' + p.stem for p in (root / '_io').glob('*.py') if p.stem != '__init__')
+for name in names:
+    importlib.import_module('gluon_params_kit.' + name)
+from gluon_params_kit._io.formats import read_header
+from gluon_params_kit._io.npz import write
+import numpy as np
+write(sys.argv[1], {'0.weight': np.ones((2, 3), 'float32'), '1.bias': np.zeros(2, 'float32')})
+header = read_header(sys.argv[1])
+print(len(names), header['[0].weight'].shape, header[(1, 'bias')].shape, header['0.weight'].dtype)
+from gluon_params_kit.cli import main
+for command in (['inspect', sys.argv[1]], ['inspect', '--stats', sys.argv[1]],
+                ['--version']):
+    assert main(command) == 0, command
+print('mxnet' in sys.modules and sys.modules['mxnet'] is not None)
+"""
+
+
+def test_the_file_layer_path_grammar_and_header_commands_need_no_mxnet(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", NO_MXNET, str(tmp_path / "w.npz")], capture_output=True,
+                          text=True, timeout=120, cwd=str(tmp_path),
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "9 (2, 3) (2,) float32"
+    assert lines[-1] == "False"

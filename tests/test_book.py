@@ -2,13 +2,13 @@
 
 The book's Markdown is read from ../shared/book/ next to the repository (its code cells are
 the ```{.python .input} fences); the reference outputs come from the book's code run in a
-fresh Python process with plain MXNet (gluon_params_kit._replay).
+fresh Python process with plain MXNet (gluon_params_kit._book.replay).
 """
 import pytest
 
 from gluon_params_kit import chapter
-from gluon_params_kit._chapter_cells import CELLS
-from gluon_params_kit._replay import ReplayResult, book_dir, book_fences, fresh_process_outputs
+from gluon_params_kit._book.chapter_cells import CELLS
+from gluon_params_kit._book.replay import ReplayResult, book_dir, book_fences, fresh_process_outputs
 
 
 def book_cells(name: str):
@@ -72,10 +72,10 @@ def test_run_with_book_says_identical_only_when_every_cell_is(book_outputs):
 
 
 def test_a_cell_that_raises_is_a_failure_and_stops_the_replay():
-    from gluon_params_kit import _chapter_cells as cells
-    from gluon_params_kit._replay import Cell
+    from gluon_params_kit._book import chapter_cells as cells
+    from gluon_params_kit._book.replay import Cell
     broken = [Cell(c.key, c.title, "net[5]" if c.key == "3" else c.source, c.check) for c in cells.CELLS]
-    from gluon_params_kit._replay import replay
+    from gluon_params_kit._book.replay import replay
     result = replay(broken, quiet=True)
     assert list(result.outputs) == ["1", "2", "3"] and list(result.failures) == ["3"]
     assert result.failures["3"].startswith("raised IndexError")

@@ -15,7 +15,7 @@ import pytest
 from mxnet import autograd, gluon, npx
 
 from gluon_params_kit import chapter, fresh_names, named_parameters
-from gluon_params_kit._chapter_cells import CELLS, Cell
+from gluon_params_kit._book.chapter_cells import CELLS, Cell
 from gluon_params_kit.errors import ParamsKitError
 from gluon_params_kit.exercises import (count_parameter_reads, deferred_init_demo, fixed_hidden_mlp_parameters,
                                          initializer_properties, sharing_savings, step_table,
@@ -158,7 +158,7 @@ def test_tied_cell_identity_and_gradient_is_sum_of_uses(replay):
 
 
 def test_checks_fail_when_a_cell_output_changes(monkeypatch):
-    from gluon_params_kit import _chapter_cells as cells
+    from gluon_params_kit._book import chapter_cells as cells
 
     changed = [Cell(c.key, c.title, c.source.replace("init.Constant(1)", "init.Constant(2)"),
                     c.check, c.before) for c in cells.CELLS]

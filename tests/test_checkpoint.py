@@ -1,4 +1,4 @@
-"""checkpoint.py and _header.py: atomic saves, all-or-nothing loads, remaps, the header reader.
+"""checkpoint and _io.params: atomic saves, all-or-nothing loads, remaps, the header reader.
 
 The header reader is checked against ``mx.nd.load`` on files MXNet itself writes (every
 dtype it saves, nd and np modes, list and dict forms, sparse, the two older record
@@ -22,8 +22,9 @@ from mxnet.gluon import nn
 
 from fixtures import CPU2, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from test_tree import architectures, build
-from gluon_params_kit import _convert, checkpoint
-from gluon_params_kit._header import read_array
+from gluon_params_kit import checkpoint
+from gluon_params_kit.checkpoint import _convert as _convert
+from gluon_params_kit._io.params import read_array
 from gluon_params_kit.checkpoint import (LoadReport, Remap, collapse_keys, convert, diff,
                                          export_npz, load, read_header, save)
 from gluon_params_kit.errors import CheckpointError
@@ -566,7 +567,7 @@ ATHERIS_TARGET = r"""
 import os, sys, tempfile
 import gluon_params_kit
 import atheris
-from gluon_params_kit import _header
+from gluon_params_kit._io import params as _header
 from gluon_params_kit.errors import CheckpointError
 
 for fn in (_header.read_header, _header._read_array, _header._Reader.shape,
@@ -633,7 +634,7 @@ def test_reports_render_as_text_and_html(tmp_path):
 
 
 def test_progress_bar_only_for_large_files():
-    from gluon_params_kit._compare import _progress
+    from gluon_params_kit.checkpoint._diff import _progress
     assert _progress(100 * 2**20, "small.params") is None
     bar = _progress(100 * 2**20 + 1, "big.params")
     assert bar is not None and bar.total == 100 * 2**20 + 1
@@ -641,7 +642,7 @@ def test_progress_bar_only_for_large_files():
 
 
 def test_iter_values_covers_the_array_in_order(tmp_path):
-    from gluon_params_kit._formats import iter_values
+    from gluon_params_kit._io.formats import iter_values
     values = onp.arange(1000, dtype="float64").reshape(10, 100)
     mx.nd.save(str(tmp_path / "c.params"), {"v": mx.nd.array(values, dtype="float64")})
     header = read_header(tmp_path / "c.params")
@@ -746,7 +747,7 @@ def test_save_leaves_sparse_arrays_and_np_shapes_to_mxnet(tmp_path):
 
 def test_a_full_disk_in_the_middle_of_the_kits_write_leaves_the_old_file(tmp_path, monkeypatch):
     import errno
-    from gluon_params_kit import _files
+    from gluon_params_kit._io import files as _files
     from gluon_params_kit.errors import CheckpointWriteError
     target = tmp_path / "net.params"
     net = initialized(book_mlp(), x_shape=MLP_X)

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 import gluon_params_kit
-from gluon_params_kit import _compat, _doctor
+from gluon_params_kit._core import compat as _compat
+from gluon_params_kit.cli import _doctor as _doctor
 from gluon_params_kit.cli import main
 from gluon_params_kit.devices import num_gpus
 
@@ -55,7 +56,7 @@ def test_shim_restores_only_missing_aliases(tmp_path):
                 raise AttributeError(name)
             return real_getattr(name)
         numpy.__getattr__ = __getattr__
-        from gluon_params_kit import _compat
+        from gluon_params_kit._core import compat as _compat
         print(sorted(_compat.SHIMMED_ALIASES) == sorted(gone | {'bool', 'int'}), numpy.bool is bool,
               numpy.int is int)
     """)

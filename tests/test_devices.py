@@ -11,9 +11,10 @@ import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from gluon_params_kit import _gpus, devices
-from gluon_params_kit import _stats as kit_stats
-from gluon_params_kit._kvstore import KEY_BASE, _next_key
+from gluon_params_kit import devices
+from gluon_params_kit.devices import _gpus as _gpus
+from gluon_params_kit._core import stats as kit_stats
+from gluon_params_kit._core.kvstore import KEY_BASE, _next_key
 from gluon_params_kit.devices import (available_contexts, broadcast, checksum, gpu_problems, move,
                                       replica_report, set_data_everywhere, sync_replicas,
                                       try_all_gpus, try_gpu)

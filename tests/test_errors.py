@@ -17,8 +17,8 @@ import gluon_params_kit
 from fixtures import CPU2, book_mlp, book_rgnet, tied_mlp
 from fixtures import array as _array
 from fixtures import initialized as _initialized
-from gluon_params_kit._compat import to_numpy
-from gluon_params_kit._kvstore import KEY_BASE, KEY_LIMIT, _next_key
+from gluon_params_kit._core.compat import to_numpy
+from gluon_params_kit._core.kvstore import KEY_BASE, KEY_LIMIT, _next_key
 from gluon_params_kit.checkpoint import Remap, convert, diff, export_npz, load, read_header, save
 from gluon_params_kit.devices import (
     broadcast,

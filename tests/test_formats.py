@@ -25,8 +25,8 @@ from safetensors import SafetensorError, safe_open  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
 
 from fixtures import book_rgnet, initialized, tied_mlp
-from gluon_params_kit import _formats
-from gluon_params_kit._fileheader import BFLOAT16
+from gluon_params_kit._io import formats as _formats
+from gluon_params_kit._io.header import BFLOAT16
 from gluon_params_kit.checkpoint import convert, diff, export_npz, load, read_header, save
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError

@@ -13,7 +13,7 @@ from mxnet import npx
 from mxnet.gluon import nn
 
 from gluon_params_kit import fresh_names
-from gluon_params_kit._compat import to_numpy
+from gluon_params_kit._core.compat import to_numpy
 from gluon_params_kit.chapter import MyInit, mlp
 from gluon_params_kit.initializers import (InitPlan, get_initializer, list_initializers,
                                            provenance, register_initializer, reinitialize)

@@ -17,7 +17,8 @@ import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from gluon_params_kit import _display, _stats
+from gluon_params_kit._core import display as _display
+from gluon_params_kit._core import stats as _stats
 from gluon_params_kit.inspection import (PROVENANCE_ATTR, ParamStats, Summary, plot_histograms,
                                          stats, summary)
 from fixtures import (CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initialized,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import gluon_params_kit as gpk
-from gluon_params_kit import _display, _shim
+from gluon_params_kit import _shim
+from gluon_params_kit._core import display as _display
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_MXNET = "import sys; sys.modules['mxnet'] = None\n"

@@ -45,7 +45,7 @@ def _replay() -> dict:
 
 
 def _agrees(stored: str, fresh: str, what: str) -> None:
-    from gluon_params_kit._replay import compare_printed
+    from gluon_params_kit._book.replay import compare_printed
     differences = compare_printed(stored, fresh)
     assert not differences, f"{what}: " + "; ".join(differences[:5])
 

@@ -14,7 +14,7 @@ import numpy as onp
 import pytest
 
 import gluon_params_kit as gpk
-from gluon_params_kit._backbone import join
+from gluon_params_kit._core.gluon import join
 from gluon_params_kit.tree import walk
 from mxnet import npx
 from mxnet.base import MXNetError

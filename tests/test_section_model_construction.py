@@ -10,9 +10,9 @@ import numpy as onp
 import pytest
 
 from gluon_params_kit import chapter
-from gluon_params_kit import _section_cells as sc
-from gluon_params_kit._replay import Cell, run_cell
-from gluon_params_kit._section_model_construction import SECTION, _shown
+from gluon_params_kit._book import section_cells as sc
+from gluon_params_kit._book.replay import Cell, run_cell
+from gluon_params_kit._book.model_construction import SECTION, _shown
 from gluon_params_kit.tree import fresh_names, named_parameters
 from test_book import book_cells
 

@@ -13,9 +13,9 @@ import mxnet as mx
 import numpy as onp
 import pytest
 
-from gluon_params_kit import _section_use_gpu as use_gpu
+from gluon_params_kit._book import use_gpu as use_gpu
 from gluon_params_kit import chapter
-from gluon_params_kit._replay import Cell
+from gluon_params_kit._book.replay import Cell
 from test_book import book_cells
 
 GPUS = mx.context.num_gpus()
@@ -119,7 +119,7 @@ def test_a_program_that_is_not_nvidia_smi_fails_cell_1(tmp_path, monkeypatch):
 
 
 def _with_cell(monkeypatch, key, old, new):
-    from gluon_params_kit import _section_cells as sc
+    from gluon_params_kit._book import section_cells as sc
 
     section = sc.SECTIONS["use-gpu"]
     cells = []

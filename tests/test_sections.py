@@ -12,8 +12,8 @@ import mxnet as mx
 import pytest
 
 from gluon_params_kit import chapter, cli
-from gluon_params_kit._replay import Cell
-from gluon_params_kit._section_cells import SECTIONS
+from gluon_params_kit._book.replay import Cell
+from gluon_params_kit._book.section_cells import SECTIONS
 from gluon_params_kit.errors import ParamsKitError
 from test_book import book_cells
 from transcripts import check_against_stored, claim, run_cli
@@ -77,7 +77,7 @@ def test_read_write_files_stay_in_their_own_folder(results, tmp_path, monkeypatc
 
 
 def test_a_changed_cell_fails_its_check(monkeypatch):
-    from gluon_params_kit import _section_cells as sc
+    from gluon_params_kit._book import section_cells as sc
 
     section = sc.SECTIONS["deferred-init"]
     cells = [Cell(c.key, c.title, c.source.replace("in_units=20", "in_units=21"), c.check, c.before)

@@ -1,11 +1,11 @@
-"""The host kernels of _stats: both summation paths, overflow, chunk edges, max_abs_diff."""
+"""The host kernels of _core.stats: both summation paths, overflow, chunk edges, max_abs_diff."""
 import numpy as np
 import pytest
 
 import gluon_params_kit  # noqa: F401
 import mxnet as mx
 
-from gluon_params_kit import _stats
+from gluon_params_kit._core import stats as _stats
 
 
 def _exact(values):

@@ -7,9 +7,9 @@ import pytest
 
 import gluon_params_kit  # noqa: F401
 
-from gluon_params_kit import _stats
-from gluon_params_kit._file_stats import file_stats
-from gluon_params_kit._formats import read_header
+from gluon_params_kit._core import stats as _stats
+from gluon_params_kit._core.file_stats import file_stats
+from gluon_params_kit._io.formats import read_header
 
 CHUNKS = 3 * _stats._CHUNKS_PER_WORKER + 1  # enough for three threads, the last run shorter
 

@@ -16,7 +16,7 @@ import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from gluon_params_kit import _summary_view
+from gluon_params_kit.inspection import _view as _summary_view
 from gluon_params_kit.inspection import InspectionError, Summary, summary
 from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 
@@ -333,5 +333,5 @@ def test_inputs_on_real_models_leave_them_unchanged(name):
 
 
 def _summary_view_shapes(out):
-    from gluon_params_kit._layer_trace import shapes_of
+    from gluon_params_kit.inspection._trace import shapes_of
     return shapes_of(out)

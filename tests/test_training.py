@@ -375,7 +375,7 @@ def test_dist_sync_resume_with_states_on_the_workers(tmp_path):
 
 def test_the_load_hook_takes_numpy_values_too():
     """Every format's loader calls the hook; one that reads numpy arrays may pass them."""
-    from gluon_params_kit._trainer_kv import before_assign
+    from gluon_params_kit.checkpoint._trainer_kv import before_assign
     net = _net(TWO)
     trainer = gluon.Trainer(net.collect_params(), "sgd", kvstore="device")
     _step(net, trainer, TWO, 0)
@@ -425,7 +425,7 @@ class _FakeDistStore:
 def test_dist_write_path_probes_the_servers_first(rank):
     from types import SimpleNamespace
     from gluon_params_kit._server_assign import AssignOnce
-    from gluon_params_kit._trainer_kv import _write_on_servers  # noqa: F401 (the path itself)
+    from gluon_params_kit.checkpoint._trainer_kv import _write_on_servers  # noqa: F401 (the path itself)
     net = _net([mx.cpu()])
     param = net[1].bias
     trainer = SimpleNamespace(_param2idx={param.name: 3},

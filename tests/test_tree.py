@@ -352,7 +352,7 @@ def test_path_index_answers_like_path_of_for_every_object():
 def test_key_index_fast_path_equals_the_full_one(build):
     # Without blocks of their own key scheme, attribute paths are Gluon's keys: the short
     # path must give exactly what the full one gives.
-    from gluon_params_kit import _backbone
+    from gluon_params_kit._core import gluon as _backbone
     net = build()
     blocks = {}
     keys, attrs = _backbone.gluon_keys(net), _backbone.attribute_paths(net, blocks)
@@ -366,7 +366,7 @@ def test_key_index_fast_path_equals_the_full_one(build):
 
 
 def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
-    from gluon_params_kit import _backbone
+    from gluon_params_kit._core import gluon as _backbone
     from mxnet.gluon import rnn
     index = _backbone.key_index(rnn.LSTM(4))
     assert index.canonical["l0_i2h_weight"] == "_unfused.0.i2h_weight"
@@ -377,8 +377,8 @@ def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
 
 def _both_drawings(net, **kw):
     """render_tree's plain drawing (keys read off its walk) and the one from Gluon's keys."""
-    from gluon_params_kit._backbone import key_index
-    from gluon_params_kit._render import _Drawing
+    from gluon_params_kit._core.gluon import key_index
+    from gluon_params_kit.tree._render import _Drawing
     args = (net, True, kw.get("max_depth"), kw.get("indent", 2))
     return _Drawing(*args, None).lines(), _Drawing(*args, key_index(net)).lines()
 
@@ -466,7 +466,7 @@ def test_render_tree_cuts_a_deep_net_and_still_finds_its_keys():
 
 
 def test_keys_are_attribute_paths_sees_own_key_schemes():
-    from gluon_params_kit._backbone import keys_are_attribute_paths
+    from gluon_params_kit._core.gluon import keys_are_attribute_paths
     plain = nn.Sequential()
     plain.add(nn.Dense(2), nn.Dense(3))
     assert keys_are_attribute_paths([b for _, b in walk(plain)])

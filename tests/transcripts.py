@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gluon_params_kit._replay import ATOL, RTOL, compare_printed, machine_note
+from gluon_params_kit._book.replay import ATOL, RTOL, compare_printed, machine_note
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -22,7 +22,7 @@ def header(command: str) -> str:
     return (f"# Made by `{command}` in a fresh process on {machine_note()}, "
             f"{datetime.date.today().isoformat()}.\n"
             "# One run's record: tests compare it with today's replay by "
-            "gluon_params_kit._replay.compare_printed (text, names,\n"
+            "gluon_params_kit._book.replay.compare_printed (text, names,\n"
             f"# integers and line breaks exact; floats to |a - b| <= {ATOL:g} + {RTOL:g} * max(|a|, |b|)).\n")
 
 
@@ -53,7 +53,7 @@ def check_against_stored(name: str, fresh: str, command: str) -> None:
 
 def claim(n: int) -> str:
     """How a closing line of ``n`` cells, all identical, ends here (with or without the book's files)."""
-    from gluon_params_kit._replay import book_dir
+    from gluon_params_kit._book.replay import book_dir
     return f", {n}/{n} cells identical to the book's code" + ("" if book_dir() else (
         " as the kit copied it (the book's files are not at hand, so the cells' sources were not "
         "compared with them)"))

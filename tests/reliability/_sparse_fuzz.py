@@ -18,7 +18,7 @@ import mxnet as mx  # noqa: E402
 import numpy as onp  # noqa: E402
 
 from _sparse_files import index_regions, patched, write_sparse  # noqa: E402
-from gluon_params_kit._header import read_array  # noqa: E402
+from gluon_params_kit._io.params import read_array  # noqa: E402
 from gluon_params_kit.checkpoint import diff, export_npz, read_header  # noqa: E402
 from gluon_params_kit.errors import CheckpointError  # noqa: E402
 

@@ -13,8 +13,8 @@ import numpy as onp
 import pytest
 from mxnet.gluon import nn
 
-import gluon_params_kit._convert as convert_mod
-import gluon_params_kit._files as files
+import gluon_params_kit.checkpoint._convert as convert_mod
+import gluon_params_kit._io.files as files
 from gluon_params_kit import fresh_names
 from gluon_params_kit.checkpoint import Remap, convert, export_npz, load, read_header, save
 from gluon_params_kit.cli import main

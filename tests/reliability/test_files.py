@@ -13,7 +13,7 @@ import numpy as onp
 import pytest
 
 from gluon_params_kit import checkpoint
-from gluon_params_kit._files import check_target
+from gluon_params_kit._io.files import check_target
 from gluon_params_kit.checkpoint import Remap, convert, diff, export_npz, load, read_header, save
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError, ParamsKitError

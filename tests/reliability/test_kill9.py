@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gluon_params_kit._files import TEMP_SUFFIX, remove_stale_temps
+from gluon_params_kit._io.files import TEMP_SUFFIX, remove_stale_temps
 from gluon_params_kit.checkpoint import save
 
 from ._util import listing, small_net

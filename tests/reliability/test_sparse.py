@@ -15,7 +15,7 @@ import numpy as onp
 import pytest
 from mxnet.gluon import nn
 
-from gluon_params_kit._header import read_array
+from gluon_params_kit._io.params import read_array
 from gluon_params_kit.checkpoint import diff, export_npz, load, read_header
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError

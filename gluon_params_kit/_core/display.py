@@ -1,0 +1,210 @@
+"""Text and HTML rendering for the kit's result objects: aligned tables, sizes, sparklines.
+
+Private: the public objects (``Summary``...) call these; nothing here knows about MXNet.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+__all__ = [
+    "HTML_STYLE", "format_bytes", "format_count", "format_float", "format_shape", "html_table",
+    "known_shape", "known_size", "plural", "progress", "sparkline", "text_table",
+]
+
+#: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: Sequence[int]) -> str:
+    """One character per histogram bin, its height proportional to the bin's count.
+
+    >>> sparkline([0, 1, 4, 8, 4, 1, 0])
+    ' ▁▄█▄▁ '
+    >>> sparkline([])
+    ''
+    """
+    counts = [int(c) for c in counts]
+    top = max(counts, default=0)
+    if top <= 0:
+        return " " * len(counts)
+    chars = []
+    for c in counts:
+        if c <= 0:
+            chars.append(" ")
+        else:
+            level = max(1, math.ceil(c * len(SPARK_LEVELS) / top)) - 1
+            chars.append(SPARK_LEVELS[level])
+    return "".join(chars)
+
+
+def plural(n: int, word: str) -> str:
+    """``'1 tensor'``, ``'2 tensors'``.
+
+    >>> plural(1, 'tensor'), plural(2, 'tensor')
+    ('1 tensor', '2 tensors')
+    """
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def format_count(n: Optional[int]) -> str:
+    """An integer with thousands separators; ``None`` (unknown yet) as ``?``.
+
+    >>> format_count(1234567), format_count(None)
+    ('1,234,567', '?')
+    """
+    return "?" if n is None else f"{n:,}"
+
+
+def format_bytes(n: Optional[int]) -> str:
+    """A byte count in B / KiB / MiB / GiB with one decimal; ``None`` as ``?``.
+
+    >>> format_bytes(40), format_bytes(10280), format_bytes(3 * 2**30)
+    ('40 B', '10.0 KiB', '3.0 GiB')
+    """
+    if n is None:
+        return "?"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024.0
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_float(x: Optional[float], digits: int = 4) -> str:
+    """A float in ``digits`` significant digits; ``None`` as ``-``.
+
+    >>> format_float(0.0123456), format_float(None), format_float(float('nan'))
+    ('0.01235', '-', 'nan')
+    """
+    if x is None:
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int], ...]]:
+    """A Parameter's shape with each dimension not known yet (``0`` in nd mode, ``-1`` in
+    np mode) as ``None``, the form records use.
+
+    >>> known_shape((256, 0)), known_shape((3, -1)), known_shape(None)
+    ((256, None), (3, None), None)
+    """
+    return None if shape is None else tuple(None if d is None or d <= 0 else int(d) for d in shape)
+
+
+def known_size(shape: Optional[Sequence[int]]) -> Optional[int]:
+    """The number of values of a shape whose dimensions are all known, else ``None``.
+
+    >>> known_size((256, 20)), known_size((256, 0)), known_size(()), known_size(None)
+    (5120, None, 1, None)
+    """
+    known = known_shape(shape)
+    return None if known is None or None in known else math.prod(known)
+
+
+def format_shape(shape: Optional[Sequence[Optional[int]]]) -> str:
+    """A shape as ``(256, ?)``: unknown dimensions (``None``) as ``?``.
+
+    >>> format_shape((256, None)), format_shape((10,)), format_shape(None)
+    ('(256, ?)', '(10,)', '?')
+    """
+    if shape is None:
+        return "?"
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+               right: Sequence[bool], gap: int = 2) -> List[str]:
+    """Lines of an aligned table: header, a rule, then rows (``right[i]`` right-aligns column i).
+
+    >>> print("\\n".join(text_table(["a", "n"], [["x", "1"], ["yy", "10"]], [False, True])))
+    a    n
+    ------
+    x    1
+    yy  10
+    """
+    columns = list(zip(headers, *rows))
+    widths = [max(map(len, column)) for column in columns]
+    # column by column (C loops), then row by row: 10^5-row tables stay cheap
+    padded = [list(map(str.rjust if r else str.ljust, column, itertools.repeat(w)))
+              for column, w, r in zip(columns, widths, right)]
+    sep = " " * gap
+    lines = [sep.join(parts).rstrip() for parts in zip(*padded)] or [""] * (1 + len(rows))
+    return lines[:1] + ["-" * (sum(widths) + gap * (len(widths) - 1))] + lines[1:]
+
+
+def aligned(rows: Sequence[Sequence[str]], columns: int, gap: int = 2) -> List[str]:
+    """Rows whose first ``columns`` cells are padded into columns, the rest as they are;
+    empty cells take no room and trailing blanks are cut (a tree's parameter lines).
+
+    >>> aligned([["0.weight", "(3, 2)", "shared: 1.weight"], ["0.bias", "(3,)", ""]], 2)
+    ['0.weight  (3, 2)  shared: 1.weight', '0.bias    (3,)']
+    """
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(columns)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:columns], widths)] + list(r[columns:])
+        out.append((" " * gap).join(c for c in cells if c).rstrip())
+    return out
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool],
+               classes: Optional[Dict[int, str]] = None) -> str:
+    """An HTML ``<table>`` with escaped cells; right-aligned columns get the class ``r``,
+    and ``classes`` maps a column index to a further CSS class (see :data:`HTML_STYLE`).
+
+    >>> html_table(["n"], [["<b>"]], [True]).split("<tbody>")[1]
+    '<tr><td class="r">&lt;b&gt;</td></tr></tbody></table>'
+    """
+    classes = classes or {}
+    attrs = []
+    for i, r in enumerate(right):
+        names = " ".join(n for n in ("r" if r else "", classes.get(i, "")) if n)
+        attrs.append(f' class="{names}"' if names else "")
+    head = "".join(f"<th{attrs[i]}>{html.escape(h)}</th>" for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f"<td{attrs[i]}>{html.escape(c)}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f'<table class="gpk"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+#: CSS for :func:`html_table` output: left-aligned cells, ``r`` right, ``spark`` monospace.
+HTML_STYLE = ("<style>table.gpk td,table.gpk th{text-align:left}"
+              "table.gpk td.r,table.gpk th.r{text-align:right}"
+              "table.gpk .spark{font-family:monospace;white-space:pre}</style>")
+
+
+#: Reads larger than this show a progress bar (tqdm), or once say how to get one.
+PROGRESS_BYTES = 100 * 2**20
+_hinted = False
+
+
+def progress(total: int, label: str, *, stream=None):
+    """A tqdm bar on stderr for reads over :data:`PROGRESS_BYTES`, else ``None``.
+
+    Without tqdm, the first long read of the process says once (on stderr) how to get a
+    bar, and returns ``None``; the caller then reads without one.
+
+    >>> progress(10, "small.params") is None
+    True
+    """
+    if total <= PROGRESS_BYTES:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        global _hinted
+        if not _hinted:
+            _hinted = True
+            import sys
+            print(f"reading {format_bytes(total)} from {label}; for a progress bar: "
+                  f"pip install tqdm  (or the kit's extra: gluon_params_kit[progress])",
+                  file=stream or sys.stderr)
+        return None
+    import os
+    return tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(label), leave=False)

@@ -1,0 +1,140 @@
+"""Provenance records that know when they went stale.
+
+A record (rule, spec, seed) is written when an ``InitPlan`` produces a Parameter's values.
+Gluon can replace those values behind the kit's back: ``initialize(force_reinit=True)``
+builds new arrays, ``load_parameters`` / ``set_data`` write new values into the old ones.
+Training also changes the values, but the record stays true: those values grew from
+what the rule made. So each record remembers
+
+- the arrays it was made for (a weak reference to the first replica's handle: a
+  re-initialization makes new arrays), and the shape tuple the Parameter had (``set_data``
+  and ``load_parameters`` assign a new one; training never does),
+- a fingerprint: up to 16 values at evenly spaced positions, gathered on MXNet's engine
+  when the record is made (no wait).
+
+A record is stale when the arrays or the shape tuple were replaced *and* the fingerprint
+changed (a forward pass that re-infers shapes, or a ``reset_ctx`` that copies the same
+values, is not a replacement). ``gpk.load`` marks the Parameters it loads stale directly,
+and ``gpk.move`` lets a current record follow the arrays it rebuilds. Left: a Parameter
+trained and *then* rebuilt by Gluon (``reset_ctx``, a re-inferring forward) shows stale,
+the safe side (a wrong record never shows as current). Only a Parameter whose arrays
+or shape tuple were replaced costs a look at its values (a 16-value gather).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Dict, Optional
+
+import numpy as onp
+
+from .gluon import arrays
+from .compat import mx
+
+__all__ = ["MARK_ATTR", "PROVENANCE_ATTR", "carried", "mark_stale", "read", "record"]
+
+#: The attribute each initialized Parameter carries: dict(rule=str, spec=str, seed=int|None).
+PROVENANCE_ATTR = "_params_kit_provenance"
+MARK_ATTR = "_params_kit_provenance_mark"
+_SAMPLES = 16
+
+
+class _Mark:
+    """What a record was made for: the arrays, the shape tuple, a fingerprint."""
+
+    def __init__(self, param, values):
+        self.handle: Any = None  # set by adopt() once Gluon made the arrays
+        self.shape = param._shape
+        self.fingerprint = _gather(values)
+        self.stale: Optional[str] = None
+
+    def adopt(self, param) -> None:
+        """Follow ``param``'s current arrays and shape tuple (same values)."""
+        self.handle, self.shape = weakref.ref(arrays(param)[0].handle), param._shape
+
+    def same_arrays(self, param) -> bool:
+        first = arrays(param)[0] if arrays(param) else None
+        return first is not None and self.handle is not None and self.handle() is first.handle
+
+    def reason(self, param) -> Optional[str]:
+        if self.stale is not None:
+            return self.stale
+        if arrays(param) is None:
+            return "the parameter has no values any more (deferred or not initialized)"
+        same_arrays = self.same_arrays(param)
+        if same_arrays and param._shape is self.shape:
+            return None  # the fast path: nothing replaced since the last look
+        if not _same(self.fingerprint, _gather(arrays(param)[0])):
+            # set_data (load_parameters) assigns a new shape tuple; re-initializing does not
+            self.stale = ("values replaced after this record was made (re-initialized)"
+                          if param._shape is self.shape else
+                          "values overwritten after this record was made (set_data / "
+                          "load_parameters)")
+            return self.stale
+        self.adopt(param)  # same values: follow the new arrays
+        return None
+
+
+def _gather(array) -> Any:
+    flat = array.as_nd_ndarray().reshape(-1)
+    n = flat.shape[0]
+    if n == 0:
+        return mx.nd.zeros((0,), ctx=flat.context, dtype=flat.dtype)
+    idx = onp.unique(onp.linspace(0, n - 1, min(n, _SAMPLES)).astype("int64"))
+    return mx.nd.take(flat, mx.nd.array(idx, ctx=flat.context, dtype="int64"))
+
+
+def _same(a, b) -> bool:
+    x, y = a.asnumpy(), b.asnumpy()
+    return x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
+
+
+def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int]) -> None:
+    """Write ``param``'s provenance record, made for ``values`` (what the rule produced)."""
+    setattr(param, PROVENANCE_ATTR, {"rule": rule, "spec": spec, "seed": seed})
+    mark = param.__dict__[MARK_ATTR] = _Mark(param, values)
+
+    # The initializer fills ``values`` right before Gluon copies them into new arrays
+    # (``Parameter._init_impl``, next in the same call): a one-shot hook on this
+    # Parameter adopts those arrays, then removes itself.
+    def init_impl(data, ctx_list):
+        param.__dict__.pop("_init_impl", None)
+        type(param)._init_impl(param, data, ctx_list)
+        if param.__dict__.get(MARK_ATTR) is mark and arrays(param):
+            mark.adopt(param)
+    param.__dict__["_init_impl"] = init_impl
+
+
+def mark_stale(param, reason: str) -> None:
+    """Say that ``param``'s record no longer describes its values (e.g. a load)."""
+    mark = param.__dict__.get(MARK_ATTR)
+    if getattr(param, PROVENANCE_ATTR, None) is not None:
+        if mark is None:
+            mark = param.__dict__[MARK_ATTR] = _Mark.__new__(_Mark)
+        mark.stale = reason
+
+
+def carried(param) -> Callable[[], None]:
+    """Call before an operation that rebuilds ``param``'s arrays with the same values
+    (``gpk.move``); call what it returns afterwards: a current record follows the new
+    arrays (Gluon's own ``reset_ctx`` after training shows stale: the values changed
+    since the record and the arrays were rebuilt, as by a re-initialization)."""
+    mark = param.__dict__.get(MARK_ATTR)
+    current = mark is not None and read(param) is not None and "stale" not in read(param)
+
+    def after() -> None:
+        if current and arrays(param):
+            mark.adopt(param)
+    return after
+
+
+def read(param) -> Optional[Dict[str, Any]]:
+    """The record (a copy), ``{'stale': reason, 'previous': record}`` when it went stale,
+    or None when the kit never initialized ``param``."""
+    rec = getattr(param, PROVENANCE_ATTR, None)
+    if rec is None:
+        return None
+    mark = param.__dict__.get(MARK_ATTR)
+    reason = None if mark is None else mark.reason(param)
+    if reason is None:
+        return dict(rec)
+    return {"stale": reason, "previous": dict(rec)}

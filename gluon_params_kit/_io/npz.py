@@ -1,0 +1,273 @@
+"""``.npz`` files: the header from the zip directory and each ``.npy`` header, data unread.
+
+An ``.npz`` is a zip of ``NAME.npy`` members. :func:`read_header` reads the central
+directory, then each member's local header and ``.npy`` header (magic, version, dtype,
+shape, order) and nothing more; a stored (not deflated) member's data offset in the file is
+known from those, so its values can be streamed like any other format's. Only plain
+numeric dtypes are accepted (never an object dtype: no pickle), and each member's size
+must be exactly what its ``.npy`` header says. Writing streams each array into its member.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import os
+import struct
+import threading
+import time
+import zipfile
+import zlib
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Mapping, Tuple
+
+import numpy as onp
+from numpy.lib import format as npy
+
+from .header import BFLOAT16, ArrayInfo, Header
+from .files import WRITE_BEHIND_CHUNK, open_source, start_writeback
+from ..errors import CheckpointError
+
+__all__ = ["MAX_KEY_BYTES", "read_header", "read_arrays", "iter_member", "write"]
+
+#: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
+MAX_KEY_BYTES = 0xFFFF
+_LOCAL = struct.Struct("<IHHHHHIIIHH")  # zip local file header (30 bytes)
+_BAD_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
+            NotImplementedError, zlib.error, struct.error, SyntaxError)
+
+
+def _fail(path: str, what: str) -> CheckpointError:
+    return CheckpointError(f"cannot read {path!r} as .npz: {what}")
+
+
+def read_header(path: Any) -> Header:
+    """Names, shapes and dtypes of a ``.npz`` (``numpy.savez``, ``export_npz``), data unread.
+
+    >>> import os, tempfile, numpy as np
+    >>> f = os.path.join(tempfile.mkdtemp(), 'x.npz')
+    >>> np.savez(f, w=np.ones((2, 3), np.float32), b=np.zeros(2, np.int64))
+    >>> h = read_header(f); [(k, a.shape, a.dtype) for k, a in h.items()]
+    [('w', (2, 3), 'float32'), ('b', (2,), 'int64')]
+    """
+    f, path = open_source(path)
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            with zipfile.ZipFile(f) as z:
+                arrays = [_member(z, f, path, info, i) for i, info in enumerate(z.infolist())]
+        except CheckpointError:
+            raise
+        except _BAD_ZIP as exc:
+            raise _fail(path, f"{type(exc).__name__}: {exc}") from None
+    names = [a.name for a in arrays]
+    if len(set(names)) != len(names):
+        raise _fail(path, "two members have the same name")
+    np_shape = any(a.size == 0 or a.shape == () for a in arrays)
+    return Header(path, size, arrays, True, format="npz", np_shape=np_shape)
+
+
+def _member(z: zipfile.ZipFile, f, path: str, info: zipfile.ZipInfo, i: int) -> ArrayInfo:
+    if not info.filename.endswith(".npy"):
+        raise _fail(path, f"member {info.filename!r} is not an .npy array")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _fail(path, f"member {info.filename!r} uses compression {info.compress_type}; "
+                          f"only stored and deflated members are read")
+    with z.open(info) as m:
+        shape, fortran, dtype, hlen = _npy_header(m, path, info.filename)
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * dtype.itemsize
+    if info.file_size != hlen + nbytes:
+        raise _fail(path, f"member {info.filename!r} holds {info.file_size - hlen} bytes of "
+                          f"data, not the {nbytes} its .npy header says")
+    offset = -1
+    if info.compress_type == zipfile.ZIP_STORED:
+        f.seek(info.header_offset)
+        fields = _LOCAL.unpack(f.read(_LOCAL.size))
+        offset = info.header_offset + _LOCAL.size + fields[9] + fields[10] + hlen
+    name = info.filename[:-4]
+    kind = "bfloat16" if dtype == BFLOAT16 else dtype.name
+    return ArrayInfo(name, shape, kind, "default", "", offset, nbytes, 0, i, member=info.filename,
+                     fortran_order=fortran and len(shape) > 1)
+
+
+def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.dtype, int]:
+    try:
+        version = npy.read_magic(m)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"unknown .npy version {version}")
+        hsize = struct.unpack("<H" if version == (1, 0) else "<I",
+                              m.read(2 if version == (1, 0) else 4))[0]
+        if hsize > 1 << 20:
+            raise ValueError(f"an .npy header of {hsize} bytes")
+        text = m.read(hsize)
+        if len(text) != hsize:
+            raise ValueError("the .npy header is truncated")
+        d = ast.literal_eval(text.decode("latin1" if version < (3, 0) else "utf8"))
+        if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+            raise ValueError(f"the .npy header is not a descr/fortran_order/shape dict: {d!r:.80}")
+        shape, fortran, descr = d["shape"], d["fortran_order"], d["descr"]
+        if not isinstance(shape, tuple) or not all(isinstance(x, int) and x >= 0 for x in shape):
+            raise ValueError(f"invalid shape {shape!r}")
+        if not isinstance(fortran, bool):
+            raise ValueError(f"invalid fortran_order {fortran!r}")
+        dtype = npy.descr_to_dtype(descr)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (whatever a damaged header makes numpy raise)
+        raise _fail(path, f"member {member!r}: {exc}") from None
+    if dtype.hasobject or (dtype.names and dtype != BFLOAT16) or dtype.kind not in "biufcV":
+        raise _fail(path, f"member {member!r} has dtype {dtype}: only plain numeric arrays are "
+                          f"read (never objects, which would need pickle)")
+    return tuple(shape), fortran, dtype, (6 + 2 + (2 if version == (1, 0) else 4) + hsize)
+
+
+def read_arrays(header: Header, names: Iterable[str] = None) -> "OrderedDict[str, onp.ndarray]":
+    """The arrays, read by ``numpy.load(allow_pickle=False)``, checked against the header."""
+    wanted = header.names if names is None else list(names)
+    out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
+    try:
+        with onp.load(header.path, allow_pickle=False) as z:
+            for name in wanted:
+                info = header[name]
+                value = z[name]
+                if value.shape != info.shape or value.nbytes != info.nbytes:
+                    raise _fail(header.path, f"member {name!r} reads as {value.shape}")
+                out[name] = value
+    except CheckpointError:
+        raise
+    except _BAD_ZIP as exc:
+        raise _fail(header.path, f"{type(exc).__name__}: {exc}") from None
+    return out
+
+
+def iter_member(header: Header, info: ArrayInfo, chunk_bytes: int) -> Iterator[bytes]:
+    """A deflated member's data bytes (after its ``.npy`` header), ``chunk_bytes`` at a time."""
+    try:
+        with zipfile.ZipFile(header.path) as z, z.open(info.member) as m:
+            _npy_header(m, header.path, info.member)
+            left = info.nbytes
+            while left:
+                data = m.read(min(left, chunk_bytes))
+                if not data:
+                    raise _fail(header.path, f"member {info.member!r} ends early")
+                left -= len(data)
+                yield data
+    except CheckpointError:
+        raise
+    except _BAD_ZIP as exc:
+        raise _fail(header.path, f"{type(exc).__name__}: {exc}") from None
+
+
+def check_keys(keys: Iterable[str]) -> None:
+    too_long = [k for k in keys if len((k + ".npy").encode("utf-8")) > MAX_KEY_BYTES]
+    if too_long:
+        raise CheckpointError(
+            f"cannot export {len(too_long)} key(s) to .npz: a zip entry name holds at most "
+            f"{MAX_KEY_BYTES} bytes with '.npy', and {too_long[0][:60]!r}... has "
+            f"{len(too_long[0].encode('utf-8'))}; rename them first (convert with a remap)")
+
+
+def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> None:
+    """Write ``name -> array`` (or a streamed entry, see below) as a ``.npz``.
+
+    A streamed entry is ``(dtype, shape, chunks, source)``: ``chunks()`` yields the C-order
+    data bytes (memory stays at one chunk); ``source``, when not None, is ``(file, offset)``
+    of those same bytes, which a stored member then copies inside the kernel
+    (``copy_file_range``, as ``cp`` does) after one read for the CRC.
+    """
+    mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=mode, allowZip64=True) as zf:
+        for key, value in arrays.items():
+            if isinstance(value, tuple) and value[3] is not None and not compressed \
+                    and hasattr(os, "copy_file_range"):
+                _copy_member(zf, key + ".npy", *value)
+                continue
+            with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+                if isinstance(value, tuple):
+                    dtype, shape, chunks, _ = value
+                    fh.write(_npy_header_bytes(dtype, shape))
+                    for chunk in chunks():
+                        fh.write(chunk)
+                else:
+                    # not ascontiguousarray: it turns a 0-d array into shape (1,)
+                    npy.write_array(fh, onp.require(value, requirements="C"), allow_pickle=False)
+
+
+def _npy_header_bytes(dtype: onp.dtype, shape) -> bytes:
+    """The ``.npy`` header ``write_array`` would write for this dtype and shape."""
+    buf = io.BytesIO()
+    header = dict(descr=npy.dtype_to_descr(dtype), fortran_order=False, shape=tuple(shape))
+    (npy.write_array_header_2_0 if _needs_v2(dtype, shape) else npy.write_array_header_1_0)(
+        buf, header)
+    return buf.getvalue()
+
+
+def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -> None:
+    """A stored member whose data bytes are copied from ``source`` by the kernel.
+
+    Writes what ``ZipFile.open(name, 'w')`` writes for a stored member (a zip64 local
+    header, the bytes, the header rewritten with the CRC), then registers the member. The
+    CRC is computed by a second thread from its own reads while the kernel copies, so
+    the two overlap (both release the GIL).
+    """
+    src_path, offset = source
+    head = _npy_header_bytes(dtype, shape)
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * onp.dtype(dtype).itemsize
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    info.file_size = info.compress_size = len(head) + nbytes
+    info.CRC = 0  # rewritten once the data is in
+    found: dict = {}
+
+    def crc_job():
+        try:
+            crc = zlib.crc32(head)
+            for chunk in chunks():
+                crc = zlib.crc32(chunk, crc)
+            found["crc"] = crc
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the writer's thread)
+            found["error"] = exc
+
+    fp = zf.fp
+    info.header_offset = fp.tell()
+    zf._writecheck(info)
+    zf._didModify = True
+    fp.write(info.FileHeader(zip64=True))
+    fp.write(head)
+    fp.flush()
+    worker = threading.Thread(target=crc_job, name="gpk-npz-crc", daemon=True)
+    worker.start()
+    out_fd, pos = fp.fileno(), fp.tell()
+    try:
+        with open(src_path, "rb") as src:
+            left, src_pos = nbytes, offset
+            while left:
+                n = os.copy_file_range(src.fileno(), out_fd, min(left, WRITE_BEHIND_CHUNK),
+                                       src_pos, pos)
+                if n <= 0:
+                    raise OSError(f"copy_file_range copied nothing from {src_path!r}")
+                start_writeback(out_fd, pos, n)  # the disk writes while the next piece copies
+                left, src_pos, pos = left - n, src_pos + n, pos + n
+    finally:
+        worker.join()
+    if "error" in found:
+        raise found["error"]
+    info.CRC = found["crc"]
+    fp.seek(info.header_offset)
+    fp.write(info.FileHeader(zip64=True))  # same length: only the CRC changed
+    fp.seek(pos)
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf.start_dir = fp.tell()
+
+
+def _needs_v2(dtype: onp.dtype, shape) -> bool:
+    """What ``write_array`` decides: version 1.0 unless the header does not fit 65535 bytes."""
+    text = repr(dict(descr=npy.dtype_to_descr(dtype), fortran_order=False, shape=tuple(shape)))
+    return len(text) + 12 > 65535

@@ -1,0 +1,383 @@
+"""Checkpoints by structural path in three formats: atomic saves, loads that explain themselves.
+
+:func:`save` writes ``.params`` (exactly the keys and bytes of ``save_parameters``),
+``.safetensors`` (through the ``safetensors`` library: one tensor per Parameter, tied paths
+and the kit's versions in ``__metadata__``) or ``.npz``, chosen by the suffix or ``format=``,
+in nd and np modes, through a temporary file that replaces the old one only once complete.
+:func:`load` reads any of the three: it checks the whole file against the block first
+(missing, unexpected, shape, dtype, tied keys) from the file's header alone, and changes
+nothing unless everything it is asked to load can be loaded; the :class:`LoadReport` it
+returns (or carries in the :class:`~gluon_params_kit.errors.CheckpointError`) prints as a
+table and suggests a :class:`Remap` when the keys differ by a prefix or by the legacy
+auto-name scheme. :func:`convert` rewrites keys and formats, :func:`diff` compares two
+parameter sets and :func:`export_npz` writes a pickle-free ``.npz``, streaming files.
+
+The byte-level work lives in ``_header`` (``.params``), ``_safetensors``, ``_npz`` and
+``_formats`` (one dispatch), the report in ``_load_report``, the remap rules in ``_remap``,
+writing and converting in ``_convert``, diff and export in ``_compare``; this module is the
+public face.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as onp
+
+from ._diff import DiffReport, diff, export_npz
+from .._core.compat import gluon, is_np_array, mx
+from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
+from .._core.display import known_shape, known_size
+from .._io.header import ArrayInfo, Header, numpy_dtype
+from .._io.formats import format_of
+from .._io.formats import read_header as _read_any_header
+from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_line,
+                           file_keys_of)
+from ._remap import Remap, as_remap, collapse_keys
+from .._core.validate import check_bool, check_contexts
+from ..errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
+                     listing)
+from .._core.gluon import check_block, contexts, has_data, is_deferred
+from ..tree import named_parameters
+from ._trainer_kv import before_assign
+
+__all__ = [
+    "ArrayInfo",
+    "DiffReport",
+    "Header",
+    "LoadReport",
+    "Remap",
+    "collapse_keys",
+    "convert",
+    "diff",
+    "export_npz",
+    "load",
+    "read_header",
+    "save",
+]
+
+Block = gluon.Block
+PathLike = Union[str, os.PathLike]
+DTYPE_POLICIES = ("check", "cast", "saved")
+
+
+def read_header(path: PathLike, *, format: Optional[str] = None) -> Header:
+    """Names, shapes, dtypes and data offsets of every array in a checkpoint, data unread.
+
+    Reads ``.params`` (``save_parameters``, ``collect_params().save``, ``nd.save`` and
+    ``npx.save``, dict and list forms), ``.safetensors`` (its JSON header) and ``.npz``
+    (its zip directory and ``.npy`` headers); the format comes from ``format=`` or the
+    suffix, else from the file's first bytes. Only header fields are read, so a
+    multi-GB file takes milliseconds.
+
+    Args:
+        path: The file to read.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'``.
+
+    Returns:
+        A :class:`Header`: a mapping of name -> :class:`ArrayInfo` (``header['0.weight']
+        .shape``), with ``.names``, ``.format``, ``.metadata``, ``.aliases``.
+
+    Raises:
+        CheckpointError: The file is missing or not a regular file (a FIFO is refused,
+            never waited on), truncated or damaged (a wrong magic number, a count,
+            length or offset the file cannot hold, an unknown dtype, bad sparse index
+            data), or ``format`` is unknown.
+        CheckpointTypeError: ``path`` is not a str, bytes or os.PathLike (``None``, an int).
+
+    Examples:
+        >>> import os, tempfile, numpy as np
+        >>> from safetensors.numpy import save_file
+        >>> f = os.path.join(tempfile.mkdtemp(), 'x.safetensors')
+        >>> save_file({'w': np.ones((2, 3), np.float32), 'b': np.zeros(2, np.int64)}, f)
+        >>> h = read_header(f)
+        >>> [(name, a.shape, a.dtype) for name, a in h.items()], h.format
+        ([('b', (2,), 'int64'), ('w', (2, 3), 'float32')], 'safetensors')
+    """
+    return _read_any_header(path, format)
+
+
+# --------------------------------------------------------------------------- saving
+
+def save(block: Block, path: PathLike, *, format: Optional[str] = None,
+         metadata: Optional[Mapping[str, str]] = None, compressed: bool = False,
+         deduplicate: bool = False, fsync: bool = True) -> List[str]:
+    """Save ``block``'s parameters under their structural paths, atomically.
+
+    The format is ``format=`` or the suffix: ``.safetensors``, ``.npz``, else ``.params``.
+
+    - ``.params``: the keys and bytes of ``block.save_parameters`` (every alias of a
+      shared Parameter, or only its canonical path with ``deduplicate=True``), so
+      Gluon's ``load_parameters`` reads the file too; in np mode as ``npx.save`` writes it.
+    - ``.safetensors``: written by the ``safetensors`` library, one tensor per Parameter
+      under its canonical path (a tied Parameter once; its other paths in the metadata),
+      dtypes and shapes exact (bfloat16, float16, ints, bool, 0-d, zero-size);
+      ``__metadata__`` records the kit and MXNet versions, the nd/np mode, the key order
+      and ``metadata`` (your ``str -> str`` entries).
+    - ``.npz``: ``numpy.load(..., allow_pickle=False)`` reads it; ``compressed=True``
+      deflates it.
+
+    The file is written to a temporary file in the same folder, flushed to disk and
+    renamed over ``path``: an error or a crash mid-write leaves any previous file as it
+    was. Flushing costs a few milliseconds plus the disk's write time; ``fsync=False``
+    skips it (the rename still never exposes a partial file, but a power loss may lose
+    the newest save).
+
+    Args:
+        block: The network; every Parameter must be initialized.
+        path: Destination file.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: from the suffix).
+        metadata: Extra ``__metadata__`` entries (``.safetensors`` only).
+        compressed: Deflate the arrays (``.npz`` only).
+        deduplicate: Save a shared Parameter once, under its canonical (first) path
+            (``.safetensors`` always does). Gluon's ``save_parameters(deduplicate=True)``
+            keeps the last path instead; both load either way.
+        fsync: Flush the file (and the folder entry) to disk before returning.
+
+    Returns:
+        The keys written, in order.
+
+    Raises:
+        CheckpointError: A Parameter is not initialized yet (deferred), an option does
+            not fit the format, or the file cannot be written; the previous file is untouched.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2)); net.initialize()
+        >>> d = tempfile.mkdtemp()
+        >>> save(net, os.path.join(d, 'net.params'))
+        ['0.weight', '0.bias']
+        >>> save(net, os.path.join(d, 'net.safetensors'), metadata={'epoch': '3'})
+        ['0.weight', '0.bias']
+        >>> read_header(os.path.join(d, 'net.safetensors')).metadata['epoch']
+        '3'
+    """
+    check_block(block, PathTypeError)
+    kind = format_of(path, format, reading=False)
+    check_options(kind, metadata, compressed)
+    params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))
+    pending = [k for k, p in params.items() if not has_data(p)]
+    if pending:
+        raise CheckpointError(
+            f"cannot save {type(block).__name__}: {len(pending)} parameters are not initialized "
+            f"yet ({listing(collapse_keys(pending))}); run a forward pass (deferred "
+            f"initialization) or call initialize() first. Nothing was written.")
+    if kind == "params":
+        arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
+    else:
+        arrays = OrderedDict((k, host_numpy(_host_value(p))) for k, p in params.items())
+    aliases = tied_aliases(block) if kind == "safetensors" else {}
+    write_file(path, kind, arrays, named=True,
+               np_mode=None if kind == "params" else is_np_array(), metadata=metadata,
+               aliases=aliases, compressed=compressed, fsync=fsync)
+    return list(arrays)
+
+
+def _host_value(param) -> Any:
+    """The value to write: the array itself when it is a single dense CPU copy (saving
+    only reads it), else Gluon's ``_reduce`` (replicas averaged, sparse rows pulled).
+
+    The array is waited for first: ``nd.save`` of an array whose initializer is still
+    running on MXNet's engine writes what is there so far (seen on Inception-v3 right
+    after the first forward: a different file every other run).
+    """
+    ctxs = param.list_ctx()
+    if len(ctxs) == 1 and ctxs[0].device_type == "cpu" and param._stype == "default":
+        value = param.data(ctxs[0])
+    else:
+        value = param._reduce()
+    value.wait_to_read()
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
+         dtype: str = "check", ctx: Optional[Any] = None,
+         format: Optional[str] = None) -> LoadReport:
+    """Load a checkpoint into ``block``, all or nothing, and report what happened.
+
+    The file's keys (after ``remap``) are checked against ``named_parameters(block,
+    aliases=True)`` from its header alone: missing Parameters, unexpected keys, shape
+    and dtype mismatches; the data is then read and shared Parameters saved under
+    several paths must agree. Only then are values assigned. Deferred Parameters take
+    the file's shapes (as ``load_parameters`` does); files written in nd or np mode load
+    in either mode, and so do auto-name files with ``remap='structural'``.
+
+    ``.params``, ``.safetensors`` (the kit's or any other writer's: a tied Parameter's
+    other paths come from the kit's metadata) and ``.npz`` files load the same way.
+    Memory: the file's values are read whole before anything is assigned (that is what
+    makes the load all or nothing), about one file's size at the peak, as
+    ``load_parameters``; the Parameters then take them over.
+
+    Args:
+        block: The network (initialized, deferred or not initialized at all).
+        path: A ``.params`` (``save``, ``save_parameters``, ``nd.save``...),
+            ``.safetensors`` or ``.npz`` file.
+        strict: Refuse the load on any problem. ``False`` loads what matches, lists
+            what it skipped, and warns (:class:`~gluon_params_kit.errors.LoadWarning`)
+            with how many Parameters and values keep their initial values.
+        remap: A :class:`Remap`, a ``{old: new}`` mapping, a function of the key,
+            ``'structural'`` (auto names -> paths) or ``'gluon'`` (attribute paths such as
+            a recurrent layer's ``1.l0_i2h_weight`` -> Gluon's keys).
+        dtype: ``'check'`` (a dtype difference is a problem), ``'cast'`` (cast the
+            file's values to the Parameter's dtype) or ``'saved'`` (the Parameter takes
+            the file's dtype).
+        ctx: Context(s) for Parameters that are not initialized yet (default cpu).
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: from the suffix).
+
+    Returns:
+        The :class:`LoadReport` (``report.applied`` is True).
+
+    Raises:
+        CheckpointError: A strict load found problems (``exc.report`` has them; nothing
+            was changed), or the file cannot be read.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2)); net.initialize()
+        >>> f = os.path.join(tempfile.mkdtemp(), 'net.params'); _ = save(net, f)
+        >>> wrapped = nn.Sequential(); wrapped.add(net)
+        >>> try:
+        ...     load(wrapped, f)
+        ... except CheckpointError as e:
+        ...     print(e.report.suggestion)
+        Remap.add_prefix('0.')
+        >>> load(wrapped, f, remap=Remap.add_prefix('0.')).loaded
+        ['0.0.weight', '0.0.bias']
+    """
+    check_block(block, PathTypeError)
+    check_bool(strict, "strict", CheckpointTypeError)
+    if dtype not in DTYPE_POLICIES:
+        raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
+                              f"{listing(DTYPE_POLICIES)}")
+    ctx_list = _context_list(ctx)
+    header = read_header(path, format=format)
+    report, plan = _plan(block, header, as_remap(remap), dtype)
+    if strict and not report.ok:
+        raise CheckpointError(refusal(report, header, block), report=report)
+    arrays = read_for_load(header)
+    for canon, (param, keys) in list(plan.items()):
+        if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)
+            first = _bits(arrays[keys[0]])
+            if any(_bits(arrays[k]) != first for k in keys[1:]):
+                report.tied_conflicts[canon] = keys
+                del plan[canon]
+    if strict and report.tied_conflicts:
+        raise CheckpointError(refusal(report, header, block), report=report)
+    report.loaded = list(plan)
+    if ctx_list is not None:
+        _check_contexts(plan, ctx_list, report, header, block)
+    _assign_loaded_values(plan, arrays, dtype, ctx_list, header)
+    report.applied = True
+    if report.not_loaded:
+        _warn_not_loaded(report, block)
+    return report
+
+
+def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
+                          ctx_list: Optional[List[Any]], header: Header) -> None:
+    """The one step of :func:`load` that changes the block: every check has passed.
+
+    ``plan`` is ``canonical path -> (Parameter, file keys)``, ``arrays`` file key ->
+    ``mx.nd.NDArray``.
+    """
+    np_mode = is_np_array()
+    # Parameters a live Trainer keeps in its kvstore are written through it (set_data
+    # would reset the store); the hook checks them first and returns what it wrote.
+    written = before_assign([(param, arrays[keys[0]]) for param, keys in plan.values()],
+                            dtype=dtype, what=repr(header.path))
+    for canon, (param, keys) in plan.items():
+        if id(param) in written:
+            continue
+        data = arrays[keys[0]]
+        data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
+        use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
+        if dtype == "saved" and has_data(param) and onp.dtype(param.dtype) != data.dtype:
+            param.cast(data.dtype)  # set_data alone would cast the values back
+        param._load_init(data, use_ctx, cast_dtype=dtype != "check",
+                         dtype_source="current" if dtype == "cast" else "saved")
+
+
+def _warn_not_loaded(report: LoadReport, block: Block) -> None:
+    """A strict=False load that left Parameters alone says so, with the count of values."""
+    params = named_parameters(block)
+    sizes = [known_size(params[k].shape) for k in report.not_loaded]
+    report.not_loaded_values = None if None in sizes else sum(sizes)
+    hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
+            f"{len(params)}." if report.suggestion is not None else "")
+    warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
+                  f"{unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
+                  f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
+
+
+def _bits(array) -> Tuple[Any, str, bytes]:
+    host = array.asnumpy()
+    return host.shape, host.dtype.str, host.tobytes()
+
+
+def _plan(block: Block, header: Header, remap: Remap, dtype: str):
+    report = LoadReport(header.path, type(block).__name__)
+    file_keys = file_keys_of(header)
+    mapping = remap(file_keys, block)
+    params = named_parameters(block, aliases=True)
+    unknown = -1 if mx.util.is_np_shape() else 0
+    by_target: "OrderedDict[str, str]" = OrderedDict()
+    for old, new in mapping.items():
+        if new is None:
+            report.dropped.append(old)
+            continue
+        if new != old:
+            report.renamed[old] = new
+        if new in by_target:
+            raise CheckpointError(f"remap {remap!r} sends both {by_target[new]!r} and {old!r} "
+                                  f"to {new!r} in {header.path!r}")
+        by_target[new] = old
+    report.unexpected = [k for k in by_target if k not in params]
+    plan: "OrderedDict[str, Tuple[Any, List[str]]]" = OrderedDict()
+    canon_of: Dict[int, str] = {}
+    for path, param in params.items():
+        canon = canon_of.setdefault(id(param), path)
+        if path in by_target:
+            plan.setdefault(canon, (param, []))[1].append(by_target[path])
+    for path, param in named_parameters(block).items():
+        if path not in plan:
+            report.missing.append(path)
+            continue
+        for key in plan[path][1]:
+            info = header[key]
+            if not shape_fits(param.shape, info.shape, unknown):
+                report.shape_mismatches[path] = (known_shape(param.shape), info.shape)
+            elif param.dtype is not None and info.dtype is not None \
+                    and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
+                if dtype == "check":
+                    report.dtype_mismatches[path] = (onp.dtype(param.dtype).name, info.dtype)
+                else:
+                    to = onp.dtype(param.dtype).name if dtype == "cast" else info.dtype
+                    report.cast[path] = (info.dtype, to)
+        if path in report.shape_mismatches or path in report.dtype_mismatches:
+            del plan[path]
+    report.loaded = list(plan)
+    if report.missing or report.unexpected:
+        suggest(report, block, header, remap, params)
+    return report, plan
+
+
+def _context_list(ctx) -> Optional[List[Any]]:
+    if ctx is None:
+        return None
+    return check_contexts(ctx, "ctx", CheckpointError)
+
+
+def _check_contexts(plan, ctx_list, report, header, block) -> None:
+    for canon, (param, _) in plan.items():
+        current = contexts(param)
+        if current is not None and set(current) != set(ctx_list):
+            raise CheckpointError(
+                f"cannot load {header.path!r} into {type(block).__name__}: parameter "
+                f"{canon!r} lives on {current}, not on ctx={ctx_list}. Nothing was changed.",
+                report=report)

@@ -1,0 +1,229 @@
+"""Writing checkpoints in each format, reading them for a load, and :func:`convert`.
+
+Private: :mod:`gluon_params_kit.checkpoint` re-exports :func:`convert`. Every file is
+written through ``_files.atomic_write`` (temporary file, fsync, rename; refused targets;
+a full disk in words) and checked once written.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as onp
+
+from .._io import npz as _npz
+from .._io import safetensors_file as _safetensors
+from .._core.compat import cpu_buffer, gluon, is_np_array, mx
+from .._io.header import BFLOAT16, Header
+from .._io.files import atomic_write, write_behind
+from .._io.params import TYPE_FLAGS, dense_pieces
+from .._io.formats import format_of, read_header, read_host
+from .._io.header import file_keys_of
+from ._remap import as_remap
+from ..errors import CheckpointError, listing
+from ..tree import named_parameters
+
+__all__ = ["check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
+           "write_file"]
+
+Block = gluon.Block
+PathLike = Union[str, os.PathLike]
+
+
+def check_options(kind: str, metadata: Optional[Mapping[str, str]], compressed: bool) -> None:
+    """``metadata=`` is for ``.safetensors``, ``compressed=`` for ``.npz``: say so up front."""
+    if metadata is not None and kind != "safetensors":
+        raise CheckpointError(f"metadata= is stored by .safetensors files only, not by "
+                              f"{kind!r}; use a .safetensors path or format='safetensors'")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise CheckpointError(f"metadata must be a mapping of str to str, got "
+                              f"{type(metadata).__name__}")
+    if not isinstance(compressed, bool):
+        raise CheckpointError(f"compressed must be True or False, got {compressed!r}")
+    if compressed and kind != "npz":
+        raise CheckpointError(f"compressed=True deflates .npz files only, not {kind!r}")
+
+
+def host_numpy(value) -> onp.ndarray:
+    """An MXNet array as a numpy array, bfloat16 as MXNet's uint16 record."""
+    host = value.asnumpy()
+    if str(value.dtype) == str(BFLOAT16) or getattr(value.dtype, "names", None):
+        return host.view(BFLOAT16) if host.dtype != BFLOAT16 else host
+    return host
+
+
+def tied_aliases(block: Block) -> Dict[str, str]:
+    """Other path of a shared Parameter -> its canonical path, in Gluon's order."""
+    canon = {id(p): k for k, p in named_parameters(block).items()}
+    return OrderedDict((k, canon[id(p)]) for k, p in named_parameters(block, aliases=True).items()
+                       if canon[id(p)] != k)
+
+
+def to_nd(a: onp.ndarray):
+    """A numpy array as an ``mx.nd.NDArray`` on cpu(0), dtype exact (bfloat16 too)."""
+    out = mx.nd.empty(a.shape, dtype=a.dtype)
+    if a.size:
+        out._sync_copyfrom(onp.require(a, requirements="C"))
+    return out
+
+
+def read_for_load(header: Header) -> "OrderedDict[str, Any]":
+    """The file's arrays as ``mx.nd.NDArray``, by every key the file offers (tied aliases
+    included: they share the stored array)."""
+    with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
+        if header.format == "params":
+            try:
+                loaded = mx.nd.load(header.path)
+            except mx.base.MXNetError as exc:
+                raise CheckpointError(f"MXNet cannot read {header.path!r}: "
+                                      f"{str(exc).strip().splitlines()[-1]}") from None
+            values = list(loaded.values()) if isinstance(loaded, dict) else list(loaded)
+            return OrderedDict(zip(header.names, values))
+        out = OrderedDict((k, to_nd(v)) for k, v in read_host(header).items())
+    for alias, stored in header.aliases.items():
+        out.setdefault(alias, out[stored])
+    return out
+
+
+def _size_hint(arrays: Mapping[str, Any]) -> int:
+    """About the bytes a file of ``arrays`` takes: the data plus a record and name each."""
+    return sum(int(onp.prod(a.shape)) * onp.dtype(a.dtype).itemsize + 128 + len(k)
+               for k, a in arrays.items())
+
+
+_WRITER = {"params": "MXNet", "safetensors": "the safetensors library", "npz": "zipfile"}
+
+
+def _verifier(keys: List[str], named: bool, kind: str):
+    """A check that a freshly written file holds ``keys``: MXNet's writer can lose a
+    failed write (a full disk at the final flush) without saying so."""
+    def verify(tmp: str) -> None:
+        try:
+            header = read_header(tmp, kind)
+        except CheckpointError as exc:
+            raise CheckpointError(f"the file {_WRITER[kind]} wrote is incomplete ({exc})") from None
+        expected = keys if named else [str(i) for i in range(len(keys))]
+        if (header.names if kind == "params" else sorted(header.names)) != (
+                expected if kind == "params" else sorted(expected)):
+            raise CheckpointError(f"the file {_WRITER[kind]} wrote holds {len(header)} arrays, "
+                                  f"not the {len(keys)} it was given")
+    return verify
+
+
+def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: bool = True,
+               np_mode: Optional[bool] = False, metadata: Optional[Mapping[str, str]] = None,
+               aliases: Optional[Mapping[str, str]] = None, compressed: bool = False,
+               fsync: bool = True) -> None:
+    """Write ``arrays`` (MXNet arrays for ``.params``, numpy arrays otherwise) atomically."""
+    if kind == "params":
+        def write(tmp):
+            records = _dense_records(arrays) if np_mode is None and named else None
+            if records is not None:  # the bytes nd.save writes, straight from the arrays
+                write_behind(tmp, dense_pieces(records))
+            elif np_mode is None:  # save(): as MXNet writes it in this process's mode
+                (mx.npx.save if is_np_array() else mx.nd.save)(tmp, dict(arrays))
+            else:
+                with mx.util.np_array(False), mx.util.np_shape(np_mode):
+                    mx.nd.save(tmp, dict(arrays) if named else list(arrays.values()))
+    elif kind == "safetensors":
+        meta = _safetensors.kit_metadata(list(arrays), aliases or {}, bool(np_mode), metadata)
+
+        def write(tmp):
+            _safetensors.write(tmp, arrays, meta)
+    else:
+        _npz.check_keys(arrays)
+
+        def write(tmp):
+            _npz.write(tmp, arrays, compressed)
+    atomic_write(path, write, fsync=fsync,
+                 size_hint=None if compressed else _size_hint(arrays),
+                 verify=_verifier(list(arrays), named, kind))
+
+
+def _dense_records(arrays: Mapping[str, Any]) -> Optional[list]:
+    """``arrays`` as :func:`~gluon_params_kit._io.params.dense_pieces` records, each array's
+    data read in place, when ``mx.nd.save`` would write them all as plain V2 records (nd
+    mode, legacy shapes, dense CPU arrays of an ordinary dtype); else ``None`` (MXNet
+    writes the file). Each record names ``cpu(0)``, as ``save_parameters`` (whose
+    ``_reduce`` copies to ``cpu(0)``) writes it whichever CPU the array is on."""
+    if is_np_array() or mx.util.is_np_shape():
+        return None
+    records = []
+    for key, a in arrays.items():
+        data = cpu_buffer(a)
+        if data is None or str(onp.dtype(a.dtype)) not in TYPE_FLAGS:
+            return None
+        records.append((key, tuple(a.shape), 1, 0, str(onp.dtype(a.dtype)), data))
+    return records
+
+
+def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,
+            block: Optional[Block] = None, format: Optional[str] = None,
+            metadata: Optional[Mapping[str, str]] = None,
+            compressed: bool = False) -> "OrderedDict[str, Optional[str]]":
+    """Rewrite a checkpoint's keys and/or format (atomically; ``dst`` may be ``src``).
+
+    Any of ``.params``, ``.safetensors`` and ``.npz`` converts to any other; the format
+    of ``dst`` is ``format=`` or its suffix. Values, dtypes and shapes are kept exactly,
+    and ``.params -> .safetensors -> .params`` gives back the same bytes (the key order
+    and the nd/np mode travel in the safetensors metadata).
+
+    Args:
+        src: The file to read.
+        dst: The file to write.
+        remap: Rules applied first, as in :func:`~gluon_params_kit.checkpoint.load`.
+        to: ``'structural'`` (auto names -> paths) or ``'legacy'`` (paths -> auto
+            names); both need ``block``, the network the file belongs to.
+        block: The network whose structure and names drive ``to``.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` for ``dst``.
+        metadata: Extra ``__metadata__`` entries (``.safetensors`` only).
+        compressed: Deflate the arrays (``.npz`` only).
+
+    Returns:
+        ``old key -> new key`` (``None`` for dropped keys), in file order.
+
+    Raises:
+        CheckpointError: Unreadable file, unknown ``to``, a missing ``block``, two
+            keys that would get the same name, or an option that does not fit the format.
+
+    Examples:
+        >>> import os, tempfile, mxnet as mx
+        >>> from gluon_params_kit.checkpoint import Remap
+        >>> d = tempfile.mkdtemp(); f = os.path.join(d, 'a.params')
+        >>> mx.nd.save(f, {'features.0.weight': mx.nd.ones((2,))})
+        >>> dict(convert(f, os.path.join(d, 'b.params'), remap=Remap.strip_prefix('features.')))
+        {'features.0.weight': '0.weight'}
+        >>> dict(convert(f, os.path.join(d, 'a.safetensors')))
+        {'features.0.weight': 'features.0.weight'}
+    """
+    rules = as_remap(remap)
+    if to is not None:
+        if to not in ("structural", "legacy"):
+            raise CheckpointError(f"unknown key scheme to={to!r}; expected 'structural' or 'legacy'")
+        rules = rules + as_remap(to)
+    kind = format_of(dst, format, reading=False)
+    check_options(kind, metadata, compressed)
+    header = read_header(src)
+    keys = header.names if kind == "safetensors" else file_keys_of(header)
+    mapping = rules(keys, block)
+    new_keys = [k for k in mapping.values() if k is not None]
+    dup = sorted({k for k in new_keys if new_keys.count(k) > 1})
+    if dup:
+        raise CheckpointError(f"converting {header.path!r} with {rules!r} gives repeated keys "
+                              f"{listing(dup)}; nothing was written")
+    if kind == "params":
+        arrays = read_for_load(header)
+    else:
+        arrays = read_host(header)
+        for alias, stored in header.aliases.items():
+            arrays.setdefault(alias, arrays[stored])
+    out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)
+    aliases = {}
+    if kind == "safetensors" and header.aliases:
+        aliases = {mapping.get(a, a): mapping[s] for a, s in header.aliases.items()
+                   if mapping.get(s) is not None}
+        aliases = {a: s for a, s in aliases.items() if a is not None}
+    write_file(dst, kind, out, named=header.named or kind != "params", np_mode=header.np_shape,
+               metadata=metadata, aliases=aliases, compressed=compressed)
+    return mapping

@@ -1,0 +1,354 @@
+"""Numeric comparison of parameter sets (:func:`diff`) and pickle-free ``.npz`` export.
+
+Private: :mod:`gluon_params_kit.checkpoint` re-exports :func:`diff`, :class:`DiffReport`
+and :func:`export_npz`. Files of any format are streamed: each array is read in pieces
+through its header's offsets into one reused buffer per side, compared (or written) piece
+by piece in cache-sized blocks, so memory stays at a few MiB whatever the files' size;
+neither file, nor a float64 copy of an array, is ever held whole.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+import numpy as onp
+
+from .._io import npz as _npz
+from .._core.gluon import has_data
+from .._core.compat import gluon, to_numpy
+from .._core.display import format_float, format_shape
+from .._core.report import Report
+from .._core.display import progress as _progress
+from .._io.header import BFLOAT16
+from .._io.files import atomic_write, check_source
+from .._io.formats import CHUNK_VALUES, as_float, iter_values, read_header
+from ._remap import collapse_keys
+from .._core.patterns import make_matcher
+from .._core.validate import check_number
+from ..errors import CheckpointError, CheckpointTypeError, SelectionError, listing
+from ..tree import named_parameters
+
+__all__ = ["DiffReport", "diff", "export_npz"]
+
+Block = gluon.Block
+PathLike = Union[str, os.PathLike]
+
+Source = Union[Block, PathLike, Mapping[str, Any]]
+#: Values per block of the comparison: three float32/float64 blocks stay in the L2 cache.
+_BLOCK = 1 << 16
+
+
+def _dot(a: onp.ndarray, b: onp.ndarray) -> float:
+    """``sum(a * b)`` of two float64 blocks without BLAS: OpenBLAS's threaded dot waits for
+    a second core, and on a busy machine that makes it many times slower than one core."""
+    return onp.einsum("i,i->", a, b)
+
+
+class _Side:
+    """One side of a diff or an export: keys, ``(shape, dtype)`` per key, values in pieces."""
+
+    def __init__(self, source: Source, what: str):
+        self.header, self.arrays, self.aliases = None, None, {}
+        if isinstance(source, Block):
+            params = named_parameters(source)
+            pending = [k for k, p in params.items() if not has_data(p)]
+            if pending:
+                raise CheckpointError(f"{what}: parameters not initialized yet: "
+                                      f"{listing(collapse_keys(pending))}")
+            self.arrays = OrderedDict((k, to_numpy(p._reduce())) for k, p in params.items())
+            canon = {id(p): k for k, p in params.items()}
+            self.aliases = {k: canon[id(p)] for k, p in
+                            named_parameters(source, aliases=True).items() if canon[id(p)] != k}
+        elif isinstance(source, Mapping):
+            self.arrays = OrderedDict((str(k), to_numpy(v)) for k, v in source.items())
+        elif isinstance(source, (str, bytes, os.PathLike)):
+            self.header = read_header(check_source(source))
+        else:
+            raise CheckpointTypeError(f"{what} must be a Block, a file path or a mapping of "
+                                      f"arrays, got {type(source).__name__}: {source!r:.80}")
+        if self.header is not None:
+            self.aliases = dict(self.header.aliases)
+        #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
+        self.keys = list(self.arrays) if self.header is None else self.header.names
+        self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
+
+    def has(self, key: str) -> bool:
+        return key in self.aliases or key in (self.arrays if self.header is None else self.header)
+
+    def info(self, key: str) -> Tuple[Tuple[int, ...], str]:
+        key = self.aliases.get(key, key)
+        if self.header is None:
+            a = self.arrays[key]
+            return tuple(a.shape), "bfloat16" if a.dtype == BFLOAT16 else str(a.dtype)
+        i = self.header[key]
+        return (i.shape if i.shape is not None else (0,)), (i.dtype or "float32")
+
+    def nbytes(self, key: str) -> int:
+        key = self.aliases.get(key, key)
+        return self.header[key].nbytes if self.header is not None else self.arrays[key].nbytes
+
+    def pieces(self, key: str) -> Iterator[onp.ndarray]:
+        key = self.aliases.get(key, key)
+        if self.header is None:
+            flat = self.arrays[key].reshape(-1)
+            for i in range(0, flat.size, CHUNK_VALUES):
+                yield flat[i:i + CHUNK_VALUES]
+            return
+        yield from iter_values(self.header, self.header[key], CHUNK_VALUES, self.buffer)
+
+
+def _aligned(a: Iterator[onp.ndarray], b: Iterator[onp.ndarray]):
+    """Pairs of equally long pieces from two piece iterators over the same number of values."""
+    x = y = None
+    while True:
+        if x is None or not x.size:
+            x = next(a, None)
+        if y is None or not y.size:
+            y = next(b, None)
+        if x is None or y is None:
+            return
+        n = min(x.size, y.size)
+        yield x[:n], y[:n]
+        x, y = x[n:], y[n:]
+
+
+class _Sums:
+    """Running max|a-b|, sum (a-b)^2, sum a^2 and sum b^2 of one key, in float64.
+
+    ``a . b`` follows from those (``(|a|^2 + |b|^2 - |a-b|^2) / 2``): one pass fewer.
+    """
+
+    def __init__(self):
+        self.max_abs, self.dd, self.xx, self.yy = 0.0, 0.0, 0.0, 0.0
+        self._buf = onp.empty((3, _BLOCK), onp.float64)
+
+    @property
+    def xy(self) -> float:
+        return (self.xx + self.yy - self.dd) / 2
+
+    def add(self, x: onp.ndarray, y: onp.ndarray) -> None:
+        x, y = as_float(x), as_float(y)
+        for i in range(0, x.size, _BLOCK):
+            xs, ys = x[i:i + _BLOCK], y[i:i + _BLOCK]
+            fx, fy = self._buf[0, :xs.size], self._buf[1, :xs.size]
+            onp.copyto(fx, xs, casting="unsafe")  # float64: exact differences and sums
+            onp.copyto(fy, ys, casting="unsafe")
+            with onp.errstate(invalid="ignore", over="ignore"):
+                d = onp.subtract(fx, fy, out=self._buf[2, :xs.size])
+                dd = float(_dot(d, d))
+            if not math.isfinite(dd):  # NaN or infinity: equal values differ by 0
+                with onp.errstate(invalid="ignore"):
+                    same = (fx == fy) | (onp.isnan(fx) & onp.isnan(fy))
+                d[same] = 0.0
+                dd = float(_dot(d, d))
+            top = float(onp.maximum.reduce(d)) if d.size else 0.0
+            low = float(onp.minimum.reduce(d)) if d.size else 0.0
+            self.max_abs = _nanmax(self.max_abs, max(top, -low) if top == top and low == low
+                                   else float("nan"))
+            self.dd += dd
+            self.xx += float(_dot(fx, fx))
+            self.yy += float(_dot(fy, fy))
+
+
+def _nanmax(a: float, b: float) -> float:
+    return float("nan") if a != a or b != b else max(a, b)
+
+
+class DiffReport(Report):
+    """Per-key comparison of two parameter sets (see :func:`diff`): key -> row.
+
+    A Mapping like every report of the kit: iteration yields the keys, ``report[key]``
+    the row (any path form), ``rows`` the rows in order. A row is a dict with ``key``,
+    ``status`` (``same``, ``changed``, ``shape``, ``dtype``, ``only_a``, ``only_b``),
+    shapes, dtypes, ``max_abs``, ``rel_l2`` (``|a-b|/|a|``) and ``cosine``.
+    """
+
+    _what = "key"
+    _kind = "diff"
+
+    def __init__(self, rows: List[Dict[str, Any]], label_a: str, label_b: str):
+        self.rows, self.label_a, self.label_b = rows, label_a, label_b
+        super().__init__(((r["key"], r) for r in rows))
+        self.title = (f"diff {label_a} vs {label_b}: {len(rows)} keys, "
+                      f"{len(self.changed)} differ, {len(self.only_a)} only in a, "
+                      f"{len(self.only_b)} only in b")
+
+    def _keys(self, *statuses) -> List[str]:
+        return [r["key"] for r in self.rows if r["status"] in statuses]
+
+    @property
+    def only_a(self) -> List[str]:
+        return self._keys("only_a")
+
+    @property
+    def only_b(self) -> List[str]:
+        return self._keys("only_b")
+
+    @property
+    def changed(self) -> List[str]:
+        """Keys present on both sides whose values, shape or dtype differ."""
+        return self._keys("changed", "shape", "dtype")
+
+    @property
+    def same(self) -> bool:
+        return all(r["status"] == "same" for r in self.rows)
+
+    def _table(self):
+        cells = [[r["key"], r["status"], format_shape(r["shape_a"]), format_shape(r["shape_b"]),
+                  format_float(r["max_abs"]), format_float(r["rel_l2"]), format_float(r["cosine"])]
+                 for r in self.rows]
+        return (["key", "status", "shape a", "shape b", "max|a-b|", "rel L2", "cosine"], cells,
+                [False] * 4 + [True] * 3)
+
+
+def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0.0,
+         progress: bool = False) -> DiffReport:
+    """Compare two parameter sets key by key: blocks, files of any format, or mappings.
+
+    Files (``.params``, ``.safetensors``, ``.npz``, in any pairing) are streamed: each
+    array is read in pieces from both files at once and compared block by block in
+    float64, so extra memory stays at a few MiB however big the files are.
+
+    Args:
+        a: First side (a Block is read by structural path).
+        b: Second side.
+        pattern: Only keys where ``re.search(pattern, key)`` matches.
+        atol: Values differing by at most this much count as the same (NaN matches
+            NaN at the same position; NaN against a number is a difference).
+        progress: Show a progress bar while reading files over 100 MB (tqdm).
+
+    Returns:
+        A :class:`DiffReport`; ``report.same`` is True when nothing differs.
+
+    Raises:
+        CheckpointError: A side cannot be read, ``pattern`` is not a valid regex, or
+            ``atol`` is negative.
+
+    Examples:
+        >>> import mxnet as mx
+        >>> r = diff({'w': mx.nd.array([1, 2])}, {'w': mx.nd.array([1, 2.5]), 'b': mx.nd.zeros(1)})
+        >>> r['w']['max_abs'], r.only_b, r.same
+        (0.5, ['b'], False)
+    """
+    try:  # the kit's one selection language, as in select() (None: every key)
+        keep = make_matcher(pattern or None)
+    except SelectionError as exc:
+        cause = exc.__cause__ or exc
+        raise CheckpointError(f"diff pattern {pattern!r} is not a valid regex: {cause}") from None
+    check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
+    A, B = _Side(a, "a"), _Side(b, "b")
+    keys = [k for k in A.keys + [k for k in B.keys if k not in set(A.keys)] if keep(k)]
+    total = sum(side.nbytes(k) for k in keys for side in (A, B)
+                if side.header is not None and side.has(k))
+    bar = _progress(total, "diff") if progress and total else None
+    in_a, in_b = {k for k in keys if A.has(k)}, {k for k in keys if B.has(k)}
+    rows = []
+    for key in keys:
+        row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
+                   dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
+        if key in in_a:
+            row["shape_a"], row["dtype_a"] = A.info(key)
+        if key in in_b:
+            row["shape_b"], row["dtype_b"] = B.info(key)
+        if key not in in_a or key not in in_b:
+            row["status"] = "only_b" if key not in in_a else "only_a"
+        elif row["shape_a"] != row["shape_b"]:
+            row["status"] = "shape"
+        else:
+            sums = _Sums()
+            for x, y in _aligned(A.pieces(key), B.pieces(key)):
+                sums.add(x, y)
+            if bar is not None:
+                bar.update(sum(s.nbytes(key) for s in (A, B) if s.header is not None))
+            na, nb = math.sqrt(sums.xx), math.sqrt(sums.yy)
+            row["max_abs"] = sums.max_abs
+            row["rel_l2"] = math.sqrt(sums.dd) / na if na else (0.0 if not nb else float("inf"))
+            row["cosine"] = sums.xy / (na * nb) if na and nb else float(na == nb)
+            if row["dtype_a"] != row["dtype_b"]:
+                row["status"] = "dtype"
+            elif not row["max_abs"] <= atol:  # nan counts as a difference
+                row["status"] = "changed"
+        rows.append(row)
+    if bar is not None:
+        bar.close()
+    return DiffReport(rows, _source_label(a), _source_label(b))
+
+
+def _source_label(source) -> str:
+    if isinstance(source, Block):
+        return type(source).__name__
+    if isinstance(source, (str, bytes, os.PathLike)):
+        return repr(os.fsdecode(os.fspath(source)))
+    return "mapping"
+
+
+def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bool = False,
+               progress: bool = False, fsync: bool = True) -> List[str]:
+    """Write parameters to a ``.npz`` that ``numpy.load(..., allow_pickle=False)`` reads.
+
+    Args:
+        source: A Block (keys are structural paths) or a ``.params``, ``.safetensors`` or
+            ``.npz`` file (its keys; streamed piece by piece, memory stays at a few MiB).
+        path: The ``.npz`` to write (atomically; no suffix is added).
+        compressed: Deflate the arrays.
+        progress: Show a progress bar while reading a file over 100 MB (tqdm).
+        fsync: Flush the file to disk before returning, as :func:`save` does (on a 2 GiB
+            export most of the time beyond ``cp``'s is this flush).
+
+    Returns:
+        The keys written.
+
+    Shapes round-trip exactly, 0-d and zero-size ones included.
+
+    Raises:
+        CheckpointError: The source cannot be read or is not initialized, a key is too
+            long for a zip entry (:data:`MAX_KEY_BYTES`), the target is not a regular
+            file, or the disk is full (the previous file is untouched).
+
+    Examples:
+        >>> import os, tempfile, numpy
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2)); net.initialize()
+        >>> f = os.path.join(tempfile.mkdtemp(), 'net.npz')
+        >>> export_npz(net, f)
+        ['0.weight', '0.bias']
+        >>> numpy.load(f, allow_pickle=False)['0.weight'].shape
+        (3, 2)
+    """
+    side = _Side(source, "export source")
+    _npz.check_keys(side.keys)
+    bar = _progress(side.header.file_size, "export") if progress and side.header else None
+    if side.header is None:
+        entries: Dict[str, Any] = side.arrays
+    else:
+        entries = OrderedDict((k, _streamed(side, k, bar)) for k in side.keys)
+
+    def write(tmp):
+        _npz.write(tmp, entries, compressed)
+
+    size = sum(side.nbytes(k) + 256 + 2 * len(k) for k in side.keys)
+    atomic_write(path, write, fsync, size_hint=None if compressed else size)
+    if bar is not None:
+        bar.close()
+    return list(side.keys)
+
+
+def _streamed(side: _Side, key: str, bar):
+    """``(dtype, shape, chunks, source)`` of one file array, for :func:`_npz.write`."""
+    info = side.header[key]
+    dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
+    shape = info.shape if info.shape is not None else (0,)
+    raw = info.stype == "default" and info.offset >= 0 and not info.fortran_order and info.size
+
+    def chunks():
+        for piece in side.pieces(key):
+            yield memoryview(piece.view(onp.uint8))
+            if bar is not None:
+                bar.update(piece.nbytes)
+    return dtype, tuple(shape), chunks, (side.header.path, info.offset) if raw else None
+
+
+#: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
+MAX_KEY_BYTES = _npz.MAX_KEY_BYTES

@@ -1,0 +1,290 @@
+"""What :func:`~gluon_params_kit.checkpoint.load` found: :class:`LoadReport`, its refusal
+message and the :class:`~gluon_params_kit.checkpoint.Remap` it suggests.
+
+Private: :mod:`gluon_params_kit.checkpoint` re-exports :class:`LoadReport`.
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter, OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as onp
+
+from .._core.compat import gluon, mx
+from .._core.display import format_shape, html_table, text_table
+from .._io.header import Header, file_keys_of, numpy_dtype
+from ._remap import Remap, collapse_keys
+from .._core.report import Report
+from ..errors import CheckpointError, PathError, listing
+from .._core.gluon import key_index
+from ..tree import named_parameters
+
+__all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
+
+Block = gluon.Block
+
+
+class LoadReport(Report):
+    """What :func:`load` found and did: loaded, missing, unexpected, mismatched, skipped.
+
+    A mapping like the kit's other reports: iterating yields every key it speaks of
+    (loaded, then mismatched, missing and unexpected ones), ``report[path]`` (any path
+    form) gives ``{'key', 'status', 'detail'}`` for it; the lists below say the same by kind.
+
+    Attributes:
+        loaded: Paths whose values were (or, after a refused load, would be) loaded.
+        missing: Parameters of the block that the file does not have.
+        unexpected: File keys (after remapping) that are not in the block.
+        shape_mismatches: ``path -> (block shape, file shape)``.
+        dtype_mismatches: ``path -> (block dtype, file dtype)`` (``dtype='check'``).
+        cast: ``path -> (file dtype, loaded dtype)`` for ``dtype='cast'``/``'saved'``.
+        tied_conflicts: ``path -> file keys`` of a shared Parameter whose copies disagree.
+        renamed: ``file key -> new key`` for keys the remap changed; ``dropped``: removed.
+        suggestion: A :class:`Remap` that would match more keys, or ``None``.
+        applied: Whether values were written into the block.
+    """
+
+    def __init__(self, path: str, block_name: str):
+        self.path, self.block_name = path, block_name
+        self.loaded: List[str] = []
+        self.missing: List[str] = []
+        self.unexpected: List[str] = []
+        self.shape_mismatches: Dict[str, Tuple[Any, Any]] = OrderedDict()
+        self.dtype_mismatches: Dict[str, Tuple[str, str]] = OrderedDict()
+        self.cast: Dict[str, Tuple[str, str]] = OrderedDict()
+        self.tied_conflicts: Dict[str, List[str]] = OrderedDict()
+        self.renamed: Dict[str, str] = OrderedDict()
+        self.dropped: List[str] = []
+        self.suggestion: Optional[Remap] = None
+        self.suggestion_matches = 0
+        self.paired: Dict[str, str] = OrderedDict()
+        self.not_loaded_values: Optional[int] = 0
+        self.applied = False
+        self._aliases: Dict[str, str] = {}
+
+    _what, _kind = "key", "load report"
+
+    @property
+    def _entries(self) -> "OrderedDict[str, Dict[str, str]]":
+        """key -> ``{'key', 'status', 'detail'}``, built from the lists (they change while
+        :func:`load` runs)."""
+        out: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
+
+        def put(key, status, detail=""):
+            out.setdefault(key, dict(key=key, status=status, detail=detail))
+        old_of = {new: old for old, new in self.renamed.items()}
+        for k in self.loaded:
+            detail = [f"{a} -> {b}" for a, b in [self.cast[k]]] if k in self.cast else []
+            detail += [f"from {old_of[k]}"] if k in old_of else []
+            put(k, "loaded" if self.applied else "would load", "; ".join(detail))
+        for k, (a, b) in self.shape_mismatches.items():
+            put(k, "shape", f"block {format_shape(a)} vs file {format_shape(b)}")
+        for k, (a, b) in self.dtype_mismatches.items():
+            put(k, "dtype", f"block {a} vs file {b}")
+        for k, v in self.tied_conflicts.items():
+            put(k, "tied", f"copies disagree: {', '.join(v)}")
+        for k in self.missing:
+            put(k, "missing", "not in the file")
+        for k in self.unexpected:
+            put(k, "unexpected", "not in the block")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when every Parameter and every file key was matched and compatible."""
+        return not self.problems()
+
+    def problems(self) -> List[str]:
+        """One sentence per kind of problem, with the keys collapsed."""
+        out = []
+        for label, keys in (("missing from the file", self.missing),
+                            ("unexpected in the file", self.unexpected),
+                            ("with a different shape", list(self.shape_mismatches)),
+                            ("with a different dtype", list(self.dtype_mismatches)),
+                            ("shared but different in the file", list(self.tied_conflicts))):
+            if keys:
+                out.append(f"{len(keys)} {label} ({listing(collapse_keys(keys), 6)})")
+        return out
+
+    @property
+    def not_loaded(self) -> List[str]:
+        """The block's Parameters that keep the values they had (or stay uninitialized):
+        missing from the file, or refused for a shape, dtype or tied-copy conflict."""
+        return (self.missing + list(self.shape_mismatches) + list(self.dtype_mismatches)
+                + [k for k in self.tied_conflicts if k not in self.shape_mismatches])
+
+    @property
+    def skipped(self) -> List[str]:
+        """Everything a ``strict=False`` load left alone: missing and mismatched
+        Parameters (unchanged in the block) and unexpected file keys (ignored)."""
+        return (self.missing + list(self.shape_mismatches) + list(self.dtype_mismatches)
+                + list(self.tied_conflicts) + self.unexpected)
+
+    def rows(self) -> List[Tuple[str, str, str]]:
+        """``(status, key, detail)`` rows, repeated indices collapsed."""
+        rows: List[Tuple[str, str, str]] = []
+
+        def add(status, keys_details):
+            by_detail: "OrderedDict[str, List[str]]" = OrderedDict()
+            for key, detail in keys_details:
+                by_detail.setdefault(detail, []).append(key)
+            for detail, keys in by_detail.items():
+                rows.extend((status, k, detail) for k in collapse_keys(keys))
+
+        add("missing", [(k, "not in the file") for k in self.missing])
+        add("unexpected", [(k, "not in the block") for k in self.unexpected])
+        add("shape", [(k, f"block {format_shape(a)} vs file {format_shape(b)}")
+                      for k, (a, b) in self.shape_mismatches.items()])
+        add("dtype", [(k, f"block {a} vs file {b}") for k, (a, b) in self.dtype_mismatches.items()])
+        add("tied", [(k, f"copies disagree: {', '.join(v)}") for k, v in self.tied_conflicts.items()])
+        add("cast", [(k, f"{a} -> {b}") for k, (a, b) in self.cast.items()])
+        add("renamed", [(k, f"from {old}") for old, k in self.renamed.items()])
+        add("dropped", [(k, "by the remap") for k in self.dropped])
+        add("loaded", [(k, "") for k in self.loaded])
+        return rows
+
+    def to_records(self) -> List[Dict[str, str]]:
+        """The rows as dicts (``status``, ``key``, ``detail``), e.g. for JSON."""
+        return [dict(status=s, key=k, detail=d) for s, k, d in self.rows()]
+
+    def __str__(self) -> str:
+        state = "loaded" if self.applied else "not applied"
+        head = (f"LoadReport {self.path!r} -> {self.block_name} ({state}): "
+                f"{len(self.loaded)} loaded, {len(self.missing)} missing, "
+                f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
+                f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied")
+        lines = [head] + text_table(["status", "key", "detail"], self.rows(), [False] * 3)
+        if self.paired:
+            lines.append(paired_line(self.paired))
+        if self.applied and self.not_loaded:
+            lines.append(unloaded_line(self))
+        if self.suggestion is not None:
+            lines.append(f"suggested: remap={self.suggestion!r} "
+                         f"(matches {self.suggestion_matches} of the block's parameters)")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        title = html.escape(str(self).splitlines()[0])
+        hint = (f"<p>suggested: <code>remap={html.escape(repr(self.suggestion))}</code></p>"
+                if self.suggestion is not None else "")
+        return (f"<p>{title}</p>" + html_table(["status", "key", "detail"], self.rows(),
+                                                [False] * 3) + hint)
+
+
+
+def shape_fits(expected, saved, unknown: int) -> bool:
+    if saved is None:
+        return False
+    if expected is None:
+        return True
+    if len(expected) != len(saved):
+        return False
+    return all(e in (unknown, s) for e, s in zip(expected, saved))
+
+
+def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
+    """Try the remaps that explain the usual mismatches; keep the one matching the most.
+
+    Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
+    ``l0_i2h_weight``, a cell's own scheme), a common prefix added or stripped (also
+    combined with the attribute rule), and, when the missing and unexpected keys still
+    pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
+    """
+    file_keys = file_keys_of(header)
+    index = key_index(block)
+    attributes: Dict[str, List[str]] = {}
+    for alias, key in index.use_of.items():
+        attributes.setdefault(key, []).append(alias)
+    candidates: List[Remap] = []
+    if file_keys and not any("." in k for k in file_keys):
+        candidates.append(Remap.to_structural())
+    if any(u in index.use_of for u in report.unexpected):
+        candidates.append(Remap.to_gluon_keys())
+    prefixes: Counter = Counter()
+    for u in report.unexpected[:64]:  # a sample is enough to see a common prefix
+        for t in report.missing[:64]:
+            for spelling in [t] + attributes.get(t, []):
+                if u.endswith("." + spelling):
+                    prefixes[("strip", u[:len(u) - len(spelling)])] += 1
+                elif spelling.endswith("." + u):
+                    prefixes[("add", spelling[:len(spelling) - len(u)])] += 1
+    for (kind, p), _ in prefixes.most_common(4):
+        rule = Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p)
+        candidates += [rule, rule + Remap.to_gluon_keys()]
+    pairs = pair_by_shape(report, header, params)
+    if pairs:
+        candidates.append(Remap.keys(pairs))
+    total = len(named_parameters(block))
+    best, best_score, best_map = None, total - len(report.missing), None
+    for cand in candidates:
+        try:
+            mapping = (remap + cand)(file_keys, block)
+        except (CheckpointError, PathError):
+            continue
+        new_keys = {k for k in mapping.values() if k is not None}
+        score = len({id(param) for path, param in params.items() if path in new_keys})
+        if score > best_score:
+            best, best_score, best_map = cand, score, mapping
+    if best is not None:
+        report.suggestion, report.suggestion_matches = best, best_score
+        before = remap(file_keys, block)
+        missing = set(report.missing)
+        report.paired = OrderedDict((before[k], new) for k, new in best_map.items()
+                                    if before[k] in report.unexpected and new in missing)
+
+
+def pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
+    """Unexpected file key -> missing path, when the two lists pair one to one, in order,
+    by shape and dtype; empty when they do not."""
+    if not report.missing or len(report.missing) != len(report.unexpected):
+        return {}
+    unknown = -1 if mx.util.is_np_shape() else 0
+    left = list(report.missing)
+    pairs: "OrderedDict[str, str]" = OrderedDict()
+    for key in report.unexpected:
+        info = header[key]
+        for path in left:
+            param = params[path]
+            if shape_fits(param.shape, info.shape, unknown) and (
+                    param.dtype is None or info.dtype is None
+                    or onp.dtype(param.dtype) == numpy_dtype(info.dtype)):
+                pairs[key] = path
+                left.remove(path)
+                break
+        else:
+            return {}
+    return pairs
+
+
+def paired_line(paired: Mapping[str, str]) -> str:
+    shown = ", ".join(f"{a} -> {b}" for a, b in list(paired.items())[:3])
+    more = f" (+{len(paired) - 3} more)" if len(paired) > 3 else ""
+    return (f"paired: {len(paired)} unexpected key(s) pair one to one with missing "
+            f"parameters: {shown}{more}")
+
+
+def unloaded_line(report: LoadReport) -> str:
+    values = "an unknown number of" if report.not_loaded_values is None else \
+        f"{report.not_loaded_values:,}"
+    keys = report.not_loaded
+    return (f"NOT LOADED: {len(keys)} parameter(s), {values} values, keep their initial "
+            f"values ({listing(collapse_keys(keys), 4)})")
+
+
+def refusal(report: LoadReport, header: Header, block: Block) -> str:
+    msg = (f"cannot load {header.path!r} into {type(block).__name__}: "
+           + "; ".join(report.problems()) + ". Nothing was changed.")
+    if not header.named:
+        msg += " The file holds an unnamed list of arrays, not a name -> array dict."
+    if report.dtype_mismatches:
+        msg += (" Use dtype='cast' to cast the file's values to the block's dtypes (or "
+                "dtype='saved' to give the parameters the file's dtypes).")
+    if report.suggestion is not None:
+        msg += (f" Try remap={report.suggestion!r}: it matches {report.suggestion_matches} "
+                f"of {len(named_parameters(block))} parameters.")
+    elif len(report.problems()) > bool(report.dtype_mismatches):
+        msg += " Use strict=False to load what matches."
+    return msg

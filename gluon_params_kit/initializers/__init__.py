@@ -1,0 +1,429 @@
+"""Initializer plans: ordered pattern -> initializer rules that also work with deferred init.
+
+Plain Gluon has three surprises here: ``net.initialize(mx.init.Mixed(...))`` fails, a
+layer's own initializer (Dense bias ``'zeros'``) silently beats the global one, and the
+values depend on the order blocks were built in. An :class:`InitPlan` states every
+choice: the first matching rule wins, then (if ``respect_layer_defaults``) the layer's
+own initializer, then the plan's ``default``. :meth:`InitPlan.preview` shows the outcome
+per parameter; :meth:`InitPlan.apply` re-initializes (force semantics, no warnings),
+lands on deferred parameters at their first forward, records provenance on each
+Parameter, and with ``seed=`` makes each value depend only on (seed, path, spec): the
+same in every process and in ``mx.nd`` and ``mx.np`` modes (MXNet's own initializers are
+run on a legacy array in np mode, since their np-mode draws come from another stream; a
+custom initializer gets the mode's own array and its values are its own affair). The path
+is Gluon's key, so a recurrent layer's weights are seeded by ``1._unfused.0.i2h_weight``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from .._core import gcpause as _gc
+from .._core.gluon import check_block, init_state, key_index, parameter_groups, spellings
+from .._core.compat import gluon, mx
+from .._core.display import format_shape, known_shape
+from ._run import run_entries
+from ._specs import (Spec, derive_seed, get_initializer, list_initializers,
+                          register_initializer, spec_text)
+from .._core.provenance import read as read_provenance
+from .._core.report import Report
+from .._core.validate import check_bool, check_contexts, check_int
+from ..errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
+from .._core.patterns import make_matcher, matching_groups, pattern_label
+from ..tree import named_parameters
+
+__all__ = [
+    "InitPlan",
+    "InitPreview",
+    "InitReport",
+    "PlannedInit",
+    "derive_seed",
+    "get_initializer",
+    "list_initializers",
+    "provenance",
+    "register_initializer",
+    "reinitialize",
+]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+Initializer = mx.init.Initializer
+Context = mx.Context
+
+
+class PlannedInit(NamedTuple):
+    """What a plan does to one parameter (a row of :class:`InitReport` / :class:`InitPreview`)."""
+
+    path: str
+    #: The shape, ``None`` for each dimension not known yet (``action`` is then 'deferred')
+    shape: Optional[Tuple[Optional[int], ...]]
+    rule: Optional[str]  #: the pattern, 'default', 'layer default', 'constant'; None: unmatched
+    spec: Optional[str]  #: the initializer's ``dumps()``
+    seed: Optional[int]  #: the parameter's own seed (derived from the plan seed)
+    action: str  #: 'initialize', 'deferred' (at the first forward), 'keep' or 'unmatched'
+
+
+class InitReport(Report):
+    """Path -> :class:`PlannedInit` for every parameter an init plan looked at, in walk order.
+
+    What :meth:`InitPlan.apply` and :func:`reinitialize` return: what they did. (Before
+    applying, :meth:`InitPlan.preview` returns the same table as an :class:`InitPreview`.)
+    ``str()`` is a table; :attr:`unmatched` lists the paths no rule covers; rows can be
+    looked up by any path form.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(2, in_units=3))
+    >>> preview = InitPlan([('weight', 'ones')]).preview(net)
+    >>> preview['[0].weight'].rule, preview['0.bias'].rule, preview.to_records()[1]['action']
+    ('weight', 'layer default', 'initialize')
+    """
+
+    _what = "parameter"
+    _kind = "report"
+
+    def __init__(self, rows: Sequence[PlannedInit], title: str,
+                 aliases: Optional[Mapping[str, str]] = None):
+        super().__init__(((r.path, r) for r in rows), aliases, title=title)
+
+    @property
+    def unmatched(self) -> List[str]:
+        """Paths of the parameters that no rule, layer default or default covers."""
+        return [p for p, r in self.items() if r.action == "unmatched"]
+
+    def _table(self):
+        head = ("path", "shape", "rule", "initializer", "seed", "action")
+        body = [(r.path, format_shape(r.shape), r.rule or "-",
+                 r.spec or "UNMATCHED", "-" if r.seed is None else str(r.seed), r.action)
+                for r in self.values()]
+        return head, body, (False, False, False, False, True, False)
+
+
+class InitPreview(InitReport):
+    """What :meth:`InitPlan.preview` returns: what a plan *would* do, nothing changed yet."""
+
+    _kind = "preview"
+
+
+class _Entry(NamedTuple):
+    param: Parameter
+    row: PlannedInit
+    init: Optional[Initializer]
+
+
+class InitPlan:
+    """Ordered ``(pattern, spec)`` rules, a default, and an explicit layer-default choice.
+
+    For each parameter (canonical path; a shared one matches through any of its paths,
+    as in :func:`~gluon_params_kit.select.select`) the initializer is: the first rule
+    whose pattern matches; else, with ``respect_layer_defaults=True`` (Gluon's own
+    behaviour), the layer's initializer when it has one (``param.init``: Dense bias
+    ``'zeros'``, BatchNorm gamma ``'ones'``); else ``default``. With
+    ``respect_layer_defaults=False`` the default covers those too (``Constant(1)`` then
+    reaches Dense biases). ``gluon.Constant`` parameters are never re-initialized.
+
+    An initializer fills every parameter it gets through ``_init_weight``, as Gluon does,
+    except that a class defining its own ``_init_bias`` / ``_init_gamma`` / ``_init_beta``
+    has that method called for parameters with that role (Gluon never calls them).
+
+    Args:
+        rules: ``(pattern, spec)`` pairs (or an ordered mapping pattern -> spec). A pattern
+            is what :func:`~gluon_params_kit.select.select` takes (regex, list of them,
+            callable ``(path, param) -> bool``, ``None`` for all); a spec is what
+            :func:`get_initializer` takes.
+        default: the spec for parameters no rule matches, or None (then they are errors).
+        respect_layer_defaults: whether a layer's own initializer beats ``default``.
+        mode: pattern mode, as in ``select`` (``'search'``, ``'match'``, ``'fullmatch'``,
+            ``'glob'``).
+        on: match patterns on ``'path'`` or on the auto ``'name'``.
+
+    Raises:
+        InitializerError: a bad spec, or rules that are not ``(pattern, spec)`` pairs.
+        SelectionError: a bad pattern, ``mode`` or ``on``.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(3, in_units=2), nn.Dense(1))
+        >>> plan = InitPlan([(r'\\.bias$', 'constant(0.25)'), (r'^1\\.', 'ones')],
+        ...                 default='normal(sigma=0.5)')
+        >>> print(plan.preview(net))
+        InitPlan preview of Sequential: 4 parameters, 0 unmatched (respect_layer_defaults=True)
+        path      shape   rule     initializer                    seed  action
+        --------------------------------------------------------------------------
+        0.weight  (3, 2)  default  ["normal", {"sigma": 0.5}]        -  initialize
+        0.bias    (3,)    \\.bias$  ["constant", {"value": 0.25}]     -  initialize
+        1.weight  (1, ?)  ^1\\.     ["one", {}]                       -  deferred
+        1.bias    (1,)    \\.bias$  ["constant", {"value": 0.25}]     -  initialize
+        >>> _ = plan.apply(net, seed=0)
+        >>> _ = net(mx.nd.ones((1, 2)))  # deferred parameters get their rule now
+        >>> net[1].weight.data().asnumpy().tolist(), net[1].bias.data().asnumpy().tolist()
+        ([[1.0, 1.0, 1.0]], [0.25])
+    """
+
+    def __init__(self, rules: Union[Sequence[Tuple[Any, Spec]], Mapping[Any, Spec]] = (),
+                 default: Optional[Spec] = None, *, respect_layer_defaults: bool = True,
+                 mode: str = "search", on: str = "path"):
+        pairs = list(rules.items()) if isinstance(rules, Mapping) else rules
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple)):
+            raise InitializerError(
+                f"InitPlan rules must be a list of (pattern, spec) pairs, got "
+                f"{type(rules).__name__}: {rules!r}")
+        compiled = []
+        for i, pair in enumerate(pairs):
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise InitializerError(
+                    f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
+            pattern, spec = pair
+            compiled.append((pattern_label(pattern), make_matcher(pattern, mode=mode, on=on),
+                             get_initializer(spec)))
+        make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
+        check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
+        self.rules: Tuple[Tuple[str, Any, Initializer], ...] = tuple(compiled)
+        self.default: Optional[Initializer] = None if default is None else get_initializer(default)
+        self.respect_layer_defaults = respect_layer_defaults
+
+    def __repr__(self) -> str:
+        rules = ", ".join(f"({label!r}, {spec_text(init)!r})" for label, _, init in self.rules)
+        default = None if self.default is None else spec_text(self.default)
+        return (f"InitPlan([{rules}], default={default!r}, "
+                f"respect_layer_defaults={self.respect_layer_defaults})")
+
+    # ------------------------------------------------------------------ planning
+
+    def _choose(self, param: Parameter, paths: List[str], layer_defaults: Dict[Any, Any]
+                ) -> Tuple[Optional[str], Optional[Initializer]]:
+        for label, matches, init in self.rules:
+            if any(matches(p, param) for p in paths):
+                return label, init
+        if self.respect_layer_defaults and param.init is not None:
+            # one parse per distinct spec ('zeros' for every bias), not one per Parameter
+            key = param.init if isinstance(param.init, str) else id(param.init)
+            if key not in layer_defaults:
+                layer_defaults[key] = (param.init, get_initializer(param.init))
+            return "layer default", layer_defaults[key][1]
+        if self.default is not None:
+            return "default", self.default
+        return None, None
+
+    def _plan(self, block: Block, seed: Optional[int]
+              ) -> Tuple["OrderedDict[str, _Entry]", Dict[str, str]]:
+        """(path -> entry, the block's spellings -> canonical path), from one key index."""
+        check_block(block, InitializerTypeError)
+        _check_seed(seed)
+        index = key_index(block)
+        out: "OrderedDict[str, _Entry]" = OrderedDict()
+        layer_defaults: Dict[Any, Any] = {}
+        texts: Dict[int, str] = {}
+        for group in index.groups:
+            path, param = group.path, group.param
+            if isinstance(param, gluon.Constant):
+                out[path] = _constant_entry(path, param)
+                continue
+            rule, init = self._choose(param, group.spellings, layer_defaults)
+            out[path] = _entry(path, param, rule, init, seed, texts)
+        return out, index.canonical
+
+    @_gc.paused
+    def preview(self, block: Block, *, seed: Optional[int] = None) -> InitPreview:
+        """Which rule and initializer each parameter of ``block`` would get; changes nothing.
+
+        Args:
+            block: the network.
+            seed: the seed :meth:`apply` would get (fills the ``seed`` column).
+
+        Returns:
+            An :class:`InitPreview`; its ``unmatched`` lists what no rule covers.
+
+        Raises:
+            InitializerError: ``block`` is not a Block or ``seed`` is not an int.
+
+        Examples:
+            >>> from mxnet.gluon import nn
+            >>> net = nn.Dense(2, in_units=3)
+            >>> InitPlan([('weight', 'zeros')], respect_layer_defaults=False).preview(net).unmatched
+            ['bias']
+        """
+        entries, aliases = self._plan(block, seed)
+        rows = [e.row for e in entries.values()]
+        return InitPreview(rows, _title("preview of", block, rows, self.respect_layer_defaults, seed),
+                           aliases)
+
+    def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
+              seed: Optional[int] = None) -> InitReport:
+        """(Re-)initialize every parameter of ``block`` as planned.
+
+        Force semantics without per-parameter warnings. A parameter whose shape is not
+        known yet gets its rule, seed and provenance at the first forward. Nothing is
+        touched when a parameter matches no rule and there is no default; if an
+        initializer fails on a parameter, the ones already done are put back.
+
+        Args:
+            block: the network.
+            ctx: the context(s) for the values; None keeps each parameter's current
+                context(s) (the current context for a parameter that has none).
+            seed: None uses MXNet's global random stream, as Gluon does. An int makes each
+                value depend only on (seed, structural path, spec); the global stream is
+                then advanced deterministically (reseeded from one draw of it), since
+                MXNet cannot save and restore its state.
+
+        Returns:
+            The :class:`InitReport` of what was done.
+
+        Raises:
+            InitializerError: unmatched parameters (listed), a bad seed, a parameter whose
+                shape is unknown and cannot be deferred, or an initializer that fails.
+            DeviceError: ``ctx`` is not a Context or a list of them.
+
+        Examples:
+            >>> from mxnet.gluon import nn
+            >>> net = nn.Dense(2, in_units=3)
+            >>> _ = InitPlan([], default='ones', respect_layer_defaults=False).apply(net)
+            >>> net.bias.data().asnumpy().tolist(), provenance(net)['bias']['rule']
+            ([1.0, 1.0], 'default')
+        """
+        entries, aliases = self._plan(block, seed)
+        rows = [e.row for e in entries.values()]
+        missing = [r.path for r in rows if r.action == "unmatched"]
+        if missing:
+            raise InitializerError(
+                f"InitPlan leaves {len(missing)} of {len(rows)} parameter(s) of "
+                f"{type(block).__name__} {block.name!r} without an initializer: "
+                f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
+                f"(respect_layer_defaults={self.respect_layer_defaults}).")
+        run_entries(entries, _contexts(ctx), seed)
+        return InitReport(rows, _title("applied to", block, rows, self.respect_layer_defaults, seed),
+                          aliases)
+
+
+def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
+                 mode: str = "search", on: str = "path",
+                 ctx: Union[None, Context, Sequence[Context]] = None,
+                 seed: Optional[int] = None) -> InitReport:
+    """Re-initialize only the selected parameters with ``spec``, quietly.
+
+    Args:
+        block: the network.
+        spec: the initializer (see :func:`get_initializer`).
+        pattern: which parameters, as in :func:`~gluon_params_kit.select.select` (None: all).
+        exclude: a pattern of parameters to leave out.
+        mode: pattern mode, as in ``select``.
+        on: ``'path'`` or ``'name'``.
+        ctx: as in :meth:`InitPlan.apply` (None keeps each parameter's context).
+        seed: as in :meth:`InitPlan.apply`.
+
+    Returns:
+        The :class:`InitReport` of the selected parameters.
+
+    Raises:
+        SelectionError: the pattern selects nothing (existing paths are listed), or a bad
+            pattern, ``mode`` or ``on``.
+        InitializerError: a bad spec or seed, or a failing initializer (nothing changed).
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(2, in_units=2), nn.Dense(1, in_units=2))
+        >>> net.initialize()
+        >>> _ = reinitialize(net, 'constant(3)', r'^1\\.bias')
+        >>> net[1].bias.data().asnumpy().tolist(), net[0].bias.data().asnumpy().tolist()
+        ([3.0], [0.0, 0.0])
+    """
+    check_block(block, InitializerTypeError)
+    _check_seed(seed)
+    init = get_initializer(spec)
+    keep = make_matcher(pattern, mode=mode, on=on)
+    drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
+    label = "all" if pattern is None else pattern_label(pattern)
+    entries: "OrderedDict[str, _Entry]" = OrderedDict(
+        (g.path, _entry(g.path, g.param, label, init, seed))
+        for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
+    if not entries:
+        raise SelectionError(
+            f"reinitialize: pattern {label!r} (exclude={exclude!r}, mode={mode!r}, on={on!r}) "
+            f"selects no parameter of {type(block).__name__} {block.name!r} (constants are "
+            f"never re-initialized). Existing paths: {listing([g.path for g in parameter_groups(block)])}.")
+    run_entries(entries, _contexts(ctx), seed)
+    rows = [e.row for e in entries.values()]
+    return InitReport(rows, f"reinitialize {label!r} of {type(block).__name__}: "
+                             f"{len(rows)} parameter(s) (seed={seed})", spellings(block))
+
+
+def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
+    """Path -> provenance record of every parameter: which rule, spec and seed made its values.
+
+    A record is ``{'rule': str, 'spec': str, 'seed': int or None}``, written when the
+    values are produced (at apply time, or at the first forward for deferred ones);
+    parameters the kit never initialized map to None. When the values were replaced
+    since (``initialize(force_reinit=True)``, ``load_parameters``, ``set_data``,
+    ``gpk.load``), the record is stale: ``{'stale': reason, 'previous': record}``
+    (``summary`` shows ``stale``). Training keeps a record current.
+
+    Args:
+        block: the network.
+
+    Returns:
+        An ordered mapping canonical path -> record (a copy) or None.
+
+    Raises:
+        InitializerError: ``block`` is not a Block.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3)
+        >>> _ = InitPlan([('weight', 'normal(sigma=0.5)')]).apply(net, seed=7)
+        >>> rec = provenance(net)['weight']
+        >>> rec['rule'], rec['spec'], isinstance(rec['seed'], int)
+        ('weight', '["normal", {"sigma": 0.5}]', True)
+        >>> provenance(net)['bias']['rule']
+        'layer default'
+        >>> net.initialize(force_reinit=True)   # Gluon's own re-initialization
+        >>> provenance(net)['weight']['stale']
+        'values replaced after this record was made (re-initialized)'
+    """
+    check_block(block, InitializerTypeError)
+    out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
+    for path, param in named_parameters(block).items():
+        out[path] = read_provenance(param)
+    return out
+
+
+# --------------------------------------------------------------------------- planning helpers
+
+def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
+           seed: Optional[int], texts: Optional[Dict[int, str]] = None) -> _Entry:
+    """``texts``: id(initializer) -> its spec text, filled as it goes (the caller keeps the
+    initializers alive), so a plan writes each initializer's JSON once."""
+    shape = known_shape(param.shape)
+    if init is None:
+        return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
+    if texts is None:
+        spec = spec_text(init)
+    else:
+        spec = texts.get(id(init))
+        if spec is None:
+            spec = texts[id(init)] = spec_text(init)
+    own_seed = None if seed is None else derive_seed(seed, path, spec)
+    action = "initialize" if shape is not None and None not in shape else "deferred"
+    return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
+
+
+def _constant_entry(path: str, param: Parameter) -> _Entry:
+    init = mx.init.create(param.init)  # Gluon's private per-constant initializer
+    ready = init_state(param) != "uninitialized"
+    row = PlannedInit(path, known_shape(param.shape), "constant", f"gluon.Constant {param.name!r}",
+                      None, "keep" if ready else "initialize")
+    return _Entry(param, row, init)
+
+
+def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,
+           seed: Optional[int]) -> str:
+    n_missing = sum(r.action == "unmatched" for r in rows)
+    seeded = "" if seed is None else f", seed={seed}"
+    return (f"InitPlan {verb} {type(block).__name__}: {len(rows)} parameters, "
+            f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
+
+
+def _check_seed(seed: Any) -> None:
+    check_int(seed, "seed", InitializerError, allow_none=True)
+
+
+def _contexts(ctx: Any) -> Optional[List[Context]]:
+    return check_contexts(ctx, "ctx", DeviceError, allow_none=True)

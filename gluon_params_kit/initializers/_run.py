@@ -1,0 +1,202 @@
+"""Running an init plan: the private Initializer Gluon calls per Parameter, now or at the first forward.
+
+:mod:`gluon_params_kit.initializers` builds a plan's entries; :func:`run_entries` gives each
+parameter a private ``Initializer`` that Gluon's own ``_finish_deferred_init`` calls; it
+seeds, fills by role and records provenance, and puts every parameter back as it was when
+one of them fails (all or nothing, also for deferred parameters at the first forward).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from .._core.gluon import contexts, has_data, is_deferred, restore_fields, save_fields
+from .._core.compat import mx
+from .._core.display import format_shape
+from .._core.provenance import MARK_ATTR, PROVENANCE_ATTR, record
+from ..errors import InitializerError
+
+__all__ = ["run_entries"]
+
+Initializer = mx.init.Initializer
+Parameter = mx.gluon.Parameter
+Context = mx.Context
+
+_ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with its own method
+
+
+# --------------------------------------------------------------------------- running a plan
+
+class _PlannedInitializer(Initializer):
+    """What a parameter's ``_finish_deferred_init`` calls: seeds, fills by role, records."""
+
+    def __init__(self, inner: Initializer, param: Parameter, path: str, rule: str,
+                 spec: str, seed: Optional[int]):
+        super().__init__()
+        self.inner, self.param, self.path = inner, param, path
+        self.rule, self.spec, self.seed = rule, spec, seed
+        #: The deferred parameters of the same apply() (set once it has returned).
+        self.batch: Optional[_DeferredBatch] = None
+
+    def dumps(self) -> str:
+        return self.spec
+
+    def __repr__(self) -> str:
+        return f"<planned {self.spec} for {self.path!r} (rule {self.rule!r}, seed {self.seed})>"
+
+    def __call__(self, desc, arr) -> None:
+        role = next((r for r in _ROLES if self.path.endswith(r)), None)
+        fill = self.inner._init_weight
+        if _defines(type(self.inner), "__call__"):  # it dispatches itself (Gluon lets it)
+            fill = self.inner
+        elif role is not None and _defines(type(self.inner), f"_init_{role}"):
+            fill = getattr(self.inner, f"_init_{role}")
+        name = mx.init.InitDesc(self.param.name, global_init=self.inner)
+        try:
+            with _seeded(self.seed):
+                if isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet."):
+                    # MXNet's own initializers draw from another stream on np arrays; filling a
+                    # legacy array gives the same values for (seed, path, spec) in both modes.
+                    with mx.util.np_array(False):
+                        legacy = mx.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
+                        fill(name, legacy)
+                    arr[...] = legacy.as_np_ndarray()
+                else:
+                    fill(name, arr)
+        except Exception as exc:
+            if self.batch is None:  # apply() itself is running: it puts things back
+                raise
+            undone = self.batch.roll_back(self.param)
+            raise InitializerError(
+                f"deferred initialization of {self.path!r} (shape {tuple(arr.shape)}) with "
+                f"{self.spec} (rule {self.rule!r}) failed at the first forward: "
+                f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
+                f"it was before apply() ({undone} had values already): nothing was "
+                f"changed. Fix the rule and apply the plan again.") from exc
+        record(self.param, arr, self.rule, self.spec, self.seed)
+        if self.batch is not None:
+            self.batch.done(self.param)
+
+
+class _DeferredBatch:
+    """One apply() whose deferred parameters are not all initialized yet.
+
+    Gluon finishes deferred parameters one by one during the first forward. If one of
+    the planned initializers fails there, every parameter of the plan is put back as it
+    was before apply() (all or nothing, as when apply() itself fails). Once the last
+    deferred one has its values, the saved states are dropped.
+    """
+
+    def __init__(self, saved: List[Tuple[Parameter, Dict[str, Any]]], pending: List[Parameter]):
+        self.members = saved
+        self.pending = {id(p) for p in pending}
+        for param, _ in saved:
+            param.__dict__[_BATCH_ATTR] = self
+
+    def done(self, param: Parameter) -> None:
+        self.pending.discard(id(param))
+        if not self.pending:
+            self._release()
+
+    def roll_back(self, failed: Parameter) -> int:
+        undone = 0
+        for param, state in self.members:
+            if param.__dict__.get(_BATCH_ATTR) is not self:
+                continue  # planned again by a later apply(): not ours any more
+            undone += param is not failed and has_data(param)
+            restore_fields([(param, state)])
+        self._release()
+        return undone
+
+    def _release(self) -> None:
+        for param, _ in self.members:
+            if param.__dict__.get(_BATCH_ATTR) is self:
+                del param.__dict__[_BATCH_ATTR]
+        self.members, self.pending = [], set()
+
+
+_BATCH_ATTR = "_params_kit_deferred_batch"
+
+
+def _defines(klass: type, method: str) -> bool:
+    return getattr(klass, method) is not getattr(Initializer, method)
+
+
+_BATCH_SEEDING = [False]  # True while apply() holds the global stream for a whole batch
+
+
+@contextlib.contextmanager
+def _seeded(seed: Optional[int]) -> Iterator[None]:
+    if seed is None:
+        yield
+    elif _BATCH_SEEDING[0]:
+        mx.random.seed(seed, ctx=mx.cpu())
+        yield
+    else:
+        with _global_stream_advanced(True):
+            mx.random.seed(seed, ctx=mx.cpu())
+            yield
+
+
+@contextlib.contextmanager
+def _global_stream_advanced(active: bool) -> Iterator[None]:
+    """Reseed MXNet's CPU stream afterwards from one draw of it taken before.
+
+    MXNet offers no way to save and restore its generator state; this keeps the user's
+    stream a deterministic function of its state before (seeded runs stay reproducible).
+    """
+    if not active or _BATCH_SEEDING[0]:
+        yield
+        return
+    resume = int(mx.nd.random.randint(0, 2 ** 31 - 1, shape=(1,), ctx=mx.cpu()).asscalar())
+    _BATCH_SEEDING[0] = True
+    try:
+        yield
+    finally:
+        _BATCH_SEEDING[0] = False
+        mx.random.seed(resume, ctx=mx.cpu())
+
+
+def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
+         seed: Optional[int]) -> None:
+    """Initialize every ``(param, row, init)`` entry of a plan; on an error undo all, raise."""
+    for path, e in entries.items():  # validate all before touching any
+        if e.row.action == "deferred" and not e.param._allow_deferred_init:
+            raise InitializerError(
+                f"parameter {path!r} has an unknown shape {e.param.shape} and does not allow "
+                f"deferred initialization; give the layer its input size. Nothing was changed.")
+    saved, kept, deferred = [], [], []
+    with _global_stream_advanced(seed is not None):
+        for path, e in entries.items():
+            if e.row.action == "keep":
+                kept.append(e.param)
+                continue
+            p = e.param
+            saved += save_fields([p], _STATE)
+            if hasattr(p, PROVENANCE_ATTR):
+                delattr(p, PROVENANCE_ATTR)  # a deferred one gets its record at the forward
+            planned = _PlannedInitializer(e.init, p, path, e.row.rule, e.row.spec, e.row.seed)
+            try:
+                p.initialize(init=planned, ctx=ctx or contexts(p),
+                             default_init=planned, force_reinit=True)
+            except Exception as exc:
+                restore_fields(reversed(saved))
+                raise InitializerError(
+                    f"initializing {path!r} (shape {format_shape(e.row.shape)}) with {e.row.spec} (rule "
+                    f"{e.row.rule!r}) failed: {type(exc).__name__}: {exc}. Nothing was "
+                    f"changed.") from exc
+            p.__dict__.pop(_BATCH_ATTR, None)
+            if is_deferred(p):
+                deferred.append(planned)
+    if deferred:  # the plan completes at the first forward: keep what to put back till then
+        batch = _DeferredBatch(saved, [d.param for d in deferred])
+        for planned in deferred:
+            planned.batch = batch
+    for param in kept:  # constants keep their values but follow an explicit ctx
+        if ctx and param.list_ctx() != ctx:
+            param.reset_ctx(ctx)
+
+
+#: What initialize() replaces on a Parameter, to put it back after a failure.
+_STATE = ("_data", "_grad", "_deferred_init", "_ctx_list", "_ctx_map", PROVENANCE_ATTR,
+          MARK_ATTR)

@@ -1,0 +1,398 @@
+"""Inspection: a summary table of a network's parameters and statistics of their values.
+
+Unlike Gluon's ``Block.summary(x)``, :func:`summary` needs no forward pass or example
+input, works on hybridized nets and before deferred shapes are known (unknown dimensions
+show as ``?``, their counts as pending), shows dtype, bytes and devices, and counts a
+tied Parameter once. Given example inputs, it also records each block's output shape in
+one forward pass that leaves the net as it was (``_layer_trace``). Its text fits a width
+and its HTML is one collapsible tree of blocks (``_summary_view``). :func:`stats`
+measures every parameter's values (or gradients) with at most one host transfer per
+parameter: on CPU a zero-copy host view read by numpy in cache-sized chunks (MXNet
+1.9.1's CPU reductions are many times slower than numpy's); on a GPU, MXNet ops on the
+parameter's own device, gathered in one transfer.
+"""
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as _onp
+
+from .._core import display as D
+from .._core import gcpause as _gc
+from . import _trace as _layer_trace
+from . import _view
+from .._core.compat import gluon, mx  # noqa: F401  (mx: used by the examples)
+from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
+from .._core.stats import ParamStats, array_stats
+from .._core.validate import check_bool, check_int
+from ._summary import Summary, check_width
+from ..errors import InspectionError, did_you_mean, listing
+from .._core.patterns import make_matcher, matching_groups
+from .._core.gluon import arrays, contexts, grad_arrays, init_state, key_index, parameter_groups
+from ..tree import named_blocks
+from .._core.provenance import PROVENANCE_ATTR, read as read_provenance  # noqa: F401 (InitPlan records)
+
+__all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
+
+Block = gluon.Block
+Parameter = gluon.Parameter
+_Constant = gluon.Constant
+
+
+# --------------------------------------------------------------------------- statistics
+
+def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int = 16,
+          hist_sample: Optional[int] = _HIST_SAMPLE) -> "OrderedDict[str, ParamStats]":
+    """Per-parameter statistics of values (or gradients), keyed by structural path.
+
+    Each parameter is read once (its first device's copy): on CPU through a zero-copy
+    host view, on a GPU by MXNet ops on that device with one transfer of the results.
+
+    Args:
+        block: the network.
+        pattern: which parameters (a path pattern or a ``predicate(path, param)``, as in
+            ``select``); ``None`` for all.
+        grads: measure the gradients instead of the values.
+        bins: number of histogram bins.
+        hist_sample: histogram a parameter larger than this from an even stride of about
+            this many values (``None``: always every value).
+
+    Returns:
+        An ordered mapping path -> :class:`ParamStats`; deferred or uninitialized
+        parameters have ``state`` saying so and no numbers.
+
+    Raises:
+        InspectionError: ``grads`` is not a bool, ``bins`` or ``hist_sample`` not an int >= 1.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(2, in_units=3); net.initialize(mx.init.One())
+        >>> s = stats(net)
+        >>> s['weight'].mean, s['weight'].l2, s['bias'].zero_fraction
+        (1.0, 2.449489742783178, 1.0)
+        >>> stats(nn.Dense(2))['weight'].state
+        'uninitialized'
+    """
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    if hist_sample is not None:  # None: every value goes into the histogram
+        check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
+    return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
+                       for g in _selected_groups(block, pattern))
+
+
+def _param_stats(param: Parameter, grads: bool, bins: int,
+                 hist_sample: Optional[int]) -> ParamStats:
+    state = init_state(param)
+    if state != "initialized":
+        return ParamStats(state=state)
+    # arrays(), not list_data(): list_data() refuses row_sparse Parameters
+    if grads:
+        if param.grad_req == "null" or grad_arrays(param) is None:
+            return ParamStats(state="no grad", size=D.known_size(param.shape))
+        arr = grad_arrays(param)[0]
+    else:
+        arr = arrays(param)[0]
+    return array_stats(arr, bins, hist_sample)
+
+
+# --------------------------------------------------------------------------- summary
+
+@_gc.paused
+def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
+            pattern: Any = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
+            bins: int = 16, width: Optional[int] = None) -> Summary:
+    """A table of every parameter: path, auto name, shape, dtype, size, bytes, devices...
+
+    Without ``inputs`` no forward pass runs: hybridized nets, deferred shapes (unknown
+    dimensions shown as ``?``, their counts pending) and both ``mx.nd`` and ``mx.np``
+    modes work. A tied Parameter is one row (under its first path, the others in
+    ``shared_with``) and is counted once, so the total equals the "Unique parameters in
+    model" of Gluon's ``block.summary(x)``.
+
+    With example ``inputs`` (as for ``net(*inputs)``), one forward pass in predict mode
+    also records each block's output shape (``layers``, and a layer table in the text), as
+    Gluon's ``block.summary(x)`` and torchinfo do, but on hybridized nets too and without
+    changing the net: hybridization and cached graphs, parameter values, gradients and
+    deferred initialization (completed with zeros for the pass, then put back; no random
+    number is drawn) are as before.
+
+    Args:
+        block: the network.
+        *inputs: optional example inputs for one forward pass (output shapes).
+        stats: add value statistics (mean, std, min, max, L2, zero fraction, NaN/Inf,
+            a sparkline histogram), see :func:`stats`.
+        grads: add gradient statistics.
+        pattern: only the parameters it selects (path pattern or ``predicate(path, param)``).
+        depth: fold blocks deeper than this into one subtotal row per block at this depth,
+            which also counts that block's own parameters (``0``: one row for the whole
+            net); a layer without sub-blocks at this depth keeps its parameter rows. In
+            HTML, blocks down to this depth are open (default: the root's children show,
+            collapsed).
+        provenance: show the ``init`` column (spec and rule of an ``InitPlan``); by
+            default shown when any parameter carries provenance.
+        bins: histogram bins when ``stats`` or ``grads``.
+        width: the text's width in characters (default: the terminal's, else 120).
+
+    Returns:
+        A :class:`Summary`.
+
+    Raises:
+        InspectionError: a bad ``depth``, ``bins``, ``width`` or flag; ``inputs`` given for
+            a net with uninitialized parameters, or the forward pass failed.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4, in_units=3), nn.Dense(2))
+        >>> net.initialize()
+        >>> s = summary(net)
+        >>> s.totals['parameters'], s.totals['pending'], s['1.weight']['shape']
+        (18, 1, (2, None))
+        >>> print(str(s).splitlines()[4])  # doctest: +NORMALIZE_WHITESPACE
+        0.bias ... (4,) float32 4 16 B cpu(0) write initialized
+        >>> print("\\n".join(summary(net, mx.nd.ones((5, 3))).to_string().splitlines()[1:7]))
+        ... # doctest: +NORMALIZE_WHITESPACE, +ELLIPSIS
+        Layers (one forward pass of the example input)
+        layer   type        output shape  params  name
+        ---...
+        <root>  Sequential  (5, 2)            26  sequential...
+          0     Dense       (5, 4)            16  dense...
+          1     Dense       (5, 2)            10  dense...
+    """
+    check_bool(stats, "stats", InspectionError)
+    check_bool(grads, "grads", InspectionError)
+    if provenance not in (None, True, False):
+        raise InspectionError(f"provenance must be None, True or False, got {provenance!r}")
+    check_int(depth, "depth", InspectionError, minimum=0, allow_none=True,
+              unit="0 folds the whole net into one row")
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    check_width(width)
+    index = key_index(block)  # once: the rows, the blocks and the alias lookups share it
+    blocks = index.blocks
+    selected = _selected_groups(block, pattern, index.groups)
+    inferred: Dict[int, Tuple[int, ...]] = {}
+    outputs = _trace(block, inputs, inferred) if inputs else None
+    rows = []
+    make = _Rows()
+    owners = []  # the path of the block holding each row's Parameter (in the tree)
+    for group in selected:
+        owner_path = group.attribute.rpartition(".")[0]
+        owners.append(owner_path if owner_path in blocks else "")
+        param = group.param
+        row = make.row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
+        row["block_path"] = owner_path
+        row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
+        row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
+                             if grads else None)
+        rows.append(row)
+    totals = _totals(rows)
+    show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
+    flat = rows
+
+    def layers() -> List[Dict[str, Any]]:  # built when the Summary first needs them
+        return _view.layers(blocks, flat, owners, outputs, keep_all=pattern is None)
+    if depth is not None:
+        rows = _view.fold(rows, depth, blocks)
+    count = D.plural(totals["tensors"], "parameter tensor")
+    title = f"{type(block).__name__} {block.name!r}: {count}"
+    if pattern is not None:
+        title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
+    return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
+                   aliases=index.canonical, registered_twice=_registered_twice(block, blocks),
+                   flat=flat, layers=layers, traced=outputs is not None,
+                   open_depth=1 if depth is None else depth, width=width)
+
+
+
+def _registered_twice(block: Block, blocks: Optional[Mapping[str, Block]] = None
+                      ) -> Dict[str, List[str]]:
+    """Block name -> paths, for each block holding Parameters that sits at several paths.
+
+    ``blocks``: ``named_blocks(block, aliases=True)`` when the caller has it already.
+    """
+    places: "OrderedDict[int, Tuple[Block, List[str]]]" = OrderedDict()
+    if blocks is None:
+        blocks = named_blocks(block, aliases=True)
+    for path, blk in blocks.items():
+        places.setdefault(id(blk), (blk, []))[1].append(path or "<root>")
+    return OrderedDict((blk.name, paths) for blk, paths in places.values()
+                       if len(paths) > 1 and blk.collect_params())
+
+
+def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
+    missing = [g.path for g in parameter_groups(block) if init_state(g.param) == "uninitialized"]
+    if missing:
+        raise InspectionError(
+            f"summary(net, *inputs) runs one forward pass, but {type(block).__name__} "
+            f"{block.name!r} has uninitialized parameters ({listing(missing)}): call "
+            f"net.initialize() first, or leave out the inputs for a forward-free summary")
+    try:
+        return _layer_trace.trace_outputs(block, inputs, inferred)
+    except Exception as exc:  # the user's net or inputs: say which call failed
+        raise InspectionError(
+            f"summary(net, *inputs): the forward pass of {type(block).__name__} "
+            f"{block.name!r} on inputs of shape {_layer_trace.shapes_of(list(inputs))} "
+            f"failed ({type(exc).__name__}: {exc}); the net is unchanged") from exc
+
+
+class _Rows:
+    """The row records of one :func:`summary` call.
+
+    A net repeats a few contexts over thousands of Parameters, and MXNet builds
+    ``str(ctx)`` anew each time, so each context's name is worked out once per call (by
+    identity: the contexts live through the call). Shapes and dtypes go through the
+    module's cached ``_shape_size`` and ``_dtype``.
+    """
+
+    def __init__(self) -> None:
+        self._contexts: Dict[int, Tuple[Any, str]] = {}
+
+    def _context_names(self, ctxs: Sequence[Any]) -> List[str]:
+        out = []
+        for c in ctxs:
+            known = self._contexts.get(id(c))
+            if known is None:  # MXNet builds str(ctx) anew each time; the entry keeps c
+                known = self._contexts[id(c)] = (c, str(c))  # alive, so its id stays its own
+            out.append(known[1])
+        return out
+
+    def row(self, param: Parameter, paths: List[str], parent: Block,
+            inferred: Optional[Tuple[int, ...]] = None) -> Dict[str, Any]:
+        raw = inferred or param._shape  # inferred: a deferred shape as a forward saw it
+        shape, size = _shape_size(None if raw is None else tuple(raw))  # a list shape too
+        dtype = _dtype(param.dtype)
+        prov = read_provenance(param)
+        return {
+            "kind": "parameter", "path": paths[0], "name": param.name,
+            "block_type": type(parent).__name__, "shape": shape, "dtype": dtype[0],
+            "size": size, "bytes": None if size is None else size * dtype[1],
+            "contexts": self._context_names(contexts(param) or ()),
+            "grad_req": param.grad_req, "lr_mult": float(param.lr_mult),
+            "wd_mult": float(param.wd_mult), "state": init_state(param),
+            "shared_with": paths[1:], "provenance": dict(prov) if prov else None,
+            "count": 1,
+            # state by design (BatchNorm's running mean/var, Constants): never trained
+            "auxiliary": isinstance(param, _Constant) or not param._differentiable,
+        }
+
+
+def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+    known = [r for r in rows if r["size"] is not None]
+    by_dtype: Dict[str, int] = OrderedDict()
+    for r in known:
+        by_dtype[r["dtype"]] = by_dtype.get(r["dtype"], 0) + r["bytes"]
+    total = sum(r["size"] for r in known)
+    state = sum(r["size"] for r in known if r["grad_req"] == "null" and r["auxiliary"])
+    frozen = sum(r["size"] for r in known if r["grad_req"] == "null" and not r["auxiliary"])
+    out = {
+        "tensors": len(rows), "parameters": total, "trainable": total - frozen - state,
+        "frozen": frozen, "state": state, "shared": sum(r["size"] for r in known if r["shared_with"]),
+        "shared_tensors": sum(1 for r in rows if r["shared_with"]),
+        "pending": len(rows) - len(known), "bytes": sum(by_dtype.values()),
+        "bytes_by_dtype": dict(by_dtype),
+    }
+    for key in ("nan", "inf"):
+        out[key] = sum((r["stats"] or {}).get(key, 0) for r in rows)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_size(raw: Optional[Tuple[int, ...]]) -> Tuple[Optional[tuple], Optional[int]]:
+    """(shape with unknown dimensions as None, size or None), cached: nets repeat shapes."""
+    if raw is None:
+        return None, None
+    shape = tuple(int(d) if d > 0 else None for d in raw)
+    return shape, D.known_size(shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype(dtype: Any) -> Tuple[str, int]:
+    """(name, itemsize) of a Parameter's dtype (a numpy type, class or string)."""
+    dt = _onp.dtype(dtype)
+    return dt.name, dt.itemsize
+
+
+#: Most histogram bins a call may ask for (each costs memory and a column of output).
+MAX_BINS = 10_000
+
+
+def _selected_groups(block: Block, pattern: Any, groups: Optional[List[Any]] = None) -> List[Any]:
+    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
+
+    A pattern that selects nothing is an error naming the paths there are. ``groups``:
+    the block's parameter groups when the caller has them already.
+    """
+    found = parameter_groups(block) if groups is None else groups
+    if pattern is None:
+        return found
+    chosen = matching_groups(block, make_matcher(pattern, mode="search", on="path"))
+    if not chosen and found:
+        paths = [g.path for g in found]
+        raise InspectionError(
+            f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
+            f"{block.name!r} (matched with re.search on paths: {listing(paths)})."
+            + (did_you_mean(pattern, paths) if isinstance(pattern, str) else ""))
+    return chosen
+
+
+# --------------------------------------------------------------------------- plots
+
+def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, bins: int = 50,
+                    cols: int = 4, figsize: Optional[Tuple[float, float]] = None):
+    """One histogram per parameter in a matplotlib Figure (matplotlib is imported lazily).
+
+    Args:
+        block: the network.
+        pattern: which parameters (as in :func:`summary`); ``None`` for all.
+        grads: plot gradients instead of values.
+        bins: bins per histogram.
+        cols: subplots per row.
+        figsize: figure size in inches; by default 3 x 2.2 per subplot.
+
+    Returns:
+        A ``matplotlib.figure.Figure`` (not attached to pyplot: display or save it).
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install 'matplotlib<3.9'``, the
+            kit's ``plot`` extra).
+        InspectionError: ``grads`` is not a bool, ``bins`` or ``cols`` is not a positive
+            int, or nothing is selected.
+
+    Examples:
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Dense(4, in_units=3); net.initialize()
+        >>> fig = plot_histograms(net)
+        >>> [ax.get_title() for ax in fig.axes]
+        ['weight (4 x 3)', 'bias (4)']
+    """
+    check_bool(grads, "grads", InspectionError)
+    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    check_int(cols, "cols", InspectionError, minimum=1)
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
+                          "pip install 'matplotlib<3.9'") from exc
+    chosen = _selected_groups(block, pattern)
+    if not chosen:
+        raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")
+    rows = -(-len(chosen) // cols)
+    ncols = min(cols, len(chosen))
+    fig = Figure(figsize=figsize or (3.0 * ncols, 2.2 * rows), layout="constrained")
+    for i, (path, param) in enumerate((g.path, g.param) for g in chosen):
+        ax = fig.add_subplot(rows, ncols, i + 1)
+        state = init_state(param)
+        shape = param._shape or ()
+        ax.set_title(f"{path} ({' x '.join(str(d) if d > 0 else '?' for d in shape)})",
+                     fontsize=9)
+        if state == "initialized" and not (grads and grad_arrays(param) is None):
+            arr = (grad_arrays(param) if grads else arrays(param))[0]
+            values = arr.asnumpy().reshape(-1)
+            ax.hist(values[_onp.isfinite(values)], bins=bins)
+        else:
+            ax.text(0.5, 0.5, "no grad" if state == "initialized" else state,
+                    ha="center", va="center", transform=ax.transAxes)
+        ax.tick_params(labelsize=7)
+    return fig

@@ -1,0 +1,467 @@
+"""Training checkpoints: parameters, Trainer states and metadata, one file, no pickle.
+
+:func:`save_training` writes one ``.params`` file (MXNet's ``nd.save`` format, written
+atomically like :func:`~gluon_params_kit.checkpoint.save`): the parameters under
+``param:<path>``, every optimizer state array (momentum, Adam's moments, the float32
+master weights of ``multi_precision``) under ``state:<path>:<i>``, and one uint8 array
+``__gpk_training__`` holding JSON: the optimizer's class and hyperparameters, its update
+counts, learning rate and scheduler position, the Trainer's parameter order, and a small
+user ``metadata`` dict (epoch, step). :func:`load_training` checks all of it against the
+block *and* the Trainer before changing anything, then loads the parameters with
+:func:`~gluon_params_kit.checkpoint.load` (so a live Trainer's kvstore keeps working) and
+the Trainer's states, all or nothing; :func:`read_training` reads the JSON alone.
+
+What ``Trainer.save_states`` writes is a **pickle**: ``Updater.get_states(dump_optimizer=
+True)`` is ``pickle.dumps((states, optimizer))`` (the kvstore's updater when the store
+updates, else the Trainer's), and ``load_states`` calls ``pickle.loads`` on the file, so
+loading a states file runs whatever code its author put in it: never load one from an
+untrusted source. A training checkpoint of the kit holds arrays and JSON only; loading
+one runs no code from the file: JSON decodes to numbers, strings, lists and dicts, only
+a fixed set of optimizer fields (update counts, ``lr``, ``rescale_grad``) and the
+scheduler's existing number fields are set, and arrays must have the parameters' shapes.
+A hostile file can still hold bad values, and MXNet's C++ reader parses its bytes.
+
+Not saved: the random generator's state (MXNet has no API to read it; seed each run),
+the data pipeline's position (put it in ``metadata``), and states kept on the servers
+of a dist store that updates on the kvstore (``Trainer(..., update_on_kvstore=False)``
+keeps them on the workers, where they are saved).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as onp
+
+from .. import checkpoint as _checkpoint
+from .._core.compat import gluon, mx
+from .._io.files import atomic_write
+from ._state import (decode_value, encode_value, flatten_state, state_keys,
+                              unflatten_state)
+from ..errors import CheckpointError, CheckpointTypeError, listing
+from .._core.gluon import check_block, has_data
+from ..tree import named_parameters
+
+__all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
+
+PathLike = Union[str, os.PathLike]
+META_KEY = "__gpk_training__"
+FORMAT, VERSION = "gluon_params_kit.training", 1
+#: Optimizer fields that move during training (restored); the rest must match.
+_RUN_FIELDS = ("num_update", "lr", "rescale_grad")
+#: Optimizer fields that belong to this process or the Trainer, never compared.
+_OWN_FIELDS = ("param_dict", "idx2name", "sym_info", "_all_index_update_counts",
+               "_index_update_count", "lr_scheduler", "allow_np_array", "aggregate_num")
+
+
+# --------------------------------------------------------------------------- the Trainer
+
+def _trainer_paths(block, trainer) -> List[str]:
+    """The block's canonical path of each of the Trainer's parameters, in index order."""
+    if not isinstance(trainer, gluon.Trainer):
+        raise CheckpointTypeError(f"trainer must be a gluon.Trainer, got "
+                                  f"{type(trainer).__name__}: {trainer!r}")
+    canon = {id(p): path for path, p in named_parameters(block).items()}
+    foreign = [p.name for p in trainer._params if id(p) not in canon]
+    if foreign:
+        raise CheckpointError(f"the Trainer updates parameters that are not in "
+                              f"{type(block).__name__}: {listing(foreign)}")
+    return [canon[id(p)] for p in trainer._params]
+
+
+def _ensure_store(trainer) -> None:
+    """Make the Trainer's kvstore and updaters now, as ``save_states`` does."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()
+
+
+def _updaters(trainer, action: str) -> List[Any]:
+    if trainer._update_on_kvstore:
+        if "dist" in trainer._kvstore.type:
+            raise CheckpointError(
+                f"cannot {action} the Trainer's states: its dist kvstore runs the optimizer on "
+                f"the servers, which MXNet gives workers no way to read or set "
+                f"(Trainer.save_states refuses too). Make the Trainer with "
+                f"update_on_kvstore=False to keep the states on the workers.")
+        return [trainer._kvstore._updater]
+    return list(trainer._updaters)
+
+
+def _will_update_on_servers(trainer) -> bool:
+    """Whether a Trainer whose kvstore is not made yet will update on a dist store's servers."""
+    config = trainer._kvstore_params
+    kv = config["kvstore"]
+    name = kv.type if isinstance(kv, mx.kv.KVStore) else kv
+    return isinstance(name, str) and "dist" in name and config["update_on_kvstore"] is not False
+
+
+def _optimizer_fields(opt) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    config, run = {}, {}
+    for name, value in sorted(vars(opt).items()):
+        if name in _OWN_FIELDS:
+            continue
+        where = f"optimizer field {type(opt).__name__}.{name}"
+        (run if name in _RUN_FIELDS else config)[name] = encode_value(value, where)
+    return config, run
+
+
+def _class_name(obj) -> Optional[str]:
+    return None if obj is None else f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _short(name: Optional[str]) -> str:
+    return "None" if name is None else name.rsplit(".", 1)[-1]
+
+
+# --------------------------------------------------------------------------- saving
+
+def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, *,
+                  metadata: Optional[Mapping[str, Any]] = None,
+                  fsync: bool = True) -> Dict[str, Any]:
+    """Save parameters, Trainer states and ``metadata`` to one file, atomically.
+
+    The file replaces ``path`` only once complete and flushed (an error or a crash
+    leaves the previous checkpoint whole). It holds no pickle (module docstring).
+
+    Args:
+        block: The network the Trainer trains (every parameter initialized).
+        trainer: Its ``gluon.Trainer``; its kvstore is made now if it was not yet, as
+            ``Trainer.save_states`` does.
+        path: The file to write (``.params`` by convention).
+        metadata: A small JSON-able dict (``{'epoch': 3, 'step': 1200}``).
+        fsync: Flush to disk before returning.
+
+    Returns:
+        The JSON description written (what :func:`read_training` returns).
+
+    Raises:
+        CheckpointError: Uninitialized parameters, a Trainer over parameters outside
+            ``block``, states on a dist store's servers, or a write failure (the old
+            file is untouched).
+        CheckpointTypeError: ``metadata`` or an optimizer field that JSON cannot hold.
+
+    Examples:
+        >>> import os, tempfile, mxnet as mx
+        >>> from mxnet import autograd, gluon
+        >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+        >>> trainer = gluon.Trainer(net.collect_params(), 'sgd', {'momentum': 0.9})
+        >>> with autograd.record():
+        ...     loss = net(mx.nd.ones((4, 3))).sum()
+        >>> loss.backward(); trainer.step(4)
+        >>> f = os.path.join(tempfile.mkdtemp(), 'run.params')
+        >>> info = save_training(net, trainer, f, metadata={'epoch': 1})
+        >>> info['optimizer']['class'], info['optimizer']['counts'], info['metadata']
+        ('mxnet.optimizer.optimizer.SGD', {'weight': 1, 'bias': 1}, {'epoch': 1})
+    """
+    check_block(block, CheckpointTypeError)
+    paths = _trainer_paths(block, trainer)
+    params = named_parameters(block)
+    pending = [k for k, p in params.items() if not has_data(p)]
+    if pending:
+        raise CheckpointError(f"cannot save a training checkpoint of {type(block).__name__}: "
+                              f"{listing(pending)} not initialized yet (run a forward pass)")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise CheckpointTypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        user = json.loads(json.dumps(dict(metadata or {}), allow_nan=False, default=_no_json))
+    except ValueError as exc:
+        raise CheckpointTypeError(f"metadata must be plain JSON: {exc}") from None
+    _ensure_store(trainer)
+    updater = _updaters(trainer, "save")[0]
+    opt = trainer._optimizer
+    config, run = _optimizer_fields(opt)
+    arrays: "OrderedDict[str, Any]" = OrderedDict(
+        (f"param:{k}", p.list_data()[0].as_nd_ndarray()) for k, p in params.items())
+    states = OrderedDict()
+    order = {k: i for i, k in enumerate(params)}  # shown in the block's order
+    index = {key: i for i, key in enumerate(paths)}
+    for key in sorted(paths, key=order.__getitem__):
+        if index[key] in updater.states:
+            states[key] = flatten_state(updater.states[index[key]], f"state:{key}", arrays)
+    counts = {dev: dict(sorted(((paths[i], n) for i, n in c.items() if isinstance(i, int)),
+                               key=lambda kv: order[kv[0]]))
+              for dev, c in opt._all_index_update_counts.items()}
+    current = next((d for d, c in opt._all_index_update_counts.items()
+                    if c is opt._index_update_count), 0)
+    sched = opt.lr_scheduler
+    meta = {
+        "format": FORMAT, "version": VERSION, "parameters": list(params),
+        "trainer": {"paths": paths, "kvstore": getattr(trainer._kvstore, "type", None),
+                    "update_on_kvstore": bool(trainer._update_on_kvstore)},
+        "optimizer": {"class": _class_name(opt), "config": config, "run": run,
+                      "counts": counts.get(current, {}),
+                      "all_counts": [[d, c] for d, c in counts.items()], "current": current},
+        "lr_scheduler": None if sched is None else {
+            "class": _class_name(sched),
+            "state": {k: encode_value(v, f"lr_scheduler field {k}")
+                      for k, v in vars(sched).items()}},
+        "states": states, "metadata": user,
+    }
+    arrays[META_KEY] = mx.nd.array(onp.frombuffer(json.dumps(meta).encode(), dtype=onp.uint8),
+                                   dtype="uint8")
+    keys = list(arrays)
+
+    def write(tmp: str) -> None:
+        with mx.util.np_array(False), mx.util.np_shape(False):
+            mx.nd.save(tmp, dict(arrays))
+
+    def verify(tmp: str) -> None:
+        if _checkpoint.read_header(tmp).names != keys:
+            raise CheckpointError("the file MXNet wrote does not hold every array it was given")
+
+    atomic_write(path, write, fsync=fsync, verify=verify)
+    return meta
+
+
+def _no_json(value: Any):
+    raise CheckpointTypeError(f"metadata must be plain JSON (numbers, strings, lists, dicts); "
+                              f"got a {type(value).__name__}: {value!r}")
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_training(path: PathLike) -> Dict[str, Any]:
+    """The JSON description of a training checkpoint (no parameter is read or loaded).
+
+    Args:
+        path: A file written by :func:`save_training`.
+
+    Returns:
+        A dict: ``metadata`` (the user's dict), ``parameters`` (paths), ``trainer``
+        (its parameter order, kvstore type), ``optimizer`` (class, hyperparameters
+        under ``config``, ``lr`` and ``num_update`` under ``run``, update ``counts``),
+        ``lr_scheduler`` and ``states`` (how each parameter's states are stored).
+
+    Raises:
+        CheckpointError: The file is not a training checkpoint of the kit.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from mxnet import gluon
+        >>> net = gluon.nn.Dense(2, in_units=3); net.initialize()
+        >>> trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.01})
+        >>> f = os.path.join(tempfile.mkdtemp(), 'run.params')
+        >>> _ = save_training(net, trainer, f, metadata={'epoch': 0, 'note': 'warm-up'})
+        >>> info = read_training(f)
+        >>> info['metadata'], info['optimizer']['run']['lr'], info['parameters']
+        ({'epoch': 0, 'note': 'warm-up'}, 0.01, ['weight', 'bias'])
+    """
+    header = _checkpoint.read_header(path)
+    return _meta_of(header, _read_meta_bytes(header))
+
+
+def _read_meta_bytes(header) -> bytes:
+    if META_KEY not in header.names:
+        raise CheckpointError(
+            f"{header.path!r} is not a training checkpoint (no {META_KEY!r} entry; it holds "
+            f"{len(header)} arrays): write one with gpk.save_training, or load plain "
+            f"parameter files with gpk.load")
+    info = header[META_KEY]
+    with open(header.path, "rb") as f:
+        f.seek(info.offset)
+        return f.read(info.nbytes)
+
+
+def _meta_of(header, raw: bytes) -> Dict[str, Any]:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{header.path!r}: the training description is not valid "
+                              f"JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{header.path!r} is not a training checkpoint of the kit")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{header.path!r} is a version {meta.get('version')!r} training "
+                              f"checkpoint; this kit reads version {VERSION}")
+    return meta
+
+
+# --------------------------------------------------------------------------- loading
+
+class TrainingReport(_checkpoint.LoadReport):
+    """A :class:`~gluon_params_kit.checkpoint.LoadReport` of the parameters, plus what was
+    restored in the Trainer: ``metadata`` (the user's dict), ``optimizer`` (its class
+    name), ``states`` (paths whose optimizer states were restored), ``num_update``, ``lr``.
+    """
+
+    metadata: Dict[str, Any]
+    optimizer: Optional[str]
+    states: List[str]
+    num_update: Optional[int]
+    lr: Optional[float]
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        if self.optimizer is not None:
+            lines.append(f"trainer: {_short(self.optimizer)}, states of "
+                         f"{len(self.states)} parameter(s), update {self.num_update}, "
+                         f"lr {self.lr}")
+        lines.append(f"metadata: {json.dumps(self.metadata)}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: PathLike, *,
+                  ctx: Optional[Any] = None) -> TrainingReport:
+    """Load a training checkpoint into ``block`` and ``trainer``, all or nothing.
+
+    First everything is checked, before anything changes: the parameters (missing,
+    unexpected, shapes, dtypes, as :func:`~gluon_params_kit.checkpoint.load` does), the
+    Trainer's parameter set, its optimizer class and hyperparameters (``momentum``,
+    ``wd``, ``beta1``...), its learning-rate scheduler class, and the states' shapes. A
+    mismatch raises with what differs. Then the parameters are loaded (through a live
+    Trainer's kvstore when it has one) and the Trainer gets the optimizer states, update
+    counts, learning rate and scheduler position, so the next ``trainer.step`` does what
+    it would have done in the run that saved the file. No pickle is read.
+
+    Args:
+        block: The network (initialized, deferred or not initialized at all).
+        trainer: Its ``gluon.Trainer`` (made like the saving run's, over the same
+            parameters; any kvstore), or None to load the parameters and metadata only.
+        path: A file written by :func:`save_training`.
+        ctx: Context(s) for parameters that are not initialized yet.
+
+    Returns:
+        A :class:`TrainingReport` (``report.metadata`` is the saved dict).
+
+    Raises:
+        CheckpointError: Any mismatch (``exc.report`` for the parameters' problems), a
+            file that is not a training checkpoint, or Trainer states a dist store's
+            servers hold. Nothing was changed.
+
+    Examples:
+        >>> import os, tempfile, mxnet as mx
+        >>> from mxnet import autograd, gluon
+        >>> def make():
+        ...     net = gluon.nn.Dense(2, in_units=3); net.initialize(mx.init.One())
+        ...     return net, gluon.Trainer(net.collect_params(), 'sgd', {'momentum': 0.9})
+        >>> net, trainer = make()
+        >>> with autograd.record():
+        ...     loss = net(mx.nd.ones((4, 3))).sum()
+        >>> loss.backward(); trainer.step(4)
+        >>> f = os.path.join(tempfile.mkdtemp(), 'run.params')
+        >>> _ = save_training(net, trainer, f, metadata={'epoch': 1})
+        >>> net2, trainer2 = make()
+        >>> report = load_training(net2, trainer2, f)
+        >>> report.metadata, report.states, report.num_update
+        ({'epoch': 1}, ['weight', 'bias'], 1)
+        >>> adam = gluon.Trainer(net2.collect_params(), 'adam')
+        >>> try:
+        ...     load_training(net2, adam, f)
+        ... except CheckpointError as e:
+        ...     print(str(e).split('. ')[0])
+        cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD
+    """
+    check_block(block, CheckpointTypeError)
+    header = _checkpoint.read_header(path)
+    meta = _meta_of(header, _read_meta_bytes(header))
+    name = os.path.basename(header.path)
+    plan = None
+    if trainer is not None:
+        plan = _check_trainer(block, trainer, meta, header, name)
+    prefix = "param:"
+    report = _checkpoint.load(
+        block, path, ctx=ctx,
+        remap=lambda key: key[len(prefix):] if key.startswith(prefix) else None)
+    out = TrainingReport.__new__(TrainingReport)
+    out.__dict__.update(report.__dict__)
+    out.dropped, out.renamed = [], OrderedDict()
+    out.metadata, out.optimizer, out.states = meta["metadata"], None, []
+    out.num_update = out.lr = None
+    if plan is not None:
+        _restore(trainer, meta, plan, header)
+        out.optimizer, out.states = meta["optimizer"]["class"], list(meta["states"])
+        out.num_update, out.lr = trainer._optimizer.num_update, trainer.learning_rate
+    return out
+
+
+def _check_trainer(block, trainer, meta, header, name) -> List[str]:
+    """Every difference between the Trainer and the checkpoint, or the Trainer's paths."""
+    paths = _trainer_paths(block, trainer)
+    saved = meta["trainer"]["paths"]
+    problems = []
+    if set(paths) != set(saved):
+        only_t = [p for p in named_parameters(block) if p in paths and p not in saved]
+        only_c = [p for p in meta["parameters"] if p in saved and p not in paths]
+        problems.append("parameter set differs (" + "; ".join(
+            part for part in (only_t and f"only the Trainer updates {listing(only_t)}",
+                              only_c and f"only the checkpoint has {listing(only_c)}") if part)
+            + ")")
+    opt, want = trainer._optimizer, meta["optimizer"]
+    if _class_name(opt) != want["class"]:
+        problems.append(f"optimizer {_short(_class_name(opt))}, not the checkpoint's "
+                        f"{_short(want['class'])}")
+    else:
+        config, _ = _optimizer_fields(opt)
+        for key in sorted(set(config) | set(want["config"])):
+            mine, theirs = config.get(key, "<absent>"), want["config"].get(key, "<absent>")
+            if mine != theirs:
+                problems.append(f"optimizer {key}: Trainer {decode_value(mine)!r}, "
+                                f"checkpoint {decode_value(theirs)!r}")
+    sched = meta["lr_scheduler"]
+    if _class_name(opt.lr_scheduler) != (sched and sched["class"]):
+        problems.append(f"lr_scheduler {_short(_class_name(opt.lr_scheduler))}, not the "
+                        f"checkpoint's {_short(sched and sched['class'])}")
+    for path, tree in meta["states"].items():
+        want_shape = header[prefix_key(path)].shape if prefix_key(path) in header.names else None
+        for key in state_keys(tree):
+            if key not in header.names:
+                problems.append(f"state array {key!r} is missing from the file")
+            elif header[key].shape != want_shape:
+                problems.append(f"state {key!r} has shape {header[key].shape}, its parameter "
+                                f"{want_shape}")
+    if not problems and trainer._kv_initialized:
+        _updaters(trainer, "load")  # a dist store that updates on its servers: refuse now
+    elif not problems and _will_update_on_servers(trainer):
+        problems.append("the Trainer's dist kvstore will run the optimizer on the servers, "
+                        "whose states MXNet gives workers no way to set (make the Trainer with "
+                        "update_on_kvstore=False)")
+    if problems:
+        raise CheckpointError(f"cannot load {name!r} into this Trainer: "
+                              + "; ".join(problems) + ". Nothing was changed.")
+    return paths
+
+
+def prefix_key(path: str) -> str:
+    return f"param:{path}"
+
+
+def _restore(trainer, meta, paths: List[str], header) -> None:
+    """Give the Trainer the checkpoint's states, counts, lr and scheduler position."""
+    _ensure_store(trainer)
+    updaters = _updaters(trainer, "load")
+    arrays = _checkpoint_arrays(header, meta)
+    index = {p: i for i, p in enumerate(paths)}
+    for updater in updaters:  # each its own copies (MXNet moves them to its device)
+        updater.states = {index[p]: unflatten_state(t, arrays)
+                          for p, t in meta["states"].items()}
+        updater.states_synced = dict.fromkeys(updater.states, False)
+    opt, want = trainer._optimizer, meta["optimizer"]
+    for key in _RUN_FIELDS:
+        if key in want["run"]:
+            setattr(opt, key, decode_value(want["run"][key]))
+    opt._all_index_update_counts = {d: {index[p]: n for p, n in c.items()}
+                                    for d, c in want["all_counts"]}
+    opt._all_index_update_counts.setdefault(want["current"], {})
+    opt._index_update_count = opt._all_index_update_counts[want["current"]]
+    sched = meta["lr_scheduler"]
+    if sched is not None:
+        mine = vars(opt.lr_scheduler)
+        for key, value in sched["state"].items():
+            value = decode_value(value)
+            if key in mine and isinstance(value, (int, float, str, type(None))):
+                mine[key] = value
+
+
+def _checkpoint_arrays(header, meta) -> Dict[str, Any]:
+    keys = {k for t in meta["states"].values() for k in state_keys(t)}
+    if not keys:
+        return {}
+    with mx.util.np_array(False), mx.util.np_shape(False):
+        loaded = mx.nd.load(header.path)
+    return {k: v for k, v in loaded.items() if k in keys}

@@ -1,0 +1,342 @@
+"""The report side of tying: which Parameters are shared, and proof that their gradients add up.
+
+Re-exported by :mod:`gluon_params_kit.tying`; import the names from there.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+
+import numpy as _onp
+
+from .._core.gluon import check_block, has_data, is_deferred, parameter_groups
+from .._core.paths import ParamPath
+from .._core.compat import gluon, mx, to_numpy
+from .._core.display import format_shape, known_shape, known_size
+from .._core.report import Report
+from ..errors import ParamsKitError, PathError, TieError, TieTypeError, listing
+from ..tree import named_blocks, named_parameters
+
+__all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
+
+Block = gluon.Block
+HybridBlock = gluon.HybridBlock
+Parameter = gluon.Parameter
+autograd = mx.autograd
+
+
+@dataclass(frozen=True)
+class TiedGroup:
+    """One shared Parameter: where it lives, how often a forward uses it, what sharing saves.
+
+    ``paths`` lists every structural path (canonical first); ``uses`` is the number of
+    reads in one forward (``None`` when no input was given); ``shared_params`` counts the
+    values Gluon's ``summary()`` reports as shared for it: ``(uses - 1) * size``, or
+    ``(len(paths) - 1) * size`` without an input (``None`` while the shape is deferred).
+    """
+
+    parameter: Parameter
+    paths: Tuple[str, ...]
+    uses: Optional[int]
+    size: Optional[int]
+    shared_params: Optional[int]
+    shared_bytes: Optional[int]
+
+    @property
+    def canonical(self) -> str:
+        """The first path in walk order (the key ``named_parameters`` and ``path_of`` use)."""
+        return self.paths[0]
+
+    @property
+    def aliases(self) -> Tuple[str, ...]:
+        """The other paths of the same Parameter."""
+        return self.paths[1:]
+
+    @property
+    def name(self) -> str:
+        """The Parameter's Gluon name (the source layer's auto name)."""
+        return self.parameter.name
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """The Parameter's shape as Gluon holds it (``0`` or ``-1`` where still deferred;
+        the report's text, HTML and records show those as ``?`` / ``None``)."""
+        return tuple(self.parameter.shape or ())
+
+
+class TiedGroups(Report):
+    """The tied groups of a block: canonical path -> :class:`TiedGroup`, a printable table.
+
+    Built by :func:`tied_groups`. Iteration yields the canonical paths, ``values()`` the
+    groups; ``report['2.weight']`` finds a group by canonical or alias path (or by the
+    Parameter's auto name), ``report[0]`` by position; ``shared_params`` /
+    ``shared_bytes`` are the totals (``shared_params`` equals the "Shared params in
+    forward computation graph" line of Gluon's ``summary()`` when the report was built
+    with an input).
+    """
+
+    _what = "tied group"
+    _kind = "tied-groups report"
+
+    def __init__(self, groups: List[TiedGroup], aliases: Optional[Dict[str, str]] = None):
+        spellings = dict(aliases or {})  # attribute path -> canonical path
+        for g in groups:  # every path of a group, and its auto name, lead to it
+            spellings.update((p, g.canonical) for p in g.paths[1:])
+            spellings.setdefault(g.name, g.canonical)
+        super().__init__(((g.canonical, g) for g in groups), spellings)
+
+    def key_of(self, key: Union[int, ParamPath]) -> str:
+        """The canonical path of a group given by any of its paths, its auto name or its position."""
+        if isinstance(key, int) and not isinstance(key, bool):
+            keys = list(self._entries)
+            if not -len(keys) <= key < len(keys):
+                raise PathError(f"tied group {key} out of range: this report has {len(keys)}")
+            return keys[key]
+        return super().key_of(key)
+
+    @property
+    def shared_params(self) -> Optional[int]:
+        """Values stored once instead of once per use (``None`` if a size is unknown)."""
+        return _total(g.shared_params for g in self.values())
+
+    @property
+    def shared_bytes(self) -> Optional[int]:
+        """Bytes stored once instead of once per use (``None`` if a size is unknown)."""
+        return _total(g.shared_bytes for g in self.values())
+
+    def _record(self, key: str, g: TiedGroup) -> Dict[str, Any]:
+        return dict(canonical=g.canonical, aliases=list(g.aliases), name=g.name,
+                    shape=known_shape(g.shape), uses=g.uses, shared_params=g.shared_params,
+                    shared_bytes=g.shared_bytes)
+
+    def _table(self):
+        head = ("canonical", "aliases", "name", "shape", "uses", "shared params", "shared bytes")
+        rows = [(g.canonical, ", ".join(g.aliases) or "-", g.name, format_shape(known_shape(g.shape)),
+                 _fmt(g.uses), _fmt(g.shared_params), _fmt(g.shared_bytes)) for g in self.values()]
+        return head, rows, (False, False, False, False, True, True, True)
+
+    def _footer(self) -> List[str]:
+        return [f"{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
+                f"shared bytes: {_fmt(self.shared_bytes)}"]
+
+
+def _np_array():
+    return mx.np.ndarray
+
+
+def _apply_loss(loss_fn: Callable[..., Any], output: Any) -> Any:
+    return loss_fn(*output) if isinstance(output, (tuple, list)) else loss_fn(output)
+
+
+def _fmt(value) -> str:
+    return "?" if value is None else str(value)
+
+
+def _total(values) -> Optional[int]:
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+# --------------------------------------------------------------------------- counting uses
+
+@contextlib.contextmanager
+def _recording_uses(block: Block, params: List[Parameter], *, leaves: bool):
+    """Run ``block`` imperatively, recording every read of each Parameter's data.
+
+    With ``leaves=True`` each read returns its own copy of the values with its own
+    gradient buffer: the untied copy, one per use.
+    """
+    hybrids = [b for b in named_blocks(block).values()
+               if isinstance(b, HybridBlock) and b._active]
+    reads: Dict[int, list] = {id(p): [] for p in params}
+
+    def reader(param, original):
+        def data(ctx=None):
+            arr = original(ctx)
+            if leaves:
+                with autograd.pause():
+                    arr = arr.copy()
+                arr.attach_grad()
+            reads[id(param)].append(arr)
+            return arr
+        return data
+
+    for b in hybrids:  # hooks into Parameter.data only see imperative calls
+        b._active = False
+    for p in params:
+        p.data = reader(p, p.data)
+    try:
+        yield reads
+    finally:
+        for p in params:
+            p.__dict__.pop("data", None)
+        for b in hybrids:
+            b._active = True
+
+
+@contextlib.contextmanager
+def _model_call(block: Block, inputs: Tuple[Any, ...], what: str) -> Iterator[None]:
+    """The model's own error on a bad input (wrong shape, wrong type) as a TieError."""
+    try:
+        yield
+    except ParamsKitError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        given = ", ".join(f"{type(x).__name__} shape {getattr(x, 'shape', None)}" for x in inputs)
+        raise TieError(f"{what}: {type(block).__name__} {block.name!r} cannot run on x "
+                       f"({given}): {type(exc).__name__}: {text[-1] if text else ''}. Give an "
+                       f"input the network accepts.") from exc
+
+
+def _ready(block: Block, inputs: Tuple[Any, ...]) -> None:
+    """Finish deferred initialization with one forward; refuse an uninitialized block."""
+    params = list(named_parameters(block).values())
+    pending = [p for p in params if not has_data(p)]
+    if pending and all(is_deferred(p) for p in pending):
+        with autograd.pause(), _model_call(block, inputs, "finishing deferred initialization"):
+            block(*inputs)
+        pending = [p for p in params if not has_data(p)]
+    if pending:
+        raise TieError(f"block {block.name!r} is not initialized ({listing([p.name for p in pending])} "
+                       f"have no data): call block.initialize() first")
+
+
+# --------------------------------------------------------------------------- public
+
+def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
+    """Report every Parameter ``block`` uses in more than one place.
+
+    Without inputs, a group is a Parameter that Gluon keys under several paths, and
+    nothing runs: deferred shapes stay unknown (``?``). With inputs (as many as the net's
+    own ``forward`` takes: ``tied_groups(seq2seq, src, tgt)``), one forward runs (no
+    gradient, imperative even if hybridized; deferred shapes get filled) and also counts
+    the reads of each Parameter, so a layer called twice (the book's ``FixedHiddenMLP``)
+    shows up too, and ``shared_params`` equals what Gluon's ``summary(*inputs)`` prints
+    as "Shared params in forward computation graph".
+
+    Args:
+        block: Any Gluon block.
+        *inputs: Optional inputs for one forward; needed for ``uses`` (and to finish
+            deferred initialization).
+
+    Returns:
+        A :class:`TiedGroups` report, groups in Gluon's key order of their canonical path.
+
+    Raises:
+        TieError: ``block`` is not a Block, or inputs are given and the block is not
+            initialized.
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize()
+        >>> report = tied_groups(net, mx.nd.ones((2, 4)))
+        >>> report['2.weight'].paths, report['1.bias'].uses, report.shared_params
+        (('1.weight', '2.weight'), 2, 72)
+    """
+    check_block(block, TieTypeError)
+    found = parameter_groups(block)
+    uses: Dict[int, int] = {}
+    if inputs:
+        _ready(block, inputs)
+        with autograd.pause(), _recording_uses(block, [g.param for g in found],
+                                               leaves=False) as reads:
+            with _model_call(block, inputs, "tied_groups"):
+                block(*inputs)
+        uses = {k: len(v) for k, v in reads.items()}
+    groups = []
+    for group in found:
+        param, where = group.param, group.paths
+        count = uses.get(id(param)) if inputs else None
+        if len(where) < 2 and not (count and count > 1):
+            continue
+        size = known_size(param.shape)
+        copies = count if count is not None else len(where)
+        shared = None if size is None else max(copies - 1, 0) * size
+        nbytes = None if shared is None else shared * _onp.dtype(param.dtype).itemsize
+        groups.append(TiedGroup(param, tuple(where), count, size, shared, nbytes))
+    aliases = {a: g.path for g in found for a in g.aliases}
+    return TiedGroups(groups, aliases)
+
+
+def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[[Any], Any]] = None,
+                         train_mode: bool = False) -> "OrderedDict[str, float]":
+    """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
+
+    First the real gradient: ``loss_fn(block(*inputs))`` backpropagated through the block as
+    it is (hybridized or not). Then an untied copy with identical values: the same
+    forward where every read of a Parameter gets its own copy of the values with its
+    own gradient, so each use's gradient is separate. For each tied group (several
+    paths, or several uses in one forward) the result is ``max |tied - sum(per use)|``.
+    The Parameters' gradients are restored afterwards; values are never changed.
+
+    Args:
+        block: An initialized block (deferred shapes are finished with one forward).
+        *inputs: Its inputs, as many as its ``forward`` takes (an encoder-decoder takes
+            two). The loss function may also come last among them, as in
+            ``check_tied_gradients(net, x, loss_fn)``.
+        loss_fn: ``loss_fn(output)`` -> a scalar (or an array, summed by ``backward``);
+            a net that returns a tuple gets ``loss_fn(*outputs)``.
+        train_mode: Record in training mode (Dropout active, BatchNorm statistics
+            updated). Default ``False`` keeps both runs deterministic.
+
+    Returns:
+        Ordered mapping canonical path -> max absolute difference (empty if nothing is tied).
+
+    Raises:
+        TieError: ``block`` is not a Block or is not initialized, no input is given, or
+            ``loss_fn`` is missing or not callable.
+
+    Examples:
+        >>> from gluon_params_kit.chapter import shared_mlp
+        >>> net = shared_mlp(); net.initialize()
+        >>> diffs = check_tied_gradients(net, mx.nd.ones((2, 4)), lambda out: out.sum())
+        >>> list(diffs), all(d < 1e-6 for d in diffs.values())
+        (['1.weight', '1.bias'], True)
+    """
+    check_block(block, TieTypeError)
+    if loss_fn is None and inputs and not isinstance(inputs[-1], (mx.nd.NDArray, _np_array())):
+        *rest, loss_fn = inputs  # the positional form check_tied_gradients(net, x, loss_fn)
+        inputs = tuple(rest)
+    if not callable(loss_fn):
+        raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
+    if not inputs:
+        raise TieError("check_tied_gradients needs the block's input(s): "
+                       "check_tied_gradients(net, x, loss_fn=...) or (net, src, tgt, loss_fn=...)")
+    _ready(block, inputs)
+    ctx = inputs[0].context
+    run = lambda: _apply_loss(loss_fn, block(*inputs))  # noqa: E731
+    named = named_parameters(block, aliases=True)
+    trainable = [p for p in OrderedDict((id(p), p) for p in named.values()).values()
+                 if p.grad_req != "null"]
+    saved = {id(p): [g.copy() for g in p.list_grad()] for p in trainable}
+    try:
+        for p in trainable:  # Parameter.zero_grad() fails in np mode on MXNet 1.9.1
+            for g in p.list_grad():
+                g[:] = 0
+        with autograd.record(train_mode=train_mode):
+            loss = run()
+        loss.backward()
+        tied = {id(p): to_numpy(p.grad(ctx)) for p in trainable}
+        with _recording_uses(block, trainable, leaves=True) as reads:
+            with autograd.record(train_mode=train_mode):
+                loss = run()
+            loss.backward()
+            per_use = {k: [to_numpy(a.grad) for a in arrs] for k, arrs in reads.items()}
+    finally:
+        for p in trainable:
+            for g, old in zip(p.list_grad(), saved[id(p)]):
+                g[:] = old
+    paths: Dict[int, List[str]] = {}
+    for path, param in named.items():
+        paths.setdefault(id(param), []).append(path)
+    out: "OrderedDict[str, float]" = OrderedDict()
+    for p in trainable:
+        uses = per_use[id(p)]
+        if len(paths[id(p)]) < 2 and len(uses) < 2:
+            continue
+        total = sum(uses) if uses else _onp.zeros_like(tied[id(p)])
+        out[paths[id(p)][0]] = float(_onp.max(_onp.abs(tied[id(p)] - total)))
+    return out
