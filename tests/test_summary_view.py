@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gluon_params_kit as gpk
+from gluon_params_kit._core import display
 import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import nn
@@ -80,7 +81,7 @@ def test_html_is_one_nested_tree_with_subtotals():
     assert root[size] == "4,586" and tree.blocks[1][2][size] == "4,416"  # subtotals
     params = [cells for _, _, cells in tree.rows if cells and cells[0] == "weight"]
     assert len(params) == 9 and "dense9_weight" in page
-    assert any(ch in page for ch in gpk._display.SPARK_LEVELS) and 'class="spark"' in page
+    assert any(ch in page for ch in display.SPARK_LEVELS) and 'class="spark"' in page
     # only the root's own rows show before a click: none of the parameters
     assert [row for row in tree.rows if row[1] and row[2][0] == "weight"] == []
 
