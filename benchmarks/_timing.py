@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 ROWS_ENV = "GPK_BENCH_ROWS"
 

@@ -34,8 +34,9 @@ def cli(argv) -> str:
 
 
 def make_files(folder: str):
-    import gluon_params_kit  # noqa: F401  (numpy shim)
     import mxnet as mx
+
+    import gluon_params_kit  # noqa: F401  (numpy shim)
     a, b = os.path.join(folder, "a.params"), os.path.join(folder, "b.params")
     arrays = {f"{i}.weight": mx.nd.ones((64, 64)) for i in range(50)}
     mx.nd.save(a, arrays)

@@ -85,9 +85,10 @@ def best_of(pairs, repeat: int):
 
 def write_params(path: Path, total_bytes: int, seed: int, noise_every: int = 0) -> None:
     """A .params file of float32 arrays of 64 MiB (or smaller), deterministic values."""
-    import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
     import mxnet as mx
     import numpy as np
+
+    import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
     per = min(64 * MiB, total_bytes)
     n = max(1, total_bytes // per)
     rng = np.random.RandomState(seed)

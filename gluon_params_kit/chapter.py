@@ -5,8 +5,8 @@ auto names in a fresh process) and work in both ``mx.nd`` and ``mx.np`` modes.
 """
 from __future__ import annotations
 
-from ._core.compat import gluon, is_np_array, mx
 from ._book.replay import ReplayResult, replay, run_cell
+from ._core.compat import gluon, is_np_array, mx
 
 nn = gluon.nn
 
@@ -222,6 +222,7 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     (True, 66, 'chapter/1', 'deferred-init/1')
     """
     import sys
+
     from ._book.replay import rule
 
     out = file or sys.stdout

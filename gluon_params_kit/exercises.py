@@ -11,8 +11,8 @@ from typing import Dict, List
 
 import numpy as onp
 
-from ._core.gluon import is_deferred
 from ._core.compat import gluon, is_np_array, mx
+from ._core.gluon import is_deferred
 from .chapter import FixedHiddenMLP, mlp, shared_mlp
 from .errors import ParamsKitError
 from .tree import fresh_names, named_parameters

@@ -18,9 +18,9 @@ import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ._core.compat import gluon
 from ._core.gluon import KeyIndex, check_block, key_index, parameter_groups
 from ._core.paths import key_in
-from ._core.compat import gluon
 from ._core.patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label
 from ._core.validate import check_bool
 from .errors import PathError, SelectionError, did_you_mean, listing

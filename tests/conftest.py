@@ -3,9 +3,9 @@ import os
 from pathlib import Path
 
 import pytest
+from mxnet import npx
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-from mxnet import npx
 
 
 @pytest.fixture(params=["nd", "np"])
@@ -47,7 +47,7 @@ def golden():
 
 
 def pytest_collection_modifyitems(config, items):
-    from gluon_params_kit.devices import num_gpus, gpu_problems
+    from gluon_params_kit.devices import gpu_problems, num_gpus
 
     # A GPU the installed MXNet has no kernels for (Hopper with the 1.9.1 wheels) counts as none.
     gpus = num_gpus()

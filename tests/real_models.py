@@ -6,14 +6,13 @@ shapes are all known, which ``initialize()`` alone finishes). Nothing here downl
 model-zoo nets are built with ``pretrained=False``.
 """
 import mxnet as mx
+from fixtures import array
 from mxnet.gluon import nn, rnn
 from mxnet.gluon.contrib import nn as cnn
 from mxnet.gluon.model_zoo import vision
 from mxnet.util import is_np_array
 
 from gluon_params_kit import fresh_names
-
-from fixtures import array
 
 # Every architecture name model_zoo.vision.get_model knows (34 in MXNet 1.9.1).
 ZOO_NAMES = sorted([

@@ -61,6 +61,7 @@ def test_run_with_book_says_identical_only_when_every_cell_is(book_outputs):
     assert result.closing_line().endswith(", 17/17 cells identical to the book's code")
     # Another generator state gives other random values: the line says which cells differ.
     import mxnet as mx
+
     from gluon_params_kit import fresh_names
     mx.random.seed(1)
     with fresh_names():

@@ -18,11 +18,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import mxnet as mx
 import pytest
+from mxnet.gluon.model_zoo import vision
 
 import gluon_params_kit as gpk
-import mxnet as mx
-from mxnet.gluon.model_zoo import vision
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

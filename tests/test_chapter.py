@@ -4,24 +4,31 @@
 (the full `gluon-params chapter` transcript of a fresh process, with a header saying where it
 was made; tests/transcripts.py compares it with today's run up to float rounding).
 """
-import textwrap
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import array
 from mxnet import autograd, gluon, npx
+from transcripts import check_against_stored, claim, run_cli
 
 from gluon_params_kit import chapter, fresh_names, named_parameters
 from gluon_params_kit._book.chapter_cells import CELLS, Cell
 from gluon_params_kit.errors import ParamsKitError
-from gluon_params_kit.exercises import (count_parameter_reads, deferred_init_demo, fixed_hidden_mlp_parameters,
-                                         initializer_properties, sharing_savings, step_table,
-                                         train_shared_mlp, why_share)
-from fixtures import array
-from transcripts import check_against_stored, claim, run_cli
+from gluon_params_kit.exercises import (
+    count_parameter_reads,
+    deferred_init_demo,
+    fixed_hidden_mlp_parameters,
+    initializer_properties,
+    sharing_savings,
+    step_table,
+    train_shared_mlp,
+    why_share,
+)
 
 KEYS = [c.key for c in CELLS]
 

@@ -10,23 +10,30 @@ import struct
 import subprocess
 import sys
 
+import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import CPU2, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import gluon_params_kit as gpk  # numpy shim before mxnet
-import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
-
-from fixtures import CPU2, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from test_tree import architectures, build
-from gluon_params_kit import checkpoint
-from gluon_params_kit.checkpoint import _convert as _convert
+
+import gluon_params_kit as gpk  # numpy shim before mxnet
 from gluon_params_kit._io.params import read_array
-from gluon_params_kit.checkpoint import (LoadReport, Remap, collapse_keys, convert, diff,
-                                         export_npz, load, read_header, save)
+from gluon_params_kit.checkpoint import (
+    LoadReport,
+    Remap,
+    collapse_keys,
+    convert,
+    diff,
+    export_npz,
+    load,
+    read_header,
+    save,
+)
+from gluon_params_kit.checkpoint import _convert as _convert
 from gluon_params_kit.errors import CheckpointError
 from gluon_params_kit.tree import fresh_names, named_parameters
 
@@ -747,6 +754,7 @@ def test_save_leaves_sparse_arrays_and_np_shapes_to_mxnet(tmp_path):
 
 def test_a_full_disk_in_the_middle_of_the_kits_write_leaves_the_old_file(tmp_path, monkeypatch):
     import errno
+
     from gluon_params_kit._io import files as _files
     from gluon_params_kit.errors import CheckpointWriteError
     target = tmp_path / "net.params"

@@ -8,13 +8,12 @@ import json
 import subprocess
 import sys
 
+import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import book_rgnet, initialized
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
-
-from fixtures import book_mlp, book_rgnet, initialized
 from gluon_params_kit.checkpoint import read_header, save
 from gluon_params_kit.cli import main
 

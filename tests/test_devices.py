@@ -3,22 +3,30 @@ import json
 import stat
 import warnings
 
+import mxnet as mx
 import numpy as onp
 import pytest
-
-import gluon_params_kit  # noqa: F401
-import mxnet as mx
+from fixtures import CPU2, array, book_mlp, initialized, nested_custom, tied_mlp
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
+import gluon_params_kit  # noqa: F401
 from gluon_params_kit import devices
-from gluon_params_kit.devices import _gpus as _gpus
 from gluon_params_kit._core import stats as kit_stats
 from gluon_params_kit._core.kvstore import KEY_BASE, _next_key
-from gluon_params_kit.devices import (available_contexts, broadcast, checksum, gpu_problems, move,
-                                      replica_report, set_data_everywhere, sync_replicas,
-                                      try_all_gpus, try_gpu)
-from fixtures import CPU2, array, book_mlp, initialized, nested_custom, tied_mlp
+from gluon_params_kit.devices import _gpus as _gpus
+from gluon_params_kit.devices import (
+    available_contexts,
+    broadcast,
+    checksum,
+    gpu_problems,
+    move,
+    replica_report,
+    set_data_everywhere,
+    sync_replicas,
+    try_all_gpus,
+    try_gpu,
+)
 
 
 def _replicas(param):

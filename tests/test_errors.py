@@ -10,13 +10,13 @@ import struct
 import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import CPU2, book_mlp, book_rgnet, tied_mlp
+from fixtures import array as _array
+from fixtures import initialized as _initialized
 from mxnet import gluon
 from mxnet.gluon import nn
 
 import gluon_params_kit
-from fixtures import CPU2, book_mlp, book_rgnet, tied_mlp
-from fixtures import array as _array
-from fixtures import initialized as _initialized
 from gluon_params_kit._core.compat import to_numpy
 from gluon_params_kit._core.kvstore import KEY_BASE, KEY_LIMIT, _next_key
 from gluon_params_kit.checkpoint import Remap, convert, diff, export_npz, load, read_header, save

@@ -11,27 +11,27 @@ import struct
 import subprocess
 import sys
 
+import mxnet as mx
 import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import gluon_params_kit as gpk  # numpy shim before mxnet
-import mxnet as mx
 from mxnet.gluon import nn
 
+import gluon_params_kit as gpk  # numpy shim before mxnet
+
 pytest.importorskip("safetensors")  # a dependency on Python 3.10+ (setup.cfg)
+from fixtures import book_rgnet, initialized, tied_mlp
+from real_models import CORPUS
 from safetensors import SafetensorError, safe_open  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
+from test_real_models import HEAVY, _ready
 
-from fixtures import book_rgnet, initialized, tied_mlp
 from gluon_params_kit._io import formats as _formats
 from gluon_params_kit._io.header import BFLOAT16
 from gluon_params_kit.checkpoint import convert, diff, export_npz, load, read_header, save
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError
-from real_models import CORPUS
-from test_real_models import HEAVY, _ready
 
 RG_X = (2, 20)
 
@@ -528,8 +528,9 @@ def test_streaming_export_keeps_values_and_layout(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
 def test_a_failed_write_leaves_the_old_file_byte_identical(tmp_path, monkeypatch, suffix):
-    import safetensors
     import zipfile
+
+    import safetensors
     target = tmp_path / f"net{suffix}"
     save(_rgnet(), target)
     before = target.read_bytes()

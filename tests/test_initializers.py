@@ -2,24 +2,29 @@
 import json
 import warnings
 
+import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, tied_mlp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit import fresh_names
 from gluon_params_kit._core.compat import to_numpy
 from gluon_params_kit.chapter import MyInit, mlp
-from gluon_params_kit.initializers import (InitPlan, get_initializer, list_initializers,
-                                           provenance, register_initializer, reinitialize)
-from gluon_params_kit.initializers import derive_seed
+from gluon_params_kit.initializers import (
+    InitPlan,
+    derive_seed,
+    get_initializer,
+    list_initializers,
+    provenance,
+    register_initializer,
+    reinitialize,
+)
 from gluon_params_kit.tree import named_parameters
-from fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, tied_mlp
 
 # Constructor arguments for the registered initializers that have required ones.
 REQUIRED_ARGS = {
@@ -443,8 +448,8 @@ def test_constants_follow_an_explicit_ctx():
 @pytest.mark.parametrize("spec", ["normal(sigma=0.5)", "uniform(scale=2)", "xavier", "orthogonal",
                                   "msraprelu", "lstmbias(forget_bias=2.0)"])
 def test_seeded_values_are_the_same_in_nd_and_np_modes(spec):
-    from mxnet.gluon import rnn
     from mxnet import npx
+    from mxnet.gluon import rnn
 
     def values(np_mode, deferred):
         if np_mode:

@@ -9,20 +9,17 @@ import math
 import re
 import sys
 
+import mxnet as mx
 import numpy as np
 import pytest
-
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
+from fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initialized, nested_custom, tied_mlp
 from mxnet import autograd
 from mxnet.gluon import nn
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit._core import display as _display
 from gluon_params_kit._core import stats as _stats
-from gluon_params_kit.inspection import (PROVENANCE_ATTR, ParamStats, Summary, plot_histograms,
-                                         stats, summary)
-from fixtures import (CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initialized,
-                            nested_custom, tied_mlp)
+from gluon_params_kit.inspection import PROVENANCE_ATTR, ParamStats, plot_histograms, stats, summary
 
 RECORD_KEYS = {"kind", "path", "name", "block_type", "shape", "dtype", "size", "bytes",
                "contexts", "grad_req", "lr_mult", "wd_mult", "state", "shared_with",

@@ -8,9 +8,9 @@ other machines print can be produced here.
 import re
 
 import pytest
+from transcripts import claim, run_cli, stored
 
 from gluon_params_kit._book.replay import ATOL, RTOL, compare_printed
-from transcripts import claim, run_cli, stored
 
 KERNELS = {"sse41": {"DNNL_MAX_CPU_ISA": "SSE41"}, "no-onednn": {"MXNET_MKLDNN_ENABLED": "0"}}
 

@@ -12,17 +12,16 @@ from collections import OrderedDict
 import mxnet as mx
 import numpy as onp
 import pytest
-
-import gluon_params_kit as gpk
-from gluon_params_kit._core.gluon import join
-from gluon_params_kit.tree import walk
 from mxnet import npx
 from mxnet.base import MXNetError
 from mxnet.gluon.model_zoo import vision
 from mxnet.gluon.parameter import DeferredInitializationError
 from mxnet.util import is_np_array
-
 from real_models import CORPUS, TIES, ZOO_NAMES
+
+import gluon_params_kit as gpk
+from gluon_params_kit._core.gluon import join
+from gluon_params_kit.tree import walk
 
 REGEXES = [".*weight", ".*_bias$", ".*(gamma|beta|running_mean)", ".*l0_", ".*nothing_matches"]
 

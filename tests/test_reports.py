@@ -7,12 +7,12 @@ from collections.abc import Mapping
 
 import mxnet as mx
 import pytest
+from fixtures import book_rgnet, tied_mlp
 from mxnet.gluon import nn
 
 import gluon_params_kit as gpk
 from gluon_params_kit.errors import PathError
 from gluon_params_kit.tree import fresh_names
-from fixtures import book_rgnet, tied_mlp
 
 
 def _tied_net():

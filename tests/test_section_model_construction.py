@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as onp
 import pytest
+from test_book import book_cells
 
 from gluon_params_kit import chapter
 from gluon_params_kit._book import section_cells as sc
 from gluon_params_kit._book.model_construction import SECTION, _shown
 from gluon_params_kit._book.replay import Cell, compare_printed, run_cell
 from gluon_params_kit.tree import fresh_names, named_parameters
-from test_book import book_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "model-construction"

@@ -12,11 +12,11 @@ import stat
 import mxnet as mx
 import numpy as onp
 import pytest
-
-from gluon_params_kit._book import use_gpu as use_gpu
-from gluon_params_kit import chapter
-from gluon_params_kit._book.replay import Cell
 from test_book import book_cells
+
+from gluon_params_kit import chapter
+from gluon_params_kit._book import use_gpu as use_gpu
+from gluon_params_kit._book.replay import Cell
 
 GPUS = mx.context.num_gpus()
 NOT_FOUND = "nvidia-smi: not found on this machine, so this shell line shows nothing else\n"

@@ -10,13 +10,13 @@ import os
 
 import mxnet as mx
 import pytest
+from test_book import book_cells
+from transcripts import check_against_stored, claim, run_cli
 
 from gluon_params_kit import chapter, cli
 from gluon_params_kit._book.replay import Cell
 from gluon_params_kit._book.section_cells import SECTIONS
 from gluon_params_kit.errors import ParamsKitError
-from test_book import book_cells
-from transcripts import check_against_stored, claim, run_cli
 
 COUNTS = {"model-construction": 8, "deferred-init": 9, "custom-layer": 9, "read-write": 8, "use-gpu": 15}
 

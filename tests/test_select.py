@@ -1,22 +1,20 @@
 """select.py: matchers, select() as a real ParameterDict, freeze / unfreeze / set_multipliers."""
 import re
 
+import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import array, book_rgnet, fixed_hidden_mlp, initialized, nested_custom, tied_mlp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
-
-from fixtures import array, book_rgnet, fixed_hidden_mlp, initialized, nested_custom, tied_mlp
-from gluon_params_kit.errors import SelectionError
-from gluon_params_kit.select import (Changes, Selection, freeze, make_matcher, select,
-                                     set_multipliers, unfreeze)
-from gluon_params_kit.tree import fresh_names, named_parameters
 from test_tree import architectures, build
+
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+from gluon_params_kit.errors import SelectionError
+from gluon_params_kit.select import Changes, Selection, freeze, make_matcher, select, set_multipliers, unfreeze
+from gluon_params_kit.tree import fresh_names, named_parameters
 
 PROPS = settings(max_examples=40, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -268,8 +266,9 @@ def test_lr_mult_zero_stops_training_in_np_mode(mode):
 
 
 def test_accumulate_gradients_adds_up_backward_passes_and_leaves_null_alone(mode):
-    from gluon_params_kit import accumulate_gradients
     from mxnet import autograd
+
+    from gluon_params_kit import accumulate_gradients
     net = nn.Sequential()
     net.add(nn.Dense(3, in_units=4), nn.BatchNorm(in_channels=3), nn.Dense(2, in_units=3))
     net.initialize()

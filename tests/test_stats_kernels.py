@@ -1,10 +1,9 @@
 """The host kernels of _core.stats: both summation paths, overflow, chunk edges, max_abs_diff."""
+import mxnet as mx
 import numpy as np
 import pytest
 
 import gluon_params_kit  # noqa: F401
-import mxnet as mx
-
 from gluon_params_kit._core import stats as _stats
 
 

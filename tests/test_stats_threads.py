@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import gluon_params_kit  # noqa: F401
-
 from gluon_params_kit._core import stats as _stats
 from gluon_params_kit._core.file_stats import file_stats
 from gluon_params_kit._io.formats import read_header

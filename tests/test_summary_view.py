@@ -8,18 +8,17 @@ import re
 import warnings
 from html.parser import HTMLParser
 
+import mxnet as mx
 import numpy as np
 import pytest
-
-import gluon_params_kit as gpk
-from gluon_params_kit._core import display
-import mxnet as mx
+from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from mxnet import autograd
 from mxnet.gluon import nn
 
-from gluon_params_kit.inspection import _view as _summary_view
+import gluon_params_kit as gpk
+from gluon_params_kit._core import display
 from gluon_params_kit.inspection import InspectionError, Summary, summary
-from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
+from gluon_params_kit.inspection import _view as _summary_view
 
 
 class Tree(HTMLParser):

@@ -424,6 +424,7 @@ class _FakeDistStore:
 @pytest.mark.parametrize("rank", [0, 1])
 def test_dist_write_path_probes_the_servers_first(rank):
     from types import SimpleNamespace
+
     from gluon_params_kit._server_assign import AssignOnce
     from gluon_params_kit.checkpoint._trainer_kv import _write_on_servers  # noqa: F401 (the path itself)
     net = _net([mx.cpu()])

@@ -6,19 +6,27 @@ twice, deferred shapes); ``architectures()`` and ``build()`` are reused by test_
 """
 import re
 
+import mxnet as mx
 import pytest
+from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
-import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
-from gluon_params_kit.tree import (fresh_names, get, legacy_names, match_legacy_names,
-                                   named_blocks, named_parameters, parse_path, path_of,
-                                   render_tree, walk)
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+from gluon_params_kit.tree import (
+    fresh_names,
+    get,
+    legacy_names,
+    match_legacy_names,
+    named_blocks,
+    named_parameters,
+    parse_path,
+    path_of,
+    render_tree,
+    walk,
+)
 
 PROPS = settings(max_examples=40, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -366,8 +374,9 @@ def test_key_index_fast_path_equals_the_full_one(build):
 
 
 def test_key_index_keeps_the_aliases_of_blocks_with_their_own_keys():
-    from gluon_params_kit._core import gluon as _backbone
     from mxnet.gluon import rnn
+
+    from gluon_params_kit._core import gluon as _backbone
     index = _backbone.key_index(rnn.LSTM(4))
     assert index.canonical["l0_i2h_weight"] == "_unfused.0.i2h_weight"
     assert index.use_of["l0_i2h_weight"] == "_unfused.0.i2h_weight"

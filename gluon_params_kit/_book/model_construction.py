@@ -15,8 +15,8 @@ import numpy as onp
 
 from .._core.compat import gluon, mx
 from .._core.gluon import has_data
-from .replay import Cell, Facts, Section
 from ..tree import named_parameters
+from .replay import Cell, Facts, Section
 
 __all__ = ["SECTION"]
 

@@ -14,16 +14,16 @@ a block or draw a random number.
 from __future__ import annotations
 
 import os
-from typing import Dict, List
+from typing import Dict
 
 import numpy as onp
 
-from .._core.gluon import has_data, is_deferred
 from .._core.compat import gluon, mx
-from .chapter_cells import param_listing
-from .replay import Cell, Facts, Section
+from .._core.gluon import has_data, is_deferred
 from ..tree import named_parameters
+from .chapter_cells import param_listing
 from .model_construction import SECTION as MODEL_CONSTRUCTION
+from .replay import Cell, Facts, Section
 from .use_gpu import SECTION as USE_GPU
 
 __all__ = ["SECTIONS", "Section"]

@@ -15,8 +15,8 @@ from typing import List
 
 import numpy as onp
 
-from .._core.gluon import has_data, is_deferred
 from .._core.compat import mx
+from .._core.gluon import has_data, is_deferred
 from .replay import Cell, Facts, Section
 
 __all__ = ["SECTION"]

@@ -18,14 +18,13 @@ with MXNet's internals, its callers should not have to.
 from __future__ import annotations
 
 import operator
-import re
 from collections import OrderedDict
 from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..errors import PathError, PathTypeError
 from .compat import gluon
-from .paths import join, key_in
+from .paths import join
 
 __all__ = [
     "DISPLAY_FIELDS", "KeyIndex", "ParamGroup", "alias_table", "arrays", "attribute_paths",

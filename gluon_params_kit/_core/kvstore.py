@@ -15,8 +15,8 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Union
 
-from .compat import gluon, mx
 from ..errors import DeviceError, listing
+from .compat import gluon, mx
 from .gluon import check_block, has_data, is_deferred, parameter_groups
 from .report import Report
 

@@ -15,10 +15,10 @@ import inspect
 import re
 from typing import Any, Callable, List, Optional, Sequence, Union
 
-from .gluon import ParamGroup, parameter_groups
-from .compat import gluon
-from .validate import check_choice
 from ..errors import SelectionError, listing
+from .compat import gluon
+from .gluon import ParamGroup, parameter_groups
+from .validate import check_choice
 
 __all__ = ["MATCH_ON", "MODES", "Pattern", "Predicate", "make_matcher", "matching_groups",
            "pattern_label"]

@@ -27,8 +27,8 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as onp
 
-from .gluon import arrays
 from .compat import mx
+from .gluon import arrays
 
 __all__ = ["MARK_ATTR", "PROVENANCE_ATTR", "carried", "mark_stale", "read", "record"]
 

@@ -24,9 +24,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..errors import PathError, did_you_mean, listing
 from . import display as D
 from .paths import ParamPath, key_in
-from ..errors import PathError, did_you_mean, listing
 
 __all__ = ["Report", "Table"]
 

@@ -11,8 +11,7 @@ import math
 import os
 import threading
 from dataclasses import asdict, dataclass
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional,
-                    Tuple)
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as _onp
 

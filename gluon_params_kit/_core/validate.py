@@ -19,8 +19,8 @@ from __future__ import annotations
 import numbers
 from typing import Any, List, Optional, Sequence, Type
 
-from .compat import mx
 from ..errors import listing
+from .compat import mx
 
 __all__ = ["check_bool", "check_choice", "check_contexts", "check_int", "check_number", "is_int"]
 

@@ -14,12 +14,12 @@ from typing import Any, Iterator, List, Optional
 
 import numpy as onp
 
-from . import params as _header
-from . import npz as _npz
-from . import safetensors_file as _safetensors
-from .header import BFLOAT16, ArrayInfo, Header, iter_range, numpy_dtype
-from .files import file_path, open_source
 from ..errors import CheckpointError, listing
+from . import npz as _npz
+from . import params as _header
+from . import safetensors_file as _safetensors
+from .files import file_path, open_source
+from .header import BFLOAT16, ArrayInfo, Header, iter_range, numpy_dtype
 
 __all__ = ["FORMATS", "format_of", "read_header", "read_host", "iter_values", "CHUNK_VALUES", "as_float"]
 

@@ -14,8 +14,8 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as onp
 
-from .files import open_source
 from ..errors import CheckpointError, PathError, did_you_mean, listing
+from .files import open_source
 
 __all__ = [
     "ArrayInfo", "BFLOAT16", "Header", "bfloat16_to_float32", "file_keys_of", "iter_range",

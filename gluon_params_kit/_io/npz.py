@@ -23,9 +23,9 @@ from typing import Any, Iterable, Iterator, Mapping, Tuple
 import numpy as onp
 from numpy.lib import format as npy
 
-from .header import BFLOAT16, ArrayInfo, Header
-from .files import WRITE_BEHIND_CHUNK, open_source, start_writeback
 from ..errors import CheckpointError
+from .files import WRITE_BEHIND_CHUNK, open_source, start_writeback
+from .header import BFLOAT16, ArrayInfo, Header
 
 __all__ = ["MAX_KEY_BYTES", "read_header", "read_arrays", "iter_member", "write"]
 

@@ -37,9 +37,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as onp
 
-from .header import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
-from .files import open_source
 from ..errors import CheckpointError, listing
+from .files import open_source
+from .header import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
 
 __all__ = [
     "DTYPES", "LIST_MAGIC", "STYPES", "TYPE_FLAGS", "V1_MAGIC", "V2_MAGIC", "V3_MAGIC", "dense_pieces",

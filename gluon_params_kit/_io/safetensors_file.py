@@ -29,9 +29,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as onp
 
-from .header import BFLOAT16, ArrayInfo, Header, read_range
-from .files import open_source
 from ..errors import CheckpointError, listing
+from .files import open_source
+from .header import BFLOAT16, ArrayInfo, Header, read_range
 
 __all__ = ["DTYPES", "read_header", "read_arrays", "write", "kit_metadata"]
 

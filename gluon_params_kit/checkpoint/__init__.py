@@ -26,21 +26,19 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
-from ._diff import DiffReport, diff, export_npz
 from .._core.compat import gluon, is_np_array, mx
-from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
 from .._core.display import known_shape, known_size
-from .._io.header import ArrayInfo, Header, numpy_dtype
+from .._core.gluon import check_block, contexts, has_data, is_deferred
+from .._core.validate import check_bool, check_contexts
 from .._io.formats import format_of
 from .._io.formats import read_header as _read_any_header
-from ._load_report import (LoadReport, refusal, shape_fits, suggest, unloaded_line,
-                           file_keys_of)
-from ._remap import Remap, as_remap, collapse_keys
-from .._core.validate import check_bool, check_contexts
-from ..errors import (CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError,
-                     listing)
-from .._core.gluon import check_block, contexts, has_data, is_deferred
+from .._io.header import ArrayInfo, Header, numpy_dtype
+from ..errors import CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError, listing
 from ..tree import named_parameters
+from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
+from ._diff import DiffReport, diff, export_npz
+from ._load_report import LoadReport, file_keys_of, refusal, shape_fits, suggest, unloaded_line
+from ._remap import Remap, as_remap, collapse_keys
 from ._trainer_kv import before_assign
 
 __all__ = [

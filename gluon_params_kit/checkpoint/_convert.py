@@ -12,17 +12,16 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as onp
 
+from .._core.compat import cpu_buffer, gluon, is_np_array, mx
 from .._io import npz as _npz
 from .._io import safetensors_file as _safetensors
-from .._core.compat import cpu_buffer, gluon, is_np_array, mx
-from .._io.header import BFLOAT16, Header
 from .._io.files import atomic_write, write_behind
-from .._io.params import TYPE_FLAGS, dense_pieces
 from .._io.formats import format_of, read_header, read_host
-from .._io.header import file_keys_of
-from ._remap import as_remap
+from .._io.header import BFLOAT16, Header, file_keys_of
+from .._io.params import TYPE_FLAGS, dense_pieces
 from ..errors import CheckpointError, listing
 from ..tree import named_parameters
+from ._remap import as_remap
 
 __all__ = ["check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
            "write_file"]

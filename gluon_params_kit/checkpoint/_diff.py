@@ -15,20 +15,20 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
-from .._io import npz as _npz
-from .._core.gluon import has_data
 from .._core.compat import gluon, to_numpy
 from .._core.display import format_float, format_shape
-from .._core.report import Report
 from .._core.display import progress as _progress
-from .._io.header import BFLOAT16
+from .._core.gluon import has_data
+from .._core.patterns import make_matcher
+from .._core.report import Report
+from .._core.validate import check_number
+from .._io import npz as _npz
 from .._io.files import atomic_write, check_source
 from .._io.formats import CHUNK_VALUES, as_float, iter_values, read_header
-from ._remap import collapse_keys
-from .._core.patterns import make_matcher
-from .._core.validate import check_number
+from .._io.header import BFLOAT16
 from ..errors import CheckpointError, CheckpointTypeError, SelectionError, listing
 from ..tree import named_parameters
+from ._remap import collapse_keys
 
 __all__ = ["DiffReport", "diff", "export_npz"]
 

@@ -13,12 +13,12 @@ import numpy as onp
 
 from .._core.compat import gluon, mx
 from .._core.display import format_shape, html_table, text_table
-from .._io.header import Header, file_keys_of, numpy_dtype
-from ._remap import Remap, collapse_keys
-from .._core.report import Report
-from ..errors import CheckpointError, PathError, listing
 from .._core.gluon import key_index
+from .._core.report import Report
+from .._io.header import Header, file_keys_of, numpy_dtype
+from ..errors import CheckpointError, PathError, listing
 from ..tree import named_parameters
+from ._remap import Remap, collapse_keys
 
 __all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
 

@@ -10,8 +10,8 @@ from collections import OrderedDict
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._core.compat import gluon
-from ..errors import CheckpointError, PathError, listing
 from .._core.gluon import key_index
+from ..errors import CheckpointError, PathError, listing
 from ..tree import legacy_names, match_legacy_names
 
 __all__ = ["Remap", "as_remap", "collapse_keys"]

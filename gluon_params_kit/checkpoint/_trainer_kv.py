@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, List, Set, Tuple
 
 import numpy as onp
 

@@ -290,8 +290,8 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
 
 
 def _build_model(spec: str):
-    from ..tree import fresh_names
     from .._core.compat import gluon
+    from ..tree import fresh_names
     module, sep, attr = spec.partition(":")
     if not sep or not module or not attr:
         raise UsageError(f"--model {spec!r} must look like 'package.module:function'")

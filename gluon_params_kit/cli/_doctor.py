@@ -97,7 +97,7 @@ def diagnose() -> dict:
     features: Dict[str, bool] = {}
     gpus = 0
     if mx is not None:
-        from ..devices import num_gpus, gpu_problems
+        from ..devices import gpu_problems, num_gpus
         features = _features(mx)
         gpus = num_gpus()
         if features.get("CUDA") and gpus == 0:

@@ -17,15 +17,15 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .._core.compat import gluon, mx
-from ._gpus import MXNET_191_CUDA_ARCHES, gpu_problems
+from .._core.gluon import arrays, check_block, has_data, is_deferred
 from .._core.kvstore import Checksums, broadcast, checksum, write_everywhere
 from .._core.provenance import carried
+from .._core.report import Report
 from .._core.stats import max_abs_diff
 from .._core.validate import check_contexts
 from ..errors import DeviceError, listing
-from .._core.gluon import arrays, check_block, has_data, is_deferred
-from .._core.report import Report
 from ..tree import get, named_parameters
+from ._gpus import gpu_problems
 
 __all__ = [
     "Checksums", "MoveReport", "ReplicaReport", "available_contexts", "broadcast", "checksum",

@@ -19,18 +19,17 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .._core import gcpause as _gc
-from .._core.gluon import check_block, init_state, key_index, parameter_groups, spellings
 from .._core.compat import gluon, mx
 from .._core.display import format_shape, known_shape
-from ._run import run_entries
-from ._specs import (Spec, derive_seed, get_initializer, list_initializers,
-                          register_initializer, spec_text)
+from .._core.gluon import check_block, init_state, key_index, parameter_groups, spellings
+from .._core.patterns import make_matcher, matching_groups, pattern_label
 from .._core.provenance import read as read_provenance
 from .._core.report import Report
 from .._core.validate import check_bool, check_contexts, check_int
 from ..errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
-from .._core.patterns import make_matcher, matching_groups, pattern_label
 from ..tree import named_parameters
+from ._run import run_entries
+from ._specs import Spec, derive_seed, get_initializer, list_initializers, register_initializer, spec_text
 
 __all__ = [
     "InitPlan",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from .._core.gluon import contexts, has_data, is_deferred, restore_fields, save_fields
 from .._core.compat import mx
 from .._core.display import format_shape
+from .._core.gluon import contexts, has_data, is_deferred, restore_fields, save_fields
 from .._core.provenance import MARK_ATTR, PROVENANCE_ATTR, record
 from ..errors import InitializerError
 

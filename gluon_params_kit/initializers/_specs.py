@@ -19,9 +19,9 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from .._core.compat import mx
-from ._checks import check_arguments
 from .._core.validate import check_bool
 from ..errors import InitializerError, InitializerTypeError, did_you_mean, listing
+from ._checks import check_arguments
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer", "spec_text"]
 

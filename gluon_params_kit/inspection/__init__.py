@@ -21,18 +21,19 @@ import numpy as _onp
 
 from .._core import display as D
 from .._core import gcpause as _gc
-from . import _trace as _layer_trace
-from . import _view
 from .._core.compat import gluon, mx  # noqa: F401  (mx: used by the examples)
+from .._core.gluon import arrays, contexts, grad_arrays, init_state, key_index, parameter_groups
+from .._core.patterns import make_matcher, matching_groups
+from .._core.provenance import PROVENANCE_ATTR  # noqa: F401 (InitPlan records)
+from .._core.provenance import read as read_provenance
 from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
 from .._core.stats import ParamStats, array_stats
 from .._core.validate import check_bool, check_int
-from ._summary import Summary, check_width
 from ..errors import InspectionError, did_you_mean, listing
-from .._core.patterns import make_matcher, matching_groups
-from .._core.gluon import arrays, contexts, grad_arrays, init_state, key_index, parameter_groups
 from ..tree import named_blocks
-from .._core.provenance import PROVENANCE_ATTR, read as read_provenance  # noqa: F401 (InitPlan records)
+from . import _trace as _layer_trace
+from . import _view
+from ._summary import Summary, check_width
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
 

@@ -11,12 +11,12 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._core import display as D
 from .._core import gcpause as _gc
-from . import _view
-from .._core.paths import ParamPath
 from .._core.compat import gluon
+from .._core.paths import ParamPath
 from .._core.report import Report
 from .._core.validate import check_int
 from ..errors import InspectionError
+from . import _view
 
 __all__ = ["Summary", "check_width"]
 

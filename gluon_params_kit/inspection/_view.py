@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 import html
 import shutil
-import textwrap
 import sys
+import textwrap
 from collections import OrderedDict
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 

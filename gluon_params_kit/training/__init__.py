@@ -37,12 +37,11 @@ import numpy as onp
 
 from .. import checkpoint as _checkpoint
 from .._core.compat import gluon, mx
-from .._io.files import atomic_write
-from ._state import (decode_value, encode_value, flatten_state, state_keys,
-                              unflatten_state)
-from ..errors import CheckpointError, CheckpointTypeError, listing
 from .._core.gluon import check_block, has_data
+from .._io.files import atomic_write
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
+from ._state import decode_value, encode_value, flatten_state, state_keys, unflatten_state
 
 __all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
 

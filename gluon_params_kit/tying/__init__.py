@@ -15,14 +15,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as _onp
 
-from .._core.gluon import has_data
 from .._core.compat import gluon
-from ._layers import TransposedDense, constructor_args
-from ._groups import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
+from .._core.gluon import has_data
+from .._core.patterns import Pattern, make_matcher
 from .._core.validate import check_int
 from ..errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
-from .._core.patterns import Pattern, make_matcher
 from ..tree import format_path, get, named_blocks, named_parameters, parse_path
+from ._groups import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
+from ._layers import TransposedDense, constructor_args
 
 __all__ = [
     "TiedGroup",

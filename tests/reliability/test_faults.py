@@ -13,13 +13,12 @@ import numpy as onp
 import pytest
 from mxnet.gluon import nn
 
-import gluon_params_kit.checkpoint._convert as convert_mod
 import gluon_params_kit._io.files as files
+import gluon_params_kit.checkpoint._convert as convert_mod
 from gluon_params_kit import fresh_names
 from gluon_params_kit.checkpoint import Remap, convert, export_npz, load, read_header, save
 from gluon_params_kit.cli import main
-from gluon_params_kit.errors import (CheckpointError, CheckpointWriteError, InitializerError,
-                                     ParamsKitError, TieError)
+from gluon_params_kit.errors import CheckpointError, CheckpointWriteError, InitializerError, ParamsKitError, TieError
 from gluon_params_kit.initializers import InitPlan, provenance, reinitialize
 from gluon_params_kit.inspection import InspectionError, stats, summary
 from gluon_params_kit.tying import check_tied_gradients, tie, tied_groups

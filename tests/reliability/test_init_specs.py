@@ -12,8 +12,7 @@ from mxnet.gluon import nn
 
 from gluon_params_kit import fresh_names, named_parameters
 from gluon_params_kit.errors import InitializerError, ParamsKitError
-from gluon_params_kit.initializers import (InitPlan, get_initializer, provenance,
-                                           register_initializer, reinitialize)
+from gluon_params_kit.initializers import InitPlan, get_initializer, provenance, register_initializer, reinitialize
 
 from ._util import ones
 

@@ -20,8 +20,7 @@ from gluon_params_kit.checkpoint import diff, export_npz, load, read_header
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError
 
-from ._sparse_files import (CSR_COLS, CSR_INDPTR, RSP_ROWS, dense_expected, index_regions,
-                            patched, write_sparse)
+from ._sparse_files import CSR_COLS, CSR_INDPTR, RSP_ROWS, dense_expected, index_regions, patched, write_sparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
