@@ -22,6 +22,7 @@ from ._core.compat import gluon
 from ._core.gluon import KeyIndex, check_block, key_index, parameter_groups
 from ._core.paths import key_in
 from ._core.patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label
+from ._core.types import Block, Parameter, ParameterDict
 from ._core.validate import check_bool
 from .errors import PathError, SelectionError, did_you_mean, listing
 
@@ -40,9 +41,6 @@ __all__ = [
     "unfreeze",
 ]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
-ParameterDict = gluon.ParameterDict
 
 # --------------------------------------------------------------------------- select
 

@@ -23,8 +23,8 @@ from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..errors import PathError, PathTypeError
-from .compat import gluon
 from .paths import join
+from .types import Block, Parameter
 
 __all__ = [
     "DISPLAY_FIELDS", "KeyIndex", "ParamGroup", "alias_table", "arrays", "attribute_paths",
@@ -33,8 +33,6 @@ __all__ = [
     "restore_fields", "save_fields", "spellings", "walk", "zero_deferred",
 ]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 
 
 # --------------------------------------------------------------------------- key methods

@@ -16,15 +16,13 @@ import re
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 from ..errors import SelectionError, listing
-from .compat import gluon
 from .gluon import ParamGroup, parameter_groups
+from .types import Block, Parameter
 from .validate import check_choice
 
 __all__ = ["MATCH_ON", "MODES", "Pattern", "Predicate", "make_matcher", "matching_groups",
            "pattern_label"]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 
 #: The pattern modes: ``re.search`` (default), ``re.match`` (Gluon's), ``re.fullmatch``, shell glob.
 MODES = ("search", "match", "fullmatch", "glob")

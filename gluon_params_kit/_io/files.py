@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
 
 __all__ = [
-    "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "atomic_write", "check_source", "check_target",
+    "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write", "check_source", "check_target",
     "file_path", "free_bytes", "open_source", "remove_stale_temps", "start_writeback", "write_behind",
 ]
 
@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 PathArg = Union[str, bytes, "os.PathLike[str]"]
+#: A file path argument: a str or an os.PathLike.
+PathLike = Union[str, "os.PathLike[str]"]
 
 #: Suffix of the kit's temporary files: ``.<target name>.<writer pid>.<random>.gpk-tmp``.
 TEMP_SUFFIX = ".gpk-tmp"

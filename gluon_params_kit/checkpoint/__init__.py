@@ -19,16 +19,16 @@ public face.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
-from .._core.compat import gluon, is_np_array, mx
+from .._core.compat import is_np_array, mx
 from .._core.display import known_shape, known_size
 from .._core.gluon import check_block, contexts, has_data, is_deferred
+from .._core.types import Block, PathLike
 from .._core.validate import check_bool, check_contexts
 from .._io.formats import format_of
 from .._io.formats import read_header as _read_any_header
@@ -56,8 +56,6 @@ __all__ = [
     "save",
 ]
 
-Block = gluon.Block
-PathLike = Union[str, os.PathLike]
 DTYPE_POLICIES = ("check", "cast", "saved")
 
 

@@ -6,13 +6,13 @@ a full disk in words) and checked once written.
 """
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as onp
 
-from .._core.compat import cpu_buffer, gluon, is_np_array, mx
+from .._core.compat import cpu_buffer, is_np_array, mx
+from .._core.types import Block, PathLike
 from .._io import npz as _npz
 from .._io import safetensors_file as _safetensors
 from .._io.files import atomic_write, write_behind
@@ -26,8 +26,6 @@ from ._remap import as_remap
 __all__ = ["check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
            "write_file"]
 
-Block = gluon.Block
-PathLike = Union[str, os.PathLike]
 
 
 def check_options(kind: str, metadata: Optional[Mapping[str, str]], compressed: bool) -> None:

@@ -15,12 +15,13 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
-from .._core.compat import gluon, to_numpy
+from .._core.compat import to_numpy
 from .._core.display import format_float, format_shape
 from .._core.display import progress as _progress
 from .._core.gluon import has_data
 from .._core.patterns import make_matcher
 from .._core.report import Report
+from .._core.types import Block, PathLike
 from .._core.validate import check_number
 from .._io import npz as _npz
 from .._io.files import atomic_write, check_source
@@ -32,8 +33,6 @@ from ._remap import collapse_keys
 
 __all__ = ["DiffReport", "diff", "export_npz"]
 
-Block = gluon.Block
-PathLike = Union[str, os.PathLike]
 
 Source = Union[Block, PathLike, Mapping[str, Any]]
 #: Values per block of the comparison: three float32/float64 blocks stay in the L2 cache.

@@ -11,10 +11,11 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
-from .._core.compat import gluon, mx
+from .._core.compat import mx
 from .._core.display import format_shape, html_table, text_table
 from .._core.gluon import key_index
 from .._core.report import Report
+from .._core.types import Block
 from .._io.header import Header, file_keys_of, numpy_dtype
 from ..errors import CheckpointError, PathError, listing
 from ..tree import named_parameters
@@ -22,7 +23,6 @@ from ._remap import Remap, collapse_keys
 
 __all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
 
-Block = gluon.Block
 
 
 class LoadReport(Report):

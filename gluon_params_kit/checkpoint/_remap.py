@@ -9,14 +9,13 @@ import re
 from collections import OrderedDict
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._core.compat import gluon
 from .._core.gluon import key_index
+from .._core.types import Block
 from ..errors import CheckpointError, PathError, listing
 from ..tree import legacy_names, match_legacy_names
 
 __all__ = ["Remap", "as_remap", "collapse_keys"]
 
-Block = gluon.Block
 
 Step = Tuple[str, Callable[[List[str], Optional[Block]], List[Optional[str]]]]
 

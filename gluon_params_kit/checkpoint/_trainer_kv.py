@@ -29,15 +29,15 @@ from typing import Any, List, Set, Tuple
 
 import numpy as onp
 
-from .._core.compat import gluon, mx
+from .._core.compat import mx
 from .._core.kvstore import take_keys, write_everywhere
 from .._core.provenance import mark_stale
+from .._core.types import Parameter
 from .._server_assign import AssignOnce
 from ..errors import CheckpointError
 
 __all__ = ["before_assign", "holds_copy", "write_loaded"]
 
-Parameter = gluon.Parameter
 
 
 def holds_copy(param: Parameter) -> bool:

@@ -16,12 +16,13 @@ import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from .._core.compat import gluon, mx
+from .._core.compat import mx
 from .._core.gluon import arrays, check_block, has_data, is_deferred
 from .._core.kvstore import Checksums, broadcast, checksum, write_everywhere
 from .._core.provenance import carried
 from .._core.report import Report
 from .._core.stats import max_abs_diff
+from .._core.types import Block, Parameter
 from .._core.validate import check_contexts
 from ..errors import DeviceError, listing
 from ..tree import get, named_parameters
@@ -33,8 +34,6 @@ __all__ = [
     "try_all_gpus", "try_gpu",
 ]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 ContextLike = Union["mx.Context", Sequence["mx.Context"]]
 
 

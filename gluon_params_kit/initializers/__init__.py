@@ -25,6 +25,7 @@ from .._core.gluon import check_block, init_state, key_index, parameter_groups, 
 from .._core.patterns import make_matcher, matching_groups, pattern_label
 from .._core.provenance import read as read_provenance
 from .._core.report import Report
+from .._core.types import Block, Context, Initializer, Parameter
 from .._core.validate import check_bool, check_contexts, check_int
 from ..errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
 from ..tree import named_parameters
@@ -44,10 +45,6 @@ __all__ = [
     "reinitialize",
 ]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
-Initializer = mx.init.Initializer
-Context = mx.Context
 
 
 class PlannedInit(NamedTuple):

@@ -13,11 +13,11 @@ import numbers
 from typing import Any
 
 from .._core.compat import mx
+from .._core.types import Initializer
 from ..errors import InitializerError, InitializerTypeError, listing
 
 __all__ = ["check_arguments"]
 
-Initializer = mx.init.Initializer
 
 _CHOICES = {  # documented string arguments of MXNet's initializers
     (mx.init.Xavier, "rnd_type"): ("uniform", "gaussian"),

@@ -14,13 +14,11 @@ from .._core.compat import mx
 from .._core.display import format_shape
 from .._core.gluon import contexts, has_data, is_deferred, restore_fields, save_fields
 from .._core.provenance import MARK_ATTR, PROVENANCE_ATTR, record
+from .._core.types import Context, Initializer, Parameter
 from ..errors import InitializerError
 
 __all__ = ["run_entries"]
 
-Initializer = mx.init.Initializer
-Parameter = mx.gluon.Parameter
-Context = mx.Context
 
 _ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with its own method
 

@@ -19,14 +19,13 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from .._core.compat import mx
+from .._core.types import Initializer
 from .._core.validate import check_bool
 from ..errors import InitializerError, InitializerTypeError, did_you_mean, listing
 from ._checks import check_arguments
 
 __all__ = ["Spec", "derive_seed", "get_initializer", "list_initializers", "register_initializer", "spec_text"]
 
-Initializer = mx.init.Initializer
-Parameter = mx.gluon.Parameter
 Spec = Union[Initializer, str]
 
 _SPEC_FORMS = ("an Initializer, a registered name ('xavier'), a call string "

@@ -28,6 +28,7 @@ from .._core.provenance import PROVENANCE_ATTR  # noqa: F401 (InitPlan records)
 from .._core.provenance import read as read_provenance
 from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
 from .._core.stats import ParamStats, array_stats
+from .._core.types import Block, Parameter
 from .._core.validate import check_bool, check_int
 from ..errors import InspectionError, did_you_mean, listing
 from ..tree import named_blocks
@@ -37,8 +38,6 @@ from ._summary import Summary, check_width
 
 __all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 _Constant = gluon.Constant
 
 

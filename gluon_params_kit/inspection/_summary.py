@@ -11,7 +11,6 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._core import display as D
 from .._core import gcpause as _gc
-from .._core.compat import gluon
 from .._core.paths import ParamPath
 from .._core.report import Report
 from .._core.validate import check_int
@@ -20,7 +19,6 @@ from . import _view
 
 __all__ = ["Summary", "check_width"]
 
-Block = gluon.Block
 
 
 class Summary(Report):

@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
 from .. import checkpoint as _checkpoint
 from .._core.compat import gluon, mx
 from .._core.gluon import check_block, has_data
+from .._core.types import PathLike
 from .._io.files import atomic_write
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
@@ -45,7 +46,6 @@ from ._state import decode_value, encode_value, flatten_state, state_keys, unfla
 
 __all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
 
-PathLike = Union[str, os.PathLike]
 META_KEY = "__gpk_training__"
 FORMAT, VERSION = "gluon_params_kit.training", 1
 #: Optimizer fields that move during training (restored); the rest must match.

@@ -34,9 +34,10 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
 from .._core import gcpause as _gc
-from .._core.compat import gluon, mx
+from .._core.compat import mx
 from .._core.gluon import alias_table, check_block, gluon_keys, key_index, own_keys, parameter_groups, walk
 from .._core.paths import LEADING_VAR, ParamPath, format_path, is_index, parse_path
+from .._core.types import Block, Parameter
 from ..errors import PathError, PathTypeError, did_you_mean, listing
 from ._render import render_tree
 
@@ -57,8 +58,6 @@ __all__ = [
     "walk",
 ]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 
 
 # --------------------------------------------------------------------------- walking

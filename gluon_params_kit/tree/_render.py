@@ -8,16 +8,14 @@ import numpy as _onp
 
 from .._core import display as D
 from .._core import gcpause as _gc
-from .._core.compat import gluon
 from .._core.gluon import DISPLAY_FIELDS, KeyIndex, check_block, keeps_fields, key_index, keys_are_attribute_paths
 from .._core.paths import join
+from .._core.types import Block, Parameter
 from .._core.validate import check_bool, check_int
 from ..errors import SelectionError
 
 __all__ = ["render_tree"]
 
-Block = gluon.Block
-Parameter = gluon.Parameter
 
 
 @_gc.paused

@@ -18,6 +18,7 @@ import numpy as _onp
 from .._core.compat import gluon
 from .._core.gluon import has_data
 from .._core.patterns import Pattern, make_matcher
+from .._core.types import Block, HybridBlock, Parameter
 from .._core.validate import check_int
 from ..errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
 from ..tree import format_path, get, named_blocks, named_parameters, parse_path
@@ -36,9 +37,6 @@ __all__ = [
 ]
 
 nn = gluon.nn
-Block = gluon.Block
-HybridBlock = gluon.HybridBlock
-Parameter = gluon.Parameter
 
 
 def tied_copy(layer: Block, **overrides: Any) -> Block:

@@ -11,19 +11,17 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as _onp
 
-from .._core.compat import gluon, mx, to_numpy
+from .._core.compat import mx, to_numpy
 from .._core.display import format_shape, known_shape, known_size
 from .._core.gluon import check_block, has_data, is_deferred, parameter_groups
 from .._core.paths import ParamPath
 from .._core.report import Report
+from .._core.types import Block, HybridBlock, Parameter
 from ..errors import ParamsKitError, PathError, TieError, TieTypeError, listing
 from ..tree import named_blocks, named_parameters
 
 __all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
-Block = gluon.Block
-HybridBlock = gluon.HybridBlock
-Parameter = gluon.Parameter
 autograd = mx.autograd
 
 

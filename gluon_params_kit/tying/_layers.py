@@ -11,14 +11,12 @@ import inspect
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .._core.compat import gluon, is_np_array
+from .._core.types import Block, HybridBlock, Parameter
 from ..errors import TieError, listing
 
 __all__ = ["TransposedDense", "constructor_args"]
 
 nn = gluon.nn
-Block = gluon.Block
-HybridBlock = gluon.HybridBlock
-Parameter = gluon.Parameter
 _Conv = nn.conv_layers._Conv
 _BatchNorm = nn.basic_layers._BatchNorm
 
