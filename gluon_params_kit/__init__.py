@@ -14,6 +14,7 @@ import importlib as _importlib
 import os as _os
 import sys as _sys
 import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import _shim  # noqa: F401  (numpy aliases before anything imports mxnet)
 
@@ -213,6 +214,104 @@ __all__ = [
     "unfreeze",
     "walk",
 ]
+
+
+if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers (run time: __getattr__)
+    from .checkpoint import (
+        ArrayInfo,
+        DiffReport,
+        Header,
+        LoadReport,
+        Remap,
+        collapse_keys,
+        convert,
+        diff,
+        export_npz,
+        load,
+        read_header,
+        save,
+    )
+    from .devices import (
+        Checksums,
+        MoveReport,
+        ReplicaReport,
+        available_contexts,
+        broadcast,
+        checksum,
+        gpu_problems,
+        move,
+        num_gpus,
+        replica_report,
+        set_data_everywhere,
+        sync_replicas,
+        try_all_gpus,
+        try_gpu,
+    )
+    from .errors import (
+        CheckpointError,
+        DeviceError,
+        InitializerError,
+        InspectionError,
+        LoadWarning,
+        ParamsKitError,
+        PathError,
+        SelectionError,
+        TieError,
+    )
+    from .initializers import (
+        InitPlan,
+        InitPreview,
+        InitReport,
+        PlannedInit,
+        derive_seed,
+        get_initializer,
+        list_initializers,
+        provenance,
+        register_initializer,
+        reinitialize,
+    )
+    from .inspection import ParamStats, Summary, plot_histograms, stats, summary
+    from .select import (
+        MATCH_ON,
+        MODES,
+        Changes,
+        Pattern,
+        Selection,
+        accumulate_gradients,
+        freeze,
+        make_matcher,
+        matching_groups,
+        select,
+        set_multipliers,
+        unfreeze,
+    )
+    from .training import TrainingReport, load_training, read_training, save_training
+    from .tree import (
+        LegacyNames,
+        ParamPath,
+        PathIndex,
+        format_path,
+        fresh_names,
+        get,
+        legacy_names,
+        match_legacy_names,
+        named_blocks,
+        named_parameters,
+        parse_path,
+        path_of,
+        render_tree,
+        walk,
+    )
+    from .tying import (
+        TiedGroup,
+        TiedGroups,
+        TransposedDense,
+        check_tied_gradients,
+        repeat_tied,
+        tie,
+        tied_copy,
+        tied_groups,
+    )
 
 
 def __getattr__(name: str):

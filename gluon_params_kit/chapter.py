@@ -10,7 +10,7 @@ from ._core.compat import gluon, is_np_array, mx
 
 nn = gluon.nn
 
-__all__ = ["ChapterResult", "FixedHiddenMLP", "MyInit", "ReplayResult", "SECTIONS", "block1",
+__all__ = ["FixedHiddenMLP", "MyInit", "ReplayResult", "SECTIONS", "block1",
            "block2", "book_cells", "mlp", "rgnet", "run", "run_all", "run_cell", "run_section",
            "shared_mlp"]
 
@@ -141,10 +141,6 @@ mx.init.register(MyInit)  # registered as 'myinit'
 
 
 # ----------------------------------------------------------------------------- replay
-
-#: What :func:`run` returns (the replay engine's result, kept under its old name).
-ChapterResult = ReplayResult
-
 
 def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, book: bool = False,
         file=None) -> ReplayResult:

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,16 @@ def test_every_module_public_name_is_exported_at_top_level(module):
     assert mod.__all__, module
     missing = [n for n in getattr(mod, "__all__", []) if n not in gluon_params_kit.__all__]
     assert not missing, f"{module}: not exported at top level: {missing}"
+
+
+def test_editors_see_every_public_name_statically():
+    """The lazy names are also imported under TYPE_CHECKING, so static completion finds them."""
+    import ast
+    tree = ast.parse(Path(gluon_params_kit.__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "_TYPE_CHECKING")
+    static = {a.asname or a.name for n in block.body for a in n.names}
+    assert static == set(gluon_params_kit.__all__) - {"__version__"}
+    jedi = pytest.importorskip("jedi")
+    names = [c.name for c in jedi.Script("import gluon_params_kit as gpk\ngpk.summ",
+                                          path="probe.py").complete(2, 8)]
+    assert "summary" in names and "Summary" in names

@@ -39,7 +39,7 @@ from mxnet.util import is_np_array  # noqa: E402
 
 MXNET_VERSION: str = mx.__version__
 
-__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "nd_or_np", "cpu_buffer", "SHIMMED_ALIASES",
+__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES",
            "MXNET_VERSION", "NUMPY_VERSION"]
 
 
@@ -77,12 +77,3 @@ def cpu_buffer(array: Any) -> Optional[memoryview]:
         return None
     nbytes = array.size * _onp.dtype(array.dtype).itemsize
     return memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
-
-
-def nd_or_np():
-    """The array namespace of the current mode: ``mx.np`` after ``npx.set_np()``, else ``mx.nd``.
-
-    >>> nd_or_np() is mx.nd
-    True
-    """
-    return mx.np if is_np_array() else mx.nd

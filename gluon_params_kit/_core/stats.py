@@ -101,7 +101,7 @@ def _host_view(arr) -> _onp.ndarray:
         return arr.asnumpy().reshape(-1)
 
 
-def _host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
+def host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
     """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views)."""
     n = a.size
     return chunk_stats(n, a.dtype, memory_chunks(a), bins, hist_sample,
@@ -398,13 +398,12 @@ def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
     if arr.size == 0:
         return ParamStats(state="empty", size=0)
     if arr.context.device_type == "cpu":
-        return _host_stats(_host_view(arr), bins, hist_sample)
+        return host_stats(_host_view(arr), bins, hist_sample)
     return _device_stats(arr, bins)
 
 
 #: The CPU kernel under its public name: ``inspect --stats`` runs it on a file-backed
 #: vector (``_file_stats``), so the command and ``stats()`` cannot disagree.
-host_stats = _host_stats
 
 
 _HOST_FLOATS = ("float16", "float32", "float64")

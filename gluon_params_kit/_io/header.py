@@ -8,7 +8,6 @@ pieces (:func:`iter_range`), for the streaming readers of ``diff``, ``inspect --
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
@@ -223,6 +222,3 @@ def iter_range(path: str, offset: int, nbytes: int, chunk_bytes: int,
             left -= n
             yield view[:n]
 
-
-def file_size(f) -> int:
-    return os.fstat(f.fileno()).st_size
