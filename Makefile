@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine: `make chapter` and `make test`.
 # Both create .venv if it is missing (Python 3.11, else 3.10, else 3.12) and install the kit
 # with what that target needs, no more: `make chapter` the kit and mxnet only; `make test`
-# adds the test tools, matplotlib, tqdm and the fuzzer; `make notebooks` adds JupyterLab.
+# adds the test tools (pytest-xdist, ruff, mypy), matplotlib, tqdm and the fuzzer;
+# `make notebooks` adds JupyterLab.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ WHEEL_VENV ?= .venv-wheel
 # be careful with folders ... with the same name as your package"); nothing to act on here.
 PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 
-.PHONY: setup setup-test setup-notebooks chapter test unit notebooks smoke312 wheel wheel-check \
+.PHONY: setup setup-test setup-notebooks chapter test unit lint notebooks smoke312 wheel wheel-check \
 	browser screenshots bench doctor clean
 
 $(PY):
@@ -49,8 +50,15 @@ doctor: setup
 notebooks: setup-notebooks
 	cd notebooks && ../$(VENV)/bin/jupyter lab
 
-unit: setup-test browser
-	$(PY) -m pytest -q
+# Imports sorted and no unused names (ruff), and the package's types (mypy): both clean.
+LINT_PATHS := gluon_params_kit tests benchmarks notebooks/build.py
+lint: setup-test
+	$(VENV)/bin/ruff check --select I,F401,F811,F841 --line-length 120 $(LINT_PATHS)
+	$(VENV)/bin/mypy gluon_params_kit
+
+# The suite on both cores (pytest-xdist).
+unit: setup-test browser lint
+	$(PY) -m pytest -q -n 2
 
 test: unit smoke312 wheel-check
 
@@ -106,7 +114,7 @@ smoke312:
 	$(SMOKE_VENV)/bin/python -c "import numpy, gluon_params_kit as k; from gluon_params_kit._core import compat as c; \
 	assert numpy.__version__.startswith('1.26'), numpy.__version__; assert c.SHIMMED_ALIASES, 'shim not active'; \
 	print('smoke312: numpy', numpy.__version__, 'shimmed', c.SHIMMED_ALIASES)" && \
-	$(SMOKE_VENV)/bin/python -m pytest -q
+	$(SMOKE_VENV)/bin/python -m pytest -q -n 2
 
 # Every benchmarks/bench_*.py: one table of ratios with targets, benchmarks/results.json,
 # and the README's table regenerated from that JSON.
