@@ -65,6 +65,7 @@ _EXPORTS = {
     "Summary": "inspection",
     "plot_histograms": "inspection",
     "stats": "inspection",
+    "StatsReport": "inspection",
     "summary": "inspection",
     # initializers
     "InitPlan": "initializers",
@@ -75,9 +76,12 @@ _EXPORTS = {
     "get_initializer": "initializers",
     "list_initializers": "initializers",
     "provenance": "initializers",
+    "ProvenanceReport": "initializers",
     "register_initializer": "initializers",
     "reinitialize": "initializers",
     # tying
+    "TieReport": "tying",
+    "TiedGradientCheck": "tying",
     "TiedGroup": "tying",
     "TiedGroups": "tying",
     "TransposedDense": "tying",
@@ -150,12 +154,16 @@ __all__ = [
     "PathIndex",
     "Pattern",
     "PlannedInit",
+    "ProvenanceReport",
     "Remap",
     "ReplicaReport",
     "Selection",
     "SelectionError",
+    "StatsReport",
     "Summary",
     "TieError",
+    "TieReport",
+    "TiedGradientCheck",
     "TiedGroup",
     "TiedGroups",
     "TrainingReport",
@@ -263,6 +271,7 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         InitPreview,
         InitReport,
         PlannedInit,
+        ProvenanceReport,
         derive_seed,
         get_initializer,
         list_initializers,
@@ -270,7 +279,7 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         register_initializer,
         reinitialize,
     )
-    from .inspection import ParamStats, Summary, plot_histograms, stats, summary
+    from .inspection import ParamStats, StatsReport, Summary, plot_histograms, stats, summary
     from .select import (
         MATCH_ON,
         MODES,
@@ -303,8 +312,10 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         walk,
     )
     from .tying import (
+        TiedGradientCheck,
         TiedGroup,
         TiedGroups,
+        TieReport,
         TransposedDense,
         check_tied_gradients,
         repeat_tied,

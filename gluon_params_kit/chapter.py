@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._book.replay import ReplayResult, replay, run_cell
 from ._core.compat import gluon, is_np_array, mx
+from ._core.types import Block
 
 nn = gluon.nn
 
@@ -15,7 +16,7 @@ __all__ = ["FixedHiddenMLP", "MyInit", "ReplayResult", "SECTIONS", "block1",
            "shared_mlp"]
 
 
-def mlp() -> "nn.Sequential":
+def mlp() -> Block:
     """The chapter's MLP: Dense(256, relu) then Dense(10), not yet initialized.
 
     >>> [type(b).__name__ for b in mlp()]
@@ -27,7 +28,7 @@ def mlp() -> "nn.Sequential":
     return net
 
 
-def block1() -> "nn.Sequential":
+def block1() -> Block:
     """Dense(32, relu) then Dense(16, relu), the chapter's inner block.
 
     >>> len(block1())
@@ -39,7 +40,7 @@ def block1() -> "nn.Sequential":
     return net
 
 
-def block2() -> "nn.Sequential":
+def block2() -> Block:
     """Four :func:`block1` nested in a Sequential.
 
     >>> len(block2())
@@ -51,7 +52,7 @@ def block2() -> "nn.Sequential":
     return net
 
 
-def rgnet() -> "nn.Sequential":
+def rgnet() -> Block:
     """The chapter's nested net: ``block2()`` then Dense(10); 18 parameters.
 
     Built in the book's order (the outer Sequential first), so a fresh process names
@@ -66,7 +67,7 @@ def rgnet() -> "nn.Sequential":
     return net
 
 
-def shared_mlp(hidden: int = 8, outputs: int = 10) -> "nn.Sequential":
+def shared_mlp(hidden: int = 8, outputs: int = 10) -> Block:
     """The chapter's tied MLP: the second and third layers share one Dense's parameters.
 
     >>> net = shared_mlp()
@@ -82,7 +83,7 @@ def shared_mlp(hidden: int = 8, outputs: int = 10) -> "nn.Sequential":
     return net
 
 
-class FixedHiddenMLP(nn.Block):
+class FixedHiddenMLP(Block):
     """The book's model with a constant random weight and a Dense layer used twice.
 
     Its parameters: ``rand_weight`` (a constant, ``grad_req='null'``) and the one
@@ -228,8 +229,11 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     for name, title in parts:
         if not quiet:
             print(rule(f"{name}: {title}", "═"), file=out)
-        kwargs = dict(checks=checks, quiet=quiet, book=book, file=out)
-        total.merge(run(**kwargs) if name == "chapter" else run_section(name, **kwargs))
+        if name == "chapter":
+            result = run(checks=checks, quiet=quiet, book=book, file=out)
+        else:
+            result = run_section(name, checks=checks, quiet=quiet, book=book, file=out)
+        total.merge(result)
     if not quiet:
         print(total.closing_line(), file=out)
     return total

@@ -1,7 +1,34 @@
-"""One base error for the kit; each specific error also subclasses the matching built-in.
+"""Every error class of the kit, and the helpers that word its messages.
 
-So ``except KeyError`` around ``get(net, '0.9.weight')`` works, and so does
+One base, :class:`ParamsKitError`; each specific error also subclasses the matching
+built-in, so ``except KeyError`` around ``get(net, '0.9.weight')`` works, and so does
 ``except ParamsKitError`` around anything the kit does.
+
+The argument's concern picks the class, whatever function receives it: a context is a
+``DeviceError``, a pattern a ``SelectionError``, a path a ``PathError``; an argument of
+the wrong type raises its family's ``*TypeError``, which is also a ``TypeError``.
+
+The whole hierarchy (built-ins in brackets; ``tests/test_errors.py`` checks it against
+the classes)::
+
+    ParamsKitError (Exception)
+    ├── PathError (KeyError)
+    │   └── PathTypeError (TypeError)
+    ├── SelectionError (ValueError)
+    │   └── SelectionTypeError (TypeError)
+    ├── InspectionError (ValueError)
+    │   └── InspectionTypeError (TypeError)
+    ├── InitializerError (ValueError)
+    │   └── InitializerTypeError (TypeError)
+    ├── TieError (ValueError)
+    │   └── TieTypeError (TypeError)
+    ├── CheckpointError (ValueError)
+    │   ├── CheckpointTypeError (TypeError)
+    │   └── CheckpointWriteError (OSError)
+    └── DeviceError (ValueError)
+        └── DeviceTypeError (TypeError)
+
+    LoadWarning (UserWarning)
 """
 from __future__ import annotations
 
@@ -9,9 +36,10 @@ import difflib
 from typing import Iterable, List, Sequence
 
 __all__ = [
-    "CheckpointError", "CheckpointTypeError", "CheckpointWriteError", "DeviceError", "InitializerError",
-    "InitializerTypeError", "InspectionError", "LoadWarning", "ParamsKitError", "PathError",
-    "PathTypeError", "SelectionError", "TieError", "TieTypeError", "closest", "did_you_mean", "listing",
+    "CheckpointError", "CheckpointTypeError", "CheckpointWriteError", "DeviceError", "DeviceTypeError",
+    "InitializerError", "InitializerTypeError", "InspectionError", "InspectionTypeError", "LoadWarning",
+    "ParamsKitError", "PathError", "PathTypeError", "SelectionError", "SelectionTypeError", "TieError",
+    "TieTypeError", "closest", "did_you_mean", "listing",
 ]
 
 
@@ -40,12 +68,12 @@ class SelectionError(ParamsKitError, ValueError):
     """A pattern that is invalid or selects nothing, or a bad selection option."""
 
 
-class InitializerError(ParamsKitError, ValueError):
-    """An unknown initializer name, bad spec or arguments, or an init plan that cannot apply."""
-
-
 class InspectionError(ParamsKitError, ValueError):
     """A bad option passed to ``summary``, ``stats`` or ``plot_histograms``."""
+
+
+class InitializerError(ParamsKitError, ValueError):
+    """An unknown initializer name, bad spec or arguments, or an init plan that cannot apply."""
 
 
 class TieError(ParamsKitError, ValueError):
@@ -86,7 +114,11 @@ class CheckpointWriteError(CheckpointError, OSError):
 
 
 class DeviceError(ParamsKitError, ValueError):
-    """A context, replica or kvstore operation that cannot be done as asked."""
+    """A context, replica or kvstore operation that cannot be done as asked.
+
+    Every bad context argument is a ``DeviceError``, whatever function receives it
+    (``load(..., ctx=...)`` and ``InitPlan.apply(..., ctx=...)`` as much as ``move``).
+    """
 
 
 # An argument of the wrong type is a TypeError as well as its module's error, so both
@@ -100,6 +132,24 @@ class PathTypeError(PathError, TypeError):
     """
 
 
+class SelectionTypeError(SelectionError, TypeError):
+    """A selection argument of the wrong type (a multiplier that is not a number, a flag
+    that is not a bool...)."""
+
+
+class InspectionTypeError(InspectionError, TypeError):
+    """An inspection option of the wrong type (``bins='10'``, ``stats='yes'``...)."""
+
+
+class InitializerTypeError(InitializerError, TypeError):
+    """An initializer argument of the wrong type (a spec argument, a block)."""
+
+
+class TieTypeError(TieError, TypeError):
+    """A tying argument of the wrong type (``layer``, ``target``, ``source`` or ``root`` not a
+    Block, ``times`` not an int...)."""
+
+
 class CheckpointTypeError(CheckpointError, TypeError):
     """A checkpoint argument of the wrong type: a ``None`` or int file path, a non-Block.
 
@@ -108,12 +158,13 @@ class CheckpointTypeError(CheckpointError, TypeError):
     """
 
 
-class InitializerTypeError(InitializerError, TypeError):
-    """An initializer argument of the wrong type (a spec argument, a block)."""
+class DeviceTypeError(DeviceError, TypeError):
+    """A device argument of the wrong type: a context that is not an ``mx.Context``, a
+    tolerance that is not a number...
 
-
-class TieTypeError(TieError, TypeError):
-    """A tying argument of the wrong type (``target``, ``source`` or ``root`` not a Block)."""
+    >>> issubclass(DeviceTypeError, DeviceError), issubclass(DeviceTypeError, TypeError)
+    (True, True)
+    """
 
 
 class LoadWarning(UserWarning):

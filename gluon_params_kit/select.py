@@ -6,25 +6,26 @@ Here a pattern is matched against structural paths (``0.1.0.weight``) with ``re.
 by default, other modes and auto names are one keyword away, and a pattern that selects
 nothing is an error that lists what exists.
 
-Every function takes the same selection arguments as :func:`select`. The changes made by
+What a pattern selects is decided in one place, the core's ``selection`` (also behind
+``summary``, ``stats``, ``InitPlan``, ``tie``, ``diff`` and the command line); every
+function here takes the same selection arguments as :func:`select`. The changes made by
 :func:`freeze`, :func:`unfreeze` and :func:`set_multipliers` are validated in full before
 the first Parameter is touched, and ``dry_run=True`` reports them without making them.
 """
 from __future__ import annotations
 
-import math
 import numbers
-import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._core.compat import gluon
-from ._core.gluon import KeyIndex, check_block, key_index, parameter_groups
+from ._core.gluon import KeyIndex, check_block, key_index
 from ._core.paths import key_in
-from ._core.patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label
+from ._core.patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label, selection
+from ._core.report import Report
 from ._core.types import Block, Parameter, ParameterDict
-from ._core.validate import check_bool
-from .errors import PathError, SelectionError, did_you_mean, listing
+from ._core.validate import check_bool, check_number
+from .errors import PathError, SelectionError, SelectionTypeError, did_you_mean, listing
 
 __all__ = [
     "Changes",
@@ -122,41 +123,13 @@ class Selection(ParameterDict):
 
 
 def _selected(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
-              allow_empty: bool, what: str = "pattern",
-              index: Optional[KeyIndex] = None) -> "OrderedDict[str, Parameter]":
+              allow_empty: bool, index: Optional[KeyIndex] = None) -> "OrderedDict[str, Parameter]":
     """Canonical path -> Parameter for every Parameter the selection keeps (``index``: the
     block's key index when the caller already built it)."""
     check_block(block)
-    check_bool(allow_empty, "allow_empty", SelectionError)
-    keep = make_matcher(pattern, mode=mode, on=on)
-    drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
-    groups = None if index is None else index.groups
-    out: "OrderedDict[str, Parameter]" = OrderedDict(
-        (g.path, g.param) for g in matching_groups(block, keep, drop, on=on, groups=groups))
-    if not out and not allow_empty:
-        raise SelectionError(_empty_message(block, pattern, exclude, mode, on, keep, what))
-    return out
-
-
-def _empty_message(block, pattern, exclude, mode, on, keep, what) -> str:
-    groups = parameter_groups(block)
-    shown = [g.path for g in groups] if on == "path" else [g.param.name for g in groups]
-    owner = f"{type(block).__name__} {block.name!r}"
-    if not groups:
-        return f"{owner} has no parameters to select from"
-    n_hit = len(matching_groups(block, keep, on=on))
-    if n_hit:
-        return (f"{what} {_shown(pattern)} selects {n_hit} parameter(s) but exclude "
-                f"{_shown(exclude)} removes them all (mode={mode!r}, on={on!r})")
-    hint = ""
-    if mode == "match" and isinstance(pattern, str):
-        if any(re.search(pattern, s) for s in shown):
-            hint = " It matches inside some of them: mode='search' finds those."
-    if on == "path" and isinstance(pattern, str) and "_" in pattern:
-        hint += " It looks like an auto name: on='name' matches those."
-    return (f"{what} {_shown(pattern)} selects nothing in {owner} (mode={mode!r}, on={on!r}). "
-            f"Existing {on}s: {listing(shown, limit=6)}.{hint} Pass allow_empty=True to "
-            f"accept an empty selection.")
+    groups = selection(block, pattern, exclude=exclude, mode=mode, on=on,
+                       allow_empty=allow_empty, groups=None if index is None else index.groups)
+    return OrderedDict((g.path, g.param) for g in groups)
 
 
 def _shown(pattern) -> str:
@@ -171,9 +144,10 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
     Args:
         block: any ``gluon.Block``.
         pattern: what to keep (see :func:`make_matcher`); ``None`` keeps every Parameter.
-            A shared Parameter is kept when any of its paths matches.
+            A shared Parameter is kept when any of its spellings matches: its Gluon keys
+            (each block that uses it) and its attribute-path aliases.
         exclude: what to drop from that, in the same forms; a shared Parameter is dropped
-            when any of its paths matches.
+            when any of its spellings matches.
         mode: ``'search'``, ``'match'``, ``'fullmatch'`` or ``'glob'``.
         on: ``'path'`` or ``'name'``. ``mode='match', on='name'`` selects exactly what
             ``block.collect_params(pattern)`` selects, in the same order, for every
@@ -188,18 +162,27 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
 
     Raises:
         SelectionError: a bad pattern, mode or ``on``, a non-bool ``allow_empty``; or a
-            selection that is empty while ``allow_empty`` is False (the message lists
-            existing paths).
+            selection that is empty while ``allow_empty`` is False: the kit's one message
+            for it (``pattern P selects nothing in ...``) lists the existing paths and
+            says when a glob was passed as a regex or an auto name as a path.
 
     Examples:
         >>> from mxnet.gluon import nn
-        >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
+        >>> from gluon_params_kit.tree import fresh_names
+        >>> with fresh_names():
+        ...     net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
         >>> list(select(net, 'weight'))
         ['0.weight', '1.weight']
         >>> list(select(net, r'^1\\.|bias', exclude='0.bias'))
         ['1.weight', '1.bias']
         >>> list(select(net, '*.b*', mode='glob'))
         ['0.bias', '1.bias']
+        >>> list(select(net, 'dense1', on='name'))
+        ['1.weight', '1.bias']
+        >>> select(net, 'dense1')
+        Traceback (most recent call last):
+          ...
+        gluon_params_kit.errors.SelectionError: pattern 'dense1' selects nothing in Sequential 'sequential0' (mode='search', on='path'): existing paths are '0.weight', '0.bias', '1.weight', '1.bias'. Hint: 'dense1' matches 2 auto names: pass on='name'. Pass allow_empty=True to accept an empty selection.
     """
     check_block(block)
     index = key_index(block)  # built once: for the selection and for the aliases
@@ -213,45 +196,63 @@ def select(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
 
 # --------------------------------------------------------------------------- changes
 
-class Changes(OrderedDict):
+class Changes(Report):
     """What a change did (or, after a dry run, would do): path -> {attribute: (old, new)}.
 
-    Only Parameters whose value changes are listed. ``str()`` is one line per change.
+    Only Parameters whose value changes are listed. A Mapping like every report of the
+    kit (any path form looks a Parameter up); ``to_records()`` gives ``path`` and each
+    changed attribute as ``{'old', 'new'}``; ``str()`` is a table, one row per Parameter
+    and one column per attribute.
 
     >>> from mxnet.gluon import nn
     >>> net = nn.Sequential(); net.add(nn.Dense(4))
     >>> changes = freeze(net, 'bias', dry_run=True)
-    >>> changes['0.bias'], changes.dry_run
+    >>> changes['[0].bias'], changes.dry_run
     ({'grad_req': ('write', 'null')}, True)
+    >>> print(changes)
+    would change 1 parameter(s)
+    path    grad_req
+    -------------------------
+    0.bias  'write' -> 'null'
     """
 
-    #: True when nothing was changed because ``dry_run=True`` was passed.
-    dry_run: bool = False
+    _what = "parameter"
+    _kind = "list of changes"
 
-    def __str__(self) -> str:
-        if not self:
-            return "no changes" + (" (dry run)" if self.dry_run else "")
-        head = "would change" if self.dry_run else "changed"
-        lines = [f"{head} {len(self)} parameter(s):"]
-        for path, attrs in self.items():
-            lines.append(f"  {path}: " + ", ".join(f"{a} {o!r} -> {n!r}"
-                                                    for a, (o, n) in attrs.items()))
-        return "\n".join(lines)
+    def __init__(self, changes: "Mapping[str, Dict[str, Tuple[Any, Any]]]", *, dry_run: bool = False):
+        head = "would change" if dry_run else "changed"
+        title = (f"{head} {len(changes)} parameter(s)" if changes
+                 else "no changes" + (" (dry run)" if dry_run else ""))
+        super().__init__(changes, title=title)
+        #: True when nothing was changed because ``dry_run=True`` was passed.
+        self.dry_run = dry_run
+
+    def _attributes(self) -> List[str]:
+        """Every attribute some Parameter changes, in the order they first appear."""
+        return list(OrderedDict((a, None) for attrs in self.values() for a in attrs))
+
+    def _record(self, key: str, entry: Dict[str, Tuple[Any, Any]]) -> Dict[str, Any]:
+        return dict(path=key, **{a: {"old": o, "new": n} for a, (o, n) in entry.items()})
+
+    def _table(self):
+        attrs = self._attributes()
+        rows = [[path] + [f"{entry[a][0]!r} -> {entry[a][1]!r}" if a in entry else "-" for a in attrs]
+                for path, entry in self.items()]
+        return ["path"] + attrs, rows, [False] * (1 + len(attrs))
 
 
 def _apply(plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]", dry_run: bool) -> Changes:
-    changes = Changes()
-    changes.dry_run = dry_run
+    found: "OrderedDict[str, Dict[str, Tuple[Any, Any]]]" = OrderedDict()
     for path, (param, new) in plan.items():
         diff = {a: (getattr(param, a), v) for a, v in new.items() if getattr(param, a) != v}
         if diff:
-            changes[path] = diff
+            found[path] = diff
     if not dry_run:
-        for path, diff in changes.items():
+        for path, diff in found.items():
             param = plan[path][0]
             for attr, (_, value) in diff.items():
                 setattr(param, attr, value)
-    return changes
+    return Changes(found, dry_run=dry_run)
 
 
 def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
@@ -274,9 +275,11 @@ def freeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> from mxnet.gluon import nn
         >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
         >>> print(freeze(net, r'^0\\.', dry_run=True))
-        would change 2 parameter(s):
-          0.weight: grad_req 'write' -> 'null'
-          0.bias: grad_req 'write' -> 'null'
+        would change 2 parameter(s)
+        path      grad_req
+        ---------------------------
+        0.weight  'write' -> 'null'
+        0.bias    'write' -> 'null'
         >>> net[0].weight.grad_req
         'write'
         >>> list(freeze(net, r'^0\\.')), net[0].weight.grad_req
@@ -354,11 +357,13 @@ def accumulate_gradients(block: Block, pattern: Pattern = None, *, exclude: Patt
         >>> from mxnet.gluon import nn
         >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.BatchNorm())
         >>> print(accumulate_gradients(net))
-        changed 4 parameter(s):
-          0.weight: grad_req 'write' -> 'add'
-          0.bias: grad_req 'write' -> 'add'
-          1.gamma: grad_req 'write' -> 'add'
-          1.beta: grad_req 'write' -> 'add'
+        changed 4 parameter(s)
+        path      grad_req
+        --------------------------
+        0.weight  'write' -> 'add'
+        0.bias    'write' -> 'add'
+        1.gamma   'write' -> 'add'
+        1.beta    'write' -> 'add'
         >>> net[1].running_mean.grad_req
         'null'
     """
@@ -401,17 +406,21 @@ def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplie
         >>> from mxnet.gluon import nn
         >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
         >>> print(set_multipliers(net, wd_mult={'bias': 0.0}, lr_mult={r'^0\\.': 0.1}))
-        changed 3 parameter(s):
-          0.weight: lr_mult 1.0 -> 0.1
-          0.bias: lr_mult 1.0 -> 0.1, wd_mult 1.0 -> 0.0
-          1.bias: wd_mult 1.0 -> 0.0
+        changed 3 parameter(s)
+        path      lr_mult     wd_mult
+        --------------------------------
+        0.weight  1.0 -> 0.1  -
+        0.bias    1.0 -> 0.1  1.0 -> 0.0
+        1.bias    -           1.0 -> 0.0
     """
     if lr_mult is None and wd_mult is None:
         raise SelectionError("set_multipliers: give lr_mult=..., wd_mult=... or both")
     check_bool(dry_run, "dry_run", SelectionError)
-    found = _selected(block, pattern, exclude, mode, on, allow_empty)
+    check_block(block)
+    groups = selection(block, pattern, exclude=exclude, mode=mode, on=on, allow_empty=allow_empty)
     plan: "OrderedDict[str, Tuple[Parameter, Dict[str, Any]]]" = OrderedDict(
-        (p, (prm, {})) for p, prm in found.items())
+        (g.path, (g.param, {})) for g in groups)
+    restricted = pattern is not None or exclude is not None
     for attr, spec in (("lr_mult", lr_mult), ("wd_mult", wd_mult)):
         if spec is None:
             continue
@@ -420,7 +429,10 @@ def set_multipliers(block: Block, lr_mult: Multiplier = None, wd_mult: Multiplie
             for _, new in plan.values():
                 new[attr] = value
             continue
-        for path, value in _rule_values(block, found, attr, spec, mode, on, allow_empty).items():
+        owner = (f"the {len(groups)} parameter(s) selected from {type(block).__name__} "
+                 f"{block.name!r}") if restricted else None
+        for path, value in _rule_values(block, groups, attr, spec, mode, on, allow_empty,
+                                        owner).items():
             plan[path][1][attr] = value
     return _apply(plan, dry_run)
 
@@ -430,12 +442,10 @@ def _is_number(value) -> bool:
 
 
 def _check_value(attr: str, value, where: str = "") -> float:
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise SelectionError(f"{attr}{where} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return float(check_number(value, f"{attr}{where}", SelectionError, minimum=0))
 
 
-def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, float]:
+def _rule_values(block, groups, attr, spec, mode, on, allow_empty, owner) -> Dict[str, float]:
     """Path -> value from ordered rules; validates every rule before returning."""
     if isinstance(spec, Mapping):
         rules = list(spec.items())
@@ -443,27 +453,21 @@ def _rule_values(block, found, attr, spec, mode, on, allow_empty) -> Dict[str, f
             isinstance(r, (list, tuple)) and len(r) == 2 for r in spec):
         rules = [tuple(r) for r in spec]
     else:
-        raise SelectionError(f"{attr} must be a number, a dict pattern -> number or a list of "
-                             f"(pattern, number) pairs, got {type(spec).__name__}: {spec!r}")
-    compiled = [(make_matcher(p, mode=mode, on=on), p,
-                 _check_value(attr, v, f" for rule {_shown(p)}")) for p, v in rules]
-    aliases = _aliases(block, found)
+        raise SelectionTypeError(f"{attr} must be a number, a dict pattern -> number or a list of "
+                                 f"(pattern, number) pairs, got {type(spec).__name__}: {spec!r}")
+    checked = [(p, _check_value(attr, v, f" for rule {_shown(p)}")) for p, v in rules]
     values: Dict[str, float] = {}
-    used = [False] * len(compiled)
-    for path, param in found.items():
-        for i, (matcher, _, value) in enumerate(compiled):
-            if any(matcher(alias, param) for alias in aliases[path]):
-                values[path] = value
-                used[i] = True
-                break
-    unused = [_shown(p) for (_, p, _), u in zip(compiled, used) if not u]
-    if unused and not allow_empty:
-        raise SelectionError(f"{attr} rule(s) {', '.join(unused)} match none of the "
-                             f"{len(found)} selected parameters (mode={mode!r}, on={on!r}): "
-                             f"{listing(list(found), limit=6)}. A rule shadowed by an earlier one "
-                             f"counts as matching none.")
+    shadowed = []
+    for p, value in checked:  # each rule through the one selection path, in order
+        hits = selection(block, p, mode=mode, on=on, allow_empty=allow_empty, groups=groups,
+                         owner=owner)
+        new = [g.path for g in hits if g.path not in values]
+        if hits and not new:
+            shadowed.append(_shown(p))
+        values.update((path, value) for path in new)
+    if shadowed and not allow_empty:
+        raise SelectionError(f"{attr} rule(s) {', '.join(shadowed)} match none of the "
+                             f"{len(groups)} selected parameters (mode={mode!r}, on={on!r}): "
+                             f"{listing([g.path for g in groups], limit=6)}. A rule shadowed by "
+                             f"an earlier one counts as matching none.")
     return values
-
-
-def _aliases(block: Block, found: Mapping[str, Parameter]) -> Dict[str, List[str]]:
-    return {g.path: g.spellings for g in parameter_groups(block) if g.path in found}

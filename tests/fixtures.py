@@ -82,3 +82,18 @@ def initialized(net, x_shape=(2, 5), ctx=None, mode="nd", hybridize=False):
     else:
         net(x)
     return net
+
+
+def current_mode():
+    """``'np'`` after ``npx.set_np()``, else ``'nd'``: the bad-input suite is replayed in np mode."""
+    return "np" if is_np_array() else "nd"
+
+
+def array_in_current_mode(shape):
+    """``array(shape)`` in the array type of the mode that is on now."""
+    return array(shape, current_mode())
+
+
+def initialized_in_current_mode(net, x_shape=(2, 5), ctx=None, hybridize=False):
+    """``initialized(...)`` with inputs in the mode that is on now."""
+    return initialized(net, x_shape, ctx=ctx, mode=current_mode(), hybridize=hybridize)

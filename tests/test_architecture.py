@@ -4,10 +4,14 @@ Every module of the package is read recursively with ``ast`` (imports inside fun
 too), named by its dotted path inside the package (``_core.gluon``, ``tree`` for
 ``tree/__init__.py``). The rules, by folder:
 
-- ``_io`` (the file layer) imports the standard library, numpy, ``errors``, the path grammar
-  ``_core.paths`` and itself, nothing else (and the ``safetensors`` library, lazily, where a
-  caller asks for its check);
-- ``_core.paths``, the path grammar, imports only ``errors`` and the standard library;
+- ``_io`` (the file layer) imports the standard library, numpy, ``errors``, the mxnet-free
+  core (the path grammar ``_core.paths``, the report base ``_core.report`` and the
+  display helpers ``_core.display``: a ``Header`` is a report) and itself, nothing else
+  (and the ``safetensors`` library, lazily, where a caller asks for its check);
+- the mxnet-free core imports only ``errors``, itself, the argument checks
+  ``_core.validate`` (numpy; mxnet only lazily, to check a context) and the standard
+  library (and ``tqdm``, lazily, for a progress bar); ``_core.paths``, the path grammar,
+  only ``errors`` and the standard library;
 - ``_core`` imports no feature, nor the book (``_book``, ``chapter``, ``exercises``) nor the
   command line (``cli``): only itself, ``_io``, ``errors`` and ``_shim``;
 - a feature (a public module or folder) imports another feature only through its public
@@ -15,7 +19,8 @@ too), named by its dotted path inside the package (``_core.gluon``, ``tree`` for
 - a name imported from another module of the package is in that module's ``__all__``, and no
   underscore name crosses modules;
 - no import cycle;
-- the file layer, the path grammar and the CLI's header-only commands work with mxnet blocked.
+- the file layer, the mxnet-free core and the CLI's header-only commands work with mxnet
+  blocked.
 """
 from __future__ import annotations
 
@@ -37,6 +42,12 @@ OUTER = {"chapter", "exercises", "cli", "__main__"}
 TOP_BY_PATH = {"_shim", "_server_assign"}
 #: Third-party packages the file layer may import (``safetensors`` only lazily, for its check).
 IO_THIRD_PARTY = {"numpy", "safetensors"}
+#: The core modules that import no mxnet (nor numpy), so the file layer may use them.
+MXNET_FREE = {"_core.paths", "_core.report", "_core.display"}
+#: What else they may import: the argument checks (numpy; mxnet lazily, for contexts only).
+MXNET_FREE_USES = {"errors", "_core.validate"}
+#: Third-party packages they may import (lazily: ``tqdm`` for a progress bar).
+MXNET_FREE_THIRD_PARTY = {"tqdm"}
 
 
 def module_name(path: pathlib.Path, root: pathlib.Path = PACKAGE) -> str:
@@ -117,12 +128,13 @@ def violations(modules: Dict[str, Tuple[ast.Module, bool]]) -> List[str]:
                 found.append(f"{name} imports {target!r}, which is not a module of the package")
                 continue
             t_area = _area(target)
-            if area == "_io" and t_area != "_io" and target not in ("errors", "_core.paths") \
+            if area == "_io" and t_area != "_io" and target != "errors" and target not in MXNET_FREE \
                     and not (target == "__init__" and names == ["__version__"]):
                 found.append(f"{name} (file layer) imports {target}")
             if area == "_core" and t_area not in ("_core", "_io", "errors", "_shim"):
                 found.append(f"{name} (core) imports {target}")
-            if name == "_core.paths" and target != "errors":
+            if (name == "_core.paths" and target != "errors") or \
+                    (name in MXNET_FREE and target not in MXNET_FREE_USES | MXNET_FREE):
                 found.append(f"{name} (no mxnet) imports {target}")
             if t_area in FEATURES | OUTER and t_area != area and target != t_area:
                 found.append(f"{name} imports {target}, not {t_area}'s public face")
@@ -133,8 +145,10 @@ def violations(modules: Dict[str, Tuple[ast.Module, bool]]) -> List[str]:
                         found.append(f"{name} imports the private name {n} from {target}")
                     elif exported is None or n not in exported:
                         found.append(f"{name} imports {n} from {target}, not in its __all__")
-        if area == "_io" or name == "_core.paths":
-            bad = outside - stdlib - (IO_THIRD_PARTY if area == "_io" else set())
+        if area == "_io" or name in MXNET_FREE:
+            allowed = IO_THIRD_PARTY if area == "_io" else \
+                set() if name == "_core.paths" else MXNET_FREE_THIRD_PARTY
+            bad = outside - stdlib - allowed
             if bad:
                 found.append(f"{name} (file layer) imports {', '.join(sorted(bad))}")
     cycle = _cycle({n: {t for t, _ in imports(n, tr, p, known)[0] if t in known and t != n and t != "__init__"}
@@ -222,8 +236,12 @@ BASE = dict(**{"__init__": "", "errors": "__all__ = ['E']\nclass E(Exception): p
                "tree/_render": "__all__ = ['draw']\ndef draw(): pass\n",
                "_core/gluon": "__all__ = ['walk']\nimport mxnet\ndef walk(): pass\n",
                "_core/paths": "__all__ = ['parse_path']\ndef parse_path(): pass\n",
+               "_core/display": "__all__ = ['text_table']\ndef text_table(): pass\n",
+               "_core/report": "__all__ = ['Report']\nfrom ..errors import E\nfrom .display import text_table\n"
+                              "from .paths import parse_path\nclass Report: pass\n",
                "_io/header": "__all__ = ['Header']\nimport numpy\nfrom ..errors import E\n"
-                             "from .._core.paths import parse_path\nclass Header: pass\n"})
+                             "from .._core.paths import parse_path\nfrom .._core.report import Report\n"
+                             "class Header(Report): pass\n"})
 
 
 def test_a_clean_fake_package_passes():
@@ -243,6 +261,12 @@ def test_a_clean_fake_package_passes():
     ("_core/bad", "__all__ = []\nfrom .nowhere import x\n", "_core.bad imports '_core.nowhere', which is not"),
     ("_core/paths", "__all__ = ['parse_path']\nfrom .gluon import walk\ndef parse_path(): pass\n",
      "_core.paths (no mxnet) imports _core.gluon"),
+    ("_core/paths", "__all__ = ['parse_path']\nfrom .display import text_table\ndef parse_path(): pass\n",
+     "_core.paths (no mxnet) imports _core.display"),
+    ("_core/report", "__all__ = ['Report']\nfrom .gluon import walk\nclass Report: pass\n",
+     "_core.report (no mxnet) imports _core.gluon"),
+    ("_core/report", "__all__ = ['Report']\nimport numpy\nclass Report: pass\n",
+     "_core.report (file layer) imports numpy"),
 ])
 def test_a_broken_rule_is_named(module, source, message):
     found = violations(_fake(**{**BASE, module: source}))
@@ -265,7 +289,7 @@ sys.modules['mxnet'] = None  # any import of mxnet now fails
 import importlib, pathlib
 import gluon_params_kit as gpk
 root = pathlib.Path(gpk.__file__).parent
-names = ['_core.paths', '_core.stats', '_core.file_stats'] + sorted('_io.' + p.stem for p in (root / '_io').glob('*.py') if p.stem != '__init__')
+names = ['_core.paths', '_core.display', '_core.validate', '_core.report', '_core.stats', '_core.file_stats'] + sorted('_io.' + p.stem for p in (root / '_io').glob('*.py') if p.stem != '__init__')
 for name in names:
     importlib.import_module('gluon_params_kit.' + name)
 from gluon_params_kit._io.formats import read_header
@@ -274,6 +298,9 @@ import numpy as np
 write(sys.argv[1], {'0.weight': np.ones((2, 3), 'float32'), '1.bias': np.zeros(2, 'float32')})
 header = read_header(sys.argv[1])
 print(len(names), header['[0].weight'].shape, header[(1, 'bias')].shape, header['0.weight'].dtype)
+from gluon_params_kit._core.report import Report
+assert isinstance(header, Report) and str(header).splitlines()[4].split()[:3] == ['1.bias', '(2,)', 'float32']
+assert header._repr_html_().count('<tr>') == 3 and header.to_records()[1]['name'] == '1.bias'
 from gluon_params_kit.cli import main
 for command in (['inspect', sys.argv[1]], ['inspect', '--stats', sys.argv[1]],
                 ['--version']):
@@ -288,5 +315,5 @@ def test_the_file_layer_path_grammar_and_header_commands_need_no_mxnet(tmp_path)
                           env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
-    assert lines[0] == "9 (2, 3) (2,) float32"
+    assert lines[0] == "12 (2, 3) (2,) float32"
     assert lines[-1] == "False"

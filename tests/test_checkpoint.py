@@ -634,8 +634,10 @@ def test_reports_render_as_text_and_html(tmp_path):
     assert report.paired == {"0.weight": "0.0.weight", "0.bias": "0.0.bias",
                              "1.weight": "0.1.weight", "1.bias": "0.1.bias"}
     assert "<td" in report._repr_html_() and "Remap.add_prefix(&#x27;0.&#x27;)" in report._repr_html_()
-    assert report.to_records()[0] == {"status": "missing", "key": "0.{0..1}.weight",
+    assert report.rows()[0] == ("missing", "0.{0..1}.weight", "not in the file")  # the table's rows
+    assert report.to_records()[0] == {"key": "0.0.weight", "status": "missing",  # one per key
                                       "detail": "not in the file"}
+    assert len(report.to_records()) == len(report) == 8
     d = diff(net, tmp_path / "n.params")
     assert d._repr_html_().startswith("<p>diff Sequential vs ") and "0.weight" in d._repr_html_()
 

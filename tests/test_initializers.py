@@ -315,7 +315,8 @@ def test_shared_parameters_get_one_record_and_alias_paths_match():
     _ = net(array((2, 5)))
     assert (to_numpy(net[1].weight.data()) == 1).all()  # matched through its alias path 2.weight
     records = provenance(net)
-    assert "2.weight" not in records and records["1.weight"]["rule"] == r"^2\.weight"
+    assert "2.weight" not in list(records) and records["1.weight"]["rule"] == r"^2\.weight"
+    assert records["2.weight"] is records["1.weight"]  # the report looks an alias up: one record
 
 
 def test_apply_keeps_contexts_and_is_quiet():

@@ -9,7 +9,7 @@ exactly what the book's code prints alone.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as onp
 
@@ -136,7 +136,7 @@ def _check_regex(ns, out, _):
 
 # ----------------------------------------------------------------------------- nested
 
-RGNET_SHAPES = {}
+RGNET_SHAPES: Dict[str, Tuple[int, ...]] = {}
 for _k in range(2, 10):
     _units, _in = (32, 20 if _k == 2 else 16) if _k % 2 == 0 else (16, 32)
     RGNET_SHAPES[f"dense{_k}_weight"] = (_units, _in)

@@ -91,7 +91,7 @@ def _output_facts(f: Facts, ns: Dict[str, Any], out: str, want: onp.ndarray, wha
 def _class_facts(f: Facts, ns: Dict[str, Any], out: str, before: Any, name: str,
                  own: Tuple[str, ...]) -> None:
     """A cell that only defines class ``name``: a Block with methods ``own``, nothing built or shown."""
-    cls = ns.get(name)
+    cls: Any = ns.get(name)  # whatever the cell bound, if anything: checked below
     f(isinstance(cls, type) and issubclass(cls, nn.Block), f"{name} is a subclass of nn.Block")
     f(not issubclass(cls, (nn.Sequential, nn.HybridBlock)),
       f"{name} is a plain Block (neither a Sequential nor hybrid)")

@@ -96,7 +96,10 @@ def run_cell(source: str, ns: dict) -> str:
     'a is 2\\n3'
     """
     tree = ast.parse(_shell_lines(source))
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    end = tree.body[-1] if tree.body else None
+    last = end if isinstance(end, ast.Expr) else None  # an expression ends the cell: its value shows
+    if last is not None:
+        tree.body.pop()
     buf = io.StringIO()
     ns[_SHELL] = _shell
     with contextlib.redirect_stdout(buf):

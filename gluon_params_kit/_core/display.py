@@ -10,8 +10,9 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
-    "HTML_STYLE", "format_bytes", "format_count", "format_float", "format_shape", "html_table",
-    "known_shape", "known_size", "plural", "progress", "sparkline", "text_table",
+    "HTML_STYLE", "fit_rows", "format_bytes", "format_count", "format_float", "format_shape",
+    "html_table", "known_shape", "known_size", "plural", "progress", "shorten", "sparkline",
+    "text_table",
 ]
 
 #: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
@@ -87,7 +88,7 @@ def format_float(x: Optional[float], digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int], ...]]:
+def known_shape(shape: Optional[Sequence[Optional[int]]]) -> Optional[Tuple[Optional[int], ...]]:
     """A Parameter's shape with each dimension not known yet (``0`` in nd mode, ``-1`` in
     np mode) as ``None``, the form records use.
 
@@ -97,14 +98,17 @@ def known_shape(shape: Optional[Sequence[int]]) -> Optional[Tuple[Optional[int],
     return None if shape is None else tuple(None if d is None or d <= 0 else int(d) for d in shape)
 
 
-def known_size(shape: Optional[Sequence[int]]) -> Optional[int]:
+def known_size(shape: Optional[Sequence[Optional[int]]]) -> Optional[int]:
     """The number of values of a shape whose dimensions are all known, else ``None``.
 
     >>> known_size((256, 20)), known_size((256, 0)), known_size(()), known_size(None)
     (5120, None, 1, None)
     """
     known = known_shape(shape)
-    return None if known is None or None in known else math.prod(known)
+    if known is None:
+        return None
+    dims = [d for d in known if d is not None]
+    return math.prod(dims) if len(dims) == len(known) else None
 
 
 def format_shape(shape: Optional[Sequence[Optional[int]]]) -> str:
@@ -137,6 +141,44 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     sep = " " * gap
     lines = [sep.join(parts).rstrip() for parts in zip(*padded)] or [""] * (1 + len(rows))
     return lines[:1] + ["-" * (sum(widths) + gap * (len(widths) - 1))] + lines[1:]
+
+
+def shorten(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters in the middle, where ``…`` stands for the cut.
+
+    >>> shorten('0.features.3.weight', 12), shorten('short', 12)
+    ('0.feat…eight', 'short')
+    """
+    if len(text) <= n:
+        return text
+    tail = (n - 1) // 2
+    return text[:n - 1 - tail] + "…" + (text[len(text) - tail:] if tail else "")
+
+
+def fit_rows(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int,
+             gap: int = 2, floor: int = 8) -> List[Sequence[str]]:
+    """``rows`` whose widest cells are shortened (:func:`shorten`) until the table of
+    :func:`text_table` is at most ``width`` characters wide; a column keeps at least its
+    header's width and ``floor`` characters, so a very narrow width can stay exceeded.
+
+    >>> fit_rows(["path", "n"], [["0.features.3.weight", "12"]], 16)
+    [['0.feat…eight', '12']]
+    """
+    if not rows:
+        return list(rows)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lows = [max(len(h), floor) for h in headers]
+    excess = sum(widths) + gap * (len(widths) - 1) - width
+    while excess > 0:
+        i = max(range(len(widths)), key=lambda j: widths[j] - lows[j])
+        room = widths[i] - lows[i]
+        if room <= 0:
+            break
+        others = sorted((w for j, w in enumerate(widths) if j != i), reverse=True)
+        step = min(room, excess, max(1, widths[i] - max(others[:1] or [0])))
+        widths[i] -= step
+        excess -= step
+    return [[shorten(c, w) for c, w in zip(r, widths)] for r in rows]
 
 
 def aligned(rows: Sequence[Sequence[str]], columns: int, gap: int = 2) -> List[str]:

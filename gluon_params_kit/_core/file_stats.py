@@ -40,6 +40,7 @@ def file_chunks(fd: int, path: str, info: ArrayInfo
     >>> [c.tolist() for c in file_chunks(fd, f, h['w'])(0, 1)]; os.close(fd)
     [[0.0, 1.0, 2.0]]
     """
+    assert info.dtype is not None  # only an array saved without a shape has no dtype
     stored = numpy_dtype(info.dtype)
     bf16 = bool(stored.names)
 
@@ -53,7 +54,7 @@ def file_chunks(fd: int, path: str, info: ArrayInfo
 
 
 def _pread_into(fd: int, path: str, info: ArrayInfo, out: onp.ndarray, offset: int) -> None:
-    view = memoryview(out).cast("B")
+    view = out.data.cast("B")  # out's own buffer (numpy 1.23's stubs lack the Buffer protocol)
     got = 0
     while got < len(view):
         if hasattr(os, "preadv"):
@@ -79,7 +80,7 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     >>> h = read_header(f); round(file_stats(h, h['w']).std, 6)
     1.118034
     """
-    if info.shape is None or info.size == 0:
+    if info.shape is None or info.dtype is None or info.size == 0:  # no shape: no dtype either
         return ParamStats(state="empty", size=0)
     if info.stype == "default" and info.offset >= 0 and not info.fortran_order:
         stored = numpy_dtype(info.dtype)

@@ -20,7 +20,21 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from itertools import repeat
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+)
 
 from ..errors import PathError, PathTypeError
 from .paths import join
@@ -59,7 +73,7 @@ def keys_are_attribute_paths(blocks: Sequence[Block]) -> bool:
     return not any(map(operator.contains, map(vars, blocks), repeat(_KEY_METHOD)))
 
 
-def _own_keys_class(cls: type) -> bool:
+def _own_keys_class(cls: Type[Block]) -> bool:
     """`own_keys` for a block class."""
     return cls._collect_params_with_prefix is not Block._collect_params_with_prefix
 
@@ -84,10 +98,11 @@ def keeps_fields(cls: type) -> bool:
                for name in ("shape", "dtype", "grad_req"))
 
 
-def check_block(block, error: type = PathTypeError) -> None:
-    """Raise ``error`` (the calling module's kit error) unless ``block`` is a gluon Block."""
+def check_block(block, error: type = PathTypeError, name: str = "block") -> None:
+    """Raise ``error`` (the calling module's ``*TypeError``) unless ``block`` is a gluon Block;
+    ``name`` is the argument as the caller's signature spells it."""
     if not isinstance(block, Block):
-        raise error(f"block must be a mxnet.gluon.Block, got {type(block).__name__}")
+        raise error(f"{name} must be a mxnet.gluon.Block, got {type(block).__name__}")
 
 
 # --------------------------------------------------------------------------- walk and keys
@@ -378,7 +393,7 @@ def save_fields(objs: Iterable[Any], fields: Sequence[str],
     return [(o, {f: o.__dict__.get(f, _MISSING) for f in fields}) for o in objs if keep(o)]
 
 
-def restore_fields(saved: List[Tuple[Any, Dict[str, Any]]]) -> None:
+def restore_fields(saved: Iterable[Tuple[Any, Dict[str, Any]]]) -> None:
     """Put back what :func:`save_fields` saved (a field that was absent is removed)."""
     for obj, state in saved:
         for field, value in state.items():

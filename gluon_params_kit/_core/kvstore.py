@@ -15,10 +15,11 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Union
 
-from ..errors import DeviceError, listing
+from ..errors import DeviceError, DeviceTypeError, listing
 from .compat import gluon, mx
 from .gluon import check_block, has_data, is_deferred, parameter_groups
 from .report import Report
+from .validate import check_number
 
 __all__ = ["Checksums", "KEY_BASE", "KEY_LIMIT", "broadcast", "checksum", "take_keys", "write_everywhere"]
 
@@ -58,7 +59,9 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
 
     Raises:
         DeviceError: a deferred, uninitialized or sparse parameter, a bad ``root``, a
-            kvstore name that is not local, or the reserved key range exhausted.
+            kvstore name that is not local, or the reserved key range exhausted
+            (``DeviceTypeError`` when ``root`` is not an int or ``kvstore`` neither a
+            KVStore nor a name).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -72,9 +75,8 @@ def broadcast(block: gluon.Block, kvstore: Union[str, "mx.kv.KVStore"], *,
     check_block(block)
     kv = _as_kvstore(kvstore)
     nworkers = kv.num_workers
-    if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < nworkers:
-        raise DeviceError(f"root must be a worker rank in 0..{nworkers - 1} "
-                          f"(kvstore {kv.type!r} has {nworkers} worker(s)), got {root!r}")
+    check_number(root, "root", DeviceError, integer=True, minimum=0, maximum=nworkers - 1,
+                 unit=f"a worker rank: kvstore {kv.type!r} has {nworkers} worker(s)")
     params = OrderedDict((g.path, g.param) for g in parameter_groups(block))
     _check_broadcastable(params)
     keys = take_keys(kv, len(params))
@@ -117,8 +119,8 @@ def _as_kvstore(kvstore):
             f"kvstore {kvstore!r}: pass 'local' or 'device', or for a cluster a store made once "
             f"with kv = mx.kv.create({kvstore!r}) and handed to both broadcast(net, kv) and "
             f"gluon.Trainer(..., kvstore=kv) (one process cannot start two dist stores)")
-    raise DeviceError(f"kvstore must be an mx.kv.KVStore or one of {listing(_LOCAL_TYPES)}, "
-                      f"got {type(kvstore).__name__}: {kvstore!r}")
+    raise DeviceTypeError(f"kvstore must be an mx.kv.KVStore or one of {listing(_LOCAL_TYPES)}, "
+                          f"got {type(kvstore).__name__}: {kvstore!r}")
 
 
 def _check_broadcastable(params) -> None:
@@ -152,9 +154,8 @@ def write_everywhere(p: gluon.Parameter, value, *, from_replica: bool = False) -
     """
     trainer = p._trainer
     kv = getattr(trainer, "_kvstore", None)
-    on_kv = kv is not None and trainer._kv_initialized and trainer._update_on_kvstore \
-        and p not in trainer._params_to_init
-    if on_kv and "dist" not in kv.type:
+    if kv is not None and trainer._kv_initialized and trainer._update_on_kvstore \
+            and p not in trainer._params_to_init and "dist" not in kv.type:
         if from_replica:
             value = value.copy()  # the pull below overwrites every replica, this one too
         idx = trainer._param2idx[p.name]
@@ -190,6 +191,7 @@ class Checksums(Report):
     def __init__(self, digests: "OrderedDict[str, str]"):
         super().__init__(digests)
         self._digests = self._entries
+        self.title = f"Checksums of {len(self)} parameters, digest {self.digest}"
 
     def _record(self, key: str, digest: str) -> Dict[str, str]:
         return {"path": key, "digest": digest}
@@ -213,9 +215,6 @@ class Checksums(Report):
 
     def __hash__(self):
         return hash(self.digest)
-
-    def __repr__(self) -> str:
-        return f"Checksums({len(self)} parameters, digest {self.digest})"
 
 
 def checksum(block: gluon.Block) -> Checksums:

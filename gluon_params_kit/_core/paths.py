@@ -10,7 +10,7 @@ and the CLI's header-only commands have it where mxnet cannot import:
 from __future__ import annotations
 
 import re
-from typing import List, Mapping, Sequence, Tuple, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import PathError, PathTypeError
 
@@ -36,10 +36,10 @@ def parse_path(path: ParamPath) -> Tuple[str, ...]:
     ('0', 'weight')
     """
     if isinstance(path, (tuple, list)):
-        segs = tuple(str(s) for s in path)
-        if any(s == "" for s in segs):
+        given = tuple(str(s) for s in path)
+        if any(s == "" for s in given):
             raise PathError(f"path {path!r} has an empty segment")
-        return segs
+        return given
     if not isinstance(path, str):
         raise PathTypeError(
             f"path must be a str like '0.1.weight' or a tuple like (0, 1, 'weight'), "
@@ -82,7 +82,7 @@ def is_index(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-def key_in(path: ParamPath, keys, aliases: Mapping[str, str] = None) -> str:
+def key_in(path: ParamPath, keys, aliases: Optional[Mapping[str, str]] = None) -> str:
     """The dotted key of ``path`` as found in ``keys`` (a mapping or set of canonical paths).
 
     A leading variable name, as in the book's ``rgnet[0][1].bias``, is dropped when only the

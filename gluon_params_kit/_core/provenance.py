@@ -49,21 +49,25 @@ class _Mark:
 
     def adopt(self, param) -> None:
         """Follow ``param``'s current arrays and shape tuple (same values)."""
-        self.handle, self.shape = weakref.ref(arrays(param)[0].handle), param._shape
+        data = arrays(param)
+        if data is not None:  # nothing to follow before Gluon makes the arrays
+            self.handle, self.shape = weakref.ref(data[0].handle), param._shape
 
     def same_arrays(self, param) -> bool:
-        first = arrays(param)[0] if arrays(param) else None
+        data = arrays(param)
+        first = data[0] if data else None
         return first is not None and self.handle is not None and self.handle() is first.handle
 
     def reason(self, param) -> Optional[str]:
         if self.stale is not None:
             return self.stale
-        if arrays(param) is None:
+        data = arrays(param)
+        if data is None:
             return "the parameter has no values any more (deferred or not initialized)"
         same_arrays = self.same_arrays(param)
         if same_arrays and param._shape is self.shape:
             return None  # the fast path: nothing replaced since the last look
-        if not _same(self.fingerprint, _gather(arrays(param)[0])):
+        if not _same(self.fingerprint, _gather(data[0])):
             # set_data (load_parameters) assigns a new shape tuple; re-initializing does not
             self.stale = ("values replaced after this record was made (re-initialized)"
                           if param._shape is self.shape else
@@ -119,7 +123,8 @@ def carried(param) -> Callable[[], None]:
     arrays (Gluon's own ``reset_ctx`` after training shows stale: the values changed
     since the record and the arrays were rebuilt, as by a re-initialization)."""
     mark = param.__dict__.get(MARK_ATTR)
-    current = mark is not None and read(param) is not None and "stale" not in read(param)
+    record = read(param)
+    current = mark is not None and record is not None and "stale" not in record
 
     def after() -> None:
         if current and arrays(param):

@@ -1,32 +1,44 @@
 """The one base of the kit's result objects: a read-only Mapping from path to entry.
 
-Every report (``Summary``, ``InitPreview``, ``TiedGroups``, ``LoadReport``, ``Header``,
-``DiffReport``, ``ReplicaReport``...) behaves the same way:
+Every path-keyed answer (``Summary``, ``stats``, ``provenance``, ``InitPreview``,
+``TiedGroups``, ``check_tied_gradients``, ``tie``, ``Changes``, ``LoadReport``, ``Header``,
+``DiffReport``, ``ReplicaReport``, ``MoveReport``...) behaves the same way:
 
 - iteration yields keys (paths, or array names for a file), in the report's order;
   ``values()`` / ``items()`` give the entries;
 - ``report[key]`` accepts any path form the kit accepts (``'0.bias'``, ``'[0].bias'``,
   ``'net[0].bias'``, ``(0, 'bias')``) and the aliases the report knows (an attribute path,
-  a tied Parameter's other paths); a key that is not there raises
+  a tied Parameter's other paths), and a position (``report[0]``, ``report[-1]``) where
+  the report says so (:attr:`Report._positional`); a key that is not there raises
   :class:`~gluon_params_kit.errors.PathError` (a ``KeyError``) listing the keys, with the
   closest ones;
-- ``to_records()`` gives plain dicts (for pandas, JSON, tests);
-- ``str()`` and ``_repr_html_()`` draw the same table through :mod:`._display`.
+- ``to_records()`` gives one plain dict per entry (for pandas, JSON, tests);
+- ``str()``, ``repr()`` and :meth:`Report.to_string` (which fits a width) give the title,
+  the table (left out when it has no row and the title or footer says so) and the lines
+  under it; ``_repr_html_()`` draws the same in HTML, through :mod:`.display`.
 
-A subclass passes its entries and aliases to ``__init__`` and says how a table row looks
-(:meth:`Report._table`); it overrides :meth:`Report._record` where an entry is not a
-NamedTuple or dict.
+A subclass passes its entries, aliases and title to ``__init__`` and fills the hooks:
+:meth:`Report._table` (how the table looks), :meth:`Report._footer` (lines under it) and
+:meth:`Report._record` (where an entry is not a NamedTuple or dict). A report that is not
+one table (``Summary``: a table that drops columns to fit, and an HTML tree of blocks)
+draws itself through :meth:`Report._text` and :meth:`Report._html` instead; no subclass
+overrides ``__str__``, ``__repr__`` or ``_repr_html_``.
+
+Nothing here imports mxnet (the argument checks of ``validate`` import it only to check a
+context): the file layer's ``Header`` is a report too.
 """
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ..errors import PathError, did_you_mean, listing
+from ..errors import InspectionError, PathError, did_you_mean, listing
 from . import display as D
 from .paths import ParamPath, key_in
+from .validate import check_number
 
 __all__ = ["Report", "Table"]
 
@@ -50,6 +62,10 @@ class Report(Mapping):
     --------------
     0.weight    12
     0.bias       4
+    >>> print(Sizes({'0.features.3.weight': 12}).to_string(width=20))
+    path            size
+    --------------------
+    0.featu…weight    12
     >>> sizes['0.wieght']
     Traceback (most recent call last):
       ...
@@ -60,18 +76,29 @@ class Report(Mapping):
     _what = "entry"
     #: What the report is called there.
     _kind = "report"
+    #: Whether an int looks an entry up by its position (``report[0]``, ``report[-1]``).
+    _positional = False
+    #: The narrowest ``width`` :meth:`to_string` takes.
+    _min_width = 20
 
-    def __init__(self, entries: Mapping, aliases: Optional[Mapping[str, str]] = None, *,
-                 title: str = ""):
+    def __init__(self, entries: Union[Mapping[str, Any], Iterable[Tuple[str, Any]]],
+                 aliases: Optional[Mapping[str, str]] = None, *, title: str = ""):
         self._entries: "OrderedDict[str, Any]" = OrderedDict(entries)
         self._aliases: Dict[str, str] = dict(aliases or {})  # other spelling -> key
         self.title = title
 
     # ------------------------------------------------------------------ mapping
     def key_of(self, key: ParamPath) -> str:
-        """The report's own key for ``key`` (any path form or alias), or :class:`PathError`."""
+        """The report's own key for ``key`` (any path form, alias, or a position where
+        :attr:`_positional`), or :class:`PathError`."""
         if isinstance(key, str) and key in self._entries:
             return key
+        if self._positional and isinstance(key, int) and not isinstance(key, bool):
+            keys = list(self._entries)
+            if not -len(keys) <= key < len(keys):
+                raise PathError(f"{self._what} {key} out of range: this report has {len(keys)}")
+            return keys[key]
+        found: Any
         try:
             found = key_in(key, self._entries, self._aliases)
         except PathError:  # not a path at all (a file's array name may be anything)
@@ -107,9 +134,10 @@ class Report(Mapping):
     # ------------------------------------------------------------------ records
     def to_records(self) -> List[Dict[str, Any]]:
         """One plain dict per entry, in the report's order."""
-        return [self._record(key, self._entries[key]) for key in self._entries]
+        return [self._record(key, entry) for key, entry in self._entries.items()]
 
     def _record(self, key: str, entry: Any) -> Dict[str, Any]:
+        """Hook: the plain dict of one entry."""
         if hasattr(entry, "_asdict"):
             return dict(entry._asdict())
         if isinstance(entry, dict):
@@ -118,23 +146,58 @@ class Report(Mapping):
 
     # ------------------------------------------------------------------ display
     def _table(self) -> Table:
-        """Headers, rows and right-alignment of the report's table."""
+        """Hook: headers, rows and right-alignment of the report's table."""
         return ("key", "value"), [(k, str(v)) for k, v in self._entries.items()], (False, False)
 
     def _footer(self) -> List[str]:
-        """Lines under the table (totals, warnings)."""
+        """Hook: lines under the table (totals, verdicts, warnings)."""
         return []
 
-    def __str__(self) -> str:
+    def to_string(self, width: Optional[int] = None) -> str:
+        """The report as text: its title, its table and the lines under it.
+
+        Args:
+            width: at most this many characters a line (long cells are shortened in the
+                middle with ``…``, long lines wrapped); default: as wide as the table is.
+
+        Raises:
+            InspectionError: ``width`` is not None or an int >= the narrowest table.
+        """
+        return self._text(width)
+
+    def _text(self, width: Optional[int]) -> str:
+        """Hook for a report that is not one table: its text at most ``width`` wide (it
+        checks ``width`` too)."""
+        check_number(width, "width", InspectionError, integer=True, minimum=self._min_width,
+                     allow_none=True, unit="characters")
         headers, rows, right = self._table()
-        lines = [self.title] if self.title else []
-        return "\n".join(lines + D.text_table(headers, rows, right) + self._footer())
+        title = [self.title] if self.title else []
+        footer = self._footer()
+        if width is not None:
+            rows = D.fit_rows(headers, rows, width)
+            title, footer = _wrapped(title, width), _wrapped(footer, width)
+        table = D.text_table(headers, rows, right) if rows or not (title or footer) else []
+        return "\n".join(title + table + footer)
 
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
+        """Hook for a report that is not one table: its HTML."""
         headers, rows, right = self._table()
         title = f"<p>{html.escape(self.title)}</p>" if self.title else ""
         footer = "".join(f"<p>{html.escape(line)}</p>" for line in self._footer())
-        return title + D.html_table(headers, rows, right) + footer
+        table = D.html_table(headers, rows, right) if rows or not (title or footer) else ""
+        return title + table + footer
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+    def _repr_html_(self) -> str:
+        return self._html()
+
+
+def _wrapped(lines: List[str], width: int) -> List[str]:
+    """Each line wrapped at ``width``, its continuations indented by two spaces."""
+    return [part for line in lines
+            for part in textwrap.wrap(line, width, subsequent_indent="  ") or [""]]

@@ -248,10 +248,11 @@ def _measure_run(size: int, dtype: _onp.dtype, chunks, lo: int, hi: int, step: i
 
 
 class _Part(NamedTuple):
-    """One chunk's share: count, mean, squared deviations and squares of its finite values,
-    their extremes, and its counts of zeros, NaN and Inf."""
+    """One chunk's share: count (``finite``, not ``count``: that is tuple's method), mean,
+    squared deviations and squares of its finite values, their extremes, and its counts of
+    zeros, NaN and Inf."""
 
-    count: int
+    finite: int
     mean: float
     m2: float
     l2sq: float
@@ -328,11 +329,11 @@ class _Acc:
         self.lo, self.hi = math.inf, -math.inf
 
     def add(self, p: _Part) -> None:
-        if p.count:
-            n = self.count + p.count
+        if p.finite:
+            n = self.count + p.finite
             d = p.mean - self.mean
-            self.mean += d * p.count / n
-            self.m2 += max(p.m2, 0.0) + d * d * (self.count * p.count / n)
+            self.mean += d * p.finite / n
+            self.m2 += max(p.m2, 0.0) + d * d * (self.count * p.finite / n)
             self.count = n
             self.l2sq += p.l2sq
             self.lo, self.hi = min(self.lo, p.lo), max(self.hi, p.hi)

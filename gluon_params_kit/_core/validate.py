@@ -1,100 +1,179 @@
-"""Argument checks shared by every public function: one wording, the caller's error class.
+"""Argument checks shared by every public function: one wording, one error rule.
 
-Each check takes the argument's name (as the caller's signature spells it) and the error
-class of the calling module (``SelectionError`` in ``select``, ``DeviceError`` in
-``devices``...), so ``except`` clauses keep working per module while the same bad input
-gets the same message everywhere. ``where`` prefixes the message with the function's name
-when the argument name alone would be ambiguous (``render_tree: indent must be ...``).
+The argument's concern picks the error class, whatever function receives it:
+
+- a number goes through :func:`check_number`, the one number validator (NaN and booleans
+  are never numbers; infinities only where ``finite=False`` says so);
+- a context goes through :func:`check_contexts` / :func:`check_context` and is always a
+  :class:`~gluon_params_kit.errors.DeviceError`;
+- a value of the wrong type raises the ``*TypeError`` of the caller's error family
+  (``SelectionTypeError`` for ``SelectionError``...), a wrong value of the right type the
+  family's base. Both are the caller's class, so ``except SelectionError`` keeps working,
+  and ``except TypeError`` catches what Python itself would call a TypeError.
+
+``where`` prefixes the message with the function's name when the argument name alone
+would be ambiguous (``render_tree: indent must be ...``). Every check runs before the
+caller changes anything.
 
 >>> from gluon_params_kit.errors import SelectionError
->>> check_int(3, "depth", SelectionError, minimum=0)
+>>> check_number(3, "depth", SelectionError, integer=True, minimum=0)
 3
->>> check_int(True, "depth", SelectionError, minimum=0)
+>>> check_number(True, "depth", SelectionError, integer=True, minimum=0)
 Traceback (most recent call last):
   ...
-gluon_params_kit.errors.SelectionError: depth must be an int >= 0, got True
+gluon_params_kit.errors.SelectionTypeError: depth must be an int >= 0, got True
 """
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any, List, Optional, Sequence, Type
+from typing import Any, List, Literal, Optional, Sequence, Type, overload
 
-from ..errors import listing
-from .compat import mx
+import numpy as _onp
 
-__all__ = ["check_bool", "check_choice", "check_contexts", "check_int", "check_number", "is_int"]
+from ..errors import DeviceError, DeviceTypeError, listing
+
+__all__ = [
+    "check_bool", "check_choice", "check_context", "check_contexts", "check_number", "is_int",
+    "type_error_of",
+]
 
 
 def _prefix(where: Optional[str]) -> str:
     return f"{where}: " if where else ""
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def type_error_of(error: Type[Exception]) -> Type[Exception]:
+    """The class to raise for a value of the wrong type, in ``error``'s family.
+
+    ``error`` itself when it already is a ``TypeError``; else its direct subclass that is
+    also a ``TypeError`` (the kit defines one per family); else ``error`` (a class from
+    outside the kit, such as the command line's usage error).
+
+    >>> from gluon_params_kit.errors import DeviceError, TieTypeError
+    >>> type_error_of(DeviceError).__name__, type_error_of(TieTypeError).__name__
+    ('DeviceTypeError', 'TieTypeError')
+    """
+    if issubclass(error, TypeError):
+        return error
+    for sub in error.__subclasses__():
+        if issubclass(sub, TypeError):
+            return sub
+    return error
+
+
 def is_int(value: Any) -> bool:
-    """Whether ``value`` is an ``int`` and not a ``bool`` (``True`` is an int to Python).
+    """Whether ``value`` is an integer (``int`` or numpy's) and not a ``bool``.
 
-    >>> is_int(3), is_int(True), is_int(3.0)
-    (True, False, False)
+    >>> import numpy
+    >>> is_int(3), is_int(numpy.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
     """
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, _onp.bool_))
 
 
-def check_bool(value: Any, name: str, error: Type[Exception], *, where: Optional[str] = None) -> bool:
-    """``value`` if it is ``True`` or ``False``; else ``error`` saying so.
-
-    >>> check_bool(False, "strict", ValueError)
-    False
-    >>> check_bool(1, "strict", ValueError)
-    Traceback (most recent call last):
-      ...
-    ValueError: strict must be True or False, got 1
-    """
-    if not isinstance(value, bool):
-        raise error(f"{_prefix(where)}{name} must be True or False, got {value!r}")
-    return value
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, _onp.bool_))
 
 
-def check_int(value: Any, name: str, error: Type[Exception], *, minimum: Optional[int] = None,
-              maximum: Optional[int] = None, allow_none: bool = False, unit: str = "",
-              where: Optional[str] = None) -> Optional[int]:
-    """``value`` if it is an int in ``[minimum, maximum]`` (or ``None`` when allowed).
+def _as_float(value: Any) -> float:
+    """The float a real number is used as (an int too big for one is an infinity)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
-    ``unit`` is said after the bound (``width must be None or an int >= 40 (characters)``).
 
-    >>> check_int(None, "width", ValueError, minimum=40, allow_none=True) is None
-    True
-    >>> check_int(20_000, "bins", ValueError, minimum=1, maximum=10_000)
-    Traceback (most recent call last):
-      ...
-    ValueError: bins must be at most 10000, got 20000
+def _bound(integer: bool, minimum: Optional[float], above: Optional[float],
+           maximum: Optional[float]) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in {minimum}..{maximum}" if integer else f" in [{minimum}, {maximum}]"
+    parts = [f"{op} {b}" for op, b in ((">=", minimum), (">", above), ("<=", maximum))
+             if b is not None]
+    return " " + " and ".join(parts) if parts else ""
+
+
+def check_number(value: Any, name: str, error: Type[Exception], *, integer: bool = False,
+                 minimum: Optional[float] = None, above: Optional[float] = None,
+                 maximum: Optional[float] = None, finite: bool = True,
+                 allow_none: bool = False, unit: str = "", where: Optional[str] = None) -> Any:
+    """``value`` if it is a number in range; the one check every numeric argument goes through.
+
+    Args:
+        value: the argument.
+        name: the argument as the caller's signature spells it (said first in the message).
+        error: the caller's error family; a wrong type raises its ``*TypeError``
+            (:func:`type_error_of`), a wrong value of the right type ``error`` itself.
+        integer: an ``int`` is meant (``3.0`` is refused); else any real number.
+        minimum: smallest valid value (``>=``).
+        above: the value must be greater than this (``>``).
+        maximum: largest valid value (``<=``).
+        finite: refuse ``inf`` and ``-inf`` (NaN is refused always; booleans too).
+        allow_none: ``None`` is valid (and returned).
+        unit: said after the bound (``width must be None or an int >= 40 (characters)``).
+        where: the function's name, when the argument name alone would be ambiguous.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ``type_error_of(error)``: not a number (a str, a bool, ``3.0`` where an int is meant).
+        ``error``: NaN, an infinity where a finite number is meant, or out of range.
+
+    Examples:
+        >>> from gluon_params_kit.errors import DeviceError
+        >>> check_number(0.5, "atol", DeviceError, minimum=0)
+        0.5
+        >>> check_number(float('nan'), "atol", DeviceError, minimum=0)
+        Traceback (most recent call last):
+          ...
+        gluon_params_kit.errors.DeviceError: atol must be a finite number >= 0, got nan
+        >>> check_number(20_000, "bins", DeviceError, integer=True, minimum=1, maximum=10_000)
+        Traceback (most recent call last):
+          ...
+        gluon_params_kit.errors.DeviceError: bins must be an int in 1..10000, got 20000
+        >>> check_number("0.1", "lr", DeviceError, above=0, where="fit")
+        Traceback (most recent call last):
+          ...
+        gluon_params_kit.errors.DeviceTypeError: fit: lr must be a finite number > 0, got '0.1'
     """
     if value is None and allow_none:
         return None
-    if not is_int(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        unit_text = f" ({unit})" if unit else ""
-        none = "None or " if allow_none else ""
-        raise error(f"{_prefix(where)}{name} must be {none}an int{bound}{unit_text}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise error(f"{_prefix(where)}{name} must be at most {maximum}, got {value!r}")
-    return value
+    right_type = is_int(value) if integer else _is_real(value)
+    if right_type:
+        number = value if integer else _as_float(value)  # ints: exact, however big
+        valid = not ((not integer and (math.isnan(number) or (finite and math.isinf(number))))
+                     or (minimum is not None and number < minimum)
+                     or (above is not None and not number > above)
+                     or (maximum is not None and number > maximum))
+        if valid:
+            return value
+    kind = "an int" if integer else "a finite number" if finite else "a number"
+    bound = _bound(integer, minimum, above, maximum)
+    none = "None or " if allow_none else ""
+    unit_text = f" ({unit})" if unit else ("" if integer or finite else " (not NaN)")
+    message = f"{_prefix(where)}{name} must be {none}{kind}{bound}{unit_text}, got {_shown(value)}"
+    raise (error if right_type else type_error_of(error))(message)
 
 
-def check_number(value: Any, name: str, error: Type[Exception], *, minimum: Optional[float] = None,
-                 where: Optional[str] = None) -> float:
-    """``value`` if it is a real number (not a bool, not NaN) ``>= minimum``.
+def check_bool(value: Any, name: str, error: Type[Exception], *, where: Optional[str] = None) -> bool:
+    """``value`` if it is ``True`` or ``False``; else ``error``'s TypeError saying so.
 
-    >>> check_number(0.5, "atol", ValueError, minimum=0)
-    0.5
-    >>> check_number(-1, "atol", ValueError, minimum=0, where="diff")
+    >>> from gluon_params_kit.errors import CheckpointError
+    >>> check_bool(False, "strict", CheckpointError)
+    False
+    >>> check_bool(1, "strict", CheckpointError)
     Traceback (most recent call last):
       ...
-    ValueError: diff atol must be a number >= 0, got -1
+    gluon_params_kit.errors.CheckpointTypeError: strict must be True or False, got 1
     """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
-    if not ok or (minimum is not None and not value >= minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        where_text = f"{where} " if where else ""
-        raise error(f"{where_text}{name} must be a number{bound}, got {value!r}")
+    if not isinstance(value, bool):
+        raise type_error_of(error)(f"{_prefix(where)}{name} must be True or False, got {_shown(value)}")
     return value
 
 
@@ -102,37 +181,72 @@ def check_choice(value: Any, name: str, choices: Sequence[Any], error: Type[Exce
                  where: Optional[str] = None) -> Any:
     """``value`` if it is one of ``choices``; else ``error`` listing them.
 
-    >>> check_choice("glob", "mode", ("search", "match", "glob"), ValueError)
+    A value of a type no choice has (``3`` among strings) raises ``error``'s TypeError.
+
+    >>> from gluon_params_kit.errors import SelectionError
+    >>> check_choice("glob", "mode", ("search", "match", "glob"), SelectionError)
     'glob'
-    >>> check_choice("regex", "mode", ("search", "match", "glob"), ValueError)
+    >>> check_choice("regex", "mode", ("search", "match", "glob"), SelectionError)
     Traceback (most recent call last):
       ...
-    ValueError: unknown mode 'regex'. Expected one of 'search', 'match', 'glob'.
+    gluon_params_kit.errors.SelectionError: unknown mode 'regex'. Expected one of 'search', 'match', 'glob'.
     """
     if isinstance(value, (str, int, float, type(None))) and value in choices:
         return value
-    raise error(f"{_prefix(where)}unknown {name} {value!r}. Expected one of {listing(choices)}.")
+    right_type = any(type(value) is type(c) for c in choices)
+    raise (error if right_type else type_error_of(error))(
+        f"{_prefix(where)}unknown {name} {_shown(value)}. Expected one of {listing(choices)}.")
 
 
-def check_contexts(ctx: Any, name: str, error: Type[Exception], *,
-                   allow_none: bool = False) -> Optional[List["mx.Context"]]:
-    """``ctx`` as a list of distinct contexts (one context or a non-empty list/tuple of them).
+def _is_context(value: Any) -> bool:
+    from .compat import mx  # only here: the other checks work without mxnet
+    return isinstance(value, mx.Context)
 
-    >>> check_contexts(mx.cpu(), "ctx", ValueError)
-    [cpu(0)]
-    >>> check_contexts([mx.cpu(0), mx.cpu(0)], "ctx", ValueError)
+
+def check_context(ctx: Any, name: str, *, allow_none: bool = False) -> Any:
+    """``ctx`` if it is one ``mx.Context``; else a :class:`DeviceTypeError` (a context's error).
+
+    >>> check_context("cpu", "source")
     Traceback (most recent call last):
       ...
-    ValueError: ctx lists a context twice: [cpu(0), cpu(0)]
+    gluon_params_kit.errors.DeviceTypeError: source must be an mx.Context like mx.cpu(0), got 'cpu'
+    """
+    if (ctx is None and allow_none) or _is_context(ctx):
+        return ctx
+    none = "None or " if allow_none else ""
+    raise DeviceTypeError(f"{name} must be {none}an mx.Context like mx.cpu(0), got {_shown(ctx)}")
+
+
+@overload
+def check_contexts(ctx: Any, name: str = ..., *, allow_none: Literal[False] = ...) -> List[Any]: ...
+@overload
+def check_contexts(ctx: Any, name: str = ..., *, allow_none: bool) -> Optional[List[Any]]: ...
+
+
+def check_contexts(ctx: Any, name: str = "ctx", *,
+                   allow_none: bool = False) -> Optional[List[Any]]:
+    """``ctx`` as a list of distinct contexts (one context or a non-empty list/tuple of them).
+
+    Whatever function receives it, a bad context is a :class:`DeviceError`
+    (:class:`DeviceTypeError` when it is not a context at all).
+
+    >>> import mxnet as mx
+    >>> check_contexts(mx.cpu())
+    [cpu(0)]
+    >>> check_contexts([mx.cpu(0), mx.cpu(0)])
+    Traceback (most recent call last):
+      ...
+    gluon_params_kit.errors.DeviceError: ctx lists a context twice: [cpu(0), cpu(0)]
     """
     if ctx is None and allow_none:
         return None
-    ctxs = [ctx] if isinstance(ctx, mx.Context) else ctx
-    if not isinstance(ctxs, (list, tuple)) or not ctxs or not all(
-            isinstance(c, mx.Context) for c in ctxs):
+    ctxs = [ctx] if _is_context(ctx) else ctx
+    wrong_type = not isinstance(ctxs, (list, tuple)) or not all(_is_context(c) for c in ctxs)
+    if wrong_type or not ctxs:  # an empty list is of the right type, and still no context
         none = "None, " if allow_none else ""
-        raise error(f"{name} must be {none}an mx.Context or a non-empty list of distinct ones, "
-                    f"like mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {ctx!r}")
+        raise (DeviceTypeError if wrong_type else DeviceError)(
+            f"{name} must be {none}an mx.Context or a non-empty list of distinct ones, "
+            f"like mx.cpu() or [mx.cpu(0), mx.cpu(1)]; got {_shown(ctx)}")
     if len(set(ctxs)) != len(ctxs):
-        raise error(f"{name} lists a context twice: {list(ctxs)}")
+        raise DeviceError(f"{name} lists a context twice: {list(ctxs)}")
     return list(ctxs)

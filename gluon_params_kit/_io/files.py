@@ -24,6 +24,7 @@ import re
 import stat
 import tempfile
 import time
+from types import ModuleType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
@@ -33,6 +34,7 @@ __all__ = [
     "file_path", "free_bytes", "open_source", "remove_stale_temps", "start_writeback", "write_behind",
 ]
 
+fcntl: Optional[ModuleType]
 try:  # POSIX; elsewhere temp files are cleaned only when their writer's pid is gone
     import fcntl
 except ImportError:  # pragma: no cover

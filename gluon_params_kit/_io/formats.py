@@ -85,7 +85,7 @@ def iter_values(header: Header, info: ArrayInfo, chunk_values: int = CHUNK_VALUE
     Pieces are views of one reused buffer: use each before asking for the next. bfloat16
     comes as MXNet's record dtype (:func:`as_float` turns it into float32).
     """
-    if info.shape is None or info.size == 0:
+    if info.shape is None or info.dtype is None or info.size == 0:  # no shape: no dtype either
         return
     dt = numpy_dtype(info.dtype)
     streamable = info.stype == "default" and not info.fortran_order

@@ -4,16 +4,18 @@ The readers of ``.params`` (``_header``), ``.safetensors`` (``_safetensors``) an
 (``_npz``) all return a :class:`Header`: a read-only mapping of array name ->
 :class:`ArrayInfo`, data left unread. Byte ranges of the data are read here in bounded
 pieces (:func:`iter_range`), for the streaming readers of ``diff``, ``inspect --stats`` and
-``export``. Nothing here imports mxnet.
+``export``. Nothing here imports mxnet: the report base, the path grammar and the display
+helpers it uses (``_core/report.py``, ``paths.py``, ``display.py``) import none either.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as onp
 
-from ..errors import CheckpointError, PathError, did_you_mean, listing
+from .._core.display import format_count, format_shape
+from .._core.report import Report
+from ..errors import CheckpointError
 from .files import open_source
 
 __all__ = [
@@ -42,7 +44,8 @@ class ArrayInfo(NamedTuple):
     offset: int
     nbytes: int
     version: int
-    index: int = 0
+    # the array's position in the file: a public field (records, _replace) that shadows tuple.index on purpose
+    index: int = 0  # type: ignore[assignment]
     #: Sparse arrays: the stored values' shape, and ``(dtype, shape)`` of each index array.
     storage_shape: Optional[Tuple[int, ...]] = None
     aux: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
@@ -61,20 +64,34 @@ class ArrayInfo(NamedTuple):
         return n
 
 
-class Header(Mapping):
+class Header(Report):
     """Everything a checkpoint file says about its arrays, data left unread.
 
-    A read-only mapping of array name -> :class:`ArrayInfo`, in file order: iterating
-    yields the names, ``header[name]`` the info (any path form the kit accepts, such as
-    ``'[0][1].bias'`` or ``(0, 1, 'bias')``, and an int position; a missing name raises
-    :class:`~gluon_params_kit.errors.PathError`, a ``KeyError``, with the closest names),
-    ``to_records()`` plain dicts. It is mapped like the kit's reports (``_report.Report``)
-    but does not derive from it: reading a header must not import mxnet. ``.arrays`` is the
-    tuple of infos, ``.format`` one of ``'params'``, ``'safetensors'``, ``'npz'``.
-    ``.metadata`` is the safetensors ``__metadata__`` (empty for the other formats) and
-    ``.aliases`` maps the other paths of a tied Parameter, which the kit's safetensors
-    files store once, to the stored name.
+    One of the kit's reports (:class:`~gluon_params_kit._core.report.Report`, which imports
+    no mxnet): a read-only mapping of array name -> :class:`ArrayInfo`, in file order:
+    iterating yields the names, ``header[name]`` the info (any path form the kit accepts,
+    such as ``'[0][1].bias'``, ``'net[0].bias'`` or ``(0, 1, 'bias')``, a tied alias, and an
+    int position; a missing name raises :class:`~gluon_params_kit.errors.PathError`, a
+    ``KeyError``, with the closest names), ``to_records()`` one dict per array (the
+    :class:`ArrayInfo` fields, ``name`` the stored name), ``str()`` the summary line over a
+    table of the arrays. ``.arrays`` is the tuple of infos, ``.format`` one of
+    ``'params'``, ``'safetensors'``, ``'npz'``. ``.metadata`` is the safetensors
+    ``__metadata__`` (empty for the other formats) and ``.aliases`` maps the other paths
+    of a tied Parameter, which the kit's safetensors files store once, to the stored name.
+
+    >>> h = Header('w.params', 100, [ArrayInfo('0.weight', (2, 3), 'float32', 'default', 'cpu(0)',
+    ...                                        16, 24, 2)], True)
+    >>> h['[0].weight'].shape, h[(0, 'weight')] is h[0], h.to_records()[0]['nbytes']
+    ((2, 3), True, 24)
+    >>> print(h)
+    Header('w.params': 1 arrays (dict), 6 elements, 24 bytes of data)
+    name      shape   dtype    bytes  offset
+    ----------------------------------------
+    0.weight  (2, 3)  float32     24      16
     """
+
+    _what = "array"
+    _positional = True
 
     def __init__(self, path: str, file_size: int, arrays: List[ArrayInfo], named: bool, *,
                  format: str = "params", metadata: Optional[Dict[str, str]] = None,
@@ -88,8 +105,15 @@ class Header(Mapping):
         self.metadata: Dict[str, str] = dict(metadata or {})
         self.aliases: Dict[str, str] = dict(aliases or {})
         self._np_shape = np_shape
-        self._names = [a.name if named else str(i) for i, a in enumerate(self.arrays)]
-        self._by_name = dict(zip(self._names, self.arrays))
+        # a named file's arrays all carry their name; a list file's are named by position
+        self._names = [a.name if named and a.name is not None else str(i) for i, a in enumerate(self.arrays)]
+        kind = "dict" if named else "list"
+        fmt = "" if format == "params" else f"{format}, "
+        super().__init__(dict(zip(self._names, self.arrays)), self.aliases, title=(
+            f"Header({path!r}: {fmt}{len(self.arrays)} arrays ({kind}), "
+            f"{self.total_size} elements, {self.total_bytes} bytes of data)"))
+        #: What a lookup error calls the header: the file is named.
+        self._kind = f"header of {path!r}"
 
     @property
     def names(self) -> List[str]:
@@ -111,60 +135,26 @@ class Header(Mapping):
     def total_size(self) -> int:
         return sum(a.size for a in self.arrays)
 
-    def __len__(self) -> int:
-        return len(self.arrays)
+    def _record(self, key: str, entry: ArrayInfo) -> Dict[str, Any]:
+        return dict(entry._asdict(), name=key)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
+    def _table(self):
+        sparse = any(a.stype != "default" for a in self.arrays)
+        head = ["name", "shape", "dtype"] + (["stype"] if sparse else []) + ["bytes", "offset"]
+        rows = [[name, format_shape(a.shape), a.dtype or "?"] + ([a.stype] if sparse else [])
+                + [format_count(a.nbytes), "-" if a.offset < 0 else str(a.offset)]
+                for name, a in self.items()]
+        return head, rows, [False, False, False] + ([False] if sparse else []) + [True, True]
 
-    def __getitem__(self, key: Union[str, int, Tuple[Any, ...]]) -> ArrayInfo:
-        if isinstance(key, int) and not isinstance(key, bool):
-            return self.arrays[key]
-        if isinstance(key, str) and key in self._by_name:
-            return self._by_name[key]
-        name = self.key_of(key)
-        if name is None:
-            raise PathError(f"no array {key!r} in {self.path!r}. Arrays: "
-                            f"{listing(self._names) or 'none'}."
-                            + did_you_mean(str(key), self._names + list(self.aliases)))
-        return self._by_name[name]
-
-    def to_records(self) -> List[Dict[str, Any]]:
-        """One plain dict per array (the :class:`ArrayInfo` fields), in file order."""
-        return [dict(info._asdict(), name=name) for name, info in zip(self._names, self.arrays)]
-
-    def key_of(self, key: Any) -> Optional[str]:
-        """The stored name ``key`` stands for (a path form, or a tied alias), or None."""
-        if isinstance(key, str) and key in self._by_name:
-            return key
-        if isinstance(key, str) and key in self.aliases:
-            return self.aliases[key]
-        if not isinstance(key, (str, tuple, list)):
-            return None
-        try:  # '[0][1].bias', 'net[0].weight', (0, 'weight'): the kit's path forms
-            from .._core.paths import format_path, parse_path
-            segs = parse_path(key)
-        except Exception:  # noqa: BLE001  (not a path, or mxnet missing: not a key)
-            return None
-        for cand in (format_path(segs), format_path(segs[1:])):
-            if cand in self._by_name:
-                return cand
-            if cand in self.aliases:
-                return self.aliases[cand]
-        return None
-
-    def __contains__(self, key) -> bool:
-        try:
-            self[key]
-        except (KeyError, IndexError):
-            return False
-        return True
-
-    def __repr__(self) -> str:
-        kind = "dict" if self.named else "list"
-        fmt = "" if self.format == "params" else f"{self.format}, "
-        return (f"Header({self.path!r}: {fmt}{len(self)} arrays ({kind}), "
-                f"{self.total_size} elements, {self.total_bytes} bytes of data)")
+    def _footer(self) -> List[str]:
+        lines = []
+        if self.aliases:
+            shown = ", ".join(f"{a} -> {n}" for a, n in list(self.aliases.items())[:3])
+            more = f" (+{len(self.aliases) - 3} more)" if len(self.aliases) > 3 else ""
+            lines.append(f"{len(self.aliases)} tied path(s) stored once: {shown}{more}")
+        if self.metadata:
+            lines.append(f"metadata: {', '.join(sorted(self.metadata))}")
+        return lines
 
 
 def file_keys_of(header: Header) -> List[str]:

@@ -18,7 +18,7 @@ import time
 import zipfile
 import zlib
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping, Tuple
+from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as onp
 from numpy.lib import format as npy
@@ -123,7 +123,7 @@ def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.d
     return tuple(shape), fortran, dtype, (6 + 2 + (2 if version == (1, 0) else 4) + hsize)
 
 
-def read_arrays(header: Header, names: Iterable[str] = None) -> "OrderedDict[str, onp.ndarray]":
+def read_arrays(header: Header, names: Optional[Iterable[str]] = None) -> "OrderedDict[str, onp.ndarray]":
     """The arrays, read by ``numpy.load(allow_pickle=False)``, checked against the header."""
     wanted = header.names if names is None else list(names)
     out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
@@ -144,14 +144,16 @@ def read_arrays(header: Header, names: Iterable[str] = None) -> "OrderedDict[str
 
 def iter_member(header: Header, info: ArrayInfo, chunk_bytes: int) -> Iterator[bytes]:
     """A deflated member's data bytes (after its ``.npy`` header), ``chunk_bytes`` at a time."""
+    member = info.member
+    assert member is not None  # every array of an .npz header names its zip entry
     try:
-        with zipfile.ZipFile(header.path) as z, z.open(info.member) as m:
-            _npy_header(m, header.path, info.member)
+        with zipfile.ZipFile(header.path) as z, z.open(member) as m:
+            _npy_header(m, header.path, member)
             left = info.nbytes
             while left:
                 data = m.read(min(left, chunk_bytes))
                 if not data:
-                    raise _fail(header.path, f"member {info.member!r} ends early")
+                    raise _fail(header.path, f"member {member!r} ends early")
                 left -= len(data)
                 yield data
     except CheckpointError:
@@ -235,9 +237,11 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
             found["error"] = exc
 
     fp = zf.fp
+    assert fp is not None  # zf is open for writing: the caller is adding members to it
     info.header_offset = fp.tell()
-    zf._writecheck(info)
-    zf._didModify = True
+    # what ZipFile.open(name, 'w') does before writing a member (typeshed omits these names)
+    zf._writecheck(info)  # type: ignore[attr-defined]  # private ZipFile API, used on purpose
+    zf._didModify = True  # type: ignore[attr-defined]  # private ZipFile API, used on purpose
     fp.write(info.FileHeader(zip64=True))
     fp.write(head)
     fp.flush()

@@ -138,10 +138,10 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
         >>> [(a.name, a.shape, a.dtype, a.offset) for a in h.values()]
         [('w', (2, 3), 'float32', 64), ('b', (2,), 'int64', 120)]
     """
-    f, path = open_source(path)
+    f, source = open_source(path)
     with f:
         size = os.fstat(f.fileno()).st_size
-        r = _Reader(f, path, size)
+        r = _Reader(f, source, size)
         if size < 16:
             raise r.fail("the file is too short to hold the 16-byte list header")
         magic, _reserved = r.unpack("QQ", "list header")
@@ -172,7 +172,7 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
             raise r.fail(f"names repeat: {listing(dup)}")
     if names:
         arrays = [a._replace(name=n) for a, n in zip(arrays, names)]
-    return Header(path, size, arrays, named=bool(names))
+    return Header(source, size, arrays, named=bool(names))
 
 
 def _read_array(r: _Reader, i: int) -> ArrayInfo:
@@ -195,6 +195,7 @@ def _read_array(r: _Reader, i: int) -> ArrayInfo:
     elif magic == V1_MAGIC:
         version, stype, nad, sshape = 1, 0, 0, None
         shape = r.shape(f"{what} shape", version=1)
+        assert shape is not None  # only a V2/V3 record can leave its shape unknown
         if len(shape) == 0:
             return ArrayInfo(None, None, None, "default", "", r.pos, 0, 1, i)
     else:  # the first format: the magic is ndim, dims are uint32
@@ -219,7 +220,7 @@ def _read_array(r: _Reader, i: int) -> ArrayInfo:
             raise r.fail(f"{what} aux {k} has an unknown shape {aux_shape}")
         aux.append(DTYPES[aux_flag][1] * _prod(aux_shape))
         aux_shapes.append(aux_shape)
-    stored = sshape if nad else shape
+    stored = sshape if sshape is not None else shape  # a sparse array's storage shape
     if nad and _prod(sshape) == 0:
         # MXNet may write the storage shape before the sparse array is computed; its
         # loader then derives it from the aux shapes (NDArray's sparse constructor).
@@ -302,7 +303,7 @@ def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     Sparse arrays are expanded to dense (``row_sparse`` rows, ``csr`` rows) with numpy,
     from index data :func:`read_header` has checked.
     """
-    if info.shape is None:
+    if info.shape is None or info.dtype is None:  # an empty handle (its dtype goes with its shape)
         return onp.zeros((0,), dtype="float32")
     dt = numpy_dtype(info.dtype)
     raw = read_range(path, info)
@@ -312,6 +313,8 @@ def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
 
 
 def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarray:
+    shape = info.shape
+    assert shape is not None  # read_array returns early for an array without a shape
     stored = info.storage_shape if info.storage_shape is not None else (0,)
     nvalues = _prod(stored)
     values = onp.frombuffer(raw, dtype=dt, count=nvalues).reshape(stored)
@@ -320,14 +323,14 @@ def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarr
         adt = onp.dtype(name).newbyteorder("<")
         idx.append(onp.frombuffer(raw, dtype=adt, count=s[0], offset=start).astype(onp.int64))
         start += adt.itemsize * s[0]
-    out = onp.zeros(info.shape, dtype=dt)
+    out = onp.zeros(shape, dtype=dt)
     if not nvalues or not idx:
         return out
     if info.stype == "row_sparse":
         out[idx[0]] = values
     else:
         indptr, cols = idx
-        rows = onp.repeat(onp.arange(info.shape[0]), onp.diff(indptr))
+        rows = onp.repeat(onp.arange(shape[0]), onp.diff(indptr))
         out[rows, cols] = values
     return out
 

@@ -99,7 +99,7 @@ def read_header(path: Any) -> Header:
     for name, entry in doc.items():
         infos.append(_entry(path, name, entry))
     infos.sort(key=lambda t: (t[2], t[3]))
-    start, arrays = 0, []
+    start, arrays, names = 0, [], []
     for name, shape, s, e, code in infos:
         if s != start or e < s:
             raise _fail(path, f"tensor {name!r} has data offsets [{s}, {e}]; expected it to "
@@ -113,10 +113,11 @@ def read_header(path: Any) -> Header:
                               f"{count * itemsize} bytes but its offsets hold {e - s}")
         start = e
         arrays.append(ArrayInfo(name, tuple(shape), dtype, "default", "", 8 + n + s, e - s, 0))
+        names.append(name)
     if 8 + n + start != size:
         raise _fail(path, f"its tensors end at byte {8 + n + start} but the file has {size} "
                           f"bytes (truncated, or bytes after the data)")
-    order = _stored_order(metadata, [a.name for a in arrays])
+    order = _stored_order(metadata, names)
     if order is not None:
         by_name = {a.name: a for a in arrays}
         arrays = [by_name[k] for k in order]
@@ -256,6 +257,7 @@ def read_arrays(header: Header, names: Optional[List[str]] = None) -> "OrderedDi
             for name in wanted:
                 info = header[name]
                 if info.dtype == "bfloat16":  # numpy has no bfloat16: its bits, at the offsets
+                    assert info.shape is not None  # a safetensors header gives every tensor a shape
                     out[name] = _raw(header.path, info).view(BFLOAT16).reshape(info.shape)
                     continue
                 value = onp.array(f.get_tensor(name))

@@ -29,11 +29,11 @@ from .._core.compat import is_np_array, mx
 from .._core.display import known_shape, known_size
 from .._core.gluon import check_block, contexts, has_data, is_deferred
 from .._core.types import Block, PathLike
-from .._core.validate import check_bool, check_contexts
+from .._core.validate import check_bool, check_choice, check_contexts
 from .._io.formats import format_of
 from .._io.formats import read_header as _read_any_header
 from .._io.header import ArrayInfo, Header, numpy_dtype
-from ..errors import CheckpointError, CheckpointTypeError, LoadWarning, PathTypeError, listing
+from ..errors import CheckpointError, CheckpointTypeError, DeviceError, LoadWarning, PathTypeError, listing
 from ..tree import named_parameters
 from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
 from ._diff import DiffReport, diff, export_npz
@@ -231,6 +231,8 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     Raises:
         CheckpointError: A strict load found problems (``exc.report`` has them; nothing
             was changed), or the file cannot be read.
+        DeviceError: ``ctx`` is empty or repeats a context (``DeviceTypeError`` when it is
+            not a context), or an initialized Parameter lives elsewhere (nothing changed).
 
     Examples:
         >>> import os, tempfile
@@ -248,30 +250,29 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     """
     check_block(block, PathTypeError)
     check_bool(strict, "strict", CheckpointTypeError)
-    if dtype not in DTYPE_POLICIES:
-        raise CheckpointError(f"unknown dtype policy {dtype!r}; expected one of "
-                              f"{listing(DTYPE_POLICIES)}")
-    ctx_list = _context_list(ctx)
+    check_choice(dtype, "dtype policy", DTYPE_POLICIES, CheckpointError)
+    ctx_list = check_contexts(ctx, "ctx", allow_none=True)  # a context's error: DeviceError
     header = read_header(path, format=format)
     report, plan = _plan(block, header, as_remap(remap), dtype)
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
     arrays = read_for_load(header)
+    conflicts: "OrderedDict[str, List[str]]" = OrderedDict()
     for canon, (param, keys) in list(plan.items()):
         if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)
             first = _bits(arrays[keys[0]])
             if any(_bits(arrays[k]) != first for k in keys[1:]):
-                report.tied_conflicts[canon] = keys
+                conflicts[canon] = keys
                 del plan[canon]
+    report = report.replace(tied_conflicts=conflicts, loaded=list(plan))
     if strict and report.tied_conflicts:
         raise CheckpointError(refusal(report, header, block), report=report)
-    report.loaded = list(plan)
     if ctx_list is not None:
-        _check_contexts(plan, ctx_list, report, header, block)
+        _check_contexts(plan, ctx_list, header, block)
     _assign_loaded_values(plan, arrays, dtype, ctx_list, header)
-    report.applied = True
+    report = report.replace(applied=True)
     if report.not_loaded:
-        _warn_not_loaded(report, block)
+        report = _warn_not_loaded(report, block)
     return report
 
 
@@ -299,16 +300,18 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
                          dtype_source="current" if dtype == "cast" else "saved")
 
 
-def _warn_not_loaded(report: LoadReport, block: Block) -> None:
-    """A strict=False load that left Parameters alone says so, with the count of values."""
+def _warn_not_loaded(report: LoadReport, block: Block) -> LoadReport:
+    """A strict=False load that left Parameters alone says so, with the count of values;
+    the report with that count."""
     params = named_parameters(block)
     sizes = [known_size(params[k].shape) for k in report.not_loaded]
-    report.not_loaded_values = None if None in sizes else sum(sizes)
+    report = report.replace(not_loaded_values=None if None in sizes else sum(sizes))
     hint = (f" remap={report.suggestion!r} would match {report.suggestion_matches} of "
             f"{len(params)}." if report.suggestion is not None else "")
     warnings.warn(f"load({report.path!r}, strict=False) into {report.block_name}: "
                   f"{unloaded_line(report)[len('NOT LOADED: '):]}; only {len(report.loaded)} "
                   f"of {len(params)} parameters were loaded.{hint}", LoadWarning, stacklevel=3)
+    return report
 
 
 def _bits(array) -> Tuple[Any, str, bytes]:
@@ -317,63 +320,63 @@ def _bits(array) -> Tuple[Any, str, bytes]:
 
 
 def _plan(block: Block, header: Header, remap: Remap, dtype: str):
-    report = LoadReport(header.path, type(block).__name__)
     file_keys = file_keys_of(header)
     mapping = remap(file_keys, block)
     params = named_parameters(block, aliases=True)
     unknown = -1 if mx.util.is_np_shape() else 0
     by_target: "OrderedDict[str, str]" = OrderedDict()
+    renamed: "OrderedDict[str, str]" = OrderedDict()
+    dropped: List[str] = []
     for old, new in mapping.items():
         if new is None:
-            report.dropped.append(old)
+            dropped.append(old)
             continue
         if new != old:
-            report.renamed[old] = new
+            renamed[old] = new
         if new in by_target:
             raise CheckpointError(f"remap {remap!r} sends both {by_target[new]!r} and {old!r} "
                                   f"to {new!r} in {header.path!r}")
         by_target[new] = old
-    report.unexpected = [k for k in by_target if k not in params]
+    unexpected = [k for k in by_target if k not in params]
     plan: "OrderedDict[str, Tuple[Any, List[str]]]" = OrderedDict()
     canon_of: Dict[int, str] = {}
     for path, param in params.items():
         canon = canon_of.setdefault(id(param), path)
         if path in by_target:
             plan.setdefault(canon, (param, []))[1].append(by_target[path])
+    missing: List[str] = []
+    shapes: "OrderedDict[str, Tuple[Any, Any]]" = OrderedDict()
+    dtypes: "OrderedDict[str, Tuple[str, str]]" = OrderedDict()
+    cast: "OrderedDict[str, Tuple[str, str]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         if path not in plan:
-            report.missing.append(path)
+            missing.append(path)
             continue
         for key in plan[path][1]:
             info = header[key]
             if not shape_fits(param.shape, info.shape, unknown):
-                report.shape_mismatches[path] = (known_shape(param.shape), info.shape)
+                shapes[path] = (known_shape(param.shape), info.shape)
             elif param.dtype is not None and info.dtype is not None \
                     and onp.dtype(param.dtype) != numpy_dtype(info.dtype):
                 if dtype == "check":
-                    report.dtype_mismatches[path] = (onp.dtype(param.dtype).name, info.dtype)
+                    dtypes[path] = (onp.dtype(param.dtype).name, info.dtype)
                 else:
                     to = onp.dtype(param.dtype).name if dtype == "cast" else info.dtype
-                    report.cast[path] = (info.dtype, to)
-        if path in report.shape_mismatches or path in report.dtype_mismatches:
+                    cast[path] = (info.dtype, to)
+        if path in shapes or path in dtypes:
             del plan[path]
-    report.loaded = list(plan)
+    report = LoadReport(header.path, type(block).__name__, loaded=list(plan), missing=missing,
+                        unexpected=unexpected, shape_mismatches=shapes, dtype_mismatches=dtypes,
+                        cast=cast, renamed=renamed, dropped=dropped)
     if report.missing or report.unexpected:
-        suggest(report, block, header, remap, params)
+        report = suggest(report, block, header, remap, params)
     return report, plan
 
 
-def _context_list(ctx) -> Optional[List[Any]]:
-    if ctx is None:
-        return None
-    return check_contexts(ctx, "ctx", CheckpointError)
-
-
-def _check_contexts(plan, ctx_list, report, header, block) -> None:
+def _check_contexts(plan, ctx_list, header, block) -> None:
     for canon, (param, _) in plan.items():
         current = contexts(param)
         if current is not None and set(current) != set(ctx_list):
-            raise CheckpointError(
+            raise DeviceError(
                 f"cannot load {header.path!r} into {type(block).__name__}: parameter "
-                f"{canon!r} lives on {current}, not on ctx={ctx_list}. Nothing was changed.",
-                report=report)
+                f"{canon!r} lives on {current}, not on ctx={ctx_list}. Nothing was changed.")

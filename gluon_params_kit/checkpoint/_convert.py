@@ -13,13 +13,14 @@ import numpy as onp
 
 from .._core.compat import cpu_buffer, is_np_array, mx
 from .._core.types import Block, PathLike
+from .._core.validate import check_bool
 from .._io import npz as _npz
 from .._io import safetensors_file as _safetensors
 from .._io.files import atomic_write, write_behind
 from .._io.formats import format_of, read_header, read_host
 from .._io.header import BFLOAT16, Header, file_keys_of
 from .._io.params import TYPE_FLAGS, dense_pieces
-from ..errors import CheckpointError, listing
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
 from ._remap import as_remap
 
@@ -34,10 +35,9 @@ def check_options(kind: str, metadata: Optional[Mapping[str, str]], compressed: 
         raise CheckpointError(f"metadata= is stored by .safetensors files only, not by "
                               f"{kind!r}; use a .safetensors path or format='safetensors'")
     if metadata is not None and not isinstance(metadata, Mapping):
-        raise CheckpointError(f"metadata must be a mapping of str to str, got "
-                              f"{type(metadata).__name__}")
-    if not isinstance(compressed, bool):
-        raise CheckpointError(f"compressed must be True or False, got {compressed!r}")
+        raise CheckpointTypeError(f"metadata must be a mapping of str to str, got "
+                                  f"{type(metadata).__name__}")
+    check_bool(compressed, "compressed", CheckpointError)
     if compressed and kind != "npz":
         raise CheckpointError(f"compressed=True deflates .npz files only, not {kind!r}")
 
@@ -216,11 +216,12 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         for alias, stored in header.aliases.items():
             arrays.setdefault(alias, arrays[stored])
     out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)
-    aliases = {}
+    aliases: Dict[str, str] = {}
     if kind == "safetensors" and header.aliases:
-        aliases = {mapping.get(a, a): mapping[s] for a, s in header.aliases.items()
-                   if mapping.get(s) is not None}
-        aliases = {a: s for a, s in aliases.items() if a is not None}
+        for alias, stored in header.aliases.items():  # both renamed; kept unless one was dropped
+            new_alias, new_stored = mapping.get(alias, alias), mapping.get(stored)
+            if new_alias is not None and new_stored is not None:
+                aliases[new_alias] = new_stored
     write_file(dst, kind, out, named=header.named or kind != "params", np_mode=header.np_shape,
                metadata=metadata, aliases=aliases, compressed=compressed)
     return mapping

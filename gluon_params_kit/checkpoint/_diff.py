@@ -18,16 +18,16 @@ import numpy as onp
 from .._core.compat import to_numpy
 from .._core.display import format_float, format_shape
 from .._core.display import progress as _progress
-from .._core.gluon import has_data
-from .._core.patterns import make_matcher
+from .._core.gluon import has_data, spellings
+from .._core.patterns import Pattern, make_matcher, selection
 from .._core.report import Report
 from .._core.types import Block, PathLike
 from .._core.validate import check_number
 from .._io import npz as _npz
 from .._io.files import atomic_write, check_source
 from .._io.formats import CHUNK_VALUES, as_float, iter_values, read_header
-from .._io.header import BFLOAT16
-from ..errors import CheckpointError, CheckpointTypeError, SelectionError, listing
+from .._io.header import BFLOAT16, Header
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
 from ._remap import collapse_keys
 
@@ -49,9 +49,17 @@ class _Side:
     """One side of a diff or an export: keys, ``(shape, dtype)`` per key, values in pieces."""
 
     def __init__(self, source: Source, what: str):
-        self.header, self.arrays, self.aliases = None, None, {}
+        #: a file side's header; a Block or mapping side has ``arrays`` instead
+        self.header: Optional[Header] = None
+        self.arrays: "OrderedDict[str, onp.ndarray]" = OrderedDict()
+        self.aliases: Dict[str, str] = {}
+        #: key -> Parameter of a Block side (for ``on='name'`` and predicates), else empty
+        self.params: Dict[str, Any] = {}
+        #: every other spelling of a key -> the key, for selection (a Block's attribute
+        #: aliases too); ``aliases`` are the ones a lookup resolves
+        self.spellings: Dict[str, str] = {}
         if isinstance(source, Block):
-            params = named_parameters(source)
+            params = self.params = named_parameters(source)
             pending = [k for k, p in params.items() if not has_data(p)]
             if pending:
                 raise CheckpointError(f"{what}: parameters not initialized yet: "
@@ -60,6 +68,7 @@ class _Side:
             canon = {id(p): k for k, p in params.items()}
             self.aliases = {k: canon[id(p)] for k, p in
                             named_parameters(source, aliases=True).items() if canon[id(p)] != k}
+            self.spellings = {k: v for k, v in spellings(source).items() if k != v}
         elif isinstance(source, Mapping):
             self.arrays = OrderedDict((str(k), to_numpy(v)) for k, v in source.items())
         elif isinstance(source, (str, bytes, os.PathLike)):
@@ -69,6 +78,7 @@ class _Side:
                                       f"arrays, got {type(source).__name__}: {source!r:.80}")
         if self.header is not None:
             self.aliases = dict(self.header.aliases)
+        self.spellings = {**self.aliases, **self.spellings}
         #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
         self.keys = list(self.arrays) if self.header is None else self.header.names
         self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
@@ -202,8 +212,9 @@ class DiffReport(Report):
                 [False] * 4 + [True] * 3)
 
 
-def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0.0,
-         progress: bool = False) -> DiffReport:
+def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
+         progress: bool = False, exclude: Pattern = None, mode: str = "search",
+         on: str = "path", allow_empty: bool = False) -> DiffReport:
     """Compare two parameter sets key by key: blocks, files of any format, or mappings.
 
     Files (``.params``, ``.safetensors``, ``.npz``, in any pairing) are streamed: each
@@ -213,32 +224,47 @@ def diff(a: Source, b: Source, *, pattern: Optional[str] = None, atol: float = 0
     Args:
         a: First side (a Block is read by structural path).
         b: Second side.
-        pattern: Only keys where ``re.search(pattern, key)`` matches.
+        pattern: Only the keys it selects, as :func:`~gluon_params_kit.select.select`
+            selects (by default ``re.search`` in the key); a key is selected when any of
+            its spellings matches (a Block's aliases, a file's tied paths).
         atol: Values differing by at most this much count as the same (NaN matches
             NaN at the same position; NaN against a number is a difference).
         progress: Show a progress bar while reading files over 100 MB (tqdm).
+        exclude, mode: as in :func:`~gluon_params_kit.select.select`.
+        on: ``'path'`` (the keys), or ``'name'``: the auto name of a Block side's
+            Parameter (keys only a file or mapping holds have none and are left out).
+        allow_empty: compare nothing (an empty report) instead of raising when the
+            pattern selects no key (without ``pattern`` and ``exclude``, two empty sides
+            are an empty report anyway).
 
     Returns:
         A :class:`DiffReport`; ``report.same`` is True when nothing differs.
 
     Raises:
-        CheckpointError: A side cannot be read, ``pattern`` is not a valid regex, or
-            ``atol`` is negative.
+        CheckpointError: A side cannot be read, or ``atol`` is negative, NaN or infinite
+            (``CheckpointTypeError`` when it is not a number).
+        SelectionError: A bad pattern or option, or a pattern that selects no key of
+            either side (the kit's one message for it).
 
     Examples:
         >>> import mxnet as mx
         >>> r = diff({'w': mx.nd.array([1, 2])}, {'w': mx.nd.array([1, 2.5]), 'b': mx.nd.zeros(1)})
         >>> r['w']['max_abs'], r.only_b, r.same
         (0.5, ['b'], False)
+        >>> list(diff({'w': mx.nd.ones(2), 'b': mx.nd.zeros(1)}, {'w': mx.nd.ones(2)},
+        ...           pattern='?', mode='glob', exclude='w'))
+        ['b']
     """
-    try:  # the kit's one selection language, as in select() (None: every key)
-        keep = make_matcher(pattern or None)
-    except SelectionError as exc:
-        cause = exc.__cause__ or exc
-        raise CheckpointError(f"diff pattern {pattern!r} is not a valid regex: {cause}") from None
+    make_matcher(pattern, mode=mode, on=on)  # a bad pattern fails before any file is read
     check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
     A, B = _Side(a, "a"), _Side(b, "b")
-    keys = [k for k in A.keys + [k for k in B.keys if k not in set(A.keys)] if keep(k)]
+    in_a_keys = set(A.keys)
+    keys = selection(  # the kit's one selection path, over both sides' keys
+        A.keys + [k for k in B.keys if k not in in_a_keys], pattern, exclude=exclude,
+        mode=mode, on=on, allow_empty=allow_empty or (pattern is None and exclude is None),
+        aliases={**B.spellings, **A.spellings},
+        params={**B.params, **A.params},
+        owner=f"the keys of {_source_label(a)} and {_source_label(b)}")
     total = sum(side.nbytes(k) for k in keys for side in (A, B)
                 if side.header is not None and side.has(k))
     bar = _progress(total, "diff") if progress and total else None
@@ -336,7 +362,9 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
 
 def _streamed(side: _Side, key: str, bar):
     """``(dtype, shape, chunks, source)`` of one file array, for :func:`_npz.write`."""
-    info = side.header[key]
+    header = side.header
+    assert header is not None  # only a file side streams
+    info = header[key]
     dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
     shape = info.shape if info.shape is not None else (0,)
     raw = info.stype == "default" and info.offset >= 0 and not info.fortran_order and info.size
@@ -346,7 +374,7 @@ def _streamed(side: _Side, key: str, bar):
             yield memoryview(piece.view(onp.uint8))
             if bar is not None:
                 bar.update(piece.nbytes)
-    return dtype, tuple(shape), chunks, (side.header.path, info.offset) if raw else None
+    return dtype, tuple(shape), chunks, (header.path, info.offset) if raw else None
 
 
 #: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.

@@ -5,14 +5,13 @@ Private: :mod:`gluon_params_kit.checkpoint` re-exports :class:`LoadReport`.
 """
 from __future__ import annotations
 
-import html
 from collections import Counter, OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as onp
 
 from .._core.compat import mx
-from .._core.display import format_shape, html_table, text_table
+from .._core.display import format_shape
 from .._core.gluon import key_index
 from .._core.report import Report
 from .._core.types import Block
@@ -30,7 +29,9 @@ class LoadReport(Report):
 
     A mapping like the kit's other reports: iterating yields every key it speaks of
     (loaded, then mismatched, missing and unexpected ones), ``report[path]`` (any path
-    form) gives ``{'key', 'status', 'detail'}`` for it; the lists below say the same by kind.
+    form) gives ``{'key', 'status', 'detail'}`` for it, and ``to_records()`` those dicts;
+    the lists below say the same by kind. ``str()`` and the HTML are a table of the same
+    rows with repeated indices collapsed (:meth:`rows`), and what the load suggests.
 
     Attributes:
         loaded: Paths whose values were (or, after a refused load, would be) loaded.
@@ -42,33 +43,63 @@ class LoadReport(Report):
         tied_conflicts: ``path -> file keys`` of a shared Parameter whose copies disagree.
         renamed: ``file key -> new key`` for keys the remap changed; ``dropped``: removed.
         suggestion: A :class:`Remap` that would match more keys, or ``None``.
+        paired: ``unexpected file key -> missing path`` where they pair one to one.
+        not_loaded_values: How many values :attr:`not_loaded` keep (``None``: unknown).
         applied: Whether values were written into the block.
     """
 
-    def __init__(self, path: str, block_name: str):
-        self.path, self.block_name = path, block_name
-        self.loaded: List[str] = []
-        self.missing: List[str] = []
-        self.unexpected: List[str] = []
-        self.shape_mismatches: Dict[str, Tuple[Any, Any]] = OrderedDict()
-        self.dtype_mismatches: Dict[str, Tuple[str, str]] = OrderedDict()
-        self.cast: Dict[str, Tuple[str, str]] = OrderedDict()
-        self.tied_conflicts: Dict[str, List[str]] = OrderedDict()
-        self.renamed: Dict[str, str] = OrderedDict()
-        self.dropped: List[str] = []
-        self.suggestion: Optional[Remap] = None
-        self.suggestion_matches = 0
-        self.paired: Dict[str, str] = OrderedDict()
-        self.not_loaded_values: Optional[int] = 0
-        self.applied = False
-        self._aliases: Dict[str, str] = {}
-
     _what, _kind = "key", "load report"
 
-    @property
-    def _entries(self) -> "OrderedDict[str, Dict[str, str]]":
-        """key -> ``{'key', 'status', 'detail'}``, built from the lists (they change while
-        :func:`load` runs)."""
+    #: The findings the constructor takes as keywords (and :meth:`replace` copies).
+    FIELDS: Tuple[str, ...] = (
+        "loaded", "missing", "unexpected", "shape_mismatches", "dtype_mismatches", "cast",
+        "tied_conflicts", "renamed", "dropped", "suggestion", "suggestion_matches", "paired",
+        "not_loaded_values", "applied")
+
+    def __init__(self, path: str, block_name: str, *, loaded: Sequence[str] = (),
+                 missing: Sequence[str] = (), unexpected: Sequence[str] = (),
+                 shape_mismatches: Optional[Mapping[str, Tuple[Any, Any]]] = None,
+                 dtype_mismatches: Optional[Mapping[str, Tuple[str, str]]] = None,
+                 cast: Optional[Mapping[str, Tuple[str, str]]] = None,
+                 tied_conflicts: Optional[Mapping[str, List[str]]] = None,
+                 renamed: Optional[Mapping[str, str]] = None, dropped: Sequence[str] = (),
+                 suggestion: Optional[Remap] = None, suggestion_matches: int = 0,
+                 paired: Optional[Mapping[str, str]] = None,
+                 not_loaded_values: Optional[int] = 0, applied: bool = False):
+        self.path, self.block_name = path, block_name
+        self.loaded: List[str] = list(loaded)
+        self.missing: List[str] = list(missing)
+        self.unexpected: List[str] = list(unexpected)
+        self.shape_mismatches: Dict[str, Tuple[Any, Any]] = OrderedDict(shape_mismatches or {})
+        self.dtype_mismatches: Dict[str, Tuple[str, str]] = OrderedDict(dtype_mismatches or {})
+        self.cast: Dict[str, Tuple[str, str]] = OrderedDict(cast or {})
+        self.tied_conflicts: Dict[str, List[str]] = OrderedDict(tied_conflicts or {})
+        self.renamed: Dict[str, str] = OrderedDict(renamed or {})
+        self.dropped: List[str] = list(dropped)
+        self.suggestion = suggestion
+        self.suggestion_matches = suggestion_matches
+        self.paired: Dict[str, str] = OrderedDict(paired or {})
+        self.not_loaded_values = not_loaded_values
+        self.applied = applied
+        state = "loaded" if applied else "not applied"
+        super().__init__(self._statuses(), title=(
+            f"LoadReport {path!r} -> {block_name} ({state}): "
+            f"{len(self.loaded)} loaded, {len(self.missing)} missing, "
+            f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
+            f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied"))
+
+    def replace(self, **changes: Any) -> "LoadReport":
+        """A new report of the same kind with some findings changed (:attr:`FIELDS`)."""
+        unknown = sorted(set(changes) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.replace() takes {listing(self.FIELDS, 20)}, "
+                            f"not {listing(unknown)}")
+        fields = {name: getattr(self, name) for name in self.FIELDS}
+        fields.update(changes)
+        return type(self)(self.path, self.block_name, **fields)
+
+    def _statuses(self) -> "OrderedDict[str, Dict[str, str]]":
+        """key -> ``{'key', 'status', 'detail'}``, from the lists."""
         out: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
 
         def put(key, status, detail=""):
@@ -122,7 +153,7 @@ class LoadReport(Report):
                 + list(self.tied_conflicts) + self.unexpected)
 
     def rows(self) -> List[Tuple[str, str, str]]:
-        """``(status, key, detail)`` rows, repeated indices collapsed."""
+        """``(status, key, detail)`` rows, repeated indices collapsed (the table's rows)."""
         rows: List[Tuple[str, str, str]] = []
 
         def add(status, keys_details):
@@ -144,17 +175,11 @@ class LoadReport(Report):
         add("loaded", [(k, "") for k in self.loaded])
         return rows
 
-    def to_records(self) -> List[Dict[str, str]]:
-        """The rows as dicts (``status``, ``key``, ``detail``), e.g. for JSON."""
-        return [dict(status=s, key=k, detail=d) for s, k, d in self.rows()]
+    def _table(self):
+        return ("status", "key", "detail"), self.rows(), (False, False, False)
 
-    def __str__(self) -> str:
-        state = "loaded" if self.applied else "not applied"
-        head = (f"LoadReport {self.path!r} -> {self.block_name} ({state}): "
-                f"{len(self.loaded)} loaded, {len(self.missing)} missing, "
-                f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
-                f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied")
-        lines = [head] + text_table(["status", "key", "detail"], self.rows(), [False] * 3)
+    def _footer(self) -> List[str]:
+        lines = []
         if self.paired:
             lines.append(paired_line(self.paired))
         if self.applied and self.not_loaded:
@@ -162,17 +187,7 @@ class LoadReport(Report):
         if self.suggestion is not None:
             lines.append(f"suggested: remap={self.suggestion!r} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        title = html.escape(str(self).splitlines()[0])
-        hint = (f"<p>suggested: <code>remap={html.escape(repr(self.suggestion))}</code></p>"
-                if self.suggestion is not None else "")
-        return (f"<p>{title}</p>" + html_table(["status", "key", "detail"], self.rows(),
-                                                [False] * 3) + hint)
-
+        return lines
 
 
 def shape_fits(expected, saved, unknown: int) -> bool:
@@ -185,8 +200,11 @@ def shape_fits(expected, saved, unknown: int) -> bool:
     return all(e in (unknown, s) for e, s in zip(expected, saved))
 
 
-def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> None:
+def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, params) -> LoadReport:
     """Try the remaps that explain the usual mismatches; keep the one matching the most.
+
+    Returns ``report`` with the best one as its suggestion (and the keys it pairs), or
+    ``report`` itself when no candidate matches more than the load does.
 
     Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
     ``l0_i2h_weight``, a cell's own scheme), a common prefix added or stripped (also
@@ -228,12 +246,13 @@ def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, para
         score = len({id(param) for path, param in params.items() if path in new_keys})
         if score > best_score:
             best, best_score, best_map = cand, score, mapping
-    if best is not None:
-        report.suggestion, report.suggestion_matches = best, best_score
-        before = remap(file_keys, block)
-        missing = set(report.missing)
-        report.paired = OrderedDict((before[k], new) for k, new in best_map.items()
-                                    if before[k] in report.unexpected and new in missing)
+    if best is None or best_map is None:
+        return report
+    before = remap(file_keys, block)
+    missing = set(report.missing)
+    paired = OrderedDict((before[k], new) for k, new in best_map.items()
+                         if before[k] in report.unexpected and new in missing)
+    return report.replace(suggestion=best, suggestion_matches=best_score, paired=paired)
 
 
 def pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:

@@ -11,13 +11,15 @@ from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._core.gluon import key_index
 from .._core.types import Block
-from ..errors import CheckpointError, PathError, listing
+from ..errors import CheckpointError, CheckpointTypeError, PathError, listing
 from ..tree import legacy_names, match_legacy_names
 
 __all__ = ["Remap", "as_remap", "collapse_keys"]
 
 
-Step = Tuple[str, Callable[[List[str], Optional[Block]], List[Optional[str]]]]
+#: A rule: its repr, and a function from the live keys (and the target block) to their new
+#: keys, ``None`` for a key it drops.
+Step = Tuple[str, Callable[[List[str], Optional[Block]], Sequence[Optional[str]]]]
 
 
 class Remap:
@@ -116,9 +118,9 @@ class Remap:
         keys = list(keys)
         current: List[Optional[str]] = list(keys)
         for _, fn in self._steps:
-            alive = [i for i, k in enumerate(current) if k is not None]
-            renamed = fn([current[i] for i in alive], block)
-            for i, new in zip(alive, renamed):
+            alive = [(i, k) for i, k in enumerate(current) if k is not None]
+            renamed = fn([k for _, k in alive], block)
+            for (i, _), new in zip(alive, renamed):
                 current[i] = new
         return OrderedDict(zip(keys, current))
 
@@ -195,8 +197,8 @@ def as_remap(remap) -> Remap:
         return choices[remap]()
     if isinstance(remap, Mapping) or callable(remap):
         return Remap.keys(remap)
-    raise CheckpointError(f"remap must be a Remap, a mapping, a function, 'structural', "
-                          f"'gluon' or 'legacy'; got {type(remap).__name__}")
+    raise CheckpointTypeError(f"remap must be a Remap, a mapping, a function, 'structural', "
+                              f"'gluon' or 'legacy'; got {type(remap).__name__}")
 
 
 # --------------------------------------------------------------------------- key collapsing

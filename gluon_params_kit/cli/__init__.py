@@ -10,6 +10,10 @@ returns the exit code.
 Imports are lazy: ``--help``, ``--version``, ``doctor``, ``inspect`` without ``--stats``
 and ``diff --names`` never import mxnet (they read file headers with numpy only), so they
 start fast and work where mxnet cannot be imported (``benchmarks/bench_cli.py``).
+
+``--pattern``, ``--exclude``, ``--mode`` and ``--allow-empty`` select a file's keys through
+the kit's one selection path (``select``'s meaning, applied to the keys); a pattern that
+selects nothing, or does not compile, is its ``SelectionError``, with exit code 2.
 """
 from __future__ import annotations
 
@@ -20,12 +24,11 @@ import io
 import json
 import math
 import os
-import re
 import stat
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from ..errors import ParamsKitError
+from ..errors import ParamsKitError, SelectionError
 
 __all__ = ["main"]
 
@@ -111,7 +114,7 @@ def _add_inspect(p: argparse.ArgumentParser) -> None:
                    help="also read the data (streamed): mean, std, min, max and non-finite count "
                         "per array, as gpk.stats computes them (exit code 1 when some array "
                         "holds NaN or infinity)")
-    p.add_argument("--pattern", metavar="REGEX", help="only arrays whose name matches (re.search)")
+    _add_selection(p, "arrays")
     p.add_argument("--format", choices=["params", "safetensors", "npz"],
                    help="the file's format (default: from the suffix, else its first bytes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -129,9 +132,11 @@ def _run_inspect(args: argparse.Namespace) -> int:
     from .._core.display import format_bytes, format_count, format_float, format_shape, text_table
     from .._core.display import progress as _progress
     from .._io.formats import read_header
+    _check_patterns(args)
     header = read_header(_input_file(args.file), args.format)
-    keep = _regex(args.pattern)
-    entries = [(n, a) for n, a in header.items() if keep(n)]
+    infos = dict(header.items())
+    entries = [(n, infos[n]) for n in _selected_keys(
+        list(infos), args, f"file {args.file!r}", header.aliases)]
     records = [dict(name=n, shape=a.shape, dtype=a.dtype, stype=a.stype, context=a.context,
                     offset=a.offset, nbytes=a.nbytes) for n, a in entries]
     if args.stats:
@@ -181,19 +186,43 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return code
 
 
-def _regex(pattern: Optional[str]):
-    if not pattern:
-        return lambda name: True
-    try:
-        return re.compile(pattern).search
-    except re.error as exc:
-        raise UsageError(f"--pattern {pattern!r} is not a valid regex: {exc}") from None
+#: ``_core.patterns.MODES``, spelled out so that ``--help`` imports nothing.
+_MODES = ("search", "match", "fullmatch", "glob")
+
+
+def _add_selection(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--pattern", metavar="PATTERN",
+                   help=f"only the {what} it selects: a regex searched in each key (see "
+                        f"--mode); as gpk.select, but over the file's keys")
+    p.add_argument("--exclude", metavar="PATTERN", help=f"leave out the {what} it selects")
+    p.add_argument("--mode", choices=_MODES, default="search",
+                   help="how --pattern and --exclude match a key: re.search (default), "
+                        "re.match, re.fullmatch, or a shell glob")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a --pattern that selects nothing is not an error")
+
+
+def _check_patterns(args: argparse.Namespace) -> None:
+    """Compile --pattern and --exclude before any file is read (a SelectionError if bad)."""
+    from .._core.patterns import make_matcher
+    make_matcher(args.pattern, mode=args.mode)
+    make_matcher(args.exclude, mode=args.mode)
+
+
+def _selected_keys(keys: List[str], args: argparse.Namespace, owner: str,
+                   aliases: Optional[dict] = None) -> List[str]:
+    """The keys --pattern/--exclude select, through the kit's one selection path (no
+    mxnet needed); without either every key, none at all included."""
+    from .._core.patterns import selection
+    everything = args.pattern is None and args.exclude is None
+    return selection(keys, args.pattern, exclude=args.exclude, mode=args.mode,
+                     allow_empty=args.allow_empty or everything, aliases=aliases, owner=owner)
 
 
 def _add_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="first .params, .safetensors or .npz file")
     p.add_argument("b", metavar="B", help="second file, of any of the three formats")
-    p.add_argument("--pattern", metavar="REGEX", help="only keys that match (re.search)")
+    _add_selection(p, "keys")
     p.add_argument("--atol", type=float, default=0.0,
                    help="values differing by at most this much count as equal (default 0)")
     p.add_argument("--names", action="store_true",
@@ -211,9 +240,12 @@ def _header_entries(path: str) -> "dict":
 
 
 def _run_diff_names(args: argparse.Namespace) -> int:
-    keep = _regex(args.pattern)
-    a = {k: v for k, v in _header_entries(_input_file(args.a)).items() if keep(k)}
-    b = {k: v for k, v in _header_entries(_input_file(args.b)).items() if keep(k)}
+    _check_patterns(args)
+    a, b = _header_entries(_input_file(args.a)), _header_entries(_input_file(args.b))
+    keep = set(_selected_keys(list(a) + [k for k in b if k not in a], args,
+                              f"the keys of {args.a!r} and {args.b!r}"))
+    a = {k: v for k, v in a.items() if k in keep}
+    b = {k: v for k, v in b.items() if k in keep}
     rows = []
     for key in list(a) + [k for k in b if k not in a]:
         if key not in b:
@@ -252,12 +284,13 @@ def _run_diff_names(args: argparse.Namespace) -> int:
 def _run_diff(args: argparse.Namespace) -> int:
     if args.names:
         return _run_diff_names(args)
+    from .._core.validate import check_number
     from ..checkpoint import diff
-    _regex(args.pattern)
-    if not args.atol >= 0:
-        raise UsageError(f"--atol must be a number >= 0, got {args.atol}")
+    _check_patterns(args)
+    check_number(args.atol, "--atol", UsageError, minimum=0)
     report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
-                  atol=args.atol, progress=not args.json)
+                  atol=args.atol, progress=not args.json, exclude=args.exclude,
+                  mode=args.mode, allow_empty=args.allow_empty)
     if args.json:
         _print_json(dict(same=report.same, changed=report.changed, only_a=report.only_a,
                          only_b=report.only_b, rows=report.to_records()))
@@ -435,7 +468,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = args._run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
-    except UsageError as exc:
+    except (UsageError, SelectionError) as exc:  # a pattern that selects nothing: misused
         return _fail(args, f"gluon-params {args.command}: error: {exc}", exc, 2)
     except ParamsKitError as exc:
         return _fail(args, f"gluon-params {args.command}: {exc}", exc, 1)

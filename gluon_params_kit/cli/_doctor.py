@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from types import ModuleType
 from typing import Dict, List, Optional, Tuple
 
 from .. import _shim
@@ -25,13 +26,14 @@ def _mxnet_distributions() -> List[str]:
         return []
     names = set()
     for dist in metadata.distributions():
-        name = (dist.metadata.get("Name") or "").lower()
+        meta = dist.metadata  # typeshed's PackageMetadata has no .get before Python 3.12
+        name = (meta["Name"] if "Name" in meta else "").lower()
         if name == "mxnet" or name.startswith(("mxnet-cu", "mxnet-mkl", "mxnet-native")):
             names.add(f"{name}=={dist.version}")
     return sorted(names)
 
 
-def _import_mxnet() -> Tuple[Optional[object], Optional[str]]:
+def _import_mxnet() -> Tuple[Optional[ModuleType], Optional[str]]:
     """(the kit's mxnet, None), or (None, why it cannot be imported, with the fix)."""
     try:
         from .._core.compat import mx
@@ -81,7 +83,7 @@ def diagnose() -> dict:
         problems.append(f"mxnet is not installed. Fix: pip install 'mxnet=={SUPPORTED_MXNET}' "
                         f"(CPU; or the kit with its extra, gluon_params_kit[cpu]), or "
                         f"mxnet-cu112=={SUPPORTED_MXNET} for CUDA.")
-    elif mx is None and _shim.NUMPY_VERSION < (2, 0):  # with numpy 2, that is the cause
+    elif failure is not None and _shim.NUMPY_VERSION < (2, 0):  # with numpy 2, that is the cause
         problems.append(failure)
     elif mx is not None and mx.__version__ != SUPPORTED_MXNET:
         problems.append(f"mxnet {mx.__version__} is installed; the kit is built and tested on "

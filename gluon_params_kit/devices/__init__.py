@@ -23,7 +23,7 @@ from .._core.provenance import carried
 from .._core.report import Report
 from .._core.stats import max_abs_diff
 from .._core.types import Block, Parameter
-from .._core.validate import check_contexts
+from .._core.validate import check_context, check_contexts, check_number
 from ..errors import DeviceError, listing
 from ..tree import get, named_parameters
 from ._gpus import gpu_problems
@@ -105,7 +105,7 @@ def available_contexts() -> List["mx.Context"]:
 
 
 def _as_contexts(ctx: Any, what: str = "ctx") -> List["mx.Context"]:
-    ctxs = check_contexts(ctx, what, DeviceError)
+    ctxs = check_contexts(ctx, what)
     n = num_gpus()
     missing = [c for c in ctxs if c.device_type == "gpu" and c.device_id >= n]
     if missing:
@@ -189,7 +189,8 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         A :class:`ReplicaReport`; its text names every out-of-sync parameter by path.
 
     Raises:
-        DeviceError: ``atol`` is negative.
+        DeviceError: ``atol`` is negative, NaN or infinite (``DeviceTypeError`` when it is
+            not a number, a bool included).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -200,10 +201,9 @@ def replica_report(block: Block, *, atol: float = 0.0) -> ReplicaReport:
         (['weight'], 'consistent')
     """
     check_block(block)
-    if not isinstance(atol, (int, float)) or atol < 0:
-        raise DeviceError(f"atol must be a number >= 0, got {atol!r}")
+    check_number(atol, "atol", DeviceError, minimum=0)  # NaN would call equal replicas out of sync
     params = named_parameters(block)
-    pending: List[Tuple[str, Any]] = []
+    pending: List[Tuple[str, Any, Any, Any]] = []  # (path, first, other, |other - first| max)
     maxima: dict = {}
     for path, p in params.items():
         data = arrays(p)
@@ -254,7 +254,8 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
         The paths whose replicas were overwritten (every parameter with several replicas).
 
     Raises:
-        DeviceError: ``source`` is not a context of some replicated parameter (nothing changed).
+        DeviceError: ``source`` is not a context of some replicated parameter (nothing
+            changed); ``DeviceTypeError`` when it is not an ``mx.Context`` at all.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -266,10 +267,9 @@ def sync_replicas(block: Block, *, source: Optional["mx.Context"] = None) -> Lis
         True
     """
     check_block(block)
-    if source is not None and not isinstance(source, mx.Context):
-        raise DeviceError(f"source must be an mx.Context like mx.cpu(0), got {source!r}")
+    check_context(source, "source", allow_none=True)
     todo = [(path, p) for path, p in named_parameters(block).items()
-            if has_data(p) and len(arrays(p)) > 1]
+            if has_data(p) and len(arrays(p) or ()) > 1]
     if source is not None:
         lacking = [f"{path} (on {', '.join(map(str, p.list_ctx()))})"
                    for path, p in todo if source not in p.list_ctx()]
@@ -336,26 +336,33 @@ def _like(current, value):
 # --------------------------------------------------------------------------- move
 
 class MoveReport(Report):
-    """Path -> ``(from_contexts, to_contexts, state)`` for every parameter :func:`move` saw."""
+    """Path -> ``(from_contexts, to_contexts, state)`` for every parameter :func:`move` saw.
+
+    ``str()`` and the notebook's HTML are one table (path, from, to, state, a row per
+    parameter) under a title, and a last line that counts the states;
+    ``to_records()`` gives ``{'path', 'from', 'to', 'state'}`` per parameter.
+    """
 
     _what = "parameter"
     _kind = "move report"
 
-    def __init__(self, rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]"):
-        super().__init__(rows)
-        self._rows = self._entries
+    def __init__(self, rows: "OrderedDict[str, Tuple[Tuple[str, ...], Tuple[str, ...], str]]", *,
+                 title: str = ""):
+        super().__init__(rows, title=title)
 
     def _record(self, key: str, entry) -> Dict[str, Any]:
         return {"path": key, "from": list(entry[0]), "to": list(entry[1]), "state": entry[2]}
 
-    def __str__(self) -> str:
-        lines = [f"{path}: {', '.join(a) or '-'} -> {', '.join(b)} ({state})"
-                 for path, (a, b, state) in self._rows.items()]
-        counts: dict = {}
-        for _, _, state in self._rows.values():
+    def _table(self):
+        rows = [(path, ", ".join(a) or "-", ", ".join(b), state) for path, (a, b, state) in self.items()]
+        return ("path", "from", "to", "state"), rows, (False, False, False, False)
+
+    def _footer(self) -> List[str]:
+        counts: Dict[str, int] = {}
+        for _, _, state in self.values():
             key = state.split(" (")[0]
             counts[key] = counts.get(key, 0) + 1
-        return "\n".join(lines + [", ".join(f"{n} {k}" for k, n in counts.items()) + "."])
+        return [(", ".join(f"{n} {k}" for k, n in counts.items()) or "no parameter to move") + "."]
 
 
 def move(block: Block, ctx: ContextLike) -> MoveReport:
@@ -377,14 +384,18 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
         ``uninitialized``).
 
     Raises:
-        DeviceError: ``ctx`` is not a context, repeats one, or names a missing GPU.
+        DeviceError: ``ctx`` is empty, repeats a context, or names a missing GPU
+            (``DeviceTypeError`` when it is not a context or a list of them).
 
     Examples:
         >>> from mxnet.gluon import nn
         >>> net = nn.Dense(2, in_units=3); net.initialize()
         >>> print(move(net, [mx.cpu(0), mx.cpu(1)]))
-        weight: cpu(0) -> cpu(0), cpu(1) (moved)
-        bias: cpu(0) -> cpu(0), cpu(1) (moved)
+        move Dense 'dense...' to cpu(0), cpu(1)
+        path    from    to              state
+        -------------------------------------
+        weight  cpu(0)  cpu(0), cpu(1)  moved
+        bias    cpu(0)  cpu(0), cpu(1)  moved
         2 moved.
     """
     check_block(block)
@@ -422,7 +433,7 @@ def move(block: Block, ctx: ContextLike) -> MoveReport:
             if grad is not None:
                 grad.copyto(p.list_grad()[0])
             rows[path] = (before, to, "moved")
-    return MoveReport(rows)
+    return MoveReport(rows, title=f"move {type(block).__name__} {block.name!r} to {', '.join(to)}")
 
 
 # --------------------------------------------------------------------------- helpers

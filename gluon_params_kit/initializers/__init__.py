@@ -16,19 +16,18 @@ is Gluon's key, so a recurrent layer's weights are seeded by ``1._unfused.0.i2h_
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from .._core import gcpause as _gc
 from .._core.compat import gluon, mx
 from .._core.display import format_shape, known_shape
-from .._core.gluon import check_block, init_state, key_index, parameter_groups, spellings
-from .._core.patterns import make_matcher, matching_groups, pattern_label
+from .._core.gluon import check_block, init_state, key_index
+from .._core.patterns import Pattern, make_matcher, pattern_label, selection
 from .._core.provenance import read as read_provenance
 from .._core.report import Report
 from .._core.types import Block, Context, Initializer, Parameter
-from .._core.validate import check_bool, check_contexts, check_int
-from ..errors import DeviceError, InitializerError, InitializerTypeError, SelectionError, listing
-from ..tree import named_parameters
+from .._core.validate import check_bool, check_contexts, check_number
+from ..errors import InitializerError, InitializerTypeError, SelectionError, listing
 from ._run import run_entries
 from ._specs import Spec, derive_seed, get_initializer, list_initializers, register_initializer, spec_text
 
@@ -37,6 +36,7 @@ __all__ = [
     "InitPreview",
     "InitReport",
     "PlannedInit",
+    "ProvenanceReport",
     "derive_seed",
     "get_initializer",
     "list_initializers",
@@ -131,10 +131,14 @@ class InitPlan:
         mode: pattern mode, as in ``select`` (``'search'``, ``'match'``, ``'fullmatch'``,
             ``'glob'``).
         on: match patterns on ``'path'`` or on the auto ``'name'``.
+        allow_empty: accept a rule whose pattern selects no parameter of the block the
+            plan is previewed on or applied to (by default that is the kit's one
+            "selects nothing" :class:`~gluon_params_kit.errors.SelectionError`).
 
     Raises:
         InitializerError: a bad spec, or rules that are not ``(pattern, spec)`` pairs.
-        SelectionError: a bad pattern, ``mode`` or ``on``.
+        SelectionError: a bad pattern, ``mode``, ``on`` or ``allow_empty``; at
+            :meth:`preview` / :meth:`apply`, a rule that selects nothing.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -157,23 +161,28 @@ class InitPlan:
 
     def __init__(self, rules: Union[Sequence[Tuple[Any, Spec]], Mapping[Any, Spec]] = (),
                  default: Optional[Spec] = None, *, respect_layer_defaults: bool = True,
-                 mode: str = "search", on: str = "path"):
+                 mode: str = "search", on: str = "path", allow_empty: bool = False):
         pairs = list(rules.items()) if isinstance(rules, Mapping) else rules
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple)):
-            raise InitializerError(
+            raise InitializerTypeError(
                 f"InitPlan rules must be a list of (pattern, spec) pairs, got "
                 f"{type(rules).__name__}: {rules!r}")
-        compiled = []
+        compiled, patterns = [], []
         for i, pair in enumerate(pairs):
             if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-                raise InitializerError(
+                raise (InitializerError if isinstance(pair, (list, tuple)) else InitializerTypeError)(
                     f"InitPlan rule {i} must be a (pattern, spec) pair, got {pair!r}")
             pattern, spec = pair
             compiled.append((pattern_label(pattern), make_matcher(pattern, mode=mode, on=on),
                              get_initializer(spec)))
+            patterns.append(pattern)
         make_matcher(None, mode=mode, on=on)  # validates mode and on even without rules
         check_bool(respect_layer_defaults, "respect_layer_defaults", InitializerError)
+        check_bool(allow_empty, "allow_empty", SelectionError)
         self.rules: Tuple[Tuple[str, Any, Initializer], ...] = tuple(compiled)
+        #: each rule's pattern and the selection options, for the one selection path
+        self._patterns, self._mode, self._on = tuple(patterns), mode, on
+        self.allow_empty = allow_empty
         self.default: Optional[Initializer] = None if default is None else get_initializer(default)
         self.respect_layer_defaults = respect_layer_defaults
 
@@ -185,10 +194,11 @@ class InitPlan:
 
     # ------------------------------------------------------------------ planning
 
-    def _choose(self, param: Parameter, paths: List[str], layer_defaults: Dict[Any, Any]
-                ) -> Tuple[Optional[str], Optional[Initializer]]:
-        for label, matches, init in self.rules:
+    def _choose(self, param: Parameter, paths: List[str], layer_defaults: Dict[Any, Any],
+                used: Set[int]) -> Tuple[Optional[str], Optional[Initializer]]:
+        for i, (label, matches, init) in enumerate(self.rules):
             if any(matches(p, param) for p in paths):
+                used.add(i)
                 return label, init
         if self.respect_layer_defaults and param.init is not None:
             # one parse per distinct spec ('zeros' for every bias), not one per Parameter
@@ -209,13 +219,21 @@ class InitPlan:
         out: "OrderedDict[str, _Entry]" = OrderedDict()
         layer_defaults: Dict[Any, Any] = {}
         texts: Dict[int, str] = {}
+        used: Set[int] = set()
         for group in index.groups:
             path, param = group.path, group.param
             if isinstance(param, gluon.Constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, group.spellings, layer_defaults)
+            rule, init = self._choose(param, group.spellings, layer_defaults, used)
             out[path] = _entry(path, param, rule, init, seed, texts)
+        if not self.allow_empty and len(used) < len(self.rules):
+            # a rule that never won either is shadowed by earlier ones (fine) or selects
+            # nothing: the one selection path decides, and raises its one error
+            candidates = [g for g in index.groups if not isinstance(g.param, gluon.Constant)]
+            for i, pattern in enumerate(self._patterns):
+                if i not in used:
+                    selection(block, pattern, mode=self._mode, on=self._on, groups=candidates)
         return out, index.canonical
 
     @_gc.paused
@@ -267,7 +285,8 @@ class InitPlan:
         Raises:
             InitializerError: unmatched parameters (listed), a bad seed, a parameter whose
                 shape is unknown and cannot be deferred, or an initializer that fails.
-            DeviceError: ``ctx`` is not a Context or a list of them.
+            DeviceError: ``ctx`` is empty or repeats a context (``DeviceTypeError`` when it
+                is not a Context or a list of them), checked before anything else.
 
         Examples:
             >>> from mxnet.gluon import nn
@@ -276,6 +295,7 @@ class InitPlan:
             >>> net.bias.data().asnumpy().tolist(), provenance(net)['bias']['rule']
             ([1.0, 1.0], 'default')
         """
+        ctx_list = _contexts(ctx)
         entries, aliases = self._plan(block, seed)
         rows = [e.row for e in entries.values()]
         missing = [r.path for r in rows if r.action == "unmatched"]
@@ -285,15 +305,15 @@ class InitPlan:
                 f"{type(block).__name__} {block.name!r} without an initializer: "
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
-        run_entries(entries, _contexts(ctx), seed)
+        run_entries(entries, ctx_list, seed)
         return InitReport(rows, _title("applied to", block, rows, self.respect_layer_defaults, seed),
                           aliases)
 
 
-def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any = None,
+def reinitialize(block: Block, spec: Spec, pattern: Pattern = None, *, exclude: Pattern = None,
                  mode: str = "search", on: str = "path",
                  ctx: Union[None, Context, Sequence[Context]] = None,
-                 seed: Optional[int] = None) -> InitReport:
+                 seed: Optional[int] = None, allow_empty: bool = False) -> InitReport:
     """Re-initialize only the selected parameters with ``spec``, quietly.
 
     Args:
@@ -305,14 +325,18 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
         on: ``'path'`` or ``'name'``.
         ctx: as in :meth:`InitPlan.apply` (None keeps each parameter's context).
         seed: as in :meth:`InitPlan.apply`.
+        allow_empty: return an empty report instead of raising when nothing is selected.
+
+    Constants (``gluon.Constant``) are never re-initialized, so they are not selectable.
 
     Returns:
         The :class:`InitReport` of the selected parameters.
 
     Raises:
-        SelectionError: the pattern selects nothing (existing paths are listed), or a bad
-            pattern, ``mode`` or ``on``.
+        SelectionError: the pattern selects nothing (the kit's one message for it, listing
+            the existing paths), or a bad pattern, ``mode``, ``on`` or ``allow_empty``.
         InitializerError: a bad spec or seed, or a failing initializer (nothing changed).
+        DeviceError: a bad ``ctx``, as in :meth:`InitPlan.apply`.
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -324,25 +348,59 @@ def reinitialize(block: Block, spec: Spec, pattern: Any = None, *, exclude: Any 
     """
     check_block(block, InitializerTypeError)
     _check_seed(seed)
+    ctx_list = _contexts(ctx)
     init = get_initializer(spec)
-    keep = make_matcher(pattern, mode=mode, on=on)
-    drop = None if exclude is None else make_matcher(exclude, mode=mode, on=on)
     label = "all" if pattern is None else pattern_label(pattern)
+    index = key_index(block)
+    candidates = [g for g in index.groups if not isinstance(g.param, gluon.Constant)]
+    chosen = selection(block, pattern, exclude=exclude, mode=mode, on=on,
+                       allow_empty=allow_empty, groups=candidates)
     entries: "OrderedDict[str, _Entry]" = OrderedDict(
-        (g.path, _entry(g.path, g.param, label, init, seed))
-        for g in matching_groups(block, keep, drop, on=on) if not isinstance(g.param, gluon.Constant))
-    if not entries:
-        raise SelectionError(
-            f"reinitialize: pattern {label!r} (exclude={exclude!r}, mode={mode!r}, on={on!r}) "
-            f"selects no parameter of {type(block).__name__} {block.name!r} (constants are "
-            f"never re-initialized). Existing paths: {listing([g.path for g in parameter_groups(block)])}.")
-    run_entries(entries, _contexts(ctx), seed)
+        (g.path, _entry(g.path, g.param, label, init, seed)) for g in chosen)
+    if entries:
+        run_entries(entries, ctx_list, seed)
     rows = [e.row for e in entries.values()]
     return InitReport(rows, f"reinitialize {label!r} of {type(block).__name__}: "
-                             f"{len(rows)} parameter(s) (seed={seed})", spellings(block))
+                             f"{len(rows)} parameter(s) (seed={seed})", index.canonical)
 
 
-def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
+class ProvenanceReport(Report):
+    """What :func:`provenance` returns: path -> provenance record (a dict) or None.
+
+    A Mapping like every report of the kit (any path form looks a record up);
+    ``to_records()`` gives ``path``, ``rule``, ``spec``, ``seed`` and ``stale`` (the reason
+    a record is stale, else None) per parameter, and ``str()`` a table of them.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential(); net.add(nn.Dense(2, in_units=3))
+    >>> _ = InitPlan([('weight', 'ones')]).apply(net)
+    >>> print(provenance(net))
+    provenance of Sequential's 2 parameters: 2 recorded, 0 stale
+    path      rule           initializer   seed  record
+    ----------------------------------------------------
+    0.weight  weight         ["one", {}]      -  current
+    0.bias    layer default  ["zero", {}]     -  current
+    """
+
+    _what = "parameter"
+    _kind = "provenance report"
+
+    def _record(self, key: str, entry: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        made = (entry or {}).get("previous", entry) or {}
+        return {"path": key, "rule": made.get("rule"), "spec": made.get("spec"),
+                "seed": made.get("seed"), "stale": (entry or {}).get("stale")}
+
+    def _table(self):
+        rows = []
+        for key, entry in self.items():
+            r = self._record(key, entry)
+            state = "none" if entry is None else "current" if r["stale"] is None else f"stale: {r['stale']}"
+            rows.append((key, r["rule"] or "-", r["spec"] or "-",
+                         "-" if r["seed"] is None else str(r["seed"]), state))
+        return ("path", "rule", "initializer", "seed", "record"), rows, (False, False, False, True, False)
+
+
+def provenance(block: Block) -> ProvenanceReport:
     """Path -> provenance record of every parameter: which rule, spec and seed made its values.
 
     A record is ``{'rule': str, 'spec': str, 'seed': int or None}``, written when the
@@ -356,7 +414,8 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         block: the network.
 
     Returns:
-        An ordered mapping canonical path -> record (a copy) or None.
+        A :class:`ProvenanceReport`: canonical path (any path form looks one up) ->
+        record (a copy) or None, printed as a table.
 
     Raises:
         InitializerError: ``block`` is not a Block.
@@ -375,10 +434,12 @@ def provenance(block: Block) -> "OrderedDict[str, Optional[Dict[str, Any]]]":
         'values replaced after this record was made (re-initialized)'
     """
     check_block(block, InitializerTypeError)
-    out: "OrderedDict[str, Optional[Dict[str, Any]]]" = OrderedDict()
-    for path, param in named_parameters(block).items():
-        out[path] = read_provenance(param)
-    return out
+    index = key_index(block)
+    records = OrderedDict((g.path, read_provenance(g.param)) for g in index.groups)
+    kept = [r for r in records.values() if r is not None]
+    title = (f"provenance of {type(block).__name__}'s {len(records)} parameters: "
+             f"{len(kept)} recorded, {sum('stale' in r for r in kept)} stale")
+    return ProvenanceReport(records, index.canonical, title=title)
 
 
 # --------------------------------------------------------------------------- planning helpers
@@ -393,9 +454,8 @@ def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Init
     if texts is None:
         spec = spec_text(init)
     else:
-        spec = texts.get(id(init))
-        if spec is None:
-            spec = texts[id(init)] = spec_text(init)
+        known = texts.get(id(init))
+        spec = texts[id(init)] = spec_text(init) if known is None else known
     own_seed = None if seed is None else derive_seed(seed, path, spec)
     action = "initialize" if shape is not None and None not in shape else "deferred"
     return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
@@ -418,8 +478,8 @@ def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,
 
 
 def _check_seed(seed: Any) -> None:
-    check_int(seed, "seed", InitializerError, allow_none=True)
+    check_number(seed, "seed", InitializerError, integer=True, allow_none=True)
 
 
 def _contexts(ctx: Any) -> Optional[List[Context]]:
-    return check_contexts(ctx, "ctx", DeviceError, allow_none=True)
+    return check_contexts(ctx, "ctx", allow_none=True)

@@ -8,12 +8,12 @@ finite and > 0, ``Constant`` value numeric...).
 """
 from __future__ import annotations
 
-import math
 import numbers
-from typing import Any
+from typing import Any, Dict, NoReturn, Optional, Tuple
 
 from .._core.compat import mx
 from .._core.types import Initializer
+from .._core.validate import check_bool, check_number
 from ..errors import InitializerError, InitializerTypeError, listing
 
 __all__ = ["check_arguments"]
@@ -25,10 +25,12 @@ _CHOICES = {  # documented string arguments of MXNet's initializers
     (mx.init.Orthogonal, "rand_type"): ("uniform", "normal"),
     (mx.init.FusedRNN, "_mode"): ("rnn_relu", "rnn_tanh", "lstm", "gru"),
 }
-_POSITIVE = {mx.init.Normal: ("sigma",), mx.init.Xavier: ("magnitude",)}
-_NON_NEGATIVE = {mx.init.Uniform: ("scale",)}
-_FINITE = {mx.init.Orthogonal: ("scale",), mx.init.LSTMBias: ("forget_bias",),
-           mx.init.FusedRNN: ("_forget_bias",)}
+#: Numeric arguments, all finite: (class, attribute) -> (minimum, above) for ``check_number``.
+_NUMBERS: Dict[Tuple[type, str], Tuple[Optional[float], Optional[float]]] = {
+    (mx.init.Normal, "sigma"): (None, 0), (mx.init.Xavier, "magnitude"): (None, 0),
+    (mx.init.Uniform, "scale"): (0, None), (mx.init.Orthogonal, "scale"): (None, None),
+    (mx.init.LSTMBias, "forget_bias"): (None, None), (mx.init.FusedRNN, "_forget_bias"): (None, None),
+}
 
 
 def check_arguments(init: Initializer, spec: str) -> None:
@@ -45,7 +47,7 @@ def check_arguments(init: Initializer, spec: str) -> None:
     """
     kind = type(init).__name__
 
-    def fail(message: str, type_error: bool = False) -> None:
+    def fail(message: str, type_error: bool = False) -> NoReturn:
         raise (InitializerTypeError if type_error else InitializerError)(
             f"initializer spec {spec!r}: {kind} {message}")
 
@@ -53,30 +55,19 @@ def check_arguments(init: Initializer, spec: str) -> None:
         if isinstance(init, klass) and getattr(init, attr, None) not in choices:
             fail(f"{attr.lstrip('_')} must be one of {listing(choices)}, "
                  f"got {getattr(init, attr, None)!r}")
-    for table, rule in ((_POSITIVE, "> 0"), (_NON_NEGATIVE, ">= 0"), (_FINITE, "")):
-        for klass, attrs in table.items():
-            if not isinstance(init, klass):
-                continue
-            for attr in attrs:
-                value = getattr(init, attr, None)
-                if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                    fail(f"{attr.lstrip('_')} must be a number, got {type(value).__name__}: "
-                         f"{value!r}", type_error=True)
-                ok = math.isfinite(value) and (value > 0 if rule == "> 0" else
-                                               value >= 0 if rule == ">= 0" else True)
-                if not ok:
-                    fail(f"{attr.lstrip('_')} must be a finite number {rule}".rstrip()
-                         + f", got {value!r}")
+    where = f"initializer spec {spec!r}"
+    for (klass, attr), (minimum, above) in _NUMBERS.items():
+        if isinstance(init, klass):  # subclasses too
+            check_number(getattr(init, attr, None), f"{kind} {attr.lstrip('_')}", InitializerError,
+                         minimum=minimum, above=above, where=where)
     if isinstance(init, mx.init.Constant) and not _numeric(init.value):
         fail(f"value must be a number (or an array of numbers), got "
              f"{type(init.value).__name__}: {init.value!r}", type_error=True)
     if isinstance(init, mx.init.FusedRNN):
         for attr in ("_num_hidden", "_num_layers"):
-            value = getattr(init, attr)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                fail(f"{attr.lstrip('_')} must be an int >= 1, got {value!r}")
-        if not isinstance(init._bidirectional, bool):
-            fail(f"bidirectional must be True or False, got {init._bidirectional!r}")
+            check_number(getattr(init, attr), f"{kind} {attr.lstrip('_')}", InitializerError,
+                         integer=True, minimum=1, where=where)
+        check_bool(init._bidirectional, f"{kind} bidirectional", InitializerError, where=where)
         if init._init is not None:
             check_arguments(init._init, spec)
 

@@ -81,9 +81,10 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
         The class itself (or a decorator returning it).
 
     Raises:
-        InitializerError: ``klass`` is not an ``Initializer`` subclass, ``aliases`` is not a
-            str or a sequence of identifiers, ``replace`` is not a bool, or a name already
-            belongs to another class and ``replace`` is false.
+        InitializerTypeError: ``klass`` is not an ``Initializer`` subclass, ``aliases`` is
+            not a str or a sequence, or ``replace`` is not a bool.
+        InitializerError: an alias is not an identifier, or a name already belongs to
+            another class and ``replace`` is false.
 
     Examples:
         >>> @register_initializer(aliases='tiny_const')
@@ -100,13 +101,13 @@ def register_initializer(klass: Optional[type] = None, *, aliases: Union[str, Se
     elif isinstance(aliases, (list, tuple, set, frozenset)):
         names = list(aliases)
     else:
-        raise InitializerError(f"register_initializer: aliases must be a str or a list/tuple of "
-                               f"str, got {type(aliases).__name__}: {aliases!r}")
+        raise InitializerTypeError(f"register_initializer: aliases must be a str or a list/tuple "
+                                   f"of str, got {type(aliases).__name__}: {aliases!r}")
     check_bool(replace, "replace", InitializerError, where="register_initializer")
 
     def decorate(cls: type) -> type:
         if not (isinstance(cls, type) and issubclass(cls, Initializer)):
-            raise InitializerError(
+            raise InitializerTypeError(
                 f"register_initializer needs a subclass of mx.init.Initializer, got "
                 f"{getattr(cls, '__name__', type(cls).__name__)!r}")
         bad = [a for a in names if not (isinstance(a, str) and a.isidentifier())]
@@ -230,7 +231,7 @@ def _parse_call(text: str, spec: str) -> Tuple[str, tuple, Dict[str, Any]]:
             or any(k.arg is None for k in node.keywords)):
         raise InitializerError(f"initializer spec {spec!r}: *args and **kwargs are not allowed")
     args = tuple(_literal(a, spec) for a in node.args)
-    kwargs = {k.arg: _literal(k.value, spec) for k in node.keywords}
+    kwargs = {k.arg: _literal(k.value, spec) for k in node.keywords if k.arg is not None}  # all, here
     return name, args, kwargs
 
 

@@ -22,29 +22,34 @@ import numpy as _onp
 from .._core import display as D
 from .._core import gcpause as _gc
 from .._core.compat import gluon, mx  # noqa: F401  (mx: used by the examples)
-from .._core.gluon import arrays, contexts, grad_arrays, init_state, key_index, parameter_groups
-from .._core.patterns import make_matcher, matching_groups
+from .._core.gluon import arrays, check_block, contexts, grad_arrays, init_state, key_index, parameter_groups, spellings
+from .._core.patterns import Pattern, selection
 from .._core.provenance import PROVENANCE_ATTR  # noqa: F401 (InitPlan records)
 from .._core.provenance import read as read_provenance
 from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
 from .._core.stats import ParamStats, array_stats
 from .._core.types import Block, Parameter
-from .._core.validate import check_bool, check_int
-from ..errors import InspectionError, did_you_mean, listing
+from .._core.validate import check_bool, check_number
+from ..errors import InspectionError, InspectionTypeError, listing
 from ..tree import named_blocks
 from . import _trace as _layer_trace
 from . import _view
+from ._stats import StatsReport
 from ._summary import Summary, check_width
 
-__all__ = ["InspectionError", "ParamStats", "Summary", "plot_histograms", "stats", "summary"]
+__all__ = [
+    "InspectionError", "ParamStats", "StatsReport", "Summary", "plot_histograms", "stats", "summary",
+]
 
 _Constant = gluon.Constant
 
 
 # --------------------------------------------------------------------------- statistics
 
-def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int = 16,
-          hist_sample: Optional[int] = _HIST_SAMPLE) -> "OrderedDict[str, ParamStats]":
+def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: int = 16,
+          hist_sample: Optional[int] = _HIST_SAMPLE, exclude: Pattern = None,
+          mode: str = "search", on: str = "path",
+          allow_empty: bool = False) -> StatsReport:
     """Per-parameter statistics of values (or gradients), keyed by structural path.
 
     Each parameter is read once (its first device's copy): on CPU through a zero-copy
@@ -52,19 +57,24 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
 
     Args:
         block: the network.
-        pattern: which parameters (a path pattern or a ``predicate(path, param)``, as in
-            ``select``); ``None`` for all.
+        pattern: which parameters, as in :func:`~gluon_params_kit.select.select` (a
+            regex, glob, list or ``predicate(path, param)``; a shared Parameter is
+            selected through any of its paths); ``None`` for all.
         grads: measure the gradients instead of the values.
         bins: number of histogram bins.
         hist_sample: histogram a parameter larger than this from an even stride of about
             this many values (``None``: always every value).
+        exclude, mode, on, allow_empty: as in :func:`~gluon_params_kit.select.select`.
 
     Returns:
-        An ordered mapping path -> :class:`ParamStats`; deferred or uninitialized
-        parameters have ``state`` saying so and no numbers.
+        A :class:`StatsReport`: path -> :class:`ParamStats` (any path form looks one up),
+        printed as a table; deferred or uninitialized parameters have ``state`` saying so
+        and no numbers.
 
     Raises:
         InspectionError: ``grads`` is not a bool, ``bins`` or ``hist_sample`` not an int >= 1.
+        SelectionError: a bad pattern or option, or a pattern that selects nothing (the
+            kit's one message for it; ``allow_empty=True`` returns an empty report).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -74,13 +84,19 @@ def stats(block: Block, pattern: Any = None, *, grads: bool = False, bins: int =
         (1.0, 2.449489742783178, 1.0)
         >>> stats(nn.Dense(2))['weight'].state
         'uninitialized'
+        >>> list(stats(net, '*', mode='glob', exclude='b*'))
+        ['weight']
     """
     check_bool(grads, "grads", InspectionError)
-    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     if hist_sample is not None:  # None: every value goes into the histogram
-        check_int(hist_sample, "hist_sample", InspectionError, minimum=1)
-    return OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample))
-                       for g in _selected_groups(block, pattern))
+        check_number(hist_sample, "hist_sample", InspectionError, integer=True, minimum=1)
+    chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty)
+    rows = OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample)) for g in chosen)
+    kind = "gradient" if grads else "value"
+    return StatsReport(rows, spellings(block), grads=grads,
+                       title=f"{kind} statistics of {type(block).__name__} {block.name!r}: "
+                             f"{D.plural(len(rows), 'parameter')}")
 
 
 def _param_stats(param: Parameter, grads: bool, bins: int,
@@ -89,21 +105,19 @@ def _param_stats(param: Parameter, grads: bool, bins: int,
     if state != "initialized":
         return ParamStats(state=state)
     # arrays(), not list_data(): list_data() refuses row_sparse Parameters
-    if grads:
-        if param.grad_req == "null" or grad_arrays(param) is None:
-            return ParamStats(state="no grad", size=D.known_size(param.shape))
-        arr = grad_arrays(param)[0]
-    else:
-        arr = arrays(param)[0]
-    return array_stats(arr, bins, hist_sample)
+    held = grad_arrays(param) if grads else arrays(param)
+    if held is None or (grads and param.grad_req == "null"):  # initialized: only a gradient can lack
+        return ParamStats(state="no grad", size=D.known_size(param.shape))
+    return array_stats(held[0], bins, hist_sample)
 
 
 # --------------------------------------------------------------------------- summary
 
 @_gc.paused
 def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
-            pattern: Any = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
-            bins: int = 16, width: Optional[int] = None) -> Summary:
+            pattern: Pattern = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
+            bins: int = 16, width: Optional[int] = None, exclude: Pattern = None,
+            mode: str = "search", on: str = "path", allow_empty: bool = False) -> Summary:
     """A table of every parameter: path, auto name, shape, dtype, size, bytes, devices...
 
     Without ``inputs`` no forward pass runs: hybridized nets, deferred shapes (unknown
@@ -125,7 +139,10 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
         stats: add value statistics (mean, std, min, max, L2, zero fraction, NaN/Inf,
             a sparkline histogram), see :func:`stats`.
         grads: add gradient statistics.
-        pattern: only the parameters it selects (path pattern or ``predicate(path, param)``).
+        pattern: only the parameters it selects, as in
+            :func:`~gluon_params_kit.select.select` (a shared Parameter through any of its
+            paths).
+        exclude, mode, on, allow_empty: as in :func:`~gluon_params_kit.select.select`.
         depth: fold blocks deeper than this into one subtotal row per block at this depth,
             which also counts that block's own parameters (``0``: one row for the whole
             net); a layer without sub-blocks at this depth keeps its parameter rows. In
@@ -142,6 +159,8 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     Raises:
         InspectionError: a bad ``depth``, ``bins``, ``width`` or flag; ``inputs`` given for
             a net with uninitialized parameters, or the forward pass failed.
+        SelectionError: a bad pattern or option, or a pattern that selects nothing (the
+            kit's one message for it; ``allow_empty=True`` gives an empty table).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -160,18 +179,20 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
         <root>  Sequential  (5, 2)            26  sequential...
           0     Dense       (5, 4)            16  dense...
           1     Dense       (5, 2)            10  dense...
+        >>> list(summary(net, pattern='weight', exclude=r'^1\\.'))
+        ['0.weight']
     """
     check_bool(stats, "stats", InspectionError)
     check_bool(grads, "grads", InspectionError)
-    if provenance not in (None, True, False):
-        raise InspectionError(f"provenance must be None, True or False, got {provenance!r}")
-    check_int(depth, "depth", InspectionError, minimum=0, allow_none=True,
-              unit="0 folds the whole net into one row")
-    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
+    if not (provenance is None or isinstance(provenance, bool)):  # 1 == True: no `in` test
+        raise InspectionTypeError(f"provenance must be None, True or False, got {provenance!r}")
+    check_number(depth, "depth", InspectionError, integer=True, minimum=0, allow_none=True,
+                 unit="0 folds the whole net into one row")
+    check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     check_width(width)
     index = key_index(block)  # once: the rows, the blocks and the alias lookups share it
     blocks = index.blocks
-    selected = _selected_groups(block, pattern, index.groups)
+    selected = _selected_groups(block, pattern, exclude, mode, on, allow_empty, index.groups)
     inferred: Dict[int, Tuple[int, ...]] = {}
     outputs = _trace(block, inputs, inferred) if inputs else None
     rows = []
@@ -192,12 +213,13 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     flat = rows
 
     def layers() -> List[Dict[str, Any]]:  # built when the Summary first needs them
-        return _view.layers(blocks, flat, owners, outputs, keep_all=pattern is None)
+        return _view.layers(blocks, flat, owners, outputs,
+                            keep_all=pattern is None and exclude is None)
     if depth is not None:
         rows = _view.fold(rows, depth, blocks)
     count = D.plural(totals["tensors"], "parameter tensor")
     title = f"{type(block).__name__} {block.name!r}: {count}"
-    if pattern is not None:
+    if pattern is not None or exclude is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
                    aliases=index.canonical, registered_twice=_registered_twice(block, blocks),
@@ -318,38 +340,37 @@ def _dtype(dtype: Any) -> Tuple[str, int]:
 MAX_BINS = 10_000
 
 
-def _selected_groups(block: Block, pattern: Any, groups: Optional[List[Any]] = None) -> List[Any]:
-    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter.
-
-    A pattern that selects nothing is an error naming the paths there are. ``groups``:
-    the block's parameter groups when the caller has them already.
+def _selected_groups(block: Block, pattern: Pattern, exclude: Pattern, mode: str, on: str,
+                     allow_empty: bool, groups: Optional[List[Any]] = None) -> List[Any]:
+    """The tree's group (canonical path, Parameter, keys, aliases) of each selected Parameter,
+    through the kit's one selection path. Without a pattern and ``exclude`` every Parameter
+    is shown, none at all included (an empty net has an empty table). ``groups``: the
+    block's parameter groups when the caller has them already.
     """
-    found = parameter_groups(block) if groups is None else groups
-    if pattern is None:
-        return found
-    chosen = matching_groups(block, make_matcher(pattern, mode="search", on="path"))
-    if not chosen and found:
-        paths = [g.path for g in found]
-        raise InspectionError(
-            f"pattern {pattern!r} selects no parameter of {type(block).__name__} "
-            f"{block.name!r} (matched with re.search on paths: {listing(paths)})."
-            + (did_you_mean(pattern, paths) if isinstance(pattern, str) else ""))
-    return chosen
+    check_block(block)  # a list or dict is not read as plain keys here
+    everything = pattern is None and exclude is None
+    return selection(block, pattern, exclude=exclude, mode=mode, on=on,
+                     allow_empty=allow_empty or everything, groups=groups)
 
 
 # --------------------------------------------------------------------------- plots
 
-def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, bins: int = 50,
-                    cols: int = 4, figsize: Optional[Tuple[float, float]] = None):
+def plot_histograms(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: int = 50,
+                    cols: int = 4, figsize: Optional[Tuple[float, float]] = None,
+                    exclude: Pattern = None, mode: str = "search", on: str = "path",
+                    allow_empty: bool = False):
     """One histogram per parameter in a matplotlib Figure (matplotlib is imported lazily).
 
     Args:
         block: the network.
-        pattern: which parameters (as in :func:`summary`); ``None`` for all.
+        pattern: which parameters, as in :func:`~gluon_params_kit.select.select`;
+            ``None`` for all.
         grads: plot gradients instead of values.
         bins: bins per histogram.
         cols: subplots per row.
         figsize: figure size in inches; by default 3 x 2.2 per subplot.
+        exclude, mode, on, allow_empty: as in :func:`~gluon_params_kit.select.select`
+            (with ``allow_empty=True`` an empty selection gives a figure without axes).
 
     Returns:
         A ``matplotlib.figure.Figure`` (not attached to pyplot: display or save it).
@@ -358,7 +379,9 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         ImportError: matplotlib is not installed (``pip install 'matplotlib<3.9'``, the
             kit's ``plot`` extra).
         InspectionError: ``grads`` is not a bool, ``bins`` or ``cols`` is not a positive
-            int, or nothing is selected.
+            int, or the block has no parameter at all.
+        SelectionError: a bad pattern or option, or a pattern that selects nothing (the
+            kit's one message for it).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -368,14 +391,16 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         ['weight (4 x 3)', 'bias (4)']
     """
     check_bool(grads, "grads", InspectionError)
-    check_int(bins, "bins", InspectionError, minimum=1, maximum=MAX_BINS)
-    check_int(cols, "cols", InspectionError, minimum=1)
+    check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
+    check_number(cols, "cols", InspectionError, integer=True, minimum=1)
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("plot_histograms needs matplotlib (the kit's optional 'plot' extra): "
                           "pip install 'matplotlib<3.9'") from exc
-    chosen = _selected_groups(block, pattern)
+    chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty)
+    if not chosen and allow_empty:
+        return Figure(figsize=figsize or (3.0, 2.2), layout="constrained")
     if not chosen:
         raise InspectionError(f"{type(block).__name__} {block.name!r} has no parameter to plot")
     rows = -(-len(chosen) // cols)
@@ -387,9 +412,9 @@ def plot_histograms(block: Block, pattern: Any = None, *, grads: bool = False, b
         shape = param._shape or ()
         ax.set_title(f"{path} ({' x '.join(str(d) if d > 0 else '?' for d in shape)})",
                      fontsize=9)
-        if state == "initialized" and not (grads and grad_arrays(param) is None):
-            arr = (grad_arrays(param) if grads else arrays(param))[0]
-            values = arr.asnumpy().reshape(-1)
+        held = grad_arrays(param) if grads else arrays(param)
+        if state == "initialized" and held is not None:
+            values = held[0].asnumpy().reshape(-1)
             ax.hist(values[_onp.isfinite(values)], bins=bins)
         else:
             ax.text(0.5, 0.5, "no grad" if state == "initialized" else state,

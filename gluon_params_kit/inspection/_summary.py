@@ -11,9 +11,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._core import display as D
 from .._core import gcpause as _gc
-from .._core.paths import ParamPath
 from .._core.report import Report
-from .._core.validate import check_int
+from .._core.validate import check_number
 from ..errors import InspectionError
 from . import _view
 
@@ -62,7 +61,7 @@ class Summary(Report):
         self.registered_twice = dict(registered_twice or {})
         spellings = dict(aliases or {})  # any key or attribute path -> canonical path
         spellings.update((p, r["path"]) for r in rows for p in r["shared_with"])
-        super().__init__(((r["path"], r) for r in rows), spellings, title=title)
+        super().__init__({r["path"]: r for r in rows}, spellings, title=title)
         self._rows, self._show_init, self._stats, self._grads = rows, show_init, stats, grads
         self._flat = rows if flat is None else flat
         # the per-block records, or how to make them: only HTML, ``layers`` and a traced
@@ -70,24 +69,6 @@ class Summary(Report):
         self._layer_source = layers
         self._layer_records: Optional[List[Dict[str, Any]]] = None
         self._traced, self._open_depth, self._width = traced, open_depth, width
-
-    def to_records(self) -> List[Dict[str, Any]]:
-        """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
-        dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
-        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``),
-        count (parameters in the row), block_path (the path of the block that holds the
-        Parameter: ``'1'`` for a recurrent layer's ``'1._unfused.0.i2h_weight'``) and
-        auxiliary (state by design, never trained: BatchNorm's running mean/var,
-        Constants).
-
-        >>> import mxnet as mx
-        >>> from mxnet.gluon import nn
-        >>> from gluon_params_kit import summary
-        >>> net = nn.Dense(2, in_units=3)
-        >>> [(r['path'], r['shape'], r['state']) for r in summary(net).to_records()]
-        [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
-        """
-        return super().to_records()
 
     @property
     def layers(self) -> List[Dict[str, Any]]:
@@ -120,15 +101,25 @@ class Summary(Report):
     _what = "row"
     _kind = "summary"
 
-    def __getitem__(self, path: ParamPath) -> Dict[str, Any]:
-        """The record of the row at ``path`` (any path form: ``'0.bias'``, ``'[0].bias'``,
-        ``'net[0].bias'``); a tied Parameter's other paths lead to its one row."""
-        return super().__getitem__(path)
-
     def _entry(self, key: str) -> Dict[str, Any]:
         return self._record(key, self._entries[key])
 
     def _record(self, key: str, row: Dict[str, Any]) -> Dict[str, Any]:
+        """One plain dict per row (a copy): path, name, shape (``None`` for an unknown
+        dimension), dtype, size, bytes, contexts, grad_req, lr_mult, wd_mult, state,
+        shared_with, provenance, stats, grad_stats, kind (``'parameter'`` or ``'block'``),
+        count (parameters in the row), block_path (the path of the block that holds the
+        Parameter: ``'1'`` for a recurrent layer's ``'1._unfused.0.i2h_weight'``) and
+        auxiliary (state by design, never trained: BatchNorm's running mean/var,
+        Constants).
+
+        >>> import mxnet as mx
+        >>> from mxnet.gluon import nn
+        >>> from gluon_params_kit import summary
+        >>> net = nn.Dense(2, in_units=3)
+        >>> [(r['path'], r['shape'], r['state']) for r in summary(net).to_records()]
+        [('weight', (2, 3), 'uninitialized'), ('bias', (2,), 'uninitialized')]
+        """
         out = dict(row, contexts=list(row["contexts"]), shared_with=list(row["shared_with"]))
         for field in ("stats", "grad_stats", "provenance"):  # deep: hist/edges are lists
             out[field] = copy.deepcopy(row[field])
@@ -163,7 +154,7 @@ class Summary(Report):
         return lines
 
     @_gc.paused
-    def to_string(self, width: Optional[int] = None) -> str:
+    def _text(self, width: Optional[int]) -> str:
         """The text table, at most ``width`` characters wide (never wraps).
 
         By default the width given to :func:`summary`, else the terminal's, else 120
@@ -171,10 +162,7 @@ class Summary(Report):
         keyed by path, then leaves out columns (one holding the same value in every row
         first, then name, ctx, grad_req, state, ...; path, shape and size stay), then
         shortens long cells in the middle with ``…``; a line under the table says what
-        was left out.
-
-        Raises:
-            InspectionError: ``width`` is not an int >= 40.
+        was left out. A bad ``width`` (not an int >= 40) is an :class:`InspectionError`.
 
         >>> import mxnet as mx
         >>> from mxnet.gluon import nn
@@ -199,13 +187,8 @@ class Summary(Report):
                           self._layers if self._traced else None,
                           width if width is not None else _view.default_width(), **self._flags())
 
-    def __str__(self) -> str:
-        return self.to_string()
-
-    __repr__ = __str__
-
     @_gc.paused
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         return _view.html_tree(self.title, self._flat, self._layers, self._total_lines(),
                                open_depth=self._open_depth, traced=self._traced,
                                **self._flags())
@@ -213,5 +196,5 @@ class Summary(Report):
 
 def check_width(width: Any) -> Optional[int]:
     """``width`` if it is None or an int >= the narrowest table, else :class:`InspectionError`."""
-    return check_int(width, "width", InspectionError, minimum=_view.MIN_WIDTH, allow_none=True,
-                     unit="characters")
+    return check_number(width, "width", InspectionError, integer=True, minimum=_view.MIN_WIDTH,
+                        allow_none=True, unit="characters")

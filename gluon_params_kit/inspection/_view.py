@@ -458,8 +458,8 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
             attr = f' class="{" ".join(cls)}"' if cls else ""
             parts.append(f'<span{attr}{style} title="{html.escape(tip, quote=True)}">'
                          f"{html.escape(v)}</span>")
-        cls = "gpk-row gpk-th" if kind == "head" else "gpk-row"
-        return f'<{tag} class="{cls}">' + "".join(parts) + f"</{tag}>"
+        row_cls = "gpk-row gpk-th" if kind == "head" else "gpk-row"
+        return f'<{tag} class="{row_cls}">' + "".join(parts) + f"</{tag}>"
 
     children: Dict[str, List[Dict[str, Any]]] = {}
     for layer in layers[1:]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as onp
 
@@ -39,6 +39,7 @@ from .. import checkpoint as _checkpoint
 from .._core.compat import gluon, mx
 from .._core.gluon import check_block, has_data
 from .._core.types import PathLike
+from .._core.validate import check_contexts
 from .._io.files import atomic_write
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
@@ -99,7 +100,8 @@ def _will_update_on_servers(trainer) -> bool:
 
 
 def _optimizer_fields(opt) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    config, run = {}, {}
+    config: Dict[str, Any] = {}
+    run: Dict[str, Any] = {}
     for name, value in sorted(vars(opt).items()):
         if name in _OWN_FIELDS:
             continue
@@ -285,24 +287,29 @@ class TrainingReport(_checkpoint.LoadReport):
     """A :class:`~gluon_params_kit.checkpoint.LoadReport` of the parameters, plus what was
     restored in the Trainer: ``metadata`` (the user's dict), ``optimizer`` (its class
     name), ``states`` (paths whose optimizer states were restored), ``num_update``, ``lr``.
+    Its text ends with a line on the Trainer (when one was restored) and the metadata.
     """
 
-    metadata: Dict[str, Any]
-    optimizer: Optional[str]
-    states: List[str]
-    num_update: Optional[int]
-    lr: Optional[float]
+    FIELDS = _checkpoint.LoadReport.FIELDS + ("metadata", "optimizer", "states", "num_update", "lr")
 
-    def __str__(self) -> str:
-        lines = [super().__str__()]
+    def __init__(self, path: str, block_name: str, *, metadata: Optional[Dict[str, Any]] = None,
+                 optimizer: Optional[str] = None, states: Sequence[str] = (),
+                 num_update: Optional[int] = None, lr: Optional[float] = None, **findings: Any):
+        self.metadata: Dict[str, Any] = dict(metadata or {})
+        self.optimizer = optimizer
+        self.states: List[str] = list(states)
+        self.num_update = num_update
+        self.lr = lr
+        super().__init__(path, block_name, **findings)
+
+    def _footer(self) -> List[str]:
+        lines = super()._footer()
         if self.optimizer is not None:
             lines.append(f"trainer: {_short(self.optimizer)}, states of "
                          f"{len(self.states)} parameter(s), update {self.num_update}, "
                          f"lr {self.lr}")
         lines.append(f"metadata: {json.dumps(self.metadata)}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
+        return lines
 
 
 def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: PathLike, *,
@@ -332,6 +339,7 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
         CheckpointError: Any mismatch (``exc.report`` for the parameters' problems), a
             file that is not a training checkpoint, or Trainer states a dist store's
             servers hold. Nothing was changed.
+        DeviceError: A bad ``ctx``, as in :func:`~gluon_params_kit.checkpoint.load`.
 
     Examples:
         >>> import os, tempfile, mxnet as mx
@@ -357,6 +365,7 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
         cannot load 'run.params' into this Trainer: optimizer Adam, not the checkpoint's SGD
     """
     check_block(block, CheckpointTypeError)
+    check_contexts(ctx, "ctx", allow_none=True)  # before the file is read: a DeviceError
     header = _checkpoint.read_header(path)
     meta = _meta_of(header, _read_meta_bytes(header))
     name = os.path.basename(header.path)
@@ -367,16 +376,17 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
     report = _checkpoint.load(
         block, path, ctx=ctx,
         remap=lambda key: key[len(prefix):] if key.startswith(prefix) else None)
-    out = TrainingReport.__new__(TrainingReport)
-    out.__dict__.update(report.__dict__)
-    out.dropped, out.renamed = [], OrderedDict()
-    out.metadata, out.optimizer, out.states = meta["metadata"], None, []
-    out.num_update = out.lr = None
-    if plan is not None:
+    findings = {name: getattr(report, name) for name in _checkpoint.LoadReport.FIELDS}
+    # the 'param:' prefix and the state arrays are the file's own layout, not a remap the
+    # caller asked for: no renamed or dropped keys to report
+    findings.update(dropped=[], renamed=OrderedDict())
+    restored: Dict[str, Any] = {}
+    if trainer is not None and plan is not None:
         _restore(trainer, meta, plan, header)
-        out.optimizer, out.states = meta["optimizer"]["class"], list(meta["states"])
-        out.num_update, out.lr = trainer._optimizer.num_update, trainer.learning_rate
-    return out
+        restored = dict(optimizer=meta["optimizer"]["class"], states=list(meta["states"]),
+                        num_update=trainer._optimizer.num_update, lr=trainer.learning_rate)
+    return TrainingReport(report.path, report.block_name, metadata=meta["metadata"], **restored,
+                          **findings)
 
 
 def _check_trainer(block, trainer, meta, header, name) -> List[str]:

@@ -364,8 +364,8 @@ def match_legacy_names(block: Block, names: Sequence[str]) -> "OrderedDict[str, 
     except TypeError:  # not iterable
         theirs = None
     if theirs is None or not all(isinstance(n, str) for n in theirs):
-        raise PathError(f"names must be a list of auto names (str), got "
-                        f"{type(names).__name__}: {names!r}")
+        raise PathTypeError(f"names must be a list of auto names (str), got "
+                            f"{type(names).__name__}: {names!r}")
     ours = OrderedDict((p.name, path) for path, p in named_parameters(block).items())
     if len(set(theirs)) != len(theirs):
         dup = sorted({n for n in theirs if theirs.count(n) > 1})

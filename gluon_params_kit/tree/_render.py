@@ -11,7 +11,7 @@ from .._core import gcpause as _gc
 from .._core.gluon import DISPLAY_FIELDS, KeyIndex, check_block, keeps_fields, key_index, keys_are_attribute_paths
 from .._core.paths import join
 from .._core.types import Block, Parameter
-from .._core.validate import check_bool, check_int
+from .._core.validate import check_bool, check_number
 from ..errors import SelectionError
 
 __all__ = ["render_tree"]
@@ -64,13 +64,15 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
             1.bias    (4,)    float32  shared -> 0.bias
     """
     check_block(block)
-    check_int(max_depth, "max_depth", SelectionError, minimum=0, allow_none=True, where="render_tree")
-    check_int(indent, "indent", SelectionError, minimum=1, where="render_tree")
+    check_number(max_depth, "max_depth", SelectionError, integer=True, minimum=0, allow_none=True,
+                 where="render_tree")
+    check_number(indent, "indent", SelectionError, integer=True, minimum=1, where="render_tree")
     check_bool(params, "params", SelectionError, where="render_tree")
     lines = _Drawing(block, params, max_depth, indent, None).lines() if params else None
     if lines is None:  # blocks only, or a block with its own keys: Gluon's keys, asked first
         index = key_index(block) if params else None
         lines = _Drawing(block, params, max_depth, indent, index).lines()
+        assert lines is not None  # only a plain drawing (no index, with Parameters) gives up
     return "\n".join(lines)
 
 
@@ -161,15 +163,17 @@ class _Drawing:
                     for prm in rp.values():
                         if note(id(prm), here) is not here:
                             break
-                    lines = None
+                    lines: Optional[str] = None
                     if draw and len(first) - size == len(rp):  # all first seen here: cached
                         try:
                             sig = (*rp, *map(DISPLAY_FIELDS, rp.values()))
-                            lines = cached(sig, _UNSEEN)
+                            found = cached(sig, _UNSEEN)
                         except (TypeError, AttributeError):  # unhashable (a list shape)
-                            sig, lines = None, None
-                        if lines is _UNSEEN:
+                            found = None
+                        if found is _UNSEEN:
                             lines = ends[sig] = _ends(rp)
+                        elif isinstance(found, str):  # else None: not plain, drawn row by row
+                            lines = found
                         if lines is not None:
                             add(lines.replace("\0", here[3] + prefix))
                     if lines is None:

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as _onp
 
 from .._core.compat import gluon
-from .._core.gluon import has_data
-from .._core.patterns import Pattern, make_matcher
+from .._core.gluon import check_block, has_data
+from .._core.patterns import Pattern, selection
 from .._core.types import Block, HybridBlock, Parameter
-from .._core.validate import check_int
-from ..errors import SelectionError, TieError, TieTypeError, did_you_mean, listing
+from .._core.validate import check_number
+from ..errors import TieError, TieTypeError, did_you_mean, listing
 from ..tree import format_path, get, named_blocks, named_parameters, parse_path
-from ._groups import TiedGroup, TiedGroups, check_tied_gradients, tied_groups
+from ._groups import TiedGradientCheck, TiedGroup, TiedGroups, TieReport, check_tied_gradients, tied_groups
 from ._layers import TransposedDense, constructor_args
 
 __all__ = [
+    "TieReport",
+    "TiedGradientCheck",
     "TiedGroup",
     "TiedGroups",
     "TransposedDense",
@@ -62,6 +64,7 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
         The new block; every structural path of ``layer`` holds the same Parameter in it.
 
     Raises:
+        TieTypeError: ``layer`` is not a Block.
         TieError: An argument cannot be recovered, an override is unknown, the constructor
             takes no ``params=``, or the rebuilt structure does not match ``layer``.
 
@@ -72,8 +75,7 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
         >>> twin.weight is dense.weight, twin.bias is dense.bias, twin.act._act_type
         (True, True, 'relu')
     """
-    if not isinstance(layer, Block):
-        raise TieError(f"layer must be a mxnet.gluon.Block, got {type(layer).__name__}")
+    check_block(layer, TieTypeError, "layer")
     if isinstance(layer, (nn.Sequential, nn.HybridSequential)):
         if overrides:
             raise TieError(f"{type(layer).__name__} takes no overrides, got {listing(sorted(overrides))}")
@@ -112,8 +114,8 @@ def repeat_tied(layer: Block, times: int) -> Block:
         An ``nn.Sequential`` or ``nn.HybridSequential`` of length ``times``.
 
     Raises:
-        TieError: ``times`` is not an int >= 1, or ``layer`` cannot be copied (see
-            :func:`tied_copy`).
+        TieTypeError: ``times`` is not an int (``TieError`` when it is < 1).
+        TieError: ``times`` is < 1, or ``layer`` cannot be copied (see :func:`tied_copy`).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -121,7 +123,7 @@ def repeat_tied(layer: Block, times: int) -> Block:
         >>> type(net).__name__, len(net), net[2].weight is net[0].weight
         ('HybridSequential', 3, True)
     """
-    check_int(times, "times", TieError, minimum=1)
+    check_number(times, "times", TieError, integer=True, minimum=1)
     net = nn.HybridSequential() if isinstance(layer, HybridBlock) else nn.Sequential()
     net.add(layer)
     for _ in range(times - 1):
@@ -162,14 +164,6 @@ def _compatibility(path: str, t: Parameter, s: Parameter) -> List[str]:
     return problems
 
 
-def _selector(pattern: Pattern) -> Callable[[str], bool]:
-    """``pattern`` compiled by the kit's one selection language, errors as :class:`TieError`."""
-    try:
-        return make_matcher(pattern)
-    except SelectionError as exc:
-        raise TieError(str(exc)) from None
-
-
 def _resolve_block(which: str, value, root: Optional[Block]) -> Block:
     if isinstance(value, Block):
         return value
@@ -205,13 +199,17 @@ def _rebind(blocks, mapping: Dict[int, Parameter]) -> None:
 
 
 def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
-        pattern: Pattern = None, root: Optional[Block] = None) -> "OrderedDict[str, str]":
+        pattern: Pattern = None, root: Optional[Block] = None, exclude: Pattern = None,
+        mode: str = "search", on: str = "path",
+        allow_empty: bool = False) -> TieReport:
     """Make an existing block use another block's Parameters.
 
     Parameters are matched by structural path inside each block (``target``'s
     ``'0.weight'`` takes ``source``'s ``'0.weight'``); ``pattern`` restricts the tie to
-    the target paths it matches. A Parameter the target holds under several paths is
-    matched by its canonical (first) path, so the target's own ties are kept. Every
+    the target's Parameters it selects, through the kit's one selection path (as
+    :func:`~gluon_params_kit.select.select`: a Parameter the target holds under several
+    paths is selected when any of them matches). Such a Parameter is paired by its
+    canonical (first) path, so the target's own ties are kept. Every
     pair is validated first (shape, where deferred
     ``0`` dimensions are compatible with anything; dtype; grad_req; storage type;
     contexts; no two distinct Parameters left with one name); on any mismatch nothing is
@@ -225,19 +223,25 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     Args:
         target: The block to rebind (or a path inside ``root``).
         source: The block whose Parameters it takes (or a path inside ``root``).
-        pattern: which target paths to tie, in the kit's one selection language (see
-            :func:`~gluon_params_kit.select.make_matcher`: a regex searched in the path, a
-            list of them, a callable ``path -> bool``); ``None`` ties every one.
+        pattern: which of the target's Parameters to tie, as in
+            :func:`~gluon_params_kit.select.select` (a regex searched in each path, a glob,
+            a list of them, a callable ``path -> bool``); ``None`` ties every one.
         root: The network ``target`` sits in: a hybridized ``root`` caches a graph that
             holds ``target``'s old Parameters, so its caches are cleared too. Needed
             whenever ``target`` is inside a hybridized parent.
+        exclude, mode, on: as in :func:`~gluon_params_kit.select.select`.
+        allow_empty: when nothing is selected, tie nothing and return an empty mapping
+            instead of raising.
 
     Returns:
-        Ordered mapping target path -> source path of every tied pair.
+        A :class:`TieReport`: target path -> source path of every tied pair (a Mapping:
+        ``dict(report)`` is the plain pairs), printed as a table.
 
     Raises:
-        TieError: ``target`` is ``source``, the pattern selects nothing, a path is missing
-            in ``source``, or any pair is incompatible (all listed at once).
+        TieError: ``target`` is ``source``, a path is missing in ``source``, or any pair
+            is incompatible (all listed at once).
+        SelectionError: a bad pattern or option, or a pattern that selects nothing in
+            ``target`` (the kit's one message for it).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -246,6 +250,11 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
         {'weight': 'weight', 'bias': 'bias'}
         >>> b.weight is a.weight, list(b.params.keys()) == list(a.params.keys())
         (True, True)
+        >>> net = nn.Sequential(); d = nn.Dense(4, in_units=4)
+        >>> net.add(d, nn.Dense(4, in_units=4, params=d.params))  # 1 shares 0's Parameters
+        >>> src = nn.Sequential(); src.add(nn.Dense(4, in_units=4), nn.Dense(4, in_units=4))
+        >>> dict(tie(net, src, pattern=r'^1\\.', exclude='bias'))  # '1.weight' is '0.weight'
+        {'0.weight': '0.weight'}
     """
     if root is not None and not isinstance(root, Block):
         raise TieTypeError(f"root must be a mxnet.gluon.Block, got {type(root).__name__}")
@@ -259,12 +268,11 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
     if target is source:
         raise TieError(f"cannot tie block {target.name!r} to itself: target and source are "
                        f"the same {type(target).__name__}")
-    wanted = _selector(pattern)
+    chosen = [g.path for g in selection(target, pattern, exclude=exclude, mode=mode, on=on,
+                                        allow_empty=allow_empty)]
+    if not chosen:  # allow_empty: nothing to tie, nothing changed (caches kept too)
+        return _tie_report(target, source, OrderedDict())
     ours = named_parameters(target)
-    chosen = [p for p in ours if wanted(p)]
-    if not chosen:
-        raise TieError(f"pattern {pattern!r} selects no parameter of {target.name!r}; its "
-                       f"paths: {listing(list(ours), limit=12) or 'none'}")
     theirs = named_parameters(source, aliases=True)
     pairs: "OrderedDict[str, str]" = OrderedDict()
     mapping: Dict[int, Parameter] = {}
@@ -302,12 +310,22 @@ def tie(target: Union[Block, str, tuple], source: Union[Block, str, tuple], *,
         warnings.warn(f"{target.name!r} is hybridized inside a parent whose cached graph still "
                       f"holds the old Parameters: pass root=<the network> to tie() (or call "
                       f"hybridize() on the network again)", stacklevel=2)
+    report = _tie_report(target, source, pairs)  # before the rebind: the target's own paths
     _rebind(holders, mapping)
     if root is not None:
         for blk in named_blocks(root).values():
             if isinstance(blk, HybridBlock):
                 blk._clear_cached_op()
-    return pairs
+    return report
+
+
+def _tie_report(target: Block, source: Block, pairs: "OrderedDict[str, str]") -> TieReport:
+    """The pairs as a report; every other path of a target Parameter leads to its pair."""
+    canonical = {id(p): path for path, p in named_parameters(target).items()}
+    aliases = {k: canonical[id(p)] for k, p in named_parameters(target, aliases=True).items()
+               if canonical.get(id(p), k) != k}
+    return TieReport(pairs, aliases, title=f"tied {len(pairs)} parameter(s) of {type(target).__name__} "
+                                           f"{target.name!r} to {type(source).__name__} {source.name!r}")
 
 
 def _name_clashes(scope: Block, holders, mapping: Dict[int, Parameter]) -> List[str]:

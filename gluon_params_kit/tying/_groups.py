@@ -7,20 +7,19 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as _onp
 
 from .._core.compat import mx, to_numpy
 from .._core.display import format_shape, known_shape, known_size
 from .._core.gluon import check_block, has_data, is_deferred, parameter_groups
-from .._core.paths import ParamPath
 from .._core.report import Report
 from .._core.types import Block, HybridBlock, Parameter
-from ..errors import ParamsKitError, PathError, TieError, TieTypeError, listing
+from ..errors import ParamsKitError, TieError, TieTypeError, listing
 from ..tree import named_blocks, named_parameters
 
-__all__ = ["TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
+__all__ = ["TieReport", "TiedGradientCheck", "TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
 autograd = mx.autograd
 
@@ -77,6 +76,7 @@ class TiedGroups(Report):
 
     _what = "tied group"
     _kind = "tied-groups report"
+    _positional = True  # report[0]: the first group
 
     def __init__(self, groups: List[TiedGroup], aliases: Optional[Dict[str, str]] = None):
         spellings = dict(aliases or {})  # attribute path -> canonical path
@@ -84,15 +84,6 @@ class TiedGroups(Report):
             spellings.update((p, g.canonical) for p in g.paths[1:])
             spellings.setdefault(g.name, g.canonical)
         super().__init__(((g.canonical, g) for g in groups), spellings)
-
-    def key_of(self, key: Union[int, ParamPath]) -> str:
-        """The canonical path of a group given by any of its paths, its auto name or its position."""
-        if isinstance(key, int) and not isinstance(key, bool):
-            keys = list(self._entries)
-            if not -len(keys) <= key < len(keys):
-                raise PathError(f"tied group {key} out of range: this report has {len(keys)}")
-            return keys[key]
-        return super().key_of(key)
 
     @property
     def shared_params(self) -> Optional[int]:
@@ -118,6 +109,67 @@ class TiedGroups(Report):
     def _footer(self) -> List[str]:
         return [f"{len(self)} tied group(s); shared params: {_fmt(self.shared_params)}, "
                 f"shared bytes: {_fmt(self.shared_bytes)}"]
+
+
+class TieReport(Report):
+    """What :func:`~gluon_params_kit.tying.tie` returns: target path -> source path of every
+    tied pair, in the target's order.
+
+    A Mapping like every report of the kit (``dict(report)`` is the plain pairs; a target
+    path in any form, or another path of the same target Parameter, looks a pair up);
+    ``to_records()`` gives ``{'target', 'source'}`` per pair and ``str()`` a table.
+    """
+
+    _what = "target path"
+    _kind = "tie report"
+
+    def _record(self, key: str, entry: str) -> Dict[str, Any]:
+        return {"target": key, "source": entry}
+
+    def _table(self):
+        return ("target", "source"), list(self.items()), (False, False)
+
+
+class TiedGradientCheck(Report):
+    """What :func:`check_tied_gradients` returns: canonical path -> ``max |tied gradient -
+    sum of the per-use gradients|`` of each tied Parameter (floats: ``max(report.values())``).
+
+    Any of a tied Parameter's paths looks its entry up; ``paths`` gives every path of each
+    one and ``uses`` how many reads one forward made of it. ``to_records()`` gives
+    ``path``, ``paths``, ``uses`` and ``max_abs_diff``; ``str()`` a table and the largest
+    difference.
+    """
+
+    _what = "tied parameter"
+    _kind = "gradient check"
+
+    def __init__(self, diffs: Dict[str, float], paths: Dict[str, Tuple[str, ...]],
+                 uses: Dict[str, int], *, title: str = ""):
+        aliases = {other: key for key, every in paths.items() for other in every[1:]}
+        super().__init__(diffs, aliases, title=title)
+        #: Canonical path -> every path of the Parameter (canonical first).
+        self.paths = {k: tuple(v) for k, v in paths.items()}
+        #: Canonical path -> how many reads of the Parameter one forward made.
+        self.uses = dict(uses)
+
+    @property
+    def max_abs_diff(self) -> Optional[float]:
+        """The largest difference of all (``None`` when nothing is tied)."""
+        return max(self.values(), default=None)
+
+    def _record(self, key: str, entry: float) -> Dict[str, Any]:
+        return {"path": key, "paths": list(self.paths[key]), "uses": self.uses[key],
+                "max_abs_diff": entry}
+
+    def _table(self):
+        rows = [(k, ", ".join(self.paths[k][1:]) or "-", str(self.uses[k]), f"{v:.3g}")
+                for k, v in self.items()]
+        return ("path", "other paths", "uses", "max |tied - sum of uses|"), rows, (False, False, True, True)
+
+    def _footer(self) -> List[str]:
+        if not self:
+            return ["Nothing is tied: no gradient to check."]
+        return [f"Largest difference: {self.max_abs_diff:.3g} over {len(self)} tied parameter(s)"]
 
 
 def _np_array():
@@ -224,8 +276,8 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
         A :class:`TiedGroups` report, groups in Gluon's key order of their canonical path.
 
     Raises:
-        TieError: ``block`` is not a Block, or inputs are given and the block is not
-            initialized.
+        TieTypeError: ``block`` is not a Block.
+        TieError: inputs are given and the block is not initialized.
 
     Examples:
         >>> from gluon_params_kit.chapter import shared_mlp
@@ -260,7 +312,7 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
 
 
 def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[[Any], Any]] = None,
-                         train_mode: bool = False) -> "OrderedDict[str, float]":
+                         train_mode: bool = False) -> TiedGradientCheck:
     """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
 
     First the real gradient: ``loss_fn(block(*inputs))`` backpropagated through the block as
@@ -281,11 +333,12 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
             updated). Default ``False`` keeps both runs deterministic.
 
     Returns:
-        Ordered mapping canonical path -> max absolute difference (empty if nothing is tied).
+        A :class:`TiedGradientCheck`: canonical path (any of its paths looks it up) -> max
+        absolute difference (empty if nothing is tied), printed as a table.
 
     Raises:
-        TieError: ``block`` is not a Block or is not initialized, no input is given, or
-            ``loss_fn`` is missing or not callable.
+        TieTypeError: ``block`` is not a Block, or ``loss_fn`` is missing or not callable.
+        TieError: ``block`` is not initialized, or no input is given.
 
     Examples:
         >>> from gluon_params_kit.chapter import shared_mlp
@@ -299,7 +352,7 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         *rest, loss_fn = inputs  # the positional form check_tied_gradients(net, x, loss_fn)
         inputs = tuple(rest)
     if not callable(loss_fn):
-        raise TieError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
+        raise TieTypeError(f"loss_fn must be a callable output -> scalar, got {type(loss_fn).__name__}")
     if not inputs:
         raise TieError("check_tied_gradients needs the block's input(s): "
                        "check_tied_gradients(net, x, loss_fn=...) or (net, src, tgt, loss_fn=...)")
@@ -331,10 +384,16 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
     for path, param in named.items():
         paths.setdefault(id(param), []).append(path)
     out: "OrderedDict[str, float]" = OrderedDict()
+    where: Dict[str, Tuple[str, ...]] = {}
+    counts: Dict[str, int] = {}
     for p in trainable:
         uses = per_use[id(p)]
         if len(paths[id(p)]) < 2 and len(uses) < 2:
             continue
         total = sum(uses) if uses else _onp.zeros_like(tied[id(p)])
-        out[paths[id(p)][0]] = float(_onp.max(_onp.abs(tied[id(p)] - total)))
-    return out
+        key = paths[id(p)][0]
+        out[key] = float(_onp.max(_onp.abs(tied[id(p)] - total)))
+        where[key], counts[key] = tuple(paths[id(p)]), len(uses)
+    return TiedGradientCheck(out, where, counts,
+                             title=f"tied gradients of {type(block).__name__} {block.name!r} "
+                                   f"against the sum of their per-use gradients")

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .._core.compat import gluon, is_np_array
 from .._core.types import Block, HybridBlock, Parameter
-from ..errors import TieError, listing
+from ..errors import TieError, TieTypeError, listing
 
 __all__ = ["TransposedDense", "constructor_args"]
 
@@ -40,7 +40,8 @@ class TransposedDense(HybridBlock):
         **kwargs: ``prefix`` / ``params`` as for any Gluon block.
 
     Raises:
-        TieError: ``embedding`` has no 2-D weight, an unknown vocabulary size, or a
+        TieTypeError: ``embedding`` is neither a Parameter nor a block with a ``weight``.
+        TieError: ``embedding``'s weight is not 2-D, has an unknown vocabulary size, or a
             row-sparse gradient (``sparse_grad=True``), which a dense use cannot share.
 
     Examples:
@@ -79,9 +80,9 @@ class TransposedDense(HybridBlock):
 def _embedding_weight(embedding) -> Parameter:
     weight = embedding if isinstance(embedding, Parameter) else getattr(embedding, "weight", None)
     if not isinstance(weight, Parameter):
-        raise TieError(f"embedding must be an nn.Embedding (or a block with a `weight` "
-                       f"Parameter) or a Parameter, got {type(embedding).__name__}")
-    shape = weight.shape or ()
+        raise TieTypeError(f"embedding must be an nn.Embedding (or a block with a `weight` "
+                           f"Parameter) or a Parameter, got {type(embedding).__name__}")
+    shape: Tuple[int, ...] = weight.shape or ()  # None while unknown
     if len(shape) != 2 or not shape[0] or shape[0] < 0:
         raise TieError(f"embedding weight {weight.name!r} must be 2-D (vocab, dim) with a "
                        f"known vocab size, got shape {shape}")

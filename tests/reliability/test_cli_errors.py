@@ -36,7 +36,7 @@ def test_json_usage_errors_are_json_on_stdout_with_the_same_exit_code(tmp_path, 
     assert main(["diff", "a.params", "--json"]) == 2  # argparse's own error
     _json_error(capsys, 2, "UsageError", "the following arguments are required: B")
     assert main(["diff", str(tmp_path), str(tmp_path), "--json", "--pattern", "("]) == 2
-    _json_error(capsys, 2, "UsageError", "is not a valid regex")
+    _json_error(capsys, 2, "SelectionError", "invalid regular expression '('")  # before any read
 
 
 def test_json_kit_errors_are_json_on_stdout_with_exit_code_1(tmp_path, net_file, capsys):
