@@ -21,17 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 sys.path.insert(0, str(ROOT / "notebooks"))
 import build  # noqa: E402  (notebooks/build.py)
-
-
-def _text(cell):
-    shown = ""
-    for o in cell.get("outputs", []):
-        if o.output_type == "stream" and o.name == "stdout":
-            shown += o.text
-        elif o.output_type == "execute_result":
-            shown += o.data.get("text/plain", "")
-    return shown
-
+from transcripts import notebook_text  # noqa: E402
 
 CHAPTER_NOTEBOOKS = ["1-quan-ly-tham-so", "1-parameter-management"]
 
@@ -105,10 +95,10 @@ def test_notebook_runs_top_to_bottom(path):
             key = old.metadata["book_cell"]
             program = _shell_program(new.source)
             if program:
-                _check_shell_output(program, _text(new))
+                _check_shell_output(program, notebook_text(new))
                 continue
-            assert _text(new) == _replay()[key], key
-            _agrees(_text(old), _text(new), f"{path.stem} cell {key}")
+            assert notebook_text(new) == _replay()[key], key
+            _agrees(notebook_text(old), notebook_text(new), f"{path.stem} cell {key}")
     made = stored.metadata.get("gluon_params_kit", {}).get("outputs_made", "")
     assert made.startswith("python notebooks/build.py ") and " on " in made, "where the outputs come from"
 
@@ -116,7 +106,7 @@ def test_notebook_runs_top_to_bottom(path):
 @pytest.mark.parametrize("name", CHAPTER_NOTEBOOKS)
 def test_chapter_notebook_stores_the_replay(name):
     nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
-    shown = {c.metadata["book_cell"]: _text(c) for c in nb.cells if "book_cell" in c.metadata}
+    shown = {c.metadata["book_cell"]: notebook_text(c) for c in nb.cells if "book_cell" in c.metadata}
     assert list(shown) == [str(i) for i in range(1, 18)]
     for key, text in shown.items():
         _agrees(text, _replay()[key], f"{name} cell {key}")
@@ -151,9 +141,9 @@ def test_section_notebook_stores_the_replay(name):
     for key, cell in shown.items():
         program = _shell_program(cell.source)
         if program:
-            assert program in _text(cell)  # its stored output is the shell's, from that run
+            assert program in notebook_text(cell)  # its stored output is the shell's, from that run
         else:
-            _agrees(_text(cell), _replay()[key], f"{name} cell {key}")
+            _agrees(notebook_text(cell), _replay()[key], f"{name} cell {key}")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source.startswith("import") and "import gluon_params_kit as gpk" in code[0].source
     assert code[1].metadata["book_cell"] == f"{section}/1"

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as onp
 import pytest
 from test_book import book_cells
+from transcripts import notebook_text
 
 from gluon_params_kit import chapter
 from gluon_params_kit._book import section_cells as sc
@@ -177,15 +178,6 @@ def test_a_changed_cell_fails_its_check(monkeypatch, key, old, new, failing, mes
 NOTEBOOK = ROOT / "notebooks" / "11-tang-va-khoi.ipynb"
 
 
-def _text(cell):
-    shown = ""
-    for o in cell.get("outputs", []):
-        if o.output_type == "stream" and o.name == "stdout":
-            shown += o.text
-        elif o.output_type == "execute_result":
-            shown += o.data.get("text/plain", "")
-    return shown
-
 
 @pytest.fixture(scope="module")
 def notebook():
@@ -195,7 +187,7 @@ def notebook():
 
 def test_notebook_stores_the_replay(notebook, result):
     """The stored outputs (another run, perhaps another CPU's digits) agree with the replay here."""
-    shown = {c.metadata["book_cell"]: _text(c) for c in notebook.cells if "book_cell" in c.metadata}
+    shown = {c.metadata["book_cell"]: notebook_text(c) for c in notebook.cells if "book_cell" in c.metadata}
     assert list(shown) == [f"{NAME}/{k}" for k in result.outputs]
     for (key, stored), fresh in zip(shown.items(), result.outputs.values()):
         assert compare_printed(stored, fresh) == [], key
@@ -215,7 +207,7 @@ def test_notebook_exercises_ran_and_show_their_facts(notebook):
     def shown(marker):
         cells = [c for c in code if marker in c.source]
         assert len(cells) == 1, marker
-        return _text(cells[0])
+        return notebook_text(cells[0])
 
     ex1 = shown("class HybridFixed")
     assert "AttributeError: mxnet.numpy.ndarray object has no attribute asscalar" in ex1

@@ -57,3 +57,14 @@ def claim(n: int) -> str:
     return f", {n}/{n} cells identical to the book's code" + ("" if book_dir() else (
         " as the kit copied it (the book's files are not at hand, so the cells' sources were not "
         "compared with them)"))
+
+
+def notebook_text(cell) -> str:
+    """What a notebook cell shows as text: its stdout stream, then its displayed value."""
+    shown = ""
+    for o in cell.get("outputs", []):
+        if o.output_type == "stream" and o.name == "stdout":
+            shown += o.text
+        elif o.output_type == "execute_result":
+            shown += o.data.get("text/plain", "")
+    return shown
