@@ -29,6 +29,7 @@ import numpy as onp
 
 from .compat import mx
 from .gluon import arrays
+from .types import Parameter
 
 __all__ = ["MARK_ATTR", "PROVENANCE_ATTR", "carried", "mark_stale", "read", "record"]
 
@@ -41,7 +42,7 @@ _SAMPLES = 16
 class _Mark:
     """What a record was made for: the arrays, the shape tuple, a fingerprint."""
 
-    def __init__(self, param, values):
+    def __init__(self, param: Parameter, values: Any) -> None:
         self.handle: Any = None  # set by adopt() once Gluon made the arrays
         self.shape = param._shape
         self.fingerprint = _gather(values)

@@ -6,7 +6,7 @@ Private: :mod:`gluon_params_kit.checkpoint` re-exports :class:`LoadReport`.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as onp
 
@@ -156,7 +156,7 @@ class LoadReport(Report):
         """``(status, key, detail)`` rows, repeated indices collapsed (the table's rows)."""
         rows: List[Tuple[str, str, str]] = []
 
-        def add(status, keys_details):
+        def add(status: str, keys_details: Iterable[Tuple[str, str]]) -> None:
             by_detail: "OrderedDict[str, List[str]]" = OrderedDict()
             for key, detail in keys_details:
                 by_detail.setdefault(detail, []).append(key)
