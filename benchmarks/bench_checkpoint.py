@@ -26,11 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 from mxnet.gluon import nn  # noqa: E402
 
-import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from gluon_params_kit.checkpoint import load, read_header, save  # noqa: E402
 
 HEADER_TARGET = 50.0

@@ -20,10 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from gluon_params_kit.chapter import MyInit  # noqa: E402
 from gluon_params_kit.initializers import InitPlan  # noqa: E402
 

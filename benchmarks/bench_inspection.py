@@ -25,12 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import alternate, best, extra_peak_rss, fmt_time, line  # noqa: E402  (sys.path[0])
 from mxnet.gluon import nn  # noqa: E402
 
-import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from gluon_params_kit._core.stats import _host_view  # noqa: E402
 from gluon_params_kit.inspection import stats, summary  # noqa: E402
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 from _timing import best, line  # noqa: E402  (this folder is sys.path[0])
 from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
 from gluon_params_kit.training import load_training, save_training  # noqa: E402
 
 TARGET = 1.2

@@ -18,9 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _timing import alternate, best, fmt_time, line  # noqa: E402  (sys.path[0])
-from mxnet.gluon import nn  # noqa: E402
 
 import gluon_params_kit  # noqa: E402,F401  (numpy shim before mxnet)
+
+# isort: split
+from mxnet.gluon import nn  # noqa: E402
+
 from gluon_params_kit.select import select  # noqa: E402
 from gluon_params_kit.tree import PathIndex, get, named_parameters, path_of, render_tree  # noqa: E402
 

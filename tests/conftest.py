@@ -3,9 +3,11 @@ import os
 from pathlib import Path
 
 import pytest
-from mxnet import npx
 
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
+from mxnet import npx
 
 
 @pytest.fixture(params=["nd", "np"])

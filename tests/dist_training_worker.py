@@ -23,12 +23,13 @@ try:  # Linux: die with the test process that started us, even if it is SIGKILLe
 except Exception:
     pass
 
+import gluon_params_kit as gpk  # noqa: E402  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
-
-import gluon_params_kit as gpk  # noqa: E402  (numpy shim before mxnet)
 
 
 def small_net(seed):

@@ -15,11 +15,13 @@ try:  # Linux: die with the test process that started us, even if it is SIGKILLe
 except Exception:
     pass
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit.devices import broadcast, checksum
 from gluon_params_kit.errors import DeviceError
 

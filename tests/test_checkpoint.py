@@ -10,6 +10,9 @@ import struct
 import subprocess
 import sys
 
+import gluon_params_kit as gpk  # numpy shim before mxnet
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -20,7 +23,6 @@ from mxnet import npx
 from mxnet.gluon import nn
 from test_tree import architectures, build
 
-import gluon_params_kit as gpk  # numpy shim before mxnet
 from gluon_params_kit._io.params import read_array
 from gluon_params_kit.checkpoint import (
     LoadReport,

@@ -8,12 +8,14 @@ import json
 import subprocess
 import sys
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
 from fixtures import book_rgnet, initialized
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit.checkpoint import read_header, save
 from gluon_params_kit.cli import main
 

@@ -11,14 +11,15 @@ import struct
 import subprocess
 import sys
 
+import gluon_params_kit as gpk  # numpy shim before mxnet
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mxnet.gluon import nn
-
-import gluon_params_kit as gpk  # numpy shim before mxnet
 
 pytest.importorskip("safetensors")  # a dependency on Python 3.10+ (setup.cfg)
 from fixtures import book_rgnet, initialized, tied_mlp

@@ -2,6 +2,9 @@
 import json
 import warnings
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -11,7 +14,6 @@ from hypothesis import strategies as st
 from mxnet import npx
 from mxnet.gluon import nn
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit import fresh_names
 from gluon_params_kit._core.compat import to_numpy
 from gluon_params_kit.chapter import MyInit, mlp

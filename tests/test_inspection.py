@@ -9,6 +9,9 @@ import math
 import re
 import sys
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 import pytest
@@ -16,7 +19,6 @@ from fixtures import CPU2, array, book_mlp, book_rgnet, fixed_hidden_mlp, initia
 from mxnet import autograd
 from mxnet.gluon import nn
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit._core import display as _display
 from gluon_params_kit._core import stats as _stats
 from gluon_params_kit.inspection import PROVENANCE_ATTR, ParamStats, plot_histograms, stats, summary

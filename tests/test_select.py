@@ -1,6 +1,9 @@
 """select.py: matchers, select() as a real ParameterDict, freeze / unfreeze / set_multipliers."""
 import re
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -11,7 +14,6 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 from test_tree import architectures, build
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit.errors import SelectionError
 from gluon_params_kit.select import Changes, Selection, freeze, make_matcher, select, set_multipliers, unfreeze
 from gluon_params_kit.tree import fresh_names, named_parameters

@@ -6,6 +6,9 @@ twice, deferred shapes); ``architectures()`` and ``build()`` are reused by test_
 """
 import re
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import pytest
 from fixtures import array, book_mlp, book_rgnet, initialized, nested_custom, tied_mlp
@@ -14,7 +17,6 @@ from hypothesis import strategies as st
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit.tree import (
     fresh_names,
     get,

@@ -3,6 +3,9 @@ import contextlib
 import io
 import re
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -10,7 +13,6 @@ from fixtures import CPU2, array, fixed_hidden_mlp, tied_mlp
 from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
-import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 from gluon_params_kit import fresh_names
 from gluon_params_kit.tree import named_parameters
 from gluon_params_kit.tying import TransposedDense, check_tied_gradients, repeat_tied, tie, tied_copy, tied_groups

@@ -15,9 +15,11 @@ import signal
 import sys
 import time
 
+import gluon_params_kit  # noqa: F401  (numpy shim first)
+
+# isort: split
 from mxnet.gluon import nn
 
-import gluon_params_kit  # noqa: F401  (numpy shim first)
 from gluon_params_kit.checkpoint import read_header, save
 
 

@@ -13,11 +13,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import gluon_params_kit  # noqa: E402,F401  (numpy shim first)
+
+# isort: split
 import mxnet as mx  # noqa: E402
 import numpy as onp  # noqa: E402
 from _sparse_files import index_regions, patched, write_sparse  # noqa: E402
 
-import gluon_params_kit  # noqa: E402,F401  (numpy shim first)
 from gluon_params_kit._io.params import read_array  # noqa: E402
 from gluon_params_kit.checkpoint import diff, export_npz, read_header  # noqa: E402
 from gluon_params_kit.errors import CheckpointError  # noqa: E402

@@ -3,9 +3,11 @@
 Used by ``test_np_mode.py`` to replay the bad-input suite in np mode in its own process.
 """
 import pytest
-from mxnet import npx
 
 import gluon_params_kit  # noqa: F401  (numpy aliases first: plugins load before conftest.py)
+
+# isort: split
+from mxnet import npx
 
 
 @pytest.fixture(autouse=True)
