@@ -78,6 +78,9 @@ class Header(Report):
     ``'params'``, ``'safetensors'``, ``'npz'``. ``.metadata`` is the safetensors
     ``__metadata__`` (empty for the other formats) and ``.aliases`` maps the other paths
     of a tied Parameter, which the kit's safetensors files store once, to the stored name.
+    ``.ordered`` says whether the file order is the writer's order (``.params``, ``.npz``,
+    the kit's ``.safetensors``), evidence when keys must be paired; a ``.safetensors``
+    file the library sorted by name carries none.
 
     >>> h = Header('w.params', 100, [ArrayInfo('0.weight', (2, 3), 'float32', 'default', 'cpu(0)',
     ...                                        16, 24, 2)], True)
@@ -95,8 +98,11 @@ class Header(Report):
 
     def __init__(self, path: str, file_size: int, arrays: List[ArrayInfo], named: bool, *,
                  format: str = "params", metadata: Optional[Dict[str, str]] = None,
-                 aliases: Optional[Dict[str, str]] = None, np_shape: Optional[bool] = None):
+                 aliases: Optional[Dict[str, str]] = None, np_shape: Optional[bool] = None,
+                 ordered: bool = True):
         self.path = path
+        #: True when the file order is the writer's order (not sorted by a library).
+        self.ordered = ordered
         self.file_size = file_size
         self.arrays = tuple(arrays)
         #: True for a dict file (``{name: array}``), False for a plain list.

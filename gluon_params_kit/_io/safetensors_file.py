@@ -118,6 +118,9 @@ def read_header(path: Any) -> Header:
         raise _fail(path, f"its tensors end at byte {8 + n + start} but the file has {size} "
                           f"bytes (truncated, or bytes after the data)")
     order = _stored_order(metadata, names)
+    # the library sorts tensors by dtype, then name: such an order says nothing of the
+    # writer's; only the kit's recorded order (or an unsorted file) is evidence
+    ordered = order is not None or not _library_sorted(arrays)
     if order is not None:
         by_name = {a.name: a for a in arrays}
         arrays = [by_name[k] for k in order]
@@ -125,7 +128,12 @@ def read_header(path: Any) -> Header:
     aliases = _aliases(metadata, {a.name for a in arrays})
     np_shape = metadata.get(MODE) == "np" or any(a.size == 0 or a.shape == () for a in arrays)
     return Header(path, size, arrays, True, format="safetensors", metadata=metadata,
-                  aliases=aliases, np_shape=np_shape)
+                  aliases=aliases, np_shape=np_shape, ordered=ordered)
+
+
+def _library_sorted(arrays: List[ArrayInfo]) -> bool:
+    """True when the names are sorted within each run of one dtype (the library's order)."""
+    return all((a.name or "") <= (b.name or "") for a, b in zip(arrays, arrays[1:]) if a.dtype == b.dtype)
 
 
 def _no_repeats(pairs):

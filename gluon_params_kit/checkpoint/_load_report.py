@@ -5,6 +5,7 @@ Private: :mod:`gluon_params_kit.checkpoint` re-exports :class:`LoadReport`.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter, OrderedDict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -18,6 +19,7 @@ from .._core.types import Block
 from .._io.header import Header, file_keys_of, numpy_dtype
 from ..errors import CheckpointError, PathError, listing
 from ..tree import named_parameters
+from ._pairing import crosses_roles, pair_by_roles
 from ._remap import Remap, collapse_keys
 
 __all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
@@ -44,6 +46,8 @@ class LoadReport(Report):
         renamed: ``file key -> new key`` for keys the remap changed; ``dropped``: removed.
         suggestion: A :class:`Remap` that would match more keys, or ``None``.
         paired: ``unexpected file key -> missing path`` where they pair one to one.
+        ambiguous: File keys that fit more than one missing layer equally (same roles,
+            shapes and dtypes, and no name or file order decides): no pair is guessed.
         not_loaded_values: How many values :attr:`not_loaded` keep (``None``: unknown).
         applied: Whether values were written into the block.
     """
@@ -54,7 +58,7 @@ class LoadReport(Report):
     FIELDS: Tuple[str, ...] = (
         "loaded", "missing", "unexpected", "shape_mismatches", "dtype_mismatches", "cast",
         "tied_conflicts", "renamed", "dropped", "suggestion", "suggestion_matches", "paired",
-        "not_loaded_values", "applied")
+        "ambiguous", "not_loaded_values", "applied")
 
     def __init__(self, path: str, block_name: str, *, loaded: Sequence[str] = (),
                  missing: Sequence[str] = (), unexpected: Sequence[str] = (),
@@ -64,7 +68,7 @@ class LoadReport(Report):
                  tied_conflicts: Optional[Mapping[str, List[str]]] = None,
                  renamed: Optional[Mapping[str, str]] = None, dropped: Sequence[str] = (),
                  suggestion: Optional[Remap] = None, suggestion_matches: int = 0,
-                 paired: Optional[Mapping[str, str]] = None,
+                 paired: Optional[Mapping[str, str]] = None, ambiguous: Sequence[str] = (),
                  not_loaded_values: Optional[int] = 0, applied: bool = False):
         self.path, self.block_name = path, block_name
         self.loaded: List[str] = list(loaded)
@@ -79,6 +83,7 @@ class LoadReport(Report):
         self.suggestion = suggestion
         self.suggestion_matches = suggestion_matches
         self.paired: Dict[str, str] = OrderedDict(paired or {})
+        self.ambiguous: List[str] = list(ambiguous)
         self.not_loaded_values = not_loaded_values
         self.applied = applied
         state = "loaded" if applied else "not applied"
@@ -135,7 +140,7 @@ class LoadReport(Report):
                             ("with a different dtype", list(self.dtype_mismatches)),
                             ("shared but different in the file", list(self.tied_conflicts))):
             if keys:
-                out.append(f"{len(keys)} {label} ({listing(collapse_keys(keys), 6)})")
+                out.append(f"{len(keys)} {label} ({short_listing(keys)})")
         return out
 
     @property
@@ -184,8 +189,10 @@ class LoadReport(Report):
             lines.append(paired_line(self.paired))
         if self.applied and self.not_loaded:
             lines.append(unloaded_line(self))
+        if self.ambiguous:
+            lines.append(ambiguous_line(self.ambiguous))
         if self.suggestion is not None:
-            lines.append(f"suggested: remap={self.suggestion!r} "
+            lines.append(f"suggested: remap={brief_repr(self.suggestion)} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
         return lines
 
@@ -208,8 +215,10 @@ def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, para
 
     Candidates: auto names -> paths, attribute paths -> Gluon keys (a recurrent layer's
     ``l0_i2h_weight``, a cell's own scheme), a common prefix added or stripped (also
-    combined with the attribute rule), and, when the missing and unexpected keys still
-    pair one to one by shape and dtype in order, that pairing as ``Remap.keys``.
+    combined with the attribute rule), and the pairing of the remaining keys by layer and
+    role (:func:`~gluon_params_kit.checkpoint._pairing.pair_by_roles`) as ``Remap.keys``.
+    A candidate that would put a file value in another role (gamma -> beta) is never
+    kept; keys that fit more than one layer equally are reported as ``ambiguous``.
     """
     file_keys = file_keys_of(header)
     index = key_index(block)
@@ -232,50 +241,39 @@ def suggest(report: LoadReport, block: Block, header: Header, remap: Remap, para
     for (kind, p), _ in prefixes.most_common(4):
         rule = Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p)
         candidates += [rule, rule + Remap.to_gluon_keys()]
-    pairs = pair_by_shape(report, header, params)
-    if pairs:
-        candidates.append(Remap.keys(pairs))
+    before = remap(file_keys, block)
+    header_key = {new: old for old, new in before.items() if new is not None}
+    unknown = -1 if mx.util.is_np_shape() else 0
+    pairing = pair_by_roles(report.unexpected, report.missing, header, header_key, params,
+                            lambda param, info: shape_fits(param.shape, info.shape, unknown) and (
+                                param.dtype is None or info.dtype is None
+                                or onp.dtype(param.dtype) == numpy_dtype(info.dtype)))
+    if pairing.pairs:
+        candidates.append(Remap.keys(pairing.pairs))
+    ambiguous = pairing.ambiguous
     total = len(named_parameters(block))
+    unexpected, missing = set(report.unexpected), set(report.missing)
     best, best_score, best_map = None, total - len(report.missing), None
     for cand in candidates:
         try:
             mapping = (remap + cand)(file_keys, block)
         except (CheckpointError, PathError):
             continue
+        if any(crosses_roles(old, new) for k, new in mapping.items()
+               for old in (before[k],) if old is not None and new is not None
+               and old in unexpected and new in missing):
+            continue  # a value in the wrong role is never suggested
         new_keys = {k for k in mapping.values() if k is not None}
         score = len({id(param) for path, param in params.items() if path in new_keys})
         if score > best_score:
             best, best_score, best_map = cand, score, mapping
     if best is None or best_map is None:
-        return report
-    before = remap(file_keys, block)
-    missing = set(report.missing)
+        return report.replace(ambiguous=ambiguous) if ambiguous else report
     paired = OrderedDict((before[k], new) for k, new in best_map.items()
-                         if before[k] in report.unexpected and new in missing)
-    return report.replace(suggestion=best, suggestion_matches=best_score, paired=paired)
-
-
-def pair_by_shape(report: LoadReport, header: Header, params) -> Dict[str, str]:
-    """Unexpected file key -> missing path, when the two lists pair one to one, in order,
-    by shape and dtype; empty when they do not."""
-    if not report.missing or len(report.missing) != len(report.unexpected):
-        return {}
-    unknown = -1 if mx.util.is_np_shape() else 0
-    left = list(report.missing)
-    pairs: "OrderedDict[str, str]" = OrderedDict()
-    for key in report.unexpected:
-        info = header[key]
-        for path in left:
-            param = params[path]
-            if shape_fits(param.shape, info.shape, unknown) and (
-                    param.dtype is None or info.dtype is None
-                    or onp.dtype(param.dtype) == numpy_dtype(info.dtype)):
-                pairs[key] = path
-                left.remove(path)
-                break
-        else:
-            return {}
-    return pairs
+                         if before[k] in unexpected and new in missing)
+    ambiguous = [k for k in ambiguous if k not in paired]
+    return report.replace(suggestion=best, suggestion_matches=best_score, paired=paired,
+                          ambiguous=ambiguous)
 
 
 def paired_line(paired: Mapping[str, str]) -> str:
@@ -283,6 +281,35 @@ def paired_line(paired: Mapping[str, str]) -> str:
     more = f" (+{len(paired) - 3} more)" if len(paired) > 3 else ""
     return (f"paired: {len(paired)} unexpected key(s) pair one to one with missing "
             f"parameters: {shown}{more}")
+
+
+def ambiguous_line(keys: Sequence[str]) -> str:
+    return (f"ambiguous: {len(keys)} file key(s) fit more than one layer equally and are "
+            f"left unpaired ({short_listing(keys, 4)})")
+
+
+def short_listing(keys: Sequence[str], limit: int = 6, width: int = 200) -> str:
+    """Keys collapsed (``0.{0..3}.weight``), long index sets cut (``{0,3,...,78}``) and as
+    many shown as fit in about ``width`` characters."""
+    shown = [re.sub(r"\{([^{}]*)\}", _cut_set, k) for k in collapse_keys(keys)]
+    while limit > 1 and len(listing(shown, limit)) > width:
+        limit -= 1
+    return listing(shown, limit)
+
+
+def _cut_set(match: "re.Match[str]") -> str:
+    items = match.group(1).split(",")
+    if len(items) <= 5:
+        return match.group(0)
+    return "{" + ",".join(items[:3]) + ",...," + items[-1] + "}"
+
+
+def brief_repr(remap: Remap, limit: int = 160) -> str:
+    """The remap's repr, cut to ``limit`` characters (a long ``Remap.keys`` table)."""
+    text = repr(remap)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(", ", 1)[0] + ", ...}) (cut; the whole remap is report.suggestion)"
 
 
 def unloaded_line(report: LoadReport) -> str:
@@ -294,16 +321,31 @@ def unloaded_line(report: LoadReport) -> str:
 
 
 def refusal(report: LoadReport, header: Header, block: Block) -> str:
-    msg = (f"cannot load {header.path!r} into {type(block).__name__}: "
-           + "; ".join(report.problems()) + ". Nothing was changed.")
+    """The refusal message: one sentence per line once it grows long (no line of
+    thousands of characters, whatever the number of keys)."""
+    head = f"cannot load {header.path!r} into {type(block).__name__}: "
+    problems = report.problems()
+    parts = ["; ".join(problems) + ". Nothing was changed."]
     if not header.named:
-        msg += " The file holds an unnamed list of arrays, not a name -> array dict."
+        parts.append("The file holds an unnamed list of arrays, not a name -> array dict.")
     if report.dtype_mismatches:
-        msg += (" Use dtype='cast' to cast the file's values to the block's dtypes (or "
-                "dtype='saved' to give the parameters the file's dtypes).")
+        parts.append("Use dtype='cast' to cast the file's values to the block's dtypes (or "
+                     "dtype='saved' to give the parameters the file's dtypes).")
+    if report.ambiguous:
+        parts.append(f"No pair is guessed for {ambiguous_line(report.ambiguous)[len('ambiguous: '):]}.")
     if report.suggestion is not None:
-        msg += (f" Try remap={report.suggestion!r}: it matches {report.suggestion_matches} "
-                f"of {len(named_parameters(block))} parameters.")
-    elif len(report.problems()) > bool(report.dtype_mismatches):
-        msg += " Use strict=False to load what matches."
-    return msg
+        parts.append(f"Try remap={brief_repr(report.suggestion)}: it matches "
+                     f"{report.suggestion_matches} of {len(named_parameters(block))} parameters.")
+    elif len(problems) > bool(report.dtype_mismatches):
+        parts.append("Use strict=False to load what matches.")
+    msg = head + " ".join(parts)
+    if len(msg) <= LINE:
+        return msg
+    if len(head + parts[0]) > LINE:
+        parts[0:1] = [p + ";" for p in problems[:-1]] + [problems[-1] + ". Nothing was changed."]
+        return head.rstrip() + "\n" + "\n".join("  " + p for p in parts)
+    return head + "\n".join(parts)
+
+
+#: Past this many characters, a refusal puts each sentence on its own line.
+LINE = 240
