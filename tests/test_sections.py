@@ -46,7 +46,7 @@ def test_section_replays_verified_and_identical_to_the_books_code(results, name)
     assert r.ok and r.identical, (r.failures, r.differing, r.book_error)
     assert list(r.outputs) == [str(i) for i in range(1, COUNTS[name] + 1)]
     assert all(r.checks[k] >= 1 for k in r.outputs)
-    assert r.closing_line().endswith(f", {COUNTS[name]}/{COUNTS[name]} cells identical to the book's code")
+    assert r.closing_line().endswith(claim(COUNTS[name]))
 
 
 def test_deferred_init_shapes_and_init_lines_in_the_books_order(results):

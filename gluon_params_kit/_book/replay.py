@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-__all__ = ["ATOL", "Cell", "Facts", "RTOL", "ReplayResult", "Section", "book_dir", "book_fences", "compare_printed",
+__all__ = ["ATOL", "Cell", "Facts", "NO_BOOK_NOTE", "RTOL", "ReplayResult", "Section", "book_dir", "book_fences", "compare_printed",
            "fresh_process_outputs", "machine_note", "replay", "rule", "run_cell"]
 
+#: What a closing line adds when the book's files were not at hand to compare the sources with.
+NO_BOOK_NOTE = (" as the kit copied it (the book's files are not at hand, so the cells' sources were not "
+                "compared with them)")
 #: Every rule of a transcript has this many characters.
 RULE_WIDTH = 72
 #: The child's program: this file's source, run as ``__main__`` (not as a file: the
@@ -255,8 +258,7 @@ class ReplayResult:
         elif self.book is not None:
             line += f", {n - len(self.differing)}/{n} cells identical to the book's code"
             if self.book_files is None:
-                line += (" as the kit copied it (the book's files are not at hand, so the cells' "
-                         "sources were not compared with them)")
+                line += NO_BOOK_NOTE
             if self.differing:
                 line += " (different: " + ", ".join(self.differing) + ")"
         return line
