@@ -97,3 +97,20 @@ def array_in_current_mode(shape):
 def initialized_in_current_mode(net, x_shape=(2, 5), ctx=None, hybridize=False):
     """``initialized(...)`` with inputs in the mode that is on now."""
     return initialized(net, x_shape, ctx=ctx, mode=current_mode(), hybridize=hybridize)
+
+
+def change_section_cell(monkeypatch, name, key, old, new):
+    """Make section ``name``'s cell ``key`` run ``old`` replaced by ``new`` (the checks stay),
+    for this test only; ``old`` must be in the cell."""
+    import dataclasses
+
+    from gluon_params_kit._book import section_cells
+
+    section = section_cells.SECTIONS[name]
+    cells = []
+    for cell in section.cells:
+        if cell.key == key:
+            assert old in cell.source, (name, key, old)
+            cell = dataclasses.replace(cell, source=cell.source.replace(old, new))
+        cells.append(cell)
+    monkeypatch.setitem(section_cells.SECTIONS, name, dataclasses.replace(section, cells=cells))

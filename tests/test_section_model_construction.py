@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as onp
 import pytest
+from fixtures import change_section_cell
 from test_book import book_cells
 from transcripts import claim, notebook_text
 
 from gluon_params_kit import chapter
 from gluon_params_kit._book import section_cells as sc
 from gluon_params_kit._book.model_construction import SECTION, _shown
-from gluon_params_kit._book.replay import Cell, compare_printed, run_cell
+from gluon_params_kit._book.replay import compare_printed, run_cell
 from gluon_params_kit.tree import fresh_names, named_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,18 +142,6 @@ def test_chimera_keys_and_count(spaces):
     assert abs(float(spaces["8"]["_"])) <= 1
 
 
-def _changed(monkeypatch, key, old, new):
-    section = sc.SECTIONS[NAME]
-    cells = []
-    for c in section.cells:
-        if c.key == key:
-            assert old in c.source
-            c = Cell(c.key, c.title, c.source.replace(old, new), c.check, c.before)
-        cells.append(c)
-    monkeypatch.setitem(sc.SECTIONS, NAME, sc.Section(
-        section.key, section.title, section.title_vi, section.book_file, cells, section.files))
-
-
 @pytest.mark.parametrize("key, old, new, failing, message", [
     ("1", "nn.Dense(256, activation='relu')", "nn.Dense(128, activation='relu')", ["1"],
      "structural paths and shapes"),
@@ -168,7 +157,7 @@ def _changed(monkeypatch, key, old, new):
     ("8", "nn.Dense(32, activation='relu'))", "nn.Dense(32))", ["8"], "chimera(x), recomputed"),
 ])
 def test_a_changed_cell_fails_its_check(monkeypatch, key, old, new, failing, message):
-    _changed(monkeypatch, key, old, new)
+    change_section_cell(monkeypatch, NAME, key, old, new)
     r = chapter.run_section(NAME, quiet=True)
     assert list(r.failures) == failing and message in r.failures[failing[0]], r.failures
 

@@ -12,12 +12,12 @@ import stat
 import mxnet as mx
 import numpy as onp
 import pytest
+from fixtures import change_section_cell
 from test_book import book_cells
 from transcripts import claim
 
 from gluon_params_kit import chapter
 from gluon_params_kit._book import use_gpu as use_gpu
-from gluon_params_kit._book.replay import Cell
 
 GPUS = mx.context.num_gpus()
 NOT_FOUND = "nvidia-smi: not found on this machine, so this shell line shows nothing else\n"
@@ -119,20 +119,6 @@ def test_a_program_that_is_not_nvidia_smi_fails_cell_1(tmp_path, monkeypatch):
     assert list(r.failures) == ["1"] and "NVIDIA-SMI" in r.failures["1"]
 
 
-def _with_cell(monkeypatch, key, old, new):
-    from gluon_params_kit._book import section_cells as sc
-
-    section = sc.SECTIONS["use-gpu"]
-    cells = []
-    for c in section.cells:
-        if c.key == key:
-            assert old in c.source
-            c = Cell(c.key, c.title, c.source.replace(old, new), c.check, c.before)
-        cells.append(c)
-    monkeypatch.setitem(sc.SECTIONS, "use-gpu", sc.Section(
-        section.key, section.title, section.title_vi, section.book_file, cells, section.files))
-
-
 @pytest.mark.parametrize("key, old, new, message", [
     ("10", "x.as_in_ctx(", "x.copyto(", "as_in_ctx returns x itself exactly when"),
     ("12", "y.copyto(", "y.as_in_ctx(", "y.copyto(y's own context) is a new array"),
@@ -140,7 +126,7 @@ def _with_cell(monkeypatch, key, old, new):
     ("6", "np.ones((2, 3)", "np.zeros((2, 3)", "x = ones((2, 3))"),
 ])
 def test_a_changed_cell_fails_its_check(monkeypatch, key, old, new, message):
-    _with_cell(monkeypatch, key, old, new)
+    change_section_cell(monkeypatch, "use-gpu", key, old, new)
     r = chapter.run_section("use-gpu", quiet=True)
     assert key in r.failures and message in r.failures[key], r.failures
 

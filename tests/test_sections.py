@@ -10,11 +10,11 @@ import os
 
 import mxnet as mx
 import pytest
+from fixtures import change_section_cell
 from test_book import book_cells
 from transcripts import check_against_stored, claim, run_cli
 
 from gluon_params_kit import chapter, cli
-from gluon_params_kit._book.replay import Cell
 from gluon_params_kit._book.section_cells import SECTIONS
 from gluon_params_kit.errors import ParamsKitError
 
@@ -77,13 +77,7 @@ def test_read_write_files_stay_in_their_own_folder(results, tmp_path, monkeypatc
 
 
 def test_a_changed_cell_fails_its_check(monkeypatch):
-    from gluon_params_kit._book import section_cells as sc
-
-    section = sc.SECTIONS["deferred-init"]
-    cells = [Cell(c.key, c.title, c.source.replace("in_units=20", "in_units=21"), c.check, c.before)
-             if c.key == "9" else c for c in section.cells]
-    monkeypatch.setitem(sc.SECTIONS, "deferred-init", sc.Section(
-        section.key, section.title, section.title_vi, section.book_file, cells, section.files))
+    change_section_cell(monkeypatch, "deferred-init", "9", "in_units=20", "in_units=21")
     r = chapter.run_section("deferred-init", quiet=True)
     assert list(r.failures) == ["9"] and "Init lines at initialize()" in r.failures["9"]
 

@@ -368,8 +368,14 @@ def compare_printed(stored: str, fresh: str, *, rtol: float = RTOL, atol: float 
 def _padless(parts: List[str]) -> List[str]:
     """The text between numbers without the spaces that touch a number (numpy's column padding)."""
     last = len(parts) - 1
-    return [(p.lstrip(" ") if i else p) if i == last else (p.lstrip(" ") if i else p).rstrip(" ")
-            for i, p in enumerate(parts)]
+    out = []
+    for i, part in enumerate(parts):
+        if i > 0:  # a number before it
+            part = part.lstrip(" ")
+        if i < last:  # a number after it
+            part = part.rstrip(" ")
+        out.append(part)
+    return out
 
 
 def machine_note() -> str:
