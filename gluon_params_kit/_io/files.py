@@ -30,8 +30,9 @@ from typing import Any, Callable, Iterable, Optional, Union
 from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
 
 __all__ = [
-    "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write", "check_source", "check_target",
-    "file_path", "free_bytes", "open_source", "remove_stale_temps", "start_writeback", "write_behind",
+    "COPY_BUFFER", "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write",
+    "check_source", "check_target", "copy_range", "file_path", "free_bytes", "open_source", "remove_stale_temps",
+    "start_writeback", "write_behind",
 ]
 
 fcntl: Optional[ModuleType]
@@ -134,11 +135,71 @@ def check_source(path: Any, what: str = "checkpoint") -> str:
     return text
 
 
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+        return f"{pwd.getpwuid(uid).pw_name!r} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _check_links(text: str) -> None:
+    """Refuse a symlink on the way to ``text`` that another user planted in a shared folder.
+
+    Walks the path as the kernel does, link by link; a link in a sticky, world-writable
+    folder (``/tmp``) is followed only when the caller (euid) or the folder's owner owns
+    it, as Linux's ``fs.protected_symlinks`` allows: otherwise whoever planted it would
+    choose which file this write replaces.
+    """
+    if not hasattr(os, "geteuid"):  # pragma: no cover  (no owners to compare)
+        return
+    euid = os.geteuid()
+    pending = os.path.abspath(text).split(os.sep)
+    resolved, hops = os.sep, 0
+    while pending:
+        name = pending.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, name)
+        try:
+            st = os.lstat(candidate)
+        except OSError:  # the rest does not exist (yet): no link left to follow
+            return
+        if not stat.S_ISLNK(st.st_mode):
+            resolved = candidate
+            continue
+        hops += 1
+        if hops > 40:  # a loop: realpath and stat report it
+            return
+        try:
+            folder = os.stat(resolved)
+            target = os.readlink(candidate)
+        except OSError:
+            return
+        shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+        if shared and st.st_uid not in (euid, folder.st_uid):
+            raise CheckpointWriteError(
+                f"cannot write {text!r}: {candidate!r} is a symbolic link owned by "
+                f"{_owner(st.st_uid)} in the shared folder {resolved!r} (sticky and "
+                f"world-writable, owned by {_owner(folder.st_uid)}); whoever planted it "
+                f"chooses which file a write through it replaces, so it is not followed "
+                f"(as the kernel's protected_symlinks does). Nothing was written; write to "
+                f"the real path instead (the link points at {target!r})", errno.EACCES)
+        if os.path.isabs(target):
+            resolved = os.sep
+        pending = target.split(os.sep) + pending
+
+
 def check_target(path: Any) -> str:
     """The file a write to ``path`` replaces: ``path`` itself, or what its symlinks point at.
 
     Refuses (nothing opened, nothing written) a target that exists and is not a regular
-    file, and a folder that does not exist.
+    file, a folder that does not exist, and a symlink on the way that another user
+    planted in a sticky world-writable folder such as ``/tmp`` (one the caller or the
+    folder's owner owns is followed, as the kernel's ``protected_symlinks`` rule allows).
 
     >>> check_target('/dev/null')
     Traceback (most recent call last):
@@ -146,6 +207,7 @@ def check_target(path: Any) -> str:
     gluon_params_kit.errors.CheckpointError: cannot write '/dev/null': it is a character device, not a regular file; nothing was written
     """
     text = file_path(path)
+    _check_links(text)
     real = os.path.realpath(text)  # follows every link; a dangling one gives its target
     try:
         st = os.stat(real)
@@ -185,7 +247,26 @@ def _is_no_space(exc: BaseException) -> bool:
     return "no space left" in str(exc).lower()
 
 
+def _temp_base(base: str) -> str:
+    """``base`` as it appears in its temp files' names: a name that is not valid UTF-8
+    (bytes decoded with surrogate escapes) spelled with backslash escapes, so a temp
+    path can be handed to writers that encode paths as UTF-8 (MXNet's ``nd.save``)."""
+    return base.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _utf8_path(path: str, fd: int) -> str:
+    """``path``, or where it is not UTF-8 (a folder whose name is not), the same open file
+    as ``/proc/self/fd/N`` (Linux), which any writer can open."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        proc = f"/proc/self/fd/{fd}"
+        return proc if os.path.exists(proc) else path
+
+
 def _temp_pattern(base: str) -> "re.Pattern[str]":
+    base = _temp_base(base)
     return re.compile(r"\." + re.escape(base) + r"\.(\d+)\.[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
 
 
@@ -274,7 +355,7 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
     if size_hint is not None and free is not None and size_hint > free:
         raise _no_space(shown, folder, f" (about {size_hint} bytes needed, {free} free)")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}.{os.getpid()}.",
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{_temp_base(base)}.{os.getpid()}.",
                                    suffix=TEMP_SUFFIX)
     except OSError as exc:
         if _is_no_space(exc):
@@ -285,9 +366,9 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
         if fcntl is not None:  # held until the rename: tells cleaners this writer is alive
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            write(tmp)
+            write(_utf8_path(tmp, fd))
             if verify is not None:
-                verify(tmp)
+                verify(_utf8_path(tmp, fd))
             if fsync:
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
@@ -303,7 +384,7 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
                 raise CheckpointWriteError(f"MXNet could not write {shown!r}: {last}; the "
                                            f"previous file is untouched") from exc
             raise
-        os.chmod(tmp, _file_mode(real))
+        _copy_mode(tmp, real, shown)
         try:
             os.replace(tmp, real)
         except OSError as exc:
@@ -392,6 +473,64 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
     return pos
 
 
+#: Bytes :func:`copy_range` reads and writes at a time where the kernel cannot copy.
+COPY_BUFFER = 1 << 20
+#: ``copy_file_range`` errors that mean "not between these two files" (another file
+#: system, a kernel or file system without it, a file it cannot take), not a failed write.
+_NO_KERNEL_COPY = frozenset(getattr(errno, name) for name in (
+    "EXDEV", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "EINVAL", "EBADF", "EPERM", "ETXTBSY",
+    "EOVERFLOW") if hasattr(errno, name))
+
+
+def copy_range(src_fd: int, dst_fd: int, src_offset: int, dst_offset: int, nbytes: int) -> int:
+    """Copy ``nbytes`` of ``src_fd`` from ``src_offset`` to ``dst_fd`` at ``dst_offset``.
+
+    Inside the kernel (``copy_file_range``, as ``cp`` does) where it can; where it cannot
+    (another file system: "Invalid cross-device link", a kernel or file system without
+    it), with ``pread``/``pwrite`` through a :data:`COPY_BUFFER`-byte buffer. Neither
+    file's offset moves. Each piece written is handed to the disk at once
+    (:func:`start_writeback`). Returns ``nbytes``; a source shorter than that is an
+    ``OSError`` (``EIO``), a failed write the writer's own ``OSError`` (``ENOSPC``...).
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); a, b = os.path.join(d, 'a'), os.path.join(d, 'b')
+    >>> _ = open(a, 'wb').write(b'0123456789')
+    >>> src, dst = os.open(a, os.O_RDONLY), os.open(b, os.O_RDWR | os.O_CREAT)
+    >>> copy_range(src, dst, 2, 0, 5), os.pread(dst, 10, 0)
+    (5, b'23456')
+    >>> os.close(src); os.close(dst)
+    """
+    left, src_pos, dst_pos = nbytes, src_offset, dst_offset
+    kernel = getattr(os, "copy_file_range", None)
+    while left and kernel is not None:
+        try:
+            n = kernel(src_fd, dst_fd, min(left, WRITE_BEHIND_CHUNK), src_pos, dst_pos)
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_KERNEL_COPY:
+                raise
+            kernel = None  # copy the rest by hand, from where the kernel stopped
+            break
+        if n <= 0:  # some file systems copy nothing rather than refuse: check by hand
+            kernel = None
+            break
+        start_writeback(dst_fd, dst_pos, n)  # the disk writes while the next piece copies
+        left, src_pos, dst_pos = left - n, src_pos + n, dst_pos + n
+    while left:
+        piece = os.pread(src_fd, min(left, COPY_BUFFER), src_pos)
+        if not piece:
+            raise OSError(errno.EIO, f"the source ended {left} bytes before the {nbytes} "
+                                     f"bytes to copy")
+        view = memoryview(piece)
+        while view.nbytes:
+            n = os.pwrite(dst_fd, view, dst_pos)
+            view, dst_pos = view[n:], dst_pos + n
+        start_writeback(dst_fd, dst_pos - len(piece), len(piece))
+        left, src_pos = left - len(piece), src_pos + len(piece)
+    return nbytes
+
+
 def _fsync_folder(folder: str) -> None:
     try:  # make the rename itself durable; not possible on every platform
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -401,6 +540,28 @@ def _fsync_folder(folder: str) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+#: ``chmod`` failures that mean "this file system does not keep modes" (vfat, some
+#: network mounts): the new file keeps its temp file's mode (0600, never wider).
+_MODE_NOT_KEPT = (errno.EPERM, errno.EACCES, errno.ENOSYS, errno.EROFS,
+                  getattr(errno, "ENOTSUP", errno.EPERM), getattr(errno, "EOPNOTSUPP", errno.EPERM))
+
+
+def _copy_mode(tmp: str, real: str, shown: str) -> None:
+    """Give the new file the old one's permissions (or the umask's).
+
+    Where the file system refuses modes, the new file keeps 0600; any other failure is a
+    :class:`CheckpointWriteError` (the caller removes the temp file, the old one stays).
+    """
+    try:
+        os.chmod(tmp, _file_mode(real))
+    except OSError as exc:
+        if exc.errno in _MODE_NOT_KEPT:
+            return
+        raise CheckpointWriteError(f"cannot write {shown!r}: cannot set the new file's "
+                                   f"permissions ({exc.strerror or exc}); the previous file is "
+                                   f"untouched", exc.errno) from exc
 
 
 def _file_mode(path: str) -> int:

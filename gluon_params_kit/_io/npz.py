@@ -24,7 +24,7 @@ import numpy as onp
 from numpy.lib import format as npy
 
 from ..errors import CheckpointError
-from .files import WRITE_BEHIND_CHUNK, open_source, start_writeback
+from .files import copy_range, open_source
 from .header import BFLOAT16, ArrayInfo, Header
 
 __all__ = ["MAX_KEY_BYTES", "read_header", "read_arrays", "iter_member", "write"]
@@ -183,7 +183,7 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
     with zipfile.ZipFile(path, "w", compression=mode, allowZip64=True) as zf:
         for key, value in arrays.items():
             if isinstance(value, tuple) and value[3] is not None and not compressed \
-                    and hasattr(os, "copy_file_range"):
+                    and hasattr(os, "pread"):
                 _copy_member(zf, key + ".npy", *value)
                 continue
             with zf.open(key + ".npy", "w", force_zip64=True) as fh:
@@ -249,15 +249,8 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
     worker.start()
     out_fd, pos = fp.fileno(), fp.tell()
     try:
-        with open(src_path, "rb") as src:
-            left, src_pos = nbytes, offset
-            while left:
-                n = os.copy_file_range(src.fileno(), out_fd, min(left, WRITE_BEHIND_CHUNK),
-                                       src_pos, pos)
-                if n <= 0:
-                    raise OSError(f"copy_file_range copied nothing from {src_path!r}")
-                start_writeback(out_fd, pos, n)  # the disk writes while the next piece copies
-                left, src_pos, pos = left - n, src_pos + n, pos + n
+        with open(src_path, "rb") as src:  # in the kernel, or by hand across file systems
+            pos += copy_range(src.fileno(), out_fd, offset, pos, nbytes)
     finally:
         worker.join()
     if "error" in found:
