@@ -7,13 +7,59 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     "HTML_STYLE", "fit_rows", "format_bytes", "format_count", "format_float", "format_shape",
-    "html_table", "known_shape", "known_size", "plural", "progress", "shorten", "sparkline",
-    "text_table",
+    "html_table", "known_shape", "known_size", "plural", "printable", "printable_rows", "progress",
+    "shorten", "sparkline", "text_table",
 ]
+
+#: What a terminal may act on rather than show: C0 controls (ESC, BEL, even newline and
+#: tab), DEL, C1 controls (0x9b is a one-character CSI), the line and paragraph
+#: separators, bidirectional overrides and isolates (which reorder what is shown), and
+#: lone surrogates (a non-UTF-8 file name's bytes, which no UTF-8 output can encode).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: "re.Match[str]") -> str:
+    c = m.group()
+    code = ord(c)
+    return _SHORT.get(c) or (f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+
+
+def printable(text: object) -> str:
+    r"""``text`` safe to print on a terminal: every character it could act on is shown as
+    an escape (``\x1b``, ``\n``, ``\u009b``...), everything else as it is.
+
+    Names and values that come from a file go through it before the command line prints
+    them, so a file cannot move the cursor, retitle the window or hide text. Ordinary
+    Unicode (accents, CJK, emoji) is left intact; a backslash is not doubled, so the
+    escapes are for reading, not for parsing back.
+
+    >>> print(printable('\x1b[31mRED\x07 and\ttab'))
+    \x1b[31mRED\x07 and\ttab
+    >>> print(printable('lớp_0.trọng_số \x9b \udcff'))
+    lớp_0.trọng_số \u009b \udcff
+    """
+    text = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
+def printable_rows(rows: Sequence[Sequence[str]]) -> List[Sequence[str]]:
+    r"""``rows`` of table cells with :func:`printable` applied to every cell; one scan of
+    all the cells first, so a table with nothing to escape costs one regex search.
+
+    >>> printable_rows([['a\x1b', 'b'], ['c', 'd']])
+    [['a\\x1b', 'b'], ['c', 'd']]
+    """
+    if not _UNPRINTABLE.search("".join(itertools.chain.from_iterable(rows))):
+        return list(rows)
+    return [[printable(c) for c in r] for r in rows]
+
 
 #: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
@@ -244,9 +290,10 @@ def progress(total: int, label: str, *, stream=None):
         if not _hinted:
             _hinted = True
             import sys
-            print(f"reading {format_bytes(total)} from {label}; for a progress bar: "
+            print(f"reading {format_bytes(total)} from {printable(label)}; for a progress bar: "
                   f"pip install tqdm  (or the kit's extra: gluon_params_kit[progress])",
                   file=stream or sys.stderr)
         return None
     import os
-    return tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(label), leave=False)
+    return tqdm(total=total, unit="B", unit_scale=True, desc=printable(os.path.basename(label)),
+                leave=False)

@@ -68,7 +68,14 @@ def format_path(segments: Sequence[Union[str, int]]) -> str:
 
     >>> format_path(('0', 1, 'bias'))
     '0.1.bias'
+    >>> format_path(None)
+    Traceback (most recent call last):
+    ...
+    gluon_params_kit.errors.PathTypeError: format_path takes a sequence of path segments like ('0', 1, 'bias'), got NoneType: None
     """
+    if not isinstance(segments, (tuple, list)):
+        raise PathTypeError(f"format_path takes a sequence of path segments like ('0', 1, "
+                            f"'bias'), got {type(segments).__name__}: {segments!r}")
     return ".".join(str(s) for s in segments)
 
 

@@ -171,8 +171,10 @@ class Report(Mapping):
         check_number(width, "width", InspectionError, integer=True, minimum=self._min_width,
                      allow_none=True, unit="characters")
         headers, rows, right = self._table()
-        title = [self.title] if self.title else []
-        footer = self._footer()
+        # names may come from a file: control characters shown escaped, never sent to a terminal
+        rows = D.printable_rows(rows)
+        title = [D.printable(self.title)] if self.title else []
+        footer = [D.printable(line) for line in self._footer()]
         if width is not None:
             rows = D.fit_rows(headers, rows, width)
             title, footer = _wrapped(title, width), _wrapped(footer, width)

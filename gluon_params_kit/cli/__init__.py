@@ -7,6 +7,11 @@ with ``--json`` they are also printed on stdout as ``{"error": ..., "type": ...,
 Each command is a ``(name, add_arguments, run)`` entry in ``COMMANDS``; ``run(args)``
 returns the exit code.
 
+Names, metadata and paths that come from a file are printed through
+``_core.display.printable``: a control character in them (ESC, BEL, a C1 CSI, even a
+newline) is shown escaped (``\\x1b``), never sent to the terminal. ``--json`` output
+escapes them as JSON does.
+
 Imports are lazy: ``--help``, ``--version``, ``doctor``, ``inspect`` without ``--stats``
 and ``diff --names`` never import mxnet (they read file headers with numpy only), so they
 start fast and work where mxnet cannot be imported (``benchmarks/bench_cli.py``).
@@ -28,7 +33,7 @@ import stat
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from ..errors import ParamsKitError, SelectionError
+from ..errors import MXNetImportError, ParamsKitError, SelectionError
 
 __all__ = ["main"]
 
@@ -129,8 +134,7 @@ def _stats(header, info) -> dict:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    from .._core.display import format_bytes, format_count, format_float, format_shape, text_table
-    from .._core.display import progress as _progress
+    from .._core import display as D
     from .._io.formats import read_header
     _check_patterns(args)
     header = read_header(_input_file(args.file), args.format)
@@ -140,7 +144,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     records = [dict(name=n, shape=a.shape, dtype=a.dtype, stype=a.stype, context=a.context,
                     offset=a.offset, nbytes=a.nbytes) for n, a in entries]
     if args.stats:
-        bar = _progress(header.file_size, args.file)
+        bar = D.progress(header.file_size, args.file)
         for rec, (_, info) in zip(records, entries):
             rec["stats"] = _stats(header, info)
             if bar is not None:
@@ -159,20 +163,21 @@ def _run_inspect(args: argparse.Namespace) -> int:
                          nonfinite=nonfinite))
         return code
     cols = ["name", "shape", "dtype", "elements", "bytes", "offset"]
-    rows = [[r["name"], format_shape(r["shape"]), r["dtype"] or "-", format_count(a.size),
-             format_bytes(r["nbytes"]), str(r["offset"]) if r["offset"] >= 0 else "deflated"]
+    rows = [[r["name"], D.format_shape(r["shape"]), r["dtype"] or "-", D.format_count(a.size),
+             D.format_bytes(r["nbytes"]), str(r["offset"]) if r["offset"] >= 0 else "deflated"]
             for r, (_, a) in zip(records, entries)]
     if args.stats:
         cols += ["mean", "std", "min", "max", "nonfinite"]
         for row, r in zip(rows, records):
             st = r["stats"]
-            row += [format_float(st[k]) for k in ("mean", "std", "min", "max")] + [str(st["nonfinite"])]
+            row += [D.format_float(st[k]) for k in ("mean", "std", "min", "max")] + [str(st["nonfinite"])]
     kind = "" if header.format == "params" else f" ({header.format})"
     lines = [f"{header.path}{kind}: {'dict' if header.named else 'list'} of {len(header)} arrays"
              + (" (np shape semantics)" if header.np_shape and header.format == "params" else "")]
-    lines += text_table(cols, rows, [False, False, False, True, True, True] + [True] * (len(cols) - 6))
-    lines.append(f"total: {total['count']} arrays, {format_count(total['elements'])} elements, "
-                 f"{format_bytes(total['bytes'])} of data, file {format_bytes(header.file_size)}")
+    lines += D.text_table(cols, D.printable_rows(rows),
+                          [False, False, False, True, True, True] + [True] * (len(cols) - 6))
+    lines.append(f"total: {total['count']} arrays, {D.format_count(total['elements'])} elements, "
+                 f"{D.format_bytes(total['bytes'])} of data, file {D.format_bytes(header.file_size)}")
     if header.aliases:
         lines.append(f"tied: {len(header.aliases)} other path(s) stored once: "
                      + ", ".join(f"{a} -> {b}" for a, b in list(header.aliases.items())[:4]))
@@ -182,7 +187,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
                                               and k != "gluon_params_kit.aliases"))
     if nonfinite:
         lines.append(f"{len(nonfinite)} array(s) hold NaN or infinity: {', '.join(nonfinite)}")
-    print("\n".join(lines))
+    print("\n".join(map(D.printable, lines)))
     return code
 
 
@@ -266,17 +271,16 @@ def _run_diff_names(args: argparse.Namespace) -> int:
                  shape_a=r["a"] and r["a"][0], dtype_a=r["a"] and r["a"][1],
                  shape_b=r["b"] and r["b"][0], dtype_b=r["b"] and r["b"][1]) for r in rows]))
         return 0 if same else 1
-    from .._core.display import format_shape, text_table
+    from .._core.display import format_shape, printable, printable_rows, text_table
 
     def cell(v):
         return "-" if v is None else f"{format_shape(v[0])} {v[1]}"
     differ = [r for r in rows if r["status"] != "same"]
-    lines = [f"diff --names {args.a} vs {args.b}: {len(rows)} keys, {len(differ)} differ "
-             f"(headers only: values not compared)"]
+    lines = [printable(f"diff --names {args.a} vs {args.b}: {len(rows)} keys, {len(differ)} "
+                       f"differ (headers only: values not compared)")]
     if differ:
-        lines += text_table(["status", "key", "A", "B"],
-                            [[r["status"], r["key"], cell(r["a"]), cell(r["b"])] for r in differ],
-                            [False] * 4)
+        lines += text_table(["status", "key", "A", "B"], printable_rows(
+            [[r["status"], r["key"], cell(r["a"]), cell(r["b"])] for r in differ]), [False] * 4)
     print("\n".join(lines))
     return 0 if same else 1
 
@@ -295,7 +299,7 @@ def _run_diff(args: argparse.Namespace) -> int:
         _print_json(dict(same=report.same, changed=report.changed, only_a=report.only_a,
                          only_b=report.only_b, rows=report.to_records()))
     else:
-        print(report)
+        print(report)  # the report's text shows control characters escaped
     return 0 if report.same else 1
 
 
@@ -372,9 +376,10 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(dict(src=args.src, dst=args.dst, mapping=mapping, changed=len(changed)))
     else:
+        from .._core.display import printable
         for old, new in changed.items():
-            print(f"{old} -> {new if new is not None else '(dropped)'}")
-        print(f"wrote {args.dst}: {len(mapping)} keys, {len(changed)} changed")
+            print(printable(f"{old} -> {new if new is not None else '(dropped)'}"))
+        print(printable(f"wrote {args.dst}: {len(mapping)} keys, {len(changed)} changed"))
     return 0
 
 
@@ -392,7 +397,8 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(dict(src=args.file, out=args.out, keys=keys))
     else:
-        print(f"wrote {args.out}: {len(keys)} arrays")
+        from .._core.display import printable
+        print(printable(f"wrote {args.out}: {len(keys)} arrays"))
     return 0
 
 
@@ -468,7 +474,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = args._run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
-    except (UsageError, SelectionError) as exc:  # a pattern that selects nothing: misused
+    except (UsageError, SelectionError, MXNetImportError) as exc:  # misused, or mxnet missing
         return _fail(args, f"gluon-params {args.command}: error: {exc}", exc, 2)
     except ParamsKitError as exc:
         return _fail(args, f"gluon-params {args.command}: {exc}", exc, 1)
@@ -479,8 +485,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _fail(args: argparse.Namespace, line: str, exc: Exception, code: int) -> int:
-    try:
-        print(line, file=sys.stderr)
+    from .._core.display import printable
+    try:  # a message may quote a file's names: lines kept, control characters escaped
+        print("\n".join(map(printable, line.split("\n"))), file=sys.stderr)
         if getattr(args, "json", False):
             return _report_json(str(exc), type(exc).__name__, args.command, code)
     except BrokenPipeError:

@@ -36,7 +36,8 @@ def _mxnet_distributions() -> List[str]:
 def _import_mxnet() -> Tuple[Optional[ModuleType], Optional[str]]:
     """(the kit's mxnet, None), or (None, why it cannot be imported, with the fix)."""
     try:
-        from .._core.compat import mx
+        from .._core.compat import load_mxnet
+        mx = load_mxnet()
     except ImportError as exc:
         return None, str(exc)
     except Exception as exc:  # a broken build can fail in many ways: report, do not crash
@@ -140,5 +141,6 @@ def main(as_json: bool = False) -> int:
     else:
         lines.append(f"verdict  {len(report['problems'])} problem(s):")
         lines += [f"  - {p}" for p in report["problems"]]
-    print("\n".join(lines))
+    from .._core.display import printable  # a broken install's messages and names, shown safely
+    print("\n".join(map(printable, lines)))
     return 0 if report["ok"] else 1
