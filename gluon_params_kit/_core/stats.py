@@ -175,16 +175,71 @@ def chunk_stats(size: int, dtype, chunks: Callable[[int, int], Iterable[_onp.nda
     if acc.count == 0:
         return ParamStats(state="ok", size=size, zero_fraction=0.0, nan=acc.nan, inf=acc.inf,
                           hist=(0,) * bins)
-    counts, edges = _onp.histogram(sample, bins=bins, range=(acc.lo, acc.hi))
+    counts, edges = _histogram(sample, bins, acc.lo, acc.hi)
+    scale = acc.scale  # a float multiplication that overflows gives inf, never an exception
     return ParamStats(
-        state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / acc.count, 0.0)),
-        min=acc.lo, max=acc.hi, l2=math.sqrt(max(acc.l2sq, 0.0)),
+        state="ok", size=size, mean=acc.mean, std=scale * math.sqrt(max(acc.m2 / acc.count, 0.0)),
+        min=acc.lo, max=acc.hi, l2=scale * math.sqrt(max(acc.l2sq, 0.0)),
         zero_fraction=acc.zeros / size, nan=acc.nan, inf=acc.inf,
         hist=tuple(int(c) for c in counts), edges=tuple(float(e) for e in edges),
         hist_values=int(sample.size))
 
 
 _FAST = (_onp.dtype(_onp.float32), _onp.dtype(_onp.float64))  # measured in their own type
+#: Past this magnitude (float64 values only) or below its inverse, a chunk is measured
+#: scaled by a power of two near its largest |value|: 2**63 squares of 2**400 still sum to
+#: a finite float64, and squares of 2**-400 do not underflow.
+_BIG = 2.0 ** 400
+#: A float32 chunk whose largest |value| is below this (not 0) is measured in float64: its
+#: squares would lose bits to float32's underflow (denormals).
+_SMALL32 = 2.0 ** -20
+_FMAX = float(_onp.finfo(_onp.float64).max)
+
+
+def _scale_of(biggest: float) -> float:
+    """1.0 from ``1 / _BIG`` to :data:`_BIG` (and for 0), else a power of two within a
+    factor 2 of ``biggest``: dividing by it is exact, and the quotients' squares neither
+    overflow nor underflow."""
+    if biggest == 0.0 or 1.0 / _BIG <= biggest <= _BIG:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(biggest)[1] - 1)
+
+
+def _histogram(sample: _onp.ndarray, bins: int, lo: float, hi: float
+               ) -> Tuple[_onp.ndarray, _onp.ndarray]:
+    """``numpy.histogram(sample, bins, range=(lo, hi))`` where numpy can bin these values.
+
+    numpy bins ``(x - lo) * bins / (hi - lo)`` in the sample's type, which overflows when the
+    range does not fit it ([3e38, -3e38] in float32, [1e308, -1e308] in float64) or is
+    too narrow for ``bins / (hi - lo)`` (denormals), and finds no width when ``lo == hi``
+    is too large for its +-0.5 widening; those are binned in
+    float64 scaled by :func:`_scale_of` (equal values get a width relative to them), edges
+    scaled back and kept finite.
+
+    >>> import numpy as np
+    >>> x = np.array([3e38, -3e38, 1], np.float32)
+    >>> counts, edges = _histogram(x, 2, float(x.min()), float(x.max()))
+    >>> counts.tolist(), edges.tolist() == [float(x.min()), 0.0, float(x.max())]
+    ([1, 2], True)
+    """
+    t = sample.dtype.type
+    a, b = (lo, hi) if lo < hi else (lo - 0.5, hi + 0.5)
+    with _onp.errstate(over="ignore", invalid="ignore"):
+        width = float(t(b) - t(a))
+    if a < b and 2.0 ** -60 <= width < math.inf and b - a < math.inf:
+        return _onp.histogram(sample, bins=bins, range=(lo, hi))
+    scale = _scale_of(max(-lo, hi))
+    a, b = lo / scale, hi / scale
+    if a == b:
+        w = max(0.5, abs(a) * 2.0 ** -10)
+        a, b = a - w, b + w
+    counts, edges = _onp.histogram(sample.astype(_onp.float64) / scale, bins=bins, range=(a, b))
+    with _onp.errstate(over="ignore"):
+        edges = _onp.clip(edges * scale, -_FMAX, _FMAX)
+    if lo < hi:
+        edges[0], edges[-1] = lo, hi  # exact, though lo / scale may have underflowed
+    return counts, edges
+
 _Run = List[Tuple["_Part", Optional[_onp.ndarray]]]
 
 
@@ -250,7 +305,8 @@ def _measure_run(size: int, dtype: _onp.dtype, chunks, lo: int, hi: int, step: i
 class _Part(NamedTuple):
     """One chunk's share: count (``finite``, not ``count``: that is tuple's method), mean,
     squared deviations and squares of its finite values, their extremes, and its counts of
-    zeros, NaN and Inf."""
+    zeros, NaN and Inf. ``m2`` and ``l2sq`` are in units of ``scale ** 2`` (1.0 unless the
+    chunk holds float64 values past :data:`_BIG`, whose squares could overflow)."""
 
     finite: int
     mean: float
@@ -261,6 +317,7 @@ class _Part(NamedTuple):
     zeros: int
     nan: int = 0
     inf: int = 0
+    scale: float = 1.0
 
 
 class _Kernel:
@@ -278,6 +335,10 @@ class _Kernel:
         s = float(_onp.dot(c, self._ones[:k]))
         if not (math.isfinite(s) and math.isfinite(ss)):
             return _float64_part(c)
+        lo, hi = float(_onp.minimum.reduce(c)), float(_onp.maximum.reduce(c))
+        biggest = max(-lo, hi)
+        if biggest > _BIG or 0.0 < biggest < (_SMALL32 if c.dtype.itemsize == 4 else 1.0 / _BIG):
+            return _float64_part(c)  # squares that could overflow (summed) or underflow
         m = s / k
         if m * m <= 0.25 * (ss / k - m * m):  # around 0: the dot products keep the digits
             m2, l2sq = ss - s * s / k, ss
@@ -295,7 +356,6 @@ class _Kernel:
             shift = float(shift)
             m, m2 = shift + st / k, sst - st * st / k
             l2sq = sst + 2 * shift * st + k * shift * shift
-        lo, hi = float(_onp.minimum.reduce(c)), float(_onp.maximum.reduce(c))
         zeros = 0
         if lo <= 0.0 <= hi:  # else no value can be zero
             flags = self._flags[:k]
@@ -305,7 +365,8 @@ class _Kernel:
 
 
 def _float64_part(c: _onp.ndarray) -> _Part:
-    """A chunk with NaN or Inf, or too big for squares in its own type."""
+    """A chunk with NaN or Inf, or too big for squares in its own type: in float64, and
+    scaled (see :class:`_Part`) where even float64 squares or sums could overflow."""
     x = c.astype(_onp.float64)
     nan = int(_onp.count_nonzero(_onp.isnan(x)))
     inf = int(_onp.count_nonzero(_onp.isinf(x)))
@@ -313,29 +374,51 @@ def _float64_part(c: _onp.ndarray) -> _Part:
     x = x[_onp.isfinite(x)]
     if x.size == 0:
         return _Part(0, 0.0, 0.0, 0.0, math.inf, -math.inf, zeros, nan, inf)
-    m = float(_onp.add.reduce(x)) / x.size
+    lo, hi = float(_onp.minimum.reduce(x)), float(_onp.maximum.reduce(x))
+    scale = _scale_of(max(-lo, hi))
+    if scale != 1.0:
+        x = x / scale  # exact: a power of two (values far below it may lose their last bits)
+    k = x.size
+    m = float(_onp.add.reduce(x)) / k
     d = x - m
-    return _Part(x.size, m, float(_onp.dot(d, d)), float(_onp.dot(x, x)),
-                 float(_onp.minimum.reduce(x)), float(_onp.maximum.reduce(x)), zeros, nan, inf)
+    sd = float(_onp.add.reduce(d))  # the corrected two-pass m2: equal values give 0
+    m2 = float(_onp.dot(d, d)) - sd * sd / k
+    mean = min(max(m * scale, lo), hi)  # rounding cannot carry the mean out of its values' range
+    return _Part(k, mean, m2, float(_onp.dot(x, x)), lo, hi, zeros, nan, inf, scale)
 
 
 class _Acc:
     """The finite values' count, mean and squared deviations (chunk parts merged in order,
-    Chan et al.), sum of squares and extremes; zero, NaN and Inf counts."""
+    Chan et al.), sum of squares and extremes; zero, NaN and Inf counts. ``m2`` and ``l2sq``
+    are in units of ``scale ** 2``, the largest scale of the parts so far."""
 
     def __init__(self):
         self.count, self.mean, self.m2, self.l2sq = 0, 0.0, 0.0, 0.0
         self.zeros = self.nan = self.inf = 0
         self.lo, self.hi = math.inf, -math.inf
+        self.scale = 1.0  # the first part with values sets it
 
     def add(self, p: _Part) -> None:
         if p.finite:
             n = self.count + p.finite
-            d = p.mean - self.mean
-            self.mean += d * p.finite / n
-            self.m2 += max(p.m2, 0.0) + d * d * (self.count * p.finite / n)
+            pm2, pl2sq = max(p.m2, 0.0), p.l2sq
+            if self.count == 0:
+                self.scale = p.scale
+            elif p.scale > self.scale:
+                r = self.scale / p.scale  # what underflows here is negligible beside p
+                self.m2, self.l2sq, self.scale = self.m2 * r * r, self.l2sq * r * r, p.scale
+            elif p.scale < self.scale:
+                r = p.scale / self.scale
+                pm2, pl2sq = pm2 * r * r, pl2sq * r * r
+            if self.scale == 1.0:
+                d = p.mean - self.mean
+                self.mean += d * p.finite / n
+            else:  # means of opposite signs near the float64 limit: no difference taken unscaled
+                d = p.mean / self.scale - self.mean / self.scale
+                self.mean = self.mean * (self.count / n) + p.mean * (p.finite / n)
+            self.m2 += pm2 + d * d * (self.count * p.finite / n)
             self.count = n
-            self.l2sq += p.l2sq
+            self.l2sq += pl2sq
             self.lo, self.hi = min(self.lo, p.lo), max(self.hi, p.hi)
         self.zeros += p.zeros
         self.nan += p.nan
@@ -345,8 +428,10 @@ class _Acc:
 def _device_stats(arr, bins: int) -> ParamStats:
     """Statistics by MXNet ops on the array's own device, fetched in one transfer.
 
-    Computed in float64 (counts and sums past 2**24 values stay exact); the temporaries
-    live on the device only while this parameter is measured.
+    Computed in float64 (counts and sums past 2**24 values stay exact), on the values
+    divided by a power of two near the largest |value| where that is past :data:`_BIG` or
+    below its inverse (as the host kernel does: no square overflows or underflows); the
+    temporaries live on the device only while this parameter is measured.
     """
     from .compat import mx  # here, not at the top: the file layer's statistics need no mxnet
     F = mx.nd
@@ -355,33 +440,46 @@ def _device_stats(arr, bins: int) -> ParamStats:
     n = x.size
     finite = F.contrib.isfinite(x)
     count = F.sum(finite)
-    safe = F.where(finite, x, F.zeros_like(x))
+    lo = F.min(F.where(finite, x, F.ones_like(x) * _FMAX))
+    hi = F.max(F.where(finite, x, F.ones_like(x) * -_FMAX))
+    biggest = F.maximum(F.abs(lo), F.abs(hi))
+    odd = (biggest > _BIG) + (biggest < 1.0 / _BIG) * (biggest > 0) > 0
+    # 2 ** (floor(log2) - 1): a power of two (exact division) that log2's rounding up near
+    # the float64 limit cannot push to inf
+    scale = F.where(odd, F.power(2.0, F.floor(F.log2(F.where(odd, biggest, F.ones_like(biggest))))
+                                 - 1), F.ones_like(biggest))
+    xs = F.broadcast_div(x, scale)
+    safe = F.where(finite, xs, F.zeros_like(xs))
     mean = F.sum(safe) / F.maximum(count, 1)
-    centred = F.where(finite, x - mean, F.zeros_like(x))
-    big = float(_onp.finfo(_onp.float64).max)
-    lo = F.min(F.where(finite, x, F.ones_like(x) * big))
-    hi = F.max(F.where(finite, x, F.ones_like(x) * -big))
-    wide = hi > lo
-    start = F.where(wide, lo, lo - 0.5)
-    span = F.where(wide, hi - lo, F.ones_like(hi))
+    centred = F.where(finite, F.broadcast_sub(xs, mean), F.zeros_like(xs))
+    lo_s, hi_s = lo / scale, hi / scale
+    wide = hi_s > lo_s
+    half = F.where(lo_s - 0.5 < lo_s, F.ones_like(lo_s) * 0.5, F.abs(lo_s) * 2.0 ** -10)
+    start = F.where(wide, lo_s, lo_s - half)
+    span = F.where(wide, hi_s - lo_s, 2 * half)
     edges = start + span * F.arange(bins + 1, ctx=x.context, dtype=x.dtype) / bins
-    edges = F.concat(edges[:bins], F.where(wide, hi, lo + 0.5), dim=0)  # exact last edge
-    hist, _ = F.histogram(F.where(finite, x, F.broadcast_like(lo, x)), bins=edges)
-    parts = [count, mean, F.sum(F.square(centred)), F.sum(F.square(safe)), lo, hi,
-             F.sum(x == 0), F.sum(F.contrib.isnan(x)), F.sum(F.contrib.isinf(x))]
+    edges = F.concat(edges[:bins], F.where(wide, hi_s, lo_s + half), dim=0)  # exact last edge
+    hist, _ = F.histogram(F.where(finite, xs, F.broadcast_like(lo_s, xs)), bins=edges)
+    spread = F.sum(F.square(centred)) - F.square(F.sum(centred)) / F.maximum(count, 1)
+    parts = [count, mean, spread, F.sum(F.square(safe)), lo, hi,  # corrected two-pass m2
+             F.sum(x == 0), F.sum(F.contrib.isnan(x)), F.sum(F.contrib.isinf(x)), scale]
     flat = F.concat(*[p.reshape(1) for p in parts], hist.astype("float64"), edges,
                     dim=0).asnumpy()
-    cnt, mean_, ss, l2sq, lo_, hi_, zeros, nan, inf = flat[:9]
-    counts = flat[9:9 + bins].astype(_onp.int64)
+    cnt, mean_, ss, l2sq, lo_, hi_, zeros, nan, inf, sc = (float(v) for v in flat[:10])
+    counts = flat[10:10 + bins].astype(_onp.int64)
     counts[0] -= int(n - cnt)  # non-finite values were parked in the first bin
     if cnt == 0:
         return ParamStats(state="ok", size=n, zero_fraction=0.0, nan=int(nan), inf=int(inf),
                           hist=(0,) * bins)
+    with _onp.errstate(over="ignore"):
+        edges_ = _onp.clip(flat[10 + bins:] * sc, -_FMAX, _FMAX)
+    if lo_ < hi_:
+        edges_[0], edges_[-1] = lo_, hi_  # exact, though lo / scale may have underflowed
     return ParamStats(
-        state="ok", size=n, mean=float(mean_), std=math.sqrt(ss / cnt), min=float(lo_),
-        max=float(hi_), l2=math.sqrt(l2sq), zero_fraction=float(zeros) / n, nan=int(nan),
+        state="ok", size=n, mean=min(max(mean_ * sc, lo_), hi_), std=sc * math.sqrt(max(ss, 0.0) / cnt),
+        min=lo_, max=hi_, l2=sc * math.sqrt(l2sq), zero_fraction=zeros / n, nan=int(nan),
         inf=int(inf), hist=tuple(int(c) for c in counts),
-        edges=tuple(float(e) for e in flat[9 + bins:]), hist_values=int(cnt))
+        edges=tuple(float(e) for e in edges_), hist_values=int(cnt))
 
 
 def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
