@@ -1,4 +1,4 @@
-"""The real-model corpus: MXNet's own blocks as users bring them, plus two ecosystem-style blocks.
+"""The real-model corpus: MXNet's own blocks as users bring them, plus three ecosystem-style blocks.
 
 Every builder returns ``(net, inputs)``: a fresh block (auto names from ``fresh_names()``)
 and the example inputs of one forward in the current array mode (``None`` for blocks whose
@@ -6,6 +6,7 @@ shapes are all known, which ``initialize()`` alone finishes). Nothing here downl
 model-zoo nets are built with ``pretrained=False``.
 """
 import mxnet as mx
+import numpy as onp
 from fixtures import array
 from mxnet.gluon import nn, rnn
 from mxnet.gluon.contrib import nn as cnn
@@ -105,6 +106,27 @@ class Seq2Seq(nn.HybridBlock):
         src_h = self.embed(src)
         memory = self.encoder(src_h, src_h)
         return self.proj(self.decoder(self.target_embed(tgt), memory))
+
+
+class PositionEncoder(nn.HybridBlock):
+    """Token embedding plus a sinusoidal position table kept as a ``gluon.Constant`` (as the
+    position embedding of autogluon's ``TransformerNMTModel``), made in the current mode."""
+
+    def __init__(self, vocab=12, units=4, max_length=6, **kwargs):
+        super().__init__(**kwargs)
+        pos = onp.arange(max_length)[:, None] / 10000 ** (onp.arange(units)[None, :] / units)
+        table = onp.where(onp.arange(units) % 2 == 0, onp.sin(pos), onp.cos(pos)).astype("float32")
+        with self.name_scope():
+            self.embed = nn.Embedding(vocab, units)
+            self.position = self.params.get_constant(
+                "position", mx.np.array(table) if is_np_array() else mx.nd.array(table))
+            self.proj = nn.Dense(vocab, flatten=False, in_units=units)
+
+    def hybrid_forward(self, F, tokens, position):
+        h = self.embed(tokens)  # (batch, 5, units): the first 5 rows of the table
+        if is_np_array():
+            return self.proj(h + position[:5])
+        return self.proj(F.broadcast_add(h, F.slice_axis(position, axis=0, begin=0, end=5)))
 
 
 class LanguageModel(nn.Block):
@@ -247,8 +269,13 @@ def ecosystem():
             return net, [_tokens((2, 5), 12), _tokens((2, 4), 12)]
         return build
 
+    def position_encoder():
+        with fresh_names():
+            net = PositionEncoder()
+        return net, [_tokens((2, 5), 12)]
+
     return {"tied_language_model": lm, "seq2seq_own_keys": seq2seq(False),
-            "seq2seq_own_keys_hybridized": seq2seq(True)}
+            "seq2seq_own_keys_hybridized": seq2seq(True), "constant_position_encoder": position_encoder}
 
 
 CORPUS = {**zoo_small(), **recurrent(), **contrib(), **ecosystem()}

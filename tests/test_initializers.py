@@ -297,6 +297,27 @@ def test_constants_are_kept():
     assert (to_numpy(net.dense.weight.data()) == 0).all()
 
 
+def test_uninitialized_constant_is_initialized_as_gluon_does_in_both_modes(mode):
+    """Issue 32.11: in np mode the constant's value (an np array) was copied into a legacy
+    array ("copyto does not support type NDArray")."""
+    class B(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.c = self.params.get_constant("c", array((3,), mode) * 0 + 2)
+            self.d = nn.Dense(2, in_units=3)
+
+        def hybrid_forward(self, F, x, c):
+            return self.d(x * c)
+
+    net = B()
+    report = InitPlan([(r"weight$", "xavier")], default="zeros").apply(net)
+    assert (report["c"].rule, report["c"].action) == ("constant", "initialize")
+    assert to_numpy(net.c.data()).tolist() == [2.0, 2.0, 2.0]
+    assert isinstance(net.c.data(), mx.np.ndarray) == (mode == "np")
+    assert not to_numpy(net.d.bias.data()).any() and to_numpy(net.d.weight.data()).any()
+    assert net(array((1, 3), mode)).shape == (1, 2)
+
+
 def test_unmatched_plan_changes_nothing_and_names_them():
     net = book_mlp()
     net.initialize()

@@ -369,3 +369,21 @@ def test_every_reader_follows_gluons_keys_on_a_recurrent_model(mode, tmp_path):
     replicated(*[x.as_in_context(mx.cpu(0)) for x in inputs])
     report = gpk.replica_report(replicated)
     assert list(report) == list(gpk.named_parameters(replicated)) and report.consistent
+
+
+def test_init_plan_on_a_net_holding_an_uninitialized_constant(mode):
+    """Issue 32.11: a gluon.Constant (a position table) is kept by InitPlan in both modes, as
+    native initialize() keeps it, and the rules reach everything else."""
+    net, inputs = CORPUS["constant_position_encoder"]()
+    table = net.position.value.asnumpy()
+    plan = gpk.InitPlan([(r"weight$", "xavier")], default="zeros")
+    assert plan.preview(net)["position"].rule == "constant"
+    plan.apply(net)
+    onp.testing.assert_array_equal(net.position.data().asnumpy(), table)
+    assert isinstance(net.position.data(), mx.np.ndarray) == (mode == "np")
+    assert onp.abs(net.proj.weight.data().asnumpy()).sum() > 0
+    assert not net.proj.bias.data().asnumpy().any()
+    native, _ = CORPUS["constant_position_encoder"]()
+    native.initialize()
+    onp.testing.assert_array_equal(native.position.data().asnumpy(), table)
+    assert net(*inputs).shape == (2, 5, 12)

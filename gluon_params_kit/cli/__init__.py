@@ -49,6 +49,9 @@ def _add_chapter(p: argparse.ArgumentParser) -> None:
                    help="replay the cells without verifying their outputs")
     p.add_argument("--no-book", action="store_true",
                    help="do not also run the book's code in a fresh process to compare outputs")
+    p.add_argument("--lang", choices=("en", "vi"), default="en",
+                   help="language of the titles and closing lines: en (default) or vi, the Vietnamese "
+                        "edition's section titles and the kit's words translated")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--section", choices=_SECTIONS,
                        help="replay another section of the chapter instead: layers and blocks, "
@@ -59,7 +62,7 @@ def _add_chapter(p: argparse.ArgumentParser) -> None:
 
 def _run_chapter(args: argparse.Namespace) -> int:
     from .. import chapter
-    kwargs = dict(checks=not args.no_checks, quiet=args.check, book=not args.no_book)
+    kwargs = dict(checks=not args.no_checks, quiet=args.check, book=not args.no_book, lang=args.lang)
     if args.all:
         result = chapter.run_all(**kwargs)
     elif args.section:
@@ -67,7 +70,7 @@ def _run_chapter(args: argparse.Namespace) -> int:
     else:
         result = chapter.run(**kwargs)
     if args.check:
-        print(result.closing_line())
+        print(result.closing_line(args.lang))
     return 0 if result.ok else 1
 
 

@@ -52,9 +52,11 @@ class _PlannedInitializer(Initializer):
         name = mx.init.InitDesc(self.param.name, global_init=self.inner)
         try:
             with _seeded(self.seed):
-                if isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet."):
+                if (isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet.")
+                        and not isinstance(self.param, mx.gluon.Constant)):
                     # MXNet's own initializers draw from another stream on np arrays; filling a
                     # legacy array gives the same values for (seed, path, spec) in both modes.
+                    # (A gluon.Constant's initializer copies its value into the array as it is.)
                     with mx.util.np_array(False):
                         legacy = mx.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
                         fill(name, legacy)
@@ -117,7 +119,8 @@ _BATCH_ATTR = "_params_kit_deferred_batch"
 
 
 def _defines(klass: type, method: str) -> bool:
-    return getattr(klass, method) is not getattr(Initializer, method)
+    # mx.init.Initializer itself, not the typing stand-in (whose own __call__ would differ)
+    return getattr(klass, method) is not getattr(mx.init.Initializer, method)
 
 
 _BATCH_SEEDING = [False]  # True while apply() holds the global stream for a whole batch

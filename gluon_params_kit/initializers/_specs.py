@@ -34,7 +34,7 @@ _SPEC_FORMS = ("an Initializer, a registered name ('xavier'), a call string "
 
 def _registry() -> Dict[str, Type[Initializer]]:
     """MXNet's own name -> class table for initializers (a copy)."""
-    return mx.registry.get_registry(Initializer)
+    return mx.registry.get_registry(mx.init.Initializer)  # the class itself: the registry keys on it
 
 
 def _is_gluon_constant_alias(name: str, klass: type) -> bool:
