@@ -144,7 +144,7 @@ mx.init.register(MyInit)  # registered as 'myinit'
 # ----------------------------------------------------------------------------- replay
 
 def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, book: bool = False,
-        file=None) -> ReplayResult:
+        file=None, lang: str = "en") -> ReplayResult:
     """Replay the chapter's 17 code cells in the book's order, printing each output.
 
     Args:
@@ -158,9 +158,14 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
             seconds, in parallel) and compare every output; only then does the closing
             line say ``17/17 cells identical to the book's code``.
         file: where to print (default ``sys.stdout``).
+        lang: ``'en'`` or ``'vi'``: the language of the cells' titles and the closing line
+            (``'vi'``: the Vietnamese edition's words); the outputs are the same.
 
     Returns:
         A :class:`ReplayResult`; its ``closing_line()`` is printed last.
+
+    Raises:
+        ParamsKitError: ``lang`` is not ``'en'`` or ``'vi'``.
 
     Examples:
         >>> result = run(quiet=True)
@@ -174,7 +179,7 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
     from ._book.chapter_cells import CELLS
 
     return replay(CELLS, name="chapter", checks=checks, quiet=quiet, reproduce=reproduce,
-                  book=book, book_file="parameters_vn.md", file=file)
+                  book=book, book_file="parameters_vn.md", file=file, lang=lang)
 
 
 #: The chapter's other sections that ``run_section`` replays, in the book's order (the first
@@ -183,7 +188,7 @@ SECTIONS = ("model-construction", "deferred-init", "custom-layer", "read-write",
 
 
 def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduce: bool = True,
-                book: bool = False, file=None) -> ReplayResult:
+                book: bool = False, file=None, lang: str = "en") -> ReplayResult:
     """Replay one of the chapter's other sections, as :func:`run` replays "Parameter management".
 
     ``'model-construction'`` (8 cells), ``'deferred-init'`` (9), ``'custom-layer'`` (9),
@@ -194,7 +199,8 @@ def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduc
     :func:`run`.
 
     Raises:
-        ParamsKitError: an unknown section (the valid names are listed).
+        ParamsKitError: an unknown section (the valid names are listed), or ``lang`` is not
+            ``'en'`` or ``'vi'``.
 
     Examples:
         >>> r = run_section('deferred-init', quiet=True)
@@ -203,16 +209,18 @@ def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduc
     """
     section = _section(name)
     return replay(section.cells, name=name, checks=checks, quiet=quiet, reproduce=reproduce,
-                  book=book, files=section.files, book_file=section.book_file, file=file)
+                  book=book, files=section.files, book_file=section.book_file, file=file, lang=lang)
 
 
-def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, file=None) -> ReplayResult:
+def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, file=None,
+            lang: str = "en") -> ReplayResult:
     """The whole chapter in the book's order, each section under its own heading; one result.
 
     Layers and blocks, parameter management (the chapter), deferred initialization, custom
     layers, file I/O, GPUs. Cell keys in the result are ``'model-construction/1'`` ..
     ``'chapter/1'`` .. ``'use-gpu/15'``; the closing line counts all 66 cells (each replay's
-    own line is printed after its cells).
+    own line is printed after its cells). With ``lang='vi'`` each heading is the section's
+    title in the Vietnamese book file, and the cells' titles and closing lines are Vietnamese.
 
     >>> r = run_all(quiet=True)
     >>> r.ok, len(r.outputs), list(r.outputs)[8], list(r.outputs)[25]
@@ -220,22 +228,24 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     """
     import sys
 
-    from ._book.replay import rule
+    from ._book.replay import check_language, rule
+    from ._book.vietnamese import SECTION_TITLES
 
+    check_language(lang)
     out = file or sys.stdout
     total = ReplayResult("all")
     parts = [(n, f"{_section(n).title} ({_section(n).title_vi})") for n in SECTIONS]
     parts.insert(1, ("chapter", "Parameter management (Quản lý Tham số)"))
     for name, title in parts:
         if not quiet:
-            print(rule(f"{name}: {title}", "═"), file=out)
+            print(rule(f"{name}: {SECTION_TITLES[name] if lang == 'vi' else title}", "═"), file=out)
         if name == "chapter":
-            result = run(checks=checks, quiet=quiet, book=book, file=out)
+            result = run(checks=checks, quiet=quiet, book=book, file=out, lang=lang)
         else:
-            result = run_section(name, checks=checks, quiet=quiet, book=book, file=out)
+            result = run_section(name, checks=checks, quiet=quiet, book=book, file=out, lang=lang)
         total.merge(result)
     if not quiet:
-        print(total.closing_line(), file=out)
+        print(total.closing_line(lang), file=out)
     return total
 
 

@@ -1,8 +1,10 @@
 """The chapter's five exercises, answered in code that returns what it found.
 
-Each answer is a function returning plain data (so tests and the notebook can assert
-on it) and builds its networks inside ``fresh_names()``: auto names in the answers do
-not depend on what the process built before.
+Each answer is a function returning plain data (so tests can assert on it) and builds its
+networks inside ``fresh_names()``: auto names in the answers do not depend on what the
+process built before. The notebooks show the same answers as a few lines in the exercise's
+own cell, for the learner to change; these functions are the tested version. Those that
+return words take ``lang='en'`` or ``lang='vi'`` (the Vietnamese edition's language).
 """
 from __future__ import annotations
 
@@ -17,8 +19,18 @@ from .chapter import FixedHiddenMLP, mlp, shared_mlp
 from .errors import ParamsKitError
 from .tree import fresh_names, named_parameters
 
-__all__ = ["count_parameter_reads", "deferred_init_demo", "fixed_hidden_mlp_parameters",
+__all__ = ["LANGUAGES", "count_parameter_reads", "deferred_init_demo", "fixed_hidden_mlp_parameters",
            "initializer_properties", "sharing_savings", "step_table", "train_shared_mlp", "why_share"]
+
+#: The languages the answers in words are written in: English and Vietnamese.
+LANGUAGES = ("en", "vi")
+
+
+def _language(lang, function: str) -> str:
+    if lang not in LANGUAGES:
+        raise ParamsKitError(f"{function}: lang={lang!r} is not a language of the answers; "
+                             f"expected one of {', '.join(map(repr, LANGUAGES))}")
+    return lang
 
 
 def _input(shape):
@@ -106,18 +118,28 @@ def _bilinear(shape):
     return k
 
 
-def initializer_properties(shape=(64, 128)) -> List[dict]:
+def initializer_properties(shape=(64, 128), *, lang: str = "en") -> List[dict]:
     """Exercise 2: each built-in initializer applied, its defining property measured.
+
+    Args:
+        shape: the ``(fan_out, fan_in)`` of the parameter each initializer fills.
+        lang: the language of ``property``: ``'en'`` or ``'vi'``.
 
     Returns:
         One record per initializer: ``name``, ``property`` (what defines it),
         ``measured`` and ``ok``. Tolerances are five standard errors of the estimate.
 
+    Raises:
+        ParamsKitError: ``lang`` is not one of :data:`LANGUAGES`.
+
     Examples:
         >>> rows = initializer_properties()
         >>> all(r['ok'] for r in rows), len(rows)
         (True, 9)
+        >>> initializer_properties(lang='vi')[4]['property']
+        'trung bình 0, độ lệch chuẩn 0.02'
     """
+    vi = _language(lang, "initializer_properties") == "vi"
     fan_out, fan_in = shape
     n = fan_out * fan_in
     avg = (fan_in + fan_out) / 2.0
@@ -132,17 +154,21 @@ def initializer_properties(shape=(64, 128)) -> List[dict]:
     def record(name, prop, measured, ok):
         rows.append({"name": name, "property": prop, "measured": measured, "ok": bool(ok)})
 
+    def words(en: str, vi_text: str) -> str:
+        return vi_text if vi else en
+
     w = values(mx.init.Zero())
-    record("Zero", "all 0", float(abs(w).max()), (w == 0).all())
+    record("Zero", words("all 0", "mọi giá trị bằng 0"), float(abs(w).max()), (w == 0).all())
     w = values(mx.init.One())
-    record("One", "all 1", float(w.min()), (w == 1).all())
+    record("One", words("all 1", "mọi giá trị bằng 1"), float(w.min()), (w == 1).all())
     w = values(mx.init.Constant(0.5))
-    record("Constant(0.5)", "all 0.5", float(w.mean()), (w == 0.5).all())
+    record("Constant(0.5)", words("all 0.5", "mọi giá trị bằng 0.5"), float(w.mean()), (w == 0.5).all())
     w = values(mx.init.Uniform(0.07))
-    record("Uniform(0.07)", "in [-0.07, 0.07], std 0.07/sqrt(3)", float(w.std()),
+    record("Uniform(0.07)", words("in [-0.07, 0.07], std 0.07/sqrt(3)",
+                                  "trong [-0.07, 0.07], độ lệch chuẩn 0.07/sqrt(3)"), float(w.std()),
            abs(w).max() <= 0.07 and abs(w.std() - 0.07 / math.sqrt(3)) < 5 * 0.07 / math.sqrt(3 * n))
     w = values(mx.init.Normal(0.02))
-    record("Normal(0.02)", "mean 0, std 0.02", float(w.std()),
+    record("Normal(0.02)", words("mean 0, std 0.02", "trung bình 0, độ lệch chuẩn 0.02"), float(w.std()),
            abs(w.std() - 0.02) < 5 * 0.02 / math.sqrt(2 * n) and abs(w.mean()) < 5 * 0.02 / math.sqrt(n))
     w = values(mx.init.Orthogonal(scale=1.0))
     gram = w @ w.T  # rows are orthonormal when fan_out <= fan_in
@@ -150,16 +176,19 @@ def initializer_properties(shape=(64, 128)) -> List[dict]:
            abs(gram - onp.eye(fan_out)).max() < 1e-4)
     w = values(mx.init.Xavier())
     bound = math.sqrt(3.0 / avg)
-    record("Xavier", f"uniform in +-sqrt(3/fan_avg) = {bound:.4f}", float(abs(w).max()),
+    record("Xavier", words(f"uniform in +-sqrt(3/fan_avg) = {bound:.4f}",
+                           f"phân phối đều trong +-sqrt(3/fan_avg) = {bound:.4f}"), float(abs(w).max()),
            abs(w).max() <= bound and abs(w).max() > 0.95 * bound)
     w = values(mx.init.MSRAPrelu(slope=0.25))
     std = math.sqrt(2.0 / (1 + 0.25 ** 2) / avg)
-    record("MSRAPrelu(0.25)", f"gaussian, std sqrt(2/(1+a^2)/fan_avg) = {std:.4f}", float(w.std()),
-           abs(w.std() - std) < 5 * std / math.sqrt(2 * n))
+    record("MSRAPrelu(0.25)", words(f"gaussian, std sqrt(2/(1+a^2)/fan_avg) = {std:.4f}",
+                                    f"phân phối chuẩn, độ lệch chuẩn sqrt(2/(1+a^2)/fan_avg) = {std:.4f}"),
+           float(w.std()), abs(w.std() - std) < 5 * std / math.sqrt(2 * n))
     kshape = (2, 1, 4, 4)
     w = values(mx.init.Bilinear(), kshape)
     want = _bilinear(kshape)
-    record("Bilinear", "each kernel is the bilinear upsampling filter", float(abs(w - want).max()),
+    record("Bilinear", words("each kernel is the bilinear upsampling filter",
+                             "mỗi nhân là bộ lọc phóng to song tuyến tính"), float(abs(w - want).max()),
            all(onp.allclose(w[i, 0], want, atol=1e-6) for i in range(kshape[0])))
     return rows
 
@@ -276,17 +305,26 @@ def sharing_savings(block) -> dict:
     return {"without_sharing": every, "with_sharing": unique, "saved": every - unique}
 
 
-def step_table(log: List[dict]) -> str:
+def step_table(log: List[dict], *, lang: str = "en") -> str:
     """Exercise 4's log as a compact table: one row per step and parameter.
 
     Columns: the step, the loss, the parameter's path (``= 1.weight`` when it is another
-    layer's), its value's norm and mean, its gradient's norm.
+    layer's), its value's norm and mean, its gradient's norm; headed in ``lang`` (``'en'``
+    or ``'vi'``).
+
+    Raises:
+        ParamsKitError: ``lang`` is not one of :data:`LANGUAGES`.
 
     Examples:
-        >>> print(step_table(train_shared_mlp(steps=1)).splitlines()[0])
+        >>> log = train_shared_mlp(steps=1)
+        >>> print(step_table(log).splitlines()[0])
         step  loss      parameter             |value|     mean       |grad|
+        >>> print(step_table(log, lang='vi').splitlines()[0])
+        bước  mất mát   tham số                |giá trị| trung bình   |gradient|
     """
-    lines = [f"{'step':5} {'loss':9} {'parameter':21} {'|value|':>8} {'mean':>8} {'|grad|':>12}"]
+    heads = (("bước", "mất mát", "tham số", "|giá trị|", "trung bình", "|gradient|")
+             if _language(lang, "step_table") == "vi" else ("step", "loss", "parameter", "|value|", "mean", "|grad|"))
+    lines = [f"{heads[0]:5} {heads[1]:9} {heads[2]:21} {heads[3]:>8} {heads[4]:>8} {heads[5]:>12}"]
     for i, step in enumerate(log):
         for path, row in step["layers"].items():
             owner = [q for q in row["shared_with"] if q < path]
@@ -296,18 +334,39 @@ def step_table(log: List[dict]) -> str:
     return "\n".join(lines)
 
 
-def why_share(block) -> List[str]:
+def why_share(block, *, lang: str = "en") -> List[str]:
     """Exercise 5 in words: why sharing parameters is a good idea, with ``block``'s numbers.
+
+    Args:
+        block: an initialized block whose shapes are known.
+        lang: ``'en'`` or ``'vi'``: the language of the three reasons.
+
+    Raises:
+        ParamsKitError: ``lang`` is not one of :data:`LANGUAGES`.
 
     Examples:
         >>> from gluon_params_kit.chapter import shared_mlp
         >>> net = shared_mlp(); net.initialize(); _ = net(mx.nd.ones((2, 20)))
         >>> print(why_share(net)[0])
         Fewer values to store and learn: 330 instead of 402 (72 saved, 18%).
+        >>> print(why_share(net, lang='vi')[0])
+        Ít giá trị hơn để lưu và học: 330 thay vì 402 (bớt 72, 18%).
     """
+    vi = _language(lang, "why_share") == "vi"
     counts = sharing_savings(block)
     step = train_shared_mlp(steps=1)[0]
     share = counts["saved"] / counts["without_sharing"] if counts["without_sharing"] else 0.0
+    if vi:
+        return [
+            f"Ít giá trị hơn để lưu và học: {counts['with_sharing']} thay vì "
+            f"{counts['without_sharing']} (bớt {counts['saved']}, {share:.0%}).",
+            "Mọi lần dùng cùng dạy một bộ trọng số: gradient chung bằng tổng gradient của các lần dùng "
+            f"(sai khác lớn nhất {step['max_abs_diff']:.1e}), nên tầng học cùng lúc từ mọi chỗ nó được "
+            "dùng.",
+            "Nó nói lên điều mô hình cần làm: cùng một phép biến đổi ở nhiều chỗ (cùng một bộ lọc ở mọi "
+            "vị trí, cùng một ô ở mọi bước thời gian, một embedding chung cho đầu vào và đầu ra của mô "
+            "hình ngôn ngữ), một giả định giúp cần ít dữ liệu hơn và tổng quát hoá tốt hơn.",
+        ]
     return [
         f"Fewer values to store and learn: {counts['with_sharing']} instead of "
         f"{counts['without_sharing']} ({counts['saved']} saved, {share:.0%}).",

@@ -29,12 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-__all__ = ["ATOL", "Cell", "Facts", "NO_BOOK_NOTE", "RTOL", "ReplayResult", "Section", "book_dir", "book_fences", "compare_printed",
-           "fresh_process_outputs", "machine_note", "replay", "rule", "run_cell"]
+__all__ = ["ATOL", "Cell", "Facts", "NO_BOOK_NOTE", "RTOL", "ReplayResult", "Section", "book_dir", "book_fences",
+           "cell_title", "check_language", "compare_printed", "fresh_process_outputs", "machine_note", "replay", "rule", "run_cell"]
 
 #: What a closing line adds when the book's files were not at hand to compare the sources with.
 NO_BOOK_NOTE = (" as the kit copied it (the book's files are not at hand, so the cells' sources were not "
                 "compared with them)")
+#: The closing line's words in English; ``vietnamese.CLOSING_WORDS`` has the same keys.
+_CLOSING_EN = {
+    "cell": "cell", "reproduced": "{n} cells reproduced", "checks": "{n} checks passed", "failed": "{n} failed",
+    "not_replayed": "the book's code could not be replayed: {error}",
+    "identical": "{same}/{n} cells identical to the book's code", "different": "different",
+    "no_book": NO_BOOK_NOTE,
+}
 #: Every rule of a transcript has this many characters.
 RULE_WIDTH = 72
 #: The child's program: this file's source, run as ``__main__`` (not as a file: the
@@ -240,31 +247,71 @@ class ReplayResult:
         compared_badly = self.book_error is not None or (self.book is not None and not self.identical)
         return not self.failures and not compared_badly
 
-    def closing_line(self) -> str:
+    def closing_line(self, lang: str = "en") -> str:
         """``chapter: 17 cells reproduced, N checks passed, 17/17 cells identical to the book's code``.
 
         The last part appears only when the book's code was replayed in a fresh process; it
         counts a cell identical when its output equals that replay's and its source equals
         the fence in the book's own file. Without the book's files at hand it says that only
-        the kit's copy of the cells was replayed.
+        the kit's copy of the cells was replayed. ``lang='vi'`` words it in Vietnamese.
+
+        >>> r = ReplayResult("demo"); r.outputs, r.checks = {"1": ""}, {"1": 2}
+        >>> r.closing_line(), r.closing_line("vi")
+        ('demo: 1 cells reproduced, 2 checks passed', 'demo: chạy lại 1 ô, 2 phép kiểm chứng đạt')
         """
+        words = _closing_words(lang)
         n = len(self.outputs)
-        line = f"{self.name}: {n} cells reproduced, {sum(self.checks.values())} checks passed"
+        checks = sum(self.checks.values())
+        line = f"{self.name}: {words['reproduced'].format(n=n)}, {words['checks'].format(n=checks)}"
         if self.failures:
-            line += f", {len(self.failures)} failed: " + "; ".join(
-                f"cell {k}: {v}" for k, v in self.failures.items())
+            line += f", {words['failed'].format(n=len(self.failures))}: " + "; ".join(
+                f"{words['cell']} {k}: {v}" for k, v in self.failures.items())
         if self.book_error is not None:
-            line += f", the book's code could not be replayed: {self.book_error}"
+            line += ", " + words["not_replayed"].format(error=self.book_error)
         elif self.book is not None:
-            line += f", {n - len(self.differing)}/{n} cells identical to the book's code"
+            line += ", " + words["identical"].format(same=n - len(self.differing), n=n)
             if self.book_files is None:
-                line += NO_BOOK_NOTE
+                line += words["no_book"]
             if self.differing:
-                line += " (different: " + ", ".join(self.differing) + ")"
+                line += f" ({words['different']}: " + ", ".join(self.differing) + ")"
         return line
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.closing_line()}>"
+
+
+def check_language(lang: str) -> str:
+    """``lang`` when a replay speaks it (``'en'``, ``'vi'``); else a ParamsKitError that lists them.
+
+    >>> check_language("vi")
+    'vi'
+    """
+    from .vietnamese import LANGUAGES
+    if lang not in LANGUAGES:
+        from ..errors import ParamsKitError
+        raise ParamsKitError(f"lang={lang!r} is not a language of the replay; expected one of "
+                             f"{', '.join(map(repr, LANGUAGES))}")
+    return lang
+
+
+def _closing_words(lang: str) -> Dict[str, str]:
+    """The closing line's and the rules' words in ``lang`` (``'en'`` or ``'vi'``)."""
+    if check_language(lang) == "vi":
+        from .vietnamese import CLOSING_WORDS
+        return CLOSING_WORDS
+    return _CLOSING_EN
+
+
+def cell_title(section: str, cell: Cell, lang: str = "en") -> str:
+    """What a replay's rule says above ``cell`` of ``section``: ``cell 3: ...`` or ``ô 3: ...``.
+
+    >>> cell_title("chapter", Cell("17", "Tied parameters", "", lambda ns, out, before: 0), "vi")
+    'ô 17: Tham số dùng chung'
+    """
+    if lang == "vi":
+        from .vietnamese import CELL_TITLES
+        return f"{_closing_words(lang)['cell']} {cell.key}: {CELL_TITLES[section][cell.key]}"
+    return f"{_closing_words(lang)['cell']} {cell.key}: {cell.title}"
 
 
 # ----------------------------------------------------------------------------- the book's files
@@ -488,7 +535,7 @@ def _child_main() -> None:
 
 def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True, quiet: bool = False,
            reproduce: bool = True, book: bool = False, files: bool = False, book_file: Optional[str] = None,
-           file=None) -> ReplayResult:
+           file=None, lang: str = "en") -> ReplayResult:
     """Replay ``cells`` in order in this process, printing and checking each output.
 
     Args:
@@ -504,8 +551,12 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
             with ``book``, each cell's source is compared with its fence there when
             :func:`book_dir` finds the file.
         file: where to print (default ``sys.stdout``).
+        lang: the language of the rules and the closing line: ``'en'`` or ``'vi'`` (the
+            cells' outputs are what they are).
     """
     import mxnet as mx
+
+    check_language(lang)  # an unknown language fails before anything runs
 
     from ..tree import fresh_names
 
@@ -539,12 +590,12 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
                     result.checks[cell.key] = 0
                     result.failures[cell.key] = f"raised {type(exc).__name__}: {exc}"
                     if not quiet:
-                        print(rule(f"cell {cell.key}: {cell.title}"), file=out)
+                        print(rule(cell_title(name, cell, lang)), file=out)
                         print(f"{type(exc).__name__}: {exc}", file=out)
                     break
                 result.outputs[cell.key] = text
                 if not quiet:
-                    print(rule(f"cell {cell.key}: {cell.title}"), file=out)
+                    print(rule(cell_title(name, cell, lang)), file=out)
                     if text:
                         print(text.rstrip("\n"), file=out)
                 if checks:
@@ -568,7 +619,7 @@ def replay(cells: Sequence[Cell], *, name: str = "chapter", checks: bool = True,
         if result.book_files and len(fences) != len(cells):
             result.book_error = f"{book_file} has {len(fences)} code cells, the kit {len(cells)}"
     if not quiet:
-        print(result.closing_line(), file=out)
+        print(result.closing_line(lang), file=out)
     return result
 
 
