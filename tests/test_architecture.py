@@ -35,7 +35,8 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "gluon_params_kit"
 #: The public features: each a module or a folder whose ``__init__`` is its face.
-FEATURES = {"tree", "select", "inspection", "initializers", "tying", "checkpoint", "training", "devices"}
+FEATURES = {"tree", "select", "inspection", "initializers", "tying", "checkpoint", "training", "devices",
+            "interop"}
 #: The book's public modules and the command line: the outer ring.
 OUTER = {"chapter", "exercises", "cli", "__main__"}
 #: Located by path, so they stay at the top level (each says why in its docstring).
@@ -203,7 +204,7 @@ def test_the_top_level_shows_the_features():
     top = sorted(p.name for p in PACKAGE.iterdir() if not p.name.startswith("__pycache__"))
     folders = {p for p in top if (PACKAGE / p).is_dir()}
     assert folders == {"_book", "_core", "_io", "checkpoint", "cli", "devices", "initializers", "inspection",
-                       "training", "tree", "tying"}
+                       "interop", "training", "tree", "tying"}
     loose = {p[:-3] for p in top if p.endswith(".py")}
     assert loose == {"__init__", "__main__", "errors", "select", "chapter", "exercises"} | TOP_BY_PATH
     for private in ("_core", "_io", "_book"):  # private folders: empty __init__s, nothing runs on import

@@ -38,6 +38,7 @@ from ..tree import named_parameters
 from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
 from ._diff import DiffReport, diff, export_npz
 from ._load_report import LoadReport, file_keys_of, refusal, shape_fits, suggest, unloaded_line
+from ._pairing import split_key
 from ._remap import Remap, as_remap, collapse_keys
 from ._trainer_kv import before_assign
 
@@ -54,6 +55,7 @@ __all__ = [
     "load",
     "read_header",
     "save",
+    "split_key",
 ]
 
 DTYPE_POLICIES = ("check", "cast", "saved")
