@@ -86,9 +86,12 @@ def _check_keys(net):
     params = list(canonical.values())
     for param in params[:3] + params[-3:]:  # path_of builds the index per call: a sample
         assert gpk.path_of(net, param) == first[id(param)]
-    # Attribute paths (the names in _reg_params) stay accepted as aliases.
-    every = {id(p): paths for p, paths in
-             ((p, gpk.path_of(net, p, all_paths=True)) for p in params[:3] + params[-3:])}
+    # all_paths lists Gluon's keys only; attribute paths (the names in _reg_params) stay
+    # accepted as aliases, listed with attributes=True.
+    sample = params[:3] + params[-3:]
+    for param in sample:
+        assert gpk.path_of(net, param, all_paths=True) == [k for k, p in gluon.items() if p is param]
+    every = {id(p): gpk.path_of(net, p, attributes=True) for p in sample}
     for path, blk in walk(net):
         for attr, param in blk._reg_params.items():
             alias = join(path, attr)
@@ -170,7 +173,8 @@ def test_recurrent_keys_are_the_unfused_ones_and_attribute_paths_alias_them(mode
     assert gpk.get(net, "1.l0_i2h_weight") is gpk.get(net, "1._unfused.0.l_cell.i2h_weight")
     assert gpk.get(net, "[1].r1_h2h_bias") is net[1].r1_h2h_bias
     assert gpk.path_of(net, net[1].r1_h2h_bias) == "1._unfused.1.r_cell.h2h_bias"
-    assert gpk.path_of(net, net[1].r1_h2h_bias, all_paths=True) == [
+    assert gpk.path_of(net, net[1].r1_h2h_bias, all_paths=True) == ["1._unfused.1.r_cell.h2h_bias"]
+    assert gpk.path_of(net, net[1].r1_h2h_bias, attributes=True) == [
         "1._unfused.1.r_cell.h2h_bias", "1.r1_h2h_bias"]
     # A selection, a summary row and a plan row are reached through either spelling.
     assert list(gpk.select(net, "l0_i2h")) == ["1._unfused.0.l_cell.i2h_weight",

@@ -482,3 +482,30 @@ def test_keys_are_attribute_paths_sees_own_key_schemes():
     plain.add(nn.Dense(2), nn.Dense(3))
     assert keys_are_attribute_paths([b for _, b in walk(plain)])
     assert not keys_are_attribute_paths([b for _, b in walk(gluon.rnn.LSTM(3))])
+
+
+def test_all_paths_lists_keys_only_and_attributes_adds_the_aliases(mode):
+    """Issue 32.13: a recurrent weight's attribute path is no key; all_paths agrees with
+    named_parameters(aliases=True), tied_groups() and Gluon's own keys."""
+    from mxnet.gluon import rnn
+
+    import gluon_params_kit as gpk
+    from gluon_params_kit.errors import PathTypeError
+    from gluon_params_kit.tree import PathIndex
+    net = nn.Sequential()
+    lstm = rnn.LSTM(5, input_size=4)
+    net.add(nn.Dense(4, in_units=3), lstm, rnn.LSTM(5, input_size=4, params=lstm.params))
+    weight = lstm.l0_i2h_weight
+    keys = [k for k, p in net._collect_params_with_prefix().items() if p is weight]
+    assert keys == ["1._unfused.0.i2h_weight", "2._unfused.0.i2h_weight"]
+    assert path_of(net, weight, all_paths=True) == keys
+    assert [k for k, p in named_parameters(net, aliases=True).items() if p is weight] == keys
+    assert list(gpk.tied_groups(net).values())[0].paths == tuple(keys)
+    aliases = ["1.l0_i2h_weight", "2.l0_i2h_weight"]
+    assert path_of(net, weight, attributes=True) == keys + aliases
+    assert path_of(net, weight, all_paths=True, attributes=True) == keys + aliases
+    assert path_of(net, net[0].weight, attributes=True) == ["0.weight"]  # a key is no alias
+    assert get(net, "2.l0_i2h_weight") is weight  # the alias is still accepted
+    assert PathIndex(net).path_of(weight, attributes=True) == keys + aliases
+    with pytest.raises(PathTypeError, match="attributes must be True or False, got .yes."):
+        path_of(net, weight, attributes="yes")

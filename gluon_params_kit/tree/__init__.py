@@ -35,9 +35,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple, Union
 
 from .._core import gcpause as _gc
 from .._core.compat import mx
-from .._core.gluon import alias_table, check_block, gluon_keys, key_index, own_keys, parameter_groups, walk
+from .._core.gluon import check_block, gluon_keys, key_index, own_keys, parameter_groups, walk
 from .._core.paths import LEADING_VAR, ParamPath, format_path, is_index, parse_path
 from .._core.types import Block, Parameter
+from .._core.validate import check_bool
 from ..errors import PathError, PathTypeError, did_you_mean, listing
 from ._render import render_tree
 
@@ -178,20 +179,30 @@ def _resolve(block: Block, segs: Tuple[str, ...], original: ParamPath):
     return node
 
 
-def path_of(block: Block, target: Union[Block, Parameter], *,
-            all_paths: bool = False) -> Union[str, List[str]]:
+def path_of(block: Block, target: Union[Block, Parameter], *, all_paths: bool = False,
+            attributes: bool = False) -> Union[str, List[str]]:
     """The canonical path of a Parameter or sub-block inside ``block``.
 
-    With ``all_paths=True``, every path it has (canonical first): a shared
-    Parameter or a block added twice has several. Each call walks the whole net; for
+    With ``all_paths=True``, every key it has, canonical first: Gluon's keys (what
+    ``save_parameters`` writes, as ``named_parameters(aliases=True)`` and
+    ``tied_groups`` list them), several for a tied Parameter or a block added twice.
+    An attribute path that is no key (a recurrent layer's ``1.l0_i2h_weight`` for the key
+    ``1._unfused.0.l_cell.i2h_weight``, an ecosystem block's renamed Parameter) is an
+    alias that every lookup accepts but no file holds: ``attributes=True`` lists those
+    too, after the keys (and implies ``all_paths``). Each call walks the whole net; for
     many lookups build a :class:`PathIndex` once.
 
-    >>> from mxnet.gluon import nn
+    >>> from mxnet.gluon import nn, rnn
     >>> net = nn.Sequential(); net.add(nn.Dense(4), nn.Dense(2))
     >>> path_of(net, net[1].weight)
     '1.weight'
+    >>> net.add(rnn.LSTM(3, input_size=2))
+    >>> path_of(net, net[2].l0_i2h_weight, all_paths=True)
+    ['2._unfused.0.i2h_weight']
+    >>> path_of(net, net[2].l0_i2h_weight, attributes=True)
+    ['2._unfused.0.i2h_weight', '2.l0_i2h_weight']
     """
-    return PathIndex(block).path_of(target, all_paths=all_paths)
+    return PathIndex(block).path_of(target, all_paths=all_paths, attributes=attributes)
 
 
 class PathIndex:
@@ -215,16 +226,26 @@ class PathIndex:
     def __init__(self, block: Block):
         check_block(block)
         self._block = block
-        self._table = alias_table(block)  # holds each object: its id cannot be reused
+        # id -> (the object: its id cannot be reused, its keys, its attribute-path aliases)
+        self._table: Dict[int, Tuple[Any, List[str], List[str]]] = {}
+        index = key_index(block)
+        for path, blk in index.blocks.items():
+            entry = self._table.setdefault(id(blk), (blk, [], []))
+            entry[1].append(path)
+        for group in index.groups:
+            self._table[id(group.param)] = (group.param, group.paths, group.aliases)
 
-    def path_of(self, target: Union[Block, Parameter], *,
-                all_paths: bool = False) -> Union[str, List[str]]:
-        """The canonical path of ``target`` (all of them, canonical first, with ``all_paths``).
+    def path_of(self, target: Union[Block, Parameter], *, all_paths: bool = False,
+                attributes: bool = False) -> Union[str, List[str]]:
+        """The canonical path of ``target``; with ``all_paths``, its keys (canonical first);
+        with ``attributes``, its keys then its attribute-path aliases (see :func:`path_of`).
 
         Raises :class:`~gluon_params_kit.errors.PathError` when ``target`` is not in the net
         (as it was when the index was built), :class:`~gluon_params_kit.errors.PathTypeError`
-        when it is neither a Block nor a Parameter.
+        when it is neither a Block nor a Parameter, or an option is not a bool.
         """
+        check_bool(all_paths, "all_paths", PathError)
+        check_bool(attributes, "attributes", PathError)
         if not isinstance(target, (Block, Parameter)):
             raise PathTypeError(f"target must be a Block or Parameter, got "
                                 f"{type(target).__name__}")
@@ -233,6 +254,8 @@ class PathIndex:
             kind = type(target).__name__
             raise PathError(f"{kind} {getattr(target, 'name', target)!r} is not inside "
                             f"{type(self._block).__name__} {self._block.name!r}")
+        if attributes:
+            return entry[1] + entry[2]
         return list(entry[1]) if all_paths else entry[1][0]
 
     def __contains__(self, target: Any) -> bool:
