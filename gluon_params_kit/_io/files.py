@@ -25,7 +25,7 @@ import stat
 import tempfile
 import time
 from types import ModuleType
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
 
 from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
 
@@ -254,15 +254,29 @@ def _temp_base(base: str) -> str:
     return base.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _utf8_path(path: str, fd: int) -> str:
-    """``path``, or where it is not UTF-8 (a folder whose name is not), the same open file
-    as ``/proc/self/fd/N`` (Linux), which any writer can open."""
+def _writer_path(tmp: str) -> Tuple[str, Optional[int]]:
+    """The path to hand a writer for ``tmp``, and a folder descriptor to close afterwards.
+
+    ``tmp`` itself, or where its folder's name is not UTF-8 (which MXNet's and the
+    safetensors library's writers cannot encode), the same file reached through an open
+    descriptor of its folder, ``/proc/self/fd/N/<name>`` (Linux): a writer that makes its
+    own temp file beside the target and renames it still writes into the right folder.
+    """
     try:
-        path.encode("utf-8")
-        return path
+        tmp.encode("utf-8")
+        return tmp, None
     except UnicodeEncodeError:
-        proc = f"/proc/self/fd/{fd}"
-        return proc if os.path.exists(proc) else path
+        pass
+    folder, name = os.path.split(tmp)
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return tmp, None
+    path = f"/proc/self/fd/{dir_fd}/{name}"
+    if os.path.exists(path):
+        return path, dir_fd
+    os.close(dir_fd)  # pragma: no cover  (no /proc: the writer gets the path as it is)
+    return tmp, None
 
 
 def _temp_pattern(base: str) -> "re.Pattern[str]":
@@ -362,13 +376,14 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
             raise _no_space(shown, folder) from exc
         raise CheckpointWriteError(f"cannot write {shown!r}: cannot create a file in {folder!r} "
                                    f"({exc.strerror or exc})", exc.errno) from exc
+    writer_path, dir_fd = _writer_path(tmp)
     try:
         if fcntl is not None:  # held until the rename: tells cleaners this writer is alive
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            write(_utf8_path(tmp, fd))
+            write(writer_path)
             if verify is not None:
-                verify(_utf8_path(tmp, fd))
+                verify(writer_path)
             if fsync:
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
@@ -396,6 +411,8 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
         raise
     finally:
         os.close(fd)
+        if dir_fd is not None:
+            os.close(dir_fd)
     if fsync:
         _fsync_folder(folder)
     return real
