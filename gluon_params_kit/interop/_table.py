@@ -15,7 +15,7 @@ Private: used by :mod:`gluon_params_kit.interop`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as onp
 
