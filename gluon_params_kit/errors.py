@@ -25,8 +25,9 @@ the classes)::
     ├── CheckpointError (ValueError)
     │   ├── CheckpointTypeError (TypeError)
     │   └── CheckpointWriteError (OSError)
-    └── DeviceError (ValueError)
-        └── DeviceTypeError (TypeError)
+    ├── DeviceError (ValueError)
+    │   └── DeviceTypeError (TypeError)
+    └── MXNetImportError (ImportError)
 
     LoadWarning (UserWarning)
 """
@@ -38,8 +39,8 @@ from typing import Iterable, List, Sequence
 __all__ = [
     "CheckpointError", "CheckpointTypeError", "CheckpointWriteError", "DeviceError", "DeviceTypeError",
     "InitializerError", "InitializerTypeError", "InspectionError", "InspectionTypeError", "LoadWarning",
-    "ParamsKitError", "PathError", "PathTypeError", "SelectionError", "SelectionTypeError", "TieError",
-    "TieTypeError", "closest", "did_you_mean", "listing",
+    "MXNetImportError", "ParamsKitError", "PathError", "PathTypeError", "SelectionError", "SelectionTypeError",
+    "TieError", "TieTypeError", "closest", "did_you_mean", "listing",
 ]
 
 
@@ -118,6 +119,17 @@ class DeviceError(ParamsKitError, ValueError):
 
     Every bad context argument is a ``DeviceError``, whatever function receives it
     (``load(..., ctx=...)`` and ``InitPlan.apply(..., ctx=...)`` as much as ``move``).
+    """
+
+
+class MXNetImportError(ParamsKitError, ImportError):
+    """MXNet is needed and cannot be imported here (not installed, numpy 2, Python 3.13+, a
+    broken install): one line that names the install command (``gluon-params``: exit code 2).
+
+    The file tools never raise it: they need numpy only.
+
+    >>> issubclass(MXNetImportError, ImportError)
+    True
     """
 
 

@@ -1,46 +1,168 @@
-"""The one place that imports mxnet: numpy alias shim, version checks, nd/np helpers.
+"""The one place that imports mxnet, on first use: ``mx`` and ``gluon`` stand in until then.
 
-MXNet 1.9.1 uses ``numpy.bool`` and friends, which numpy 1.24 removed. On numpy
-1.24-1.26 the missing aliases are put back *before* mxnet is imported (``_shim``, run by
-the package's import); on numpy>=2 (or without mxnet) importing a module that needs mxnet
-fails with an ImportError that says what to install.
+``from .._core.compat import mx`` imports no mxnet: ``mx`` (and ``gluon``) are stand-ins
+that import MXNet the first time one of their attributes is read (``mx.nd.array``), so a
+module that needs mxnet only inside some functions imports without it, and the file layer
+(``read_header``, ``read_array``, ``convert``, ``diff``, ``export_npz``, ``inspect``) runs
+on numpy alone, numpy 1.x or 2.x, Python 3.8-3.13. Where MXNet cannot be imported (not
+installed, numpy 2, Python 3.13, a broken install) that first use raises
+:class:`~gluon_params_kit.errors.MXNetImportError`, one line naming the install command that
+fits how the kit was installed (:func:`install_hint`).
+
+MXNet 1.9.1 uses ``numpy.bool`` and friends, which numpy 1.24 removed. On numpy 1.24-1.26
+the missing aliases are put back *before* mxnet is imported (``_shim``, run by the
+package's import); numpy 2 is refused before mxnet is tried.
 """
 from __future__ import annotations
 
+import os
+import sys
+import types
 from typing import Any, Optional
 
 import numpy as _onp
 
 from .._shim import NUMPY_VERSION, SHIMMED_ALIASES
-from .._shim import numpy_pin as _numpy_pin
+from ..errors import MXNetImportError
 
-if NUMPY_VERSION >= (2, 0):
-    raise ImportError(
-        f"gluon_params_kit needs numpy<2 for mxnet 1.9.1, found numpy {_onp.__version__}. "
-        f"Fix: pip install '{_numpy_pin()}' (in a virtual environment; `make test` creates one)."
-    )
+__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES", "MXNET_VERSION",
+           "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
 
-try:
-    import mxnet as mx  # noqa: E402
-except ImportError as exc:  # mxnet missing, or a broken install
-    raise ImportError(
-        "gluon_params_kit needs Apache MXNet 1.9.1: pip install 'mxnet==1.9.1' "
-        "(CPU; or `pip install -e .[cpu]`), or mxnet-cu112==1.9.1 for CUDA. "
-        f"Never install two mxnet distributions side by side. Original error: {exc}"
-    ) from exc
-except AttributeError as exc:  # numpy removed something mxnet uses that the shim lacks
-    raise ImportError(
-        f"mxnet could not import with numpy {_onp.__version__}: {exc}. "
-        f"Fix: pip install '{_numpy_pin()}'."
-    ) from exc
+SUPPORTED_MXNET = "1.9.1"
 
-from mxnet import gluon  # noqa: E402
-from mxnet.util import is_np_array  # noqa: E402
+#: Why mxnet cannot be imported, once known (each use raises it anew, as one line).
+_failure: Optional[str] = None
 
-MXNET_VERSION: str = mx.__version__
 
-__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES",
-           "MXNET_VERSION", "NUMPY_VERSION"]
+def mxnet_imported() -> bool:
+    """Whether MXNet is imported already (then no array or Block of it can exist yet if not).
+
+    >>> mxnet_imported() in (True, False)
+    True
+    """
+    return sys.modules.get("mxnet") is not None
+
+
+def _installed_from_source() -> bool:
+    """Whether the kit runs from a checkout (an editable install, or on ``sys.path``), not
+    from an installed wheel (which lives in a ``site-packages`` folder)."""
+    parts = os.path.normcase(os.path.abspath(__file__)).split(os.sep)
+    return "site-packages" not in parts and "dist-packages" not in parts
+
+
+def _mxnet_requirements() -> str:
+    """mxnet and the numpy it can import with, on this Python (3.8-3.12)."""
+    if sys.version_info >= (3, 12):
+        return "'mxnet==1.9.1' 'numpy==1.26.*' setuptools"
+    return "'mxnet==1.9.1' 'numpy<1.24'"
+
+
+def install_hint() -> str:
+    """What to install so that MXNet imports, as the kit was installed: one sentence.
+
+    From a checkout (an editable install) that is mxnet and its numpy; from a wheel, the
+    kit's ``cpu`` extra. Where MXNet 1.9.1 cannot run at all (Python 3.13+, numpy 2) it
+    says to use another virtual environment.
+
+    >>> 'pip install' in install_hint()
+    True
+    """
+    extra = "pip install 'gluon_params_kit[cpu]'"
+    if sys.version_info >= (3, 13):
+        return (f"MXNet 1.9.1 does not run on Python {sys.version_info[0]}.{sys.version_info[1]} "
+                f"(numpy<2 has no wheels there): in a virtual environment of Python 3.8-3.12: {extra}")
+    command = f"pip install {_mxnet_requirements()}" if _installed_from_source() else extra
+    if NUMPY_VERSION >= (2, 0):
+        return (f"in a virtual environment of its own (mxnet needs numpy<2; this one keeps "
+                f"numpy {_onp.__version__}): {command}")
+    return (f"{command} (for CUDA, mxnet-cu112==1.9.1 instead of mxnet. Never install two mxnet "
+            f"distributions side by side)")
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail() -> str:
+    if sys.version_info >= (3, 13):
+        why = "gluon_params_kit needs Apache MXNet 1.9.1 for this"
+    elif NUMPY_VERSION >= (2, 0):
+        why = f"gluon_params_kit needs numpy<2 for mxnet 1.9.1, found numpy {_onp.__version__}"
+    else:
+        why = "gluon_params_kit needs Apache MXNet 1.9.1"
+    return (f"{why}: {install_hint()}. The file tools work without it (read_header, read_array, "
+            f"convert, diff, export_npz; gluon-params inspect, diff, convert, export).")
+
+
+def load_mxnet() -> types.ModuleType:
+    """The ``mxnet`` module, imported now if it was not; or :class:`MXNetImportError`.
+
+    >>> load_mxnet().__version__
+    '1.9.1'
+    """
+    global _failure
+    module = sys.modules.get("mxnet")
+    if module is not None:
+        return module
+    if _failure is None and (sys.version_info >= (3, 13) or NUMPY_VERSION >= (2, 0)):
+        _failure = _fail()  # refused before mxnet is tried: it cannot run here
+    if _failure is not None:
+        raise MXNetImportError(_failure)
+    try:
+        import mxnet
+    except ImportError as exc:  # not installed (or blocked), or a broken install
+        _failure = _fail() if getattr(exc, "name", None) == "mxnet" else (
+            f"mxnet could not be imported ({_one_line(exc)}). Fix: {install_hint()}")
+        raise MXNetImportError(_failure) from exc
+    except (AttributeError, OSError) as exc:  # numpy lacks what mxnet uses; a missing library
+        _failure = (f"mxnet could not import with numpy {_onp.__version__}: {_one_line(exc)}. "
+                    f"Fix: {install_hint()}")
+        raise MXNetImportError(_failure) from exc
+    return mxnet
+
+
+class _LazyModule(types.ModuleType):
+    """``mxnet`` or one of its submodules, imported when an attribute is first read."""
+
+    def __init__(self, name: str):
+        super().__init__(name, f"Stand-in for {name}: imports it on first attribute access.")
+
+    def __getattr__(self, attr: str) -> Any:
+        # Dunders are probes (doctest's unwrap, copy, pickle), never a use: they must not import.
+        if attr.startswith("__") and attr not in ("__version__", "__file__", "__path__"):
+            raise AttributeError(attr)
+        module = load_mxnet()
+        for part in self.__name__.split(".")[1:]:
+            module = getattr(module, part)
+        return getattr(module, attr)
+
+    def __dir__(self):
+        return dir(self.__getattr__("__dict__")) if mxnet_imported() else []
+
+    def __repr__(self) -> str:
+        state = "imported" if mxnet_imported() else "not imported yet"
+        return f"<lazy module {self.__name__!r} ({state})>"
+
+
+#: ``mxnet``, imported on first use (``mx.nd.ones(2)``).
+mx: Any = _LazyModule("mxnet")
+#: ``mxnet.gluon``, imported on first use.
+gluon: Any = _LazyModule("mxnet.gluon")
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the version is read from mxnet, imported then
+    if name == "MXNET_VERSION":
+        return load_mxnet().__version__
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_np_array() -> bool:
+    """Whether MXNet's np interface is on (``npx.set_np()``); False while mxnet is not imported.
+
+    >>> is_np_array()
+    False
+    """
+    return mxnet_imported() and bool(mx.util.is_np_array())
 
 
 def to_numpy(array: Any) -> _onp.ndarray:
@@ -65,6 +187,8 @@ def cpu_buffer(array: Any) -> Optional[memoryview]:
     >>> bytes(cpu_buffer(a)), cpu_buffer(a.tostype('row_sparse'))
     (b'\\x01\\x00\\x00\\x00\\x02\\x00\\x00\\x00', None)
     """
+    if not mxnet_imported():  # no NDArray can exist yet
+        return None
     if (type(array) is not mx.nd.NDArray or array.stype != "default" or array.size == 0
             or array.ndim == 0 or array.context.device_type != "cpu"
             or getattr(array.dtype, "names", None) or _onp.dtype(array.dtype).kind not in "biuf"):
@@ -77,3 +201,4 @@ def cpu_buffer(array: Any) -> Optional[memoryview]:
         return None
     nbytes = array.size * _onp.dtype(array.dtype).itemsize
     return memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
+

@@ -249,7 +249,7 @@ def selection(source: Union[Block, Iterable[str]], pattern: Pattern = None, *,
               aliases: Optional[Mapping[str, str]] = None,
               params: Optional[Mapping[str, Parameter]] = None,
               owner: Optional[str] = None) -> List[Any]:
-    """What ``pattern`` selects in ``source``: the kit's one selection path.
+    r"""What ``pattern`` selects in ``source``: the kit's one selection path.
 
     Every function of the kit that takes a pattern calls this one, so a pattern selects
     the same things everywhere and an empty selection is the same error everywhere.

@@ -33,7 +33,6 @@ from .._core.compat import mx
 from .._core.kvstore import take_keys, write_everywhere
 from .._core.provenance import mark_stale
 from .._core.types import Parameter
-from .._server_assign import AssignOnce
 from ..errors import CheckpointError
 
 __all__ = ["before_assign", "holds_copy", "write_loaded"]
@@ -92,6 +91,7 @@ def _write_on_servers(trainer, values: List[Tuple[Parameter, Any]]) -> None:
     probe = take_keys(kv, 1)[0]  # the kit's reserved range: never a Trainer's key
     kv.init(probe, mx.nd.zeros((1,)))
     if kv.rank == 0:
+        from .._server_assign import AssignOnce  # here: it imports mxnet, which files need not
         inner = pickle.loads(pickle.dumps(trainer._optimizer))  # param_dict is left out
         body = pickle.dumps(AssignOnce(inner, keys + [probe]), 0).decode("utf-8")
         kv._send_command_to_servers(0, body)  # 0: kController, the servers' set_optimizer
