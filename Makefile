@@ -9,13 +9,15 @@ PY := $(VENV)/bin/python
 BASE_PYTHON ?= $(shell .ci/find-python 3.11 3.10 3.12)
 SMOKE_PYTHON ?= $(shell .ci/find-python 3.12)
 SMOKE_VENV ?= .venv312
+NP2_PYTHON ?= $(shell .ci/find-python 3.13 3.12)
+NP2_VENV ?= .venv-np2
 WHEEL_VENV ?= .venv-wheel
 # setuptools prints a warning block on every editable install ("Editable installation ...
 # be careful with folders ... with the same name as your package"); nothing to act on here.
 PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 
-.PHONY: setup setup-test setup-notebooks chapter test unit lint notebooks smoke312 wheel wheel-check \
-	browser screenshots bench doctor clean
+.PHONY: setup setup-test setup-notebooks chapter test unit lint notebooks smoke312 files-np2 wheel \
+	wheel-check browser screenshots bench doctor clean
 
 $(PY):
 	@test -n "$(BASE_PYTHON)" || { echo "No python3.11/3.10/3.12 found: install one of them." >&2; exit 1; }
@@ -60,7 +62,7 @@ lint: setup-test
 unit: setup-test browser lint
 	$(PY) -m pytest -q -n 2
 
-test: unit smoke312 wheel-check
+test: unit smoke312 files-np2 wheel-check
 
 # Headless Chromium for tests/test_browser.py, installed where this machine allows it
 # (root with apt-get); elsewhere those tests skip and say why. Never fails the build.
@@ -116,10 +118,36 @@ smoke312:
 	print('smoke312: numpy', numpy.__version__, 'shimmed', c.SHIMMED_ALIASES)" && \
 	$(SMOKE_VENV)/bin/python -m pytest -q -n 2
 
+# The file layer where MXNet cannot run: Python 3.13 (else 3.12), numpy >= 2, no mxnet, the kit
+# installed without extras (as `pip install gluon_params_kit` in a PyTorch environment).
+# tests/test_files_numpy2.py reads the files MXNet 1.9.1 wrote (tests/data/files/) bit for bit
+# as mx.nd.load did, converts, diffs and exports them, and runs the CLI; commands that need
+# mxnet must say so in one line (exit 2). On 3.13 the `cpu` extra must refuse at once
+# (pip's dry run, no numpy build). The stamp reinstalls only when setup.cfg or setup.py change.
+$(NP2_VENV)/.installed: setup.cfg setup.py
+	test -x $(NP2_VENV)/bin/python || $(NP2_PYTHON) -m venv $(NP2_VENV)
+	PYTHONWARNINGS=ignore::UserWarning $(NP2_VENV)/bin/python -m pip install -q -e . 'numpy>=2' pytest safetensors
+	@touch $@
+
+files-np2:
+	@if [ -z "$(NP2_PYTHON)" ]; then echo "files-np2: no python3.13 or python3.12 here, skipped"; exit 0; fi; \
+	$(MAKE) --no-print-directory $(NP2_VENV)/.installed && \
+	$(NP2_VENV)/bin/python -c "import importlib.util as u, sys, numpy; \
+	assert int(numpy.__version__.split('.')[0]) >= 2, numpy.__version__; assert u.find_spec('mxnet') is None; \
+	print('files-np2: Python', sys.version.split()[0], 'numpy', numpy.__version__, 'no mxnet')" && \
+	$(NP2_VENV)/bin/python -m pytest -q -p no:cacheprovider --noconftest tests/test_files_numpy2.py && \
+	if $(NP2_VENV)/bin/python -c "import sys; sys.exit(sys.version_info < (3, 13))"; then \
+	  if PYTHONWARNINGS=ignore::UserWarning $(NP2_VENV)/bin/python -m pip install --dry-run -q '.[cpu]' \
+	      > $(NP2_VENV)/cpu-extra.log 2>&1; then \
+	    echo "files-np2: the cpu extra installed on Python 3.13 (it must refuse)"; exit 1; fi; \
+	  grep -q "mxnet===1.9.1-needs-python-3.8-to-3.12" $(NP2_VENV)/cpu-extra.log \
+	    || { cat $(NP2_VENV)/cpu-extra.log; exit 1; }; \
+	  echo "files-np2: pip install '.[cpu]' refuses Python 3.13 at once, as it should"; fi
+
 # Every benchmarks/bench_*.py: one table of ratios with targets, benchmarks/results.json,
 # and the README's table regenerated from that JSON.
 bench: setup-test
 	$(PY) benchmarks/run.py; status=$$?; $(PY) benchmarks/readme_table.py && exit $$status
 
 clean:
-	rm -rf $(VENV) $(SMOKE_VENV) $(WHEEL_VENV) build dist screenshots *.egg-info
+	rm -rf $(VENV) $(SMOKE_VENV) $(NP2_VENV) $(WHEEL_VENV) build dist screenshots *.egg-info

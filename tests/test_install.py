@@ -1,12 +1,14 @@
 """Where learners are: no mxnet, numpy 2, the package folder as working directory, no tqdm.
 
 Each case runs in a fresh interpreter. "No mxnet" is ``sys.modules['mxnet'] = None``
-(import then fails exactly as for a missing package); "numpy 2" is a stand-in ``numpy``
-package on ``sys.path`` whose version is 2.1.0. The built wheel in a fresh venv is checked
-by ``make wheel-check`` (part of ``make test``), not here.
+(import then fails exactly as for a missing package); "numpy 2" is this numpy saying it is
+2.1.0 (the kit decides by the version; the real numpy 2 runs the file layer's tests in
+``make files-np2``). The built wheel in a fresh venv is checked by ``make wheel-check``
+(part of ``make test``), not here; the packaging rules (numpy pinned only with mxnet, the
+``cpu`` extra refusing Python 3.13) are read from ``setup.cfg`` below, and pip's own
+refusal on 3.13 is run by ``make files-np2``.
 """
 import io
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,12 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NO_MXNET = "import sys; sys.modules['mxnet'] = None\n"
 
 
-def python(code, *, cwd=None, fake_numpy_dir=None):
-    env = dict(os.environ)
-    if fake_numpy_dir is not None:
-        env["PYTHONPATH"] = str(fake_numpy_dir) + os.pathsep + env.get("PYTHONPATH", "")
+def python(code, *, cwd=None):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=180, cwd=cwd or ROOT, env=env)
+                          text=True, timeout=180, cwd=cwd or ROOT)
 
 
 def cli(args, prelude=""):
@@ -44,11 +43,7 @@ def params_files(tmp_path_factory):
     return a, b
 
 
-@pytest.fixture
-def numpy2(tmp_path):
-    (tmp_path / "numpy").mkdir()
-    (tmp_path / "numpy" / "__init__.py").write_text("__version__ = '2.1.0'\n")
-    return tmp_path
+NUMPY_2 = "import numpy; numpy.__version__ = '2.1.0'\n"
 
 
 # --------------------------------------------------------------------------- without mxnet
@@ -123,15 +118,72 @@ def test_lazy_package_import_is_light_and_complete():
 
 # --------------------------------------------------------------------------- numpy 2
 
-def test_doctor_and_help_with_numpy_2(numpy2):
-    proc = python(cli(["doctor"]), fake_numpy_dir=numpy2)
+def test_doctor_and_help_with_numpy_2():
+    proc = python(cli(["doctor"], NUMPY_2))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "numpy    2.1.0" in proc.stdout
     assert "mxnet 1.9.1 needs numpy<2. Fix: pip install 'numpy" in proc.stdout
-    helped = python(cli(["--help"]), fake_numpy_dir=numpy2)
+    helped = python(cli(["--help"], NUMPY_2))
     assert helped.returncode == 0 and "usage: gluon-params" in helped.stdout, helped.stderr
-    used = python("import gluon_params_kit as gpk; gpk.summary", fake_numpy_dir=numpy2)
+    used = python(NUMPY_2 + "import gluon_params_kit as gpk; gpk.summary")
     assert "gluon_params_kit needs numpy<2 for mxnet 1.9.1, found numpy 2.1.0" in used.stderr
+    assert "MXNetImportError" in used.stderr and "virtual environment of its own" in used.stderr
+
+
+# --------------------------------------------------------------------------- packaging
+
+def _setup_cfg():
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    return cfg
+
+
+def _requirements(text, python_version):
+    """The requirements of a setup.cfg list that apply on ``python_version``."""
+    from packaging.requirements import Requirement
+    reqs = [Requirement(line) for line in (l.split("#")[0].strip() for l in text.splitlines()) if line]
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"python_version": python_version})]
+
+
+PYTHONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
+
+
+@pytest.mark.parametrize("python_version", PYTHONS)
+def test_numpy_is_pinned_only_where_mxnet_comes_in(python_version):
+    pytest.importorskip("packaging")
+    from packaging.specifiers import SpecifierSet
+    cfg = _setup_cfg()
+    assert SpecifierSet(cfg["options"]["python_requires"]).contains(python_version)
+    base = {r.name: r for r in _requirements(cfg["options"]["install_requires"], python_version)}
+    assert "mxnet" not in base and base["numpy"].specifier.contains("2.3.0")  # a numpy-2 env stays
+    assert base["numpy"].specifier.contains("1.23.5")
+    cpu = _requirements(cfg["options.extras_require"]["cpu"], python_version)
+    mxnet = [r for r in cpu if r.name == "mxnet"]
+    numpy = [r for r in cpu if r.name == "numpy"]
+    assert len(mxnet) == 1
+    version = tuple(int(p) for p in python_version.split("."))
+    if version < (3, 13):  # mxnet 1.9.1 and the numpy it imports with (the shim's on 3.12)
+        assert str(mxnet[0].specifier) == "==1.9.1" and len(numpy) == 1
+        allowed = [v for v in ("1.23.5", "1.24.4", "1.26.4", "2.0.0") if numpy[0].specifier.contains(v)]
+        assert allowed == (["1.26.4"] if version == (3, 12) else ["1.23.5"])
+    else:  # MXNet cannot run: no version can match, so pip stops at once, before any numpy
+        assert not numpy and not list(mxnet[0].specifier.filter(["1.9.1", "1.9.0", "2.0.0"], prereleases=True))
+        assert "needs-python-3.8-to-3.12" in str(mxnet[0].specifier)
+
+
+def test_install_hint_fits_how_the_kit_was_installed(monkeypatch):
+    from gluon_params_kit._core import compat
+    hint = compat.install_hint()  # from this checkout (an editable install)
+    assert hint.startswith("pip install 'mxnet==1.9.1' 'numpy") and "mxnet-cu112==1.9.1" in hint
+    monkeypatch.setattr(compat, "__file__", "/env/lib/python3.11/site-packages/gluon_params_kit/_core/compat.py")
+    assert compat.install_hint().startswith("pip install 'gluon_params_kit[cpu]' (for CUDA")
+    monkeypatch.setattr(compat, "NUMPY_VERSION", (2, 3))
+    assert compat.install_hint().startswith("in a virtual environment of its own (mxnet needs numpy<2")
+    monkeypatch.setattr(sys, "version_info", (3, 13, 1, "final", 0))
+    hint = compat.install_hint()
+    assert hint.startswith("MXNet 1.9.1 does not run on Python 3.13") and "Python 3.8-3.12" in hint
+    assert hint.endswith("pip install 'gluon_params_kit[cpu]'")
 
 
 # --------------------------------------------------------------------------- package folder
