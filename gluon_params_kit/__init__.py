@@ -67,6 +67,7 @@ _EXPORTS = {
     "stats": "inspection",
     "StatsReport": "inspection",
     "summary": "inspection",
+    "trace_outputs": "inspection",
     # initializers
     "InitPlan": "initializers",
     "InitPreview": "initializers",
@@ -217,6 +218,7 @@ __all__ = [
     "tie",
     "tied_copy",
     "tied_groups",
+    "trace_outputs",
     "try_all_gpus",
     "try_gpu",
     "unfreeze",
@@ -279,7 +281,7 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         register_initializer,
         reinitialize,
     )
-    from .inspection import ParamStats, StatsReport, Summary, plot_histograms, stats, summary
+    from .inspection import ParamStats, StatsReport, Summary, plot_histograms, stats, summary, trace_outputs
     from .select import (
         MATCH_ON,
         MODES,

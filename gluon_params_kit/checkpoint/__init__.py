@@ -40,6 +40,7 @@ from ._diff import DiffReport, diff, export_npz
 from ._load_report import LoadReport, file_keys_of, refusal, shape_fits, suggest, unloaded_line
 from ._pairing import split_key
 from ._remap import Remap, as_remap, collapse_keys
+from ._symbol import FIX_GAMMA, SymbolLoad
 from ._trainer_kv import before_assign
 
 __all__ = [
@@ -195,7 +196,8 @@ def _host_value(param) -> Any:
 
 def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
          dtype: str = "check", ctx: Optional[Any] = None,
-         format: Optional[str] = None) -> LoadReport:
+         format: Optional[str] = None, symbol: Any = None, example: Any = None,
+         fix_gamma: Optional[str] = None) -> LoadReport:
     """Load a checkpoint into ``block``, all or nothing, and report what happened.
 
     The file's keys (after ``remap``) are checked against ``named_parameters(block,
@@ -204,6 +206,18 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     several paths must agree. Only then are values assigned. Deferred Parameters take
     the file's shapes (as ``load_parameters`` does); files written in nd or np mode load
     in either mode, and so do auto-name files with ``remap='structural'``.
+
+    An old symbol checkpoint (``mx.model.save_checkpoint``: ``prefix-symbol.json`` beside
+    ``prefix-0000.params``, ``arg:``/``aux:`` keys under names people chose) loads into the
+    equivalent structured Gluon net: when the keys do not match by name, the graph's
+    parameterised layers are paired with the net's in forward order, layer by layer (operator,
+    kernel, filters, groups, units, the file's shapes), roles by the role table (a
+    BatchNorm's ``moving_mean`` -> ``running_mean``); a layer that does not fit, or two that
+    fit equally, refuse the load, named. ``report.symbol_notes`` then names every symbol
+    attribute that makes the net compute otherwise: ``fix_gamma=True`` with a gamma that
+    is not 1 in the file (``fix_gamma='ones'`` loads ones there; or build the layer with
+    ``BatchNorm(scale=False)``), eps, momentum, ``use_global_stats``, strides, padding,
+    ``no_bias`` against a layer with a bias.
 
     ``.params``, ``.safetensors`` (the kit's or any other writer's: a tied Parameter's
     other paths come from the kit's metadata) and ``.npz`` files load the same way.
@@ -226,9 +240,17 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
             the file's dtype).
         ctx: Context(s) for Parameters that are not initialized yet (default cpu).
         format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: from the suffix).
+        symbol: The ``-symbol.json`` of an old symbol checkpoint; ``None`` looks for
+            ``prefix-symbol.json`` beside ``prefix-NNNN.params``; ``False``: none.
+        example: An input batch (or a tuple of them) for one traced forward pass that
+            gives the net's layer order and deferred shapes to the symbol walk (the net
+            must be initialized; nothing in it changes); without it, registration order.
+        fix_gamma: ``'ones'`` loads ones into the gamma of each BatchNorm the symbol
+            fixes (``fix_gamma=True``: MXNet ignores the stored gamma); ``None`` loads the
+            file's gamma and reports the difference.
 
     Returns:
-        The :class:`LoadReport` (``report.applied`` is True).
+        The :class:`LoadReport` (``report.applied`` is True; ``report.symbol_notes``).
 
     Raises:
         CheckpointError: A strict load found problems (``exc.report`` has them; nothing
@@ -254,8 +276,13 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     check_bool(strict, "strict", CheckpointTypeError)
     check_choice(dtype, "dtype policy", DTYPE_POLICIES, CheckpointError)
     ctx_list = check_contexts(ctx, "ctx", allow_none=True)  # a context's error: DeviceError
+    check_choice(fix_gamma, "fix_gamma", FIX_GAMMA, CheckpointError)
     header = read_header(path, format=format)
+    sym = SymbolLoad(path, symbol, header, fix_gamma)
     report, plan = _plan(block, header, as_remap(remap), dtype)
+    report, plan = sym.plan(block, report, plan, walk=remap is None, strict=strict, example=example,
+                            replan=lambda r: _plan(block, header, r, dtype),
+                            refusal=lambda r: refusal(r, header, block))
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
     arrays = read_for_load(header)
@@ -266,7 +293,9 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
             if any(_bits(arrays[k]) != first for k in keys[1:]):
                 conflicts[canon] = keys
                 del plan[canon]
-    report = report.replace(tied_conflicts=conflicts, loaded=list(plan))
+    report = report.replace(tied_conflicts=conflicts, loaded=list(plan),
+                            symbol_notes=sym.notes(block, arrays))
+    sym.apply(block, arrays)  # fix_gamma='ones'; the notes above saw the file's gamma
     if strict and report.tied_conflicts:
         raise CheckpointError(refusal(report, header, block), report=report)
     if ctx_list is not None:

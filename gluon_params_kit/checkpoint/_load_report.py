@@ -50,6 +50,11 @@ class LoadReport(Report):
             shapes and dtypes, and no name or file order decides): no pair is guessed.
         not_loaded_values: How many values :attr:`not_loaded` keep (``None``: unknown).
         applied: Whether values were written into the block.
+        symbol: The ``-symbol.json`` file the load read (an old symbol checkpoint), or ``None``.
+        symbol_notes: Symbol attributes that make the loaded net compute otherwise
+            (``fix_gamma=True`` with a gamma that is not 1, eps, momentum...), one
+            ``SymbolNote`` each (``.layer``, ``.path``, ``.attribute``, ``.symbol``,
+            ``.net``, ``.message``, ``.fixed``, ``.training_only``); printed under the table.
     """
 
     _what, _kind = "key", "load report"
@@ -58,7 +63,7 @@ class LoadReport(Report):
     FIELDS: Tuple[str, ...] = (
         "loaded", "missing", "unexpected", "shape_mismatches", "dtype_mismatches", "cast",
         "tied_conflicts", "renamed", "dropped", "suggestion", "suggestion_matches", "paired",
-        "ambiguous", "not_loaded_values", "applied")
+        "ambiguous", "not_loaded_values", "applied", "symbol", "symbol_notes")
 
     def __init__(self, path: str, block_name: str, *, loaded: Sequence[str] = (),
                  missing: Sequence[str] = (), unexpected: Sequence[str] = (),
@@ -69,7 +74,8 @@ class LoadReport(Report):
                  renamed: Optional[Mapping[str, str]] = None, dropped: Sequence[str] = (),
                  suggestion: Optional[Remap] = None, suggestion_matches: int = 0,
                  paired: Optional[Mapping[str, str]] = None, ambiguous: Sequence[str] = (),
-                 not_loaded_values: Optional[int] = 0, applied: bool = False):
+                 not_loaded_values: Optional[int] = 0, applied: bool = False,
+                 symbol: Optional[str] = None, symbol_notes: Sequence[Any] = ()):
         self.path, self.block_name = path, block_name
         self.loaded: List[str] = list(loaded)
         self.missing: List[str] = list(missing)
@@ -86,6 +92,8 @@ class LoadReport(Report):
         self.ambiguous: List[str] = list(ambiguous)
         self.not_loaded_values = not_loaded_values
         self.applied = applied
+        self.symbol = symbol
+        self.symbol_notes: List[Any] = list(symbol_notes)
         state = "loaded" if applied else "not applied"
         super().__init__(self._statuses(), title=(
             f"LoadReport {path!r} -> {block_name} ({state}): "
@@ -194,6 +202,14 @@ class LoadReport(Report):
         if self.suggestion is not None:
             lines.append(f"suggested: remap={brief_repr(self.suggestion)} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
+        if self.symbol is not None:
+            open_notes = [n for n in self.symbol_notes if not n.fixed]
+            lines.append(f"symbol {self.symbol!r}: " + (
+                f"{len(open_notes)} attribute(s) make the net compute otherwise:" if open_notes
+                else "its attributes agree with the net's layers" + (" (after the fixes below)"
+                                                                     if self.symbol_notes else "")))
+            lines.extend(f"  - {n.message}" for n in open_notes)
+            lines.extend(f"  - fixed: {n.message}" for n in self.symbol_notes if n.fixed)
         return lines
 
 
@@ -333,6 +349,10 @@ def refusal(report: LoadReport, header: Header, block: Block) -> str:
                      "dtype='saved' to give the parameters the file's dtypes).")
     if report.ambiguous:
         parts.append(f"No pair is guessed for {ambiguous_line(report.ambiguous)[len('ambiguous: '):]}.")
+    notes = [n for n in report.symbol_notes if not n.fixed]
+    if notes:
+        parts.append(f"The symbol {report.symbol!r} says: " + "; ".join(
+            n.message for n in notes[:3]) + (f" (+{len(notes) - 3} more)" if len(notes) > 3 else "") + ".")
     if report.suggestion is not None:
         parts.append(f"Try remap={brief_repr(report.suggestion)}: it matches "
                      f"{report.suggestion_matches} of {len(named_parameters(block))} parameters.")

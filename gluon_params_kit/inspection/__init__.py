@@ -36,9 +36,11 @@ from . import _trace as _layer_trace
 from . import _view
 from ._stats import StatsReport
 from ._summary import Summary, check_width
+from ._trace import trace_outputs
 
 __all__ = [
     "InspectionError", "ParamStats", "StatsReport", "Summary", "plot_histograms", "stats", "summary",
+    "trace_outputs",
 ]
 
 _Constant = gluon.Constant

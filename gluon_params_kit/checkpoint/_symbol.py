@@ -1,0 +1,691 @@
+"""Old symbol checkpoints (``prefix-symbol.json`` + ``prefix-NNNN.params``) into a structured
+Gluon net, and the symbol attributes that change what the loaded net computes.
+
+The graph is read as JSON (no mxnet): its parameterised operators (Convolution,
+Deconvolution, FullyConnected, BatchNorm, Embedding, LeakyReLU with ``act_type='prelu'``,
+InstanceNorm, LayerNorm, GroupNorm) in graph order, each with its attributes and the
+variables it takes in each role (the operator's input order says which is the weight,
+which the moving mean). The net's layers are walked in forward order (a traced forward
+pass when an example input is given, else registration order) and each takes the one
+symbol layer that is ready (every parameterised layer upstream of it already paired) and
+fits: the same operator, the same shape-defining attributes (kernel, filters, groups,
+units), the file's shapes in each role, roles mapped by
+:func:`~gluon_params_kit.checkpoint.split_key`'s table (gamma <-> a norm layer's weight,
+moving_* <-> running_*). Two ready layers that fit equally are a tie and nothing is
+paired: the refusal names the layers and says why, it never guesses.
+
+:func:`symbol_notes` then names every attribute of the symbol that makes the Gluon net
+compute something else with the same values: ``fix_gamma=True`` where the file's gamma
+is not 1 (MXNet multiplies by 1), eps, momentum, ``use_global_stats``, axes, strides,
+padding, ``no_bias`` against a layer with a bias.
+
+Private: :func:`gluon_params_kit.checkpoint.load` calls it (``symbol=``, ``example=``,
+``fix_gamma=``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import OrderedDict
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as onp
+
+from .._core.compat import gluon, mx
+from .._core.gluon import init_state
+from .._core.types import Block
+from .._io.header import Header
+from ..errors import CheckpointError, listing
+from ..tree import named_blocks, named_parameters
+from ._pairing import split_key
+from ._remap import Remap
+
+__all__ = ["FIX_GAMMA", "SymbolGraph", "SymbolLayer", "SymbolLoad", "SymbolNote", "apply_fix_gamma", "find_symbol",
+           "layer_pairs", "pair_with_net", "read_symbol", "symbol_notes"]
+
+#: The ``fix_gamma=`` choices of :func:`~gluon_params_kit.checkpoint.load`.
+FIX_GAMMA = (None, "ones")
+
+#: Operator -> the roles of its inputs after the data, in the operator's input order.
+OP_ROLES: Dict[str, Tuple[str, ...]] = {
+    "Convolution": ("weight", "bias"),
+    "Deconvolution": ("weight", "bias"),
+    "FullyConnected": ("weight", "bias"),
+    "BatchNorm": ("gamma", "beta", "moving_mean", "moving_var"),
+    "Embedding": ("weight",),
+    "LeakyReLU": ("gamma",),
+    "InstanceNorm": ("gamma", "beta"),
+    "LayerNorm": ("gamma", "beta"),
+    "GroupNorm": ("gamma", "beta"),
+}
+
+#: Operator attributes MXNet 1.9.1 assumes when the JSON leaves them out.
+DEFAULTS: Dict[str, Dict[str, str]] = {
+    "Convolution": {"no_bias": "False", "num_group": "1"},
+    "Deconvolution": {"no_bias": "True", "num_group": "1"},
+    "FullyConnected": {"no_bias": "False", "flatten": "True"},
+    "BatchNorm": {"eps": "0.001", "momentum": "0.9", "fix_gamma": "True",
+                  "use_global_stats": "False", "axis": "1"},
+    "LeakyReLU": {"act_type": "leaky"},
+    "InstanceNorm": {"eps": "0.001"},
+    "LayerNorm": {"eps": "1e-05", "axis": "-1"},
+    "GroupNorm": {"eps": "1e-05", "num_groups": "1"},
+}
+
+#: Gluon parameter names outside the role table: PReLU's slope is the symbol's gamma.
+EXTRA_ROLES = {"alpha": "weight"}
+
+
+def _role(name: str) -> Optional[str]:
+    """The role table's role of a parameter or input name (``moving_mean`` -> ``'mean'``)."""
+    return split_key("_" + name)[2] or EXTRA_ROLES.get(name)
+
+
+class SymbolLayer(NamedTuple):
+    """One parameterised operator of the graph: ``params`` is symbol role -> variable name
+    (``{'gamma': 'bn0_gamma', ...}``), ``upstream`` the indices (in :attr:`SymbolGraph.layers`)
+    of the parameterised layers its data comes through, ``problem`` why it cannot be paired."""
+
+    position: int
+    name: str
+    op: str
+    attrs: Dict[str, str]
+    params: Dict[str, str]
+    upstream: FrozenSet[int]
+    problem: Optional[str] = None
+
+    def attr(self, key: str) -> Optional[str]:
+        value = self.attrs.get(key)
+        return DEFAULTS.get(self.op, {}).get(key) if value is None else value
+
+    def describe(self) -> str:
+        shown = [f"{k}={self.attrs[k]}" for k in ("kernel", "num_filter", "num_group", "num_hidden",
+                                                  "input_dim", "output_dim", "num_groups")
+                 if k in self.attrs]
+        return f"symbol layer {self.name!r} ({', '.join([self.op] + shown)})"
+
+
+class SymbolGraph(NamedTuple):
+    """A symbol file, read: its path and parameterised layers in graph order."""
+
+    path: str
+    layers: List[SymbolLayer]
+
+
+class SymbolNote(NamedTuple):
+    """One symbol attribute that makes the loaded net differ from the symbol's.
+
+    ``layer`` is the symbol layer, ``path`` the net layer's path, ``attribute`` the
+    attribute (``'fix_gamma'``, ``'eps'``...), ``symbol`` and ``net`` their values,
+    ``message`` the sentence the report prints, ``fixed`` whether the load applied the
+    fix (``fix_gamma='ones'``), ``training_only`` whether only training is affected.
+    """
+
+    layer: str
+    path: str
+    attribute: str
+    symbol: Any
+    net: Any
+    message: str
+    fixed: bool = False
+    training_only: bool = False
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _NetLayer(NamedTuple):
+    path: str
+    block: Any
+    op: Optional[str]
+    params: Dict[str, Tuple[str, Any]]  # table role -> (parameter path, Parameter)
+
+    def describe(self) -> str:
+        return f"net layer {self.path!r} ({type(self.block).__name__})"
+
+
+# --------------------------------------------------------------------------- reading
+
+def find_symbol(params_path: Any, symbol: Any) -> Optional[str]:
+    """The symbol file to use: ``symbol`` itself, or ``prefix-symbol.json`` beside a
+    ``prefix-NNNN.params`` file when it exists (``symbol=None``); ``symbol=False``: none.
+
+    >>> find_symbol('/nowhere/model-0007.params', None) is None
+    True
+    """
+    if symbol is False:
+        return None
+    if symbol is not None:
+        if not isinstance(symbol, (str, bytes, os.PathLike)):
+            raise CheckpointError(f"symbol must be a path to a -symbol.json file, None (look "
+                                  f"beside the .params file) or False; got {type(symbol).__name__}")
+        return os.fsdecode(symbol)
+    path = os.fsdecode(params_path) if isinstance(params_path, (str, bytes, os.PathLike)) else ""
+    match = re.match(r"^(.*)-\d+\.params$", path)
+    if match is None:
+        return None
+    candidate = match.group(1) + "-symbol.json"
+    return candidate if os.path.isfile(candidate) else None
+
+
+def read_symbol(path: str, file_keys: Sequence[str] = ()) -> SymbolGraph:
+    """Read a ``-symbol.json`` file (any MXNet version's layout: ``attrs``, ``attr`` or
+    ``param``); ``file_keys`` mark the variables the checkpoint holds, so an operator this
+    module cannot pair that takes one of them is reported instead of skipped.
+
+    Raises:
+        CheckpointError: The file is missing, not JSON, or not a symbol graph.
+    """
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"symbol file {path!r} does not exist (symbol= names the "
+                              f"-symbol.json file that save_checkpoint wrote)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"symbol file {path!r} is not a readable JSON symbol graph: "
+                              f"{exc}") from None
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if not isinstance(nodes, list) or not nodes:
+        raise CheckpointError(f"symbol file {path!r} is not a symbol graph: expected a JSON "
+                              f"object with a non-empty 'nodes' list (as save_checkpoint writes)")
+    stored = set()
+    for key in file_keys:
+        stored.add(key[4:] if key[:4] in ("arg:", "aux:") else key)
+    parsed = [_node(path, i, n, len(nodes)) for i, n in enumerate(nodes)]
+    layers: List[SymbolLayer] = []
+    layer_of: Dict[int, int] = {}
+    upstream: List[FrozenSet[int]] = []
+    seen_params: Dict[Tuple[str, ...], int] = {}
+    for i, (op, name, attrs, inputs) in enumerate(parsed):
+        data_inputs = inputs[:1] if op in OP_ROLES else inputs
+        up = frozenset().union(*[upstream[j] | ({layer_of[j]} if j in layer_of else set())
+                                 for j in data_inputs]) if data_inputs else frozenset()
+        upstream.append(up)
+        if op == "null":
+            continue
+        variables = [(j, parsed[j][1]) for j in inputs if parsed[j][0] == "null"]
+        if op in OP_ROLES and (op != "LeakyReLU" or attrs.get("act_type") == "prelu"):
+            params: Dict[str, str] = OrderedDict()
+            problem = None
+            for role, j in zip(OP_ROLES[op], inputs[1:]):
+                if parsed[j][0] != "null":
+                    problem = f"its {role} is computed by {parsed[j][0]} {parsed[j][1]!r}, not stored"
+                params[role] = parsed[j][1]
+            if op in ("Convolution", "Deconvolution", "FullyConnected") and \
+                    _flag(path, name, "no_bias", attrs.get("no_bias", DEFAULTS[op]["no_bias"])):
+                params.pop("bias", None)
+        elif any(v in stored for _, v in variables):
+            params = OrderedDict((v, v) for _, v in variables if v in stored)
+            problem = (f"the walk pairs {listing(sorted(OP_ROLES))} only; {op} holds "
+                       f"{listing(sorted(params))}" + (" (a fused parameter vector)" if op == "RNN" else ""))
+        else:
+            continue
+        signature = tuple(params.values())
+        if signature in seen_params:  # the same layer applied again (shared weights)
+            layer_of[i] = seen_params[signature]
+            continue
+        seen_params[signature] = len(layers)
+        layer_of[i] = len(layers)
+        layers.append(SymbolLayer(len(layers), name, op, attrs, params, up, problem))
+    return SymbolGraph(path, layers)
+
+
+def _node(path: str, i: int, node: Any, count: int) -> Tuple[str, str, Dict[str, str], List[int]]:
+    """``(op, name, attributes, input node indices)`` of one JSON node, checked."""
+    where = f"symbol file {path!r}, node {i}"
+    if not isinstance(node, dict) or not isinstance(node.get("op"), str) \
+            or not isinstance(node.get("name"), str):
+        raise CheckpointError(f"{where} is not a symbol node: expected an object with string "
+                              f"'op' and 'name'")
+    attrs: Dict[str, str] = {}
+    for field in ("param", "attr", "attrs"):  # MXNet < 0.9, < 1.0, >= 1.0
+        value = node.get(field) or {}
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{where} ({node['name']!r}): {field!r} is not an object")
+        attrs.update({str(k): str(v) for k, v in value.items()})
+    inputs = node.get("inputs", [])
+    if not isinstance(inputs, list) or not all(
+            isinstance(e, list) and e and isinstance(e[0], int) and 0 <= e[0] < i for e in inputs):
+        raise CheckpointError(f"{where} ({node['name']!r}): 'inputs' must be a list of "
+                              f"[node, output, ...] entries naming earlier nodes (of {count})")
+    return node["op"], node["name"], attrs, [e[0] for e in inputs]
+
+
+def _flag(path: str, layer: str, key: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise CheckpointError(f"symbol file {path!r}, layer {layer!r}: {key}={value!r} is not a "
+                          f"boolean (expected True or False)")
+
+
+def _ints(path: str, layer: str, key: str, value: Optional[str]) -> Optional[Tuple[int, ...]]:
+    if value is None:
+        return None
+    if not re.fullmatch(r"\s*[\(\[]?\s*(-?\d+\s*(,\s*-?\d+\s*)*,?)?\s*[\)\]]?\s*", value):
+        raise CheckpointError(f"symbol file {path!r}, layer {layer!r}: {key}={value!r} is not "
+                              f"an integer or a tuple of integers")
+    return tuple(int(v) for v in re.findall(r"-?\d+", value))
+
+
+def _number(path: str, layer: str, key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise CheckpointError(f"symbol file {path!r}, layer {layer!r}: {key}={value!r} is not "
+                              f"a number") from None
+
+
+# --------------------------------------------------------------------------- the net's layers
+
+def _gluon_op(blk: Any) -> Optional[str]:
+    nn = gluon.nn
+    if isinstance(blk, nn.conv_layers._Conv):
+        return blk._op_name
+    kinds = ((nn.Dense, "FullyConnected"), (nn.basic_layers._BatchNorm, "BatchNorm"),
+             (nn.Embedding, "Embedding"), (nn.PReLU, "LeakyReLU"), (nn.InstanceNorm, "InstanceNorm"),
+             (nn.LayerNorm, "LayerNorm"), (nn.GroupNorm, "GroupNorm"))
+    for cls, op in kinds:
+        if isinstance(blk, cls):
+            return op
+    return None
+
+
+def _net_layers(block: Block, example: Optional[Sequence[Any]],
+                shapes: Dict[int, Tuple[int, ...]]) -> List[_NetLayer]:
+    """The blocks holding Parameters of their own, in forward order (traced with
+    ``example``) or registration order; ``shapes`` receives traced deferred shapes."""
+    path_of = {id(p): k for k, p in named_parameters(block).items()}
+    blocks = named_blocks(block)
+    layers: "OrderedDict[str, _NetLayer]" = OrderedDict()
+    for path, blk in blocks.items():
+        own = [(name, p) for name, p in blk._reg_params.items() if id(p) in path_of]
+        if not own:
+            continue
+        params: Dict[str, Tuple[str, Any]] = OrderedDict()
+        for name, p in own:
+            params[_role(name) or name] = (path_of[id(p)], p)
+        layers[path] = _NetLayer(path, blk, _gluon_op(blk), params)
+    if example is None:
+        return list(layers.values())
+    pending = [k for k, p in named_parameters(block).items() if init_state(p) == "uninitialized"]
+    if pending:
+        raise CheckpointError(
+            f"load(..., example=...) traces one forward pass of {type(block).__name__}, but "
+            f"{len(pending)} parameters are not initialized ({listing(pending, 4)}): call "
+            f"net.initialize() first (deferred shapes are fine), or leave out example=")
+    try:
+        from ..inspection import trace_outputs  # here: inspection needs mxnet, files do not
+        order = trace_outputs(block, list(example), shapes)
+    except Exception as exc:  # the user's net or input: say which call failed
+        raise CheckpointError(
+            f"load(..., example=...): the forward pass of {type(block).__name__} on the example "
+            f"failed ({type(exc).__name__}: {exc}); nothing was changed") from exc
+    called = [layers[p] for p in order if p in layers]
+    return called + [layer for p, layer in layers.items() if p not in order]
+
+
+# --------------------------------------------------------------------------- pairing
+
+def _file_key(var: str, names: FrozenSet[str]) -> Optional[str]:
+    """The file's key for a variable: ``arg:``/``aux:`` prefixed (save_checkpoint) or bare."""
+    for key in ("arg:" + var, "aux:" + var, var):
+        if key in names:
+            return key
+    return None
+
+
+def _mismatch(sym: SymbolLayer, net: _NetLayer, header: Header, graph: SymbolGraph,
+              shapes: Dict[int, Tuple[int, ...]]) -> Optional[str]:
+    """Why ``net`` cannot take ``sym``'s values, or ``None`` when it can."""
+    if net.op != sym.op:
+        return f"{sym.op} vs {type(net.block).__name__}"
+    sym_roles = {_role(r) for r in sym.params} - {"bias"}
+    net_roles = set(net.params) - {"bias"}
+    if sym_roles != net_roles:
+        return (f"parameters {listing(sorted(sym.params))} vs "
+                f"{listing(sorted(p.rpartition('.')[2] for p, _ in net.params.values()))}")
+    checks = _shape_attrs(sym, net, graph.path)
+    for label, a, b in checks:
+        if a is not None and b is not None and a != b:
+            return f"{label} {_show(a)} in the symbol vs {_show(b)} in the net"
+    unknown = -1 if mx.util.is_np_shape() else 0
+    names = frozenset(header.names)
+    for role, var in sym.params.items():
+        target = net.params.get(_role(role) or role)
+        if target is None:
+            continue  # a bias only one side has: a note, not a reason to refuse
+        key = _file_key(var, names)
+        if key is None:
+            return f"its {role} {var!r} is not in the file"
+        file_shape = header[key].shape
+        param = target[1]
+        net_shape = shapes.get(id(param)) or param.shape
+        if not _fits(net_shape, file_shape, unknown):
+            return (f"{role}: file {_show(file_shape)} vs net {target[0]!r} "
+                    f"{_show(tuple(net_shape) if net_shape is not None else None)}")
+    return None
+
+
+def _fits(expected: Any, saved: Any, unknown: int) -> bool:
+    if saved is None:
+        return False
+    if expected is None:
+        return True
+    return len(expected) == len(saved) and all(e in (unknown, s) for e, s in zip(expected, saved))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return str(value)
+
+
+def _shape_attrs(sym: SymbolLayer, net: _NetLayer, path: str) -> List[Tuple[str, Any, Any]]:
+    """(label, symbol value, net value) of the attributes that decide the shapes."""
+    blk, name = net.block, sym.name
+    if sym.op in ("Convolution", "Deconvolution"):
+        kw = blk._kwargs
+        return [("kernel", _ints(path, name, "kernel", sym.attr("kernel")), tuple(kw["kernel"])),
+                ("num_filter", _ints(path, name, "num_filter", sym.attr("num_filter")),
+                 (kw["num_filter"],)),
+                ("num_group", _ints(path, name, "num_group", sym.attr("num_group")),
+                 (kw["num_group"],))]
+    if sym.op == "FullyConnected":
+        return [("num_hidden", _ints(path, name, "num_hidden", sym.attr("num_hidden")), (blk._units,))]
+    if sym.op == "Embedding":
+        kw = blk._kwargs
+        return [(k, _ints(path, name, k, sym.attr(k)), (kw[k],)) for k in ("input_dim", "output_dim")]
+    if sym.op == "GroupNorm":
+        return [("num_groups", _ints(path, name, "num_groups", sym.attr("num_groups")),
+                 (blk._kwargs["num_groups"],))]
+    return []
+
+
+def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
+                  example: Optional[Sequence[Any]] = None
+                  ) -> Tuple["OrderedDict[str, str]", List[Tuple[SymbolLayer, str]]]:
+    """Walk the net's layers in forward order against the graph.
+
+    Returns ``(file key -> parameter path, [(symbol layer, net layer path), ...])``.
+
+    Raises:
+        CheckpointError: A layer of either side has no counterpart, two ready symbol
+            layers fit one net layer equally, or a layer holds parameters the walk
+            cannot pair; the message names the layer and says why.
+    """
+    shapes: Dict[int, Tuple[int, ...]] = {}
+    net_layers = _net_layers(block, example, shapes)
+    hint = "" if example is not None else (
+        " (the net's layers were taken in registration order; example=<an input batch> "
+        "traces the forward order instead)")
+    stuck = [s for s in graph.layers if s.problem is not None]
+    if stuck:
+        raise CheckpointError(f"{stuck[0].describe()} cannot be paired: {stuck[0].problem}")
+    odd = [n for n in net_layers if n.op is None]
+    if odd:
+        raise CheckpointError(
+            f"{odd[0].describe()} holds parameters ({listing([p for p, _ in odd[0].params.values()], 4)}) "
+            f"of a kind the symbol walk does not pair (it pairs {listing(sorted(OP_ROLES))})")
+    paired: Dict[int, str] = {}
+    for net in net_layers:
+        ready = [s for s in graph.layers if s.position not in paired and s.upstream <= set(paired)]
+        reasons = [(s, _mismatch(s, net, header, graph, shapes)) for s in ready]
+        fitting = [s for s, why in reasons if why is None]
+        if len(fitting) > 1:
+            raise CheckpointError(
+                f"{net.describe()} fits {len(fitting)} symbol layers equally "
+                f"({listing([s.name for s in fitting], 4)}): same operator, attributes and shapes, "
+                f"and the graph does not order them; nothing is guessed. Pass remap= with the "
+                f"keys of these layers{hint}")
+        if not fitting:
+            if not ready:
+                raise CheckpointError(f"{net.describe()} has no counterpart: every parameterised "
+                                      f"layer of the symbol is paired already{hint}")
+            same_op = [(s, why) for s, why in reasons if s.op == net.op] or reasons
+            s, why = same_op[0]
+            raise CheckpointError(f"{net.describe()} does not fit {s.describe()}, the next "
+                                  f"layer of the symbol{'s' if len(ready) > 1 else ''}: {why}{hint}")
+        paired[fitting[0].position] = net.path
+    left = [s for s in graph.layers if s.position not in paired]
+    if left:
+        more = f" and {len(left) - 1} more have" if len(left) > 1 else " has"
+        raise CheckpointError(f"{left[0].describe()}{more} no counterpart in {type(block).__name__}: "
+                              f"its parameterised layers are all paired{hint}")
+    by_path = {n.path: n for n in net_layers}
+    names = frozenset(header.names)
+    mapping: "OrderedDict[str, str]" = OrderedDict()
+    pairs: List[Tuple[SymbolLayer, str]] = []
+    for s in graph.layers:
+        net = by_path[paired[s.position]]
+        pairs.append((s, net.path))
+        for role, var in s.params.items():
+            key = _file_key(var, names)
+            target = net.params.get(_role(role) or role)
+            if key is not None and target is not None:
+                mapping[key] = target[0]
+    return OrderedDict((k, mapping[k]) for k in header.names if k in mapping), pairs
+
+
+def layer_pairs(graph: SymbolGraph, header: Header, path_of_key: Mapping[str, str]
+                ) -> List[Tuple[SymbolLayer, str]]:
+    """(symbol layer, net layer path) through the load's own key mapping (a file whose
+    keys matched without the walk): the layer of the path its first stored value goes to."""
+    out = []
+    names = frozenset(header.names)
+    for s in graph.layers:
+        for var in s.params.values():
+            key = _file_key(var, names)
+            if key is not None and key in path_of_key:
+                out.append((s, path_of_key[key].rpartition(".")[0]))
+                break
+    return out
+
+
+# --------------------------------------------------------------------------- notes
+
+def symbol_notes(graph: SymbolGraph, pairs: Sequence[Tuple[SymbolLayer, str]], block: Block,
+                 header: Header, arrays: Optional[Mapping[str, Any]] = None,
+                 fix_gamma: Optional[str] = None) -> List[SymbolNote]:
+    """Every attribute of the paired symbol layers that makes the net compute otherwise.
+
+    ``arrays`` (file key -> array, once read) lets the ``fix_gamma`` check look at the
+    file's gamma: a gamma of ones changes nothing and is not reported.
+    """
+    blocks = named_blocks(block)
+    notes: List[SymbolNote] = []
+    for sym, path in pairs:
+        blk = blocks.get(path)
+        if blk is None:
+            continue
+        where = f"symbol layer {sym.name!r} -> net layer {path!r}"
+
+        def note(attribute: str, ours: Any, theirs: Any, message: str, **kw: Any) -> None:
+            notes.append(SymbolNote(sym.name, path, attribute, ours, theirs, f"{where}: {message}", **kw))
+        if sym.op == "BatchNorm" and _gluon_op(blk) == "BatchNorm":
+            _batchnorm_notes(sym, blk, graph.path, header, arrays, fix_gamma, note)
+        elif sym.op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
+            eps = _number(graph.path, sym.name, "eps", sym.attr("eps") or "0")
+            if not math.isclose(eps, blk._kwargs["eps"], rel_tol=1e-6):
+                note("eps", eps, blk._kwargs["eps"],
+                     f"eps={eps:g} in the symbol, epsilon={blk._kwargs['eps']:g} in the net; build it with "
+                     f"{type(blk).__name__}(epsilon={eps!r})")
+            axis = sym.attr("axis")
+            if axis is not None and sym.op != "GroupNorm" and int(axis) != blk._kwargs["axis"]:
+                note("axis", int(axis), blk._kwargs["axis"],
+                     f"axis={axis} in the symbol, {blk._kwargs['axis']} in the net")
+        elif sym.op in ("Convolution", "Deconvolution"):
+            kw = blk._kwargs
+            k = len(kw["kernel"])
+            for attr, default in (("stride", 1), ("pad", 0), ("dilate", 1), ("adj", 0)):
+                if attr == "adj" and sym.op != "Deconvolution":
+                    continue
+                ours = _ints(graph.path, sym.name, attr, sym.attr(attr)) or (default,) * k
+                theirs = tuple(kw.get(attr) or (default,) * k)
+                if ours != theirs:
+                    note(attr, ours, theirs, f"{attr} {_show(ours)} in the symbol, {_show(theirs)} in the net")
+            layout = sym.attr("layout")
+            if layout not in (None, "None") and kw.get("layout") not in (None, layout):
+                note("layout", layout, kw["layout"], f"layout {layout} in the symbol, {kw['layout']} in the net")
+            _bias_note(sym, blk, note)
+        elif sym.op == "FullyConnected":
+            flatten = _flag(graph.path, sym.name, "flatten", sym.attr("flatten") or "True")
+            if flatten != blk._flatten:
+                note("flatten", flatten, blk._flatten,
+                     f"flatten={flatten} in the symbol, {blk._flatten} in the net; build it with "
+                     f"Dense(..., flatten={flatten})")
+            _bias_note(sym, blk, note)
+    return notes
+
+
+def _bias_note(sym: SymbolLayer, blk: Any, note: Callable[..., None]) -> None:
+    has = "bias" in sym.params
+    net_has = getattr(blk, "bias", None) is not None
+    if has and not net_has:
+        note("no_bias", False, True, "the symbol adds a bias (in the file), the net layer has "
+             "none; build it with use_bias=True")
+    elif net_has and not has:
+        note("no_bias", True, False, "no_bias=True in the symbol (the file holds no bias), the "
+             "net layer has a bias the file cannot fill; build it with use_bias=False")
+
+
+def _batchnorm_notes(sym: SymbolLayer, blk: Any, path: str, header: Header,
+                     arrays: Optional[Mapping[str, Any]], fix_gamma: Optional[str],
+                     note: Callable[..., None]) -> None:
+    kw = blk._kwargs
+    names = frozenset(header.names)
+    fixed = _flag(path, sym.name, "fix_gamma", sym.attr("fix_gamma") or "True")
+    gamma_key = _file_key(sym.params.get("gamma", ""), names)
+    if fixed and not kw["fix_gamma"] and gamma_key is not None:
+        gamma = _host(arrays[gamma_key]) if arrays is not None else None
+        off = None if gamma is None else float(onp.max(onp.abs(gamma.astype(onp.float64) - 1.0), initial=0.0))
+        if off is None or off > 0:
+            held = ("the file's gamma is not 1 (max |gamma - 1| = " + f"{off:.3g})"
+                    if off is not None else "the file's gamma is not checked before the values are read")
+            if fix_gamma == "ones":
+                note("fix_gamma", True, False, f"fix_gamma=True in the symbol: gamma loaded as ones "
+                     f"(fix_gamma='ones'; {held})", fixed=True)
+            else:
+                note("fix_gamma", True, False,
+                     f"fix_gamma=True in the symbol: MXNet uses gamma = 1, but {held} and the net's "
+                     f"BatchNorm(scale=True) would multiply by it. Load with fix_gamma='ones', or "
+                     f"build the layer with BatchNorm(scale=False)")
+    elif not fixed and kw["fix_gamma"] and gamma_key is not None:
+        gamma = _host(arrays[gamma_key]) if arrays is not None else None
+        if gamma is None or not onp.all(gamma == 1):
+            note("fix_gamma", False, True, "fix_gamma=False in the symbol: MXNet multiplies by the "
+                 "file's gamma, the net's BatchNorm(scale=False) by 1; build it with scale=True")
+    eps = _number(path, sym.name, "eps", sym.attr("eps") or "0.001")
+    if not math.isclose(eps, kw["eps"], rel_tol=1e-6):
+        note("eps", eps, kw["eps"], f"eps={eps:g} in the symbol, epsilon={kw['eps']:g} in the net; "
+             f"build it with BatchNorm(epsilon={eps!r})")
+    momentum = _number(path, sym.name, "momentum", sym.attr("momentum") or "0.9")
+    if not math.isclose(momentum, kw["momentum"], rel_tol=1e-6):
+        note("momentum", momentum, kw["momentum"],
+             f"momentum={momentum:g} in the symbol, {kw['momentum']:g} in the net (training only: "
+             f"how the running statistics move); build it with BatchNorm(momentum={momentum!r})",
+             training_only=True)
+    stats = _flag(path, sym.name, "use_global_stats", sym.attr("use_global_stats") or "False")
+    if stats != kw["use_global_stats"]:
+        note("use_global_stats", stats, kw["use_global_stats"],
+             f"use_global_stats={stats} in the symbol, {kw['use_global_stats']} in the net "
+             f"(training mode only); build it with BatchNorm(use_global_stats={stats})",
+             training_only=True)
+    axis = int(_number(path, sym.name, "axis", sym.attr("axis") or "1"))
+    if axis != kw["axis"]:
+        note("axis", axis, kw["axis"], f"axis={axis} in the symbol, {kw['axis']} in the net; build "
+             f"it with BatchNorm(axis={axis})")
+
+
+def _host(value: Any) -> Any:
+    return onp.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
+
+
+def apply_fix_gamma(graph: SymbolGraph, pairs: Sequence[Tuple[SymbolLayer, str]], block: Block,
+                    header: Header, arrays: Dict[str, Any]) -> List[str]:
+    """``fix_gamma='ones'``: the gamma of each BatchNorm the symbol fixes becomes ones
+    (where the net's layer uses its gamma); returns the file keys replaced."""
+    blocks = named_blocks(block)
+    names = frozenset(header.names)
+    done = []
+    for sym, path in pairs:
+        blk = blocks.get(path)
+        if sym.op != "BatchNorm" or blk is None or _gluon_op(blk) != "BatchNorm" or blk._kwargs["fix_gamma"]:
+            continue
+        if not _flag(graph.path, sym.name, "fix_gamma", sym.attr("fix_gamma") or "True"):
+            continue
+        key = _file_key(sym.params.get("gamma", ""), names)
+        if key is not None and key in arrays:
+            value = arrays[key]
+            arrays[key] = mx.nd.ones_like(value) if hasattr(value, "asnumpy") else onp.ones_like(value)
+            done.append(key)
+    return done
+
+
+# --------------------------------------------------------------------------- one load
+
+class SymbolLoad:
+    """The symbol's part in one :func:`~gluon_params_kit.checkpoint.load`: the graph (or
+    ``None``), how its layers pair with the net's, and the notes once the values are read."""
+
+    def __init__(self, params_path: Any, symbol: Any, header: Header, fix_gamma: Optional[str]):
+        found = find_symbol(params_path, symbol)
+        if fix_gamma is not None and found is None:
+            raise CheckpointError(
+                f"fix_gamma={fix_gamma!r} needs the symbol file that says which BatchNorm layers fix "
+                f"gamma: none found beside {os.fsdecode(header.path)!r} (pass symbol='prefix-symbol.json')")
+        self.graph = None if found is None else read_symbol(found, header.names)
+        self.header, self.fix_gamma = header, fix_gamma
+        self.pairs: List[Tuple[SymbolLayer, str]] = []
+        self.walk_problem: Optional[str] = None
+
+    def plan(self, block: Block, report: Any, plan: Mapping[str, Any], *, walk: bool, strict: bool,
+             example: Any, replan: Callable[[Any], Tuple[Any, Any]],
+             refusal: Callable[[Any], str]) -> Tuple[Any, Any]:
+        """``(report, plan)`` of the load: re-planned through the graph walk when the keys
+        do not match by name (``walk``: no remap was given), with the header-only notes.
+        ``example``: an input, a list or tuple of inputs, or ``None``."""
+        if self.graph is None:
+            return report, plan
+        if example is not None and not isinstance(example, (list, tuple)):
+            example = [example]
+        graph, header = self.graph, self.header
+        walked = None
+        if walk and (report.missing or report.unexpected):
+            try:
+                walked = pair_with_net(graph, block, header, example)
+            except CheckpointError as exc:
+                if strict:
+                    without = refusal(report).split(": ", 1)[-1]
+                    raise CheckpointError(
+                        f"cannot load {header.path!r} into {type(block).__name__} by its symbol "
+                        f"{graph.path!r}: {exc}. Nothing was changed.\nBy key alone: {without}",
+                        report=report) from None
+                self.walk_problem = str(exc)
+        if walked is not None:
+            report, plan = replan(Remap.keys(walked[0]))
+            self.pairs = walked[1]
+        else:
+            self.pairs = layer_pairs(graph, header, {k: canon for canon, (_, keys) in plan.items()
+                                                     for k in keys})
+        return report.replace(symbol=graph.path, symbol_notes=self.notes(block, None)), plan
+
+    def notes(self, block: Block, arrays: Optional[Mapping[str, Any]]) -> List[SymbolNote]:
+        if self.graph is None:
+            return []
+        notes = symbol_notes(self.graph, self.pairs, block, self.header, arrays, self.fix_gamma)
+        if self.walk_problem is not None:
+            notes.insert(0, SymbolNote("", "", "walk", None, None,
+                                       f"the symbol walk paired nothing: {self.walk_problem}"))
+        return notes
+
+    def apply(self, block: Block, arrays: Dict[str, Any]) -> List[str]:
+        """``fix_gamma='ones'``: ones into the fixed gammas (file keys replaced)."""
+        if self.graph is None or self.fix_gamma != "ones":
+            return []
+        return apply_fix_gamma(self.graph, self.pairs, block, self.header, arrays)
