@@ -314,6 +314,23 @@ def test_non_utf8_paths_are_written(net, tmp_path):
                                                  b"out\xfe.npz", b"out\xfe.params", b"exp\xfd.npz"])
 
 
+def test_stale_temps_of_non_utf8_targets_are_cleaned(net, tmp_path):
+    target = os.fsencode(tmp_path) + b"/net\xff.params"
+    stale = os.fsencode(tmp_path) + b"/.net\\udcff.params.999999999.abc" + os.fsencode(F.TEMP_SUFFIX)
+    open(stale, "wb").close()  # left by a writer that was killed (its pid is not running)
+    save(net, target)
+    assert os.listdir(os.fsencode(tmp_path)) == [b"net\xff.params"]
+
+
+def test_a_path_like_that_gives_no_path():
+    class Odd:
+        def __fspath__(self):
+            return 3
+    with pytest.raises(gluon_params_kit.errors.CheckpointTypeError,
+                       match="is not a usable file path: expected Odd.__fspath__.. to return str or bytes"):
+        F.file_path(Odd())
+
+
 def test_messages_about_non_utf8_paths_encode(tmp_path):
     bad = os.fsdecode(os.fsencode(tmp_path) + b"/missing\xff/x.params")
     with pytest.raises(gluon_params_kit.errors.CheckpointError) as exc:

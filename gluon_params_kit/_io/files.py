@@ -69,7 +69,10 @@ def file_path(path: Any, what: str = "path") -> str:
     if isinstance(path, bool) or not isinstance(path, (str, bytes, os.PathLike)):
         raise CheckpointTypeError(f"{what} must be a file path (str, bytes or os.PathLike), got "
                                   f"{type(path).__name__}: {path!r}")
-    text = os.fspath(path)
+    try:
+        text = os.fspath(path)
+    except TypeError as exc:  # an os.PathLike whose __fspath__ gives neither str nor bytes
+        raise CheckpointTypeError(f"{what} {path!r:.80} is not a usable file path: {exc}") from None
     if isinstance(text, bytes):
         text = os.fsdecode(text)
     if not text:
