@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as onp
 
 from .._core.compat import gluon, mx
-from .._core.gluon import has_data, is_deferred, restore_fields, save_fields, zero_deferred
+from .._core.gluon import arrays, has_data, is_deferred, restore_fields, save_fields, zero_deferred
 from ..checkpoint import split_key
 from ..tree import named_blocks, named_parameters
 
@@ -162,10 +162,17 @@ def _layers_of_net(net: Any, shapes: Optional[Dict[int, Tuple[int, ...]]] = None
             taken.add(id(p))
             key = keys[id(p)]
             rel = key[len(prefix):] if key.startswith(prefix) else key
-            shape = (shapes or {}).get(id(p)) or tuple(int(d) for d in p.shape)
+            shape = (shapes or {}).get(id(p)) or _shape(p)
             layer.roles[_gluon_role(kind, rel, key)] = (key, shape)
         layers.append(layer)
     return layers
+
+
+def _shape(param: Any) -> Tuple[int, ...]:
+    held = arrays(param)
+    if held:  # a SymbolBlock's Parameters may hold values and no shape
+        return tuple(int(d) for d in held[0].shape)
+    return tuple(int(d) for d in param.shape or ())
 
 
 def _symbolic(out: Any) -> bool:
