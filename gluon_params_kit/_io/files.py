@@ -8,13 +8,19 @@
   is no window between the check and the open).
 - :func:`atomic_write` writes through a temporary file beside the target and renames it
   over the target. A target that is a symlink is written through (the link stays, the
-  file it points at is replaced); a target that exists and is not a regular file (a
+  file it points at is replaced), unless another user planted the link (or one on the
+  way) in a sticky world-writable folder such as ``/tmp``: that is refused, as the
+  kernel's ``protected_symlinks`` would. A target that exists and is not a regular file (a
   character device such as ``/dev/null``, a FIFO, a socket, a folder) is refused before
   anything is opened. Temporary files carry a recognisable name and an ``flock`` held
   by their writer: one left by a writer that was killed (``kill -9``) is removed by the
   next write to the same target. A full disk is reported in words ("no space left on
   device"), before writing when the free space is known to be too small, and the old
-  file is left as it was.
+  file is left as it was. A path that is not UTF-8 (bytes, or a str with surrogate
+  escapes) is written like any other: writers that encode paths as UTF-8 (MXNet's) are
+  handed a UTF-8 spelling of the same temporary file.
+- :func:`copy_range` copies bytes between files inside the kernel, or by hand where the
+  kernel refuses (another file system); :func:`write_behind` writes while the disk works.
 """
 from __future__ import annotations
 
@@ -354,8 +360,10 @@ def atomic_write(path: PathArg, write: Callable[[str], None], fsync: bool = True
 
     Raises:
         CheckpointError: A target that is not a regular file or a missing folder.
-        CheckpointWriteError: No space left on the device (``errno.ENOSPC``) or another
-            failed write (also an ``OSError``); the previous file is untouched.
+        CheckpointWriteError: No space left on the device (``errno.ENOSPC``), a symlink
+            another user planted in a shared sticky folder (``errno.EACCES``, nothing
+            written) or another failed write (also an ``OSError``); the previous file is
+            untouched.
 
     Examples:
         >>> import os, tempfile
