@@ -5,6 +5,7 @@ the ```{.python .input} fences); the reference outputs come from the book's code
 fresh Python process with plain MXNet (gluon_params_kit._book.replay).
 """
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,19 @@ def test_the_claim_compares_sources_with_the_books_file(tmp_path, monkeypatch):
     (tmp_path / "parameters_vn.md").write_text(text + "\n```{.python .input}\nextra = 1\n```\n", encoding="utf-8")
     extra = chapter.run(quiet=True, book=True)
     assert not extra.ok and extra.book_error == "parameters_vn.md has 18 code cells, the kit 17"
+
+
+def test_vietnamese_section_titles_are_the_book_files_headings():
+    """`chapter --lang vi` titles each section as its Vietnamese file does: the first heading
+    outside an HTML comment (the English one is kept inside a comment)."""
+    from gluon_params_kit._book.section_cells import SECTIONS
+    from gluon_params_kit._book.vietnamese import SECTION_TITLES
+
+    files = {"chapter": "parameters_vn.md", **{k: s.book_file for k, s in SECTIONS.items()}}
+    for key, name in files.items():
+        folder = book_dir()
+        if folder is None or not (folder / name).is_file():
+            pytest.skip(f"the book's text is not next to this repository ({name})")
+        text = re.sub(r"<!--.*?-->", "", (folder / name).read_text(encoding="utf-8"), flags=re.S)
+        heading = next(ln[2:].strip() for ln in text.splitlines() if ln.startswith("# "))
+        assert SECTION_TITLES[key] == heading, name

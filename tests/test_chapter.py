@@ -4,11 +4,15 @@
 (the full `gluon-params chapter` transcript of a fresh process, with a header saying where it
 was made; tests/transcripts.py compares it with today's run up to float rounding).
 """
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -18,6 +22,9 @@ from transcripts import check_against_stored, claim, run_cli
 
 from gluon_params_kit import chapter, fresh_names, named_parameters
 from gluon_params_kit._book.chapter_cells import CELLS, Cell
+from gluon_params_kit._book.replay import ReplayResult, rule
+from gluon_params_kit._book.section_cells import SECTIONS
+from gluon_params_kit._book.vietnamese import CELL_TITLES, SECTION_TITLES
 from gluon_params_kit.errors import ParamsKitError
 from gluon_params_kit.exercises import (
     count_parameter_reads,
@@ -351,3 +358,84 @@ def test_the_core_does_not_import_the_book_and_myinit_comes_with_it():
                           cwd=str(Path(__file__).parents[1]))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "True", "MyInit", "True"]
+
+
+# ----------------------------------------------------------------------------- in Vietnamese
+
+def test_every_cell_has_a_vietnamese_title():
+    sections = {"chapter": CELLS, **{name: s.cells for name, s in SECTIONS.items()}}
+    assert set(CELL_TITLES) == set(sections) == set(SECTION_TITLES)
+    for name, cells in sections.items():
+        assert list(CELL_TITLES[name]) == [c.key for c in cells], name
+        translated = [c.key for c in cells if CELL_TITLES[name][c.key] != c.title]
+        same = [c.title for c in cells if c.key not in translated]
+        assert all(re.fullmatch(r"[\w.()]+", t) for t in same), same  # only a name stays as it is
+
+
+def test_replay_in_vietnamese_titles_each_cell_and_closes_in_vietnamese(capsys):
+    result = chapter.run(checks=False, lang="vi")
+    out = capsys.readouterr().out
+    rules = [ln for ln in out.splitlines() if ln.startswith("── ")]
+    assert rules == [rule(f"ô {c.key}: {CELL_TITLES['chapter'][c.key]}") for c in CELLS]
+    assert rules[16] == rule("ô 17: Tham số dùng chung")
+    assert out.splitlines()[-1] == "chapter: chạy lại 17 ô, 0 phép kiểm chứng đạt" == result.closing_line("vi")
+    assert result.outputs == chapter.run(checks=False, quiet=True).outputs  # the same cells, the same outputs
+
+
+def test_closing_line_in_vietnamese_says_what_the_english_one_says():
+    r = ReplayResult("chapter")
+    r.outputs, r.checks = {"1": "a", "2": "b"}, {"1": 3, "2": 0}
+    r.failures = {"2": "expected x"}
+    r.book, r.book_files = {"1": "a", "2": "c"}, ["parameters_vn.md"]
+    r.sources = r.fences = {"1": "s", "2": "t"}
+    assert r.closing_line() == ("chapter: 2 cells reproduced, 3 checks passed, 1 failed: cell 2: expected x, "
+                                "1/2 cells identical to the book's code (different: 2)")
+    assert r.closing_line("vi") == ("chapter: chạy lại 2 ô, 3 phép kiểm chứng đạt, 1 không đạt: ô 2: expected x, "
+                                    "1/2 ô giống hệt mã của sách (khác: 2)")
+    r.book_files = None
+    assert r.closing_line("vi").endswith("(không có các tệp của sách ở đây, nên mã nguồn của các ô chưa được so "
+                                         "với chúng) (khác: 2)")
+    r.book_error = "cell 1 raised ValueError: x"
+    assert r.closing_line("vi").endswith(", không chạy lại được mã của sách: cell 1 raised ValueError: x")
+
+
+def test_an_unknown_language_is_refused_before_anything_runs(capsys):
+    for call in (lambda: chapter.run(lang="fr"), lambda: chapter.run_section("use-gpu", lang="fr"),
+                 lambda: chapter.run_all(lang="fr")):
+        with pytest.raises(ParamsKitError, match=r"lang='fr' is not a language of the replay; "
+                                                 r"expected one of 'en', 'vi'"):
+            call()
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ParamsKitError, match=r"lang='fr'"):
+        ReplayResult("x").closing_line("fr")
+
+
+def test_cli_chapter_lang_vi_closing_line(capsys):
+    from gluon_params_kit import cli
+
+    assert cli.main(["chapter", "--lang", "vi", "--no-book", "-q"]) == 0
+    assert re.fullmatch(r"chapter: chạy lại 17 ô, \d+ phép kiểm chứng đạt\n", capsys.readouterr().out)
+    assert cli.main(["chapter", "--lang", "fr"]) == 2
+    assert "invalid choice: 'fr' (choose from 'en', 'vi')" in capsys.readouterr().err
+
+
+def test_exercise_answers_in_words_speak_english_or_vietnamese():
+    with fresh_names():
+        net = chapter.shared_mlp()
+    net.initialize()
+    net(mx.nd.ones((2, 20)))
+    reasons = why_share(net, lang="vi")
+    assert reasons[0] == "Ít giá trị hơn để lưu và học: 330 thay vì 402 (bớt 72, 18%)."
+    assert len(reasons) == 3 and "tổng gradient của các lần dùng" in reasons[1]
+    en, vi = initializer_properties(), initializer_properties(lang="vi")
+    assert [r["name"] for r in en] == [r["name"] for r in vi] and [r["ok"] for r in vi] == [True] * 9
+    assert vi[0]["property"] == "mọi giá trị bằng 0" and vi[5]["property"] == en[5]["property"] == "W W^T = I"
+    log = train_shared_mlp(steps=1)
+    head_en, head_vi = step_table(log).splitlines()[0], step_table(log, lang="vi").splitlines()[0]
+    assert head_vi.split()[:3] == ["bước", "mất", "mát"] and head_en.split()[0] == "step"
+    assert step_table(log, lang="vi").splitlines()[1:] == step_table(log).splitlines()[1:]
+    for call in (lambda: why_share(net, lang="fr"), lambda: initializer_properties(lang="EN"),
+                 lambda: step_table(log, lang=None)):
+        with pytest.raises(ParamsKitError, match=r"lang=.* is not a language of the answers; "
+                                                 r"expected one of 'en', 'vi'"):
+            call()

@@ -209,4 +209,4 @@ def test_notebook_exercises_ran_and_show_their_facts(notebook):
     ex3 = shown("class Parallel")
     assert ex3.startswith("(2, 8)\n") and "net2.weight  (5, 20)" in ex3
     ex4 = shown("def make_block")
-    assert "Parameters: 1,696 in 12 tensors" in ex4 and "'2.1.bias'" in ex4
+    assert "12 khoá, 1,696 tham số" in ex4 and "'2.1.bias'" in ex4

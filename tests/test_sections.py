@@ -7,15 +7,21 @@ tests/test_sections.py` rewrites tests/golden/chapter_all.txt (`gluon-params cha
 compared with each run up to float rounding (tests/transcripts.py).
 """
 import os
+import re
 
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import mxnet as mx
 import pytest
 from fixtures import change_section_cell
 from test_book import book_cells
-from transcripts import check_against_stored, claim, run_cli
+from transcripts import check_against_stored, claim, run_cli, stored
 
 from gluon_params_kit import chapter, cli
+from gluon_params_kit._book.replay import compare_printed, rule
 from gluon_params_kit._book.section_cells import SECTIONS
+from gluon_params_kit._book.vietnamese import SECTION_TITLES
 from gluon_params_kit.errors import ParamsKitError
 
 COUNTS = {"model-construction": 8, "deferred-init": 9, "custom-layer": 9, "read-write": 8, "use-gpu": 15}
@@ -115,3 +121,26 @@ def test_in_process_all_equals_the_fresh_process():
     result = chapter.run_all(quiet=True, book=True)
     assert result.identical and result.ok, result.differing
     assert result.fences == (result.sources if result.book_files and len(result.book_files) == 6 else {})
+
+
+def _outputs_only(transcript: str) -> str:
+    """A transcript without its rules and closing lines: what the cells showed."""
+    closing = re.compile(r"^[\w-]+: (?:\d+ cells reproduced|chạy lại \d+ ô), ")
+    return "".join(ln for ln in transcript.splitlines(keepends=True)
+                   if not ln.startswith(("── ", "══ ")) and not closing.match(ln))
+
+
+def test_fresh_process_all_transcript_in_vietnamese():
+    """`gluon-params chapter --all --lang vi`: each section under its title in the Vietnamese book
+    file, each cell under a Vietnamese title, closing lines in Vietnamese; the cells show what
+    they show in the English transcript."""
+    out = run_cli("chapter", "--all", "--lang", "vi", "--no-book")
+    lines = out.splitlines()
+    order = ["model-construction", "chapter", "deferred-init", "custom-layer", "read-write", "use-gpu"]
+    assert [ln for ln in lines if ln.startswith("══ ")] == [rule(f"{n}: {SECTION_TITLES[n]}", "═") for n in order]
+    assert lines[1] == rule("ô 1: Một MLP dạng Sequential")
+    assert len([ln for ln in lines if ln.startswith("── ô ")]) == 66 and not any("cell" in ln for ln in lines
+                                                                               if ln.startswith("── "))
+    assert re.fullmatch(r"all: chạy lại 66 ô, \d+ phép kiểm chứng đạt", lines[-1])
+    assert compare_printed(_outputs_only(stored("chapter_all.txt")), _outputs_only(out)) == []
+    check_against_stored("chapter_all_vi.txt", out, "gluon-params chapter --all --lang vi --no-book")

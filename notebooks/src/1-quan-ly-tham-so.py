@@ -232,7 +232,7 @@ assert abs(w.std() - 0.01) < 5e-4
 # %%
 w = net[0].weight.data().asnumpy()
 bound = (3 / ((20 + 256) / 2)) ** 0.5
-print("max |w| =", abs(w).max(), "<= bound", bound)
+print("max |w| =", abs(w).max(), "<=", bound)
 assert abs(w).max() <= bound and (net[1].weight.data().asnumpy() == 42).all()
 
 # %% [markdown vi]
@@ -324,90 +324,233 @@ gpk.path_of(net, net[2].weight, all_paths=True)
 # %% [markdown vi]
 # ## Bài tập (Exercises)
 #
-# Mỗi bài được trả lời bằng mã trong `gluon_params_kit.exercises`; các ô `assert` kiểm chứng câu trả lời.
+# Mỗi bài được trả lời ngay trong ô mã của nó: vài dòng dựng mạng, chạy và in ra điều cần thấy,
+# để bạn đọc đổi thử (số tầng, bộ khởi tạo, số bước huấn luyện...) rồi chạy lại. Phép kiểm chứng
+# ở cuối ô ngắn gọn. Cùng các lời giải ấy, viết thành hàm có kiểm thử, nằm trong
+# `gluon_params_kit.exercises`.
 #
-# **1.** Tham số của `FixedHiddenMLP`: `rand_weight` là một hằng (`grad_req='null'`, không bao
-# giờ được cập nhật). Số lần dùng được *đếm* trong một lượt truyền xuôi (mỗi lần một tầng đọc
-# `data()` của tham số): tầng `Dense` duy nhất được gọi hai lần.
+# **1.** Tham số của `FixedHiddenMLP` (mục "Tầng và Khối"): `rand_weight` là một hằng
+# (`grad_req='null'`, không bao giờ được cập nhật). `gpk.tied_groups(net, x)` chạy một lượt truyền
+# xuôi và đếm mỗi tham số được đọc mấy lần: tầng `Dense` duy nhất được gọi hai lần, hằng số một lần.
 
 # %% [markdown en]
 # ## Exercises
 #
-# Each one is answered by code in `gluon_params_kit.exercises`; the `assert` cells check the answers.
+# Each exercise is answered in its own code cell: a few lines that build a net, run it and print
+# what there is to see, for you to change (the layers, the initializer, the number of training
+# steps...) and run again. The check at the end of a cell is short. The same answers, written as
+# tested functions, are in `gluon_params_kit.exercises`.
 #
-# **1.** The parameters of `FixedHiddenMLP`: `rand_weight` is a constant (`grad_req='null'`,
-# never updated). The uses are *counted* during one forward pass (each time a layer reads a
-# parameter's `data()`): the one `Dense` layer is called twice.
+# **1.** The parameters of `FixedHiddenMLP` (section "Layers and Blocks"): `rand_weight` is a
+# constant (`grad_req='null'`, never updated). `gpk.tied_groups(net, x)` runs one forward pass and
+# counts how often each parameter is read: the one `Dense` layer is called twice, the constant once.
 
-# %%
-from gluon_params_kit import exercises as ex
+# %% [vi]
+from gluon_params_kit.chapter import FixedHiddenMLP
 
-info = ex.fixed_hidden_mlp_parameters()
-for path, row in info.items():
-    print(f"{path:13} {row['name']:30} {str(row['shape']):9} grad_req={row['grad_req']:5} uses={row['uses']}")
-assert info["rand_weight"]["grad_req"] == "null"
-assert [row["uses"] for row in info.values()] == [1, 2, 2]
+fixed = FixedHiddenMLP()
+fixed.initialize()
+x = np.random.uniform(size=(2, 20))
+fixed(x)
+uses = gpk.tied_groups(fixed, x)  # chỉ liệt kê tham số được đọc nhiều lần
+for path, p in gpk.named_parameters(fixed).items():
+    n = uses[path].uses if path in uses else 1
+    print(f"{path:13} {str(p.shape):9} grad_req={p.grad_req:6} số lần dùng={n}")
+assert fixed.rand_weight.grad_req == "null" and uses["dense.weight"].uses == 2
 
-# %% [markdown vi]
-# **2.** Mỗi bộ khởi tạo có sẵn, và tính chất định nghĩa nó, được đo lại.
+# %% [en]
+from gluon_params_kit.chapter import FixedHiddenMLP
 
-# %% [markdown en]
-# **2.** Each built-in initializer, and the property that defines it, measured.
-
-# %%
-rows = ex.initializer_properties()
-for r in rows:
-    print(f"{r['name']:16} {r['property']:52} {r['measured']:.5f}  {'ok' if r['ok'] else 'WRONG'}")
-assert all(r["ok"] for r in rows)
-
-# %% [markdown vi]
-# **3.** Trước lượt truyền xuôi đầu tiên, chiều đầu vào chưa biết (-1 ở chế độ np, 0 ở chế độ nd),
-# và `data()` báo `DeferredInitializationError`. Sau lượt truyền xuôi, hình dạng được suy ra.
-
-# %% [markdown en]
-# **3.** Before the first forward pass the input dimension is unknown (-1 in np mode, 0 in nd
-# mode) and `data()` raises `DeferredInitializationError`. After it, the shapes are inferred.
-
-# %%
-r = ex.deferred_init_demo()
-print(r)
-assert r["before"]["0.weight"] == (256, -1) and r["after"]["0.weight"] == (256, 20)
-assert r["data_error"] == "DeferredInitializationError"
+fixed = FixedHiddenMLP()
+fixed.initialize()
+x = np.random.uniform(size=(2, 20))
+fixed(x)
+uses = gpk.tied_groups(fixed, x)  # lists only the parameters read more than once
+for path, p in gpk.named_parameters(fixed).items():
+    n = uses[path].uses if path in uses else 1
+    print(f"{path:13} {str(p.shape):9} grad_req={p.grad_req:6} uses={n}")
+assert fixed.rand_weight.grad_req == "null" and uses["dense.weight"].uses == 2
 
 # %% [markdown vi]
-# **4.** Huấn luyện MLP có tầng dùng chung, và ở mỗi bước xem tham số và gradient của từng tầng
-# (chuẩn và trung bình của giá trị, chuẩn của gradient, trước khi cập nhật). Tầng 2 dùng tham số
-# của tầng 1 nên hai dòng của chúng trùng nhau; gradient chung bằng tổng gradient của hai lần
-# dùng (đo trên một bản sao không dùng chung có cùng giá trị).
+# **2.** Các bộ khởi tạo có sẵn trong `init`: mỗi bộ được dùng cho một tham số $64\times128$, và
+# tính chất định nghĩa nó (giá trị lý thuyết) được in cạnh giá trị đo được. Hàm `draw` tạo một
+# `Parameter` đứng riêng, khởi tạo nó và trả về mảng NumPy; thêm một dòng vào danh sách để thử một
+# bộ khởi tạo khác.
 
 # %% [markdown en]
-# **4.** Train the MLP with a shared layer, and at every step look at each layer's parameters
-# and gradients (norm and mean of the value, norm of the gradient, before the update). Layer 2
-# uses layer 1's parameters, so their rows are the same; the shared gradient is the sum of the
-# two uses' gradients (measured on an untied copy with the same values).
+# **2.** The built-in initializers of `init`: each one fills a $64\times128$ parameter, and the
+# property that defines it (the value in theory) is printed beside the value measured. `draw`
+# makes a stand-alone `Parameter`, initializes it and returns a NumPy array; add a line to the
+# list to try another initializer.
 
-# %%
-log = ex.train_shared_mlp(steps=3)
-print(ex.step_table(log))
-assert all(s["max_abs_diff"] < 1e-6 for s in log) and log[-1]["loss"] < log[0]["loss"]
-assert all(s["layers"]["2.weight"]["grad_norm"] == s["layers"]["1.weight"]["grad_norm"] for s in log)
+# %% [vi]
+import numpy as onp
+from mxnet import gluon
+
+
+def draw(initializer, shape=(64, 128)):
+    p = gluon.Parameter("w", shape=shape)
+    p.initialize(init=initializer)
+    return p.data().asnumpy()
+
+
+fan_avg = (64 + 128) / 2
+for name, initializer, theory, measure in [
+    ("Zero", init.Zero(), "mọi giá trị = 0", lambda w: abs(w).max()),
+    ("Constant(0.5)", init.Constant(0.5), "mọi giá trị = 0.5", lambda w: w.mean()),
+    ("Uniform(0.07)", init.Uniform(0.07), f"độ lệch chuẩn = 0.07/sqrt(3) = {0.07 / 3 ** 0.5:.4f}",
+     lambda w: w.std()),
+    ("Normal(0.02)", init.Normal(0.02), "độ lệch chuẩn = 0.02", lambda w: w.std()),
+    ("Orthogonal(1)", init.Orthogonal(scale=1.0), "max |W W^T - I| = 0", lambda w: abs(w @ w.T - onp.eye(64)).max()),
+    ("Xavier", init.Xavier(), f"max |w| = sqrt(3/fan_avg) = {(3 / fan_avg) ** 0.5:.4f}", lambda w: abs(w).max()),
+    ("MSRAPrelu(0.25)", init.MSRAPrelu(slope=0.25),
+     f"độ lệch chuẩn = sqrt(2/(1+0.25²)/fan_avg) = {(2 / 1.0625 / fan_avg) ** 0.5:.4f}", lambda w: w.std()),
+]:
+    print(f"{name:16} lý thuyết: {theory:50} đo được: {measure(draw(initializer)):.4f}")
+
+# %% [en]
+import numpy as onp
+from mxnet import gluon
+
+
+def draw(initializer, shape=(64, 128)):
+    p = gluon.Parameter("w", shape=shape)
+    p.initialize(init=initializer)
+    return p.data().asnumpy()
+
+
+fan_avg = (64 + 128) / 2
+for name, initializer, theory, measure in [
+    ("Zero", init.Zero(), "every value = 0", lambda w: abs(w).max()),
+    ("Constant(0.5)", init.Constant(0.5), "every value = 0.5", lambda w: w.mean()),
+    ("Uniform(0.07)", init.Uniform(0.07), f"standard deviation = 0.07/sqrt(3) = {0.07 / 3 ** 0.5:.4f}",
+     lambda w: w.std()),
+    ("Normal(0.02)", init.Normal(0.02), "standard deviation = 0.02", lambda w: w.std()),
+    ("Orthogonal(1)", init.Orthogonal(scale=1.0), "max |W W^T - I| = 0", lambda w: abs(w @ w.T - onp.eye(64)).max()),
+    ("Xavier", init.Xavier(), f"max |w| = sqrt(3/fan_avg) = {(3 / fan_avg) ** 0.5:.4f}", lambda w: abs(w).max()),
+    ("MSRAPrelu(0.25)", init.MSRAPrelu(slope=0.25),
+     f"standard deviation = sqrt(2/(1+0.25²)/fan_avg) = {(2 / 1.0625 / fan_avg) ** 0.5:.4f}", lambda w: w.std()),
+]:
+    print(f"{name:16} in theory: {theory:50} measured: {measure(draw(initializer)):.4f}")
 
 # %% [markdown vi]
-# **5.** Vì sao nên dùng chung tham số? Với mạng ở ô 17: ít giá trị hơn để lưu và học (đúng một
-# tầng Dense(8) với đầu vào 8 chiều, tức 8×8 + 8 = 72 giá trị); mọi lần dùng cùng dạy một bộ
-# trọng số (gradient cộng dồn); và nó nói lên điều ta muốn mô hình làm: cùng một phép biến đổi ở
-# nhiều chỗ (cùng một bộ lọc ở mọi vị trí, cùng một embedding cho đầu vào và đầu ra của mô hình
-# ngôn ngữ), một giả định giúp cần ít dữ liệu hơn.
+# **3.** Một mạng chưa biết số chiều đầu vào: sau `initialize()`, chiều đó hiện là `-1` (chế độ
+# np; 0 ở chế độ nd), và đọc giá trị bằng `data()` báo `DeferredInitializationError`. Lượt truyền
+# xuôi đầu tiên suy ra mọi hình dạng.
 
 # %% [markdown en]
-# **5.** Why share parameters? With the net of cell 17: fewer values to store and learn
-# (exactly one Dense(8) layer with 8 inputs, 8×8 + 8 = 72 values); every use teaches the same
-# weights (the gradients add up); and it says what we want the model to do: the same
-# transformation in several places (one filter at every position, one embedding for a
-# language model's input and output), an assumption that needs less data.
+# **3.** A net that does not know its input size: after `initialize()` that dimension shows as
+# `-1` (np mode; 0 in nd mode), and reading a value with `data()` raises
+# `DeferredInitializationError`. The first forward pass infers every shape.
 
-# %%
-saved = ex.sharing_savings(net)
-print(saved)
-print("\n".join(ex.why_share(net)))
-assert saved["saved"] == 8 * 8 + 8
+# %% [vi]
+from mxnet.gluon.parameter import DeferredInitializationError
+
+lazy = nn.Sequential()
+lazy.add(nn.Dense(256, activation='relu'), nn.Dense(10))
+lazy.initialize()
+print("trước lượt truyền xuôi:", {k: p.shape for k, p in gpk.named_parameters(lazy).items()})
+try:
+    lazy[0].weight.data()
+except DeferredInitializationError as err:
+    print("data() báo lỗi", type(err).__name__)
+lazy(np.random.uniform(size=(2, 20)))
+print("sau lượt truyền xuôi: ", {k: p.shape for k, p in gpk.named_parameters(lazy).items()})
+assert lazy[0].weight.shape == (256, 20)
+
+# %% [en]
+from mxnet.gluon.parameter import DeferredInitializationError
+
+lazy = nn.Sequential()
+lazy.add(nn.Dense(256, activation='relu'), nn.Dense(10))
+lazy.initialize()
+print("before the forward pass:", {k: p.shape for k, p in gpk.named_parameters(lazy).items()})
+try:
+    lazy[0].weight.data()
+except DeferredInitializationError as err:
+    print("data() raises", type(err).__name__)
+lazy(np.random.uniform(size=(2, 20)))
+print("after the forward pass: ", {k: p.shape for k, p in gpk.named_parameters(lazy).items()})
+assert lazy[0].weight.shape == (256, 20)
+
+# %% [markdown vi]
+# **4.** Huấn luyện một MLP có tầng dùng chung (như ở ô 17) và, ở mỗi bước, xem chuẩn của trọng
+# số và của gradient từng tầng, trước khi cập nhật. Tầng 2 dùng tham số của tầng 1 nên hai dòng của
+# chúng trùng nhau: gradient của tham số chung là *tổng* gradient của hai lần dùng.
+# `gpk.check_tied_gradients` chứng minh điều đó bằng một bản sao không dùng chung có cùng giá trị.
+
+# %% [markdown en]
+# **4.** Train an MLP with a shared layer (as in cell 17) and, at every step, look at the norm of
+# each layer's weight and of its gradient, before the update. Layer 2 uses layer 1's parameters,
+# so their rows are the same: the shared parameter's gradient is the *sum* of the two uses'
+# gradients. `gpk.check_tied_gradients` proves it with an untied copy holding the same values.
+
+# %% [vi]
+from mxnet import autograd
+
+tied = nn.Sequential()
+shared = nn.Dense(8, activation='relu')
+tied.add(nn.Dense(8, activation='relu'), shared, nn.Dense(8, activation='relu', params=shared.params), nn.Dense(10))
+tied.initialize(init.Xavier())
+X, Y = np.random.uniform(size=(16, 20)), np.random.uniform(size=(16, 10))
+trainer = gluon.Trainer(tied.collect_params(), 'sgd', {'learning_rate': 0.1})
+print("bước  mất mát  tầng  |trọng số|  |gradient|")
+for step in range(3):
+    with autograd.record():
+        loss = ((tied(X) - Y) ** 2).mean()
+    loss.backward()
+    for i, layer in enumerate(tied):
+        w, g = float(np.linalg.norm(layer.weight.data())), float(np.linalg.norm(layer.weight.grad()))
+        print(f"{step:<5} {float(loss):.5f}  {i:<4}  {w:10.4f}  {g:10.6f}")
+    trainer.step(1)
+diffs = gpk.check_tied_gradients(tied, X, lambda out: ((out - Y) ** 2).mean())
+print("|gradient chung - tổng gradient của từng lần dùng|, lớn nhất:", dict(diffs))
+
+# %% [en]
+from mxnet import autograd
+
+tied = nn.Sequential()
+shared = nn.Dense(8, activation='relu')
+tied.add(nn.Dense(8, activation='relu'), shared, nn.Dense(8, activation='relu', params=shared.params), nn.Dense(10))
+tied.initialize(init.Xavier())
+X, Y = np.random.uniform(size=(16, 20)), np.random.uniform(size=(16, 10))
+trainer = gluon.Trainer(tied.collect_params(), 'sgd', {'learning_rate': 0.1})
+print("step  loss     layer |weight|    |gradient|")
+for step in range(3):
+    with autograd.record():
+        loss = ((tied(X) - Y) ** 2).mean()
+    loss.backward()
+    for i, layer in enumerate(tied):
+        w, g = float(np.linalg.norm(layer.weight.data())), float(np.linalg.norm(layer.weight.grad()))
+        print(f"{step:<5} {float(loss):.5f}  {i:<4}  {w:10.4f}  {g:10.6f}")
+    trainer.step(1)
+diffs = gpk.check_tied_gradients(tied, X, lambda out: ((out - Y) ** 2).mean())
+print("|shared gradient - sum of the uses' gradients|, largest:", dict(diffs))
+
+# %% [markdown vi]
+# **5.** Vì sao nên dùng chung tham số? Ít giá trị hơn để lưu và học: với mạng ở ô 17, đúng một
+# tầng Dense(8) với đầu vào 8 chiều, tức 8×8 + 8 = 72 giá trị, như ô dưới đây đếm. Mọi lần dùng cùng
+# dạy một bộ trọng số (gradient cộng dồn, bài 4), nên tầng học cùng lúc từ mọi chỗ nó được dùng. Và
+# nó nói lên điều ta muốn mô hình làm: cùng một phép biến đổi ở nhiều chỗ (cùng một bộ lọc ở mọi vị
+# trí của ảnh, cùng một ô ở mọi bước thời gian, một embedding chung cho đầu vào và đầu ra của mô hình
+# ngôn ngữ), một giả định giúp cần ít dữ liệu hơn và tổng quát hoá tốt hơn.
+
+# %% [markdown en]
+# **5.** Why share parameters? Fewer values to store and learn: with the net of cell 17, exactly
+# one Dense(8) layer with 8 inputs, 8×8 + 8 = 72 values, as the cell below counts. Every use
+# teaches the same weights (the gradients add up, exercise 4), so the layer learns from every place
+# it sits in at once. And it says what we want the model to do: the same transformation in several
+# places (one filter at every position of an image, one cell at every time step, one embedding for
+# a language model's input and output), an assumption that needs less data and generalizes better.
+
+# %% [vi]
+every_use = sum(p.data().size for p in gpk.named_parameters(net, aliases=True).values())
+stored = sum(p.data().size for p in gpk.named_parameters(net).values())
+print(f"không dùng chung: {every_use} giá trị; dùng chung: {stored} giá trị (bớt {every_use - stored})")
+assert every_use - stored == 8 * 8 + 8
+
+# %% [en]
+every_use = sum(p.data().size for p in gpk.named_parameters(net, aliases=True).values())
+stored = sum(p.data().size for p in gpk.named_parameters(net).values())
+print(f"without sharing: {every_use} values; with sharing: {stored} values ({every_use - stored} fewer)")
+assert every_use - stored == 8 * 8 + 8

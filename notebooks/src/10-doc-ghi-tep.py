@@ -69,30 +69,26 @@ os.chdir(tempfile.mkdtemp(prefix="doc-ghi-tep-"))
 # %%
 for name in ("x-file", "x-files", "mydict", "mlp.params"):
     header = gpk.read_header(name)
-    print(header, [(a.name, a.shape, a.dtype) for a in header.values()])
-header = gpk.read_header("mlp.params")
+    print(f"{name:10}", [(a.name, a.shape, a.dtype) for a in header.values()])
 assert header.names == ["hidden.weight", "hidden.bias", "output.weight", "output.bias"]
 assert header["hidden.weight"].shape == (256, 20) and header["output.bias"].dtype == "float32"
-assert gpk.read_header("mydict").names == ["x", "y"]
 
 # %% [markdown]
 # `gpk.save` ghi cùng các khoá như `save_parameters` (nên `load_parameters` đọc được), nhưng ghi vào
 # một tệp tạm rồi đổi tên, nên một lỗi giữa chừng không để lại tệp hỏng. `gpk.load` kiểm tra tệp
-# với mạng *trước khi* thay đổi bất cứ gì và trả về một `LoadReport`: tham số nào được nạp, thiếu,
-# thừa, hay sai hình dạng.
+# với mạng *trước khi* thay đổi bất cứ gì và trả về một `LoadReport`: tham số nào được nạp
+# (`loaded`), thiếu (`missing`), thừa (`unexpected`), hay sai hình dạng (`shape_mismatches`).
 
 # %%
 keys = gpk.save(net, "mlp-kit.params")
-assert keys == header.names and gpk.read_header("mlp-kit.params").names == header.names
 clone2 = MLP()
 report = gpk.load(clone2, "mlp-kit.params")
-print(report)
-assert report.loaded == keys and not report.missing and not report.unexpected
-assert (clone2(x) == y).all()
+print("đã nạp:", report.loaded, "| thiếu:", report.missing, "| thừa:", report.unexpected)
+assert report.loaded == keys == header.names and (clone2(x) == y).all()
 
 # %% [markdown]
 # Một tệp không khớp bị từ chối trọn vẹn: mạng có tầng ra 5 đơn vị không nhận tệp có tầng ra 10,
-# báo cáo nêu rõ vì sao, và không tham số nào bị thay đổi.
+# báo cáo (trong lỗi, `exc.report`) nêu rõ vì sao, và không tham số nào bị thay đổi.
 
 # %%
 from mxnet.gluon import nn
@@ -117,9 +113,10 @@ try:
     refused = None
 except gpk.CheckpointError as exc:
     refused = exc.report
-print(refused)
-assert refused is not None and set(refused.shape_mismatches) == {"output.weight", "output.bias"}
-assert (other.hidden.weight.data() == before).all()  # nothing half-loaded
+print("sai hình dạng (trong mạng, trong tệp):", dict(refused.shape_mismatches))
+print("đã áp dụng vào mạng:", refused.applied)
+assert set(refused.shape_mismatches) == {"output.weight", "output.bias"}
+assert (other.hidden.weight.data() == before).all()  # không nạp dở dang
 
 # %% [markdown]
 # ## Tóm tắt (Summary)
@@ -151,13 +148,13 @@ def train(model, steps):
 
 
 straight, resumed = MLP(), MLP()
-gpk.load(straight, "mlp.params")  # both start from the book's saved parameters
+gpk.load(straight, "mlp.params")  # cả hai bắt đầu từ tham số sách đã lưu
 train(straight, 4)
 first = MLP()
 gpk.load(first, "mlp.params")
 train(first, 2)
 gpk.save(first, "checkpoint.params")
-print(gpk.load(resumed, "checkpoint.params"))
+print("đã nạp:", gpk.load(resumed, "checkpoint.params").loaded)
 train(resumed, 2)
 assert all((a.data() == b.data()).all() for a, b in
            zip(straight.collect_params().values(), resumed.collect_params().values()))
@@ -181,13 +178,12 @@ new.add(nn.Dense(64, activation='relu'), nn.Dense(32, activation='relu'), nn.Den
 new.initialize()
 new(x)
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", gpk.LoadWarning)  # it says what the report shows below
+    warnings.simplefilter("ignore", gpk.LoadWarning)  # cảnh báo nói đúng điều báo cáo in ra dưới đây
     report = gpk.load(new, "old.params", strict=False,
                       remap=lambda key: key if key.startswith(("0.", "1.")) else None)
-print(report)
-assert report.loaded == ["0.weight", "0.bias", "1.weight", "1.bias"]
-assert report.missing == ["2.weight", "2.bias"]
-assert (new[1].weight.data() == old[1].weight.data()).all()
+print("đã nạp:", report.loaded)
+print("bỏ qua (theo remap):", report.dropped, "| thiếu, giữ giá trị khởi tạo:", report.missing)
+assert report.missing == ["2.weight", "2.bias"] and (new[1].weight.data() == old[1].weight.data()).all()
 
 # %% [markdown]
 # **3.** Lưu cả kiến trúc lẫn tham số: một `HybridBlock` đã `hybridize()` có thể `export` đồ thị
@@ -206,4 +202,4 @@ hnet.export("hmlp")
 print(sorted(f for f in os.listdir() if f.startswith("hmlp")))
 restored = gluon.SymbolBlock.imports("hmlp-symbol.json", ["data"], "hmlp-0000.params")
 assert (restored(x) == yh).all()
-assert not hasattr(net, "export")  # the book's MLP is a plain Block
+assert not hasattr(net, "export")  # MLP của sách là một Block thường

@@ -34,7 +34,7 @@ import numpy as onp
 
 # %%
 def dense_by_hand(layer, h, relu=False):
-    """What a Dense layer computes on the NumPy array ``h``: h W^T + b, then relu if asked."""
+    """Điều một tầng Dense tính trên mảng NumPy ``h``: h W^T + b, rồi relu nếu được yêu cầu."""
     y = h @ layer.weight.data().asnumpy().T + layer.bias.data().asnumpy()
     return onp.maximum(y, 0) if relu else y
 
@@ -43,7 +43,6 @@ params = gpk.named_parameters(net)
 print({k: p.shape for k, p in params.items()})
 by_hand = dense_by_hand(net[1], dense_by_hand(net[0], x.asnumpy(), relu=True))
 assert list(params) == ["0.weight", "0.bias", "1.weight", "1.bias"]
-assert params["0.weight"].shape == (256, 20) and params["1.weight"].shape == (10, 256)
 assert onp.allclose(net(x).asnumpy(), by_hand, atol=1e-6)
 
 # %% [markdown]
@@ -70,14 +69,14 @@ assert onp.allclose(net(x).asnumpy(), by_hand, atol=1e-6)
 print(gpk.render_tree(net))
 assert list(gpk.named_parameters(net)) == ["hidden.weight", "hidden.bias", "output.weight", "output.bias"]
 assert (net.name, net.hidden.name, net.output.name) == ("mlp0", "dense2", "dense3")
-assert net.hidden.weight.name == "dense2_weight"
 
 # %% [markdown]
 # ## Khối tuần tự (The Sequential block)
 #
-# **Ô 4.** Một `Sequential` tự viết: `add` cất khối vào từ điển có thứ tự `_children`, `forward` đi
-# qua các khối theo đúng thứ tự đã thêm. Chính việc cất vào `_children` giúp `initialize()` và
-# `collect_params()` tìm thấy tham số của các khối con (bài tập 2 cho thấy điều gì xảy ra nếu không).
+# **Ô 4.** Một `Sequential` tự viết: `add` cất khối vào từ điển có thứ tự `_children` (của Gluon,
+# nơi `Block` giữ các khối con), `forward` đi qua các khối theo đúng thứ tự đã thêm. Chính việc cất
+# vào đó giúp `initialize()` và `collect_params()` tìm thấy tham số của các khối con (bài tập 2 cho
+# thấy điều gì xảy ra nếu không).
 
 # %% [book:model-construction/4]
 
@@ -90,14 +89,13 @@ assert net.hidden.weight.name == "dense2_weight"
 # Ô của chúng tôi: khác với `nn.Sequential` (khoá `0`, `1`), `MySequential` lấy *tên tự động* của
 # khối con làm khoá, nên đường dẫn cấu trúc là `dense4.weight`... và phụ thuộc vào bộ đếm tên của
 # tiến trình (xem ô cuối phần này). Thứ tự thì được giữ: tầng 256 đơn vị trước, tầng 10 đơn vị sau.
+# `gpk.named_blocks` cho mọi khối con theo đường dẫn, không cần đọc thuộc tính riêng của Gluon.
 
 # %%
 print(gpk.render_tree(net))
-children = list(net._children.values())
-assert list(net._children) == [b.name for b in children] == ["dense4", "dense5"]
-assert [b.weight.shape for b in children] == [(256, 20), (10, 256)]
-assert list(gpk.named_parameters(net))[0] == "dense4.weight"
-by_hand = dense_by_hand(children[1], dense_by_hand(children[0], x.asnumpy(), relu=True))
+blocks = gpk.named_blocks(net)
+by_hand = dense_by_hand(blocks["dense5"], dense_by_hand(blocks["dense4"], x.asnumpy(), relu=True))
+assert list(gpk.named_parameters(net))[::2] == ["dense4.weight", "dense5.weight"]
 assert onp.allclose(net(x).asnumpy(), by_hand, atol=1e-6)
 
 # %% [markdown]
@@ -116,23 +114,27 @@ assert onp.allclose(net(x).asnumpy(), by_hand, atol=1e-6)
 # %% [book:model-construction/7]
 
 # %% [markdown]
-# Ô của chúng tôi: cây của mạng ghi `grad_req=null` cho `rand_weight`; `summary` xếp nó vào
-# phần "non-trainable (state)", tách khỏi 420 tham số được huấn luyện của `dense`. Với một đầu vào
-# mẫu, `tied_groups` chạy một lượt truyền xuôi và đếm được rằng `dense` được dùng hai lần.
-# Vòng `while` bảo đảm $|\sum x| \le \sum |x| \le 1$; ta tính lại cả vòng lặp bằng NumPy.
+# Ô của chúng tôi: cây của mạng ghi `grad_req=null` cho `rand_weight`; `summary` đếm nó riêng, là
+# trạng thái (`state`, 400 giá trị) không được huấn luyện, tách khỏi 420 tham số được huấn luyện
+# (`trainable`) của `dense`. Với một đầu vào mẫu, `tied_groups` chạy một lượt truyền xuôi và đếm
+# được rằng `dense` được dùng hai lần.
 
 # %%
 print(gpk.render_tree(net))
 s = gpk.summary(net)
-print(s.totals["trainable"], s.totals["state"])
+print("được huấn luyện:", s.totals["trainable"], "| hằng số (state):", s.totals["state"])
 tied = gpk.tied_groups(net, x)
-print(tied)
-assert s["rand_weight"]["grad_req"] == "null" and (s.totals["trainable"], s.totals["state"]) == (420, 400)
-assert tied["dense.weight"].uses == 2 and tied.shared_params == 420
+print("số lần dùng trong một lượt truyền xuôi:", {path: group.uses for path, group in tied.items()})
+assert (s.totals["trainable"], s.totals["state"]) == (420, 400) and tied["dense.weight"].uses == 2
+
+# %% [markdown]
+# Vòng `while` bảo đảm $|\sum x| \le \sum |x| \le 1$; ta tính lại cả vòng lặp bằng NumPy.
+
+# %%
 
 
 def fixed_hidden_by_hand(block, h):
-    """FixedHiddenMLP.forward in NumPy, the while loop included."""
+    """FixedHiddenMLP.forward viết bằng NumPy, kể cả vòng while."""
     h = dense_by_hand(block.dense, h, relu=True)
     h = onp.maximum(h @ block.rand_weight.data().asnumpy() + 1, 0)
     h = dense_by_hand(block.dense, h, relu=True)
@@ -151,18 +153,17 @@ assert abs(y) <= 1 and abs(y - fixed_hidden_by_hand(net, x.asnumpy())) < 1e-6
 # %% [book:model-construction/8]
 
 # %% [markdown]
-# Ô của chúng tôi: cây của `chimera` tới độ sâu 1, rồi bản tóm tắt gộp theo khối con. Đường dẫn đi
-# xuyên qua các lớp lồng nhau (`0.net.1.weight`); tổng số tham số là 5.112, trong đó 400 là hằng số.
+# Ô của chúng tôi: bản tóm tắt của `chimera` gộp tới độ sâu 1 (mỗi khối con một dòng, với số
+# tensor và số giá trị bên trong), rồi mọi đường dẫn: chúng đi xuyên qua các lớp lồng nhau
+# (`0.net.1.weight`). Tổng số tham số là 5.112, trong đó 400 là hằng số.
 
 # %%
-print(gpk.render_tree(chimera, max_depth=1))
 s = gpk.summary(chimera, depth=1)
-print(s)
-keys = list(gpk.named_parameters(chimera))
-assert keys[:3] == ["0.net.0.weight", "0.net.0.bias", "0.net.1.weight"] and keys[-3:] == [
-    "2.rand_weight", "2.dense.weight", "2.dense.bias"]
-assert s.totals["parameters"] == 5112 and s.totals["state"] == 400
-assert abs(float(chimera(x))) <= 1
+for row in s.to_records():
+    print(f"{row['path']:9} {row['block_type']:15} {row['count']:2} tensor  {row['size']:5} giá trị")
+print(list(gpk.named_parameters(chimera)))
+print("tổng:", s.totals["parameters"], "| hằng số:", s.totals["state"])
+assert (s.totals["parameters"], s.totals["state"]) == (5112, 400)
 
 # %% [markdown]
 # Ô của chúng tôi, sau các ô của sách (nên được phép tạo khối mới): vì khoá của `MySequential` là tên
@@ -187,10 +188,9 @@ try:
     refused = None
 except gpk.CheckpointError as exc:
     refused = exc.report
-print(refused)
-assert list(gpk.named_parameters(a)) != list(gpk.named_parameters(b))
-assert refused is not None and refused.missing == list(gpk.named_parameters(b))
-assert refused.unexpected == list(gpk.named_parameters(a)) and not refused.loaded
+print("thiếu:", refused.missing, "| thừa:", refused.unexpected, "| đã nạp:", refused.loaded)
+print("gợi ý:", refused.suggestion)
+assert refused.missing == list(gpk.named_parameters(b)) and refused.unexpected == list(gpk.named_parameters(a))
 
 # %% [markdown]
 # ## Biên dịch (Compilation)
@@ -262,7 +262,7 @@ try:
 except MXNetError as exc:
     compiled = exc
 print(type(compiled).__name__ + ":", compiled)
-assert cond.shape == () and cond.item() is True and no_asscalar is not None and ambiguous is not None
+assert no_asscalar is not None and ambiguous is not None
 assert abs(eager) <= 1 and isinstance(compiled, mx.base.NotImplementedForSymbol)
 
 # %% [markdown]
@@ -299,17 +299,21 @@ with warnings.catch_warnings(record=True) as caught:
     lnet.initialize()
     found = dict(lnet.collect_params())
 print("collect_params():", found, "| named_parameters:", dict(gpk.named_parameters(lnet)))
-print("warning:", caught[0].message)
+print(f"{type(caught[0].message).__name__}:", caught[0].message)
 try:
     lnet(x)
     failed = None
 except RuntimeError as exc:
     failed = exc
 print("RuntimeError:", failed)
-assert found == {} and len(gpk.named_parameters(lnet)) == 0 and not lnet._children
-assert failed is not None and "has not been initialized" in str(failed)
+assert found == {} and failed is not None and "has not been initialized" in str(failed)
 
-for block in lnet.blocks:  # the fix: register each block as a child
+# %% [markdown]
+# Cách sửa: đăng ký từng khối làm khối con bằng `register_child`. Từ đó Gluon thấy chúng: chúng được
+# khởi tạo, có đường dẫn (`0.weight`...) và lượt truyền xuôi chạy được.
+
+# %%
+for block in lnet.blocks:
     lnet.register_child(block)
 lnet.initialize()
 print(gpk.render_tree(lnet))
@@ -379,14 +383,14 @@ assert list(gpk.named_parameters(par)) == ["net1.weight", "net1.bias", "net2.wei
 
 # %%
 def make_block(units=16):
-    """A fresh two-layer block each call."""
+    """Mỗi lần gọi, một khối hai tầng mới."""
     block = nn.Sequential()
     block.add(nn.Dense(units, activation='relu'), nn.Dense(units, activation='relu'))
     return block
 
 
 def stack(factory, n):
-    """``n`` instances from ``factory``, one after the other."""
+    """``n`` khối do ``factory`` tạo ra, nối tiếp nhau."""
     net = nn.Sequential()
     for _ in range(n):
         net.add(factory())
@@ -396,13 +400,10 @@ def stack(factory, n):
 big = stack(make_block, 3)
 big.initialize()
 y = big(x)
-print(gpk.summary(big, depth=1))
 keys = list(gpk.named_parameters(big))
-print(len(keys), 'keys:', keys[:4], '...', keys[-2:])
-first = 16 * 20 + 16 + 16 * 16 + 16  # the first block sees 20 input features
-later = 2 * (16 * 16 + 16)
-assert y.shape == (2, 16) and len(big) == 3 and len(keys) == 12
-assert keys[:2] == ["0.0.weight", "0.0.bias"] and keys[-1] == "2.1.bias"
-assert gpk.summary(big).totals["parameters"] == first + 2 * later
-assert len(gpk.tied_groups(big)) == 0
+total = gpk.summary(big).totals["parameters"]
+print(f"{len(keys)} khoá, {total:,} tham số:", keys[:4], "...", keys[-2:])
+print("nhóm tham số dùng chung:", len(gpk.tied_groups(big)))
+first = 16 * 20 + 16 + 16 * 16 + 16  # khối đầu nhận 20 đặc trưng đầu vào
+assert total == first + 2 * (2 * (16 * 16 + 16))
 assert not onp.allclose(big[1][0].weight.data().asnumpy(), big[2][0].weight.data().asnumpy())

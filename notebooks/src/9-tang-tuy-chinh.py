@@ -70,15 +70,16 @@ import gluon_params_kit as gpk
 
 # %%
 weights = gpk.select(net, r"weight$")
-print(weights)
-assert list(weights.keys()) == ["0.weight", "1.weight"]
-assert weights["0.weight"] is net[0].weight and net[0].weight.shape == (64, 8)
+print({path: (p.name, p.shape) for path, p in weights.items()})
+assert weights["0.weight"] is net[0].weight and list(weights) == ["0.weight", "1.weight"]
 
 # %%
 s = gpk.summary(net)
-print(s)
+for row in s.to_records():
+    print(f"{row['path']:9} {row['name']:16} {str(row['shape']):8} {row['size']:4}")
+print("tổng số tham số:", s.totals["parameters"])
 assert s.totals["parameters"] == 64 * 8 + 8 + 8 * 1 + 1
-assert abs(net[0].bias.data()).max() > 0  # no init of its own: the default Uniform draws it too
+assert abs(net[0].bias.data()).max() > 0  # không có bộ khởi tạo riêng: Uniform mặc định lấy mẫu cả bias
 
 # %% [markdown]
 # ## Tóm tắt (Summary)
@@ -176,4 +177,4 @@ re, im = fourier(x)
 want = onp.fft.fft(x.asnumpy(), axis=1)[:, :4]
 print(re.shape, im.shape)
 assert onp.allclose(re.asnumpy(), want.real, atol=1e-5) and onp.allclose(im.asnumpy(), want.imag, atol=1e-5)
-assert all(p.grad_req == "null" for p in fourier.collect_params().values())  # nothing to learn
+assert all(p.grad_req == "null" for p in fourier.collect_params().values())  # không có gì để học
