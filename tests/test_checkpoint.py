@@ -23,6 +23,7 @@ from mxnet import npx
 from mxnet.gluon import nn
 from test_tree import architectures, build
 
+from gluon_params_kit._io.header import DataFile
 from gluon_params_kit._io.params import read_array
 from gluon_params_kit.checkpoint import (
     LoadReport,
@@ -445,7 +446,8 @@ def _agrees(path, np_shape=False):
         assert info.shape == arr.shape and info.dtype == onp.dtype(arr.dtype).name
         assert info.stype == arr.stype
         dense = arr.tostype("default").asnumpy() if arr.stype != "default" else arr.asnumpy()
-        assert onp.array_equal(read_array(str(path), info), dense)
+        with DataFile.open(path) as src:
+            assert onp.array_equal(read_array(src, info), dense)
     return header
 
 

@@ -9,6 +9,8 @@ import gluon_params_kit  # noqa: F401
 from gluon_params_kit._core import stats as _stats
 from gluon_params_kit._core.file_stats import file_stats
 from gluon_params_kit._io.formats import read_header
+from gluon_params_kit._io.header import DataFile
+from gluon_params_kit.errors import CheckpointError
 
 CHUNKS = 3 * _stats._CHUNKS_PER_WORKER + 1  # enough for three threads, the last run shorter
 
@@ -60,9 +62,12 @@ def test_a_file_cut_short_under_the_threads_is_an_error_naming_it(values, tmp_pa
     path = str(tmp_path / "cut.npz")
     np.savez(path, w=values)
     header = read_header(path)
+    src = DataFile.open(path)  # open before the cut: the threads' reads come up short
     os.truncate(path, header["w"].offset + 4 * (CHUNKS - 2) * _stats.CHUNK)  # the last run's
-    with pytest.raises(OSError, match=r"cut\.npz.*'w'.*short read"):
-        file_stats(header, header["w"], workers=3)
+    with src, pytest.raises(CheckpointError, match=r"cut\.npz.*changed while reading 'w'.*short read"):
+        file_stats(header, header["w"], workers=3, src=src)
+    with pytest.raises(CheckpointError, match=r"cut\.npz.*changed while reading"):
+        file_stats(header, header["w"], workers=3)  # opened again: another file now
     assert _gpk_threads() == []
 
 

@@ -1,15 +1,20 @@
 """What every checkpoint format's header says, in one shape: :class:`ArrayInfo` and :class:`Header`.
 
-The readers of ``.params`` (``_header``), ``.safetensors`` (``_safetensors``) and ``.npz``
-(``_npz``) all return a :class:`Header`: a read-only mapping of array name ->
-:class:`ArrayInfo`, data left unread. Byte ranges of the data are read here in bounded
-pieces (:func:`iter_range`), for the streaming readers of ``diff``, ``inspect --stats`` and
-``export``. Nothing here imports mxnet: the report base, the path grammar and the display
-helpers it uses (``_core/report.py``, ``paths.py``, ``display.py``) import none either.
+The readers of ``.params`` (``params``), ``.safetensors`` (``safetensors_file``) and ``.npz``
+(``npz``) all return a :class:`Header`: a read-only mapping of array name ->
+:class:`ArrayInfo`, data left unread. A header remembers which file it describes (device,
+inode, size, modification and change times: its :attr:`Header.stamp`); the values are
+then read from one :class:`DataFile`, that same file held open for the whole call, in
+bounded pieces (:meth:`DataFile.iter_range`), never from the path again: a checkpoint
+replaced by rename or cut short while it is read gives the old version entirely, or a
+:class:`~gluon_params_kit.errors.CheckpointError` saying it changed, never a mix. Nothing
+here imports mxnet: the report base, the path grammar and the display helpers it uses
+(``_core/report.py``, ``paths.py``, ``display.py``) import none either.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+import os
+from typing import Any, BinaryIO, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as onp
 
@@ -19,9 +24,17 @@ from ..errors import CheckpointError
 from .files import open_source
 
 __all__ = [
-    "ArrayInfo", "BFLOAT16", "Header", "bfloat16_to_float32", "file_keys_of", "iter_range",
-    "numpy_dtype", "read_range",
+    "ArrayInfo", "BFLOAT16", "DataFile", "EXPAND_FLOOR", "EXPAND_RATIO", "Header", "Stamp",
+    "bfloat16_to_float32", "changed_error", "check_expansion", "crc_concat", "file_keys_of", "file_stamp",
+    "numpy_dtype",
 ]
+
+#: What identifies one version of a file: device, inode, size, modification and change times (ns).
+Stamp = Tuple[int, int, int, int, int]
+#: An array whose dense bytes exceed both this and :data:`EXPAND_RATIO` times the bytes the
+#: file stores for it (a sparse array, a deflated member) is read out only on request.
+EXPAND_FLOOR = 64 << 20
+EXPAND_RATIO = 64
 
 #: MXNet's bfloat16 (type flag 12) as numpy sees it: a record of one uint16.
 BFLOAT16 = onp.dtype([("bfloat16", onp.uint16)])
@@ -52,6 +65,11 @@ class ArrayInfo(NamedTuple):
     #: ``.npz`` only: the zip entry and whether the array is stored in Fortran order.
     member: Optional[str] = None
     fortran_order: bool = False
+    #: ``.npz`` only: CRC-32 of the member's ``.npy`` header, and of the whole member (as the
+    #: zip directory records it), checked whenever the member's data is read; and the
+    #: member's compressed size (``-1``: stored as it is).
+    crc: Optional[Tuple[int, int]] = None
+    compressed_nbytes: int = -1
 
     @property
     def size(self) -> int:
@@ -99,8 +117,15 @@ class Header(Report):
     def __init__(self, path: str, file_size: int, arrays: List[ArrayInfo], named: bool, *,
                  format: str = "params", metadata: Optional[Dict[str, str]] = None,
                  aliases: Optional[Dict[str, str]] = None, np_shape: Optional[bool] = None,
-                 ordered: bool = True):
+                 ordered: bool = True, stamp: Optional[Stamp] = None):
         self.path = path
+        #: The file version the header was read from (None for a header built by hand):
+        #: values are read only from that version.
+        self.stamp = stamp
+        #: When it was read (``time.time_ns()``), and whether a re-open found the same layout
+        #: under :attr:`stamp` (see ``formats.open_values``).
+        self.read_ns: Optional[int] = None
+        self.verified = False
         #: True when the file order is the writer's order (not sorted by a library).
         self.ordered = ordered
         self.file_size = file_size
@@ -185,36 +210,168 @@ def bfloat16_to_float32(a: onp.ndarray) -> onp.ndarray:
     return (bits.astype(onp.uint32) << 16).view(onp.float32)
 
 
-def read_range(path: str, info: ArrayInfo) -> bytes:
-    """The ``info.nbytes`` data bytes of one array, read at its offset."""
-    f, _ = open_source(path)
-    with f:
-        f.seek(info.offset)
-        raw = f.read(info.nbytes)
-    if len(raw) != info.nbytes:
-        raise CheckpointError(f"{path!r} changed while reading {info.name!r}: short read")
-    return raw
+def file_stamp(fd: int) -> Stamp:
+    """The :data:`Stamp` of an open file."""
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def iter_range(path: str, offset: int, nbytes: int, chunk_bytes: int,
-               buffer: Optional[bytearray] = None) -> Iterator[memoryview]:
-    """The bytes ``offset .. offset + nbytes`` of ``path`` in pieces of ``chunk_bytes``.
+def changed_error(path: str, what: str = "") -> CheckpointError:
+    """The one message for a file that changed under a read."""
+    return CheckpointError(f"{path!r} changed while reading{what} (replaced, rewritten or cut "
+                           f"short since its header was read); read it again")
 
-    One buffer is reused for every piece (a piece is valid until the next one is
-    asked for), so memory stays at ``chunk_bytes`` whatever the size.
+
+class DataFile:
+    """One checkpoint file held open for one call: every byte the call reads comes from it.
+
+    Reads are positional (``pread``: threads may share it) and exact: a file that ends
+    early, or whose :data:`Stamp` is no longer the one it was opened with
+    (:meth:`check`), raises :class:`~gluon_params_kit.errors.CheckpointError` saying it
+    changed. A file renamed over the path meanwhile does not matter: the open file is the
+    old version, whole.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), 'x.bin'); _ = open(f, 'wb').write(b'0123456789')
+    >>> with DataFile.open(f) as d:
+    ...     d.read(2, 3), [bytes(p) for p in d.iter_range(0, 5, 2)]
+    (b'234', [b'01', b'23', b'4'])
     """
-    buf = buffer if buffer is not None and len(buffer) >= chunk_bytes else bytearray(chunk_bytes)
-    view = memoryview(buf)
-    f, _ = open_source(path)
-    with f:
-        f.seek(offset)
-        left = nbytes
-        while left > 0:
-            n = min(left, chunk_bytes)
-            got = f.readinto(view[:n])
-            if got != n:
-                raise CheckpointError(f"{path!r} changed while reading: short read at byte "
-                                      f"{offset + nbytes - left}")
-            left -= n
+
+    def __init__(self, f: BinaryIO, path: str, stamp: Optional[Stamp] = None):
+        self.file, self.path = f, path
+        self.stamp = stamp if stamp is not None else file_stamp(f.fileno())
+        #: What a format's reader keeps for the call (the ``.npz`` zip directory).
+        self.cache: Dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, path: Any) -> "DataFile":
+        f, text = open_source(path)
+        return cls(f, text)
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    @property
+    def size(self) -> int:
+        return self.stamp[2]
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "DataFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def check(self, what: str = "") -> None:
+        """Raise the "changed" error if the file is no longer the version it was opened as."""
+        if file_stamp(self.fileno()) != self.stamp:
+            raise changed_error(self.path, what)
+
+    def readinto(self, offset: int, out: Any, what: str = "") -> None:
+        """Fill the writable buffer ``out`` with the bytes at ``offset``."""
+        view = memoryview(out).cast("B")
+        got, fd = 0, self.fileno()
+        while got < len(view):
+            if hasattr(os, "preadv"):
+                n = os.preadv(fd, [view[got:]], offset + got)
+            else:  # no preadv (macOS before 11): one copy more
+                data = os.pread(fd, len(view) - got, offset + got)
+                n = len(data)
+                view[got:got + n] = data
+            if not n:
+                raise changed_error(self.path, f" {what}: short read at byte {offset + got}"
+                                    if what else f": short read at byte {offset + got}")
+            got += n
+
+    def read(self, offset: int, nbytes: int, what: str = "") -> bytes:
+        """The ``nbytes`` bytes at ``offset``."""
+        buf = bytearray(nbytes)
+        self.readinto(offset, buf, what)
+        return bytes(buf)
+
+    def iter_range(self, offset: int, nbytes: int, chunk_bytes: int,
+                   buffer: Optional[bytearray] = None, what: str = "") -> Iterator[memoryview]:
+        """The bytes ``offset .. offset + nbytes`` in pieces of ``chunk_bytes``.
+
+        One buffer is reused for every piece (a piece is valid until the next one is
+        asked for), so memory stays at ``chunk_bytes`` whatever the size.
+        """
+        buf = buffer if buffer is not None and len(buffer) >= chunk_bytes else bytearray(chunk_bytes)
+        view = memoryview(buf)
+        done = 0
+        while done < nbytes:
+            n = min(nbytes - done, chunk_bytes)
+            self.readinto(offset + done, view[:n], what)
+            done += n
             yield view[:n]
 
+
+def check_expansion(path: str, name: str, info: ArrayInfo, allow_expand: bool) -> None:
+    """Refuse to read out an array whose dense size the file's bytes do not justify.
+
+    A sparse array (its stored values and indices) or a deflated ``.npz`` member (its
+    compressed bytes) may claim a dense size far beyond what the file holds (117 bytes
+    claiming 1 GiB); reading it out needs ``allow_expand=True`` once it exceeds both
+    :data:`EXPAND_FLOOR` bytes and :data:`EXPAND_RATIO` times the stored bytes.
+    """
+    if allow_expand or info.shape is None or info.dtype is None:
+        return
+    if info.stype != "default":
+        stored = info.nbytes
+    elif info.compressed_nbytes >= 0:
+        stored = info.compressed_nbytes
+    else:
+        return
+    dense = info.size * numpy_dtype(info.dtype).itemsize
+    if dense > EXPAND_FLOOR and dense > EXPAND_RATIO * stored:
+        kind = "sparse" if info.stype != "default" else "deflated"
+        ratio = f"{dense / stored:,.0f} times" if stored else "infinitely"
+        raise CheckpointError(
+            f"{path!r}: {kind} array {name!r} ({info.stype}, shape {info.shape}, {info.dtype}) "
+            f"claims {dense:,} dense bytes from {stored:,} stored bytes ({ratio} more); "
+            f"reading it out densely needs an explicit opt-in: pass allow_expand=True")
+
+
+def _gf2_times(mat: List[int], vec: int) -> int:
+    total, i = 0, 0
+    while vec:
+        if vec & 1:
+            total ^= mat[i]
+        vec >>= 1
+        i += 1
+    return total
+
+
+def _zeros_operator(nbytes: int) -> List[int]:
+    """The GF(2) matrix that advances a CRC-32 over ``nbytes`` zero bytes (zlib's
+    ``crc32_combine``, which Python does not expose)."""
+    op = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+    for _ in range(3):  # one zero byte
+        op = [_gf2_times(op, op[n]) for n in range(32)]
+    result: Optional[List[int]] = None
+    while nbytes:
+        if nbytes & 1:
+            result = op if result is None else [_gf2_times(op, result[n]) for n in range(32)]
+        nbytes >>= 1
+        if nbytes:
+            op = [_gf2_times(op, op[n]) for n in range(32)]
+    return result if result is not None else [1 << n for n in range(32)]
+
+
+def crc_concat(first: int, pieces: List[Tuple[int, int]]) -> int:
+    """The CRC-32 of some bytes followed by pieces given as ``(crc, length)`` each.
+
+    >>> import zlib
+    >>> a, b, c = b'npy header', b'values ' * 5, b'end'
+    >>> crc_concat(zlib.crc32(a), [(zlib.crc32(b), len(b)), (zlib.crc32(c), len(c))]) == zlib.crc32(a + b + c)
+    True
+    """
+    crc, ops = first, {}
+    for piece, length in pieces:
+        if length not in ops:
+            ops[length] = _zeros_operator(length)
+        crc = _gf2_times(ops[length], crc) ^ piece
+    return crc

@@ -18,16 +18,16 @@ import time
 import zipfile
 import zlib
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as onp
 from numpy.lib import format as npy
 
 from ..errors import CheckpointError
 from .files import copy_range, open_source
-from .header import BFLOAT16, ArrayInfo, Header
+from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp
 
-__all__ = ["MAX_KEY_BYTES", "read_header", "read_arrays", "iter_member", "write"]
+__all__ = ["MAX_KEY_BYTES", "iter_member", "iter_stored", "parse", "read_arrays", "read_header", "write"]
 
 #: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
 MAX_KEY_BYTES = 0xFFFF
@@ -51,19 +51,27 @@ def read_header(path: Any) -> Header:
     """
     f, path = open_source(path)
     with f:
-        size = os.fstat(f.fileno()).st_size
-        try:
-            with zipfile.ZipFile(f) as z:
-                arrays = [_member(z, f, path, info, i) for i, info in enumerate(z.infolist())]
-        except CheckpointError:
-            raise
-        except _BAD_ZIP as exc:
-            raise _fail(path, f"{type(exc).__name__}: {exc}") from None
+        return parse(f, path)
+
+
+def parse(f: BinaryIO, path: str) -> Header:
+    """:func:`read_header` of a file already open (at any position)."""
+    stamp = file_stamp(f.fileno())
+    try:
+        f.seek(0)
+        with zipfile.ZipFile(f) as z:
+            arrays = [_member(z, f, path, info, i) for i, info in enumerate(z.infolist())]
+    except CheckpointError:
+        raise
+    except _BAD_ZIP as exc:
+        raise _fail(path, f"{type(exc).__name__}: {exc}") from None
+    except RecursionError:
+        raise _fail(path, "its zip directory is nested too deeply") from None
     names = [a.name for a in arrays]
     if len(set(names)) != len(names):
         raise _fail(path, "two members have the same name")
     np_shape = any(a.size == 0 or a.shape == () for a in arrays)
-    return Header(path, size, arrays, True, format="npz", np_shape=np_shape)
+    return Header(path, stamp[2], arrays, True, format="npz", np_shape=np_shape, stamp=stamp)
 
 
 def _member(z: zipfile.ZipFile, f, path: str, info: zipfile.ZipInfo, i: int) -> ArrayInfo:
@@ -73,7 +81,8 @@ def _member(z: zipfile.ZipFile, f, path: str, info: zipfile.ZipInfo, i: int) -> 
         raise _fail(path, f"member {info.filename!r} uses compression {info.compress_type}; "
                           f"only stored and deflated members are read")
     with z.open(info) as m:
-        shape, fortran, dtype, hlen = _npy_header(m, path, info.filename)
+        shape, fortran, dtype, head = _npy_header(m, path, info.filename)
+    hlen = len(head)
     count = 1
     for d in shape:
         count *= d
@@ -88,11 +97,14 @@ def _member(z: zipfile.ZipFile, f, path: str, info: zipfile.ZipInfo, i: int) -> 
         offset = info.header_offset + _LOCAL.size + fields[9] + fields[10] + hlen
     name = info.filename[:-4]
     kind = "bfloat16" if dtype == BFLOAT16 else dtype.name
+    deflated = info.compress_type != zipfile.ZIP_STORED
     return ArrayInfo(name, shape, kind, "default", "", offset, nbytes, 0, i, member=info.filename,
-                     fortran_order=fortran and len(shape) > 1)
+                     fortran_order=fortran and len(shape) > 1, crc=(zlib.crc32(head), info.CRC),
+                     compressed_nbytes=info.compress_size if deflated else -1)
 
 
-def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.dtype, int]:
+def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.dtype, bytes]:
+    """Shape, Fortran order, dtype and the bytes of a member's ``.npy`` header."""
     try:
         version = npy.read_magic(m)
         if version not in ((1, 0), (2, 0), (3, 0)):
@@ -120,46 +132,92 @@ def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.d
     if dtype.hasobject or (dtype.names and dtype != BFLOAT16) or dtype.kind not in "biufcV":
         raise _fail(path, f"member {member!r} has dtype {dtype}: only plain numeric arrays are "
                           f"read (never objects, which would need pickle)")
-    return tuple(shape), fortran, dtype, (6 + 2 + (2 if version == (1, 0) else 4) + hsize)
+    head = (npy.MAGIC_PREFIX + bytes(version)
+            + struct.pack("<H" if version == (1, 0) else "<I", hsize) + text)
+    return tuple(shape), fortran, dtype, head
 
 
-def read_arrays(header: Header, names: Optional[Iterable[str]] = None) -> "OrderedDict[str, onp.ndarray]":
-    """The arrays, read by ``numpy.load(allow_pickle=False)``, checked against the header."""
+def _zip(src: DataFile) -> zipfile.ZipFile:
+    """The open file's zip directory, read once per call."""
+    z = src.cache.get("zip")
+    if z is None:
+        src.file.seek(0)
+        z = src.cache["zip"] = zipfile.ZipFile(src.file)
+    return z
+
+
+def _damaged(header: Header, info: ArrayInfo, what: str) -> CheckpointError:
+    return _fail(header.path, f"member {info.member!r} is damaged ({what}); its values are not "
+                              f"read")
+
+
+def read_arrays(src: DataFile, header: Header,
+                names: Optional[Iterable[str]] = None) -> "OrderedDict[str, onp.ndarray]":
+    """The arrays as new numpy arrays, read from the open file, each member's CRC checked
+    (as ``numpy.load`` does through ``zipfile``); Fortran-order members keep their order."""
     wanted = header.names if names is None else list(names)
     out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
-    try:
-        with onp.load(header.path, allow_pickle=False) as z:
-            for name in wanted:
-                info = header[name]
-                value = z[name]
-                if value.shape != info.shape or value.nbytes != info.nbytes:
-                    raise _fail(header.path, f"member {name!r} reads as {value.shape}")
-                out[name] = value
-    except CheckpointError:
-        raise
-    except _BAD_ZIP as exc:
-        raise _fail(header.path, f"{type(exc).__name__}: {exc}") from None
+    for name in wanted:
+        info = header[name]
+        assert info.shape is not None and info.dtype is not None  # every member has both
+        dt = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype)
+        flat = onp.empty(info.size, dt)
+        buf = flat.view(onp.uint8)
+        if info.offset >= 0:
+            if buf.size:
+                src.readinto(info.offset, buf, repr(name))
+            _check_crc(header, info, zlib.crc32(buf.data, info.crc[0]) if info.crc else None)
+        else:
+            done = 0
+            for piece in iter_member(src, header, info, 1 << 22):
+                buf[done:done + len(piece)] = onp.frombuffer(piece, onp.uint8)
+                done += len(piece)
+        shape = tuple(info.shape)
+        out[name] = flat.reshape(shape[::-1]).T if info.fortran_order else flat.reshape(shape)
     return out
 
 
-def iter_member(header: Header, info: ArrayInfo, chunk_bytes: int) -> Iterator[bytes]:
-    """A deflated member's data bytes (after its ``.npy`` header), ``chunk_bytes`` at a time."""
+def _check_crc(header: Header, info: ArrayInfo, crc: Optional[int]) -> None:
+    if crc is not None and info.crc is not None and crc != info.crc[1]:
+        raise _damaged(header, info, f"CRC-32 0x{crc:08x}, the zip directory says 0x{info.crc[1]:08x}")
+
+
+def iter_stored(src: DataFile, header: Header, info: ArrayInfo, chunk_bytes: int,
+                buffer: Optional[bytearray] = None) -> Iterator[memoryview]:
+    """A stored member's data bytes in pieces of one reused buffer; the member's CRC is
+    checked after the last piece (an error then, before the caller's loop ends)."""
+    crc = info.crc[0] if info.crc else 0
+    for piece in src.iter_range(info.offset, info.nbytes, chunk_bytes, buffer, repr(info.name)):
+        crc = zlib.crc32(piece, crc)
+        yield piece
+    _check_crc(header, info, crc)
+
+
+def iter_member(src: DataFile, header: Header, info: ArrayInfo, chunk_bytes: int) -> Iterator[bytes]:
+    """A deflated member's data bytes (after its ``.npy`` header), ``chunk_bytes`` at a time,
+    inflated from the open file; ``zipfile`` checks the CRC at the member's end."""
     member = info.member
     assert member is not None  # every array of an .npz header names its zip entry
     try:
-        with zipfile.ZipFile(header.path) as z, z.open(member) as m:
+        with _zip(src).open(member) as m:
             _npy_header(m, header.path, member)
             left = info.nbytes
             while left:
                 data = m.read(min(left, chunk_bytes))
                 if not data:
-                    raise _fail(header.path, f"member {member!r} ends early")
+                    raise _damaged(header, info, "it ends early")
                 left -= len(data)
+                if not left and m.read(1):  # also makes zipfile check the CRC
+                    raise _damaged(header, info, "it is longer than its .npy header says")
                 yield data
+            if not info.nbytes:
+                m.read(1)
     except CheckpointError:
         raise
+    except zipfile.BadZipFile as exc:
+        raise _damaged(header, info, str(exc)) from None
     except _BAD_ZIP as exc:
-        raise _fail(header.path, f"{type(exc).__name__}: {exc}") from None
+        raise _fail(header.path, f"member {member!r}: {type(exc).__name__}: {exc}") from None
 
 
 def check_keys(keys: Iterable[str]) -> None:
@@ -174,10 +232,12 @@ def check_keys(keys: Iterable[str]) -> None:
 def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> None:
     """Write ``name -> array`` (or a streamed entry, see below) as a ``.npz``.
 
-    A streamed entry is ``(dtype, shape, chunks, source)``: ``chunks()`` yields the C-order
-    data bytes (memory stays at one chunk); ``source``, when not None, is ``(file, offset)``
-    of those same bytes, which a stored member then copies inside the kernel
-    (``copy_file_range``, as ``cp`` does) after one read for the CRC.
+    A streamed entry is ``(dtype, shape, chunks, source, fortran)``: ``chunks()`` yields the
+    data bytes (C order, or Fortran order when ``fortran``: the member then says so, as
+    numpy writes a Fortran array; memory stays at one chunk); ``source``, when not None, is
+    ``(fd, offset)`` of those same bytes in a file open for reading, which a stored member
+    then copies inside the kernel (``copy_file_range``, as ``cp`` does) after one read for
+    the CRC.
     """
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with zipfile.ZipFile(path, "w", compression=mode, allowZip64=True) as zf:
@@ -188,8 +248,8 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
                 continue
             with zf.open(key + ".npy", "w", force_zip64=True) as fh:
                 if isinstance(value, tuple):
-                    dtype, shape, chunks, _ = value
-                    fh.write(_npy_header_bytes(dtype, shape))
+                    dtype, shape, chunks, _, fortran = value
+                    fh.write(_npy_header_bytes(dtype, shape, fortran))
                     for chunk in chunks():
                         fh.write(chunk)
                 else:
@@ -197,16 +257,17 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
                     npy.write_array(fh, onp.require(value, requirements="C"), allow_pickle=False)
 
 
-def _npy_header_bytes(dtype: onp.dtype, shape) -> bytes:
-    """The ``.npy`` header ``write_array`` would write for this dtype and shape."""
+def _npy_header_bytes(dtype: onp.dtype, shape, fortran: bool = False) -> bytes:
+    """The ``.npy`` header ``write_array`` would write for this dtype, shape and order."""
     buf = io.BytesIO()
-    header = dict(descr=npy.dtype_to_descr(dtype), fortran_order=False, shape=tuple(shape))
+    header = dict(descr=npy.dtype_to_descr(dtype), fortran_order=fortran, shape=tuple(shape))
     (npy.write_array_header_2_0 if _needs_v2(dtype, shape) else npy.write_array_header_1_0)(
         buf, header)
     return buf.getvalue()
 
 
-def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -> None:
+def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source,
+                 fortran: bool = False) -> None:
     """A stored member whose data bytes are copied from ``source`` by the kernel.
 
     Writes what ``ZipFile.open(name, 'w')`` writes for a stored member (a zip64 local
@@ -214,8 +275,8 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
     CRC is computed by a second thread from its own reads while the kernel copies, so
     the two overlap (both release the GIL).
     """
-    src_path, offset = source
-    head = _npy_header_bytes(dtype, shape)
+    src_fd, offset = source
+    head = _npy_header_bytes(dtype, shape, fortran)
     count = 1
     for d in shape:
         count *= d
@@ -249,8 +310,9 @@ def _copy_member(zf: zipfile.ZipFile, name: str, dtype, shape, chunks, source) -
     worker.start()
     out_fd, pos = fp.fileno(), fp.tell()
     try:
-        with open(src_path, "rb") as src:  # in the kernel, or by hand across file systems
-            pos += copy_range(src.fileno(), out_fd, offset, pos, nbytes)
+        # from the source file held open for the call (never its path again): in the
+        # kernel, or by hand across file systems
+        pos += copy_range(src_fd, out_fd, offset, pos, nbytes)
     finally:
         worker.join()
     if "error" in found:

@@ -27,23 +27,27 @@ row. A file that fails is reported as damaged before MXNet ever sees it, and the
 here expand sparse arrays with numpy, not MXNet. Names holding a NUL byte (which MXNet
 would cut short) make the file damaged too.
 
-:class:`Header` and :class:`ArrayInfo` (shared by the three formats) live in ``_fileheader``.
+:class:`Header` and :class:`ArrayInfo` (shared by the three formats) live in ``header``.
+Values are read from a :class:`~gluon_params_kit._io.header.DataFile` (the file held open
+for the call); sparse arrays are expanded whole (:func:`read_array`) or in pieces of rows
+(:func:`iter_dense`, bounded memory).
 """
 from __future__ import annotations
 
 import os
 import struct
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from collections import Counter
+from typing import Any, BinaryIO, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as onp
 
 from ..errors import CheckpointError, listing
 from .files import open_source
-from .header import ArrayInfo, Header, numpy_dtype, read_range  # noqa: F401  (re-exported)
+from .header import ArrayInfo, DataFile, Header, file_stamp, numpy_dtype
 
 __all__ = [
     "DTYPES", "LIST_MAGIC", "STYPES", "TYPE_FLAGS", "V1_MAGIC", "V2_MAGIC", "V3_MAGIC", "dense_pieces",
-    "read_array", "read_header",
+    "iter_dense", "parse", "read_array", "read_header", "sparse_parts",
 ]
 
 LIST_MAGIC = 0x112
@@ -140,39 +144,46 @@ def read_header(path: Union[str, "os.PathLike[str]"]) -> Header:
     """
     f, source = open_source(path)
     with f:
-        size = os.fstat(f.fileno()).st_size
-        r = _Reader(f, source, size)
-        if size < 16:
-            raise r.fail("the file is too short to hold the 16-byte list header")
-        magic, _reserved = r.unpack("QQ", "list header")
-        if magic != LIST_MAGIC:
-            raise r.fail(f"wrong list magic number 0x{magic:x} (expected 0x{LIST_MAGIC:x})")
-        (count,) = r.unpack("Q", "array count")
-        if count * 12 > r.left:  # the smallest record (magic, stype, ndim) is 12 bytes
-            raise r.fail(f"it claims {count} arrays, more than the {r.left} bytes left can "
-                         f"hold (truncated?)")
-        arrays = [_read_array(r, i) for i in range(count)]
-        (nnames,) = r.unpack("Q", "name count")
-        if nnames not in (0, count):
-            raise r.fail(f"it has {count} arrays but {nnames} names")
-        if nnames * 8 > r.left:
-            raise r.fail(f"it claims {nnames} names, more than {r.left} bytes can hold")
-        names: List[str] = []
-        for i in range(nnames):
-            (length,) = r.unpack("Q", f"length of name {i}")
-            raw = r.take(length, f"name {i}")
-            if b"\x00" in raw:  # MXNet's C API would cut it there: its names would differ
-                raise r.fail(f"name {i} holds a NUL byte: {raw[:40]!r}")
-            try:
-                names.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise r.fail(f"name {i} is not valid UTF-8: {raw[:40]!r}") from None
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise r.fail(f"names repeat: {listing(dup)}")
+        return parse(f, source)
+
+
+def parse(f: BinaryIO, source: str) -> Header:
+    """:func:`read_header` of a file already open (at any position)."""
+    stamp = file_stamp(f.fileno())
+    size = stamp[2]
+    f.seek(0)
+    r = _Reader(f, source, size)
+    if size < 16:
+        raise r.fail("the file is too short to hold the 16-byte list header")
+    magic, _reserved = r.unpack("QQ", "list header")
+    if magic != LIST_MAGIC:
+        raise r.fail(f"wrong list magic number 0x{magic:x} (expected 0x{LIST_MAGIC:x})")
+    (count,) = r.unpack("Q", "array count")
+    if count * 12 > r.left:  # the smallest record (magic, stype, ndim) is 12 bytes
+        raise r.fail(f"it claims {count} arrays, more than the {r.left} bytes left can "
+                     f"hold (truncated?)")
+    arrays = [_read_array(r, i) for i in range(count)]
+    (nnames,) = r.unpack("Q", "name count")
+    if nnames not in (0, count):
+        raise r.fail(f"it has {count} arrays but {nnames} names")
+    if nnames * 8 > r.left:
+        raise r.fail(f"it claims {nnames} names, more than {r.left} bytes can hold")
+    names: List[str] = []
+    for i in range(nnames):
+        (length,) = r.unpack("Q", f"length of name {i}")
+        raw = r.take(length, f"name {i}")
+        if b"\x00" in raw:  # MXNet's C API would cut it there: its names would differ
+            raise r.fail(f"name {i} holds a NUL byte: {raw[:40]!r}")
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise r.fail(f"name {i} is not valid UTF-8: {raw[:40]!r}") from None
+    if len(set(names)) != len(names):
+        dup = sorted(n for n, c in Counter(names).items() if c > 1)
+        raise r.fail(f"names repeat: {listing(dup)}")
     if names:
         arrays = [a._replace(name=n) for a, n in zip(arrays, names)]
-    return Header(source, size, arrays, named=bool(names))
+    return Header(source, size, arrays, named=bool(names), stamp=stamp)
 
 
 def _read_array(r: _Reader, i: int) -> ArrayInfo:
@@ -297,8 +308,8 @@ def _prod(dims) -> int:
     return n
 
 
-def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
-    """The dense values of one array, read straight from the file at its offset.
+def read_array(src: DataFile, info: ArrayInfo) -> onp.ndarray:
+    """The dense values of one array, read from the open file at its offset.
 
     Sparse arrays are expanded to dense (``row_sparse`` rows, ``csr`` rows) with numpy,
     from index data :func:`read_header` has checked.
@@ -306,15 +317,19 @@ def read_array(path: str, info: ArrayInfo) -> onp.ndarray:
     if info.shape is None or info.dtype is None:  # an empty handle (its dtype goes with its shape)
         return onp.zeros((0,), dtype="float32")
     dt = numpy_dtype(info.dtype)
-    raw = read_range(path, info)
     if info.stype == "default":
-        return onp.frombuffer(raw, dtype=dt, count=info.size).reshape(info.shape).copy()
-    return _densify(raw, info, dt, path)
+        out = onp.empty(info.shape, dtype=dt)
+        if out.nbytes:
+            src.readinto(info.offset, out.reshape(-1).view(onp.uint8), repr(info.name))
+        return out
+    return _densify(*sparse_parts(src, info), info, dt)
 
 
-def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarray:
-    shape = info.shape
-    assert shape is not None  # read_array returns early for an array without a shape
+def sparse_parts(src: DataFile, info: ArrayInfo) -> Tuple[onp.ndarray, List[onp.ndarray]]:
+    """A sparse array's stored values (storage shape) and index arrays (int64), as stored."""
+    assert info.dtype is not None  # only an empty handle has no dtype, and it is dense
+    dt = numpy_dtype(info.dtype)
+    raw = src.read(info.offset, info.nbytes, repr(info.name))
     stored = info.storage_shape if info.storage_shape is not None else (0,)
     nvalues = _prod(stored)
     values = onp.frombuffer(raw, dtype=dt, count=nvalues).reshape(stored)
@@ -323,8 +338,15 @@ def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarr
         adt = onp.dtype(name).newbyteorder("<")
         idx.append(onp.frombuffer(raw, dtype=adt, count=s[0], offset=start).astype(onp.int64))
         start += adt.itemsize * s[0]
+    return values, idx
+
+
+def _densify(values: onp.ndarray, idx: List[onp.ndarray], info: ArrayInfo,
+             dt: onp.dtype) -> onp.ndarray:
+    shape = info.shape
+    assert shape is not None  # read_array returns early for an array without a shape
     out = onp.zeros(shape, dtype=dt)
-    if not nvalues or not idx:
+    if not values.size or not idx:
         return out
     if info.stype == "row_sparse":
         out[idx[0]] = values
@@ -333,6 +355,96 @@ def _densify(raw: bytes, info: ArrayInfo, dt: onp.dtype, path: str) -> onp.ndarr
         rows = onp.repeat(onp.arange(shape[0]), onp.diff(indptr))
         out[rows, cols] = values
     return out
+
+
+def _index_reader(src: DataFile, info: ArrayInfo, k: int, block: int):
+    """Index array ``k`` of a sparse array, as int64 pieces read ``block`` entries at a time:
+    ``get(i, j)`` gives entries ``i .. j-1`` (``j - i <= block``, ``i`` never decreasing)."""
+    assert info.dtype is not None
+    dt = numpy_dtype(info.dtype)
+    stored = info.storage_shape if info.storage_shape is not None else (0,)
+    start = info.offset + _prod(stored) * dt.itemsize
+    for name, s in info.aux[:k]:
+        start += onp.dtype(name).itemsize * s[0]
+    adt = onp.dtype(info.aux[k][0]).newbyteorder("<")
+    count = info.aux[k][1][0]
+    cache: List[Any] = [0, 0, onp.zeros(0, onp.int64)]  # first entry, end, the entries
+
+    def get(i: int, j: int) -> onp.ndarray:
+        lo, hi, data = cache
+        if not (lo <= i and j <= hi):
+            hi = min(count, max(j, i + block))
+            raw = src.read(start + i * adt.itemsize, (hi - i) * adt.itemsize, repr(info.name))
+            lo, data = i, onp.frombuffer(raw, dtype=adt).astype(onp.int64)
+            cache[:] = [lo, hi, data]
+        return data[i - lo:j - lo]
+    return get
+
+
+def iter_dense(src: DataFile, info: ArrayInfo, chunk_values: int) -> Iterator[onp.ndarray]:
+    """A sparse array's dense C-order values, at most ``chunk_values`` at a time, read piece
+    by piece: extra memory stays at a few pieces whatever the dense size. Index data was
+    checked by :func:`read_header` (in range, strictly increasing)."""
+    shape, dtype = info.shape, info.dtype
+    assert shape is not None and dtype is not None
+    dt = numpy_dtype(dtype)
+    nrows, row = shape[0], _prod(shape[1:])
+    if nrows == 0 or row == 0:
+        return
+    per = max(1, chunk_values // row)  # whole rows per piece
+    block = 1 << 16  # index entries per read
+    what = repr(info.name)
+
+    def values(k: int, n: int) -> onp.ndarray:  # stored values k .. k+n-1 (flat)
+        out = onp.empty(n, dt)
+        src.readinto(info.offset + k * dt.itemsize, out.view(onp.uint8), what)
+        return out
+
+    def pieces(r0: int, r1: int, fill) -> Iterator[onp.ndarray]:
+        """Dense rows r0 .. r1-1 (a piece each; or a row in pieces when a row is too big)."""
+        if row <= chunk_values:
+            out = onp.zeros((r1 - r0) * row, dt)
+            fill(out, 0, (r1 - r0) * row)
+            yield out
+            return
+        for c in range(0, row, chunk_values):
+            out = onp.zeros(min(chunk_values, row - c), dt)
+            fill(out, c, c + out.size)
+            yield out
+
+    if info.stype == "row_sparse":
+        index = _index_reader(src, info, 0, max(per, block))
+        nnz, k = info.aux[0][1][0], 0  # k: the next stored row's ordinal
+        for r0 in range(0, nrows, per):
+            r1 = min(nrows, r0 + per)
+            ids = index(k, min(nnz, k + (r1 - r0)))  # rows strictly increase: at most r1-r0 here
+            n = int(onp.searchsorted(ids, r1))
+            local, first = ids[:n] - r0, k
+
+            def fill(out, lo, hi, local=local, first=first):
+                if row <= chunk_values:
+                    if len(local):
+                        out.reshape(-1, row)[local] = values(first * row, len(local) * row).reshape(-1, row)
+                elif len(local):  # one row in this piece range: columns lo .. hi-1
+                    out[:] = values(first * row + lo, hi - lo)
+            yield from pieces(r0, r1, fill)
+            k += n
+        return
+    indptr = _index_reader(src, info, 0, max(per + 1, block))
+    cols = _index_reader(src, info, 1, block)
+    for r0 in range(0, nrows, per):
+        r1 = min(nrows, r0 + per)
+        ptr = indptr(r0, r1 + 1).copy()
+
+        def fill(out, lo, hi, ptr=ptr, r0=r0):
+            dense = out.reshape(-1, row) if row <= chunk_values else out.reshape(1, -1)
+            for a in range(int(ptr[0]), int(ptr[-1]), block):
+                b = min(int(ptr[-1]), a + block)
+                c, v = cols(a, b), values(a, b - a)
+                r = onp.searchsorted(ptr, onp.arange(a, b), side="right") - 1
+                keep = (c >= lo) & (c < hi) if row > chunk_values else slice(None)
+                dense[r[keep], c[keep] - lo] = v[keep]
+        yield from pieces(r0, r1, fill)
 
 
 #: One dense array to write: name, shape, device type id and id, numpy dtype name, data.

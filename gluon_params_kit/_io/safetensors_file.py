@@ -1,4 +1,4 @@
-"""``.safetensors`` files: the header read by hand (data unread), data and writes by the library.
+"""``.safetensors`` files: the header and the values read by hand, writes by the library.
 
 The layout (huggingface/safetensors): ``uint64`` little-endian header length ``n``, ``n``
 bytes of UTF-8 JSON starting with ``{`` (``name -> {"dtype", "shape", "data_offsets"}`` and
@@ -9,10 +9,11 @@ the file; each tensor's bytes are ``prod(shape) * itemsize``.
 :func:`read_header` checks exactly that (the rules of the library's ``read_metadata``;
 ``tests/test_formats.py`` proves it accepts and refuses the same fuzzed files as the
 library), for ``inspect``, ``diff --names`` and ``load``'s checks without reading data.
-Writing is always the library's ``serialize_file`` (from the arrays' own memory, no copy),
-and :func:`read_arrays` reads through the library's ``safe_open``; only bfloat16 tensors,
-which the library cannot hand to numpy (numpy has no bfloat16), are read as their raw
-bits at the offsets the library has just validated.
+Writing is always the library's ``serialize_file`` (from the arrays' own memory, no copy).
+:func:`read_arrays` reads the values itself, from the file held open for the call (a
+:class:`~gluon_params_kit._io.header.DataFile`), at the offsets :func:`read_header` has just
+validated, so header and values always come from one version of the file; bfloat16
+tensors (numpy has none) come as MXNet's uint16 record. Reading needs no library.
 
 The kit writes its own keys into ``__metadata__``: ``format`` (``mxnet``), the kit and MXNet
 versions, ``mxnet.mode`` (``nd``/``np``), ``gluon_params_kit.keys`` (the names in Gluon's
@@ -24,16 +25,16 @@ from __future__ import annotations
 import json
 import struct
 import sys
-from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional
+from collections import Counter, OrderedDict
+from typing import Any, BinaryIO, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
 from ..errors import CheckpointError, listing
 from .files import open_source
-from .header import BFLOAT16, ArrayInfo, Header, read_range
+from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp, numpy_dtype
 
-__all__ = ["DTYPES", "read_header", "read_arrays", "write", "kit_metadata"]
+__all__ = ["DTYPES", "parse", "read_header", "read_arrays", "write", "kit_metadata"]
 
 #: safetensors dtype code -> (kit dtype name, item size). Codes numpy cannot hold (the
 #: float8 family) can be inspected, not read.
@@ -67,17 +68,25 @@ def read_header(path: Any) -> Header:
     """
     f, path = open_source(path)
     with f:
-        import os
-        size = os.fstat(f.fileno()).st_size
-        if size < 8:
-            raise _fail(path, f"{size} bytes, too short for the 8-byte header length")
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > MAX_HEADER:
-            raise _fail(path, f"its header claims {n} bytes, over the {MAX_HEADER} allowed")
-        if n + 8 > size:
-            raise _fail(path, f"its header claims {n} bytes but the file has {size - 8} "
-                              f"after the length (truncated?)")
-        raw = f.read(n)
+        return parse(f, path)
+
+
+def parse(f: BinaryIO, path: str) -> Header:
+    """:func:`read_header` of a file already open (at any position)."""
+    stamp = file_stamp(f.fileno())
+    size = stamp[2]
+    f.seek(0)
+    if size < 8:
+        raise _fail(path, f"{size} bytes, too short for the 8-byte header length")
+    (n,) = struct.unpack("<Q", f.read(8))
+    if n > MAX_HEADER:
+        raise _fail(path, f"its header claims {n} bytes, over the {MAX_HEADER} allowed")
+    if n + 8 > size:
+        raise _fail(path, f"its header claims {n} bytes but the file has {size - 8} "
+                          f"after the length (truncated?)")
+    raw = f.read(n)
+    if len(raw) != n:
+        raise _fail(path, f"its header ends early: {len(raw)} of {n} bytes (it changed while reading?)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -95,24 +104,22 @@ def read_header(path: Any) -> Header:
         metadata = {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _fail(path, "its __metadata__ is not a map of strings")
-    infos = []
-    for name, entry in doc.items():
-        infos.append(_entry(path, name, entry))
-    infos.sort(key=lambda t: (t[2], t[3]))
+    infos = [_entry(path, name, entry) for name, entry in doc.items()]
+    infos.sort(key=_by_offsets)
     start, arrays, names = 0, [], []
     for name, shape, s, e, code in infos:
         if s != start or e < s:
             raise _fail(path, f"tensor {name!r} has data offsets [{s}, {e}]; expected it to "
                               f"start at {start} (offsets overlap, leave a gap or run backwards)")
         dtype, itemsize = DTYPES[code]
-        count = 1
+        count = itemsize
         for d in shape:
             count *= d
-        if count * itemsize != e - s:
-            raise _fail(path, f"tensor {name!r} ({dtype}, shape {tuple(shape)}) needs "
-                              f"{count * itemsize} bytes but its offsets hold {e - s}")
+        if count != e - s:
+            raise _fail(path, f"tensor {name!r} ({dtype}, shape {shape}) needs "
+                              f"{count} bytes but its offsets hold {e - s}")
         start = e
-        arrays.append(ArrayInfo(name, tuple(shape), dtype, "default", "", 8 + n + s, e - s, 0))
+        arrays.append((name, shape, dtype, 8 + n + s, e - s))
         names.append(name)
     if 8 + n + start != size:
         raise _fail(path, f"its tensors end at byte {8 + n + start} but the file has {size} "
@@ -122,43 +129,54 @@ def read_header(path: Any) -> Header:
     # writer's; only the kit's recorded order (or an unsorted file) is evidence
     ordered = order is not None or not _library_sorted(arrays)
     if order is not None:
-        by_name = {a.name: a for a in arrays}
+        by_name = {a[0]: a for a in arrays}
         arrays = [by_name[k] for k in order]
-    arrays = [a._replace(index=i) for i, a in enumerate(arrays)]
-    aliases = _aliases(metadata, {a.name for a in arrays})
-    np_shape = metadata.get(MODE) == "np" or any(a.size == 0 or a.shape == () for a in arrays)
-    return Header(path, size, arrays, True, format="safetensors", metadata=metadata,
-                  aliases=aliases, np_shape=np_shape, ordered=ordered)
+    infos_out = [ArrayInfo(name, shape, dtype, "default", "", offset, nbytes, 0, i)
+                 for i, (name, shape, dtype, offset, nbytes) in enumerate(arrays)]
+    aliases = _aliases(metadata, set(names))
+    np_shape = metadata.get(MODE) == "np" or any(0 in a[1] or a[1] == () for a in arrays)
+    return Header(path, size, infos_out, True, format="safetensors", metadata=metadata,
+                  aliases=aliases, np_shape=np_shape, ordered=ordered, stamp=stamp)
 
 
-def _library_sorted(arrays: List[ArrayInfo]) -> bool:
+def _by_offsets(t):
+    return t[2], t[3]
+
+
+def _library_sorted(arrays: List[Tuple[str, Any, str, int, int]]) -> bool:
     """True when the names are sorted within each run of one dtype (the library's order)."""
-    return all((a.name or "") <= (b.name or "") for a, b in zip(arrays, arrays[1:]) if a.dtype == b.dtype)
+    return all(a[0] <= b[0] for a, b in zip(arrays, arrays[1:]) if a[2] == b[2])
 
 
 def _no_repeats(pairs):
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"repeated keys {listing(sorted({k for k in keys if keys.count(k) > 1}))}")
-    return dict(pairs)
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        repeated = sorted(k for k, c in Counter(k for k, _ in pairs).items() if c > 1)
+        raise ValueError(f"repeated keys {listing(repeated)}")
+    return out
+
+
+_U64 = 2**64
 
 
 def _entry(path: str, name: str, entry: Any):
-    if not isinstance(entry, dict):
+    if type(entry) is not dict:
         raise _fail(path, f"entry {name!r} is not an object")
     code, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if code not in DTYPES:
-        raise _fail(path, f"tensor {name!r} has unknown dtype {code!r} (known: "
+    if type(code) is not str or code not in DTYPES:
+        raise _fail(path, f"tensor {name!r} has unknown dtype {code!r:.80} (known: "
                           f"{listing(sorted(DTYPES))})")
-    if not isinstance(shape, list) or not all(_uint(d) for d in shape):
-        raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r}")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_uint(o) for o in offsets):
-        raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r}")
-    return name, shape, offsets[0], offsets[1], code
-
-
-def _uint(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**64
+    if type(shape) is not list:
+        raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r:.80}")
+    for d in shape:
+        if type(d) is not int or not 0 <= d < _U64:
+            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r:.80}")
+    if type(offsets) is not list or len(offsets) != 2:
+        raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r:.80}")
+    s, e = offsets
+    if type(s) is not int or type(e) is not int or not 0 <= s < _U64 or not 0 <= e < _U64:
+        raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r:.80}")
+    return name, tuple(shape), s, e, code
 
 
 def _stored_order(metadata: Mapping[str, str], names: List[str]) -> Optional[List[str]]:
@@ -251,34 +269,24 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
     del keep
 
 
-def read_arrays(header: Header, names: Optional[List[str]] = None) -> "OrderedDict[str, onp.ndarray]":
-    """The stored arrays as numpy arrays (copies), through the library's ``safe_open``."""
-    lib = _library()
-    SafetensorError, safe_open = lib.SafetensorError, lib.safe_open
+def read_arrays(src: DataFile, header: Header,
+                names: Optional[List[str]] = None) -> "OrderedDict[str, onp.ndarray]":
+    """The stored arrays as numpy arrays (new, writable), read from the open file at the
+    offsets :func:`read_header` validated (little-endian, as the format stores them;
+    bfloat16 as MXNet's uint16 record). A dtype numpy lacks (the float8 family) is a
+    :class:`~gluon_params_kit.errors.CheckpointError`."""
     wanted = header.names if names is None else names
     out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
-    try:
-        with safe_open(header.path, framework="numpy") as f:
-            known = set(f.keys())
-            if known != set(header.names):
-                raise _fail(header.path, "the library reads other tensor names than its header")
-            for name in wanted:
-                info = header[name]
-                if info.dtype == "bfloat16":  # numpy has no bfloat16: its bits, at the offsets
-                    assert info.shape is not None  # a safetensors header gives every tensor a shape
-                    out[name] = _raw(header.path, info).view(BFLOAT16).reshape(info.shape)
-                    continue
-                value = onp.array(f.get_tensor(name))
-                if value.shape != info.shape or value.dtype != onp.dtype(info.dtype):
-                    raise _fail(header.path, f"tensor {name!r} reads as {value.dtype} "
-                                             f"{value.shape}, not as its header says")
-                out[name] = value
-    except SafetensorError as exc:
-        raise _fail(header.path, str(exc)) from None
-    except TypeError as exc:  # a dtype numpy lacks (float8): the library cannot convert
-        raise CheckpointError(f"cannot read the values of {header.path!r}: {exc}") from None
+    for name in wanted:
+        info = header[name]
+        assert info.shape is not None and info.dtype is not None  # every tensor has both here
+        try:
+            dt = numpy_dtype(info.dtype)
+        except CheckpointError as exc:
+            raise CheckpointError(f"cannot read tensor {name!r} of {header.path!r}: {exc}") from None
+        stored = dt if dt == BFLOAT16 else dt.newbyteorder("<")
+        value = onp.empty(info.shape, stored)
+        if value.nbytes:
+            src.readinto(info.offset, value.reshape(-1).view(onp.uint8), repr(name))
+        out[name] = value if stored.isnative or dt == BFLOAT16 else value.astype(dt)
     return out
-
-
-def _raw(path: str, info: ArrayInfo) -> onp.ndarray:
-    return onp.frombuffer(read_range(path, info), dtype="<u2").copy()

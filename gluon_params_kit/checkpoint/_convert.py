@@ -6,7 +6,7 @@ a full disk in words) and checked once written.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as onp
@@ -15,16 +15,18 @@ from .._core.compat import cpu_buffer, is_np_array, mx
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool
 from .._io import npz as _npz
+from .._io import params as _params
 from .._io import safetensors_file as _safetensors
 from .._io.files import atomic_write, write_behind
-from .._io.formats import format_of, read_header, read_host
-from .._io.header import BFLOAT16, Header, file_keys_of
+from .._io.formats import format_of, open_checkpoint, open_values, read_host
+from .._io.formats import read_header as read_header
+from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
 from .._io.params import TYPE_FLAGS, dense_pieces
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
 from ._remap import as_remap
 
-__all__ = ["check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
+__all__ = ["Converted", "check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
            "write_file"]
 
 
@@ -65,22 +67,48 @@ def to_nd(a: onp.ndarray):
     return out
 
 
-def read_for_load(header: Header) -> "OrderedDict[str, Any]":
+def read_for_load(header: Header, src: Optional[DataFile] = None) -> "OrderedDict[str, Any]":
     """The file's arrays as ``mx.nd.NDArray``, by every key the file offers (tied aliases
-    included: they share the stored array)."""
+    included: they share the stored array), each paired with its name by name.
+
+    Everything comes from one open file: ``src``, or the header's file opened again and
+    checked to be the version the header describes (else a CheckpointError saying it
+    changed, before anything is returned). ``.params`` arrays are read by the kit's own
+    reader straight into the arrays' memory (values, dtypes, shapes and sparse storage as
+    ``mx.nd.load`` gives them).
+    """
+    if src is None:
+        with open_values(header) as opened:
+            out = read_for_load(header, opened)
+            opened.check()
+        return out
     with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
         if header.format == "params":
-            try:
-                loaded = mx.nd.load(header.path)
-            except mx.base.MXNetError as exc:
-                raise CheckpointError(f"MXNet cannot read {header.path!r}: "
-                                      f"{str(exc).strip().splitlines()[-1]}") from None
-            values = list(loaded.values()) if isinstance(loaded, dict) else list(loaded)
-            return OrderedDict(zip(header.names, values))
-        out = OrderedDict((k, to_nd(v)) for k, v in read_host(header).items())
+            out = OrderedDict((name, _params_value(src, header[name])) for name in header.names)
+        else:
+            out = OrderedDict((k, to_nd(v)) for k, v in read_host(header, src=src).items())
     for alias, stored in header.aliases.items():
         out.setdefault(alias, out[stored])
     return out
+
+
+def _params_value(src: DataFile, info: ArrayInfo):
+    """One ``.params`` array as ``mx.nd.load`` gives it, read from the open file."""
+    if info.shape is None or info.dtype is None:  # an empty handle: what nd.load gives for it
+        return mx.nd.NDArray(mx.nd.ndarray._new_empty_handle())
+    if info.stype != "default":
+        values, idx = _params.sparse_parts(src, info)
+        dtype = numpy_dtype(info.dtype)
+        if info.stype == "row_sparse":
+            return mx.nd.sparse.row_sparse_array((values, idx[0]), shape=info.shape, dtype=dtype)
+        return mx.nd.sparse.csr_matrix((values, idx[1], idx[0]), shape=info.shape, dtype=dtype)
+    if info.dtype != "bfloat16" and info.size and info.shape:
+        out = mx.nd.empty(info.shape, dtype=info.dtype)
+        view = cpu_buffer(out)
+        if view is not None:  # straight into the array's memory: no copy
+            src.readinto(info.offset, view, repr(info.name))
+            return out
+    return to_nd(_params.read_array(src, info))
 
 
 def _size_hint(arrays: Mapping[str, Any]) -> int:
@@ -157,8 +185,8 @@ def _dense_records(arrays: Mapping[str, Any]) -> Optional[list]:
 
 def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,
             block: Optional[Block] = None, format: Optional[str] = None,
-            metadata: Optional[Mapping[str, str]] = None,
-            compressed: bool = False) -> "OrderedDict[str, Optional[str]]":
+            metadata: Optional[Mapping[str, str]] = None, compressed: bool = False,
+            np_mode: Optional[bool] = None, allow_expand: bool = False) -> "Converted":
     """Rewrite a checkpoint's keys and/or format (atomically; ``dst`` may be ``src``).
 
     Any of ``.params``, ``.safetensors`` and ``.npz`` converts to any other; the format
@@ -176,13 +204,25 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         format: ``'params'``, ``'safetensors'`` or ``'npz'`` for ``dst``.
         metadata: Extra ``__metadata__`` entries (``.safetensors`` only).
         compressed: Deflate the arrays (``.npz`` only).
+        np_mode: The array mode a ``.params`` (or ``.safetensors``) ``dst`` is written in:
+            ``True`` np (np shape semantics: what np-mode ``load_parameters`` reads),
+            ``False`` nd, ``None`` (default) the mode ``src`` records (a ``.params``
+            file's records, the kit's ``.safetensors`` metadata), else, for an ``.npz`` or
+            another writer's ``.safetensors``, the running MXNet's mode (np when
+            ``mx.npx.set_np()`` or np shape is on), else nd. 0-d and zero-size arrays
+            need np (``np_mode=False`` refuses them). An ``.npz`` records no mode.
+        allow_expand: Write out densely an array whose dense size the file's bytes do not
+            justify (a sparse array or deflated member far bigger than what is stored;
+            see :func:`~gluon_params_kit.checkpoint.export_npz`).
 
     Returns:
-        ``old key -> new key`` (``None`` for dropped keys), in file order.
+        ``old key -> new key`` (``None`` for dropped keys), in file order; its ``np_mode``
+        says which mode was written (``None`` for an ``.npz``) and ``format`` the format.
 
     Raises:
-        CheckpointError: Unreadable file, unknown ``to``, a missing ``block``, two
-            keys that would get the same name, or an option that does not fit the format.
+        CheckpointError: Unreadable file (or one that changed while it was read), unknown
+            ``to``, a missing ``block``, two keys that would get the same name, an option
+            that does not fit the format, or an expansion not allowed.
 
     Examples:
         >>> import os, tempfile, mxnet as mx
@@ -191,30 +231,38 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         >>> mx.nd.save(f, {'features.0.weight': mx.nd.ones((2,))})
         >>> dict(convert(f, os.path.join(d, 'b.params'), remap=Remap.strip_prefix('features.')))
         {'features.0.weight': '0.weight'}
-        >>> dict(convert(f, os.path.join(d, 'a.safetensors')))
-        {'features.0.weight': 'features.0.weight'}
+        >>> done = convert(f, os.path.join(d, 'a.safetensors'))
+        >>> dict(done), done.np_mode
+        ({'features.0.weight': 'features.0.weight'}, False)
     """
     rules = as_remap(remap)
     if to is not None:
         if to not in ("structural", "legacy"):
             raise CheckpointError(f"unknown key scheme to={to!r}; expected 'structural' or 'legacy'")
         rules = rules + as_remap(to)
+    check_bool(allow_expand, "allow_expand", CheckpointTypeError)
+    if np_mode is not None:
+        check_bool(np_mode, "np_mode", CheckpointTypeError)
     kind = format_of(dst, format, reading=False)
     check_options(kind, metadata, compressed)
-    header = read_header(src)
-    keys = header.names if kind == "safetensors" else file_keys_of(header)
-    mapping = rules(keys, block)
-    new_keys = [k for k in mapping.values() if k is not None]
-    dup = sorted({k for k in new_keys if new_keys.count(k) > 1})
-    if dup:
-        raise CheckpointError(f"converting {header.path!r} with {rules!r} gives repeated keys "
-                              f"{listing(dup)}; nothing was written")
-    if kind == "params":
-        arrays = read_for_load(header)
-    else:
-        arrays = read_host(header)
-        for alias, stored in header.aliases.items():
-            arrays.setdefault(alias, arrays[stored])
+    with open_checkpoint(src) as (header, opened):
+        keys = header.names if kind == "safetensors" else file_keys_of(header)
+        mapping = rules(keys, block)
+        new_keys = [k for k in mapping.values() if k is not None]
+        if len(set(new_keys)) != len(new_keys):
+            dup = sorted(k for k, c in Counter(new_keys).items() if c > 1)
+            raise CheckpointError(f"converting {header.path!r} with {rules!r} gives repeated keys "
+                                  f"{listing(dup)}; nothing was written")
+        mode = _mode_to_write(header, np_mode) if kind != "npz" else None
+        if not (header.format == "params" and kind == "params"):  # sparse stays sparse there
+            for name in header.names:
+                check_expansion(header.path, name, header[name], allow_expand)
+        if kind == "params":
+            arrays = read_for_load(header, opened)
+        else:
+            arrays = read_host(header, src=opened)
+            for alias, stored in header.aliases.items():
+                arrays.setdefault(alias, arrays[stored])
     out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)
     aliases: Dict[str, str] = {}
     if kind == "safetensors" and header.aliases:
@@ -222,6 +270,42 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
             new_alias, new_stored = mapping.get(alias, alias), mapping.get(stored)
             if new_alias is not None and new_stored is not None:
                 aliases[new_alias] = new_stored
-    write_file(dst, kind, out, named=header.named or kind != "params", np_mode=header.np_shape,
+    write_file(dst, kind, out, named=header.named or kind != "params",
+               np_mode=bool(mode) if kind != "npz" else False,
                metadata=metadata, aliases=aliases, compressed=compressed)
-    return mapping
+    return Converted(mapping, format=kind, np_mode=mode)
+
+
+class Converted(OrderedDict):
+    """What :func:`convert` did: ``old key -> new key`` (``None``: dropped), in file order,
+    with the ``format`` written and its array mode ``np_mode`` (``None`` for ``.npz``)."""
+
+    def __init__(self, mapping: Mapping[str, Optional[str]], *, format: str,
+                 np_mode: Optional[bool]):
+        super().__init__(mapping)
+        self.format, self.np_mode = format, np_mode
+
+    def __repr__(self) -> str:
+        mode = "" if self.np_mode is None else f", np_mode={self.np_mode}"
+        return f"Converted({dict(self)!r}, format={self.format!r}{mode})"
+
+
+def _mode_to_write(header: Header, np_mode: Optional[bool]) -> bool:
+    """The array mode a converted file is written in (see :func:`convert`'s ``np_mode``)."""
+    needs_np = any(a.shape is not None and (a.shape == () or 0 in a.shape) for a in header.arrays)
+    if np_mode is None:
+        recorded = header.metadata.get(_safetensors.MODE) if header.format == "safetensors" else None
+        if header.format == "params":
+            np_mode = header.np_shape
+        elif recorded in ("np", "nd"):
+            np_mode = recorded == "np"
+        else:
+            np_mode = bool(is_np_array() or mx.util.is_np_shape())
+        return np_mode or needs_np
+    if not np_mode and needs_np:
+        shown = [n for n, a in zip(header.names, header.arrays)
+                 if a.shape is not None and (a.shape == () or 0 in a.shape)]
+        raise CheckpointError(f"np_mode=False cannot write {header.path!r}'s 0-d or zero-size "
+                              f"arrays ({listing(shown)}): MXNet's nd mode reads those shapes as "
+                              f"unknown; use np_mode=True (or None)")
+    return np_mode

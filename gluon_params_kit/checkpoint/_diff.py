@@ -22,11 +22,11 @@ from .._core.gluon import has_data, spellings
 from .._core.patterns import Pattern, make_matcher, selection
 from .._core.report import Report
 from .._core.types import Block, PathLike
-from .._core.validate import check_number
+from .._core.validate import check_bool, check_number
 from .._io import npz as _npz
 from .._io.files import atomic_write, check_source
-from .._io.formats import CHUNK_VALUES, as_float, iter_values, read_header
-from .._io.header import BFLOAT16, Header
+from .._io.formats import CHUNK_VALUES, as_float, iter_values, open_checkpoint
+from .._io.header import BFLOAT16, DataFile, Header, check_expansion
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
 from ._remap import collapse_keys
@@ -48,9 +48,13 @@ def _dot(a: onp.ndarray, b: onp.ndarray) -> float:
 class _Side:
     """One side of a diff or an export: keys, ``(shape, dtype)`` per key, values in pieces."""
 
-    def __init__(self, source: Source, what: str):
-        #: a file side's header; a Block or mapping side has ``arrays`` instead
+    def __init__(self, source: Source, what: str, allow_expand: bool = False):
+        #: a file side's header and the file held open for the call (every value comes
+        #: from it); a Block or mapping side has ``arrays`` instead
         self.header: Optional[Header] = None
+        self.file: Optional[DataFile] = None
+        self._opened: Any = None
+        self.allow_expand = allow_expand
         self.arrays: "OrderedDict[str, onp.ndarray]" = OrderedDict()
         self.aliases: Dict[str, str] = {}
         #: key -> Parameter of a Block side (for ``on='name'`` and predicates), else empty
@@ -72,7 +76,8 @@ class _Side:
         elif isinstance(source, Mapping):
             self.arrays = OrderedDict((str(k), to_numpy(v)) for k, v in source.items())
         elif isinstance(source, (str, bytes, os.PathLike)):
-            self.header = read_header(check_source(source))
+            self._opened = open_checkpoint(check_source(source))
+            self.header, self.file = self._opened.__enter__()
         else:
             raise CheckpointTypeError(f"{what} must be a Block, a file path or a mapping of "
                                       f"arrays, got {type(source).__name__}: {source!r:.80}")
@@ -82,6 +87,22 @@ class _Side:
         #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
         self.keys = list(self.arrays) if self.header is None else self.header.names
         self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
+
+    def close(self, error: bool = False) -> None:
+        """Let the file go; after a clean read, check it did not change meanwhile."""
+        if self._opened is not None:
+            opened, self._opened = self._opened, None
+            if error:
+                opened.__exit__(CheckpointError, None, None)
+            else:
+                opened.__exit__(None, None, None)
+
+    def check_expansion(self, keys: List[str]) -> None:
+        if self.header is not None:
+            for key in keys:
+                if self.has(key):
+                    key = self.aliases.get(key, key)
+                    check_expansion(self.header.path, key, self.header[key], self.allow_expand)
 
     def has(self, key: str) -> bool:
         return key in self.aliases or key in (self.arrays if self.header is None else self.header)
@@ -105,7 +126,8 @@ class _Side:
             for i in range(0, flat.size, CHUNK_VALUES):
                 yield flat[i:i + CHUNK_VALUES]
             return
-        yield from iter_values(self.header, self.header[key], CHUNK_VALUES, self.buffer)
+        yield from iter_values(self.header, self.header[key], CHUNK_VALUES, self.buffer, src=self.file,
+                               allow_expand=self.allow_expand)
 
 
 def _aligned(a: Iterator[onp.ndarray], b: Iterator[onp.ndarray]):
@@ -117,6 +139,9 @@ def _aligned(a: Iterator[onp.ndarray], b: Iterator[onp.ndarray]):
         if y is None or not y.size:
             y = next(b, None)
         if x is None or y is None:
+            for rest in (a, b):  # run each reader to its end: an .npz member's CRC is checked there
+                for _ in rest:
+                    pass
             return
         n = min(x.size, y.size)
         yield x[:n], y[:n]
@@ -214,7 +239,7 @@ class DiffReport(Report):
 
 def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
          progress: bool = False, exclude: Pattern = None, mode: str = "search",
-         on: str = "path", allow_empty: bool = False) -> DiffReport:
+         on: str = "path", allow_empty: bool = False, allow_expand: bool = False) -> DiffReport:
     """Compare two parameter sets key by key: blocks, files of any format, or mappings.
 
     Files (``.params``, ``.safetensors``, ``.npz``, in any pairing) are streamed: each
@@ -236,12 +261,17 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         allow_empty: compare nothing (an empty report) instead of raising when the
             pattern selects no key (without ``pattern`` and ``exclude``, two empty sides
             are an empty report anyway).
+        allow_expand: compare an array whose dense size its file's bytes do not justify
+            (a sparse array or deflated ``.npz`` member far bigger than what is stored;
+            see :func:`export_npz`); by default such an array is an error that says so.
 
     Returns:
         A :class:`DiffReport`; ``report.same`` is True when nothing differs.
 
     Raises:
-        CheckpointError: A side cannot be read, or ``atol`` is negative, NaN or infinite
+        CheckpointError: A side cannot be read (damaged, a CRC that does not match, or
+            changed while it was read: each file is read from one open file, one version),
+            an expansion not allowed, or ``atol`` is negative, NaN or infinite
             (``CheckpointTypeError`` when it is not a number).
         SelectionError: A bad pattern or option, or a pattern that selects no key of
             either side (the kit's one message for it).
@@ -257,47 +287,59 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
     """
     make_matcher(pattern, mode=mode, on=on)  # a bad pattern fails before any file is read
     check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
-    A, B = _Side(a, "a"), _Side(b, "b")
-    in_a_keys = set(A.keys)
-    keys = selection(  # the kit's one selection path, over both sides' keys
-        A.keys + [k for k in B.keys if k not in in_a_keys], pattern, exclude=exclude,
-        mode=mode, on=on, allow_empty=allow_empty or (pattern is None and exclude is None),
-        aliases={**B.spellings, **A.spellings},
-        params={**B.params, **A.params},
-        owner=f"the keys of {_source_label(a)} and {_source_label(b)}")
-    total = sum(side.nbytes(k) for k in keys for side in (A, B)
-                if side.header is not None and side.has(k))
-    bar = _progress(total, "diff") if progress and total else None
-    in_a, in_b = {k for k in keys if A.has(k)}, {k for k in keys if B.has(k)}
-    rows = []
-    for key in keys:
-        row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
-                   dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
-        if key in in_a:
-            row["shape_a"], row["dtype_a"] = A.info(key)
-        if key in in_b:
-            row["shape_b"], row["dtype_b"] = B.info(key)
-        if key not in in_a or key not in in_b:
-            row["status"] = "only_b" if key not in in_a else "only_a"
-        elif row["shape_a"] != row["shape_b"]:
-            row["status"] = "shape"
-        else:
-            sums = _Sums()
-            for x, y in _aligned(A.pieces(key), B.pieces(key)):
-                sums.add(x, y)
-            if bar is not None:
-                bar.update(sum(s.nbytes(key) for s in (A, B) if s.header is not None))
-            na, nb = math.sqrt(sums.xx), math.sqrt(sums.yy)
-            row["max_abs"] = sums.max_abs
-            row["rel_l2"] = math.sqrt(sums.dd) / na if na else (0.0 if not nb else float("inf"))
-            row["cosine"] = sums.xy / (na * nb) if na and nb else float(na == nb)
-            if row["dtype_a"] != row["dtype_b"]:
-                row["status"] = "dtype"
-            elif not row["max_abs"] <= atol:  # nan counts as a difference
-                row["status"] = "changed"
-        rows.append(row)
-    if bar is not None:
-        bar.close()
+    check_bool(allow_expand, "allow_expand", CheckpointTypeError)
+    A = _Side(a, "a", allow_expand)
+    try:
+        B = _Side(b, "b", allow_expand)
+    except BaseException:
+        A.close(error=True)
+        raise
+    failed = True
+    try:
+        in_a_keys = set(A.keys)
+        keys = selection(  # the kit's one selection path, over both sides' keys
+            A.keys + [k for k in B.keys if k not in in_a_keys], pattern, exclude=exclude,
+            mode=mode, on=on, allow_empty=allow_empty or (pattern is None and exclude is None),
+            aliases={**B.spellings, **A.spellings},
+            params={**B.params, **A.params},
+            owner=f"the keys of {_source_label(a)} and {_source_label(b)}")
+        total = sum(side.nbytes(k) for k in keys for side in (A, B)
+                    if side.header is not None and side.has(k))
+        bar = _progress(total, "diff") if progress and total else None
+        in_a, in_b = {k for k in keys if A.has(k)}, {k for k in keys if B.has(k)}
+        rows = []
+        for key in keys:
+            row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
+                       dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
+            if key in in_a:
+                row["shape_a"], row["dtype_a"] = A.info(key)
+            if key in in_b:
+                row["shape_b"], row["dtype_b"] = B.info(key)
+            if key not in in_a or key not in in_b:
+                row["status"] = "only_b" if key not in in_a else "only_a"
+            elif row["shape_a"] != row["shape_b"]:
+                row["status"] = "shape"
+            else:
+                sums = _Sums()
+                for x, y in _aligned(A.pieces(key), B.pieces(key)):
+                    sums.add(x, y)
+                if bar is not None:
+                    bar.update(sum(s.nbytes(key) for s in (A, B) if s.header is not None))
+                na, nb = math.sqrt(sums.xx), math.sqrt(sums.yy)
+                row["max_abs"] = sums.max_abs
+                row["rel_l2"] = math.sqrt(sums.dd) / na if na else (0.0 if not nb else float("inf"))
+                row["cosine"] = sums.xy / (na * nb) if na and nb else float(na == nb)
+                if row["dtype_a"] != row["dtype_b"]:
+                    row["status"] = "dtype"
+                elif not row["max_abs"] <= atol:  # nan counts as a difference
+                    row["status"] = "changed"
+            rows.append(row)
+        if bar is not None:
+            bar.close()
+        failed = False
+    finally:
+        A.close(failed)
+        B.close(failed)
     return DiffReport(rows, _source_label(a), _source_label(b))
 
 
@@ -310,7 +352,7 @@ def _source_label(source) -> str:
 
 
 def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bool = False,
-               progress: bool = False, fsync: bool = True) -> List[str]:
+               progress: bool = False, fsync: bool = True, allow_expand: bool = False) -> List[str]:
     """Write parameters to a ``.npz`` that ``numpy.load(..., allow_pickle=False)`` reads.
 
     Args:
@@ -321,6 +363,15 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
         progress: Show a progress bar while reading a file over 100 MB (tqdm).
         fsync: Flush the file to disk before returning, as :func:`save` does (on a 2 GiB
             export most of the time beyond ``cp``'s is this flush).
+        allow_expand: Write out an array whose dense size the file's bytes do not justify:
+            a sparse ``.params`` array or a deflated ``.npz`` member whose dense bytes
+            exceed 64 MiB and 64 times what the file stores for it (a 117-byte file may
+            claim 1 GiB). Without it such an array is a CheckpointError giving both sizes.
+
+    A file source is read from one open file (one version, whatever replaces the path
+    meanwhile), every ``.npz`` member CRC-checked: a damaged member is an error, never
+    written again under a fresh CRC. Sparse arrays are written dense, piece by piece;
+    Fortran-order members stay Fortran-order (numpy reads the same array).
 
     Returns:
         The keys written.
@@ -342,39 +393,65 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
         >>> numpy.load(f, allow_pickle=False)['0.weight'].shape
         (3, 2)
     """
-    side = _Side(source, "export source")
-    _npz.check_keys(side.keys)
-    bar = _progress(side.header.file_size, "export") if progress and side.header else None
-    if side.header is None:
-        entries: Dict[str, Any] = side.arrays
-    else:
-        entries = OrderedDict((k, _streamed(side, k, bar)) for k in side.keys)
+    check_bool(allow_expand, "allow_expand", CheckpointTypeError)
+    side = _Side(source, "export source", allow_expand)
+    failed = True
+    try:
+        _npz.check_keys(side.keys)
+        side.check_expansion(side.keys)
+        bar = _progress(side.header.file_size, "export") if progress and side.header else None
+        if side.header is None:
+            entries: Dict[str, Any] = side.arrays
+        else:
+            entries = OrderedDict((k, _streamed(side, k, bar)) for k in side.keys)
 
-    def write(tmp):
-        _npz.write(tmp, entries, compressed)
+        def write(tmp):
+            _npz.write(tmp, entries, compressed)
 
-    size = sum(side.nbytes(k) + 256 + 2 * len(k) for k in side.keys)
-    atomic_write(path, write, fsync, size_hint=None if compressed else size)
-    if bar is not None:
-        bar.close()
+        size = sum(side.nbytes(k) + 256 + 2 * len(k) for k in side.keys)
+        if side.header is not None:  # dense bytes written for sparse or deflated arrays
+            size = sum(_dense_nbytes(side.header[k]) + 256 + 2 * len(k) for k in side.keys)
+        atomic_write(path, write, fsync, size_hint=None if compressed else size)
+        if bar is not None:
+            bar.close()
+        failed = False
+    finally:
+        side.close(failed)
     return list(side.keys)
 
 
+def _dense_nbytes(info) -> int:
+    return info.size * (2 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32").itemsize)
+
+
 def _streamed(side: _Side, key: str, bar):
-    """``(dtype, shape, chunks, source)`` of one file array, for :func:`_npz.write`."""
-    header = side.header
-    assert header is not None  # only a file side streams
+    """``(dtype, shape, chunks, source, fortran)`` of one file array, for :func:`_npz.write`:
+    a Fortran-order member is written as one (its bytes as they are, no reordering)."""
+    header, src = side.header, side.file
+    assert header is not None and src is not None  # only a file side streams
     info = header[key]
     dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
     shape = info.shape if info.shape is not None else (0,)
-    raw = info.stype == "default" and info.offset >= 0 and not info.fortran_order and info.size
+    dense = info.stype == "default" and info.size
+    raw = dense and info.offset >= 0
+    if dense and info.fortran_order:
+        if raw:
+            def pieces():
+                return _npz.iter_stored(src, header, info, CHUNK_VALUES * dtype.itemsize)
+        else:
+            def pieces():
+                return _npz.iter_member(src, header, info, CHUNK_VALUES * dtype.itemsize)
+    else:
+        def pieces():
+            return (memoryview(p.view(onp.uint8)) for p in side.pieces(key))
 
     def chunks():
-        for piece in side.pieces(key):
-            yield memoryview(piece.view(onp.uint8))
+        for piece in pieces():
+            yield piece
             if bar is not None:
-                bar.update(piece.nbytes)
-    return dtype, tuple(shape), chunks, (header.path, info.offset) if raw else None
+                bar.update(len(piece))
+    return (dtype, tuple(shape), chunks, (src.fileno(), info.offset) if raw else None,
+            bool(dense and info.fortran_order))
 
 
 #: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
