@@ -140,7 +140,7 @@ files-np2:
 	  if PYTHONWARNINGS=ignore::UserWarning $(NP2_VENV)/bin/python -m pip install --dry-run -q '.[cpu]' \
 	      > $(NP2_VENV)/cpu-extra.log 2>&1; then \
 	    echo "files-np2: the cpu extra installed on Python 3.13 (it must refuse)"; exit 1; fi; \
-	  grep -q "mxnet===1.9.1-needs-python-3.8-to-3.12" $(NP2_VENV)/cpu-extra.log \
+	  grep -q "mxnet==1.9.1+needs.python.3.8.to.3.12" $(NP2_VENV)/cpu-extra.log \
 	    || { cat $(NP2_VENV)/cpu-extra.log; exit 1; }; \
 	  echo "files-np2: pip install '.[cpu]' refuses Python 3.13 at once, as it should"; fi
 

@@ -20,7 +20,10 @@ too), named by its dotted path inside the package (``_core.gluon``, ``tree`` for
   underscore name crosses modules;
 - no import cycle;
 - the file layer, the mxnet-free core and the CLI's header-only commands work with mxnet
-  blocked.
+  blocked; so do the file tools of the public face (``gpk.read_header``, ``read_array``,
+  ``convert``, ``diff``, ``export_npz``) and the CLI's ``inspect --stats``, ``diff``,
+  ``convert`` and ``export``: the modules they go through (``checkpoint``, ``tree``,
+  ``_core.gluon``) import mxnet only where a Block or an NDArray is used.
 """
 from __future__ import annotations
 
@@ -318,3 +321,71 @@ def test_the_file_layer_path_grammar_and_header_commands_need_no_mxnet(tmp_path)
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == "12 (2, 3) (2,) float32"
     assert lines[-1] == "False"
+
+
+#: Blocks mxnet as if it were not installed (a meta path finder: every ``import mxnet...`` fails).
+BLOCK_MXNET = """
+import sys
+class _NoMXNet:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'mxnet' or name.startswith('mxnet.'):
+            raise ModuleNotFoundError(f'No module named {name!r} (blocked)', name=name)
+sys.meta_path.insert(0, _NoMXNet())
+"""
+
+FILE_TOOLS = BLOCK_MXNET + """
+import importlib, os, pathlib
+import gluon_params_kit as gpk
+for name in ('checkpoint', 'tree', 'cli', '_core.gluon', '_core.types', '_core.compat', '_core.file_stats'):
+    importlib.import_module('gluon_params_kit.' + name)
+data, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+ckpt = data / 'ckpt-0000.params'
+assert gpk.read_header(ckpt).names[-1] == 'aux:bn0_moving_var'
+assert gpk.read_array(data / 'sparse.params', 'csr')[2, 3] == -3
+assert gpk.convert(ckpt, out / 'c.safetensors', remap=gpk.Remap.rename('^(arg|aux):', ''))['aux:bn0_moving_var'] == 'bn0_moving_var'
+assert gpk.convert(data / 'dense.params', out / 'd.npz')['w16'] == 'w16'
+assert gpk.export_npz(out / 'c.safetensors', out / 'e.npz')[-1] == 'bn0_moving_var'
+assert gpk.diff(out / 'c.safetensors', out / 'e.npz').same
+assert not gpk.diff(ckpt, out / 'e.npz').same
+from gluon_params_kit.cli import main
+for args, code in ((['inspect', '--stats', str(data / 'sparse.params')], 0), (['diff', str(ckpt), str(ckpt)], 0),
+                   (['convert', str(ckpt), str(out / 'cli.npz')], 0), (['export', str(ckpt), str(out / 'x.npz')], 0),
+                   (['diff', '--names', str(data / 'dense.params'), str(out / 'd.npz')], 0)):
+    assert main(args) == code, args
+print('imported mxnet:', 'mxnet' in sys.modules)
+"""
+
+
+def test_the_file_tools_of_the_public_face_never_import_mxnet(tmp_path):
+    data = PACKAGE.parent / "tests" / "data" / "files"
+    proc = subprocess.run([sys.executable, "-c", FILE_TOOLS, str(data), str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, cwd=str(tmp_path),
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "imported mxnet: False"
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_use_of_mxnet_without_it_is_one_line_naming_the_install(tmp_path):
+    code = BLOCK_MXNET + """
+import gluon_params_kit as gpk
+from gluon_params_kit.errors import MXNetImportError
+from gluon_params_kit._core.types import Block
+assert not isinstance(object(), Block) and 'mxnet' not in sys.modules  # no Block can exist yet
+for call in (lambda: gpk.named_parameters(None), lambda: gpk.load(None, 'x.params')):
+    try:
+        call()
+    except TypeError as exc:  # the argument check needs no mxnet
+        print(type(exc).__name__, isinstance(exc, gpk.ParamsKitError))
+from gluon_params_kit._core.compat import mx
+try:
+    mx.nd.ones(2)
+except MXNetImportError as exc:
+    print(exc)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[:2] == ["PathTypeError True"] * 2
+    assert len(lines) == 3 and lines[2].startswith("gluon_params_kit needs Apache MXNet 1.9.1: pip install ")
