@@ -102,6 +102,7 @@ _EXPORTS = {
     "diff": "checkpoint",
     "export_npz": "checkpoint",
     "load": "checkpoint",
+    "read_array": "checkpoint",
     "read_header": "checkpoint",
     "save": "checkpoint",
     # devices
@@ -200,6 +201,7 @@ __all__ = [
     "path_of",
     "plot_histograms",
     "provenance",
+    "read_array",
     "read_header",
     "read_training",
     "register_initializer",
@@ -238,6 +240,7 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         diff,
         export_npz,
         load,
+        read_array,
         read_header,
         save,
     )
@@ -357,4 +360,6 @@ _sys.modules[__name__].__class__ = _Package
 # Importing mxnet with DMLC_ROLE=scheduler or server runs that node of a dist_sync cluster
 # (README, "A cluster"): `python -c "import gluon_params_kit"` has always started one.
 if _os.environ.get("DMLC_ROLE") in ("scheduler", "server"):
-    from ._core import compat as _compat  # noqa: F401,E402
+    from ._core.compat import load_mxnet as _load_mxnet  # noqa: E402
+
+    _load_mxnet()

@@ -30,7 +30,7 @@ from .._core.display import known_shape, known_size
 from .._core.gluon import check_block, contexts, has_data, is_deferred
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool, check_choice, check_contexts
-from .._io.formats import format_of
+from .._io.formats import format_of, read_host
 from .._io.formats import read_header as _read_any_header
 from .._io.header import ArrayInfo, Header, numpy_dtype
 from ..errors import CheckpointError, CheckpointTypeError, DeviceError, LoadWarning, PathTypeError, listing
@@ -54,6 +54,7 @@ __all__ = [
     "diff",
     "export_npz",
     "load",
+    "read_array",
     "read_header",
     "save",
     "split_key",
@@ -96,6 +97,42 @@ def read_header(path: PathLike, *, format: Optional[str] = None) -> Header:
         ([('b', (2,), 'int64'), ('w', (2, 3), 'float32')], 'safetensors')
     """
     return _read_any_header(path, format)
+
+
+def read_array(path: PathLike, name: Any, *, format: Optional[str] = None) -> onp.ndarray:
+    """One array of a checkpoint as a numpy array: the header, then that array's bytes alone.
+
+    No other array is read (a ``.params`` or ``.safetensors`` array straight from its
+    offset, one ``.npz`` member), and no mxnet is needed. Values, dtype and shape are
+    those ``mx.nd.load`` gives, bit for bit; a ``row_sparse`` or ``csr`` array comes dense,
+    as ``.asnumpy()`` gives it, bfloat16 as MXNet's ``uint16`` record.
+
+    Args:
+        path: The file to read (``.params``, ``.safetensors`` or ``.npz``).
+        name: The array's key, in any path form (``'0.weight'``, ``'[0].weight'``,
+            ``(0, 'weight')``), a tied path the file records, or a position for a list file.
+        format: ``'params'``, ``'safetensors'`` or ``'npz'`` (default: suffix, then bytes).
+
+    Returns:
+        A new, writable numpy array.
+
+    Raises:
+        CheckpointError: The file cannot be read (see :func:`read_header`).
+        PathError: The file holds no array ``name`` (the message lists the keys, and the
+            closest ones).
+
+    Examples:
+        >>> import os, tempfile, numpy as np
+        >>> from safetensors.numpy import save_file
+        >>> f = os.path.join(tempfile.mkdtemp(), 'x.safetensors')
+        >>> save_file({'0.weight': np.arange(6, dtype=np.float32).reshape(2, 3)}, f)
+        >>> read_array(f, '[0].weight')
+        array([[0., 1., 2.],
+               [3., 4., 5.]], dtype=float32)
+    """
+    header = _read_any_header(path, format)
+    stored = header.names[header[name].index]
+    return read_host(header, [stored])[stored]
 
 
 # --------------------------------------------------------------------------- saving
