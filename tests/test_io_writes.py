@@ -331,6 +331,15 @@ def test_a_path_like_that_gives_no_path():
         F.file_path(Odd())
 
 
+def test_a_str_path_with_no_bytes_is_refused(net, tmp_path):
+    bad = str(tmp_path / "x\ud800.params")  # a lone surrogate that stands for no byte
+    for call in (lambda: save(net, bad), lambda: read_header(bad)):
+        with pytest.raises(gluon_params_kit.errors.CheckpointError,
+                           match=r"cannot be a file name here: '\\ud800' has no encoding"):
+            call()
+    assert os.listdir(tmp_path) == []
+
+
 def test_messages_about_non_utf8_paths_encode(tmp_path):
     bad = os.fsdecode(os.fsencode(tmp_path) + b"/missing\xff/x.params")
     with pytest.raises(gluon_params_kit.errors.CheckpointError) as exc:

@@ -85,6 +85,12 @@ def file_path(path: Any, what: str = "path") -> str:
         raise CheckpointError(f"{what} is an empty string; give a file name")
     if "\x00" in text:
         raise CheckpointError(f"{what} {text!r} contains a NUL byte; no file can have that name")
+    try:  # a lone surrogate that is not an escaped byte (\udc80-\udcff) has no bytes
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise CheckpointError(f"{what} {text!r} cannot be a file name here: "
+                              f"{text[exc.start:exc.end]!r} has no encoding in the file "
+                              f"system's {exc.encoding}") from None
     return text
 
 
