@@ -82,6 +82,54 @@ def test_chapter_mlp_gradient_is_sum_of_uses(mode):
     assert max(diffs.values()) < 1e-6
 
 
+def test_a_tie_the_hybridized_graph_does_not_see_is_flagged_broken(mode):
+    """A tie made by hand after hybridize(): the keys say tied, but the cached graph still
+    trains the old, untied copy, so the tied gradient misses a use (tie() clears the graph)."""
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, in_units=4), nn.Dense(4, in_units=4))
+    net.initialize()
+    net.hybridize()
+    x = array((2, 4), mode) + 0.5
+    net(x)
+    layer, source = net[1], net[0].weight
+    layer.weight.set_data(source.data())
+    layer._reg_params["weight"] = source
+    layer.__dict__["weight"] = source
+    report = check_tied_gradients(net, x, lambda out: (out * out).sum())
+    assert report.broken == ["0.weight"] and report["1.weight"] > 0.1
+    assert report.noise["0.weight"] == 0.0 and not report.nondeterministic  # same graph twice
+    record = report.to_records()[0]
+    assert record["broken"] is True and record["max_abs_diff"] == report.abs_diffs["0.weight"] > 0
+    assert "BROKEN" in str(report) and str(report).splitlines()[-1] == "Broken ties: 0.weight"
+    # the same net tied by tie(): the graph is rebuilt and the tie holds
+    fixed = nn.HybridSequential()
+    fixed.add(nn.Dense(4, in_units=4), nn.Dense(4, in_units=4))
+    fixed.initialize()
+    fixed.hybridize()
+    fixed(x)
+    tie(fixed[1], fixed[0], pattern="weight", root=fixed)
+    ok = check_tied_gradients(fixed, x, lambda out: (out * out).sum())
+    assert ok.broken == [] and ok["0.weight"] < 1e-6
+
+
+def test_a_nondeterministic_backward_sets_the_noise_floor_and_a_sound_tie_passes(mode):
+    """A loss with fresh random weights per call stands in for MKLDNN's nondeterministic
+    backward: the two identical passes differ, and the tie is judged against that floor."""
+    net = tied_mlp()
+    net.initialize()
+    x = array((3, 4), mode)
+    mx.random.seed(7)
+    noisy = lambda out: (out * out * (1 + 0.05 * mx.nd.random.uniform(shape=out.shape).as_in_context(  # noqa: E731
+        out.context).astype(out.dtype))).sum() if mode == "nd" else \
+        (out * out * (1 + 0.05 * mx.np.random.uniform(size=out.shape))).sum()
+    report = check_tied_gradients(net, x, noisy)
+    assert report.nondeterministic and 0 < report.noise["1.weight"] < 0.2
+    assert report.threshold("2.weight") == 4 * report.noise["1.weight"] > report.tolerance["1.weight"]
+    assert report.broken == [] and report["1.weight"] > 1e-4  # above the float tolerance: noise
+    assert "nondeterministic" in str(report) and str(report).endswith(
+        "Every tied gradient is the sum of its uses' gradients.")
+
+
 def test_chapter_mlp_trainer_moves_shared_weight_once(mode):
     net = tied_mlp()
     net.initialize()
@@ -146,6 +194,32 @@ def test_tied_groups_matches_summary_for_layer_called_twice():
     assert [g.canonical for g in report.values()] == ["dense.weight", "dense.bias"]
     assert all(g.aliases == () and g.uses == 2 for g in report.values())
     assert report.shared_params == 20 * 20 + 20 == summary_shared(net, x)
+
+
+def test_tied_groups_counts_stored_values_where_gluons_summary_counts_otherwise():
+    """The docstring's two cases where Gluon's "Shared params" differs from the kit's."""
+    dense = nn.Dense(4, in_units=4)
+    twice = nn.Sequential()  # one block registered at two places: Gluon hooks it twice
+    twice.add(nn.Dense(4, in_units=3), dense, dense)
+    twice.initialize()
+    x = mx.nd.ones((2, 3))
+    assert tied_groups(twice, x).shared_params == 20 and summary_shared(twice, x) == 60
+
+    class Reader(nn.Block):  # the decoder reads the embedding's weight itself
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+
+        def forward(self, tokens):
+            h = self.emb(tokens)
+            return mx.nd.dot(h, self.emb.weight.data(), transpose_b=True)
+
+    net = Reader()
+    net.initialize()
+    tokens = mx.nd.array([1, 2])
+    report = tied_groups(net, tokens)
+    assert report["emb.weight"].uses == 2 and report.shared_params == 40
+    assert summary_shared(net, tokens) == 0
 
 
 def test_tied_groups_untied_net_is_empty(mode):

@@ -19,7 +19,7 @@ from .._core.types import Block, HybridBlock, Parameter
 from ..errors import ParamsKitError, TieError, TieTypeError, listing
 from ..tree import named_blocks, named_parameters
 
-__all__ = ["TieReport", "TiedGradientCheck", "TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
+__all__ = ["NOISE_FACTOR", "TieReport", "TiedGradientCheck", "TiedGroup", "TiedGroups", "check_tied_gradients", "tied_groups"]
 
 autograd = mx.autograd
 
@@ -30,8 +30,9 @@ class TiedGroup:
 
     ``paths`` lists every structural path (canonical first); ``uses`` is the number of
     reads in one forward (``None`` when no input was given); ``shared_params`` counts the
-    values Gluon's ``summary()`` reports as shared for it: ``(uses - 1) * size``, or
+    values stored once instead of once per use: ``(uses - 1) * size``, or
     ``(len(paths) - 1) * size`` without an input (``None`` while the shape is deferred).
+    Gluon's ``summary()`` counts "shared params" another way, see :class:`TiedGroups`.
     """
 
     parameter: Parameter
@@ -69,9 +70,21 @@ class TiedGroups(Report):
     Built by :func:`tied_groups`. Iteration yields the canonical paths, ``values()`` the
     groups; ``report['2.weight']`` finds a group by canonical or alias path (or by the
     Parameter's auto name), ``report[0]`` by position; ``shared_params`` /
-    ``shared_bytes`` are the totals (``shared_params`` equals the "Shared params in
-    forward computation graph" line of Gluon's ``summary()`` when the report was built
-    with an input).
+    ``shared_bytes`` are the totals: values (bytes) stored once instead of once per use,
+    counted from the reads of each Parameter in one forward when the report was built
+    with an input, else from its keys.
+
+    Gluon's ``summary()`` line "Shared params in forward computation graph" counts
+    something else: at each call of a block (other than ``Sequential`` and
+    ``HybridSequential``, which it does not hook), every Parameter in that block's own
+    ``ParameterDict`` that an earlier call already showed. The two agree where every use
+    of a shared Parameter is a call of a block holding it (the book's shared MLP, a
+    tied embedding and decoder) and differ elsewhere: a block registered at several
+    places is hooked once per place, so each call counts several times
+    (``Sequential(a, d, d)`` with ``d`` a ``Dense(4, in_units=4)``: Gluon 60, the kit
+    20); a Parameter read outside its owner's call (a decoder reading the embedding's
+    weight itself) is a use the kit counts and Gluon does not; and Gluon refuses a
+    hybridized net.
     """
 
     _what = "tied group"
@@ -131,45 +144,112 @@ class TieReport(Report):
 
 
 class TiedGradientCheck(Report):
-    """What :func:`check_tied_gradients` returns: canonical path -> ``max |tied gradient -
-    sum of the per-use gradients|`` of each tied Parameter (floats: ``max(report.values())``).
+    """What :func:`check_tied_gradients` returns: canonical path -> the relative difference
+    ``max |tied gradient - sum of the per-use gradients| / (largest |gradient| of the
+    group)`` of each tied Parameter (floats: ``max(report.values())``).
 
     Any of a tied Parameter's paths looks its entry up; ``paths`` gives every path of each
-    one and ``uses`` how many reads one forward made of it. ``to_records()`` gives
-    ``path``, ``paths``, ``uses`` and ``max_abs_diff``; ``str()`` a table and the largest
-    difference.
+    one, ``uses`` how many reads one forward made of it, ``abs_diffs`` the raw
+    differences, ``noise`` the noise floor measured for it (the relative difference of
+    two identical backward passes: 0 on a deterministic backend) and ``broken`` the
+    paths whose difference clearly exceeds it (see :func:`check_tied_gradients`).
+    ``to_records()`` gives ``path``, ``paths``, ``uses``, ``rel_diff``, ``noise``,
+    ``max_abs_diff``, ``tolerance`` and ``broken``; ``str()`` a table and a verdict.
     """
 
     _what = "tied parameter"
     _kind = "gradient check"
 
     def __init__(self, diffs: Dict[str, float], paths: Dict[str, Tuple[str, ...]],
-                 uses: Dict[str, int], *, title: str = ""):
+                 uses: Dict[str, int], *, abs_diffs: Optional[Dict[str, float]] = None,
+                 noise: Optional[Dict[str, float]] = None,
+                 tolerance: Optional[Dict[str, float]] = None, title: str = ""):
         aliases = {other: key for key, every in paths.items() for other in every[1:]}
         super().__init__(diffs, aliases, title=title)
         #: Canonical path -> every path of the Parameter (canonical first).
         self.paths = {k: tuple(v) for k, v in paths.items()}
         #: Canonical path -> how many reads of the Parameter one forward made.
         self.uses = dict(uses)
+        #: Canonical path -> max |tied gradient - sum of the per-use gradients|.
+        self.abs_diffs = dict(abs_diffs if abs_diffs is not None else diffs)
+        #: Canonical path -> relative difference of two identical backward passes.
+        self.noise = {k: 0.0 for k in diffs} if noise is None else dict(noise)
+        #: Canonical path -> the smallest relative difference counted as broken on a
+        #: deterministic backend (sqrt of the gradient type's epsilon).
+        self.tolerance = {k: _DEFAULT_TOL for k in diffs} if tolerance is None else dict(tolerance)
+
+    def threshold(self, path: str) -> float:
+        """The relative difference above which ``path``'s tie counts as broken:
+        ``max(tolerance, NOISE_FACTOR * noise)``."""
+        key = self.key_of(path)
+        return max(self.tolerance[key], NOISE_FACTOR * self.noise[key])
+
+    @property
+    def broken(self) -> List[str]:
+        """Canonical paths whose gradient is clearly not the sum of its uses' (a NaN too)."""
+        return [k for k, v in self.items() if not v <= self.threshold(k)]
+
+    @property
+    def nondeterministic(self) -> bool:
+        """Whether two identical backward passes gave different gradients (MKLDNN's
+        parallel reductions do; ``MXNET_MKLDNN_ENABLED=0`` makes CPU runs repeatable)."""
+        return any(v != 0 for v in self.noise.values())
+
+    @property
+    def max_rel_diff(self) -> Optional[float]:
+        """The largest relative difference of all (``None`` when nothing is tied)."""
+        return max(self.values(), default=None)
 
     @property
     def max_abs_diff(self) -> Optional[float]:
-        """The largest difference of all (``None`` when nothing is tied)."""
-        return max(self.values(), default=None)
+        """The largest absolute difference of all (``None`` when nothing is tied)."""
+        return max(self.abs_diffs.values(), default=None)
 
     def _record(self, key: str, entry: float) -> Dict[str, Any]:
         return {"path": key, "paths": list(self.paths[key]), "uses": self.uses[key],
-                "max_abs_diff": entry}
+                "rel_diff": entry, "noise": self.noise[key], "max_abs_diff": self.abs_diffs[key],
+                "tolerance": self.tolerance[key], "broken": not entry <= self.threshold(key)}
 
     def _table(self):
-        rows = [(k, ", ".join(self.paths[k][1:]) or "-", str(self.uses[k]), f"{v:.3g}")
+        rows = [(k, ", ".join(self.paths[k][1:]) or "-", str(self.uses[k]), f"{v:.3g}",
+                 f"{self.noise[k]:.3g}", f"{self.abs_diffs[k]:.3g}",
+                 "ok" if v <= self.threshold(k) else "BROKEN")
                 for k, v in self.items()]
-        return ("path", "other paths", "uses", "max |tied - sum of uses|"), rows, (False, False, True, True)
+        head = ("path", "other paths", "uses", "rel. diff", "noise floor", "max |diff|", "tie")
+        return head, rows, (False, False, True, True, True, True, False)
 
     def _footer(self) -> List[str]:
         if not self:
             return ["Nothing is tied: no gradient to check."]
-        return [f"Largest difference: {self.max_abs_diff:.3g} over {len(self)} tied parameter(s)"]
+        lines = [f"Largest relative difference: {self.max_rel_diff:.3g} over {len(self)} tied "
+                 f"parameter(s) (largest absolute: {self.max_abs_diff:.3g})"]
+        if self.nondeterministic:
+            worst = max(self.noise.values())
+            lines.append(f"The backend is nondeterministic: two identical backward passes differ by "
+                         f"up to {worst:.3g} of the largest gradient (MKLDNN; MXNET_MKLDNN_ENABLED=0 "
+                         f"makes CPU runs repeatable); a tie is broken only above "
+                         f"{NOISE_FACTOR} x that noise floor.")
+        broken = self.broken
+        lines.append(f"Broken ties: {', '.join(broken)}" if broken else
+                     "Every tied gradient is the sum of its uses' gradients.")
+        return lines
+
+
+#: A tie is broken when its relative difference exceeds this many times the noise floor
+#: (and the gradient type's tolerance): two runs of a nondeterministic backward differ by
+#: about the noise floor, a use missing from the tied gradient by a large share of it.
+NOISE_FACTOR = 4.0
+_DEFAULT_TOL = float(_onp.sqrt(_onp.finfo(_onp.float32).eps))
+
+
+def _tolerance(dtype) -> float:
+    """sqrt(epsilon) of a float gradient type: summation order alone stays far below it."""
+    dtype = _onp.dtype(dtype)
+    return float(_onp.sqrt(_onp.finfo(dtype).eps)) if dtype.kind == "f" else _DEFAULT_TOL
+
+
+def _max_abs(a) -> float:
+    return float(_onp.max(_onp.abs(a))) if a.size else 0.0
 
 
 def _np_array():
@@ -264,8 +344,10 @@ def tied_groups(block: Block, *inputs: Any) -> TiedGroups:
     own ``forward`` takes: ``tied_groups(seq2seq, src, tgt)``), one forward runs (no
     gradient, imperative even if hybridized; deferred shapes get filled) and also counts
     the reads of each Parameter, so a layer called twice (the book's ``FixedHiddenMLP``)
-    shows up too, and ``shared_params`` equals what Gluon's ``summary(*inputs)`` prints
-    as "Shared params in forward computation graph".
+    shows up too, and ``shared_params`` counts the values stored once instead of once
+    per read. On many nets that is what Gluon's ``summary(*inputs)`` prints as "Shared
+    params in forward computation graph", but not on all: :class:`TiedGroups` says
+    where Gluon counts otherwise.
 
     Args:
         block: Any Gluon block.
@@ -316,10 +398,21 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
     """Prove that each tied Parameter's gradient is the sum of its per-use gradients.
 
     First the real gradient: ``loss_fn(block(*inputs))`` backpropagated through the block as
-    it is (hybridized or not). Then an untied copy with identical values: the same
-    forward where every read of a Parameter gets its own copy of the values with its
-    own gradient, so each use's gradient is separate. For each tied group (several
-    paths, or several uses in one forward) the result is ``max |tied - sum(per use)|``.
+    it is (hybridized or not), twice: how far the two passes differ is the backend's
+    noise floor (0 when it is deterministic; MKLDNN's parallel reductions are not). Then
+    an untied copy with identical values: the same forward where every read of a
+    Parameter gets its own copy of the values with its own gradient, so each use's
+    gradient is separate. For each tied group (several paths, or several uses in one
+    forward) the result is the relative difference ``max |tied - sum(per use)| / g``,
+    where ``g`` is the group's largest |gradient|, and the noise floor on the same scale.
+
+    The rule: a tie is broken when its relative difference exceeds both
+    ``sqrt(epsilon)`` of the gradient's type (3.5e-4 for float32: summation order alone
+    stays far below) and ``NOISE_FACTOR`` (4) times its noise floor. A use missing from
+    the tied gradient (a graph that trains an untied copy) costs a large share of ``g``;
+    a nondeterministic backward moves it by about the floor. Where the floor itself is
+    a large share of ``g`` (a few per cent are common with MKLDNN), only larger breaks
+    can be seen: ``MXNET_MKLDNN_ENABLED=0`` gives a floor of 0.
     The Parameters' gradients are restored afterwards; values are never changed.
 
     Args:
@@ -333,8 +426,9 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
             updated). Default ``False`` keeps both runs deterministic.
 
     Returns:
-        A :class:`TiedGradientCheck`: canonical path (any of its paths looks it up) -> max
-        absolute difference (empty if nothing is tied), printed as a table.
+        A :class:`TiedGradientCheck`: canonical path (any of its paths looks it up) ->
+        relative difference (empty if nothing is tied), with ``broken``,
+        ``nondeterministic``, ``noise`` and ``abs_diffs``; printed as a table and a verdict.
 
     Raises:
         TieTypeError: ``block`` is not a Block, or ``loss_fn`` is missing or not callable.
@@ -344,8 +438,8 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         >>> from gluon_params_kit.chapter import shared_mlp
         >>> net = shared_mlp(); net.initialize()
         >>> diffs = check_tied_gradients(net, mx.nd.ones((2, 4)), lambda out: out.sum())
-        >>> list(diffs), all(d < 1e-6 for d in diffs.values())
-        (['1.weight', '1.bias'], True)
+        >>> list(diffs), all(d < 1e-6 for d in diffs.values()), diffs.broken
+        (['1.weight', '1.bias'], True, [])
     """
     check_block(block, TieTypeError)
     if loss_fn is None and inputs and not isinstance(inputs[-1], (mx.nd.NDArray, _np_array())):
@@ -363,14 +457,19 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
     trainable = [p for p in OrderedDict((id(p), p) for p in named.values()).values()
                  if p.grad_req != "null"]
     saved = {id(p): [g.copy() for g in p.list_grad()] for p in trainable}
-    try:
+
+    def tied_backward() -> Dict[int, Any]:
         for p in trainable:  # Parameter.zero_grad() fails in np mode on MXNet 1.9.1
             for g in p.list_grad():
                 g[:] = 0
         with autograd.record(train_mode=train_mode):
             loss = run()
         loss.backward()
-        tied = {id(p): to_numpy(p.grad(ctx)) for p in trainable}
+        return {id(p): to_numpy(p.grad(ctx)) for p in trainable}
+
+    try:
+        tied = tied_backward()
+        again = tied_backward()  # the noise floor: the same backward, run twice
         with _recording_uses(block, trainable, leaves=True) as reads:
             with autograd.record(train_mode=train_mode):
                 loss = run()
@@ -386,14 +485,22 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
     out: "OrderedDict[str, float]" = OrderedDict()
     where: Dict[str, Tuple[str, ...]] = {}
     counts: Dict[str, int] = {}
+    raw, noise, tolerance = {}, {}, {}
     for p in trainable:
         uses = per_use[id(p)]
         if len(paths[id(p)]) < 2 and len(uses) < 2:
             continue
-        total = sum(uses) if uses else _onp.zeros_like(tied[id(p)])
+        grad = tied[id(p)]
+        total = sum(uses) if uses else _onp.zeros_like(grad)
         key = paths[id(p)][0]
-        out[key] = float(_onp.max(_onp.abs(tied[id(p)] - total)))
+        with _onp.errstate(invalid="ignore", over="ignore"):
+            raw[key] = _max_abs(grad - total)
+            scale = max(_max_abs(grad), _max_abs(total))
+            spread = _max_abs(grad - again[id(p)])
+        out[key] = raw[key] / scale if scale > 0 else raw[key]  # 0 where every gradient is 0
+        noise[key] = spread / scale if scale > 0 else spread
+        tolerance[key] = _tolerance(grad.dtype)
         where[key], counts[key] = tuple(paths[id(p)]), len(uses)
-    return TiedGradientCheck(out, where, counts,
+    return TiedGradientCheck(out, where, counts, abs_diffs=raw, noise=noise, tolerance=tolerance,
                              title=f"tied gradients of {type(block).__name__} {block.name!r} "
                                    f"against the sum of their per-use gradients")
