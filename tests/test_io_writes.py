@@ -220,7 +220,7 @@ def test_foreign_link_in_a_sticky_folder_is_refused(net, shared, monkeypatch):
     foreign(monkeypatch, link, other_uid())
     before = sorted(os.listdir(victim.parent)), sorted(os.listdir(folder))
     for write in (lambda: save(net, link), lambda: save(net, os.fsencode(link)),
-                  lambda: convert(src, link), lambda: export_npz(src, link)):
+                  lambda: convert(src, link)):
         with pytest.raises(CheckpointWriteError) as exc:
             write()
         message = str(exc.value)
@@ -230,6 +230,18 @@ def test_foreign_link_in_a_sticky_folder_is_refused(net, shared, monkeypatch):
         assert f"write to the real path instead (the link points at {str(victim)!r})" in message
     assert victim.read_bytes() == b"precious"
     assert (sorted(os.listdir(victim.parent)), sorted(os.listdir(folder))) == before
+
+
+def test_export_through_a_foreign_link_is_refused(net, shared, monkeypatch):
+    folder, victim = shared
+    link = folder / "ckpt.npz"
+    link.symlink_to(victim)
+    src = victim.parent / "src.params"
+    save(net, src)
+    foreign(monkeypatch, link, other_uid())
+    with pytest.raises(CheckpointWriteError, match="ckpt.npz' is a symbolic link owned by uid"):
+        export_npz(src, link)
+    assert victim.read_bytes() == b"precious" and temps(folder) == [] and temps(victim.parent) == []
 
 
 def test_foreign_link_as_a_folder_on_the_way_is_refused(net, shared, tmp_path, monkeypatch):
@@ -287,10 +299,10 @@ def test_real_foreign_link_is_refused_as_root(net, shared):
     assert os.lstat(link).st_uid == nobody.pw_uid != os.lstat(folder).st_uid
     with pytest.raises(CheckpointWriteError, match=r"owned by 'nobody' \(uid \d+\) in the shared folder"):
         save(net, link)
-    src = victim.parent / "src.params"
+    src = victim.parent / "src.safetensors"
     save(net, src)
     with pytest.raises(CheckpointWriteError, match="is a symbolic link owned by 'nobody'"):
-        export_npz(src, link)
+        convert(src, link)
     assert victim.read_bytes() == b"precious" and temps(folder) == [] and temps(victim.parent) == []
 
 
@@ -387,3 +399,14 @@ def test_chmod_failing_otherwise_leaves_the_old_file(net, tmp_path, monkeypatch)
     assert str(exc.value) == (f"cannot write {str(target)!r}: cannot set the new file's permissions "
                               f"(Input/output error); the previous file is untouched")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["net.params"]
+
+
+def test_a_relative_path_when_the_current_folder_is_gone(net, tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(CheckpointWriteError, match=r"cannot write 'net.params': the current folder "
+                                                   r"cannot be found \(No such file or directory\); "
+                                                   r"give an absolute path"):
+        save(net, "net.params")

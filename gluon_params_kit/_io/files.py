@@ -158,8 +158,9 @@ def _owner(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _check_links(text: str) -> None:
-    """Refuse a symlink on the way to ``text`` that another user planted in a shared folder.
+def _check_links(absolute: str, text: str) -> None:
+    """Refuse a symlink on the way to ``absolute`` (the path ``text``, made absolute) that
+    another user planted in a shared folder.
 
     Walks the path as the kernel does, link by link; a link in a sticky, world-writable
     folder (``/tmp``) is followed only when the caller (euid) or the folder's owner owns
@@ -169,7 +170,7 @@ def _check_links(text: str) -> None:
     if not hasattr(os, "geteuid"):  # pragma: no cover  (no owners to compare)
         return
     euid = os.geteuid()
-    pending = os.path.abspath(text).split(os.sep)
+    pending = absolute.split(os.sep)
     resolved, hops = os.sep, 0
     while pending:
         name = pending.pop(0)
@@ -222,8 +223,14 @@ def check_target(path: Any) -> str:
     gluon_params_kit.errors.CheckpointError: cannot write '/dev/null': it is a character device, not a regular file; nothing was written
     """
     text = file_path(path)
-    _check_links(text)
-    real = os.path.realpath(text)  # follows every link; a dangling one gives its target
+    try:
+        absolute = os.path.abspath(text)
+    except OSError as exc:  # a relative path, and the current folder was removed
+        raise CheckpointWriteError(f"cannot write {text!r}: the current folder cannot be "
+                                   f"found ({exc.strerror or exc}); give an absolute path",
+                                   exc.errno) from None
+    _check_links(absolute, text)
+    real = os.path.realpath(absolute)  # follows every link; a dangling one gives its target
     try:
         st = os.stat(real)
     except FileNotFoundError:
