@@ -58,7 +58,8 @@ def printable_rows(rows: Sequence[Sequence[str]]) -> List[Sequence[str]]:
     """
     if not _UNPRINTABLE.search("".join(itertools.chain.from_iterable(rows))):
         return list(rows)
-    return [[printable(c) for c in r] for r in rows]
+    search = _UNPRINTABLE.search
+    return [[printable(c) for c in r] if search("".join(r)) else r for r in rows]
 
 
 #: Eight heights of Unicode block elements; an empty bin is a space so gaps stay visible.
