@@ -295,7 +295,7 @@ assert ((w == 0) | ((abs(w) >= 5) & (abs(w) <= 10))).all()
 # Our cell: one object, two paths.
 
 # %%
-assert net[1].weight is net[2].weight  # the same object, not only equal values
+assert net[1].weight is net[2].weight
 gpk.path_of(net, net[2].weight, all_paths=True)
 
 # %% [markdown vi]

@@ -166,7 +166,7 @@ class FourierHalf(nn.Block):
         self.cos = self.params.get_constant("cos", np.array(onp.cos(2 * onp.pi * k / n).T, dtype="float32"))
         self.sin = self.params.get_constant("sin", np.array(-onp.sin(2 * onp.pi * k / n).T, dtype="float32"))
 
-    def forward(self, x):  # real and imaginary parts of the first n // 2 coefficients
+    def forward(self, x):  # phần thực và phần ảo của n // 2 hệ số đầu tiên
         return np.dot(x, self.cos.data()), np.dot(x, self.sin.data())
 
 
