@@ -63,26 +63,29 @@ def _resnet_symbol(classes=5):
     return mx.sym.FullyConnected(x, num_hidden=classes, name="fc1")
 
 
+def _conv_bn_relu(x, name, **kw):
+    """MXNet's MobileNet symbol block: conv (no bias), BatchNorm(fix_gamma=True, eps at the
+    symbol API's default 1e-3), relu."""
+    x = mx.sym.Convolution(x, no_bias=True, name=f"{name}_conv2d", **kw)
+    return mx.sym.Activation(_bn(x, f"{name}_batchnorm", fix_gamma=True), act_type="relu", name=f"{name}_relu")
+
+
 def _mobilenet_symbol(classes=5):
-    """MobileNet-style: a strided conv, a depthwise conv (num_group = channels), a
-    pointwise conv, BatchNorms with the symbol API's defaults (fix_gamma=True, eps 1e-3)."""
+    """MobileNet-style, named as MXNet's mobilenet symbol: a strided conv, a depthwise conv
+    (num_group = channels), a pointwise conv."""
     data = mx.sym.var("data")
-    x = mx.sym.Convolution(data, num_filter=WIDTH, kernel=(3, 3), stride=(2, 2), pad=(1, 1), no_bias=True,
-                           name="conv_1")
-    x = mx.sym.Activation(_bn(x, "conv_1_batchnorm"), act_type="relu")
-    x = mx.sym.Convolution(x, num_filter=WIDTH, num_group=WIDTH, kernel=(3, 3), pad=(1, 1), no_bias=True,
-                           name="conv_2_dw")
-    x = mx.sym.Activation(_bn(x, "conv_2_dw_batchnorm"), act_type="relu")
-    x = mx.sym.Convolution(x, num_filter=2 * WIDTH, kernel=(1, 1), no_bias=True, name="conv_2_sep")
-    x = mx.sym.Activation(_bn(x, "conv_2_sep_batchnorm"), act_type="relu")
+    x = _conv_bn_relu(data, "conv_1", num_filter=WIDTH, kernel=(3, 3), stride=(2, 2), pad=(1, 1))
+    x = _conv_bn_relu(x, "conv_2_dw", num_filter=WIDTH, num_group=WIDTH, kernel=(3, 3), pad=(1, 1))
+    x = _conv_bn_relu(x, "conv_2", num_filter=2 * WIDTH, kernel=(1, 1))
     x = mx.sym.Pooling(x, global_pool=True, kernel=(1, 1), pool_type="avg", name="pool")
     return mx.sym.FullyConnected(mx.sym.Flatten(x), num_hidden=classes, name="fc7")
 
 
-def _save_checkpoint(sym, prefix, seed=0):
+def _save_checkpoint(sym, prefix, seed=0, data_shape=SHAPE, x=None):
     """Random weights and BatchNorm statistics (gamma far from 1), saved with
-    ``save_checkpoint``; returns the checkpoint's .params path and MXNet's own output."""
-    arg_shapes, _, aux_shapes = sym.infer_shape(data=SHAPE)
+    ``save_checkpoint``; returns the checkpoint's .params path, the input and MXNet's own
+    output on it."""
+    arg_shapes, _, aux_shapes = sym.infer_shape(data=data_shape)
     rng = np.random.RandomState(seed)
     args, auxs = {}, {}
     for name, shape in zip(sym.list_arguments(), arg_shapes):
@@ -100,9 +103,10 @@ def _save_checkpoint(sym, prefix, seed=0):
         value = rng.normal(0, 0.5, shape) if name.endswith("_mean") else rng.uniform(0.5, 2.0, shape)
         auxs[name] = mx.nd.array(value, dtype="float32")
     mx.model.save_checkpoint(prefix, 0, sym, args, auxs)
-    x = mx.nd.array(np.random.RandomState(seed + 1).normal(0, 1, SHAPE), dtype="float32")
+    if x is None:
+        x = mx.nd.array(np.random.RandomState(seed + 1).normal(0, 1, data_shape), dtype="float32")
     mod = mx.mod.Module(sym, data_names=["data"], label_names=None, context=mx.cpu())
-    mod.bind(data_shapes=[("data", SHAPE)], for_training=False)
+    mod.bind(data_shapes=[("data", data_shape)], for_training=False)
     mod.set_params(args, auxs)
     mod.forward(mx.io.DataBatch([x]), is_train=False)
     return prefix + "-0000.params", x, mod.get_outputs()[0].asnumpy()
@@ -205,6 +209,9 @@ def test_resnet_built_like_the_symbol_loads_and_matches_mxnet_with_nothing_flagg
     assert _close(net, x, expected)
     net.hybridize()
     assert _close(net, x, expected)
+    # the forward order traced (the shortcut before conv1) pairs the same way
+    traced = _resnet_net(fixed_scale=True)
+    assert gpk.load(traced, params, example=x).renamed == report.renamed
 
 
 def test_resnet_as_gluon_defaults_is_flagged_and_each_offered_fix_matches_mxnet(resnet_ckpt):
@@ -253,7 +260,8 @@ def test_mobilenet_depthwise_deferred_shapes_traced_forward(mobilenet_ckpt):
     report = gpk.load(net, params, example=x)
     assert before == (WIDTH, 0, 3, 3)
     assert report.symbol_notes == [] and report.ok
-    assert report.renamed["arg:conv_2_dw_weight"] == "3.weight"
+    assert report.renamed["arg:conv_2_dw_conv2d_weight"] == "3.weight"
+    assert report.renamed["aux:conv_2_batchnorm_moving_var"] == "7.running_var"
     assert net[3].weight.shape == (WIDTH, 1, 3, 3)  # num_group = channels
     assert _close(net, x, expected)
 
@@ -263,7 +271,7 @@ def test_mobilenet_symbol_api_defaults_are_flagged(mobilenet_ckpt):
     net = _mobilenet_net(epsilon=1e-5, fixed_scale=False)
     report = gpk.load(net, params)
     assert _attributes(report) == sorted(
-        (f"{layer}_batchnorm", attr) for layer in ("conv_1", "conv_2_dw", "conv_2_sep")
+        (f"{layer}_batchnorm", attr) for layer in ("conv_1", "conv_2_dw", "conv_2")
         for attr in ("eps", "fix_gamma"))
     eps = next(n for n in report.symbol_notes if n.attribute == "eps")
     assert (eps.symbol, eps.net) == (1e-3, 1e-5)
@@ -292,6 +300,38 @@ def test_momentum_and_use_global_stats_are_flagged_as_training_only(tmp_path):
     assert (notes["momentum"].symbol, notes["momentum"].net) == (0.99, 0.9)
 
 
+def _deconv_prelu_norms():
+    """Deconvolution (no bias: its default), PReLU, InstanceNorm and LayerNorm at the
+    symbol API's defaults, against Gluon layers built alike."""
+    x = mx.sym.Deconvolution(mx.sym.var("data"), num_filter=2, kernel=(2, 2), stride=(2, 2), name="up")
+    x = mx.sym.LeakyReLU(x, act_type="prelu", name="act")
+    x = mx.sym.InstanceNorm(x, name="inorm")
+    x = mx.sym.LayerNorm(mx.sym.FullyConnected(x, num_hidden=4, name="fc"), name="lnorm")
+    net = nn.HybridSequential()
+    net.add(nn.Conv2DTranspose(2, 2, strides=2, use_bias=False, in_channels=3), nn.PReLU(in_channels=2),
+            nn.InstanceNorm(epsilon=1e-3, in_channels=2), nn.Dense(4, in_units=2 * 8 * 8),
+            nn.LayerNorm(in_channels=4))
+    return x, net, (2, 3, 4, 4), None
+
+
+def _embedding():
+    x = mx.sym.Embedding(mx.sym.var("data"), input_dim=10, output_dim=4, name="embed")
+    net = nn.HybridSequential()
+    net.add(nn.Embedding(10, 4), nn.Dense(3, flatten=True))
+    return (mx.sym.FullyConnected(x, num_hidden=3, name="fc"), net, (2, 5),
+            mx.nd.array(np.random.RandomState(4).randint(0, 10, (2, 5)), dtype="float32"))
+
+
+@pytest.mark.parametrize("make", [_deconv_prelu_norms, _embedding])
+def test_other_parameterised_operators_match_mxnet(make, tmp_path):
+    sym, net, shape, x = make()
+    params, x, expected = _save_checkpoint(sym, str(tmp_path / "other"), data_shape=shape, x=x)
+    net.initialize()
+    report = gpk.load(net, params)
+    assert report.ok and report.symbol_notes == [] and len(report.loaded) == len(gpk.named_parameters(net))
+    assert _close(net, x, expected)
+
+
 # --------------------------------------------------------------------------- refusals
 
 def test_wrong_structure_is_refused_naming_the_layer_and_nothing_changes(resnet_ckpt):
@@ -306,6 +346,10 @@ def test_wrong_structure_is_refused_naming_the_layer_and_nothing_changes(resnet_
     assert "resnet-symbol.json" in msg and "Nothing was changed" in msg
     after = _values(net)
     assert all(np.array_equal(before[k], after[k]) for k in before)
+    with pytest.warns(LoadWarning, match="only 0 of 36 parameters were loaded"):
+        report = gpk.load(net, params, strict=False)
+    walk = report.symbol_notes[0]
+    assert walk.attribute == "walk" and "stage1_unit1_conv1" in walk.message
 
 
 def test_a_missing_layer_and_an_extra_layer_are_named(resnet_ckpt):
@@ -349,17 +393,31 @@ def test_two_parallel_layers_that_fit_equally_are_never_guessed(tmp_path):
     assert "nothing is guessed" in msg
 
 
-def test_unsupported_operator_with_stored_parameters_is_named(tmp_path):
-    data = mx.sym.var("data")
-    w = mx.sym.var("scale_w")
-    sym = mx.sym.broadcast_mul(data, w, name="scale")
+def _scale():
+    return mx.sym.broadcast_mul(mx.sym.var("data"), mx.sym.var("scale_w"), name="scale"), "scale_w", (1, 3)
+
+
+def _lstm():
+    sym = mx.sym.RNN(mx.sym.var("data"), parameters=mx.sym.var("lstm_parameters"),
+                     state=mx.sym.var("lstm_state"), state_cell=mx.sym.var("lstm_state_cell"),
+                     state_size=4, num_layers=1, mode="lstm", name="lstm")
+    return sym, "lstm_parameters", (144,)
+
+
+@pytest.mark.parametrize("make, message", [
+    (_scale, r"symbol layer 'scale' \(broadcast_mul\) cannot be paired: the walk pairs .*; "
+             r"broadcast_mul holds 'scale_w'"),
+    (_lstm, r"symbol layer 'lstm' \(RNN\) cannot be paired: .*RNN holds 'lstm_parameters' \(a fused "
+            r"parameter vector\)"),
+])
+def test_unsupported_operator_with_stored_parameters_is_named(tmp_path, make, message):
+    sym, name, shape = make()
     sym.save(str(tmp_path / "s-symbol.json"))
-    mx.nd.save(str(tmp_path / "s-0000.params"), {"arg:scale_w": mx.nd.ones((1, 3))})
+    mx.nd.save(str(tmp_path / "s-0000.params"), {f"arg:{name}": mx.nd.ones(shape)})
     net = nn.HybridSequential()
     net.add(nn.Dense(3, in_units=3))
     net.initialize()
-    with pytest.raises(CheckpointError, match=r"symbol layer 'scale' \(broadcast_mul\) cannot be paired: "
-                                              r"the walk pairs .* broadcast_mul holds 'scale_w'"):
+    with pytest.raises(CheckpointError, match=message):
         gpk.load(net, str(tmp_path / "s-0000.params"))
 
 
@@ -430,9 +488,15 @@ def test_malformed_symbol_file_is_a_checkpoint_error_and_nothing_changes(tmp_pat
     net.add(nn.Conv2D(2, 1, in_channels=3, use_bias=False))
     net.initialize()
     before = _values(net)
-    with pytest.raises(CheckpointError, match=message):
+    with pytest.raises(CheckpointError, match=message) as info:
         gpk.load(net, str(tmp_path / "bad-0000.params"))
+    assert "symbol=False loads without it" in str(info.value)
     assert all(np.array_equal(v, _values(net)[k]) for k, v in before.items())
+    with pytest.raises(CheckpointError, match=message) as info:  # named: no hint to leave it out
+        gpk.load(net, str(tmp_path / "bad-0000.params"), symbol=str(tmp_path / "bad-symbol.json"))
+    assert "symbol=False" not in str(info.value)
+    report = gpk.load(net, str(tmp_path / "bad-0000.params"), symbol=False, remap={"arg:c_weight": "0.weight"})
+    assert report.loaded == ["0.weight"] and report.symbol is None
 
 
 def test_older_mxnet_attribute_layouts_are_read(tmp_path, resnet_ckpt):

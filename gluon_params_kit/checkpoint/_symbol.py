@@ -208,6 +208,7 @@ def read_symbol(path: str, file_keys: Sequence[str] = ()) -> SymbolGraph:
             continue
         variables = [(j, parsed[j][1]) for j in inputs if parsed[j][0] == "null"]
         if op in OP_ROLES and (op != "LeakyReLU" or attrs.get("act_type") == "prelu"):
+            _check_attributes(path, name, attrs)
             params: Dict[str, str] = OrderedDict()
             problem = None
             for role, j in zip(OP_ROLES[op], inputs[1:]):
@@ -252,6 +253,24 @@ def _node(path: str, i: int, node: Any, count: int) -> Tuple[str, str, Dict[str,
         raise CheckpointError(f"{where} ({node['name']!r}): 'inputs' must be a list of "
                               f"[node, output, ...] entries naming earlier nodes (of {count})")
     return node["op"], node["name"], attrs, [e[0] for e in inputs]
+
+
+#: The attributes the walk and the notes read, by kind: checked when the file is read.
+INT_ATTRS = ("kernel", "stride", "pad", "dilate", "adj", "num_filter", "num_group", "num_hidden",
+             "input_dim", "output_dim", "num_groups", "axis")
+FLAG_ATTRS = ("no_bias", "flatten", "fix_gamma", "use_global_stats")
+NUMBER_ATTRS = ("eps", "momentum")
+
+
+def _check_attributes(path: str, layer: str, attrs: Mapping[str, str]) -> None:
+    """A parameterised layer's attributes parse (all or nothing: before any pairing)."""
+    for key, value in attrs.items():
+        if key in INT_ATTRS:
+            _ints(path, layer, key, value)
+        elif key in FLAG_ATTRS:
+            _flag(path, layer, key, value)
+        elif key in NUMBER_ATTRS:
+            _number(path, layer, key, value)
 
 
 def _flag(path: str, layer: str, key: str, value: str) -> bool:
@@ -422,8 +441,8 @@ def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
     shapes: Dict[int, Tuple[int, ...]] = {}
     net_layers = _net_layers(block, example, shapes)
     hint = "" if example is not None else (
-        " (the net's layers were taken in registration order; example=<an input batch> "
-        "traces the forward order instead)")
+        " (the net's layers were taken in registration order; if its forward calls them in "
+        "another order, example=<an input batch> traces that order)")
     stuck = [s for s in graph.layers if s.problem is not None]
     if stuck:
         raise CheckpointError(f"{stuck[0].describe()} cannot be paired: {stuck[0].problem}")
@@ -639,7 +658,13 @@ class SymbolLoad:
             raise CheckpointError(
                 f"fix_gamma={fix_gamma!r} needs the symbol file that says which BatchNorm layers fix "
                 f"gamma: none found beside {os.fsdecode(header.path)!r} (pass symbol='prefix-symbol.json')")
-        self.graph = None if found is None else read_symbol(found, header.names)
+        try:
+            self.graph = None if found is None else read_symbol(found, header.names)
+        except CheckpointError as exc:
+            if symbol is not None:
+                raise
+            raise CheckpointError(f"{exc} (found beside the .params file; symbol=False loads "
+                                  f"without it)") from None
         self.header, self.fix_gamma = header, fix_gamma
         self.pairs: List[Tuple[SymbolLayer, str]] = []
         self.walk_problem: Optional[str] = None
