@@ -105,6 +105,7 @@ _EXPORTS = {
     "read_array": "checkpoint",
     "read_header": "checkpoint",
     "save": "checkpoint",
+    "split_key": "checkpoint",
     # devices
     "Checksums": "devices",
     "MoveReport": "devices",
@@ -120,6 +121,17 @@ _EXPORTS = {
     "sync_replicas": "devices",
     "try_all_gpus": "devices",
     "try_gpu": "devices",
+    # interop (optional extras: torch, onnx)
+    "Divergence": "interop",
+    "ONNX_WORKS": "interop",
+    "OutputComparison": "interop",
+    "OutputDiff": "interop",
+    "PairedKey": "interop",
+    "TorchPairing": "interop",
+    "compare_outputs": "interop",
+    "export_onnx": "interop",
+    "from_torch": "interop",
+    "to_torch": "interop",
     # training
     "TrainingReport": "training",
     "load_training": "training",
@@ -128,7 +140,7 @@ _EXPORTS = {
 }
 #: modules reachable as attributes without an explicit import (``gpk.chapter.rgnet``)
 _SUBMODULES = ("checkpoint", "chapter", "cli", "devices", "errors", "exercises", "initializers",
-               "inspection", "select", "training", "tree", "tying")
+               "inspection", "interop", "select", "training", "tree", "tying")
 
 __all__ = [
     "ArrayInfo",
@@ -137,6 +149,7 @@ __all__ = [
     "Checksums",
     "DeviceError",
     "DiffReport",
+    "Divergence",
     "Header",
     "InitPlan",
     "InitPreview",
@@ -149,6 +162,10 @@ __all__ = [
     "MATCH_ON",
     "MODES",
     "MoveReport",
+    "ONNX_WORKS",
+    "OutputComparison",
+    "OutputDiff",
+    "PairedKey",
     "ParamPath",
     "ParamStats",
     "ParamsKitError",
@@ -168,6 +185,7 @@ __all__ = [
     "TiedGradientCheck",
     "TiedGroup",
     "TiedGroups",
+    "TorchPairing",
     "TrainingReport",
     "TransposedDense",
     "accumulate_gradients",
@@ -176,13 +194,16 @@ __all__ = [
     "check_tied_gradients",
     "checksum",
     "collapse_keys",
+    "compare_outputs",
     "convert",
     "derive_seed",
     "diff",
     "export_npz",
+    "export_onnx",
     "format_path",
     "freeze",
     "fresh_names",
+    "from_torch",
     "get",
     "get_initializer",
     "gpu_problems",
@@ -214,12 +235,14 @@ __all__ = [
     "select",
     "set_data_everywhere",
     "set_multipliers",
+    "split_key",
     "stats",
     "summary",
     "sync_replicas",
     "tie",
     "tied_copy",
     "tied_groups",
+    "to_torch",
     "trace_outputs",
     "try_all_gpus",
     "try_gpu",
@@ -243,6 +266,7 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         read_array,
         read_header,
         save,
+        split_key,
     )
     from .devices import (
         Checksums,
@@ -285,6 +309,18 @@ if _TYPE_CHECKING:  # the same names, statically, for editors and type checkers 
         reinitialize,
     )
     from .inspection import ParamStats, StatsReport, Summary, plot_histograms, stats, summary, trace_outputs
+    from .interop import (
+        ONNX_WORKS,
+        Divergence,
+        OutputComparison,
+        OutputDiff,
+        PairedKey,
+        TorchPairing,
+        compare_outputs,
+        export_onnx,
+        from_torch,
+        to_torch,
+    )
     from .select import (
         MATCH_ON,
         MODES,
