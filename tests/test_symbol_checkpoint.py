@@ -322,7 +322,19 @@ def _embedding():
             mx.nd.array(np.random.RandomState(4).randint(0, 10, (2, 5)), dtype="float32"))
 
 
-@pytest.mark.parametrize("make", [_deconv_prelu_norms, _embedding])
+def _shared_dense():
+    """One FullyConnected applied twice (the same variables), against a Dense whose
+    Parameters a second Dense shares."""
+    w, b = mx.sym.var("fc_weight"), mx.sym.var("fc_bias")
+    x = mx.sym.FullyConnected(mx.sym.var("data"), weight=w, bias=b, num_hidden=3, name="fc_a")
+    x = mx.sym.FullyConnected(mx.sym.tanh(x), weight=w, bias=b, num_hidden=3, name="fc_b")
+    net = nn.HybridSequential()
+    first = nn.Dense(3, in_units=3)
+    net.add(first, nn.Activation("tanh"), nn.Dense(3, in_units=3, params=first.params))
+    return x, net, (2, 3), None
+
+
+@pytest.mark.parametrize("make", [_deconv_prelu_norms, _embedding, _shared_dense])
 def test_other_parameterised_operators_match_mxnet(make, tmp_path):
     sym, net, shape, x = make()
     params, x, expected = _save_checkpoint(sym, str(tmp_path / "other"), data_shape=shape, x=x)

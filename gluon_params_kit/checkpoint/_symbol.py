@@ -322,10 +322,12 @@ def _net_layers(block: Block, example: Optional[Sequence[Any]],
     path_of = {id(p): k for k, p in named_parameters(block).items()}
     blocks = named_blocks(block)
     layers: "OrderedDict[str, _NetLayer]" = OrderedDict()
+    claimed: set = set()
     for path, blk in blocks.items():
         own = [(name, p) for name, p in blk._reg_params.items() if id(p) in path_of]
-        if not own:
-            continue
+        if not own or all(id(p) in claimed for _, p in own):
+            continue  # no parameters, or another block's (shared): one layer, as in the graph
+        claimed.update(id(p) for _, p in own)
         params: Dict[str, Tuple[str, Any]] = OrderedDict()
         for name, p in own:
             params[_role(name) or name] = (path_of[id(p)], p)
@@ -581,7 +583,7 @@ def _batchnorm_notes(sym: SymbolLayer, blk: Any, path: str, header: Header,
     fixed = _flag(path, sym.name, "fix_gamma", sym.attr("fix_gamma") or "True")
     gamma_key = _file_key(sym.params.get("gamma", ""), names)
     if fixed and not kw["fix_gamma"] and gamma_key is not None:
-        gamma = _host(arrays[gamma_key]) if arrays is not None else None
+        gamma = _host(arrays.get(gamma_key)) if arrays is not None else None
         off = None if gamma is None else float(onp.max(onp.abs(gamma.astype(onp.float64) - 1.0), initial=0.0))
         if off is None or off > 0:
             held = ("the file's gamma is not 1 (max |gamma - 1| = " + f"{off:.3g})"
@@ -595,7 +597,7 @@ def _batchnorm_notes(sym: SymbolLayer, blk: Any, path: str, header: Header,
                      f"BatchNorm(scale=True) would multiply by it. Load with fix_gamma='ones', or "
                      f"build the layer with BatchNorm(scale=False)")
     elif not fixed and kw["fix_gamma"] and gamma_key is not None:
-        gamma = _host(arrays[gamma_key]) if arrays is not None else None
+        gamma = _host(arrays.get(gamma_key)) if arrays is not None else None
         if gamma is None or not onp.all(gamma == 1):
             note("fix_gamma", False, True, "fix_gamma=False in the symbol: MXNet multiplies by the "
                  "file's gamma, the net's BatchNorm(scale=False) by 1; build it with scale=True")
@@ -622,6 +624,8 @@ def _batchnorm_notes(sym: SymbolLayer, blk: Any, path: str, header: Header,
 
 
 def _host(value: Any) -> Any:
+    if value is None:  # not read: the check is left to the note's wording
+        return None
     return onp.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
 
 
