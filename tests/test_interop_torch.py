@@ -264,3 +264,23 @@ def test_bad_arguments_are_named():
     deferred.initialize()
     with pytest.raises(CheckpointError, match="parameters without values yet"):
         to_torch(deferred, torch.nn.Linear(3, 2))
+
+
+def test_the_command_line_writes_a_state_dict_and_checks_the_outputs(tmp_path, capsys):
+    from gluon_params_kit.checkpoint import save
+    from gluon_params_kit.cli import main
+    net, _, _ = twins("resnet_cifar", "resnet20_cifar10", 32)
+    src, dst = str(tmp_path / "net.params"), str(tmp_path / "net.pt")
+    save(net, src)
+    assert main(["convert", src, dst, "--model", "gluoncv2.models.resnet_cifar:resnet20_cifar10",
+                 "--torch-model", "pytorchcv.models.resnet_cifar:resnet20_cifar10",
+                 "--input-shape", "1,3,32,32"]) == 0
+    out = capsys.readouterr().out
+    assert "features.0.bn.gamma" in out and "features.init_block.bn.weight" in out
+    assert "outputs agree within atol=1e-05" in out and out.rstrip().endswith("a state_dict of 128 keys")
+    twin = importlib.import_module("pytorchcv.models.resnet_cifar").resnet20_cifar10()
+    twin.load_state_dict(torch.load(dst))
+    assert compare_outputs(net, twin, mx.nd.ones((1, 3, 32, 32))).ok
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.params", "net.pt"]
+    assert main(["convert", src, dst, "--torch-model", "pytorchcv.models.resnet_cifar:resnet20_cifar10"]) == 2
+    assert "--torch-model needs --model" in capsys.readouterr().err

@@ -326,7 +326,39 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
                    help="a safetensors __metadata__ entry; repeatable")
     p.add_argument("--compressed", action="store_true", help="deflate a .npz DST")
+    p.add_argument("--torch-model", metavar="MODULE:FUNCTION",
+                   help="write DST as a PyTorch state_dict (torch.save) for the torch.nn.Module this "
+                        "builds: SRC is loaded into --model, then paired by layer and role (gpk.to_torch)")
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="with --torch-model: pair in forward order and compare the outputs on a random input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_torch_convert(args: argparse.Namespace) -> int:
+    import numpy as onp
+
+    from ..checkpoint import load
+    from ..interop import compare_outputs, to_torch
+    if not args.model:
+        raise UsageError("--torch-model needs --model MODULE:FUNCTION (the Gluon network SRC belongs to)")
+    net = _build_model(args.model)
+    module_name, _, attr = args.torch_model.partition(":")
+    try:
+        module = getattr(importlib.import_module(module_name), attr)()
+    except Exception as exc:  # the user's builder: report it as a bad --torch-model
+        raise UsageError(f"--torch-model {args.torch_model!r}: {type(exc).__name__}: {exc}") from None
+    load(net, _input_file(args.src))
+    shape = [int(d) for d in args.input_shape.split(",")] if args.input_shape else None
+    inputs = [onp.random.RandomState(0).uniform(-1, 1, shape).astype("float32")] if shape else []
+    print(to_torch(net, module, *inputs))
+    if inputs:
+        print(compare_outputs(net, module, *inputs))
+    import torch
+    tmp = f"{args.dst}.tmp-{os.getpid()}"  # written whole, then renamed over DST
+    torch.save(module.state_dict(), tmp)
+    os.replace(tmp, args.dst)
+    print(f"wrote {args.dst}: a state_dict of {len(module.state_dict())} keys")
+    return 0
 
 
 def _build_model(spec: str):
@@ -352,6 +384,8 @@ def _build_model(spec: str):
 def _run_convert(args: argparse.Namespace) -> int:
     from ..checkpoint import Remap, convert
     from ..errors import CheckpointError
+    if args.torch_model:
+        return _run_torch_convert(args)
     if args.to and not args.model:
         raise UsageError(f"--to {args.to} needs --model MODULE:FUNCTION (the network's structure)")
     rules = Remap()

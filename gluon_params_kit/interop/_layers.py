@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as onp
 
-from .._core.compat import gluon, mx
+from .._core.compat import gluon, is_np_array, mx
 from .._core.gluon import arrays, has_data, is_deferred, restore_fields, save_fields, zero_deferred
 from ..checkpoint import split_key
 from ..tree import named_blocks, named_parameters
@@ -190,6 +190,8 @@ def gluon_layers(net: Any, inputs: Sequence[Any] = (), *, record: bool = False) 
     """
     if not inputs:
         return Trace(_layers_of_net(net))
+    array = mx.np.array if is_np_array() else mx.nd.array
+    inputs = [array(x, dtype=x.dtype) if isinstance(x, onp.ndarray) else x for x in inputs]
     blocks = named_blocks(net)
     order: List[str] = []
     outputs: Dict[str, List[List[onp.ndarray]]] = {}
