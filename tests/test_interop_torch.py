@@ -284,3 +284,27 @@ def test_the_command_line_writes_a_state_dict_and_checks_the_outputs(tmp_path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.params", "net.pt"]
     assert main(["convert", src, dst, "--torch-model", "pytorchcv.models.resnet_cifar:resnet20_cifar10"]) == 2
     assert "--torch-model needs --model" in capsys.readouterr().err
+
+
+NO_TORCH = """
+import sys
+sys.modules['torch'] = None  # any import of torch now fails
+import gluon_params_kit as gpk
+import mxnet as mx
+from mxnet.gluon import nn
+net = nn.Dense(2, in_units=3); net.initialize()
+print(gpk.to_torch.__name__, gpk.compare_outputs(net, net, mx.nd.ones((1, 3))).ok)
+try:
+    gpk.to_torch(net, object())
+except ImportError as exc:
+    print(exc)
+"""
+
+
+def test_the_kit_imports_and_compares_gluon_nets_without_torch():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == [
+        "to_torch True", "to_torch needs PyTorch (the kit's optional 'torch' extra): pip install torch"]
