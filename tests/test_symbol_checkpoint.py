@@ -225,6 +225,10 @@ def test_resnet_as_gluon_defaults_is_flagged_and_each_offered_fix_matches_mxnet(
     assert len([a for a in flagged if a[1] == "eps"]) == 7  # every BatchNorm: 2e-5 vs 1e-5
     assert "fix_gamma='ones'" in text and "BatchNorm(scale=False)" in text
     assert "BatchNorm(epsilon=2e-05)" in text
+    lines = report.to_string(width=400).splitlines()
+    assert "symbol '" + report.symbol + "': 9 setting(s) of its layers make the net compute otherwise:" in lines
+    assert ("  - 7 layers ('bn_data' -> '0', 'bn0' -> '2', 'stage1_unit1_bn1' -> '4.bn1' (+4 more)): "
+            "eps=2e-05 in the symbol, epsilon=1e-05 in the net; build it with BatchNorm(epsilon=2e-05)") in lines
     note = next(n for n in report.symbol_notes if n.layer == "bn1" and n.attribute == "fix_gamma")
     assert (note.symbol, note.net, note.fixed, note.path) == (True, False, False, "6")
     assert not _close(net, x, expected, rel=1e-3)  # the flags are real differences
@@ -356,6 +360,7 @@ def test_wrong_structure_is_refused_naming_the_layer_and_nothing_changes(resnet_
     assert "net layer '4.conv1' (Conv2D) does not fit symbol layer 'stage1_unit1_conv1'" in msg
     assert "kernel (3, 3) in the symbol vs (5, 5) in the net" in msg
     assert "resnet-symbol.json" in msg and "Nothing was changed" in msg
+    assert "By the keys alone (not the graph), remap=Remap.keys(" in msg and "would match 3 of 36" in msg
     after = _values(net)
     assert all(np.array_equal(before[k], after[k]) for k in before)
     with pytest.warns(LoadWarning, match="only 0 of 36 parameters were loaded"):

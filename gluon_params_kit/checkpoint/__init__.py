@@ -318,8 +318,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     sym = SymbolLoad(path, symbol, header, fix_gamma)
     report, plan = _plan(block, header, as_remap(remap), dtype)
     report, plan = sym.plan(block, report, plan, walk=remap is None, strict=strict, example=example,
-                            replan=lambda r: _plan(block, header, r, dtype),
-                            refusal=lambda r: refusal(r, header, block))
+                            replan=lambda r: _plan(block, header, r, dtype))
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
     arrays = read_for_load(header)

@@ -22,7 +22,7 @@ from ..tree import named_parameters
 from ._pairing import crosses_roles, pair_by_roles
 from ._remap import Remap, collapse_keys
 
-__all__ = ["LoadReport", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
+__all__ = ["LoadReport", "brief_repr", "file_keys_of", "refusal", "shape_fits", "suggest", "unloaded_line"]
 
 
 
@@ -203,14 +203,29 @@ class LoadReport(Report):
             lines.append(f"suggested: remap={brief_repr(self.suggestion)} "
                          f"(matches {self.suggestion_matches} of the block's parameters)")
         if self.symbol is not None:
-            open_notes = [n for n in self.symbol_notes if not n.fixed]
-            lines.append(f"symbol {self.symbol!r}: " + (
-                f"{len(open_notes)} attribute(s) make the net compute otherwise:" if open_notes
-                else "its attributes agree with the net's layers" + (" (after the fixes below)"
-                                                                     if self.symbol_notes else "")))
-            lines.extend(f"  - {n.message}" for n in open_notes)
-            lines.extend(f"  - fixed: {n.message}" for n in self.symbol_notes if n.fixed)
+            lines.extend(symbol_lines(self.symbol, self.symbol_notes))
         return lines
+
+
+def symbol_lines(symbol: str, notes: Sequence[Any]) -> List[str]:
+    """The symbol's lines under a load report: notes of one attribute and wording on
+    more than two layers printed once, with the layers listed."""
+    open_notes = [n for n in notes if not n.fixed]
+    lines = [f"symbol {symbol!r}: " + (
+        f"{len(open_notes)} setting(s) of its layers make the net compute otherwise:" if open_notes
+        else "its attributes agree with the net's layers" + (" (after the fixes below)" if notes else ""))]
+    groups: "OrderedDict[Tuple[bool, str, str], List[Any]]" = OrderedDict()
+    for n in open_notes + [n for n in notes if n.fixed]:
+        groups.setdefault((n.fixed, n.attribute, n.detail or n.message), []).append(n)
+    for (fixed, _, detail), members in groups.items():
+        head = "  - fixed: " if fixed else "  - "
+        if len(members) <= 2 or not members[0].detail:
+            lines.extend(head + n.message for n in members)
+            continue
+        layers = ", ".join(f"{n.layer!r} -> {n.path!r}" for n in members[:3])
+        more = f" (+{len(members) - 3} more)" if len(members) > 3 else ""
+        lines.append(f"{head}{len(members)} layers ({layers}{more}): {detail}")
+    return lines
 
 
 def shape_fits(expected, saved, unknown: int) -> bool:

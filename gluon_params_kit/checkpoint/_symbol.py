@@ -39,6 +39,7 @@ from .._core.types import Block
 from .._io.header import Header
 from ..errors import CheckpointError, listing
 from ..tree import named_blocks, named_parameters
+from ._load_report import brief_repr
 from ._pairing import split_key
 from ._remap import Remap
 
@@ -120,7 +121,9 @@ class SymbolNote(NamedTuple):
     ``layer`` is the symbol layer, ``path`` the net layer's path, ``attribute`` the
     attribute (``'fix_gamma'``, ``'eps'``...), ``symbol`` and ``net`` their values,
     ``message`` the sentence the report prints, ``fixed`` whether the load applied the
-    fix (``fix_gamma='ones'``), ``training_only`` whether only training is affected.
+    fix (``fix_gamma='ones'``), ``training_only`` whether only training is affected,
+    ``detail`` the message without the layers (the same for every layer it concerns:
+    the report prints such notes once, with the layers listed).
     """
 
     layer: str
@@ -131,6 +134,7 @@ class SymbolNote(NamedTuple):
     message: str
     fixed: bool = False
     training_only: bool = False
+    detail: str = ""
 
     def __str__(self) -> str:
         return self.message
@@ -470,8 +474,8 @@ def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
                                       f"layer of the symbol is paired already{hint}")
             same_op = [(s, why) for s, why in reasons if s.op == net.op] or reasons
             s, why = same_op[0]
-            raise CheckpointError(f"{net.describe()} does not fit {s.describe()}, the next "
-                                  f"layer of the symbol{'s' if len(ready) > 1 else ''}: {why}{hint}")
+            next_ = "the symbol's next layer" if len(ready) == 1 else "one of the symbol's next layers"
+            raise CheckpointError(f"{net.describe()} does not fit {s.describe()}, {next_}: {why}{hint}")
         paired[fitting[0].position] = net.path
     left = [s for s in graph.layers if s.position not in paired]
     if left:
@@ -526,8 +530,9 @@ def symbol_notes(graph: SymbolGraph, pairs: Sequence[Tuple[SymbolLayer, str]], b
             continue
         where = f"symbol layer {sym.name!r} -> net layer {path!r}"
 
-        def note(attribute: str, ours: Any, theirs: Any, message: str, **kw: Any) -> None:
-            notes.append(SymbolNote(sym.name, path, attribute, ours, theirs, f"{where}: {message}", **kw))
+        def note(attribute: str, ours: Any, theirs: Any, detail: str, extra: str = "", **kw: Any) -> None:
+            notes.append(SymbolNote(sym.name, path, attribute, ours, theirs, f"{where}: {detail}{extra}",
+                                    detail=detail, **kw))
         if sym.op == "BatchNorm" and _gluon_op(blk) == "BatchNorm":
             _batchnorm_notes(sym, blk, graph.path, header, arrays, fix_gamma, note)
         elif sym.op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
@@ -586,16 +591,17 @@ def _batchnorm_notes(sym: SymbolLayer, blk: Any, path: str, header: Header,
         gamma = _host(arrays.get(gamma_key)) if arrays is not None else None
         off = None if gamma is None else float(onp.max(onp.abs(gamma.astype(onp.float64) - 1.0), initial=0.0))
         if off is None or off > 0:
-            held = ("the file's gamma is not 1 (max |gamma - 1| = " + f"{off:.3g})"
-                    if off is not None else "the file's gamma is not checked before the values are read")
+            held = ("the file's gamma is not 1" if off is not None
+                    else "the file's gamma (not read yet) may not be 1")
+            extra = f" (here max |gamma - 1| = {off:.3g})" if off is not None else ""
             if fix_gamma == "ones":
                 note("fix_gamma", True, False, f"fix_gamma=True in the symbol: gamma loaded as ones "
-                     f"(fix_gamma='ones'; {held})", fixed=True)
+                     f"(fix_gamma='ones'; {held})", extra, fixed=True)
             else:
                 note("fix_gamma", True, False,
                      f"fix_gamma=True in the symbol: MXNet uses gamma = 1, but {held} and the net's "
                      f"BatchNorm(scale=True) would multiply by it. Load with fix_gamma='ones', or "
-                     f"build the layer with BatchNorm(scale=False)")
+                     f"build the layer with BatchNorm(scale=False)", extra)
     elif not fixed and kw["fix_gamma"] and gamma_key is not None:
         gamma = _host(arrays.get(gamma_key)) if arrays is not None else None
         if gamma is None or not onp.all(gamma == 1):
@@ -674,8 +680,7 @@ class SymbolLoad:
         self.walk_problem: Optional[str] = None
 
     def plan(self, block: Block, report: Any, plan: Mapping[str, Any], *, walk: bool, strict: bool,
-             example: Any, replan: Callable[[Any], Tuple[Any, Any]],
-             refusal: Callable[[Any], str]) -> Tuple[Any, Any]:
+             example: Any, replan: Callable[[Any], Tuple[Any, Any]]) -> Tuple[Any, Any]:
         """``(report, plan)`` of the load: re-planned through the graph walk when the keys
         do not match by name (``walk``: no remap was given), with the header-only notes.
         ``example``: an input, a list or tuple of inputs, or ``None``."""
@@ -690,11 +695,13 @@ class SymbolLoad:
                 walked = pair_with_net(graph, block, header, example)
             except CheckpointError as exc:
                 if strict:
-                    without = refusal(report).split(": ", 1)[-1]
+                    by_keys = "" if report.suggestion is None else (
+                        f" By the keys alone (not the graph), remap={brief_repr(report.suggestion)} "
+                        f"would match {report.suggestion_matches} of {len(named_parameters(block))} "
+                        f"parameters.")
                     raise CheckpointError(
                         f"cannot load {header.path!r} into {type(block).__name__} by its symbol "
-                        f"{graph.path!r}: {exc}. Nothing was changed.\nBy key alone: {without}",
-                        report=report) from None
+                        f"{graph.path!r}: {exc}. Nothing was changed.{by_keys}", report=report) from None
                 self.walk_problem = str(exc)
         if walked is not None:
             report, plan = replan(Remap.keys(walked[0]))
