@@ -23,6 +23,7 @@ import pytest
 
 import gluon_params_kit as gpk
 from gluon_params_kit.cli import main
+from gluon_params_kit.errors import MXNetImportError
 
 DATA = Path(__file__).resolve().parent / "data" / "files"
 ROOT = DATA.parents[2]
@@ -106,7 +107,15 @@ def test_read_array_reads_that_array_alone(suffix, tmp_path):
     assert same_bits(got, small) and peak < 4 << 20, peak
 
 
-@pytest.mark.parametrize("suffix", [pytest.param(".safetensors", marks=needs_safetensors), ".npz", ".params"])
+#: Writing a .params file still goes through MXNet (until convert's streaming writer lands):
+#: without mxnet that is the one-line MXNetImportError; strict, so the day it works this fails
+#: and the mark goes.
+params_needs_mxnet = pytest.mark.xfail(not MXNET_INSTALLED, raises=MXNetImportError, strict=True,
+                                       reason="convert to .params writes through mxnet")
+
+
+@pytest.mark.parametrize("suffix", [pytest.param(".safetensors", marks=needs_safetensors), ".npz",
+                                    pytest.param(".params", marks=params_needs_mxnet)])
 @pytest.mark.parametrize("name", FILES)
 def test_convert_keeps_every_value(name, suffix, tmp_path):
     out = tmp_path / ("out" + suffix)
