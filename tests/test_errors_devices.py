@@ -4,6 +4,7 @@ Part of the bad-input suite (``tests/test_errors*.py``); ``tests/reliability/tes
 replays it in np mode, so arrays are made in the current mode.
 """
 import math
+import re
 
 import mxnet as mx
 import numpy as onp
@@ -18,10 +19,12 @@ from gluon_params_kit.checkpoint import load, save
 from gluon_params_kit.devices import (
     broadcast,
     checksum,
+    gpu_problems,
     move,
     replica_report,
     set_data_everywhere,
     sync_replicas,
+    try_gpu,
 )
 from gluon_params_kit.errors import (
     CheckpointError,
@@ -238,3 +241,29 @@ def test_sync_replicas_source_of_the_wrong_type_changes_nothing():
     for a, b in zip(before, _replicas(net[0].weight)):
         onp.testing.assert_array_equal(a, b)
 
+
+
+@pytest.mark.parametrize("bad, wrong_type", [("0", True), (None, True), (1.0, True), (True, True),
+                                             (-1, False), (onp.array([0]), True)])
+def test_try_gpu_takes_a_gpu_index_only(bad, wrong_type):
+    """try_gpu('0') and try_gpu(None) raised raw TypeErrors from a comparison."""
+    shown = "ndarray of shape (1,) int64" if isinstance(bad, onp.ndarray) else repr(bad)
+    with pytest.raises(DeviceError, match=r"try_gpu: i must be an int >= 0 \(a GPU index: 0, 1, \.\.\. as in "
+                                          r"mx\.gpu\(i\)\), got " + re.escape(shown)) as info:
+        try_gpu(bad)
+    assert isinstance(info.value, DeviceTypeError) is wrong_type
+    assert try_gpu(10 ** 30) == mx.cpu()  # a valid index of a GPU that is not there
+
+
+def test_gpu_problems_options_are_checked_before_probing():
+    with pytest.raises(DeviceTypeError, match=r"gpus must be None \(probe this machine\) or a list of "
+                                              r"\(name, \(major, minor\)\) like \[\('NVIDIA H100', \(9, 0\)\)\], got 'x'"):
+        gpu_problems(gpus="x")
+    with pytest.raises(DeviceTypeError, match=r"gpus must be .*got \[\('A100', '8\.0'\)\]"):
+        gpu_problems(gpus=[("A100", "8.0")])
+    with pytest.raises(DeviceTypeError, match=r"gpu_problems: cuda_build must be None, True or False, got NDArray"):
+        gpu_problems(gpus=[], cuda_build=mx.nd.array([1]))
+    with pytest.raises(DeviceTypeError, match=r"arches must be a non-empty list of \(major, minor\) like "
+                                              r"\[\(5, 0\), \(5, 2\)\], got \[\]"):
+        gpu_problems(gpus=[], arches=[])
+    assert gpu_problems(gpus=[("A100", (8, 0))], cuda_build=True) == []

@@ -252,3 +252,23 @@ def test_plan_options_are_checked_even_without_rules():
         InitPlan([], default="ones", mode="regexp")
     with pytest.raises(SelectionError, match=r"'paths'"):
         InitPlan([], default="ones", on="paths")
+
+
+def test_arrays_as_options_name_the_option():
+    from gluon_params_kit.initializers import derive_seed
+    flag = mx.nd.array([1, 0])
+    with pytest.raises(InitializerTypeError, match=r"respect_layer_defaults must be True or False, got NDArray "
+                                                   r"of shape \(2,\) float32"):
+        InitPlan([], respect_layer_defaults=flag)
+    net = initialized_mlp()
+    before = snapshot_initializers(net)
+    with pytest.raises(InitializerTypeError, match=r"seed must be None or an int, got ndarray of shape \(\) int64"):
+        reinitialize(net, "zeros", seed=onp.array(3))
+    with pytest.raises(InitializerTypeError, match=r"seed must be None or an int, got NDArray of shape \(2,\)"):
+        InitPlan([], default="zeros").apply(net, seed=flag)
+    after = snapshot_initializers(net)
+    assert all(onp.array_equal(before[k], after[k]) for k in before)  # nothing changed
+    with pytest.raises(InitializerTypeError, match=r"derive_seed: seed must be an int, got NDArray"):
+        derive_seed(flag, "0.weight", "zeros")
+    with pytest.raises(InitializerTypeError, match=r"derive_seed: path must be a str, got None"):
+        derive_seed(0, None, "zeros")

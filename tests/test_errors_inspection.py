@@ -95,3 +95,24 @@ def test_unknown_summary_row_names_rows_and_closest():
 def test_plot_of_a_net_without_parameters():
     with pytest.raises(InspectionError, match=r"Sequential '\w+' has no parameter to plot"):
         plot_histograms(nn.Sequential())
+
+
+def test_arrays_as_options_name_the_option():
+    """An NDArray where an option is meant raised "The truth value of an NDArray is
+    ambiguous" (allow_empty) or "type <class 'str'> not supported" (on)."""
+    import mxnet as mx
+    import numpy as onp
+
+    from gluon_params_kit.errors import SelectionTypeError
+    flag = mx.nd.array([1, 0])
+    with pytest.raises(SelectionTypeError, match=r"allow_empty must be True or False, got NDArray of shape \(2,\)"):
+        stats(book_mlp(), allow_empty=flag)
+    with pytest.raises(SelectionTypeError, match=r"allow_empty must be True or False, got ndarray of shape \(2,\)"):
+        summary(book_mlp(), allow_empty=onp.array([True, False]))
+    with pytest.raises(SelectionTypeError, match=r"unknown on=NDArray of shape \(2,\) float32\. Expected one of "
+                                                 r"'path', 'name'"):
+        stats(book_mlp(), on=flag)
+    with pytest.raises(InspectionTypeError, match=r"stats must be True or False, got NDArray of shape \(2,\)"):
+        summary(book_mlp(), stats=flag)
+    with pytest.raises(InspectionTypeError, match=r"bins must be an int in 1\.\.10000, got NDArray of shape \(1,\)"):
+        stats(book_mlp(), bins=mx.nd.array([4]))

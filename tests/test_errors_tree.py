@@ -3,6 +3,8 @@
 Part of the bad-input suite (``tests/test_errors*.py``); ``tests/reliability/test_np_mode.py``
 replays it in np mode, so arrays are made in the current mode.
 """
+import mxnet as mx
+import numpy as onp
 import pytest
 from fixtures import book_rgnet
 from mxnet.gluon import nn
@@ -14,9 +16,12 @@ from gluon_params_kit.tree import (
     get,
     legacy_names,
     match_legacy_names,
+    named_blocks,
+    named_parameters,
     parse_path,
     path_of,
     render_tree,
+    walk,
 )
 
 
@@ -115,10 +120,27 @@ def test_render_tree_bad_depth():
         render_tree(book_rgnet(), max_depth=-1)
     with pytest.raises(SelectionTypeError, match=r"render_tree: max_depth must be None or an int >= 0, got True"):
         render_tree(book_rgnet(), max_depth=True)
-    with pytest.raises(SelectionTypeError, match=r"indent must be an int >= 1, got 'x'"):
+    with pytest.raises(SelectionTypeError, match=r"indent must be an int in 1\.\.64, got 'x'"):
         render_tree(book_rgnet(), indent="x")
     with pytest.raises(SelectionTypeError, match=r"params must be True or False, got 'no'"):
         render_tree(book_rgnet(), params="no")
-    with pytest.raises(SelectionError, match=r"render_tree: indent must be an int >= 1, got 0") as info:
+    with pytest.raises(SelectionError, match=r"render_tree: indent must be an int in 1\.\.64, got 0") as info:
         render_tree(book_rgnet(), indent=0)
     assert not isinstance(info.value, TypeError)  # an int, out of range: a ValueError
+    with pytest.raises(SelectionError, match=r"indent must be an int in 1\.\.64, got 10{30}$"):
+        render_tree(book_rgnet(), indent=10 ** 30)  # was an OverflowError from str * int
+
+
+@pytest.mark.parametrize("bad", [lambda: mx.nd.array([1, 0]), lambda: onp.array([True, False]),
+                                 lambda: onp.bool_(True), lambda: "yes"])
+def test_arrays_and_other_non_bools_as_flags_name_the_flag(bad):
+    """An array where a flag is meant raised "The truth value of an NDArray is ambiguous"."""
+    net = book_rgnet()
+    shown = r"NDArray of shape \(2,\) float32|ndarray of shape \(2,\) bool|True|'yes'"  # bool_: repr
+    for call, flag in ((lambda v: named_parameters(net, aliases=v), "aliases"),
+                       (lambda v: named_blocks(net, aliases=v), "aliases"),
+                       (lambda v: list(walk(net, depth_first=v)), "depth_first"),
+                       (lambda v: path_of(net, net[0], all_paths=v), "all_paths"),
+                       (lambda v: path_of(net, net[0], attributes=v), "attributes")):
+        with pytest.raises(PathTypeError, match=rf"{flag} must be True or False, got ({shown})"):
+            call(bad())

@@ -4,8 +4,9 @@ Part of the bad-input suite (``tests/test_errors*.py``); ``tests/reliability/tes
 replays it in np mode, so arrays are made in the current mode.
 """
 import mxnet as mx
+import numpy as onp
 import pytest
-from fixtures import tied_mlp
+from fixtures import array_in_current_mode, tied_mlp
 from mxnet import gluon
 from mxnet.gluon import nn
 
@@ -159,10 +160,39 @@ def test_tied_copy_errors():
 
 
 def test_repeat_tied_bad_times():
-    for bad, wrong_type in ((0, False), (-1, False), (2.0, True), (True, True), ("2", True)):
-        with pytest.raises(TieError, match=rf"times must be an int >= 1, got {bad!r}") as info:
+    for bad, wrong_type in ((0, False), (-1, False), (2.0, True), (True, True), ("2", True),
+                            (10_001, False), (10 ** 30, False)):  # 10**30 hung, building blocks
+        with pytest.raises(TieError, match=rf"repeat_tied: times must be an int in 1\.\.10000 "
+                                           rf"\(positions; .*\), got {bad!r}$") as info:
             repeat_tied(nn.Dense(2), bad)
         assert isinstance(info.value, TieTypeError) is wrong_type
+    with pytest.raises(TieTypeError, match=r"times must be .*got NDArray of shape \(1,\) float32"):
+        repeat_tied(nn.Dense(2), mx.nd.array([3]))
+
+
+def test_arrays_as_options_name_the_option_and_leave_autograd_off():
+    """An array where a flag is meant: a TieTypeError naming it, not "The truth value of an
+    NDArray is ambiguous"; a bad train_mode used to leave autograd recording on."""
+    flag = mx.nd.array([1, 0])
+    with pytest.raises(TieTypeError, match=r"TransposedDense: use_bias must be True or False, got NDArray"):
+        TransposedDense(nn.Embedding(5, 3), use_bias=flag)
+    with pytest.raises(TieTypeError, match=r"TransposedDense: flatten must be True or False, got ndarray"):
+        TransposedDense(nn.Embedding(5, 3), flatten=onp.array([True]))
+    net = nn.Sequential()
+    shared = nn.Dense(3, in_units=3)
+    net.add(shared, nn.Dense(3, in_units=3, params=shared.params))
+    net.initialize()
+    x = array_in_current_mode((2, 3))
+    for bad in (flag, onp.bool_(True), None, 1):
+        with pytest.raises(TieTypeError, match=r"check_tied_gradients: train_mode must be True or False"):
+            check_tied_gradients(net, x, lambda out: out.sum(), train_mode=bad)
+        assert not mx.autograd.is_recording() and not mx.autograd.is_training()
+    assert check_tied_gradients(net, x, lambda out: out.sum()).broken == []
+    # selection options are a selection's concern, whatever function takes them
+    with pytest.raises(SelectionTypeError, match=r"allow_empty must be True or False, got NDArray"):
+        tie(net[1], net[0], allow_empty=flag)
+    with pytest.raises(SelectionTypeError, match=r"unknown on=NDArray of shape \(2,\) float32\. Expected one of"):
+        tie(net[1], net[0], on=flag)
 
 
 @pytest.mark.parametrize("call", [lambda: tied_copy("x"), lambda: tie("x", nn.Dense(2)),

@@ -39,6 +39,7 @@ from typing import (
 from ..errors import PathError, PathTypeError
 from .paths import join
 from .types import Block, Parameter
+from .validate import check_bool
 
 __all__ = [
     "DISPLAY_FIELDS", "KeyIndex", "ParamGroup", "alias_table", "arrays", "attribute_paths",
@@ -120,6 +121,7 @@ def walk(block: Block, *, depth_first: bool = True) -> Iterator[Tuple[str, Block
     ['', '0', '1']
     """
     check_block(block)
+    check_bool(depth_first, "depth_first", PathError)
     if depth_first:
         stack: List[Tuple[str, Block]] = [("", block)]
         while stack:

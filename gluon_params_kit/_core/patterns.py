@@ -23,7 +23,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 from ..errors import SelectionError, SelectionTypeError, closest, listing
-from .validate import check_bool, check_choice
+from .validate import check_bool, check_choice, shown
 
 if TYPE_CHECKING:
     from .gluon import ParamGroup
@@ -63,9 +63,10 @@ class _Matcher:
 
 def _check_options(mode: str, on: str) -> None:
     check_choice(mode, "mode", MODES, SelectionError)
-    if on not in MATCH_ON:
-        raise SelectionError(f"unknown on={on!r}. Expected one of {listing(MATCH_ON)} "
-                             f"(structural path, or the Parameter's auto name).")
+    if not isinstance(on, str) or on not in MATCH_ON:  # an array's == is no answer
+        raise (SelectionError if isinstance(on, str) else SelectionTypeError)(
+            f"unknown on={shown(on)}. Expected one of {listing(MATCH_ON)} "
+            f"(structural path, or the Parameter's auto name).")
 
 
 _GLOB_HINT = "for a glob, pass mode='glob'"

@@ -35,7 +35,7 @@ from ..errors import DeviceError, DeviceTypeError, listing
 
 __all__ = [
     "check_bool", "check_choice", "check_context", "check_contexts", "check_number", "is_int",
-    "type_error_of",
+    "shown", "type_error_of",
 ]
 
 
@@ -43,9 +43,27 @@ def _prefix(where: Optional[str]) -> str:
     return f"{where}: " if where else ""
 
 
-def _shown(value: Any, limit: int = 80) -> str:
+def shown(value: Any, limit: int = 80) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``limit`` characters; an
+    array (MXNet's or numpy's, where an option was meant) as its type, shape and dtype,
+    never its values.
+
+    >>> import numpy
+    >>> shown('0'), shown(numpy.zeros((2, 3))), shown('x' * 100)[-5:]
+    ("'0'", 'ndarray of shape (2, 3) float64', 'xx...')
+    """
+    if not isinstance(value, (str, bytes, numbers.Number, _onp.generic)) and hasattr(value, "shape") \
+            and hasattr(value, "dtype"):
+        try:
+            dtype = _onp.dtype(value.dtype).name
+        except TypeError:
+            dtype = str(value.dtype)
+        return f"{type(value).__name__} of shape {tuple(value.shape)} {dtype}"
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+_shown = shown
 
 
 def type_error_of(error: Type[Exception]) -> Type[Exception]:
@@ -161,8 +179,11 @@ def check_number(value: Any, name: str, error: Type[Exception], *, integer: bool
     raise (error if right_type else type_error_of(error))(message)
 
 
-def check_bool(value: Any, name: str, error: Type[Exception], *, where: Optional[str] = None) -> bool:
-    """``value`` if it is ``True`` or ``False``; else ``error``'s TypeError saying so.
+def check_bool(value: Any, name: str, error: Type[Exception], *, where: Optional[str] = None,
+               allow_none: bool = False) -> Any:
+    """``value`` if it is ``True`` or ``False`` (or ``None`` with ``allow_none``); else
+    ``error``'s TypeError saying so. numpy's ``bool_`` and arrays are refused: an option
+    is a plain bool, and an array's truth value is no answer.
 
     >>> from gluon_params_kit.errors import CheckpointError
     >>> check_bool(False, "strict", CheckpointError)
@@ -172,8 +193,9 @@ def check_bool(value: Any, name: str, error: Type[Exception], *, where: Optional
       ...
     gluon_params_kit.errors.CheckpointTypeError: strict must be True or False, got 1
     """
-    if not isinstance(value, bool):
-        raise type_error_of(error)(f"{_prefix(where)}{name} must be True or False, got {_shown(value)}")
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        none = "None, " if allow_none else ""
+        raise type_error_of(error)(f"{_prefix(where)}{name} must be {none}True or False, got {_shown(value)}")
     return value
 
 

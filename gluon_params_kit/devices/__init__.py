@@ -64,16 +64,26 @@ def try_gpu(i: int = 0) -> "mx.Context":
     """``mx.gpu(i)`` if that GPU exists and runs MXNet's kernels, else ``mx.cpu()``.
 
     Args:
-        i: GPU index.
+        i: GPU index, an int >= 0.
 
     Returns:
         The context to use; never raises for a missing GPU.
 
+    Raises:
+        DeviceTypeError: ``i`` is not an int (``'0'``, ``None``, an array).
+        DeviceError: ``i`` is negative.
+
     Examples:
         >>> try_gpu(99)
         cpu(0)
+        >>> try_gpu('0')
+        Traceback (most recent call last):
+          ...
+        gluon_params_kit.errors.DeviceTypeError: try_gpu: i must be an int >= 0 (a GPU index: 0, 1, ... as in mx.gpu(i)), got '0'
     """
-    return mx.gpu(i) if 0 <= i < num_gpus() and _gpu_works(i) else mx.cpu()
+    check_number(i, "i", DeviceError, integer=True, minimum=0, unit="a GPU index: 0, 1, ... as in mx.gpu(i)",
+                 where="try_gpu")
+    return mx.gpu(i) if i < num_gpus() and _gpu_works(i) else mx.cpu()
 
 
 def try_all_gpus() -> List["mx.Context"]:

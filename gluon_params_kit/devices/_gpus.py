@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from .._core.compat import MXNET_VERSION, mx
+from .._core.validate import check_bool
+from .._core.validate import shown as _shown
+from ..errors import DeviceError, DeviceTypeError
 
 __all__ = ["MXNET_191_CUDA_ARCHES", "gpu_problems"]
 
@@ -44,6 +47,7 @@ def gpu_problems(*, gpus: Optional[Sequence[Tuple[str, Tuple[int, int]]]] = None
         ... # doctest: +ELLIPSIS
         GPU 0 (NVIDIA H100, compute capability 9.0) cannot run the installed MXNet ...
     """
+    _check_options(gpus, cuda_build, arches)
     found = _probe_gpus() if gpus is None else list(gpus)
     if not found:
         return []
@@ -66,6 +70,25 @@ def gpu_problems(*, gpus: Optional[Sequence[Tuple[str, Tuple[int, int]]]] = None
             f"capability {top[0]}.x or lower, or build MXNet from source with "
             f"-DMXNET_CUDA_ARCH={major}.{minor} and a CUDA toolkit that supports it.")
     return problems
+
+
+def _capability(value: Any) -> bool:
+    return (isinstance(value, tuple) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value))
+
+
+def _check_options(gpus: Any, cuda_build: Any, arches: Any) -> None:
+    """Every option's form, before anything is probed (a wrong one is a DeviceTypeError)."""
+    if gpus is not None and not (isinstance(gpus, (list, tuple)) and all(
+            isinstance(g, tuple) and len(g) == 2 and isinstance(g[0], str) and _capability(g[1])
+            for g in gpus)):
+        raise DeviceTypeError(f"gpu_problems: gpus must be None (probe this machine) or a list of "
+                              f"(name, (major, minor)) like [('NVIDIA H100', (9, 0))], got "
+                              f"{_shown(gpus)}")
+    check_bool(cuda_build, "cuda_build", DeviceError, where="gpu_problems", allow_none=True)
+    if not (isinstance(arches, (list, tuple)) and arches and all(_capability(a) for a in arches)):
+        raise DeviceTypeError(f"gpu_problems: arches must be a non-empty list of (major, minor) "
+                              f"like {list(MXNET_191_CUDA_ARCHES[:2])}, got {_shown(arches)}")
 
 
 def _mxnet_has_cuda() -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, U
 
 from .._core.compat import mx
 from .._core.types import Initializer
-from .._core.validate import check_bool
+from .._core.validate import check_bool, check_number, shown
 from ..errors import InitializerError, InitializerTypeError, did_you_mean, listing
 from ._checks import check_arguments
 
@@ -321,11 +321,18 @@ def derive_seed(seed: int, path: str, spec: str) -> int:
     Returns:
         An int in ``[0, 2**31)``.
 
+    Raises:
+        InitializerTypeError: ``seed`` is not an int, or ``path`` or ``spec`` not a str.
+
     Examples:
         >>> derive_seed(0, '0.weight', '["one", {}]') != derive_seed(0, '1.weight', '["one", {}]')
         True
         >>> derive_seed(0, '0.weight', '["one", {}]')  # the same in every process
         1229866241
     """
+    check_number(seed, "seed", InitializerError, integer=True, where="derive_seed")
+    for value, name in ((path, "path"), (spec, "spec")):
+        if not isinstance(value, str):
+            raise InitializerTypeError(f"derive_seed: {name} must be a str, got {shown(value)}")
     digest = hashlib.sha256(f"{seed}\x00{path}\x00{spec}".encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF

@@ -30,7 +30,7 @@ from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
 from .._core.stats import ParamStats, array_stats
 from .._core.types import Block, Parameter
 from .._core.validate import check_bool, check_number
-from ..errors import InspectionError, InspectionTypeError, listing
+from ..errors import InspectionError, InspectionTypeError, SelectionError, listing
 from ..tree import named_blocks
 from . import _trace as _layer_trace
 from . import _view
@@ -350,6 +350,7 @@ def _selected_groups(block: Block, pattern: Pattern, exclude: Pattern, mode: str
     block's parameter groups when the caller has them already.
     """
     check_block(block)  # a list or dict is not read as plain keys here
+    check_bool(allow_empty, "allow_empty", SelectionError)  # before it is used as a truth value
     everything = pattern is None and exclude is None
     return selection(block, pattern, exclude=exclude, mode=mode, on=on,
                      allow_empty=allow_empty or everything, groups=groups)

@@ -75,6 +75,7 @@ def named_blocks(block: Block, *, aliases: bool = False) -> "OrderedDict[str, Bl
     >>> {p: type(b).__name__ for p, b in named_blocks(net).items()}
     {'': 'Sequential', '0': 'Dense'}
     """
+    check_bool(aliases, "aliases", PathError)
     out: "OrderedDict[str, Block]" = OrderedDict()
     seen = set()
     for path, blk in walk(block):
@@ -103,6 +104,7 @@ def named_parameters(block: Block, *, aliases: bool = False) -> "OrderedDict[str
     ['_unfused.0.i2h_weight', '_unfused.0.h2h_weight', '_unfused.0.i2h_bias', '_unfused.0.h2h_bias']
     """
     check_block(block)
+    check_bool(aliases, "aliases", PathError)
     index = key_index(block)
     if aliases:
         return OrderedDict(index.keys)

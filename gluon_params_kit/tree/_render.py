@@ -17,6 +17,8 @@ from ..errors import SelectionError
 __all__ = ["render_tree"]
 
 
+_MAX_INDENT = 64  # spaces per level: past that a picture is no longer one
+
 
 @_gc.paused
 def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] = None,
@@ -38,14 +40,14 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
         max_depth: draw blocks down to this nesting depth only (root = 0); a block at
             that depth still lists its own Parameters, and says how many children (and
             Parameters inside them) are not drawn.
-        indent: spaces per nesting level, an int >= 1.
+        indent: spaces per nesting level, an int in 1..64.
 
     Returns:
         The rendering, lines joined by ``'\\n'``, no trailing newline.
 
     Raises:
         PathError: ``block`` is not a Block.
-        SelectionError: ``max_depth`` is not an int >= 0, ``indent`` not an int >= 1,
+        SelectionError: ``max_depth`` is not an int >= 0, ``indent`` not an int in 1..64,
             or ``params`` not a bool.
 
     Examples:
@@ -66,7 +68,8 @@ def render_tree(block: Block, *, params: bool = True, max_depth: Optional[int] =
     check_block(block)
     check_number(max_depth, "max_depth", SelectionError, integer=True, minimum=0, allow_none=True,
                  where="render_tree")
-    check_number(indent, "indent", SelectionError, integer=True, minimum=1, where="render_tree")
+    check_number(indent, "indent", SelectionError, integer=True, minimum=1, maximum=_MAX_INDENT,
+                 where="render_tree")
     check_bool(params, "params", SelectionError, where="render_tree")
     lines = _Drawing(block, params, max_depth, indent, None).lines() if params else None
     if lines is None:  # blocks only, or a block with its own keys: Gluon's keys, asked first

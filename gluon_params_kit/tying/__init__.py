@@ -100,6 +100,11 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
     return copy
 
 
+#: The most positions :func:`repeat_tied` builds: each is a Block object, and Gluon's
+#: Sequential takes about 5 s for 10,000 of them.
+_MAX_REPEAT = 10_000
+
+
 def repeat_tied(layer: Block, times: int) -> Block:
     """A Sequential holding ``layer`` followed by ``times - 1`` tied copies of it.
 
@@ -108,14 +113,15 @@ def repeat_tied(layer: Block, times: int) -> Block:
 
     Args:
         layer: The block to repeat (it becomes position 0).
-        times: How many positions, at least 1.
+        times: How many positions, 1 to 10,000.
 
     Returns:
         An ``nn.Sequential`` or ``nn.HybridSequential`` of length ``times``.
 
     Raises:
-        TieTypeError: ``times`` is not an int (``TieError`` when it is < 1).
-        TieError: ``times`` is < 1, or ``layer`` cannot be copied (see :func:`tied_copy`).
+        TieTypeError: ``times`` is not an int.
+        TieError: ``times`` is < 1 or > 10,000, or ``layer`` cannot be copied (see
+            :func:`tied_copy`).
 
     Examples:
         >>> from mxnet.gluon import nn
@@ -123,7 +129,8 @@ def repeat_tied(layer: Block, times: int) -> Block:
         >>> type(net).__name__, len(net), net[2].weight is net[0].weight
         ('HybridSequential', 3, True)
     """
-    check_number(times, "times", TieError, integer=True, minimum=1)
+    check_number(times, "times", TieError, integer=True, minimum=1, maximum=_MAX_REPEAT,
+                 unit="positions; for a deeper stack, call one layer in a loop", where="repeat_tied")
     net = nn.HybridSequential() if isinstance(layer, HybridBlock) else nn.Sequential()
     net.add(layer)
     for _ in range(times - 1):

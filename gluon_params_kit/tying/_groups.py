@@ -16,6 +16,7 @@ from .._core.display import format_shape, known_shape, known_size
 from .._core.gluon import check_block, has_data, is_deferred, parameter_groups
 from .._core.report import Report
 from .._core.types import Block, HybridBlock, Parameter
+from .._core.validate import check_bool
 from ..errors import ParamsKitError, TieError, TieTypeError, listing
 from ..tree import named_blocks, named_parameters
 
@@ -431,7 +432,8 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         ``nondeterministic``, ``noise`` and ``abs_diffs``; printed as a table and a verdict.
 
     Raises:
-        TieTypeError: ``block`` is not a Block, or ``loss_fn`` is missing or not callable.
+        TieTypeError: ``block`` is not a Block, ``loss_fn`` is missing or not callable, or
+            ``train_mode`` is not a bool.
         TieError: ``block`` is not initialized, or no input is given.
 
     Examples:
@@ -442,6 +444,8 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         (['1.weight', '1.bias'], True, [])
     """
     check_block(block, TieTypeError)
+    # before autograd.record(): a bad train_mode raised there leaves recording switched on
+    check_bool(train_mode, "train_mode", TieError, where="check_tied_gradients")
     if loss_fn is None and inputs and not isinstance(inputs[-1], (mx.nd.NDArray, _np_array())):
         *rest, loss_fn = inputs  # the positional form check_tied_gradients(net, x, loss_fn)
         inputs = tuple(rest)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .._core.compat import gluon, is_np_array
 from .._core.types import Block, HybridBlock, Parameter
+from .._core.validate import check_bool
 from ..errors import TieError, TieTypeError, listing
 
 __all__ = ["TransposedDense", "constructor_args"]
@@ -54,6 +55,8 @@ class TransposedDense(HybridBlock):
 
     def __init__(self, embedding: Union[Block, Parameter], use_bias: bool = True,
                  flatten: bool = False, bias_initializer: Any = "zeros", **kwargs):
+        check_bool(use_bias, "use_bias", TieError, where="TransposedDense")
+        check_bool(flatten, "flatten", TieError, where="TransposedDense")
         weight = _embedding_weight(embedding)
         super().__init__(**kwargs)
         self._units = weight.shape[0]
