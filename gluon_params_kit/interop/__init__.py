@@ -124,7 +124,7 @@ def from_torch(source: Any, net: Any, *inputs: Any, dry_run: bool = False, stric
     return _from_torch(source, net, *inputs, dry_run=dry_run, strict=strict)
 
 
-def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol: float = 0.0,
+def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol: float = 1e-5,
                     layer_rtol: float = 1e-4) -> OutputComparison:
     """Run a Gluon net and ``other`` on the same inputs and say where they differ.
 
@@ -139,7 +139,8 @@ def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol
         net: The reference Gluon Block (initialized).
         other: A ``torch.nn.Module``, an ``onnxruntime.InferenceSession`` or a Gluon Block.
         *inputs: One array per input (NDArray or numpy).
-        atol, rtol: Tolerances for the outputs.
+        atol, rtol: Tolerances for the outputs (float32 rounding grows with the values:
+            ``rtol`` scales with the largest reference value).
         layer_rtol: Relative tolerance of a layer's output in the search for the first
             divergence.
 
@@ -182,7 +183,8 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
         net: An initialized HybridBlock.
         path: The ``.onnx`` file to write.
         *example_inputs: One array per input: their shapes and dtypes are the model's.
-        atol: Tolerance of the onnxruntime check.
+        atol: Tolerance of the onnxruntime check (plus ``1e-5`` times the largest MXNet
+            output value, as in :func:`compare_outputs`).
 
     Returns:
         An :class:`OutputComparison` of MXNet and onnxruntime (verdicts ``-`` when

@@ -134,7 +134,7 @@ def run_other(other: Any, inputs: Sequence[Any], record: bool) -> Trace:
     return Trace([], final=flat_outputs(list(other.run(None, feeds))))
 
 
-def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol: float = 0.0,
+def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol: float = 1e-5,
                     layer_rtol: float = 1e-4) -> OutputComparison:
     if not isinstance(net, gluon.Block):
         raise CheckpointTypeError(f"net must be a Gluon Block, not {type(net).__name__}")

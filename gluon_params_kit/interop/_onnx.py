@@ -124,6 +124,6 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
         rows = OrderedDict((f"output {i}", OutputDiff(tuple(a.shape), (), None, None, None, False))
                            for i, a in enumerate(mine.final or []))
         return OutputComparison(rows, title=f"{title}: onnxruntime FAILS", lines=lines, path=path, folded=folded)
-    return comparison(net, session, mine, theirs, atol=atol, rtol=0.0, layer_rtol=0.0,
+    return comparison(net, session, mine, theirs, atol=atol, rtol=1e-5, layer_rtol=0.0,
                       title=f"{title}, MXNet vs onnxruntime {onnxruntime.__version__}", lines=lines,
                       path=path, folded=folded)
