@@ -29,9 +29,11 @@ keeps them on the workers, where they are saved).
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as onp
 
@@ -43,12 +45,19 @@ from .._core.validate import check_contexts
 from .._io.files import atomic_write
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
-from ._state import decode_value, encode_value, flatten_state, state_keys, unflatten_state
+from ._schema import FORMAT, MAX_INT, META_KEY, VERSION, Fail, check_document, check_metadata, json_kind, parse
+from ._state import (
+    decode_value,
+    describe,
+    encode_value,
+    flatten_state,
+    signature,
+    state_keys,
+    tree_signature,
+    unflatten_state,
+)
 
 __all__ = ["TrainingReport", "load_training", "read_training", "save_training"]
-
-META_KEY = "__gpk_training__"
-FORMAT, VERSION = "gluon_params_kit.training", 1
 #: Optimizer fields that move during training (restored); the rest must match.
 _RUN_FIELDS = ("num_update", "lr", "rescale_grad")
 #: Optimizer fields that belong to this process or the Trainer, never compared.
@@ -133,7 +142,9 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
         trainer: Its ``gluon.Trainer``; its kvstore is made now if it was not yet, as
             ``Trainer.save_states`` does.
         path: The file to write (``.params`` by convention).
-        metadata: A small JSON-able dict (``{'epoch': 3, 'step': 1200}``).
+        metadata: A small dict of plain JSON (``{'epoch': 3, 'step': 1200}``) that reads
+            back equal: str keys; str, int, float, bool, None, lists and dicts as values;
+            at most 64 levels deep. Anything else is refused before anything is written.
         fsync: Flush to disk before returning.
 
     Returns:
@@ -143,7 +154,9 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
         CheckpointError: Uninitialized parameters, a Trainer over parameters outside
             ``block``, states on a dist store's servers, or a write failure (the old
             file is untouched).
-        CheckpointTypeError: ``metadata`` or an optimizer field that JSON cannot hold.
+        CheckpointTypeError: ``metadata`` (a non-str key, a tuple, an object; the error
+            names where inside it) or an optimizer field that JSON cannot hold.
+        CheckpointError: ``metadata`` nested too deep, or holding NaN or an infinity.
 
     Examples:
         >>> import os, tempfile, mxnet as mx
@@ -165,12 +178,7 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
     if pending:
         raise CheckpointError(f"cannot save a training checkpoint of {type(block).__name__}: "
                               f"{listing(pending)} not initialized yet (run a forward pass)")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise CheckpointTypeError(f"metadata must be a dict, got {type(metadata).__name__}")
-    try:
-        user = json.loads(json.dumps(dict(metadata or {}), allow_nan=False, default=_no_json))
-    except ValueError as exc:
-        raise CheckpointTypeError(f"metadata must be plain JSON: {exc}") from None
+    user = check_metadata(metadata)
     _ensure_store(trainer)
     updater = _updaters(trainer, "save")[0]
     opt = trainer._optimizer
@@ -218,11 +226,6 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
     return meta
 
 
-def _no_json(value: Any):
-    raise CheckpointTypeError(f"metadata must be plain JSON (numbers, strings, lists, dicts); "
-                              f"got a {type(value).__name__}: {value!r}")
-
-
 # --------------------------------------------------------------------------- reading
 
 def read_training(path: PathLike) -> Dict[str, Any]:
@@ -262,23 +265,24 @@ def _read_meta_bytes(header) -> bytes:
             f"{len(header)} arrays): write one with gpk.save_training, or load plain "
             f"parameter files with gpk.load")
     info = header[META_KEY]
+    if info.dtype != "uint8" or info.shape is None or len(info.shape) != 1 \
+            or info.stype != "default" or info.offset < 0:
+        raise CheckpointError(
+            f"training file {header.path!r}: its {META_KEY!r} array is {info.dtype} "
+            f"{info.shape} ({info.stype}), not the uint8 bytes of a JSON text")
     with open(header.path, "rb") as f:
         f.seek(info.offset)
-        return f.read(info.nbytes)
+        raw = f.read(info.nbytes)
+    if len(raw) != info.nbytes:
+        raise CheckpointError(f"training file {header.path!r} changed while it was read "
+                              f"(short read of {META_KEY!r})")
+    return raw
 
 
 def _meta_of(header, raw: bytes) -> Dict[str, Any]:
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f"{header.path!r}: the training description is not valid "
-                              f"JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{header.path!r} is not a training checkpoint of the kit")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{header.path!r} is a version {meta.get('version')!r} training "
-                              f"checkpoint; this kit reads version {VERSION}")
-    return meta
+    """The JSON description, checked whole against the file's arrays (field by field)."""
+    fail = Fail(header.path)
+    return check_document(parse(raw, fail), header.names, dict(header.items()), fail)
 
 
 # --------------------------------------------------------------------------- loading
@@ -316,11 +320,16 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
                   ctx: Optional[Any] = None) -> TrainingReport:
     """Load a training checkpoint into ``block`` and ``trainer``, all or nothing.
 
-    First everything is checked, before anything changes: the parameters (missing,
+    First everything is checked, before anything changes: the whole JSON description
+    (every field's type, the required sections, parameter paths it may name, finite
+    learning rate, update counts that are ints in ``[0, 2**63)``, nesting depth; a
+    tampered field is a ``CheckpointError`` naming it), the parameters (missing,
     unexpected, shapes, dtypes, as :func:`~gluon_params_kit.checkpoint.load` does), the
     Trainer's parameter set, its optimizer class and hyperparameters (``momentum``,
-    ``wd``, ``beta1``...), its learning-rate scheduler class, and the states' shapes. A
-    mismatch raises with what differs. Then the parameters are loaded (through a live
+    ``wd``, ``beta1``...), its learning-rate scheduler class and field types, and each
+    state's structure, shapes and dtypes against what the Trainer's optimizer makes for
+    the parameter; the state arrays are read (once) before the net changes. A mismatch
+    raises with what differs. Then the parameters are loaded (through a live
     Trainer's kvstore when it has one) and the Trainer gets the optimizer states, update
     counts, learning rate and scheduler position, so the next ``trainer.step`` does what
     it would have done in the run that saved the file. No pickle is read.
@@ -366,27 +375,68 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
     """
     check_block(block, CheckpointTypeError)
     check_contexts(ctx, "ctx", allow_none=True)  # before the file is read: a DeviceError
+    identity = _identity(path)
     header = _checkpoint.read_header(path)
-    meta = _meta_of(header, _read_meta_bytes(header))
+    raw = _read_meta_bytes(header)
+    meta = _meta_of(header, raw)
     name = os.path.basename(header.path)
-    plan = None
+    staged = None
     if trainer is not None:
-        plan = _check_trainer(block, trainer, meta, header, name)
+        paths = _check_trainer(block, trainer, meta, header, name)
+        staged = _stage(trainer, meta, paths, header, raw)
+    if _identity(header.path) != identity:
+        raise _changed(header.path, "Nothing was changed.")
     prefix = "param:"
     report = _checkpoint.load(
-        block, path, ctx=ctx,
+        block, header.path, ctx=ctx,
         remap=lambda key: key[len(prefix):] if key.startswith(prefix) else None)
+    if _identity(header.path) != identity:
+        # the rename came while gpk.load read the values: its values may be the new file's
+        raise _changed(header.path, "The net may hold the new file's parameters; the Trainer "
+                                    "was not changed. Load again.")
     findings = {name: getattr(report, name) for name in _checkpoint.LoadReport.FIELDS}
     # the 'param:' prefix and the state arrays are the file's own layout, not a remap the
     # caller asked for: no renamed or dropped keys to report
     findings.update(dropped=[], renamed=OrderedDict())
     restored: Dict[str, Any] = {}
-    if trainer is not None and plan is not None:
-        _restore(trainer, meta, plan, header)
+    if trainer is not None and staged is not None:
+        _apply(trainer, staged)
         restored = dict(optimizer=meta["optimizer"]["class"], states=list(meta["states"]),
-                        num_update=trainer._optimizer.num_update, lr=trainer.learning_rate)
+                        num_update=trainer._optimizer.num_update, lr=_current_lr(trainer._optimizer))
     return TrainingReport(report.path, report.block_name, metadata=meta["metadata"], **restored,
                           **findings)
+
+
+def _current_lr(opt) -> Any:
+    """The learning rate of the last update, without calling the scheduler (a call moves it,
+    and a scheduler stepping one update at a time to a hostile ``num_update`` never ends)."""
+    sched = opt.lr_scheduler
+    return opt.lr if sched is None else getattr(sched, "base_lr", opt.lr)
+
+
+def _identity(path: PathLike) -> Optional[Tuple[int, int, int, int]]:
+    """What tells a file from the one renamed over it: device, inode, size, mtime."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None  # read_header says what is wrong with the path
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _changed(path: str, outcome: str) -> CheckpointError:
+    return CheckpointError(f"training file {path!r} was replaced or changed while "
+                           f"load_training read it. {outcome}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values, NaN equal to NaN (a hyperparameter may be NaN on both sides)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
 def _check_trainer(block, trainer, meta, header, name) -> List[str]:
@@ -395,35 +445,33 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
     saved = meta["trainer"]["paths"]
     problems = []
     if set(paths) != set(saved):
-        only_t = [p for p in named_parameters(block) if p in paths and p not in saved]
-        only_c = [p for p in meta["parameters"] if p in saved and p not in paths]
-        problems.append("parameter set differs (" + "; ".join(
+        mine, theirs = set(paths), set(saved)
+        only_t = [p for p in named_parameters(block) if p in mine and p not in theirs]
+        only_c = [p for p in meta["parameters"] if p in theirs and p not in mine]
+        problems.append("parameter set differs (field 'trainer.paths': " + "; ".join(
             part for part in (only_t and f"only the Trainer updates {listing(only_t)}",
                               only_c and f"only the checkpoint has {listing(only_c)}") if part)
             + ")")
     opt, want = trainer._optimizer, meta["optimizer"]
-    if _class_name(opt) != want["class"]:
+    same_class = _class_name(opt) == want["class"]
+    if not same_class:
         problems.append(f"optimizer {_short(_class_name(opt))}, not the checkpoint's "
                         f"{_short(want['class'])}")
     else:
         config, _ = _optimizer_fields(opt)
         for key in sorted(set(config) | set(want["config"])):
             mine, theirs = config.get(key, "<absent>"), want["config"].get(key, "<absent>")
-            if mine != theirs:
+            if not _same(mine, theirs):
                 problems.append(f"optimizer {key}: Trainer {decode_value(mine)!r}, "
                                 f"checkpoint {decode_value(theirs)!r}")
     sched = meta["lr_scheduler"]
     if _class_name(opt.lr_scheduler) != (sched and sched["class"]):
         problems.append(f"lr_scheduler {_short(_class_name(opt.lr_scheduler))}, not the "
                         f"checkpoint's {_short(sched and sched['class'])}")
-    for path, tree in meta["states"].items():
-        want_shape = header[prefix_key(path)].shape if prefix_key(path) in header.names else None
-        for key in state_keys(tree):
-            if key not in header.names:
-                problems.append(f"state array {key!r} is missing from the file")
-            elif header[key].shape != want_shape:
-                problems.append(f"state {key!r} has shape {header[key].shape}, its parameter "
-                                f"{want_shape}")
+    elif sched is not None:
+        problems += _scheduler_fields(opt.lr_scheduler, sched["state"])[1]
+    if same_class and not problems:  # the states' structure: what this optimizer makes
+        problems += _state_problems(trainer, meta, paths, header)
     if not problems and trainer._kv_initialized:
         _updaters(trainer, "load")  # a dist store that updates on its servers: refuse now
     elif not problems and _will_update_on_servers(trainer):
@@ -436,41 +484,143 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
     return paths
 
 
-def prefix_key(path: str) -> str:
-    return f"param:{path}"
+def _scheduler_fields(live, state: Mapping[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    """The scheduler fields to restore (a live scalar field of the same kind), and problems."""
+    mine = vars(live)
+    restore: Dict[str, Any] = {}
+    lacking = [k for k, v in mine.items() if isinstance(v, (int, float, str, type(None)))
+               and k not in state]
+    problems = [f"field 'lr_scheduler.state' lacks {listing(lacking)}, which "
+                f"{type(live).__name__} keeps"] if lacking else []
+    for key, encoded in state.items():
+        if key not in mine or not isinstance(mine[key], (int, float, str, type(None))):
+            continue  # the same class keeps its other fields itself (lists of steps...)
+        value, current = decode_value(encoded), mine[key]
+        if not isinstance(value, (int, float, str, type(None))):
+            continue
+        if isinstance(current, bool) or isinstance(value, bool):
+            fits = isinstance(current, bool) and isinstance(value, bool) or current is None
+        elif isinstance(current, int):
+            fits = isinstance(value, int) and -MAX_INT <= value <= MAX_INT
+        elif isinstance(current, float):
+            fits = isinstance(value, (int, float)) and -MAX_INT <= value <= MAX_INT and (
+                math.isfinite(value) or _same(float(value), current))
+        elif isinstance(current, str):
+            fits = isinstance(value, str)
+        else:  # None now: any finite scalar
+            fits = not isinstance(value, float) or math.isfinite(value)
+        if fits:
+            restore[key] = value
+        else:
+            problems.append(f"field 'lr_scheduler.state.{key}': the Trainer's scheduler holds "
+                            f"{json_kind(current)} ({current!r}), the checkpoint "
+                            f"{json_kind(value)} ({str(value)[:40]})")
+    return restore, problems
 
 
-def _restore(trainer, meta, paths: List[str], header) -> None:
-    """Give the Trainer the checkpoint's states, counts, lr and scheduler position."""
+def _state_problems(trainer, meta, paths: List[str], header) -> List[str]:
+    """Each saved state against the one this Trainer's optimizer makes for its parameter
+    (a fresh state of a stand-in weight of the file's shape, dtype and storage type)."""
+    opt, index = trainer._optimizer, {p: i for i, p in enumerate(paths)}
+    infos = dict(header.items())
+    problems: List[str] = []
+    made: Dict[Any, Any] = {}
+    for path, tree in meta["states"].items():
+        info = infos[f"param:{path}"]
+        param = trainer._params[index[path]]
+        live = tuple(param.shape or ())
+        if live and all(d > 0 for d in live) and live != info.shape:
+            continue  # gpk.load refuses the parameter itself, with its report
+        key = (info.shape, info.dtype, getattr(param, "_stype", "default"))
+        if key not in made:
+            made[key] = _fresh_signature(opt, index[path], *key)
+        theirs = tree_signature(tree, infos)
+        if made[key] is None:  # the optimizer cannot make one here: shapes at least
+            wrong = [k for k in state_keys(tree) if infos[k].shape != info.shape]
+            if wrong:
+                problems.append(f"state {wrong[0]!r} has shape {infos[wrong[0]].shape}, its "
+                                f"parameter {info.shape}")
+        elif theirs != made[key]:
+            problems.append(f"the state of {path!r} is {describe(theirs)} in the file; "
+                            f"{_short(_class_name(opt))} keeps {describe(made[key])} for a "
+                            f"{info.dtype} {info.shape} parameter")
+    return problems
+
+
+def _fresh_signature(opt, index: int, shape, dtype, stype) -> Any:
+    """The signature of the state ``opt`` makes for a zero weight like the parameter, or
+    None when it cannot make one (an empty or unusual array: then shapes are checked)."""
+    if shape is None or dtype is None:
+        return None
+    try:
+        with mx.util.np_array(False), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # float16 without multi_precision: not our concern
+            weight = mx.nd.zeros(shape, ctx=mx.cpu(), dtype=dtype, stype=stype)
+            return signature(opt.create_state_multi_precision(index, weight))
+    except Exception:  # a third-party optimizer that needs more than a weight
+        return None
+
+
+class _Staged(NamedTuple):
+    """Everything the Trainer gets, decoded and checked before the net changes."""
+
+    arrays: Dict[str, Any]
+    states: Dict[int, Any]
+    run: Dict[str, Any]
+    counts: Dict[int, Dict[int, int]]
+    current: int
+    scheduler: Dict[str, Any]
+
+
+def _stage(trainer, meta, paths: List[str], header, raw: bytes) -> _Staged:
+    """Read the state arrays (one read of the file's values) and decode what the Trainer
+    will get; nothing is changed. The values read must be the ones the header and the
+    JSON described (a file replaced since is refused)."""
+    infos = dict(header.items())
+    keys = [k for tree in meta["states"].values() for k in state_keys(tree)]
+    arrays: Dict[str, Any] = {}
+    if keys:
+        try:
+            with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
+                loaded = mx.nd.load(header.path)
+        except mx.base.MXNetError as exc:
+            raise CheckpointError(f"training file {header.path!r}: MXNet cannot read its arrays "
+                                  f"({str(exc).strip().splitlines()[-1]})") from None
+        if not isinstance(loaded, dict) or META_KEY not in loaded \
+                or loaded[META_KEY].asnumpy().tobytes() != raw:
+            raise _changed(header.path, "Nothing was changed.")
+        for key in keys:
+            value = loaded.get(key)
+            if value is None or tuple(value.shape) != tuple(infos[key].shape) \
+                    or value.stype != infos[key].stype:
+                raise _changed(header.path, "Nothing was changed.")
+            arrays[key] = value
+        del loaded  # the parameters' values: gpk.load reads its own
+    index = {p: i for i, p in enumerate(paths)}
+    opt, want = trainer._optimizer, meta["optimizer"]
+    sched = meta["lr_scheduler"]
+    return _Staged(
+        arrays=arrays,
+        states={index[p]: t for p, t in meta["states"].items()},
+        run={k: decode_value(want["run"][k]) for k in _RUN_FIELDS},
+        counts={d: {index[p]: n for p, n in c.items()} for d, c in want["all_counts"]},
+        current=want["current"],
+        scheduler={} if sched is None else _scheduler_fields(opt.lr_scheduler, sched["state"])[0])
+
+
+def _apply(trainer, staged: _Staged) -> None:
+    """Give the Trainer the checkpoint's states, counts, lr and scheduler position: plain
+    assignments of what :func:`_stage` checked and decoded."""
     _ensure_store(trainer)
     updaters = _updaters(trainer, "load")
-    arrays = _checkpoint_arrays(header, meta)
-    index = {p: i for i, p in enumerate(paths)}
     for updater in updaters:  # each its own copies (MXNet moves them to its device)
-        updater.states = {index[p]: unflatten_state(t, arrays)
-                          for p, t in meta["states"].items()}
+        updater.states = {i: unflatten_state(t, staged.arrays) for i, t in staged.states.items()}
         updater.states_synced = dict.fromkeys(updater.states, False)
-    opt, want = trainer._optimizer, meta["optimizer"]
-    for key in _RUN_FIELDS:
-        if key in want["run"]:
-            setattr(opt, key, decode_value(want["run"][key]))
-    opt._all_index_update_counts = {d: {index[p]: n for p, n in c.items()}
-                                    for d, c in want["all_counts"]}
-    opt._all_index_update_counts.setdefault(want["current"], {})
-    opt._index_update_count = opt._all_index_update_counts[want["current"]]
-    sched = meta["lr_scheduler"]
-    if sched is not None:
-        mine = vars(opt.lr_scheduler)
-        for key, value in sched["state"].items():
-            value = decode_value(value)
-            if key in mine and isinstance(value, (int, float, str, type(None))):
-                mine[key] = value
-
-
-def _checkpoint_arrays(header, meta) -> Dict[str, Any]:
-    keys = {k for t in meta["states"].values() for k in state_keys(t)}
-    if not keys:
-        return {}
-    with mx.util.np_array(False), mx.util.np_shape(False):
-        loaded = mx.nd.load(header.path)
-    return {k: v for k, v in loaded.items() if k in keys}
+    opt = trainer._optimizer
+    for key, value in staged.run.items():
+        setattr(opt, key, value)
+    opt._all_index_update_counts = {d: dict(c) for d, c in staged.counts.items()}
+    opt._all_index_update_counts.setdefault(staged.current, {})
+    opt._index_update_count = opt._all_index_update_counts[staged.current]
+    if opt.lr_scheduler is not None:
+        vars(opt.lr_scheduler).update(staged.scheduler)

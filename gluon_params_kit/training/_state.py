@@ -9,14 +9,15 @@ JSON tree whose leaves name arrays stored beside it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, List, Mapping
+from typing import Any, Callable, List, Mapping, NoReturn
 
 import numpy as onp
 
 from .._core.compat import mx
 from ..errors import CheckpointError, CheckpointTypeError
 
-__all__ = ["decode_value", "encode_value", "flatten_state", "state_keys", "unflatten_state"]
+__all__ = ["check_encoded", "decode_value", "describe", "encode_value", "flatten_state", "signature",
+           "state_keys", "tree_signature", "unflatten_state"]
 
 
 def encode_value(value: Any, where: str) -> Any:
@@ -82,3 +83,69 @@ def state_keys(tree: Any) -> List[str]:
     if "array" in tree:
         return [tree["array"]]
     return [k for s in tree.get("tuple", tree.get("list", [])) for k in state_keys(s)]
+
+
+def check_encoded(value: Any, field: str, fail: Callable[[str, str], NoReturn]) -> None:
+    """Refuse (``fail(field, what)``) anything :func:`decode_value` cannot decode: an
+    object other than ``{"tuple": [...]}`` or ``{"dict": [[key, value], ...]}`` with
+    hashable keys. ``value`` comes from JSON whose depth was bounded (recursion is safe)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_encoded(item, f"{field}[{i}]", fail)
+        return
+    if not isinstance(value, dict):
+        return
+    if set(value) == {"tuple"} and isinstance(value["tuple"], list):
+        check_encoded(value["tuple"], f"{field}.tuple", fail)
+        return
+    if set(value) == {"dict"} and isinstance(value["dict"], list):
+        for i, pair in enumerate(value["dict"]):
+            where = f"{field}.dict[{i}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                fail(where, f"is {pair!r:.60}, not a [key, value] pair")
+            check_encoded(pair[0], f"{where}[0]", fail)
+            check_encoded(pair[1], f"{where}[1]", fail)
+            try:
+                hash(_key(decode_value(pair[0])))
+            except TypeError:
+                fail(f"{where}[0]", f"is {pair[0]!r:.60}, which cannot be a dict key")
+        return
+    fail(field, f"is the object {value!r:.60}, which the kit does not write (values are "
+                f"JSON, {{'tuple': [...]}} or {{'dict': [[key, value], ...]}})")
+
+
+def signature(state: Any) -> Any:
+    """The structure of an optimizer state with each array as (shape, dtype, stype)."""
+    if state is None:
+        return None
+    if isinstance(state, mx.nd.NDArray):
+        dtype = onp.dtype(state.dtype)
+        name = "bfloat16" if dtype.names else dtype.name
+        return ("array", tuple(state.shape), name, state.stype)
+    if isinstance(state, (tuple, list)):
+        return ("tuple" if isinstance(state, tuple) else "list", [signature(s) for s in state])
+    return ("object", type(state).__name__)
+
+
+def tree_signature(tree: Any, infos: Mapping[str, Any]) -> Any:
+    """:func:`signature` of a stored state tree, from the header's ``infos`` of its arrays."""
+    if tree is None:
+        return None
+    if "array" in tree:
+        info = infos[tree["array"]]
+        return ("array", tuple(info.shape), info.dtype, info.stype)
+    kind = "tuple" if "tuple" in tree else "list"
+    return (kind, [tree_signature(s, infos) for s in tree[kind]])
+
+
+def describe(sig: Any) -> str:
+    """A :func:`signature` in words: ``(float32 (4, 3), float32 (4, 3))``."""
+    if sig is None:
+        return "none"
+    if sig[0] == "array":
+        _, shape, dtype, stype = sig
+        return f"{dtype} {shape}" + ("" if stype == "default" else f" {stype}")
+    if sig[0] == "object":
+        return f"a {sig[1]}"
+    inner = ", ".join(describe(s) for s in sig[1])
+    return f"({inner})" if sig[0] == "tuple" else f"[{inner}]"
