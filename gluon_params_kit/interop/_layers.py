@@ -25,11 +25,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as onp
 
 from .._core.compat import gluon, is_np_array, mx
-from .._core.gluon import arrays, has_data, is_deferred, restore_fields, save_fields, zero_deferred
+from .._core.gluon import arrays, is_deferred, restore_fields, save_fields, zero_deferred
 from ..checkpoint import split_key
 from ..tree import named_blocks, named_parameters
 
-__all__ = ["Layer", "Trace", "as_numpy", "check_values", "flat_outputs", "gluon_layers", "state_dict_layers",
+__all__ = ["Layer", "Trace", "as_numpy", "flat_outputs", "gluon_layers", "state_dict_layers",
            "torch_layers"]
 
 _HYBRID_STATE = ("_active", "_cached_graph", "_cached_op", "_cached_op_args", "_in_format",
@@ -243,11 +243,6 @@ def _in_order(layers: List[Layer], order: List[str]) -> List[Layer]:
     """Layers called in the pass by their first call; the others after, as registered."""
     rank = {p: i for i, p in enumerate(order)}
     return sorted(layers, key=lambda lay: (0, rank[lay.path]) if lay.path in rank else (1, 0))
-
-
-def check_values(net: Any) -> List[str]:
-    """Paths of ``net``'s Parameters that hold no values yet."""
-    return [k for k, p in named_parameters(net).items() if not has_data(p)]
 
 
 # --------------------------------------------------------------------------- PyTorch

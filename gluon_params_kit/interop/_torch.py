@@ -18,7 +18,7 @@ from .._core.gluon import has_data
 from ..checkpoint import load
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
-from ._layers import as_numpy, gluon_layers, state_dict_layers, torch_layers
+from ._layers import Trace, as_numpy, gluon_layers, state_dict_layers, torch_layers
 from ._table import TorchPairing, layer_values, pair_layers, pairing_report
 
 __all__ = ["import_torch", "to_torch", "from_torch", "check_net"]
@@ -101,8 +101,7 @@ def from_torch(source: Any, net: Any, *inputs: Any, dry_run: bool = False, stric
         name = f"PyTorch {type(source).__name__}"
     elif isinstance(source, Mapping) and all(isinstance(k, str) for k in source):
         state = source
-        t_layers = state_dict_layers(state)
-        t = type("T", (), {"layers": t_layers})()
+        t = Trace(state_dict_layers(state))
         name = f"a state_dict of {len(state)} keys"
     else:
         raise CheckpointTypeError(f"source must be a torch.nn.Module or a state_dict (str -> tensor), "
