@@ -529,7 +529,8 @@ def max_abs_diff(a, b) -> Optional[float]:
     for i in range(0, x.size, _CHUNK):
         u, v = x[i:i + _CHUNK], y[i:i + _CHUNK]
         t = buf[:u.size]
-        _onp.subtract(u, v, out=t)
+        with _onp.errstate(invalid="ignore"):  # inf - inf: NaN, handled below
+            _onp.subtract(u, v, out=t)
         _onp.abs(t, out=t)
         m = float(_onp.maximum.reduce(t)) if t.size else 0.0
         if m != m:  # NaN somewhere: NaN against NaN (and equal infinities) is no difference
