@@ -372,6 +372,7 @@ import gluon_params_kit as gpk
 from gluon_params_kit.errors import MXNetImportError
 from gluon_params_kit._core.types import Block
 assert not isinstance(object(), Block) and 'mxnet' not in sys.modules  # no Block can exist yet
+assert Block.__name__ == 'Block' and not hasattr(Block, '__wrapped__') and 'mxnet' not in sys.modules
 for call in (lambda: gpk.named_parameters(None), lambda: gpk.load(None, 'x.params')):
     try:
         call()

@@ -59,7 +59,9 @@ else:
             return self._real()(*args, **kwargs)
 
         def __getattr__(self, name: str):
-            if name.startswith("__") and name not in ("__name__", "__qualname__", "__module__", "__doc__"):
+            if name in ("__name__", "__qualname__"):  # for messages: no import needed
+                return self._where.rsplit(".", 1)[-1]
+            if name.startswith("__"):
                 raise AttributeError(name)  # a probe (doctest, copy), not a use
             return getattr(self._real(), name)
 
