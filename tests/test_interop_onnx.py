@@ -67,6 +67,7 @@ def symbol_checkpoint(folder):
     return nn.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params")
 
 
+@pytest.mark.filterwarnings("ignore:Cannot decide type")  # MXNet's SymbolBlock on a bare symbol
 def test_fix_gamma_is_folded_for_a_symbol_checkpoint(tmp_path):
     net = symbol_checkpoint(str(tmp_path))
     x = mx.nd.array(np.random.RandomState(4).uniform(-1, 1, (2, 3, 6, 6)))
@@ -113,6 +114,7 @@ def test_what_cannot_be_exported_is_named_and_nothing_is_written(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.filterwarnings("ignore:Cannot decide type")  # MXNet's SymbolBlock on a bare symbol
 def test_a_file_onnxruntime_cannot_load_is_reported(tmp_path):
     data = mx.sym.var("data")  # mx.onnx writes FullyConnected on 4-d data as a Gemm that does not fit
     out = mx.sym.FullyConnected(data, num_hidden=2, name="fc")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Tuple
 
@@ -93,8 +94,10 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
     level = logging.getLogger().level
     try:
         logging.getLogger().setLevel(max(level, logging.WARNING))
-        mx.onnx.export_model(symbol, params, in_shapes=[x.shape for x in inputs],
-                             in_types=[x.dtype for x in inputs], onnx_file_path=tmp)
+        with warnings.catch_warnings():  # its shape inference warns about the unnamed input's type
+            warnings.simplefilter("ignore", UserWarning)
+            mx.onnx.export_model(symbol, params, in_shapes=[x.shape for x in inputs],
+                                 in_types=[x.dtype for x in inputs], onnx_file_path=tmp)
         os.replace(tmp, path)
     except Exception as exc:
         raise CheckpointError(f"mx.onnx could not export {type(net).__name__} to {path!r} "
