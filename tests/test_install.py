@@ -174,6 +174,8 @@ def test_numpy_is_pinned_only_where_mxnet_comes_in(python_version):
 
 def test_install_hint_fits_how_the_kit_was_installed(monkeypatch):
     from gluon_params_kit._core import compat
+    monkeypatch.setattr(sys, "version_info", (3, 11, 7, "final", 0))
+    monkeypatch.setattr(compat, "NUMPY_VERSION", (1, 23))
     hint = compat.install_hint()  # from this checkout (an editable install)
     assert hint.startswith("pip install 'mxnet==1.9.1' 'numpy") and "mxnet-cu112==1.9.1" in hint
     monkeypatch.setattr(compat, "__file__", "/env/lib/python3.11/site-packages/gluon_params_kit/_core/compat.py")
