@@ -649,3 +649,87 @@ def test_metadata_at_the_depth_limit_round_trips(tmp_path):
     gpk.save_training(net, trainer, tmp_path / "run.params", metadata=metadata)  # 64 levels
     assert gpk.read_training(tmp_path / "run.params")["metadata"] == metadata
     assert gpk.load_training(_net(1), None, tmp_path / "run.params").metadata == metadata
+
+
+# --------------------------------------------------------------------------- hostile but well-typed values, files replaced
+
+def test_load_never_calls_the_scheduler(tmp_path, monkeypatch):
+    """A scheduler steps one update at a time: called with a hostile num_update (2**62 here,
+    a valid int64) it would not return. load_training reports the lr without calling it."""
+    base = _base(tmp_path, "adam")
+    _doc_case("far", _set(("optimizer", "run", "num_update"), 2 ** 62)).write(base, tmp_path / "far.params")
+    net, trainer = _target("adam")
+
+    def called(self, num_update):
+        raise AssertionError(f"the scheduler was called with {num_update}")
+    monkeypatch.setattr(mx.lr_scheduler.FactorScheduler, "__call__", called)
+    report = gpk.load_training(net, trainer, tmp_path / "far.params")
+    assert report.num_update == 2 ** 62 == trainer._optimizer.num_update
+    assert report.lr == base.doc["lr_scheduler"]["state"]["base_lr"] == trainer._optimizer.lr_scheduler.base_lr
+
+
+def _replace_after(monkeypatch, module, name: str, source: Path, dest: Path) -> None:
+    """The first call of ``module.name`` is followed by ``source`` renamed over ``dest``."""
+    original = getattr(module, name)
+    done = []
+
+    def wrapper(*args, **kwargs):
+        out = original(*args, **kwargs)
+        if not done:
+            done.append(True)
+            os.replace(source, dest)
+        return out
+    monkeypatch.setattr(module, name, wrapper)
+
+
+def _other_run(tmp_path, opt: str) -> Path:
+    """A file of the same layout and JSON as ``_base``'s, other values (another seed)."""
+    net = _net(3)
+    trainer = _trainer(net, opt)
+    for i in range(2):
+        _step(net, trainer, i)
+    path = tmp_path / "other.params"
+    gpk.save_training(net, trainer, path, metadata={"epoch": 2, "note": "base", "seen": [1, 2]})
+    return path
+
+
+def test_a_file_replaced_before_the_net_changes_is_refused_and_nothing_changes(tmp_path, monkeypatch):
+    base = _base(tmp_path, "adam")
+    other = _other_run(tmp_path, "adam")
+    assert gpk.read_training(other) == gpk.read_training(base.path)  # only the arrays differ
+    net, trainer = _target("adam")
+    before = _snapshot(net, trainer)
+    _replace_after(monkeypatch, gpk.checkpoint, "read_header", other, base.path)
+    with pytest.raises(CheckpointError, match=r"was replaced or changed while load_training read it\. "
+                                              r"Nothing was changed"):
+        gpk.load_training(net, trainer, base.path)
+    assert _snapshot(net, trainer) == before
+
+
+def test_a_file_replaced_while_gpk_load_reads_it_is_reported(tmp_path, monkeypatch):
+    """The one window load_training cannot close alone (gpk.load reads the file again):
+    the rename is detected, the Trainer is left as it was, and the error says so."""
+    base = _base(tmp_path, "sgd")
+    other = _other_run(tmp_path, "sgd")
+    net, trainer = _target("sgd")
+    before = _snapshot(net, trainer)
+    _replace_after(monkeypatch, gpk.checkpoint, "load", other, base.path)
+    with pytest.raises(CheckpointError, match=r"replaced or changed while load_training read it\. The net "
+                                              r"may hold the new file's parameters; the Trainer was not "
+                                              r"changed"):
+        gpk.load_training(net, trainer, base.path)
+    after = _snapshot(net, trainer)
+    assert {k: v for k, v in after.items() if k != "params"} == \
+        {k: v for k, v in before.items() if k != "params"}
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    net = _net(0)
+    trainer = _trainer(net, "sgd")
+    _step(net, trainer, 0)
+    trainer._optimizer.lr = float("nan")  # a diverged schedule
+    with pytest.raises(CheckpointError, match=r"save_training refuses to write a file load_training would "
+                                              r"refuse: .*field 'optimizer\.run\.lr' is nan.*Nothing was "
+                                              r"written"):
+        gpk.save_training(net, trainer, tmp_path / "run.params")
+    assert os.listdir(tmp_path) == []

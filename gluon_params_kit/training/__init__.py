@@ -7,9 +7,12 @@ master weights of ``multi_precision``) under ``state:<path>:<i>``, and one uint8
 ``__gpk_training__`` holding JSON: the optimizer's class and hyperparameters, its update
 counts, learning rate and scheduler position, the Trainer's parameter order, and a small
 user ``metadata`` dict (epoch, step). :func:`load_training` checks all of it against the
-block *and* the Trainer before changing anything, then loads the parameters with
-:func:`~gluon_params_kit.checkpoint.load` (so a live Trainer's kvstore keeps working) and
-the Trainer's states, all or nothing; :func:`read_training` reads the JSON alone.
+block *and* the Trainer before changing anything (every field of the JSON, ``_schema``;
+each optimizer state against what the Trainer's optimizer makes), reads the state arrays
+once, then loads the parameters with :func:`~gluon_params_kit.checkpoint.load` (so a live
+Trainer's kvstore keeps working) and only then gives the Trainer its states, all or
+nothing; :func:`read_training` reads and checks the JSON alone. A tampered or damaged
+field is a ``CheckpointError`` naming it, never a raw ``KeyError`` or ``RecursionError``.
 
 What ``Trainer.save_states`` writes is a **pickle**: ``Updater.get_states(dump_optimizer=
 True)`` is ``pickle.dumps((states, optimizer))`` (the kvstore's updater when the store
@@ -210,8 +213,9 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
                       for k, v in vars(sched).items()}},
         "states": states, "metadata": user,
     }
-    arrays[META_KEY] = mx.nd.array(onp.frombuffer(json.dumps(meta).encode(), dtype=onp.uint8),
-                                   dtype="uint8")
+    text = json.dumps(meta).encode()
+    _check_own(meta, text, arrays, path)
+    arrays[META_KEY] = mx.nd.array(onp.frombuffer(text, dtype=onp.uint8), dtype="uint8")
     keys = list(arrays)
 
     def write(tmp: str) -> None:
@@ -224,6 +228,24 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
 
     atomic_write(path, write, fsync=fsync, verify=verify)
     return meta
+
+
+class _Written(NamedTuple):
+    shape: Tuple[int, ...]
+    dtype: str
+    stype: str
+
+
+def _check_own(meta: Dict[str, Any], text: bytes, arrays: Mapping[str, Any], path: PathLike) -> None:
+    """Refuse to write what :func:`load_training` would refuse (a NaN learning rate, an
+    update count past int64...), before anything is written."""
+    infos = {k: _Written(tuple(a.shape), str(a.dtype), a.stype) for k, a in arrays.items()}
+    try:
+        check_document(parse(text, Fail(str(path))), list(arrays) + [META_KEY], infos,
+                       Fail(str(path)))
+    except CheckpointError as exc:
+        raise CheckpointError(f"save_training refuses to write a file load_training would "
+                              f"refuse: {exc}. Nothing was written.") from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -241,7 +263,10 @@ def read_training(path: PathLike) -> Dict[str, Any]:
         ``lr_scheduler`` and ``states`` (how each parameter's states are stored).
 
     Raises:
-        CheckpointError: The file is not a training checkpoint of the kit.
+        CheckpointError: The file is not a training checkpoint of the kit, or its
+            description is damaged or edited (a missing section, a field of the wrong
+            type, a path the file does not hold, a non-finite learning rate, nesting past
+            65 levels...): the message names the field.
 
     Examples:
         >>> import os, tempfile
