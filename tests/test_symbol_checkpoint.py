@@ -383,6 +383,61 @@ def test_a_missing_layer_and_an_extra_layer_are_named(resnet_ckpt):
         gpk.load(short, params)
 
 
+def _bottleneck_symbol():
+    """MXNet's pre-activation bottleneck unit where the shortcut and conv3 have the same
+    shape (input width = bottleneck width, as ResNet-50's stage 1): only the graph's data
+    flow tells them apart."""
+    data = mx.sym.var("data")
+    a1 = mx.sym.Activation(_bn(data, "stage1_unit1_bn1", fix_gamma=False, eps=EPS), act_type="relu")
+    x = mx.sym.Convolution(a1, num_filter=4, kernel=(1, 1), no_bias=True, name="stage1_unit1_conv1")
+    x = mx.sym.Activation(_bn(x, "stage1_unit1_bn2", fix_gamma=False, eps=EPS), act_type="relu")
+    x = mx.sym.Convolution(x, num_filter=4, kernel=(3, 3), pad=(1, 1), no_bias=True, name="stage1_unit1_conv2")
+    x = mx.sym.Activation(_bn(x, "stage1_unit1_bn3", fix_gamma=False, eps=EPS), act_type="relu")
+    x = mx.sym.Convolution(x, num_filter=16, kernel=(1, 1), no_bias=True, name="stage1_unit1_conv3")
+    return x + mx.sym.Convolution(a1, num_filter=16, kernel=(1, 1), no_bias=True, name="stage1_unit1_sc")
+
+
+class Bottleneck(nn.HybridBlock):
+    """Gluon's BottleneckV2 layout: the shortcut registered last, called after bn1 (or, with
+    ``from_input``, on the unit's input as a v1 unit wires it)."""
+
+    def __init__(self, from_input=False, **kwargs):
+        super().__init__(**kwargs)
+        self.from_input = from_input
+        self.bn1 = nn.BatchNorm(epsilon=EPS, in_channels=4)
+        self.conv1 = nn.Conv2D(4, 1, use_bias=False, in_channels=4)
+        self.bn2 = nn.BatchNorm(epsilon=EPS, in_channels=4)
+        self.conv2 = nn.Conv2D(4, 3, padding=1, use_bias=False, in_channels=4)
+        self.bn3 = nn.BatchNorm(epsilon=EPS, in_channels=4)
+        self.conv3 = nn.Conv2D(16, 1, use_bias=False, in_channels=4)
+        self.sc = nn.Conv2D(16, 1, use_bias=False, in_channels=4)
+
+    def hybrid_forward(self, F, x):
+        a1 = F.relu(self.bn1(x))
+        shortcut = self.sc(x if self.from_input else a1)
+        y = F.relu(self.bn2(self.conv1(a1)))
+        y = self.conv3(F.relu(self.bn3(self.conv2(y))))
+        return y + shortcut
+
+
+def test_layers_of_equal_shape_are_told_apart_by_the_graphs_data_flow(tmp_path):
+    params, x, expected = _save_checkpoint(_bottleneck_symbol(), str(tmp_path / "unit"), data_shape=(2, 4, 6, 6))
+    net = Bottleneck()
+    net.initialize()
+    report = gpk.load(net, params)
+    assert report.renamed["arg:stage1_unit1_conv3_weight"] == "conv3.weight"
+    assert report.renamed["arg:stage1_unit1_sc_weight"] == "sc.weight"
+    assert report.symbol_notes == [] and _close(net, x, expected)
+    # wired otherwise (the shortcut from the unit's input): refused, the inputs named
+    other = Bottleneck(from_input=True)
+    other.initialize()
+    with pytest.raises(CheckpointError) as info:
+        gpk.load(other, params)
+    assert ("net layer 'sc' (Conv2D) does not fit symbol layer 'stage1_unit1_sc' (Convolution, "
+            "kernel=(1, 1), num_filter=16), the symbol's next layer: its input comes from "
+            "'stage1_unit1_bn1' in the symbol, from the data in the net") in str(info.value)
+
+
 def test_two_parallel_layers_that_fit_equally_are_never_guessed(tmp_path):
     data = mx.sym.var("data")
     a = mx.sym.Convolution(data, num_filter=4, kernel=(1, 1), name="branch_a")

@@ -316,9 +316,8 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     check_choice(fix_gamma, "fix_gamma", FIX_GAMMA, CheckpointError)
     header = read_header(path, format=format)
     sym = SymbolLoad(path, symbol, header, fix_gamma)
-    report, plan = _plan(block, header, as_remap(remap), dtype)
-    report, plan = sym.plan(block, report, plan, walk=remap is None, strict=strict, example=example,
-                            replan=lambda r: _plan(block, header, r, dtype))
+    report, plan = sym.plan(block, lambda r: _plan(block, header, r, dtype), as_remap(remap),
+                            walk=remap is None, strict=strict, example=example)
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
     arrays = read_for_load(header)

@@ -33,10 +33,10 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, NamedTuple, Op
 
 import numpy as onp
 
-from .._core.compat import gluon, mx
+from .._core.compat import gluon, is_np_array, mx
 from .._core.gluon import init_state
 from .._core.types import Block
-from .._io.header import Header
+from .._io.header import Header, file_keys_of
 from ..errors import CheckpointError, listing
 from ..tree import named_blocks, named_parameters
 from ._load_report import brief_repr
@@ -109,10 +109,13 @@ class SymbolLayer(NamedTuple):
 
 
 class SymbolGraph(NamedTuple):
-    """A symbol file, read: its path and parameterised layers in graph order."""
+    """A symbol file, read: its path, parameterised layers in graph order, and where each
+    layer's input comes from (``sources``: position -> the positions of the nearest
+    parameterised layers upstream, through parameter-free operators)."""
 
     path: str
     layers: List[SymbolLayer]
+    sources: Dict[int, FrozenSet[int]]
 
 
 class SymbolNote(NamedTuple):
@@ -204,9 +207,8 @@ def read_symbol(path: str, file_keys: Sequence[str] = ()) -> SymbolGraph:
     upstream: List[FrozenSet[int]] = []
     seen_params: Dict[Tuple[str, ...], int] = {}
     for i, (op, name, attrs, inputs) in enumerate(parsed):
-        data_inputs = inputs[:1] if op in OP_ROLES else inputs
         up = frozenset().union(*[upstream[j] | ({layer_of[j]} if j in layer_of else set())
-                                 for j in data_inputs]) if data_inputs else frozenset()
+                                 for j in inputs]) if inputs else frozenset()
         upstream.append(up)
         if op == "null":
             continue
@@ -235,7 +237,23 @@ def read_symbol(path: str, file_keys: Sequence[str] = ()) -> SymbolGraph:
         seen_params[signature] = len(layers)
         layer_of[i] = len(layers)
         layers.append(SymbolLayer(len(layers), name, op, attrs, params, up, problem))
-    return SymbolGraph(path, layers)
+    return SymbolGraph(path, layers, _sources([inputs for _, _, _, inputs in parsed], layer_of))
+
+
+def _sources(inputs: Sequence[Sequence[int]], layer_of: Mapping[int, Any]) -> Dict[Any, FrozenSet[Any]]:
+    """Layer -> the nearest layers upstream of its inputs (through nodes of no layer);
+    ``inputs[i]`` are node i's input nodes, ``layer_of`` maps a layer's nodes to it (a
+    layer applied twice has two nodes; its own output feeding it again is left out)."""
+    near: List[FrozenSet[Any]] = []
+    out: Dict[Any, set] = {}
+    for i, ins in enumerate(inputs):
+        found: set = set()
+        for j in ins:
+            found |= {layer_of[j]} if j in layer_of else near[j]
+        near.append(frozenset(found))
+        if i in layer_of:
+            out.setdefault(layer_of[i], set()).update(found - {layer_of[i]})
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def _node(path: str, i: int, node: Any, count: int) -> Tuple[str, str, Dict[str, str], List[int]]:
@@ -357,6 +375,64 @@ def _net_layers(block: Block, example: Optional[Sequence[Any]],
 
 # --------------------------------------------------------------------------- pairing
 
+class _NetGraph(NamedTuple):
+    """The net's own graph (one symbolic call): its layers' paths in graph order and
+    ``sources`` (path -> the paths of the nearest layers upstream of its input)."""
+
+    order: List[str]
+    sources: Dict[str, FrozenSet[str]]
+
+
+def _net_graph(block: Block, inputs: int, layers: Sequence[_NetLayer]) -> Optional[_NetGraph]:
+    """The net called once on symbols (a HybridBlock; nothing in it changes), read like a
+    symbol file; ``None`` when it cannot be called so (a plain Block, another input count)."""
+    if not isinstance(block, gluon.HybridBlock):
+        return None
+    params = [p for layer in layers for _, p in layer.params.values()]
+    layer_of_param = {p.name: layer.path for layer in layers for _, p in layer.params.values()}
+    saved = [(p, p._var) for p in params]
+    try:
+        data = [mx.sym.var(f"data{i}") for i in range(inputs)]
+        if is_np_array():
+            data = [d.as_np_ndarray() for d in data]
+        out = block(*data)
+        out = mx.sym.Group(list(_flat(out))) if isinstance(out, (list, tuple)) else out
+        nodes = json.loads(out.tojson())["nodes"]
+    except Exception:  # not callable on symbols: the walk goes by order alone
+        return None
+    finally:
+        for p, var in saved:
+            p._var = var
+    inputs_of = [[e[0] for e in n.get("inputs", [])] for n in nodes]
+    layer_of: Dict[int, str] = {}
+    order: List[str] = []
+    for i, n in enumerate(nodes):
+        if n["op"] == "null":
+            continue
+        owners = [layer_of_param[nodes[j]["name"]] for j in inputs_of[i]
+                  if nodes[j]["op"] == "null" and nodes[j]["name"] in layer_of_param]
+        if owners:
+            layer_of[i] = owners[0]
+            if owners[0] not in order:
+                order.append(owners[0])
+    return _NetGraph(order, _sources(inputs_of, layer_of))
+
+
+def _keys_match(block: Block, header: Header) -> bool:
+    """Every file key is a key of the block and every Parameter has one: no walk needed."""
+    params = named_parameters(block, aliases=True)
+    keys = file_keys_of(header)
+    if not all(k in params for k in keys):
+        return False
+    return {id(params[k]) for k in keys} >= {id(p) for p in params.values()}
+
+
+def _flat(out: Any) -> List[Any]:
+    if isinstance(out, (list, tuple)):
+        return [x for o in out for x in _flat(o)]
+    return [out]
+
+
 def _file_key(var: str, names: FrozenSet[str]) -> Optional[str]:
     """The file's key for a variable: ``arg:``/``aux:`` prefixed (save_checkpoint) or bare."""
     for key in ("arg:" + var, "aux:" + var, var):
@@ -395,6 +471,24 @@ def _mismatch(sym: SymbolLayer, net: _NetLayer, header: Header, graph: SymbolGra
             return (f"{role}: file {_show(file_shape)} vs net {target[0]!r} "
                     f"{_show(tuple(net_shape) if net_shape is not None else None)}")
     return None
+
+
+def _flow_mismatch(sym: SymbolLayer, net: _NetLayer, graph: SymbolGraph, flow: Optional[_NetGraph],
+                   symbol_of: Mapping[str, int]) -> Optional[str]:
+    """Why ``net``'s input does not come from where ``sym``'s does (the nearest layers
+    upstream, through the pairs made so far), or ``None`` (agreeing, or nothing to compare:
+    no net graph, or an upstream layer of the net not paired yet)."""
+    if flow is None or net.path not in flow.sources:
+        return None
+    theirs = flow.sources[net.path]
+    if not all(p in symbol_of for p in theirs):
+        return None
+    ours = graph.sources.get(sym.position, frozenset())
+    if frozenset(symbol_of[p] for p in theirs) == ours:
+        return None
+    names = {s.position: s.name for s in graph.layers}
+    return (f"its input comes from {listing(sorted(names[i] for i in ours)) or 'the data'} in the "
+            f"symbol, from {listing(sorted(theirs)) or 'the data'} in the net")
 
 
 def _fits(expected: Any, saved: Any, unknown: int) -> bool:
@@ -446,7 +540,11 @@ def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
     """
     shapes: Dict[int, Tuple[int, ...]] = {}
     net_layers = _net_layers(block, example, shapes)
-    hint = "" if example is not None else (
+    flow = _net_graph(block, len(example) if example is not None else 1, net_layers)
+    if flow is not None and example is None:  # the graph's order: a forward order too
+        rank = {p: i for i, p in enumerate(flow.order)}
+        net_layers.sort(key=lambda n: rank.get(n.path, len(rank)))
+    hint = "" if example is not None or flow is not None else (
         " (the net's layers were taken in registration order; if its forward calls them in "
         "another order, example=<an input batch> traces that order)")
     stuck = [s for s in graph.layers if s.problem is not None]
@@ -458,16 +556,19 @@ def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
             f"{odd[0].describe()} holds parameters ({listing([p for p, _ in odd[0].params.values()], 4)}) "
             f"of a kind the symbol walk does not pair (it pairs {listing(sorted(OP_ROLES))})")
     paired: Dict[int, str] = {}
+    symbol_of: Dict[str, int] = {}
     for net in net_layers:
-        ready = [s for s in graph.layers if s.position not in paired and s.upstream <= set(paired)]
-        reasons = [(s, _mismatch(s, net, header, graph, shapes)) for s in ready]
+        done = set(paired)
+        ready = [s for s in graph.layers if s.position not in paired and s.upstream <= done]
+        reasons = [(s, _mismatch(s, net, header, graph, shapes)
+                    or _flow_mismatch(s, net, graph, flow, symbol_of)) for s in ready]
         fitting = [s for s, why in reasons if why is None]
         if len(fitting) > 1:
             raise CheckpointError(
                 f"{net.describe()} fits {len(fitting)} symbol layers equally "
-                f"({listing([s.name for s in fitting], 4)}): same operator, attributes and shapes, "
-                f"and the graph does not order them; nothing is guessed. Pass remap= with the "
-                f"keys of these layers{hint}")
+                f"({listing([s.name for s in fitting], 4)}): same operator, attributes, shapes and "
+                f"inputs, and the graph does not order them; nothing is guessed. Pass remap= with "
+                f"the keys of these layers{hint}")
         if not fitting:
             if not ready:
                 raise CheckpointError(f"{net.describe()} has no counterpart: every parameterised "
@@ -477,6 +578,7 @@ def pair_with_net(graph: SymbolGraph, block: Block, header: Header,
             next_ = "the symbol's next layer" if len(ready) == 1 else "one of the symbol's next layers"
             raise CheckpointError(f"{net.describe()} does not fit {s.describe()}, {next_}: {why}{hint}")
         paired[fitting[0].position] = net.path
+        symbol_of[net.path] = fitting[0].position
     left = [s for s in graph.layers if s.position not in paired]
     if left:
         more = f" and {len(left) - 1} more have" if len(left) > 1 else " has"
@@ -679,21 +781,23 @@ class SymbolLoad:
         self.pairs: List[Tuple[SymbolLayer, str]] = []
         self.walk_problem: Optional[str] = None
 
-    def plan(self, block: Block, report: Any, plan: Mapping[str, Any], *, walk: bool, strict: bool,
-             example: Any, replan: Callable[[Any], Tuple[Any, Any]]) -> Tuple[Any, Any]:
-        """``(report, plan)`` of the load: re-planned through the graph walk when the keys
-        do not match by name (``walk``: no remap was given), with the header-only notes.
-        ``example``: an input, a list or tuple of inputs, or ``None``."""
+    def plan(self, block: Block, replan: Callable[[Any], Tuple[Any, Any]], remap: Any, *,
+             walk: bool, strict: bool, example: Any) -> Tuple[Any, Any]:
+        """``(report, plan)`` of the load (``replan(remap)`` makes them): through the graph
+        walk when the keys do not match the block's by name and ``walk`` (no remap was
+        given), else as the keys say; with the header-only notes. ``example``: an input, a
+        list or tuple of inputs, or ``None``."""
         if self.graph is None:
-            return report, plan
+            return replan(remap)
+        graph, header = self.graph, self.header
         if example is not None and not isinstance(example, (list, tuple)):
             example = [example]
-        graph, header = self.graph, self.header
         walked = None
-        if walk and (report.missing or report.unexpected):
+        if walk and not _keys_match(block, header):
             try:
                 walked = pair_with_net(graph, block, header, example)
             except CheckpointError as exc:
+                report, plan = replan(remap)  # what the keys alone say (and suggest)
                 if strict:
                     by_keys = "" if report.suggestion is None else (
                         f" By the keys alone (not the graph), remap={brief_repr(report.suggestion)} "
@@ -707,6 +811,8 @@ class SymbolLoad:
             report, plan = replan(Remap.keys(walked[0]))
             self.pairs = walked[1]
         else:
+            if self.walk_problem is None:
+                report, plan = replan(remap)
             self.pairs = layer_pairs(graph, header, {k: canon for canon, (_, keys) in plan.items()
                                                      for k in keys})
         return report.replace(symbol=graph.path, symbol_notes=self.notes(block, None)), plan
