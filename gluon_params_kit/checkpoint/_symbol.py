@@ -326,8 +326,8 @@ def _number(path: str, layer: str, key: str, value: str) -> float:
 
 def _gluon_op(blk: Any) -> Optional[str]:
     nn = gluon.nn
-    if isinstance(blk, nn.conv_layers._Conv):
-        return blk._op_name
+    if isinstance(blk, nn.conv_layers._Conv):  # np mode names them 'convolution', 'deconvolution'
+        return blk._op_name[:1].upper() + blk._op_name[1:]
     kinds = ((nn.Dense, "FullyConnected"), (nn.basic_layers._BatchNorm, "BatchNorm"),
              (nn.Embedding, "Embedding"), (nn.PReLU, "LeakyReLU"), (nn.InstanceNorm, "InstanceNorm"),
              (nn.LayerNorm, "LayerNorm"), (nn.GroupNorm, "GroupNorm"))
