@@ -248,9 +248,10 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     ``prefix-0000.params``, ``arg:``/``aux:`` keys under names people chose) loads into the
     equivalent structured Gluon net: when the keys do not match by name, the graph's
     parameterised layers are paired with the net's in forward order, layer by layer (operator,
-    kernel, filters, groups, units, the file's shapes), roles by the role table (a
-    BatchNorm's ``moving_mean`` -> ``running_mean``); a layer that does not fit, or two that
-    fit equally, refuse the load, named. ``report.symbol_notes`` then names every symbol
+    kernel, filters, groups, units, the file's shapes and, for a HybridBlock, the layers each
+    one takes its input from), roles by the role table (a BatchNorm's ``moving_mean`` ->
+    ``running_mean``); a layer that does not fit, or two that fit equally, refuse the load,
+    named. ``report.symbol_notes`` then names every symbol
     attribute that makes the net compute otherwise: ``fix_gamma=True`` with a gamma that
     is not 1 in the file (``fix_gamma='ones'`` loads ones there; or build the layer with
     ``BatchNorm(scale=False)``), eps, momentum, ``use_global_stats``, strides, padding,

@@ -6,13 +6,16 @@ Deconvolution, FullyConnected, BatchNorm, Embedding, LeakyReLU with ``act_type='
 InstanceNorm, LayerNorm, GroupNorm) in graph order, each with its attributes and the
 variables it takes in each role (the operator's input order says which is the weight,
 which the moving mean). The net's layers are walked in forward order (a traced forward
-pass when an example input is given, else registration order) and each takes the one
-symbol layer that is ready (every parameterised layer upstream of it already paired) and
-fits: the same operator, the same shape-defining attributes (kernel, filters, groups,
-units), the file's shapes in each role, roles mapped by
+pass when an example input is given, else the order of the net's own graph from one
+symbolic call of a HybridBlock, else registration order) and each takes the one symbol
+layer that is ready (every parameterised layer upstream of it already paired) and fits:
+the same operator, the same shape-defining attributes (kernel, filters, groups, units),
+the file's shapes in each role, roles mapped by
 :func:`~gluon_params_kit.checkpoint.split_key`'s table (gamma <-> a norm layer's weight,
-moving_* <-> running_*). Two ready layers that fit equally are a tie and nothing is
-paired: the refusal names the layers and says why, it never guesses.
+moving_* <-> running_*), and, where the net's graph is known, the same input: the
+nearest parameterised layers upstream, already paired (ResNet-50's stage-1 ``conv3`` and
+shortcut have one shape; only their inputs differ). Two ready layers that fit equally are
+a tie and nothing is paired: the refusal names the layers and says why, it never guesses.
 
 :func:`symbol_notes` then names every attribute of the symbol that makes the Gluon net
 compute something else with the same values: ``fix_gamma=True`` where the file's gamma
@@ -43,8 +46,8 @@ from ._load_report import brief_repr
 from ._pairing import split_key
 from ._remap import Remap
 
-__all__ = ["FIX_GAMMA", "SymbolGraph", "SymbolLayer", "SymbolLoad", "SymbolNote", "apply_fix_gamma", "find_symbol",
-           "layer_pairs", "pair_with_net", "read_symbol", "symbol_notes"]
+__all__ = ["FIX_GAMMA", "SymbolGraph", "SymbolLayer", "SymbolLoad", "SymbolNote", "apply_fix_gamma",
+           "find_symbol", "layer_pairs", "pair_with_net", "read_symbol", "symbol_notes"]
 
 #: The ``fix_gamma=`` choices of :func:`~gluon_params_kit.checkpoint.load`.
 FIX_GAMMA = (None, "ones")
