@@ -129,6 +129,19 @@ def test_convert_keeps_every_value(name, suffix, tmp_path):
 
 
 @needs_safetensors
+@pytest.mark.parametrize("name", FILES)
+def test_convert_between_npz_and_safetensors(name, tmp_path):
+    """Files with no MXNet mode recorded (a numpy .npz, a library's .safetensors) convert too."""
+    want = expected(name)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, **want)
+    gpk.convert(plain, tmp_path / "a.safetensors")
+    gpk.convert(tmp_path / "a.safetensors", tmp_path / "b.npz")
+    for key, array in want.items():
+        assert same_bits(gpk.read_array(tmp_path / "b.npz", key), array), (name, key)
+
+
+@needs_safetensors
 def test_convert_renames_symbol_checkpoint_keys(tmp_path):
     out = tmp_path / "plain.safetensors"
     mapping = gpk.convert(DATA / "ckpt-0000.params", out, remap=gpk.Remap.rename(r"^(arg|aux):", ""))

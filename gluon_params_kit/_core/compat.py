@@ -25,7 +25,7 @@ import numpy as _onp
 from .._shim import NUMPY_VERSION, SHIMMED_ALIASES
 from ..errors import MXNetImportError
 
-__all__ = ["mx", "gluon", "is_np_array", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES", "MXNET_VERSION",
+__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES", "MXNET_VERSION",
            "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
 
 SUPPORTED_MXNET = "1.9.1"
@@ -163,6 +163,15 @@ def is_np_array() -> bool:
     False
     """
     return mxnet_imported() and bool(mx.util.is_np_array())
+
+
+def is_np_shape() -> bool:
+    """Whether MXNet's np shape semantics are on; False while mxnet is not imported.
+
+    >>> is_np_shape()
+    False
+    """
+    return mxnet_imported() and bool(mx.util.is_np_shape())
 
 
 def to_numpy(array: Any) -> _onp.ndarray:

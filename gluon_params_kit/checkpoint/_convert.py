@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as onp
 
-from .._core.compat import cpu_buffer, is_np_array, mx
+from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool
 from .._io import npz as _npz
@@ -300,7 +300,7 @@ def _mode_to_write(header: Header, np_mode: Optional[bool]) -> bool:
         elif recorded in ("np", "nd"):
             np_mode = recorded == "np"
         else:
-            np_mode = bool(is_np_array() or mx.util.is_np_shape())
+            np_mode = bool(is_np_array() or is_np_shape())  # without mxnet: nd
         return np_mode or needs_np
     if not np_mode and needs_np:
         shown = [n for n, a in zip(header.names, header.arrays)
