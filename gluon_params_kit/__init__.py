@@ -7,8 +7,11 @@ re-exports each module's public names.
 The names are loaded on first use (PEP 562): ``import gluon_params_kit as gpk`` imports
 only numpy and restores the numpy aliases MXNet 1.9.1 needs (so ``import mxnet`` after it
 works on numpy 1.26); ``gpk.summary`` or ``from gluon_params_kit import summary`` imports
-mxnet and the module that defines the name. That keeps ``gluon-params --help``,
-``doctor`` and the header-only commands fast, and working where mxnet cannot import.
+the module that defines the name, and mxnet when that module uses it. The file tools
+(``read_header``, ``read_array``, ``convert``, ``diff``, ``export_npz``; ``gluon-params
+inspect``, ``diff``, ``convert``, ``export``) never import mxnet: they start fast and work
+where mxnet cannot run (numpy 2, Python 3.13). Where mxnet is needed and missing, the first
+use raises :class:`~gluon_params_kit.errors.MXNetImportError`, one line naming the install.
 """
 import importlib as _importlib
 import os as _os
