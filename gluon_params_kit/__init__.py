@@ -10,7 +10,8 @@ works on numpy 1.26); ``gpk.summary`` or ``from gluon_params_kit import summary`
 the module that defines the name, and mxnet when that module uses it. The file tools
 (``read_header``, ``read_array``, ``convert``, ``diff``, ``export_npz``; ``gluon-params
 inspect``, ``diff``, ``convert``, ``export``) never import mxnet: they start fast and work
-where mxnet cannot run (numpy 2, Python 3.13). Where mxnet is needed and missing, the first
+where mxnet cannot run (numpy 2, Python 3.13); only ``convert`` to a ``.params`` file still
+writes it through mxnet. Where mxnet is needed and missing, the first
 use raises :class:`~gluon_params_kit.errors.MXNetImportError`, one line naming the install.
 """
 import importlib as _importlib
