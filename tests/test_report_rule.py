@@ -101,11 +101,12 @@ def test_check_tied_gradients_is_a_report_of_floats():
     assert all(isinstance(v, float) and v < 1e-5 for v in report.values())
     record = report.to_records()[0]
     assert (record["path"], record["paths"], record["uses"]) == ("1.weight", ["1.weight", "2.weight"], 2)
-    assert record["max_abs_diff"] == report["1.weight"] <= report.max_abs_diff
+    assert record["rel_diff"] == report["1.weight"] <= report.max_rel_diff
+    assert record["max_abs_diff"] <= report.max_abs_diff and record["broken"] is False
     lines = str(report).splitlines()
     assert lines[1].split()[:4] == ["path", "other", "paths", "uses"]
-    assert lines[3].split()[:3] == ["1.weight", "2.weight", "2"]
-    assert lines[-1].startswith("Largest difference: ") and lines[-1].endswith("over 2 tied parameter(s)")
+    assert lines[3].split()[:3] == ["1.weight", "2.weight", "2"] and lines[3].split()[-1] == "ok"
+    assert lines[-2].startswith("Largest relative difference: ") and "over 2 tied parameter(s)" in lines[-2]
 
 
 def test_tie_returns_a_report_of_pairs():
