@@ -285,6 +285,95 @@ def test_mobilenet_symbol_api_defaults_are_flagged(mobilenet_ckpt):
     assert _close(net, x, expected)
 
 
+def _zoo_mobilenet_symbol(alpha=0.25, resolution=64, classes=10):
+    """MXNet's own MobileNet symbol definition (example/image-classification/symbols/
+    mobilenet.py, ``get_symbol``): conv/BatchNorm(fix_gamma=True)/relu blocks, depthwise
+    then pointwise, average pooling over the last 1/32 of the resolution, ``fc``."""
+    base = int(32 * alpha)
+    x = _conv_bn_relu(mx.sym.var("data"), "conv_1", num_filter=base, kernel=(3, 3), pad=(1, 1), stride=(2, 2))
+    plan = [(1, 2, 1), (2, 2, 2), (4, 1, 1), (4, 2, 2), (8, 1, 1), (8, 2, 2)] + [(16, 1, 1)] * 5 + [
+        (16, 2, 2), (32, 1, 1)]  # (depth / base, pointwise factor, stride)
+    for i, (depth, factor, stride) in enumerate(plan):
+        depth *= base
+        x = _conv_bn_relu(x, f"conv_{i + 2}_dw", num_filter=depth, num_group=depth, kernel=(3, 3), pad=(1, 1),
+                          stride=(stride, stride))
+        x = _conv_bn_relu(x, f"conv_{i + 2}", num_filter=depth * factor, kernel=(1, 1))
+    pool = resolution // 32
+    x = mx.sym.Pooling(x, kernel=(pool, pool), stride=(1, 1), pool_type="avg", name="global_pool")
+    return mx.sym.FullyConnected(mx.sym.Flatten(x, name="flatten"), num_hidden=classes, name="fc")
+
+
+def test_mxnets_own_mobilenet_symbol_into_the_gluon_model_zoos_mobilenet(tmp_path):
+    """No net written for the test: MXNet's symbol definition against Gluon's model zoo
+    (pairing by the net's graph alone; 27 BatchNorms flagged twice, then matching)."""
+    from mxnet.gluon.model_zoo import vision
+    params, x, expected = _save_checkpoint(_zoo_mobilenet_symbol(), str(tmp_path / "mobilenet"),
+                                           data_shape=(1, 3, 64, 64))
+    net = vision.get_mobilenet(0.25, classes=10)
+    net.initialize()
+    report = gpk.load(net, params)
+    assert len(report.loaded) == 137 and report.renamed["arg:conv_14_dw_conv2d_weight"] == "features.75.weight"
+    assert sorted({(n.attribute, n.symbol, n.net) for n in report.symbol_notes}) == [
+        ("eps", 1e-3, 1e-5), ("fix_gamma", True, False)]
+    assert len(report.symbol_notes) == 54 and not _close(net, x, expected, rel=1e-3)
+    net = vision.get_mobilenet(0.25, classes=10)
+    net.initialize()
+    for layer in gpk.named_blocks(net).values():
+        if isinstance(layer, nn.BatchNorm):
+            layer._kwargs["eps"] = 1e-3  # as BatchNorm(epsilon=1e-3) would build it
+    report = gpk.load(net, params, fix_gamma="ones")
+    assert all(n.fixed for n in report.symbol_notes) and _close(net, x, expected)
+
+
+def _zoo_resnet_symbol(filters=(16, 64, 128, 256), classes=10):
+    """MXNet's own pre-activation ResNet symbol definition (example/image-classification/
+    symbols/resnet.py, bottleneck units, the CIFAR stem: ``id``, ``bn_data`` with
+    fix_gamma=True, a 3x3 ``conv0``), one unit per stage."""
+    body = _bn(mx.sym.identity(mx.sym.var("data"), name="id"), "bn_data", fix_gamma=True, eps=EPS, momentum=0.9)
+    body = mx.sym.Convolution(body, num_filter=filters[0], kernel=(3, 3), stride=(1, 1), pad=(1, 1), no_bias=True,
+                              name="conv0")
+    for i, width in enumerate(filters[1:]):
+        name, stride = f"stage{i + 1}_unit1", (1, 1) if i == 0 else (2, 2)
+        act1 = mx.sym.Activation(_bn(body, name + "_bn1", fix_gamma=False, eps=EPS, momentum=0.9),
+                                 act_type="relu", name=name + "_relu1")
+        x = mx.sym.Convolution(act1, num_filter=width // 4, kernel=(1, 1), stride=(1, 1), pad=(0, 0),
+                               no_bias=True, name=name + "_conv1")
+        x = mx.sym.Activation(_bn(x, name + "_bn2", fix_gamma=False, eps=EPS, momentum=0.9), act_type="relu")
+        x = mx.sym.Convolution(x, num_filter=width // 4, kernel=(3, 3), stride=stride, pad=(1, 1), no_bias=True,
+                               name=name + "_conv2")
+        x = mx.sym.Activation(_bn(x, name + "_bn3", fix_gamma=False, eps=EPS, momentum=0.9), act_type="relu")
+        x = mx.sym.Convolution(x, num_filter=width, kernel=(1, 1), stride=(1, 1), pad=(0, 0), no_bias=True,
+                               name=name + "_conv3")
+        body = x + mx.sym.Convolution(act1, num_filter=width, kernel=(1, 1), stride=stride, no_bias=True,
+                                      name=name + "_sc")
+    relu1 = mx.sym.Activation(_bn(body, "bn1", fix_gamma=False, eps=EPS, momentum=0.9), act_type="relu")
+    pool1 = mx.sym.Pooling(relu1, global_pool=True, kernel=(7, 7), pool_type="avg", name="pool1")
+    return mx.sym.FullyConnected(mx.sym.Flatten(pool1), num_hidden=classes, name="fc1")
+
+
+def test_mxnets_own_resnet_symbol_into_the_gluon_model_zoos_resnet_v2(tmp_path):
+    """MXNet's ResNet symbol against Gluon's ResNetV2 of the same shape: stage 1's conv3
+    and shortcut have one shape (16 -> 64, 1x1) and pair by the graph's data flow."""
+    from mxnet.gluon.model_zoo import vision
+    params, x, expected = _save_checkpoint(_zoo_resnet_symbol(), str(tmp_path / "resnet"),
+                                           data_shape=(2, 3, 16, 16))
+
+    def zoo():
+        net = vision.ResNetV2(vision.BottleneckV2, [1, 1, 1], [16, 64, 128, 256], classes=10, thumbnail=True)
+        net.initialize()
+        return net
+    net = zoo()
+    report = gpk.load(net, params)
+    assert report.renamed["arg:stage1_unit1_conv3_weight"] == "features.2.0.conv3.weight"
+    assert report.renamed["arg:stage1_unit1_sc_weight"] == "features.2.0.downsample.weight"
+    assert [(n.attribute, n.symbol, n.net) for n in report.symbol_notes] == [("eps", EPS, 1e-5)] * 11
+    net = zoo()
+    for layer in gpk.named_blocks(net).values():
+        if isinstance(layer, nn.BatchNorm):
+            layer._kwargs["eps"] = EPS  # as BatchNorm(epsilon=2e-5) would build it
+    assert gpk.load(net, params).symbol_notes == [] and _close(net, x, expected)
+
+
 def test_momentum_and_use_global_stats_are_flagged_as_training_only(tmp_path):
     data = mx.sym.var("data")
     sym = mx.sym.FullyConnected(
