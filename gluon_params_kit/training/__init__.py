@@ -557,9 +557,11 @@ def _state_problems(trainer, meta, paths: List[str], header) -> List[str]:
         if live and all(d > 0 for d in live) and live != info.shape:
             continue  # gpk.load refuses the parameter itself, with its report
         key = (info.shape, info.dtype, getattr(param, "_stype", "default"))
+        theirs = tree_signature(tree, infos)
         if key not in made:
             made[key] = _fresh_signature(opt, index[path], *key)
-        theirs = tree_signature(tree, infos)
+        if made[key] is not None and theirs != made[key]:  # sure: a weight of the full shape
+            made[key] = _fresh_signature(opt, index[path], *key, full=True)
         if made[key] is None:  # the optimizer cannot make one here: shapes at least
             wrong = [k for k in state_keys(tree) if infos[k].shape != info.shape]
             if wrong:
@@ -572,18 +574,37 @@ def _state_problems(trainer, meta, paths: List[str], header) -> List[str]:
     return problems
 
 
-def _fresh_signature(opt, index: int, shape, dtype, stype) -> Any:
+#: Dimensions of the small stand-in weight: a state of this shape is the weight's shape.
+_PROBE_DIMS = (2, 3, 5, 7, 11, 13, 17, 19)
+
+
+def _fresh_signature(opt, index: int, shape, dtype, stype, *, full: bool = False) -> Any:
     """The signature of the state ``opt`` makes for a zero weight like the parameter, or
-    None when it cannot make one (an empty or unusual array: then shapes are checked)."""
+    None when it cannot make one (an empty or unusual array: then shapes are checked).
+
+    A small stand-in of the same rank is used first (a state of its shape stands for the
+    parameter's shape); ``full=True`` uses the parameter's own shape, for a sure answer
+    where the small one disagrees with the file.
+    """
     if shape is None or dtype is None:
         return None
+    probe = tuple(shape) if full else tuple(_PROBE_DIMS[i % len(_PROBE_DIMS)] for i in range(len(shape)))
     try:
         with mx.util.np_array(False), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # float16 without multi_precision: not our concern
-            weight = mx.nd.zeros(shape, ctx=mx.cpu(), dtype=dtype, stype=stype)
-            return signature(opt.create_state_multi_precision(index, weight))
-    except Exception:  # a third-party optimizer that needs more than a weight
-        return None
+            weight = mx.nd.zeros(probe, ctx=mx.cpu(), dtype=dtype, stype=stype)
+            made = signature(opt.create_state_multi_precision(index, weight))
+    except Exception:  # a third-party optimizer that needs more than a stand-in weight
+        return None if full else _fresh_signature(opt, index, shape, dtype, stype, full=True)
+    return made if full else _scaled(made, probe, tuple(shape))
+
+
+def _scaled(sig: Any, probe: Tuple[int, ...], shape: Tuple[int, ...]) -> Any:
+    if sig is None or sig[0] == "object":
+        return sig
+    if sig[0] == "array":
+        return ("array", shape if sig[1] == probe else sig[1]) + tuple(sig[2:])
+    return (sig[0], [_scaled(s, probe, shape) for s in sig[1]])
 
 
 class _Staged(NamedTuple):
