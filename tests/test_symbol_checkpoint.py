@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import nn
 
-from gluon_params_kit.errors import CheckpointError, LoadWarning
+from gluon_params_kit.errors import CheckpointError, CheckpointTypeError, LoadWarning
 
 EPS = 2e-5
 WIDTH = 8
@@ -624,9 +624,12 @@ def test_without_the_symbol_file_the_load_behaves_as_before(resnet_ckpt, tmp_pat
         gpk.load(_resnet_net(), params, symbol=False)
 
 
-def test_bad_fix_gamma_choice(resnet_ckpt):
+def test_bad_fix_gamma_choice_and_symbol_type(resnet_ckpt):
     with pytest.raises(CheckpointError, match="unknown fix_gamma 'zeros'. Expected one of None, 'ones'"):
         gpk.load(_resnet_net(), resnet_ckpt[0], fix_gamma="zeros")
+    with pytest.raises(CheckpointTypeError, match="symbol must be a path to a -symbol.json file, None "
+                                                  r"\(look beside the .params file\) or False; got int"):
+        gpk.load(_resnet_net(), resnet_ckpt[0], symbol=3)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -40,7 +40,7 @@ from .._core.compat import gluon, is_np_array, mx
 from .._core.gluon import init_state
 from .._core.types import Block
 from .._io.header import Header, file_keys_of
-from ..errors import CheckpointError, listing
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_blocks, named_parameters
 from ._load_report import brief_repr
 from ._pairing import split_key
@@ -169,8 +169,8 @@ def find_symbol(params_path: Any, symbol: Any) -> Optional[str]:
         return None
     if symbol is not None:
         if not isinstance(symbol, (str, bytes, os.PathLike)):
-            raise CheckpointError(f"symbol must be a path to a -symbol.json file, None (look "
-                                  f"beside the .params file) or False; got {type(symbol).__name__}")
+            raise CheckpointTypeError(f"symbol must be a path to a -symbol.json file, None (look "
+                                      f"beside the .params file) or False; got {type(symbol).__name__}")
         return os.fsdecode(symbol)
     path = os.fsdecode(params_path) if isinstance(params_path, (str, bytes, os.PathLike)) else ""
     match = re.match(r"^(.*)-\d+\.params$", path)
