@@ -21,6 +21,7 @@ import gluon_params_kit  # numpy shim
 # isort: split
 import doctest
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md"))
-_FENCE = re.compile(r"(?:<!-- (?:docs|readme)-test: skip \((?P<skip>[^)]*)\) -->\n)?"
+_FENCE = re.compile(r"(?:<!-- (?:docs|readme)-test: (?:skip \((?P<skip>[^)]*)\)|(?P<run>run)) -->\n)?"
                     r"^```(?P<lang>\w*)\n(?P<code>.*?)^```\n"
                     r"(?:\n?<!-- output -->\n```text\n(?P<output>.*?)^```\n)?", re.S | re.M)
 _CHECKER = doctest.OutputChecker()
@@ -56,17 +57,36 @@ json.dump(results, open(sys.argv[2], "w", encoding="utf-8"))
 """
 
 
+_SHELL = ("import os, subprocess, sys\n"
+          "_env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])\n"
+          "_proc = subprocess.run({!r}, shell=True, executable='/bin/bash', env=_env, text=True,\n"
+          "                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)\n"
+          "print(_proc.stdout, end='')\n")
+
+
+def needs(path: Path):
+    """The modules a page's examples need (``<!-- docs-test: needs torch onnx -->``)."""
+    found = re.search(r"<!-- docs-test: needs ([\w ]+) -->", path.read_text(encoding="utf-8"))
+    return found.group(1).split() if found else []
+
+
 def python_blocks(path: Path):
-    """The page's python blocks: dicts of line, code, skip reason and expected output."""
+    """The page's python blocks, and its shell blocks marked ``<!-- docs-test: run -->`` (run
+    with bash, the venv's scripts first on PATH): dicts of line, code, skip reason and the
+    expected output."""
     text = path.read_text(encoding="utf-8")
     found = []
     for m in _FENCE.finditer(text):
-        if m.group("lang") != "python":
+        if m.group("lang") in ("sh", "bash") and m.group("run"):
+            code = _SHELL.format(m.group("code"))
+        elif m.group("lang") == "python":
+            code = m.group("code")
+        else:
             continue
-        code = m.group("code")
         found.append({"line": text[:m.start("code")].count("\n") + 1, "code": code,
                       "skip": m.group("skip"),
-                      "expected": comment_output(code) + (m.group("output") or ""),
+                      "expected": (comment_output(code) if m.group("lang") == "python" else "")
+                      + (m.group("output") or ""),
                       "where": f"{path.name}:{text[:m.start('code')].count(chr(10)) + 1}"})
     return found
 
@@ -119,6 +139,10 @@ def test_the_pages_have_runnable_examples():
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_examples_run_and_print_what_the_page_shows(page, tmp_path):
+    import importlib.util
+    missing = [m for m in needs(page) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{page.name} needs {', '.join(missing)}")
     blocks = [b for b in python_blocks(page) if not b["skip"]]
     results = run_blocks(blocks, tmp_path)
     assert len(results) >= 1
@@ -197,8 +221,10 @@ def site(tmp_path_factory):
     pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]'")
     pytest.importorskip("mkdocstrings", reason="the docs extra: pip install -e '.[docs]'")
     out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # Material's banner about its successor
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "WARNING" not in proc.stderr, proc.stderr
     return out
