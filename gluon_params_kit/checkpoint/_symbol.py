@@ -371,7 +371,7 @@ def _net_layers(block: Block, example: Optional[Sequence[Any]],
     except Exception as exc:  # the user's net or input: say which call failed
         raise CheckpointError(
             f"load(..., example=...): the forward pass of {type(block).__name__} on the example "
-            f"failed ({type(exc).__name__}: {exc}); nothing was changed") from exc
+            f"failed ({type(exc).__name__}: {exc})") from exc
     called = [layers[p] for p in order if p in layers]
     return called + [layer for p, layer in layers.items() if p not in order]
 
