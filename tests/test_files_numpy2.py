@@ -85,6 +85,18 @@ def test_read_array_takes_every_path_form_and_names_what_is_missing():
         gpk.read_array(DATA / "missing.params", "w32")
 
 
+def test_csr_storage_shape_as_mxnet_writes_it_either_way(tmp_path):
+    """MXNet writes the csr array's storage shape as (0,) or, now and then, as (4,) (its value
+    count); it reads both the same, from the index arrays, and so does the kit."""
+    raw = bytearray((DATA / "sparse.params").read_bytes())
+    at = 152  # the csr record: magic, stype, storage ndim (int32 each), then the int64 dim
+    assert raw[at - 12:at - 4] == b"\xc9\xfa\x93\xf9\x02\x00\x00\x00" and raw[at:at + 8] == bytes(8)
+    raw[at] = 4
+    (tmp_path / "s.params").write_bytes(bytes(raw))
+    assert gpk.read_header(tmp_path / "s.params")["csr"].storage_shape == (4,)
+    assert same_bits(gpk.read_array(tmp_path / "s.params", "csr"), expected("sparse.params")["csr"])
+
+
 @pytest.mark.parametrize("suffix", [".npz", pytest.param(".safetensors", marks=needs_safetensors)])
 def test_read_array_reads_that_array_alone(suffix, tmp_path):
     """Lazily: the header, then the one array's bytes (a 16 MiB neighbour is never read)."""
