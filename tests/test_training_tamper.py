@@ -38,27 +38,32 @@ OPTIMIZERS = {
 
 # --------------------------------------------------------------------------- nets and snapshots
 
-def _net(seed: int):
+TWO = [mx.cpu(0), mx.cpu(1)]
+
+
+def _net(seed: int, ctx=None):
     mx.random.seed(seed)
     net = nn.HybridSequential()
     net.add(nn.Dense(4, activation="relu", in_units=3), nn.Dense(2, in_units=4))
-    net.initialize(mx.init.Normal(0.5))
+    net.initialize(mx.init.Normal(0.5), ctx=ctx)
     return net
 
 
-def _trainer(net, opt: str):
+def _trainer(net, opt: str, kvstore: str = "device"):
     name, params = OPTIMIZERS[opt]
-    return gluon.Trainer(net.collect_params(), name, params())
+    return gluon.Trainer(net.collect_params(), name, params(), kvstore=kvstore)
 
 
 def _step(net, trainer, i: int) -> None:
     r = np.random.RandomState(i)
     array = mx.np.array if mx.util.is_np_array() else mx.nd.array
-    x, y = array(r.randn(5, 3), dtype="float32"), array(r.randn(5, 2), dtype="float32")
+    x, y = array(r.randn(6, 3), dtype="float32"), array(r.randn(6, 2), dtype="float32")
+    ctx = net[0].weight.list_ctx()
+    xs, ys = gluon.utils.split_and_load(x, ctx), gluon.utils.split_and_load(y, ctx)
     with autograd.record():
-        loss = ((net(x) - y) ** 2).sum()
-    loss.backward()
-    trainer.step(5)
+        losses = [((net(a) - b) ** 2).sum() for a, b in zip(xs, ys)]
+    autograd.backward(losses)
+    trainer.step(6)
 
 
 def _state_bits(state: Any) -> Any:
@@ -87,12 +92,26 @@ def _snapshot(net, trainer) -> Dict[str, Any]:
         "current": [d for d, c in opt._all_index_update_counts.items() if c is opt._index_update_count],
         "scheduler": None if sched is None else dict(vars(sched)),
         "kv": (trainer._kv_initialized, trainer._kvstore, trainer._update_on_kvstore),
+        "store": _store_bits(trainer),
     }
 
 
-def _target(opt: str):
-    """A live net and Trainer holding other values than the file: one step from seed 7."""
-    net = _net(7)
+def _store_bits(trainer) -> List[bytes]:
+    """What the Trainer's kvstore holds for each parameter (none without a store)."""
+    if trainer._kvstore is None:
+        return []
+    out = []
+    for i, p in enumerate(trainer._params):
+        value = mx.nd.zeros(p.shape, dtype=p.dtype)
+        trainer._kvstore.pull(i, out=value)
+        out.append(value.asnumpy().tobytes())
+    return out
+
+
+def _target(opt: str, ctx=None):
+    """A live net and Trainer holding other values than the file: one step from seed 7
+    (on two contexts: a 'device' kvstore that runs the optimizer and keeps the states)."""
+    net = _net(7, ctx)
     trainer = _trainer(net, opt)
     _step(net, trainer, 11)
     return net, trainer
@@ -487,16 +506,19 @@ def _poke(base: Base, raw: bytearray, at: int, byte: int) -> bytearray:
 
 # --------------------------------------------------------------------------- the run
 
-RUNS = [("adam", "nd"), ("sgd", "nd"), ("adam", "np")]
+RUNS = [("adam", "nd", "cpu"), ("sgd", "nd", "cpu"), ("adam", "np", "cpu"), ("sgd", "nd", "two")]
 
 
-@pytest.mark.parametrize("opt, array_mode", RUNS, ids=[f"{o}-{m}" for o, m in RUNS])
-def test_every_tampered_field_is_refused_and_nothing_changes(opt, array_mode, tmp_path, capsys):
+@pytest.mark.parametrize("opt, array_mode, where", RUNS, ids=["-".join(r) for r in RUNS])
+def test_every_tampered_field_is_refused_and_nothing_changes(opt, array_mode, where, tmp_path, capsys):
     if array_mode == "np":  # the kit writes nd files; an np-mode net and Trainer load them
         mx.npx.set_np()  # (conftest resets the mode after the test)
     base = _base(tmp_path, opt)
     cases = field_cases(base.doc) + special_cases(base, opt)
-    net, trainer = _target(opt)
+    ctx = TWO if where == "two" else None
+    net, trainer = _target(opt, ctx)
+    if ctx:  # the optimizer runs in the kvstore, which holds the states
+        assert trainer._update_on_kvstore and trainer._kvstore._updater.states
     before = _snapshot(net, trainer)
     raw, changed, accepted, unnamed, read_raw, read_accepted = [], [], [], [], [], []
     for i, case in enumerate(cases):
@@ -512,7 +534,7 @@ def test_every_tampered_field_is_refused_and_nothing_changes(opt, array_mode, tm
             raw.append(f"{case.name}: {type(exc).__name__}: {exc}"[:300])
         if _snapshot(net, trainer) != before:
             changed.append(case.name)
-            net, trainer = _target(opt)  # the next case starts from the known state again
+            net, trainer = _target(opt, ctx)  # the next case starts from the known state again
         try:
             gpk.read_training(dest)
             if case.read:
@@ -523,7 +545,7 @@ def test_every_tampered_field_is_refused_and_nothing_changes(opt, array_mode, tm
             read_raw.append(f"{case.name}: {type(exc).__name__}: {exc}"[:300])
         os.remove(dest)
     with capsys.disabled():
-        print(f"\n[{opt}, {array_mode} mode] {len(cases)} tampered files: {len(cases) - len(accepted) - len(raw)} "
+        print(f"\n[{opt}, {array_mode} mode, {where}] {len(cases)} tampered files: {len(cases) - len(accepted) - len(raw)} "
               f"CheckpointError, {len(raw)} raw exceptions, {len(changed)} with net or Trainer "
               f"changed, {len(accepted)} accepted, {len(unnamed)} not naming the field; "
               f"read_training: {len(read_raw)} raw, {len(read_accepted)} accepted")
@@ -739,3 +761,25 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
                                               r"written"):
         gpk.save_training(net, trainer, tmp_path / "run.params")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_deferred_net_and_a_fresh_trainer_stay_untouched(tmp_path):
+    """Nothing initialized yet (shapes come from the file): a refusal leaves the net
+    deferred and the Trainer without a kvstore; the valid file then loads and trains."""
+    base = _base(tmp_path, "adam")
+    by_name = {c.name: c for c in special_cases(base, "adam")}
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, activation="relu"), nn.Dense(2))
+    net.initialize()
+    trainer = _trainer(net, "adam")
+    for name in ("states names unknown path", "state structure: one array fewer", "lr nan",
+                 "truncated at description", "metadata 100000 levels (RecursionError in json)"):
+        by_name[name].write(base, tmp_path / "case.params")
+        with pytest.raises(CheckpointError):
+            gpk.load_training(net, trainer, tmp_path / "case.params")
+        assert [p.shape for p in gpk.named_parameters(net).values()] == [(4, 0), (4,), (2, 0), (2,)]
+        assert not trainer._kv_initialized and trainer._optimizer.num_update == 0
+    report = gpk.load_training(net, trainer, base.path)
+    assert report.num_update == 2 and report.states == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    _step(net, trainer, 2)
+    assert trainer._optimizer.num_update == 3
