@@ -25,17 +25,15 @@ import numpy as _onp
 from .._shim import NUMPY_VERSION, SHIMMED_ALIASES
 from ..errors import MXNetImportError
 
-__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES", "MXNET_VERSION",
-           "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
-
-SUPPORTED_MXNET = "1.9.1"
+__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES",
+           "MXNET_VERSION", "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
 
 #: Why mxnet cannot be imported, once known (each use raises it anew, as one line).
 _failure: Optional[str] = None
 
 
 def mxnet_imported() -> bool:
-    """Whether MXNet is imported already (then no array or Block of it can exist yet if not).
+    """Whether mxnet is imported (until it is, no NDArray or Block can exist).
 
     >>> mxnet_imported() in (True, False)
     True
@@ -127,17 +125,20 @@ class _LazyModule(types.ModuleType):
     def __init__(self, name: str):
         super().__init__(name, f"Stand-in for {name}: imports it on first attribute access.")
 
+    def _target(self) -> types.ModuleType:
+        module = load_mxnet()
+        for part in self.__name__.split(".")[1:]:
+            module = getattr(module, part)
+        return module
+
     def __getattr__(self, attr: str) -> Any:
         # Dunders are probes (doctest's unwrap, copy, pickle), never a use: they must not import.
         if attr.startswith("__") and attr not in ("__version__", "__file__", "__path__"):
             raise AttributeError(attr)
-        module = load_mxnet()
-        for part in self.__name__.split(".")[1:]:
-            module = getattr(module, part)
-        return getattr(module, attr)
+        return getattr(self._target(), attr)
 
     def __dir__(self):
-        return dir(self.__getattr__("__dict__")) if mxnet_imported() else []
+        return dir(self._target()) if mxnet_imported() else []
 
     def __repr__(self) -> str:
         state = "imported" if mxnet_imported() else "not imported yet"
