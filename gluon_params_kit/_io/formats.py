@@ -17,6 +17,7 @@ looked up by name in the header that describes the open file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 import time
@@ -33,7 +34,7 @@ from .files import file_path, open_source
 from .header import BFLOAT16, ArrayInfo, DataFile, Header, changed_error, check_expansion, numpy_dtype
 
 __all__ = ["FORMATS", "format_of", "read_header", "read_host", "iter_values", "CHUNK_VALUES", "as_float",
-           "open_checkpoint", "open_values"]
+           "open_checkpoint", "open_values", "open_with_header"]
 
 FORMATS = ("params", "safetensors", "npz")
 SUFFIXES = {".params": "params", ".safetensors": "safetensors", ".npz": "npz"}
@@ -83,7 +84,16 @@ def read_header(path: Any, format: Optional[str] = None) -> Header:
 
 
 def _parse(kind: str, f, path: str) -> Header:
-    header = _PARSERS[kind](f, path)
+    # a header of 10^5 arrays allocates a few hundred thousand small objects and no cycle:
+    # the cyclic collector (which would walk them again and again) waits (as _core.gcpause)
+    running = gc.isenabled()
+    if running:
+        gc.disable()
+    try:
+        header = _PARSERS[kind](f, path)
+    finally:
+        if running:
+            gc.enable()
     header.read_ns = time.time_ns()
     return header
 
@@ -98,14 +108,25 @@ def open_checkpoint(path: Any, format: Optional[str] = None) -> Iterator[Tuple[H
     ...     read_host(h, src=src)['w'].tolist()
     [0.0, 1.0, 2.0]
     """
+    header, src = open_with_header(path, format)
+    with src:
+        yield header, src
+        src.check()
+
+
+def open_with_header(path: Any, format: Optional[str] = None) -> Tuple[Header, DataFile]:
+    """:func:`open_checkpoint` without the ``with``: the caller closes the file (and calls
+    its ``check()`` after a clean read)."""
     kind = format_of(path, format)
     src = DataFile.open(path)
-    with src:
+    try:
         header = _parse(kind, src.file, src.path)
         if header.stamp != src.stamp:
             raise changed_error(src.path)
-        yield header, src
-        src.check()
+    except BaseException:
+        src.close()
+        raise
+    return header, src
 
 
 def _layout(header: Header):
@@ -178,7 +199,7 @@ def iter_values(header: Header, info: ArrayInfo, chunk_values: int = CHUNK_VALUE
     """
     if info.shape is None or info.dtype is None or info.size == 0:  # no shape: no dtype either
         return
-    check_expansion(header.path, header.names[info.index], info, allow_expand)
+    check_expansion(header.path, header.name_at(info.index), info, allow_expand)
     dt = numpy_dtype(info.dtype)
     with _values_of(header, src) as f:
         if info.stype != "default":
@@ -246,7 +267,7 @@ def _transposed(read_at: Callable[[int, Any], None], info: ArrayInfo, dt: onp.dt
     item = dt.itemsize
     rows = max(1, FORTRAN_BLOCK // lines)  # rows per tile
     tiles = -(-d0 // rows)
-    by_runs = lines * tiles * 2e-6 + size * item / 2e9
+    by_runs = lines * tiles * 15e-6 + size * item / 2e9  # a read call from Python: ~15 us
     by_passes = tiles * size * item / 2e9
     for a in range(0, d0, rows):
         b = min(d0, a + rows)

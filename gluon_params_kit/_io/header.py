@@ -151,6 +151,10 @@ class Header(Report):
         """The array names in file order (``'0'``, ``'1'``... for a list file)."""
         return list(self._names)
 
+    def name_at(self, index: int) -> str:
+        """The name of the array at ``index`` in file order (no copy of :attr:`names`)."""
+        return self._names[index]
+
     @property
     def np_shape(self) -> bool:
         """True when the arrays need np shape semantics (V3 records, 0-d or zero-size)."""
@@ -266,8 +270,10 @@ class DataFile:
         self.close()
 
     def check(self, what: str = "") -> None:
-        """Raise the "changed" error if the file is no longer the version it was opened as."""
-        if file_stamp(self.fileno()) != self.stamp:
+        """Raise the "changed" error if the file is no longer the version it was opened as
+        (its size or modification time moved; not its change time, which a rename over
+        the path moves on the old file while its bytes stay as they were)."""
+        if file_stamp(self.fileno())[:4] != self.stamp[:4]:
             raise changed_error(self.path, what)
 
     def readinto(self, offset: int, out: Any, what: str = "") -> None:
