@@ -73,14 +73,15 @@ def diagnose() -> dict:
     problems: List[str] = []
     py = sys.version_info
     if py >= (3, 13):
-        problems.append(f"Python {py.major}.{py.minor}: numpy<2 has no wheels here. "
-                        "Fix: use Python 3.11 (or 3.10/3.12).")
-    if _shim.NUMPY_VERSION >= (2, 0):
+        problems.append(f"Python {py.major}.{py.minor}: MXNet 1.9.1 cannot run here (numpy<2 has no "
+                        "wheels); the file tools (inspect, diff, convert, export) work. "
+                        "Fix: use Python 3.11 (or 3.10/3.12) for the rest.")
+    if _shim.NUMPY_VERSION >= (2, 0) and py < (3, 13):  # on 3.13 the Python line says it all
         problems.append(f"numpy {numpy.__version__} is installed; mxnet 1.9.1 needs numpy<2. "
                         f"Fix: pip install '{_shim.numpy_pin()}'.")
     mx, failure = _import_mxnet()
     dists = _mxnet_distributions()
-    if mx is None and not dists:
+    if mx is None and not dists and py < (3, 13):
         problems.append(f"mxnet is not installed. Fix: pip install 'mxnet=={SUPPORTED_MXNET}' "
                         f"(CPU; or the kit with its extra, gluon_params_kit[cpu]), or "
                         f"mxnet-cu112=={SUPPORTED_MXNET} for CUDA.")
