@@ -270,3 +270,11 @@ def test_this_venv_has_no_mxnet():  # (make files-np2 also checks that its numpy
     with pytest.raises(ImportError):
         import mxnet  # noqa: F401
     assert "mxnet" not in sys.modules or sys.modules["mxnet"] is None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="make files-np2 runs it on Python 3.13")
+def test_doctor_on_python_313_names_one_problem(capsys):
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "verdict  1 problem(s):" in out and "the file tools (inspect, diff, convert, export) work" in out
+    assert "numpy==1.26" not in out and "pip install 'mxnet" not in out
