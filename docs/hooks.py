@@ -12,7 +12,6 @@ import mkdocs.plugins
 from markdown import Extension
 from markdown.preprocessors import Preprocessor
 
-
 _ROLE = re.compile(r":(?:func|class|meth|data|attr|mod|exc|obj):`(~?)([^`]+)`")
 
 

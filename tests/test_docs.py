@@ -16,7 +16,7 @@ and three of its pages (home, a feature page, an API page) are opened in headles
 their headings and links are read from the DOM and a screenshot must show the page, not a
 blank. ``python tests/test_docs.py docs/PAGE.md`` prints what each block of a page prints.
 """
-import gluon_params_kit  # numpy shim
+import gluon_params_kit  # numpy shim (before mxnet); also read: _EXPORTS, __all__
 
 # isort: split
 import doctest
@@ -218,9 +218,11 @@ def picture_facts(png: Path):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The site built into a temporary folder (``$GPK_SITE`` keeps it and the screenshots)."""
     pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]'")
     pytest.importorskip("mkdocstrings", reason="the docs extra: pip install -e '.[docs]'")
-    out = tmp_path_factory.mktemp("site")
+    keep = os.environ.get("GPK_SITE")
+    out = Path(keep).resolve() if keep else tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # Material's banner about its successor
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
@@ -248,14 +250,15 @@ SHOTS = [("index.html", "gluon_params_kit", ["getting-started/learner.html", "ch
 @pytest.mark.parametrize("page, heading, links", SHOTS, ids=[s[0] for s in SHOTS])
 def test_site_page_in_chromium(site, page, heading, links, tmp_path):
     path = site / page
-    dom = browse(path, "--dump-dom")
+    shot = (site.parent / f"{site.name}-shots" if os.environ.get("GPK_SITE") else tmp_path)
+    shot.mkdir(exist_ok=True)
+    shot = shot / (page.replace("/", "-") + ".png")
+    dom = browse(path, "--dump-dom", f"--screenshot={shot}")  # one run: the DOM and the picture
     h1 = re.search(r"<h1[^>]*>(.*?)</h1>", dom, re.S)
     assert h1 and heading in re.sub(r"<[^>]+>", "", h1.group(1)), (h1 and h1.group(1))
     hrefs = set(re.findall(r'href="([^"#]+)', dom))
     assert set(links) <= hrefs, sorted(hrefs)
     assert "md-sidebar" in dom and "md-header" in dom  # the theme's frame rendered
-    shot = tmp_path / (page.replace("/", "-") + ".png")
-    browse(path, f"--screenshot={shot}")
     ink, colours = picture_facts(shot)
     assert 0.03 < ink < 0.6 and colours > 50, (ink, colours)
 

@@ -1,47 +1,54 @@
-"""Every README code block runs as pasted.
+"""The README: short, every Python block runs as pasted and prints what it shows, its links resolve.
 
-``>>>`` blocks are doctests (pytest runs README.md through ``--doctest-glob``). Every other
-```` ```python ```` block runs here on its own, in a fresh interpreter and an empty folder,
-so it must import and define what it uses. A block right after the line
-``<!-- readme-test: skip (why) -->`` is skipped with that reason (a cluster worker). Shell
-blocks are commands, not run. One import alias, ``gpk``, throughout.
+Every ```` ```python ```` block runs on its own, in a fresh interpreter and an empty folder,
+so it must import and define what it uses; what it prints must be the comment lines right
+below its ``print(`` calls (``tests/test_docs.py`` has the rules, shared with the docs pages).
+A block right after ``<!-- readme-test: skip (why) -->`` is skipped with that reason. Shell
+blocks are commands, not run. No ``>>>`` prompts (a pasted prompt is a SyntaxError). One import
+alias, ``gpk``, throughout.
 """
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_docs import check_blocks, python_blocks, run_blocks
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-_BLOCK = re.compile(r"(?:<!-- readme-test: skip \((?P<skip>[^)]*)\) -->\n)?```(?P<lang>\w*)\n"
-                    r"(?P<code>.*?)```", re.S)
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BLOCKS = python_blocks(README)
 
 
-def blocks():
+def test_readme_is_short_and_has_runnable_blocks():
+    assert README.stat().st_size <= 12 * 1024
+    assert len(BLOCKS) >= 2 and all(b["expected"] for b in BLOCKS)
+    assert ">>>" not in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"line{b['line']}" for b in BLOCKS])
+def test_readme_block_runs_as_pasted(block, tmp_path):
+    if block["skip"]:
+        pytest.skip(block["skip"])
+    check_blocks("README.md", [block], run_blocks([block], tmp_path))
+
+
+def test_readme_links_resolve():
     text = README.read_text(encoding="utf-8")
-    found = []
-    for m in _BLOCK.finditer(text):
-        line = text[:m.start("code")].count("\n") + 1
-        found.append((line, m.group("lang"), m.group("code"), m.group("skip")))
-    return found
+    links = re.findall(r"\]\(([^)#\s]+)", text)
+    assert len([link for link in links if link.startswith("docs/")]) >= 15
+    assert [link for link in links if not (ROOT / link).exists()] == []
+    for page in ("troubleshooting.md", "api/index.md", "getting-started/learner.md",
+                 "getting-started/engineer.md", "benchmarks.md", "architecture.md"):
+        assert f"docs/{page}" in links, page
 
 
-PYTHON = [(line, code, skip) for line, lang, code, skip in blocks()
-          if lang == "python" and not code.lstrip().startswith(">>>")]
-
-
-def test_readme_has_runnable_blocks():
-    assert len(PYTHON) >= 5
-
-
-@pytest.mark.parametrize("line, code, skip", PYTHON, ids=[f"line{b[0]}" for b in PYTHON])
-def test_readme_block_runs_as_pasted(line, code, skip, tmp_path):
-    if skip:
-        pytest.skip(skip)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"README.md block at line {line}:\n{proc.stderr[-3000:]}"
+def test_readme_states_the_commands_and_versions():
+    text = README.read_text(encoding="utf-8")
+    for needed in ("make chapter", "make test", "make unit", "minutes", "## Supported versions",
+                   "numpy 2", "is missing in file", "same prefix"):
+        assert needed in text, needed
 
 
 def test_one_import_alias():
