@@ -1,9 +1,10 @@
-"""The README's benchmark table, generated from ``benchmarks/results.json`` (never typed by hand).
+"""The benchmark table of the docs, generated from ``benchmarks/results.json`` (never typed by hand).
 
 The table sits between ``<!-- bench-table:begin -->`` and ``<!-- bench-table:end -->`` in
-README.md. ``python benchmarks/readme_table.py`` rewrites it from the JSON (``make bench``
-does so after a full run); ``--check`` only compares and exits 1 when the README is stale
-(``tests/test_bench_table.py`` runs that check).
+docs/benchmarks.md (``README`` below; the name is historical). ``python
+benchmarks/readme_table.py`` rewrites it from the JSON (``make bench`` does so after a full
+run); ``--check`` only compares and exits 1 when the page is stale (``tests/test_bench_table.py``
+runs that check).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parent / "README.md"
+README = HERE.parent / "docs" / "benchmarks.md"
 RESULTS = HERE / "results.json"
 BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
 
@@ -47,7 +48,7 @@ def updated(readme: str, doc: dict) -> str:
         start = readme.index(BEGIN) + len(BEGIN)
         stop = readme.index(END, start)
     except ValueError:
-        raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}") from None
+        raise SystemExit(f"{README.name} lacks the markers {BEGIN} ... {END}") from None
     return readme[:start] + "\n" + render(doc) + "\n" + readme[stop:]
 
 
@@ -57,13 +58,13 @@ def main(argv) -> int:
     new = updated(text, doc)
     if "--check" in argv:
         if new != text:
-            print("README.md's benchmark table differs from benchmarks/results.json: run "
+            print(f"{README}'s benchmark table differs from benchmarks/results.json: run "
                   "python benchmarks/readme_table.py", file=sys.stderr)
             return 1
         return 0
     if new != text:
         README.write_text(new, encoding="utf-8")
-        print("README.md: benchmark table rewritten from benchmarks/results.json")
+        print(f"{README}: benchmark table rewritten from benchmarks/results.json")
     return 0
 
 
