@@ -14,7 +14,7 @@ Private: used by :mod:`gluon_params_kit.checkpoint._load_report`.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._io.header import Header
@@ -125,17 +125,34 @@ def pair_by_roles(unexpected: Sequence[str], missing: Sequence[str], header: Hea
         same(f, b) for f, b in zip(sorted(rest_f, key=_order_key), rest_b))
     if ordered:
         rest_f = sorted(rest_f, key=_order_key)
+    # Layers of one signature (roles, shapes, dtypes) fit the same blocks: work out which
+    # once per signature, so that a net of thousands of layers stays linear in them.
+    fits_of: Dict[Any, List[_Unit]] = {}
+    sig_of = {id(f): _signature(f) for f in rest_f}
+    left_of: Counter = Counter(sig_of.values())  # file layers of each signature not yet paired
     for f in rest_f:
-        fitting = [b for b in rest_b if id(b) not in done_b and same(f, b)]
-        rivals = [g for g in rest_f if id(g) not in done_f and any(same(g, b) for b in fitting)]
-        if len(fitting) == 1 and len(rivals) == 1:
+        if sig_of[id(f)] not in fits_of:
+            fits_of[sig_of[id(f)]] = [b for b in rest_b if same(f, b)]
+    fit_ids = {sig: {id(b) for b in bs} for sig, bs in fits_of.items()}
+    for f in rest_f:
+        sig = sig_of[id(f)]
+        fitting = [b for b in fits_of[sig] if id(b) not in done_b]
+        wanted = {id(b) for b in fitting}
+        rivals = sum(n for other, n in left_of.items() if n and not wanted.isdisjoint(fit_ids[other]))
+        if fitting and (ordered or (len(fitting) == 1 and rivals == 1)):
             take(f, fitting[0])
-        elif fitting and ordered:
-            take(f, fitting[0])
+            left_of[sig] -= 1
         elif fitting:
             ambiguous.extend(f.keys())
     ordered_pairs = OrderedDict((k, pairs[k]) for k in unexpected if k in pairs)
-    return Pairing(ordered_pairs, [k for k in unexpected if k in set(ambiguous)])
+    unsure = set(ambiguous)
+    return Pairing(ordered_pairs, [k for k in unexpected if k in unsure])
+
+
+def _signature(unit: _Unit) -> Tuple[Any, ...]:
+    """What decides which blocks a file layer fits: its roles with their shapes and dtypes."""
+    return tuple((role, tuple(info.shape), str(info.dtype))
+                 for role, (_, info) in sorted(unit.members.items()))
 
 
 def _norm(name: str) -> str:
