@@ -71,7 +71,8 @@ def test_golden_mlp_initialized(golden):
 
 def test_golden_rgnet_and_depth_folding(golden):
     net = initialized(book_rgnet(), (2, 20))
-    golden("rgnet", str(summary(net)))
+    golden("rgnet", str(summary(net, fold=False)))  # every row
+    golden("rgnet_folded", str(summary(net)))  # 0.1-3: three identical blocks, one row
     golden("rgnet_depth1", str(summary(net, depth=1)))
 
 

@@ -63,34 +63,57 @@ def parse(page):
 
 # --------------------------------------------------------------------------- HTML
 
-def test_html_is_one_nested_tree_with_subtotals():
+def _head_names(page):
+    heads = re.findall(r'<div class="gpk-row gpk-th">(.*?)</div>', page)[0]
+    return re.findall(r">([^<]*)</span>", heads)
+
+
+def test_html_is_one_nested_tree_with_subtotals_and_block_statistics():
     net = initialized(book_rgnet(), (2, 20))
     page = summary(net, stats=True)._repr_html_()
     assert page.count("gpk-grid") == 2 and page.count("gpk-th") == 2  # one table, one header
     tree = parse(page)
-    # root, 0, 0.0..0.3 and their 8 Dense, and 1: every block holding parameters
+    # down to depth 3: root, 0, 0.0 and its two Dense, 1; the three identical 0.1..0.3 are one row
     labels = [(d, cells[0]) for d, _, cells in tree.blocks]
-    assert labels[:4] == [(0, "Sequential"), (1, "0"), (2, "0"), (3, "0")]
-    assert len(tree.blocks) == 1 + 1 + 4 + 8 + 1
-    assert [is_open for _, is_open, _ in tree.blocks] == [True] + [False] * 14
-    heads = re.findall(r'<div class="gpk-row gpk-th">(.*?)</div>', page)[0]
-    names = re.findall(r">([^<]*)</span>", heads)
-    size = names.index("size")
+    assert labels == [(0, "Sequential"), (1, "0"), (2, "0"), (3, "0"), (3, "1"), (1, "1")]
+    # blocks whose children follow are open; a layer's parameter rows wait for a click
+    assert [is_open for _, is_open, _ in tree.blocks] == [True, True, True, False, False, False]
+    names = _head_names(page)
+    size, shape, mean, l2 = (names.index(h) for h in ("size", "shape", "mean", "l2"))
+    assert names[:4] == ["block / parameter", "type / name", "shape", "size"] and names[4] == "mean"
     root = tree.blocks[0][2]
     assert root[size] == "4,586" and tree.blocks[1][2][size] == "4,416"  # subtotals
+    run = next(cells for _, _, cells in tree.rows if cells[0] == "1-3")
+    assert run[1] == "3 x Sequential sequential4..sequential6" and run[size] == "3,216"
+    assert run[shape] == "[12 tensors]"
+    # block rows carry the statistics of all their parameters' values
+    values = np.concatenate([p.data().asnumpy().ravel() for p in net.collect_params().values()])
+    assert float(root[mean]) == pytest.approx(values.mean(), rel=1e-3, abs=1e-6)
+    assert float(root[l2]) == pytest.approx(np.sqrt((values.astype(np.float64) ** 2).sum()), rel=1e-3)
+    folded = np.concatenate([p.data().asnumpy().ravel() for i in (1, 2, 3)
+                             for p in net[0][i].collect_params().values()])
+    assert float(run[l2]) == pytest.approx(np.sqrt((folded.astype(np.float64) ** 2).sum()), rel=1e-3)
     params = [cells for _, _, cells in tree.rows if cells and cells[0] == "weight"]
-    assert len(params) == 9 and "dense9_weight" in page
+    assert len(params) == 3 and "dense2_weight" in page and "dense4_weight" not in page  # only what is shown
     assert any(ch in page for ch in display.SPARK_LEVELS) and 'class="spark"' in page
-    # only the root's own rows show before a click: none of the parameters
-    assert [row for row in tree.rows if row[1] and row[2][0] == "weight"] == []
+    assert [row for row in tree.rows if row[1] and row[2][0] == "weight"] == []  # closed until a click
+    assert "identical blocks folded: 0.1-3 = 3 x Sequential (fold=False shows each)" in page
+    assert "Same in every row: dtype float32, ctx cpu(0), grad_req write, state initialized" in page
 
 
-def test_html_depth_opens_more_and_hides_nothing():
+def test_html_holds_only_what_the_depth_shows():
     net = initialized(book_rgnet(), (2, 20))
-    tree = parse(summary(net, depth=3)._repr_html_())
-    assert [o for d, o, _ in tree.blocks] == [d < 3 for d, _, _ in tree.blocks]
-    everything = parse(summary(net, depth=10)._repr_html_())
-    assert sum(1 for r in everything.rows if r[1] and r[2][0] in ("weight", "bias")) == 18
+    shallow = summary(net, depth=1)._repr_html_()
+    tree = parse(shallow)
+    assert [(d, o, cells[0]) for d, o, cells in tree.blocks] == [(0, True, "Sequential"), (1, False, "1")]
+    names = _head_names(shallow)
+    cut = next(cells for _, _, cells in tree.rows if cells[0] == "0")  # one subtotal row
+    assert cut[names.index("size")] == "4,416" and cut[names.index("shape")] == "[16 tensors]"
+    assert "dense2" not in shallow and "rows below depth 1 (depth=None shows all)" in shallow
+    everything = summary(net, depth=None, fold=False)._repr_html_()
+    rows = parse(everything).rows
+    assert sum(1 for r in rows if r[2][0] in ("weight", "bias")) == 18 and "rows below depth" not in everything
+    assert len(shallow) < len(summary(net)._repr_html_()) < len(everything)
 
 
 def test_html_escapes_and_marks_shared_and_repeated_blocks():
@@ -110,8 +133,14 @@ def test_html_columns_have_fixed_widths_from_content():
     net = initialized(book_mlp(), (2, 20))
     page = summary(net)._repr_html_()
     template = re.search(r"--gpk-cols:([^']*)'", page).group(1).split()
-    assert all(re.fullmatch(r"\d+ch", w) for w in template) and len(template) == 9
-    assert page.count("<details") == 3 and "padding-left:2ch" in page
+    assert all(re.fullmatch(r"\d+ch", w) for w in template)
+    # dtype, ctx, grad_req and state hold one value: said once under the table
+    assert _head_names(page) == ["block / parameter", "type / name", "shape", "size", "bytes"]
+    assert len(template) == 5 and "Same in every row: dtype float32" in page
+    assert page.count("<details") == 3 and "padding-left:2.8ch" in page
+    traced = summary(net, (2, 20))._repr_html_()
+    assert _head_names(traced) == ["block / parameter", "type / name", "shape", "output", "size",
+                                   "mult-adds", "activations", "bytes"]
 
 
 # --------------------------------------------------------------------------- text width
@@ -183,7 +212,7 @@ def test_long_paths_are_shortened_in_the_middle():
         inner = child
     inner.add(nn.Dense(2, in_units=2))
     net.initialize()
-    text = summary(net).to_string(width=40)
+    text = summary(net, depth=None).to_string(width=40)
     assert max(map(len, text.splitlines())) <= 40 and "…" in text
 
 
@@ -326,7 +355,7 @@ def test_inputs_on_real_models_leave_them_unchanged(name):
     assert s.totals["pending"] == 0
     assert s.totals["parameters"] == sum(p.data().size for p in
                                          {id(p): p for p in net.collect_params().values()}.values())
-    tree = parse(s._repr_html_())
+    tree = parse(summary(net, *inputs, depth=None, fold=False)._repr_html_())
     shown = [r[2][1] for r in tree.rows if len(r[2]) > 1]  # the name column of plain rows
     assert sorted(n for n in shown if n in {r["name"] for r in s.values()}) == sorted(r["name"] for r in s.values())
     assert max(map(len, s.to_string(width=100).splitlines())) <= 100

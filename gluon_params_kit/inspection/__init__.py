@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as _onp
 
@@ -32,8 +32,9 @@ from .._core.types import Block, Parameter
 from .._core.validate import check_bool, check_number
 from ..errors import InspectionError, InspectionTypeError, SelectionError, listing
 from ..tree import named_blocks
+from . import _fold, _view
 from . import _trace as _layer_trace
-from . import _view
+from ._inputs import example_inputs
 from ._stats import StatsReport
 from ._summary import Summary, check_width
 from ._trace import trace_outputs
@@ -116,10 +117,11 @@ def _param_stats(param: Parameter, grads: bool, bins: int,
 # --------------------------------------------------------------------------- summary
 
 @_gc.paused
-def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False,
-            pattern: Pattern = None, depth: Optional[int] = None, provenance: Optional[bool] = None,
-            bins: int = 16, width: Optional[int] = None, exclude: Pattern = None,
-            mode: str = "search", on: str = "path", allow_empty: bool = False) -> Summary:
+def summary(block: Block, *inputs: Any, input_size: Any = None, stats: bool = False, grads: bool = False,
+            pattern: Pattern = None, depth: Union[int, None, str] = "auto", fold: bool = True,
+            provenance: Optional[bool] = None, bins: int = 16, width: Optional[int] = None,
+            exclude: Pattern = None, mode: str = "search", on: str = "path",
+            allow_empty: bool = False) -> Summary:
     """A table of every parameter: path, auto name, shape, dtype, size, bytes, devices...
 
     Without ``inputs`` no forward pass runs: hybridized nets, deferred shapes (unknown
@@ -129,15 +131,32 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     model" of Gluon's ``block.summary(x)``.
 
     With example ``inputs`` (as for ``net(*inputs)``), one forward pass in predict mode
-    also records each block's output shape (``layers``, and a layer table in the text), as
-    Gluon's ``block.summary(x)`` and torchinfo do, but on hybridized nets too and without
-    changing the net: hybridization and cached graphs, parameter values, gradients and
-    deferred initialization (completed with zeros for the pass, then put back; no random
-    number is drawn) are as before.
+    also records each block's output shape, multiply-adds and activation memory
+    (``layers``, a layer table in the text, ``totals['mult_adds']`` and
+    ``totals['activation_bytes']``), as Gluon's ``block.summary(x)`` and torchinfo do, but
+    on hybridized nets too and without changing the net: hybridization and cached graphs,
+    parameter values, gradients and deferred initialization (completed with zeros for the
+    pass, then put back; no random number is drawn) are as before.
+
+    Multiply-adds ("Mult-Adds", as torchinfo) are counted where they are well defined:
+    ``Dense`` (output size x in_units), ``Conv1D/2D/3D`` (output positions x out channels x
+    kernel volume x in channels / groups), their ``Transpose`` (the same over *input*
+    positions), ``RNN``/``LSTM``/``GRU`` layers and cells (per step and sequence, each layer
+    and direction: gates x (input + hidden) x hidden, gates 1/4/3) and ``Embedding`` (0);
+    bias adds and other layers are not counted (a ``-`` in the table). Activation memory is
+    the bytes of every array a block returned in the pass, each once (a container's output
+    is its last layer's), without the input.
+
+    The text and HTML fit a screen: blocks down to ``depth`` 3 (torchinfo's default), a line
+    saying how many rows are below, and each run of identical consecutive blocks (same
+    class, parameters and output shapes) as one row ``3 x BottleneckV1`` with its subtotals.
 
     Args:
         block: the network.
-        *inputs: optional example inputs for one forward pass (output shapes).
+        *inputs: optional example inputs for one forward pass: arrays (``NDArray``,
+            ``mx.np.ndarray``, numpy), shape tuples such as ``(2, 20)`` (zeros of the net's
+            dtype on its context, in the array type it runs with), or one list of those.
+        input_size: torchinfo's spelling: a shape tuple, or a list of them, one per input.
         stats: add value statistics (mean, std, min, max, L2, zero fraction, NaN/Inf,
             a sparkline histogram), see :func:`stats`.
         grads: add gradient statistics.
@@ -145,11 +164,15 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
             :func:`~gluon_params_kit.select.select` (a shared Parameter through any of its
             paths).
         exclude, mode, on, allow_empty: as in :func:`~gluon_params_kit.select.select`.
-        depth: fold blocks deeper than this into one subtotal row per block at this depth,
-            which also counts that block's own parameters (``0``: one row for the whole
-            net); a layer without sub-blocks at this depth keeps its parameter rows. In
-            HTML, blocks down to this depth are open (default: the root's children show,
-            collapsed).
+        depth: how deep the text and HTML go (the root is 0): a block at this depth with
+            blocks below it is one subtotal row, which also counts its own parameters
+            (``0``: one row for the whole net); a layer without sub-blocks keeps its
+            parameter rows. ``'auto'`` (default): 3, for the display only (the rows,
+            ``to_records()`` and lookups keep every parameter); an int also folds the rows
+            themselves (``to_records()`` gives the subtotal rows); ``None`` shows all. The
+            HTML holds only what is shown: blocks with children open, layers closed.
+        fold: show each run of identical consecutive sibling blocks as one row (display
+            only); ``False`` shows each.
         provenance: show the ``init`` column (spec and rule of an ``InitPlan``); by
             default shown when any parameter carries provenance.
         bins: histogram bins when ``stats`` or ``grads``.
@@ -160,7 +183,10 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
 
     Raises:
         InspectionError: a bad ``depth``, ``bins``, ``width`` or flag; ``inputs`` given for
-            a net with uninitialized parameters, or the forward pass failed.
+            a net with uninitialized parameters, or the forward pass failed; a shape with a
+            dimension < 1.
+        InspectionTypeError: an input that is neither an array, a shape tuple nor a list of
+            those (the message says what to pass); both ``inputs`` and ``input_size``.
         SelectionError: a bad pattern or option, or a pattern that selects nothing (the
             kit's one message for it; ``allow_empty=True`` gives an empty table).
 
@@ -173,14 +199,16 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
         (18, 1, (2, None))
         >>> print(str(s).splitlines()[4])  # doctest: +NORMALIZE_WHITESPACE
         0.bias ... (4,) float32 4 16 B cpu(0) write initialized
-        >>> print("\\n".join(summary(net, mx.nd.ones((5, 3))).to_string().splitlines()[1:7]))
+        >>> print("\\n".join(summary(net, (5, 3)).to_string().splitlines()[1:7]))
         ... # doctest: +NORMALIZE_WHITESPACE, +ELLIPSIS
         Layers (one forward pass of the example input)
-        layer   type        output shape  params  name
+        layer   type        output shape  params  mult-adds  activations  name
         ---...
-        <root>  Sequential  (5, 2)            26  sequential...
-          0     Dense       (5, 4)            16  dense...
-          1     Dense       (5, 2)            10  dense...
+        <root>  Sequential  (5, 2)            26        100        120 B  sequential...
+          0     Dense       (5, 4)            16         60         80 B  dense...
+          1     Dense       (5, 2)            10         40         40 B  dense...
+        >>> summary(net, input_size=(5, 3)).totals['mult_adds']  # 5 x 4 x 3 + 5 x 2 x 4
+        100
         >>> list(summary(net, pattern='weight', exclude=r'^1\\.'))
         ['0.weight']
     """
@@ -188,15 +216,20 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     check_bool(grads, "grads", InspectionError)
     if not (provenance is None or isinstance(provenance, bool)):  # 1 == True: no `in` test
         raise InspectionTypeError(f"provenance must be None, True or False, got {provenance!r}")
-    check_number(depth, "depth", InspectionError, integer=True, minimum=0, allow_none=True,
-                 unit="0 folds the whole net into one row")
+    auto = isinstance(depth, str) and depth == "auto"
+    shown_depth: Optional[int] = check_number(_fold.DEFAULT_DEPTH if auto else depth, "depth", InspectionError,
+                                              integer=True, minimum=0, allow_none=True,
+                                              unit="0 folds the whole net into one row")
+    check_bool(fold, "fold", InspectionError)
     check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     check_width(width)
     index = key_index(block)  # once: the rows, the blocks and the alias lookups share it
     blocks = index.blocks
     selected = _selected_groups(block, pattern, exclude, mode, on, allow_empty, index.groups)
     inferred: Dict[int, Tuple[int, ...]] = {}
-    outputs = _trace(block, inputs, inferred) if inputs else None
+    if inputs or input_size is not None:
+        inputs = example_inputs(block, inputs, input_size)
+    traced = _trace(block, inputs, inferred) if inputs else None
     rows = []
     make = _Rows()
     owners = []  # the path of the block holding each row's Parameter (in the tree)
@@ -215,18 +248,36 @@ def summary(block: Block, *inputs: Any, stats: bool = False, grads: bool = False
     flat = rows
 
     def layers() -> List[Dict[str, Any]]:  # built when the Summary first needs them
-        return _view.layers(blocks, flat, owners, outputs,
+        return _view.layers(blocks, flat, owners, None if traced is None else traced.calls,
                             keep_all=pattern is None and exclude is None)
-    if depth is not None:
-        rows = _view.fold(rows, depth, blocks)
+    info = {path: (blk.name, type(blk).__name__) for path, blk in blocks.items()}
+    if not auto and shown_depth is not None:  # an int given: the rows themselves are folded
+        rows = _fold.fold(rows, shown_depth, info)
     count = D.plural(totals["tensors"], "parameter tensor")
     title = f"{type(block).__name__} {block.name!r}: {count}"
     if pattern is not None or exclude is not None:
         title += f" matching {pattern!r}" if isinstance(pattern, str) else " selected"
+    cost_types: List[str] = []
+    if traced is not None:
+        totals.update(_cost_totals(traced, blocks, cost_types))
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
                    aliases=index.canonical, registered_twice=_registered_twice(block, blocks),
-                   flat=flat, layers=layers, traced=outputs is not None,
-                   open_depth=1 if depth is None else depth, width=width)
+                   flat=flat, layers=layers, traced=traced is not None, depth=shown_depth,
+                   fold=fold, blocks=info, cost_types=cost_types, width=width)
+
+
+def _cost_totals(traced: _layer_trace.Trace, blocks: Mapping[str, Block], types: List[str]) -> Dict[str, Any]:
+    """Multiply-adds and activation bytes of the whole pass; ``types`` receives the type
+    names of the layers whose multiply-adds were counted."""
+    counted = [(path, c["mult_adds"]) for path, calls in traced.calls.items() for c in calls
+               if c["mult_adds"] is not None]
+    for path, _ in counted:
+        name = type(blocks[path]).__name__ if path in blocks else "?"
+        if name not in types:
+            types.append(name)
+    return {"mult_adds": sum(n for _, n in counted) if counted else None,
+            "activation_bytes": sum(c["bytes"] for calls in traced.calls.values() for c in calls),
+            "input_bytes": traced.input_bytes}
 
 
 
@@ -245,7 +296,8 @@ def _registered_twice(block: Block, blocks: Optional[Mapping[str, Block]] = None
                        if len(paths) > 1 and blk.collect_params())
 
 
-def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]):
+def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int, ...]]
+           ) -> _layer_trace.Trace:
     missing = [g.path for g in parameter_groups(block) if init_state(g.param) == "uninitialized"]
     if missing:
         raise InspectionError(
@@ -253,7 +305,7 @@ def _trace(block: Block, inputs: Tuple[Any, ...], inferred: Dict[int, Tuple[int,
             f"{block.name!r} has uninitialized parameters ({listing(missing)}): call "
             f"net.initialize() first, or leave out the inputs for a forward-free summary")
     try:
-        return _layer_trace.trace_outputs(block, inputs, inferred)
+        return _layer_trace.trace_layers(block, inputs, inferred)
     except Exception as exc:  # the user's net or inputs: say which call failed
         raise InspectionError(
             f"summary(net, *inputs): the forward pass of {type(block).__name__} "
@@ -319,6 +371,7 @@ def _totals(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     }
     for key in ("nan", "inf"):
         out[key] = sum((r["stats"] or {}).get(key, 0) for r in rows)
+    out.update(mult_adds=None, activation_bytes=None, input_bytes=None)  # known with example inputs
     return out
 
 

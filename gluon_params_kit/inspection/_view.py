@@ -21,7 +21,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from .._core import display as D
 
 __all__ = [
-    "DEFAULT_WIDTH", "MIN_WIDTH", "NEVER", "STYLE", "Col", "default_width", "fit", "fold", "format_outputs",
+    "DEFAULT_WIDTH", "MIN_WIDTH", "NEVER", "STYLE", "Col", "default_width", "fit", "format_outputs",
     "html_tree", "layer_columns", "layers", "param_columns", "provenance_text", "stat_cells", "text",
 ]
 
@@ -65,7 +65,7 @@ def param_columns(rows: List[Dict[str, Any]], *, show_init: bool, stats: bool,
     def col(head, cells, right=False, group="base", drop=None):
         return Col(head, right, group, _DROP.get(head, NEVER) if drop is None else drop, cells)
 
-    folded = [r["kind"] == "block" for r in rows]
+    folded = [r["kind"] != "parameter" for r in rows]
     shape_text = _memo_text(D.format_shape)  # a net repeats a few shapes and sizes
     cols = [
         col("path", [r["path"] or "<root>" for r in rows]),
@@ -123,20 +123,35 @@ def provenance_text(prov: Optional[Dict[str, Any]]) -> str:
 
 # --------------------------------------------------------------------------- rows
 
-def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], outputs, *, keep_all: bool):
-    """One record per block with its subtotals, rows (indices of its own rows) and outputs;
-    ``owners[i]`` is the path of the block that holds row i's Parameter."""
+def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], calls, *, keep_all: bool):
+    """One record per block with its subtotals, rows (indices of its own rows) and, when
+    ``calls`` (path -> the trace's records of each call) is given, outputs, mult-adds and
+    activation bytes (the block's own calls and everything below it); ``owners[i]`` is the
+    path of the block that holds row i's Parameter."""
     first: Dict[int, str] = {}
     recs: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
     for path, blk in blocks.items():
         depth = 0 if not path else path.count(".") + 1
-        recs[path] = {"path": path, "parent": path.rpartition(".")[0] if path else None,
-                        "depth": depth, "type": type(blk).__name__, "name": blk.name,
-                        "parameters": 0, "bytes": 0, "tensors": 0, "own": 0, "rows": [],
-                        "outputs": None, "same_as": first.get(id(blk))}
+        rec = recs[path] = {"path": path, "parent": path.rpartition(".")[0] if path else None,
+                            "depth": depth, "type": type(blk).__name__, "name": blk.name,
+                            "parameters": 0, "bytes": 0, "tensors": 0, "own": 0, "rows": [],
+                            "outputs": None, "same_as": first.get(id(blk)), "mult_adds": None,
+                            "activation_bytes": None}
         first.setdefault(id(blk), path)
-        if outputs is not None and recs[path]["same_as"] is None:
-            recs[path]["outputs"] = outputs.get(path)
+        if calls is not None and rec["same_as"] is None:
+            mine = calls.get(path) or []
+            rec["outputs"] = [c["outputs"] for c in mine] or None
+            known = [c["mult_adds"] for c in mine if c["mult_adds"] is not None]
+            rec["mult_adds"] = sum(known) if known else None
+            rec["activation_bytes"] = sum(c["bytes"] for c in mine)
+    if calls is not None:  # subtotals: children before parents (the walk is preorder)
+        for rec in reversed(list(recs.values())):
+            parent = recs.get(rec["parent"]) if rec["parent"] is not None else None
+            if parent is None or rec["same_as"] is not None:
+                continue
+            if rec["mult_adds"] is not None:
+                parent["mult_adds"] = (parent["mult_adds"] or 0) + rec["mult_adds"]
+            parent["activation_bytes"] = (parent["activation_bytes"] or 0) + (rec["activation_bytes"] or 0)
     for i, r in enumerate(rows):
         size, nbytes = r["size"] or 0, r["bytes"] or 0
         rec = recs[owners[i]]
@@ -153,52 +168,6 @@ def layers(blocks, rows: List[Dict[str, Any]], owners: List[str], outputs, *, ke
     if not keep_all:  # a pattern: only the blocks on the way to a selected row
         out = [l for l in out if l["tensors"] or not l["path"]]
     return out
-
-
-def fold(rows: List[Dict[str, Any]], depth: int, blocks) -> List[Dict[str, Any]]:
-    """Replace the rows of blocks deeper than ``depth`` by one subtotal row per block.
-
-    A block at ``depth`` that holds deeper Parameters becomes one row that also counts
-    its own Parameters (a leaf layer there keeps its rows), so a subtotal row is always
-    the whole block.
-    """
-    out: List[Dict[str, Any]] = []
-    folded: Dict[str, Dict[str, Any]] = {}
-    # Fold by the owning block's path (a recurrent layer's key '1._unfused.0.i2h_weight'
-    # belongs to block '1'), with the attribute name as the last segment.
-    def segments(r):
-        return (r["block_path"].split(".") if r["block_path"] else []) + ["<param>"]
-    deep = {".".join(segments(r)[:depth]) for r in rows if len(segments(r)) - 1 > depth}
-    for r in rows:
-        segs = segments(r)
-        key = ".".join(segs[:depth])
-        if len(segs) - 1 < depth or (len(segs) - 1 == depth and key not in deep):
-            out.append(r)
-            continue
-        if key not in folded:
-            blk = blocks[key]
-            folded[key] = {"kind": "block", "path": key, "name": blk.name,
-                           "block_type": type(blk).__name__, "shape": None, "members": []}
-            out.append(folded[key])
-        folded[key]["members"].append(r)
-    for row in folded.values():
-        members = row.pop("members")
-
-        def same(field, members=members):
-            values = {str(m[field]) for m in members}
-            return values.pop() if len(values) == 1 else "mixed"
-        sizes = [m["size"] for m in members]
-        ctxs: List[str] = []
-        for m in members:
-            ctxs += [c for c in m["contexts"] if c not in ctxs]
-        row.update(dtype=same("dtype"), size=None if None in sizes else sum(sizes),
-                   bytes=None if None in sizes else sum(m["bytes"] for m in members),
-                   contexts=ctxs, grad_req=same("grad_req"), lr_mult=None, wd_mult=None,
-                   state=same("state"), shared_with=[], provenance=None, stats=None,
-                   grad_stats=None, count=len(members), block_path=row["path"],
-                   auxiliary=all(m["auxiliary"] for m in members))
-    return out
-
 
 
 # --------------------------------------------------------------------------- text
@@ -275,7 +244,10 @@ def _lines(cols: List[Col]) -> List[str]:
 
 
 def text(title: str, rows: List[Dict[str, Any]], totals_lines: List[str], layers: Optional[list],
-         width: int, **flags) -> str:
+         width: int, *, notes: Sequence[str] = (), layer_notes: Sequence[str] = (), **flags) -> str:
+    """The text: the title, the layer table (``layers``, when traced), the parameter table
+    (statistics in tables of their own when too wide), each with its ``notes`` lines under
+    it (what depth and folding left out), then the totals."""
     cols = param_columns(rows, **flags)
     base = [c for c in cols if c.group == "base"]
     path = cols[0]
@@ -292,13 +264,14 @@ def text(title: str, rows: List[Dict[str, Any]], totals_lines: List[str], layers
     if layers is not None:
         layer_cols, dropped, same = fit(layer_columns(layers), width)
         out += ["Layers (one forward pass of the example input)"] + _lines(layer_cols)
-        out += _left_out(dropped, same, width)
+        out += _left_out(dropped, same, width) + _wrap(list(layer_notes), width)
         out += ["", "Parameters"]
     for i, (name, tcols) in enumerate(tables):
         fitted, dropped, same = fit(tcols, width)
         if i:
             out += ["", f"{name} (by path)"]
         out += _lines(fitted) + _left_out(dropped, same, width)
+    out += _wrap(list(notes), width)
     return "\n".join(out + [""] + _wrap(totals_lines, width))
 
 
@@ -321,14 +294,26 @@ def _left_out(dropped: List[str], same: List[str], width: int) -> List[str]:
 
 
 def layer_columns(layers: List[Dict[str, Any]]) -> List[Col]:
-    return [
+    cols = [
         Col("layer", False, "base", NEVER,
             ["  " * l["depth"] + (l["path"] or "<root>") for l in layers]),
         Col("type", False, "base", 2, [l["type"] for l in layers]),
         Col("output shape", False, "base", NEVER, [format_outputs(l) for l in layers]),
         Col("params", True, "base", NEVER, [D.format_count(l["parameters"]) for l in layers]),
-        Col("name", False, "base", 1, [l["name"] for l in layers]),
     ]
+    if any(l.get("activation_bytes") is not None for l in layers):  # traced
+        cols += [Col("mult-adds", True, "base", 4, [_count_or_dash(l.get("mult_adds")) for l in layers]),
+                 Col("activations", True, "base", 3,
+                     [_bytes_or_dash(l.get("activation_bytes")) for l in layers])]
+    return cols + [Col("name", False, "base", 1, [l["name"] for l in layers])]
+
+
+def _count_or_dash(n: Optional[int]) -> str:
+    return "-" if n is None else D.format_count(n)
+
+
+def _bytes_or_dash(n: Optional[int]) -> str:
+    return "-" if n is None else D.format_bytes(n)
 
 
 def format_outputs(layer: Dict[str, Any]) -> str:
@@ -355,7 +340,8 @@ def _fmt_shapes(shapes: Any) -> str:
 
 STYLE = """<style>
 .gpk-summary{font-family:var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,Consolas,monospace);
- font-size:12px;line-height:1.45;color:inherit;max-width:100%}
+ font-size:12px;line-height:1.45;color:inherit;max-width:100%;
+ --gpk-bg:var(--jp-layout-color1,var(--vscode-editor-background,Canvas))}
 .gpk-summary .gpk-bar{display:flex;gap:1ch;align-items:baseline;flex-wrap:wrap;margin:2px 0 4px}
 .gpk-summary .gpk-bar b{font-weight:600}
 .gpk-summary button{font:inherit;font-size:11px;color:inherit;background:transparent;cursor:pointer;
@@ -364,46 +350,59 @@ STYLE = """<style>
  border:1px solid rgba(128,128,128,.3);border-radius:3px}
 .gpk-summary .gpk-grid{display:inline-block;min-width:100%}
 .gpk-summary .gpk-row{display:grid;grid-template-columns:var(--gpk-cols);column-gap:1.6ch;
- padding:0 .8ch;white-space:nowrap;border-bottom:1px solid rgba(128,128,128,.12)}
+ padding:0 .8ch 0 0;white-space:nowrap;border-bottom:1px solid rgba(128,128,128,.12)}
 .gpk-summary .gpk-row>span{overflow:hidden;text-overflow:ellipsis}
 .gpk-summary .gpk-row>.r{text-align:right;font-variant-numeric:tabular-nums}
-.gpk-summary .gpk-th{position:sticky;top:0;z-index:1;font-weight:600;
- background:var(--jp-layout-color1,var(--vscode-editor-background,Canvas));
+.gpk-summary .gpk-row>.p{position:sticky;left:0;z-index:1;padding-right:.8ch;margin-left:0;
+ background:var(--gpk-bg);box-shadow:1px 0 0 rgba(128,128,128,.3)}
+.gpk-summary .gpk-th{position:sticky;top:0;z-index:2;font-weight:600;background:var(--gpk-bg);
  border-bottom:1px solid rgba(128,128,128,.5)}
 .gpk-summary summary{list-style:none;cursor:pointer;background:rgba(128,128,128,.07)}
+.gpk-summary summary>.p{background-image:linear-gradient(rgba(128,128,128,.07),rgba(128,128,128,.07))}
 .gpk-summary summary::-webkit-details-marker{display:none}
 .gpk-summary summary:hover{background:rgba(128,128,128,.18)}
-.gpk-summary summary>.sub{font-weight:600}
+.gpk-summary .sub{font-weight:600}
 .gpk-summary .tw::before{content:"\\25B8\\00A0";opacity:.7}
 .gpk-summary details[open]>summary>.tw::before{content:"\\25BE\\00A0"}
 .gpk-summary .leaf::before{content:"\\00A0\\00A0"}
 .gpk-summary .spark{white-space:pre;letter-spacing:0}
-.gpk-summary .dim{opacity:.6}
 .gpk-summary ul{margin:4px 0 0;padding-left:2.2ch}
 </style>"""
 
-_CAPS = {"type / name": 34, "shape": 22, "output": 26, "shared with": 26, "init": 32}
+_CAPS = {"type / name": 30, "shape": 22, "output": 26, "shared with": 26, "init": 32}
+_TIPS = {"block / parameter", "type / name", "shape", "output", "shared with", "init"}
+_MAYBE_SAME = ("dtype", "ctx", "grad_req", "state")
 _TOGGLE = ("this.closest('.gpk-summary').querySelectorAll('details')"
            ".forEach(function(d){d.open=%s})")
 
 
-def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str, Any]],
-              totals_lines: List[str], *, open_depth: int, traced: bool, **flags) -> str:
-    """One nested table: a ``<details>`` per block (its subtotal in its summary row),
-    its parameter rows, then its children; open down to ``open_depth``."""
+def html_tree(title: str, flat_rows: List[Dict[str, Any]], shown: List[Dict[str, Any]],
+              totals_lines: List[str], *, cut: Sequence[str] = (), traced: bool, **flags) -> str:
+    """One nested table of the blocks in ``shown`` (what the depth and folding show, in walk
+    order): a ``<details>`` per block with rows to show (its subtotals in its summary row,
+    open where its children follow, closed for a layer whose only rows are its parameters),
+    its parameter rows, then its children. ``cut``: paths of blocks whose inside is left out
+    (at the depth limit). A block record's ``value_stats``/``grad_stats`` (aggregates of its
+    parameters' statistics) fill its statistics cells."""
     pcols = param_columns(flat_rows, **flags)
     by_head = {c.head: c for c in pcols}
-    extra = [c for c in pcols[9:]]  # lr/wd, shared with, init, stats, grads
-    heads = (["block / parameter", "type / name", "shape"] + ["output"] * traced
-             + ["dtype", "size", "bytes", "ctx", "grad_req", "state"] + [c.head for c in extra])
-    right = {h for h in heads if h in ("size", "bytes")} | {c.head for c in extra if c.right}
-    spark = {c.head for c in extra if c.head.endswith("hist")}
+    stat_cols = [c for c in pcols if c.group in ("stats", "grads")]
+    tail = [c for c in pcols[9:] if c.group == "base"]  # lr/wd, shared with, init
+    same = [(h, _constant(by_head[h])) for h in _MAYBE_SAME]
+    same = [(h, v) for h, v in same if v is not None]
+    kept = [h for h in _MAYBE_SAME if h not in dict(same)]
+    heads = (["block / parameter", "type / name", "shape"] + ["output"] * traced + ["size"]
+             + [c.head for c in stat_cols] + ["mult-adds", "activations"] * traced + ["bytes"]
+             + kept + [c.head for c in tail])
+    right = {"size", "bytes", "mult-adds", "activations"} | {c.head for c in stat_cols if c.right}
+    spark = {c.head for c in stat_cols if c.head.endswith("hist")}
+    n_stats = len([c for c in stat_cols if c.group == "stats"])
+    cut_set = set(cut)
 
     def param_cells(i: int, owner_path: str) -> Dict[str, str]:
         r = flat_rows[i]
-        cells = {h: by_head[h].cells[i] for h in ("shape", "dtype", "size", "bytes", "ctx",
-                                                 "grad_req", "state")}
-        cells.update({c.head: c.cells[i] for c in extra})
+        cells = {h: by_head[h].cells[i] for h in ["shape", "size", "bytes"] + kept}
+        cells.update({c.head: c.cells[i] for c in stat_cols + tail})
         prefix = owner_path + "." if owner_path else ""
         cells["block / parameter"] = (r["path"][len(prefix):] if r["path"].startswith(prefix)
                                       else r["path"])  # a key through a private child
@@ -411,33 +410,62 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
         return cells
 
     def block_cells(layer: Dict[str, Any]) -> Dict[str, str]:
-        seg = layer["path"].rpartition(".")[2] if layer["path"] else layer["type"]
+        path = layer["path"]
+        seg = path.rpartition(".")[2] if path else layer["type"]
+        if layer.get("members"):  # a run: 'features.4.1-2'
+            parent = layer["members"][0].rpartition(".")[0]
+            seg = path[len(parent) + 1:] if parent else path
         cells = {"block / parameter": seg,
-                 "type / name": f"{layer['type']} {layer['name']}" if layer["path"]
-                 else layer["name"],
+                 "type / name": f"{layer['type']} {layer['name']}" if path else layer["name"],
                  "size": D.format_count(layer["parameters"]),
                  "bytes": D.format_bytes(layer["bytes"])}
         if layer.get("same_as") is not None:
             cells["shape"] = f"same block as {layer['same_as'] or '<root>'}"
+        elif layer.get("members") or path in cut_set:
+            cells["shape"] = f"[{layer['tensors']} tensors]" if layer["tensors"] else ""
         if traced:
             cells["output"] = format_outputs(layer) if layer.get("same_as") is None else ""
+            cells["mult-adds"] = _count_or_dash(layer.get("mult_adds"))
+            cells["activations"] = _bytes_or_dash(layer.get("activation_bytes"))
+        if stat_cols:  # the aggregates of the block's parameters, put on it by the Summary
+            cells.update(zip([c.head for c in stat_cols],
+                             (stat_cells(layer.get("value_stats"), [k for _, k, _ in _STAT_KEYS],
+                                         with_counts=True) if n_stats else [])
+                             + (stat_cells(layer.get("grad_stats"), ["mean", "std", "l2"], with_counts=False)
+                                if len(stat_cols) > n_stats else [])))
         return cells
 
-    # column widths in ch, from the longest cell (the tree column includes its indentation)
+    # what is emitted, in order: (kind, depth, cells, tip); kind: head/block/leaf/param/close
+    items: List[Tuple[str, int, Dict[str, str], str, bool]] = []
+    stack: List[int] = []
+    for k, layer in enumerate(shown):
+        depth = layer["depth"]
+        while stack and stack[-1] >= depth:
+            stack.pop()
+            items.append(("close", 0, {}, "", False))
+        kids_follow = k + 1 < len(shown) and shown[k + 1]["depth"] > depth
+        own = ([] if layer.get("members") or layer["path"] in cut_set or layer.get("same_as") is not None
+               else layer["rows"])
+        tip = layer["path"] or "<root>"
+        if not own and not kids_follow:
+            items.append(("leaf", depth, block_cells(layer), tip, False))
+            continue
+        items.append(("block", depth, block_cells(layer), tip, kids_follow))
+        stack.append(depth)
+        for i in own:
+            items.append(("param", depth + 1, param_cells(i, layer["path"]), flat_rows[i]["path"], False))
+    items += [("close", 0, {}, "", False)] * len(stack)
+
+    # column widths in ch, from the longest cell shown (the tree column includes its indentation)
     widths = {h: len(h) for h in heads}
-    for layer in layers:
-        for h, v in block_cells(layer).items():
-            extra_w = 2 * layer["depth"] + 2 if h == "block / parameter" else 0
-            widths[h] = max(widths[h], len(v) + extra_w)
-    for layer in layers:
-        for i in layer["rows"]:
-            for h, v in param_cells(i, layer["path"]).items():
-                extra_w = 2 * (layer["depth"] + 1) + 2 if h == "block / parameter" else 0
-                widths[h] = max(widths[h], len(v) + extra_w)
+    for kind, depth, cells, _, _ in items:
+        for h, v in cells.items():
+            if h in widths:
+                indent = 2 * depth + 2 if h == "block / parameter" else 0
+                widths[h] = max(widths[h], len(v) + indent)
     template = " ".join(f"{min(widths[h], _CAPS.get(h, 10**6))}ch" for h in heads)
 
-    def row(cells: Dict[str, str], depth: int, kind: str, tag: str = "div",
-            full_path: str = "") -> str:
+    def row(cells: Dict[str, str], depth: int, kind: str, tag: str = "div", tip_path: str = "") -> str:
         parts = []
         for h in heads:
             v = cells.get(h, "")
@@ -446,51 +474,40 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], layers: List[Dict[str
                 cls.append("r")
             if h in spark:
                 cls.append("spark")
-            if kind != "param" and h in ("size", "bytes"):
+            if kind in ("block", "leaf") and h in ("size", "bytes", "mult-adds"):
                 cls.append("sub")
-            style = ""
-            if h == "block / parameter" and kind != "head":
-                cls.append("tw" if kind == "block" else "leaf")
-                style = f' style="padding-left:{2 * depth}ch"'
-                tip = full_path or v
-            else:
+            style = tip = ""
+            if h == "block / parameter":
+                cls.append("p")
+                if kind != "head":
+                    cls.append("tw" if kind == "block" else "leaf")
+                    style = f' style="padding-left:{2 * depth + 0.8:g}ch"'
+                    tip = tip_path or v
+            elif h in _TIPS and v and kind != "head":
                 tip = v
             attr = f' class="{" ".join(cls)}"' if cls else ""
-            parts.append(f'<span{attr}{style} title="{html.escape(tip, quote=True)}">'
-                         f"{html.escape(v)}</span>")
+            title_attr = f' title="{html.escape(tip, quote=True)}"' if tip else ""
+            parts.append(f"<span{attr}{style}{title_attr}>{html.escape(v)}</span>")
         row_cls = "gpk-row gpk-th" if kind == "head" else "gpk-row"
         return f'<{tag} class="{row_cls}">' + "".join(parts) + f"</{tag}>"
 
-    children: Dict[str, List[Dict[str, Any]]] = {}
-    for layer in layers[1:]:
-        children.setdefault(layer["parent"], []).append(layer)
-
     out: List[str] = []
-
-    def emit(layer: Dict[str, Any]) -> None:
-        depth = layer["depth"]
-        kids = children.get(layer["path"], []) if layer.get("same_as") is None else []
-        if not kids and not layer["rows"]:
-            out.append(row(block_cells(layer), depth, "leaf", full_path=layer["path"]))
-            return
-        is_open = " open" if depth < open_depth else ""
-        out.append(f"<details{is_open}>"
-                   + row(block_cells(layer), depth, "block", "summary", layer["path"]))
-        for i in layer["rows"]:
-            out.append(row(param_cells(i, layer["path"]), depth + 1, "param",
-                           full_path=flat_rows[i]["path"]))
-        for kid in kids:
-            emit(kid)
-        out.append("</details>")
-
-    if layers:
-        emit(layers[0])
+    for kind, depth, cells, tip, is_open in items:
+        if kind == "close":
+            out.append("</details>")
+        elif kind == "block":
+            out.append(f"<details{' open' if is_open else ''}>" + row(cells, depth, kind, "summary", tip))
+        else:
+            out.append(row(cells, depth, kind, tip_path=tip))
     head_row = row({h: h for h in heads}, 0, "head")
     buttons = "".join(f'<button type="button" onclick="{_TOGGLE % v}">{label}</button>'
                       for v, label in (("true", "expand all"), ("false", "collapse all")))
+    lines = list(totals_lines)
+    if same:
+        lines.insert(0, "Same in every row: " + ", ".join(f"{h} {v}" for h, v in same))
     return ("<div class='gpk-summary'>" + STYLE
             + f"<div class='gpk-bar'><b>{html.escape(title)}</b>{buttons}</div>"
             + f"<div class='gpk-scroll'><div class='gpk-grid' style='--gpk-cols:{template}'>"
             + head_row + "".join(out) + "</div></div>"
-            + "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in totals_lines)
+            + "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in lines)
             + "</ul></div>")
