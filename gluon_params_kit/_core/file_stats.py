@@ -98,7 +98,7 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     """
     if info.shape is None or info.dtype is None or info.size == 0:  # no shape: no dtype either
         return ParamStats(state="empty", size=0)
-    check_expansion(header.path, header.names[info.index], info, allow_expand)
+    check_expansion(header.path, header.name_at(info.index), info, allow_expand)
     if src is None:
         with open_values(header) as opened:
             result = file_stats(header, info, bins, hist_sample, workers, src=opened,
@@ -107,7 +107,7 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
         return result
     stored = numpy_dtype(info.dtype)
     dtype = onp.dtype(onp.float32) if stored.names else stored
-    if info.stype == "default" and info.offset >= 0 and not info.fortran_order:
+    if info.stype == "default" and info.offset >= 0 and not info.fortran_order and not info.big_endian:
         crcs: Optional[dict] = {} if info.crc is not None else None
         result = chunk_stats(info.size, dtype, file_chunks(src.fileno(), src.path, info, crcs),
                              bins, hist_sample, workers=workers)

@@ -173,16 +173,32 @@ def _values_of(header: Header, src: Optional[DataFile]) -> Iterator[DataFile]:
 
 
 def read_host(header: Header, names: Optional[List[str]] = None, *,
-              src: Optional[DataFile] = None) -> "OrderedDict[str, onp.ndarray]":
+              src: Optional[DataFile] = None, allow_expand: bool = False) -> "OrderedDict[str, onp.ndarray]":
     """Arrays of a file as numpy arrays (sparse ``.params`` arrays dense), by name, from
-    ``src`` (the file held open for the call) or the header's file opened again."""
+    ``src`` (the file held open for the call) or the header's file opened again. An array
+    whose dense size its stored bytes do not justify needs ``allow_expand`` (see
+    :func:`~gluon_params_kit._io.header.check_expansion`); one that does not fit in memory
+    is a CheckpointError naming it."""
     wanted = header.names if names is None else names
+    for name in wanted:
+        check_expansion(header.path, name, header[name], allow_expand)
     with _values_of(header, src) as f:
-        if header.format == "safetensors":
-            return _safetensors.read_arrays(f, header, wanted)
-        if header.format == "npz":
-            return _npz.read_arrays(f, header, wanted)
-        return OrderedDict((n, _header.read_array(f, header[n])) for n in wanted)
+        out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
+        for name in wanted:
+            try:
+                if header.format == "safetensors":
+                    out.update(_safetensors.read_arrays(f, header, [name]))
+                elif header.format == "npz":
+                    out.update(_npz.read_arrays(f, header, [name]))
+                else:
+                    out[name] = _header.read_array(f, header[name])
+            except (MemoryError, ValueError, OverflowError) as exc:
+                if isinstance(exc, CheckpointError):
+                    raise
+                info = header[name]
+                raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} (shape "
+                                      f"{info.shape}, {info.dtype}) in memory: {exc}") from None
+        return out
 
 
 def iter_values(header: Header, info: ArrayInfo, chunk_values: int = CHUNK_VALUES,
@@ -200,7 +216,16 @@ def iter_values(header: Header, info: ArrayInfo, chunk_values: int = CHUNK_VALUE
     if info.shape is None or info.dtype is None or info.size == 0:  # no shape: no dtype either
         return
     check_expansion(header.path, header.name_at(info.index), info, allow_expand)
-    dt = numpy_dtype(info.dtype)
+    native = numpy_dtype(info.dtype)
+    dt = native.newbyteorder(">") if info.big_endian else native
+    pieces = _iter_stored_values(header, info, dt, chunk_values, buffer, src)
+    if info.big_endian:  # handed out in native order
+        pieces = (p.astype(native) for p in pieces)
+    yield from pieces
+
+
+def _iter_stored_values(header: Header, info: ArrayInfo, dt: onp.dtype, chunk_values: int,
+                        buffer: Optional[bytearray], src: Optional[DataFile]) -> Iterator[onp.ndarray]:
     with _values_of(header, src) as f:
         if info.stype != "default":
             yield from _header.iter_dense(f, info, chunk_values)

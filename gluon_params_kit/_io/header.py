@@ -70,6 +70,9 @@ class ArrayInfo(NamedTuple):
     #: member's compressed size (``-1``: stored as it is).
     crc: Optional[Tuple[int, int]] = None
     compressed_nbytes: int = -1
+    #: ``.npz`` only: the member stores its values big-endian (``dtype`` names the type;
+    #: readers hand out native byte order).
+    big_endian: bool = False
 
     @property
     def size(self) -> int:

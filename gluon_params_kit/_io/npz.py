@@ -13,6 +13,7 @@ import ast
 import io
 import os
 import struct
+import sys
 import threading
 import time
 import zipfile
@@ -100,7 +101,8 @@ def _member(z: zipfile.ZipFile, f, path: str, info: zipfile.ZipInfo, i: int) -> 
     deflated = info.compress_type != zipfile.ZIP_STORED
     return ArrayInfo(name, shape, kind, "default", "", offset, nbytes, 0, i, member=info.filename,
                      fortran_order=fortran and len(shape) > 1, crc=(zlib.crc32(head), info.CRC),
-                     compressed_nbytes=info.compress_size if deflated else -1)
+                     compressed_nbytes=info.compress_size if deflated else -1,
+                     big_endian=dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big"))
 
 
 def _npy_header(m, path: str, member: str) -> Tuple[Tuple[int, ...], bool, onp.dtype, bytes]:
@@ -161,7 +163,7 @@ def read_arrays(src: DataFile, header: Header,
         info = header[name]
         assert info.shape is not None and info.dtype is not None  # every member has both
         dt = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype)
-        flat = onp.empty(info.size, dt)
+        flat = onp.empty(info.size, dt.newbyteorder(">") if info.big_endian else dt)
         buf = flat.view(onp.uint8)
         if info.offset >= 0:
             if buf.size:
@@ -173,6 +175,8 @@ def read_arrays(src: DataFile, header: Header,
                 buf[done:done + len(piece)] = onp.frombuffer(piece, onp.uint8)
                 done += len(piece)
         shape = tuple(info.shape)
+        if info.big_endian:
+            flat = flat.astype(dt)
         out[name] = flat.reshape(shape[::-1]).T if info.fortran_order else flat.reshape(shape)
     return out
 

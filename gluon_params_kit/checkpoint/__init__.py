@@ -321,7 +321,7 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
                             walk=remap is None, strict=strict, example=example)
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
-    arrays = read_for_load(header)
+    arrays = read_for_load(header, names=[k for _, keys in plan.values() for k in keys])
     conflicts: "OrderedDict[str, List[str]]" = OrderedDict()
     for canon, (param, keys) in list(plan.items()):
         if len(keys) > 1:  # copies of one Parameter: bit for bit (NaN equals NaN)

@@ -20,7 +20,7 @@ from .._io import safetensors_file as _safetensors
 from .._io.files import atomic_write, write_behind
 from .._io.formats import format_of, open_checkpoint, open_values, read_host
 from .._io.formats import read_header as read_header
-from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
+from .._io.header import BFLOAT16, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
 from .._io.params import TYPE_FLAGS, dense_pieces
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
@@ -67,9 +67,11 @@ def to_nd(a: onp.ndarray):
     return out
 
 
-def read_for_load(header: Header, src: Optional[DataFile] = None) -> "OrderedDict[str, Any]":
+def read_for_load(header: Header, src: Optional[DataFile] = None,
+                  names: Optional[List[str]] = None) -> "OrderedDict[str, Any]":
     """The file's arrays as ``mx.nd.NDArray``, by every key the file offers (tied aliases
-    included: they share the stored array), each paired with its name by name.
+    included: they share the stored array), each paired with its name by name; only
+    ``names`` (file keys, aliases included) when given.
 
     Everything comes from one open file: ``src``, or the header's file opened again and
     checked to be the version the header describes (else a CheckpointError saying it
@@ -79,36 +81,48 @@ def read_for_load(header: Header, src: Optional[DataFile] = None) -> "OrderedDic
     """
     if src is None:
         with open_values(header) as opened:
-            out = read_for_load(header, opened)
+            out = read_for_load(header, opened, names)
             opened.check()
         return out
+    wanted = header.names if names is None else list(OrderedDict.fromkeys(
+        header.aliases.get(k, k) for k in names))
     with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
         if header.format == "params":
-            out = OrderedDict((name, _params_value(src, header[name])) for name in header.names)
-        else:
-            out = OrderedDict((k, to_nd(v)) for k, v in read_host(header, src=src).items())
+            out = OrderedDict((name, _params_value(src, header, name)) for name in wanted)
+        else:  # the block's own shapes justify the memory: no expansion check here
+            out = OrderedDict((k, to_nd(v)) for k, v in read_host(header, wanted, src=src,
+                                                                  allow_expand=True).items())
     for alias, stored in header.aliases.items():
-        out.setdefault(alias, out[stored])
+        if stored in out:
+            out.setdefault(alias, out[stored])
     return out
 
 
-def _params_value(src: DataFile, info: ArrayInfo):
+def _params_value(src: DataFile, header: Header, name: str):
     """One ``.params`` array as ``mx.nd.load`` gives it, read from the open file."""
+    info = header[name]
     if info.shape is None or info.dtype is None:  # an empty handle: what nd.load gives for it
         return mx.nd.NDArray(mx.nd.ndarray._new_empty_handle())
-    if info.stype != "default":
-        values, idx = _params.sparse_parts(src, info)
-        dtype = numpy_dtype(info.dtype)
-        if info.stype == "row_sparse":
-            return mx.nd.sparse.row_sparse_array((values, idx[0]), shape=info.shape, dtype=dtype)
-        return mx.nd.sparse.csr_matrix((values, idx[1], idx[0]), shape=info.shape, dtype=dtype)
-    if info.dtype != "bfloat16" and info.size and info.shape:
-        out = mx.nd.empty(info.shape, dtype=info.dtype)
-        view = cpu_buffer(out)
-        if view is not None:  # straight into the array's memory: no copy
-            src.readinto(info.offset, view, repr(info.name))
-            return out
-    return to_nd(_params.read_array(src, info))
+    try:
+        if info.stype != "default":
+            values, idx = _params.sparse_parts(src, info)
+            dtype = numpy_dtype(info.dtype)
+            if info.stype == "row_sparse":
+                return mx.nd.sparse.row_sparse_array((values, idx[0]), shape=info.shape, dtype=dtype)
+            return mx.nd.sparse.csr_matrix((values, idx[1], idx[0]), shape=info.shape, dtype=dtype)
+        if info.dtype != "bfloat16" and info.size and info.shape:
+            out = mx.nd.empty(info.shape, dtype=info.dtype)
+            view = cpu_buffer(out)
+            if view is not None:  # straight into the array's memory: no copy
+                src.readinto(info.offset, view, repr(info.name))
+                return out
+        return to_nd(_params.read_array(src, info))
+    except (MemoryError, OverflowError, ValueError, mx.base.MXNetError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} ({info.stype}, shape "
+                              f"{info.shape}, {info.dtype}) in memory: {last[:200]}") from None
 
 
 def _size_hint(arrays: Mapping[str, Any]) -> int:
@@ -260,7 +274,7 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         if kind == "params":
             arrays = read_for_load(header, opened)
         else:
-            arrays = read_host(header, src=opened)
+            arrays = read_host(header, src=opened, allow_expand=allow_expand)
             for alias, stored in header.aliases.items():
                 arrays.setdefault(alias, arrays[stored])
     out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)

@@ -457,7 +457,7 @@ def _streamed(side: _Side, key: str, bar):
     info = header[key]
     dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
     shape = info.shape if info.shape is not None else (0,)
-    dense = info.stype == "default" and info.size
+    dense = info.stype == "default" and info.size and not info.big_endian  # else: native pieces
     raw = dense and info.offset >= 0
     if dense and info.fortran_order:
         if raw:
