@@ -50,7 +50,7 @@ doctor: setup
 
 # JupyterLab on the project's venv, in notebooks/ (its kernel "python3" is that venv).
 notebooks: setup-notebooks
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	cd notebooks && ../$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Imports sorted and no unused names (ruff), and the package's types (mypy): both clean.
 LINT_PATHS := gluon_params_kit tests benchmarks notebooks/build.py
@@ -58,8 +58,17 @@ lint: setup-test
 	$(VENV)/bin/ruff check --select I,F401,F811,F841 --line-length 120 $(LINT_PATHS)
 	$(VENV)/bin/mypy gluon_params_kit
 
+# The interop extras where this machine allows them (tests/test_interop_*.py skip elsewhere):
+# torch 2.13.0 resolves to a CPU build here (PyPI's own wheel pulls the CUDA stack), numpy
+# held at mxnet's pin; pytorchcv and gluoncv2 (the twin model zoos the tests pair) --no-deps,
+# as pytorchcv would pull torchvision. Never fails the build.
+$(VENV)/.installed-interop: setup.cfg setup.py | $(VENV)/.installed-test
+	@$(PIP_INSTALL) -e '.[cpu,torch,onnx]' 'torch==2.13.0' "numpy==$$($(PY) -c 'import numpy; print(numpy.__version__)')" \
+	  && $(PIP_INSTALL) --no-deps pytorchcv==0.0.74 gluoncv2==0.0.64 && touch $@ \
+	  || echo "interop: torch/onnx extras not installed here; their tests will skip"
+
 # The suite on both cores (pytest-xdist).
-unit: setup-test browser lint
+unit: setup-test browser lint $(VENV)/.installed-interop
 	$(PY) -m pytest -q -n 2
 
 test: unit smoke312 files-np2 wheel-check
