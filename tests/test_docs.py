@@ -150,6 +150,25 @@ def test_page_examples_run_and_print_what_the_page_shows(page, tmp_path):
     assert len(results) == len(blocks)
 
 
+def first_import(codes) -> str:
+    """The first import line that names mxnet or the kit, in the order the codes run."""
+    for code in codes:
+        for line in code.splitlines():
+            if re.match(r"\s*(import|from)\s", line) and ("mxnet" in line or "gluon_params_kit" in line):
+                return line
+    return ""
+
+
+def test_the_kit_is_imported_before_mxnet():
+    # Python 3.12 + numpy 1.26: the kit restores numpy's aliases before mxnet is imported
+    runs = [[b["code"] for b in python_blocks(page)] for page in PAGES]  # a page: one interpreter
+    runs += [[b["code"]] for b in python_blocks(ROOT / "README.md")]    # the README: one per block
+    for codes in runs:
+        line = first_import(codes)
+        assert not line or "mxnet" not in line.split("gluon_params_kit")[0], line
+    assert "mxnet" in first_import(["import mxnet as mx, gluon_params_kit as gpk"]).split("gluon_params_kit")[0]
+
+
 def test_output_rules_can_fail():
     code = "print(1 + 1)\n# 3\nx = 2  # not output\nprint('a')\n# ...\n"
     assert comment_output(code) == "3\n...\n"
