@@ -507,3 +507,50 @@ def test_header_diff_and_convert_grow_linearly_with_the_key_count(tmp_path):
         ratios[what] = timings[20000][what] / max(timings[5000][what], 1e-3)
     print("\n20k/5k keys:", {k: round(v, 1) for k, v in ratios.items()})
     assert all(r < 8 for r in ratios.values()), ratios
+
+
+# --------------------------------------------------------------------------- the kit's own reader
+
+def test_load_values_are_what_nd_load_gives_sparse_and_np_shape_too(tmp_path):
+    from gluon_params_kit.checkpoint._convert import read_for_load
+    bf16 = onp.dtype([("bfloat16", onp.uint16)])
+    files = {"dense.params": {"w": mx.nd.array(onp.random.default_rng(1).standard_normal((3, 4))),
+                              "i": mx.nd.array([1, 2], dtype="int64"), "b": mx.nd.array([1, 0], dtype="bool"),
+                              "bf": mx.nd.ones((2, 3)).astype(bf16)},
+             "sparse.params": _sparse_file(tmp_path)[0]}
+    mx.nd.save(str(tmp_path / "dense.params"), files["dense.params"])
+    mx.npx.set_np()
+    try:
+        mx.npx.save(str(tmp_path / "np.params"), {"s": mx.np.array(3.0), "z": mx.np.zeros((0, 3)),
+                                                   "w": mx.np.ones((2, 2))})
+    finally:
+        mx.npx.reset_np()
+    for name in ("dense.params", "sparse.params", "np.params"):
+        header = read_header(tmp_path / name)
+        with mx.util.np_shape(header.np_shape):
+            want = mx.nd.load(str(tmp_path / name))
+            got = read_for_load(header)
+            assert list(got) == list(want)
+            for key, w in want.items():
+                g = got[key]
+                assert (type(g), g.stype, g.dtype, g.shape) == (type(w), w.stype, w.dtype, w.shape), key
+                assert g.asnumpy().tobytes() == w.asnumpy().tobytes(), key
+                if w.stype != "default":
+                    assert onp.array_equal(g.indices.asnumpy(), w.indices.asnumpy())
+
+
+def test_big_endian_members_read_in_native_order(tmp_path):
+    w = onp.arange(12, dtype=">f8").reshape(3, 4)
+    v = onp.asfortranarray(onp.arange(6, dtype=">i4").reshape(2, 3))
+    path = tmp_path / "be.npz"
+    onp.savez(path, w=w, v=v)
+    header = read_header(path)
+    assert header["w"].big_endian and header["w"].dtype == "float64"
+    got = read_host(header)
+    assert got["w"].tolist() == w.tolist() and got["v"].tolist() == v.tolist()
+    assert onp.concatenate(list(iter_values(header, header["v"]))).tolist() == list(range(6))
+    export_npz(path, tmp_path / "e.npz")
+    with onp.load(tmp_path / "e.npz") as z:
+        assert z["w"].tolist() == w.tolist() and z["v"].tolist() == v.tolist()
+    assert diff(path, {"w": w.astype("<f8"), "v": onp.ascontiguousarray(v).astype("<i4")}).same
+    assert file_stats(header, header["w"]).max == 11.0
