@@ -235,51 +235,60 @@ def picture_facts(png: Path):
     return ink / len(pixels), len(set(pixels))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built into a temporary folder (``$GPK_SITE`` keeps it and the screenshots)."""
-    pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]'")
-    pytest.importorskip("mkdocstrings", reason="the docs extra: pip install -e '.[docs]'")
-    keep = os.environ.get("GPK_SITE")
-    out = Path(keep).resolve() if keep else tmp_path_factory.mktemp("site")
+def build_site(out: Path) -> None:
+    """``mkdocs build --strict`` into ``out``: any warning fails."""
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # Material's banner about its successor
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
                           env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "WARNING" not in proc.stderr, proc.stderr
-    return out
 
 
-def test_the_site_builds_strict_with_every_page(site):
+# page, its heading, links it must hold (the navigation and the page's own)
+SHOTS = [("index.html", "gluon_params_kit", ["getting-started/learner.html", "checkpoints.html", "api/index.html"]),
+         ("checkpoints.html", "Checkpoints and formats", ["api/checkpoint.html", "troubleshooting.html"]),
+         ("api/checkpoint.html", "Checkpoints", ["../checkpoints.html"])]
+
+
+def check_in_chromium(page: Path, heading: str, links, shot: Path) -> None:
+    dom = browse(page, "--dump-dom", f"--screenshot={shot}")  # one run: the DOM and the picture
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", dom, re.S)
+    assert h1 and heading in re.sub(r"<[^>]+>", "", h1.group(1)), (page, h1 and h1.group(1))
+    hrefs = set(re.findall(r'href="([^"#]+)', dom))
+    assert set(links) <= hrefs, (page, sorted(hrefs))
+    assert "md-sidebar" in dom and "md-header" in dom  # the theme's frame rendered
+    ink, colours = picture_facts(shot)
+    assert 0.03 < ink < 0.6 and colours > 50, (page, ink, colours)
+
+
+def test_the_site_builds_strict_and_its_pages_render_in_chromium(tmp_path):
+    """One build (the suite runs on several workers: one test, one build), then three pages.
+
+    ``GPK_SITE=folder`` keeps the site there and the screenshots in ``folder-shots``."""
+    pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]'")
+    pytest.importorskip("mkdocstrings", reason="the docs extra: pip install -e '.[docs]'")
+    keep = os.environ.get("GPK_SITE")
+    site = Path(keep).resolve() if keep else tmp_path / "site"
+    build_site(site)
     for page in PAGES:
         assert (site / page.relative_to(DOCS)).with_suffix(".html").is_file(), page
     api = (site / "api" / "checkpoint.html").read_text(encoding="utf-8")
     assert 'id="gluon_params_kit.checkpoint.load"' in api and "Raises" in api  # from the docstring
     trouble = (site / "troubleshooting.html").read_text(encoding="utf-8")
     assert "is missing in file" in trouble and "same prefix" in trouble
+    if chromium() is None:
+        pytest.skip("built; no Chromium here for the screenshots: apt-get install -y chromium")
+    shots = site.parent / f"{site.name}-shots"
+    shots.mkdir(exist_ok=True)
+    for page, heading, links in SHOTS:
+        check_in_chromium(site / page, heading, links, shots / (page.replace("/", "-") + ".png"))
 
 
-SHOTS = [("index.html", "gluon_params_kit", ["getting-started/learner.html", "checkpoints.html", "api/index.html"]),
-         ("checkpoints.html", "Checkpoints and formats", ["api/checkpoint.html", "troubleshooting.html"]),
-         ("api/checkpoint.html", "Checkpoints", ["../checkpoints.html"])]
-
-
-@pytest.mark.skipif(chromium() is None, reason="no Chromium here: apt-get install -y chromium")
-@pytest.mark.parametrize("page, heading, links", SHOTS, ids=[s[0] for s in SHOTS])
-def test_site_page_in_chromium(site, page, heading, links, tmp_path):
-    path = site / page
-    shot = (site.parent / f"{site.name}-shots" if os.environ.get("GPK_SITE") else tmp_path)
-    shot.mkdir(exist_ok=True)
-    shot = shot / (page.replace("/", "-") + ".png")
-    dom = browse(path, "--dump-dom", f"--screenshot={shot}")  # one run: the DOM and the picture
-    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", dom, re.S)
-    assert h1 and heading in re.sub(r"<[^>]+>", "", h1.group(1)), (h1 and h1.group(1))
-    hrefs = set(re.findall(r'href="([^"#]+)', dom))
-    assert set(links) <= hrefs, sorted(hrefs)
-    assert "md-sidebar" in dom and "md-header" in dom  # the theme's frame rendered
-    ink, colours = picture_facts(shot)
-    assert 0.03 < ink < 0.6 and colours > 50, (ink, colours)
+def test_a_blank_screenshot_is_caught(tmp_path):
+    from PIL import Image
+    Image.new("RGB", (1280, 900), (255, 255, 255)).save(tmp_path / "blank.png")
+    assert picture_facts(tmp_path / "blank.png") == (0.0, 1)
 
 
 if __name__ == "__main__":  # print what each block of the pages given prints
