@@ -1,9 +1,11 @@
-"""The host kernels of _core.stats: both summation paths, overflow, chunk edges, max_abs_diff."""
+"""The host kernels of _core.stats: both summation paths, overflow, chunk edges, many small arrays."""
+import gluon_params_kit  # noqa: F401  (numpy shim)
+
+# isort: split
 import mxnet as mx
 import numpy as np
 import pytest
 
-import gluon_params_kit  # noqa: F401
 from gluon_params_kit._core import stats as _stats
 
 
@@ -41,3 +43,89 @@ def test_zero_count_and_extremes_across_chunk_edges():
     rec = _stats.array_stats(mx.nd.array(values), 4, None)
     assert rec.zero_fraction == 4 / values.size
     assert (rec.min, rec.max) == (-7.0, 1.0)
+
+
+# ---------------------------------------------------------------- many small arrays at once
+
+def _same(batched, alone):
+    """Equal up to float rounding: counts, extremes, edges and histograms exactly."""
+    a, b = batched.as_dict(), alone.as_dict()
+    for key in ("state", "size", "min", "max", "zero_fraction", "nan", "inf", "hist", "edges",
+                "hist_values"):
+        assert a[key] == b[key], (key, a[key], b[key])
+    if b["mean"] is None:
+        assert a["mean"] is None and a["std"] is None
+        return
+    spread = max(abs(b["min"]), abs(b["max"]))
+    assert a["mean"] == pytest.approx(b["mean"], rel=1e-6, abs=1e-6 * spread)
+    assert a["std"] == pytest.approx(b["std"], rel=1e-5, abs=1e-6 * spread)
+    assert a["l2"] == pytest.approx(b["l2"], rel=1e-6)
+
+
+def _varied_arrays(rng, dtype):
+    arrays = []
+    for n in (1, 2, 3, 17, 64, 1000, 4096, _stats.HIST_SAMPLE, _stats.HIST_SAMPLE + 1, 40_000,
+              _stats.CHUNK, _stats.CHUNK + 1, 3 * _stats.CHUNK):  # past CHUNK: measured alone
+        arrays.append(rng.normal(0, 0.05, n))
+    arrays += [np.ones(256), np.zeros(300), np.full(50, -3.0), rng.normal(1000, 0.01, 5000),
+               rng.uniform(0.5, 1.5, 700), np.arange(64.0), np.array([0.0, -0.0, 1.0]),
+               np.full(16, 2.0 ** 30), rng.normal(0, 1, 20_000) * (rng.rand(20_000) < 0.3)]
+    with_nan = rng.normal(0, 1, 500)
+    with_nan[[3, 99]] = np.nan
+    with_nan[7] = -np.inf
+    arrays += [with_nan, np.full(9, np.nan), np.array([3e38, -3e38, 1.0]), np.array([1e-42, 0.0])]
+    if dtype == "float64":
+        arrays += [np.array([1e308, -1e308, 2.0]), np.array([1e-320, 3e-320]), 1 + np.arange(9) * 2.0 ** -52]
+    return [mx.nd.array(a.astype(dtype, copy=False) if dtype != "float16" else np.clip(a, -6e4, 6e4),
+                        dtype=dtype) for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("hist_sample", [_stats.HIST_SAMPLE, None, 100])
+def test_batched_arrays_match_each_measured_alone(dtype, hist_sample):
+    import warnings
+    arrays = _varied_arrays(np.random.RandomState(3), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow or invalid-value warning
+        batched = _stats.cpu_arrays_stats([(a, a.size) for a in arrays], 16, hist_sample)
+    assert len(batched) == len(arrays)
+    for a, rec in zip(arrays, batched):
+        _same(rec, _stats.array_stats(a, 16, hist_sample))
+
+
+def test_batches_mix_dtypes_keep_order_and_survive_a_wrong_size():
+    rng = np.random.RandomState(8)
+    arrays = [mx.nd.array(rng.normal(0, 1, n), dtype=d)
+              for n, d in [(5, "float32"), (7, "float64"), (9, "float32"), (0, "float32"),
+                           (11, "int32"), (13, "float16")]]
+    sizes = [a.size for a in arrays]
+    sizes[2] = 8  # not the array's size: MXNet refuses the copy, it is measured alone
+    out = _stats.cpu_arrays_stats(list(zip(arrays, sizes)), 4, None)
+    assert [r.size for r in out] == [5, 7, 9, 0, 11, 13]
+    assert out[3].state == "empty"
+    for a, rec in zip(arrays, out):
+        if a.size:
+            _same(rec, _stats.array_stats(a, 4, None))
+
+
+def test_many_small_parameters_of_a_net_after_a_forward():
+    """Conv weights after a forward in predict mode may be held in MKL-DNN layouts."""
+    from mxnet.gluon import nn
+
+    from gluon_params_kit import stats
+    net = nn.HybridSequential()
+    for c in (8, 16, 16):
+        net.add(nn.Conv2D(c, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"))
+    net.add(nn.Dense(10))
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.ones((2, 3, 8, 8)))
+    mx.nd.waitall()
+    report = stats(net)
+    params = list(net.collect_params().values())
+    assert len(report) == len(params) == 3 * 6 + 2
+    for rec, param in zip(report.values(), params):
+        values = param.data().asnumpy().astype(np.float64)
+        assert rec.size == values.size and (rec.min, rec.max) == (values.min(), values.max())
+        assert rec.mean == pytest.approx(values.mean(), rel=1e-5, abs=1e-7)
+        assert rec.zero_fraction == np.count_nonzero(values == 0) / values.size
+        assert sum(rec.hist) == rec.hist_values == values.size

@@ -2,8 +2,12 @@
 
 On CPU, numpy reads a zero-copy DLPack view of the parameter's memory in cache-sized
 chunks, computing every statistic of a chunk while it is in cache (MXNet 1.9.1's CPU
-reductions are many times slower than numpy's). Elsewhere, MXNet ops run on the
-parameter's own device and the results come back in one transfer.
+reductions are many times slower than numpy's). Many small CPU arrays (a ResNet's 300,
+a DenseNet's 1,000) are measured together (:func:`cpu_arrays_stats`): copied into one
+cache-sized buffer, then every statistic of every array in a few vectorized passes
+(segment reductions, one histogram pass), so the cost is per value, not per array.
+Elsewhere, MXNet ops run on the parameter's own device and the results come back in
+one transfer.
 """
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ import math
 import os
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as _onp
 
 from . import display as D
 
 __all__ = [
-    "CHUNK", "HIST_SAMPLE", "ParamStats", "WORKERS", "array_stats", "chunk_stats", "host_stats",
-    "max_abs_diff", "memory_chunks",
+    "BATCH", "CHUNK", "HIST_SAMPLE", "ParamStats", "WORKERS", "array_stats", "chunk_stats", "cpu_arrays_stats",
+    "host_stats", "max_abs_diff", "memory_chunks",
 ]
 
 _CHUNK = 1 << 16          # values per step of max_abs_diff (two chunks of 256 KiB in cache)
@@ -499,6 +503,222 @@ def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
     if arr.context.device_type == "cpu":
         return host_stats(_host_view(arr), bins, hist_sample)
     return _device_stats(arr, bins)
+
+
+# --------------------------------------------------------------------------- many small arrays
+
+#: Values per batch of :func:`cpu_arrays_stats` (1 MiB of float32: the copy and every pass
+#: over it stay in L2). An array of more values is measured alone by :func:`array_stats`,
+#: where its values, not its count, are the cost.
+BATCH = CHUNK
+#: Batched dtypes -> the type they are measured in (float16 in float64, as :func:`chunk_stats`).
+_BATCH_TYPES = {"float16": _onp.dtype(_onp.float64), "float32": _onp.dtype(_onp.float32),
+                "float64": _onp.dtype(_onp.float64)}
+
+
+def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
+                     hist_sample: Optional[int]) -> List[ParamStats]:
+    """Statistics of many dense CPU MXNet arrays, each what :func:`array_stats` gives for it.
+
+    ``items`` are ``(array, size)`` pairs; the size is the caller's (a Parameter's shape
+    says it: asking MXNet costs more than measuring a small array, and MXNet refuses the
+    copy when it is wrong). Arrays of float16/32/64 with at most :data:`BATCH` values are
+    copied a batch at a time into one buffer (``MXNDArraySyncCopyToCPU``, which also reads
+    MKL-DNN layouts) and measured together by :func:`_batch_stats`: a fixed number of numpy
+    calls per batch, not per array. Every other array, and any array whose values the
+    batch cannot measure in their own type (NaN, Inf, squares past the type, denormals, a
+    range too narrow to bin), goes through :func:`host_stats` or :func:`array_stats`. The
+    answers equal :func:`array_stats`'s up to float rounding (the sums are pairwise, not
+    BLAS dot products); counts, extremes and histograms are the same.
+
+    >>> import mxnet as mx
+    >>> out = cpu_arrays_stats([(mx.nd.ones(3), 3), (mx.nd.array([0, 1, 2, 5]), 4)], 2, None)
+    >>> [(s.mean, s.max, s.hist) for s in out]
+    [(1.0, 1.0, (0, 3)), (2.0, 5.0, (3, 1))]
+    """
+    out: List[Optional[ParamStats]] = [None] * len(items)
+    groups: Dict[str, List[Tuple[int, Any, int]]] = {}
+    for i, (arr, size) in enumerate(items):
+        name = _onp.dtype(arr.dtype).name if 0 < size <= BATCH else ""
+        if name in _BATCH_TYPES:
+            groups.setdefault(name, []).append((i, arr, size))
+        else:
+            out[i] = array_stats(arr, bins, hist_sample)
+    for name, members in groups.items():
+        buf = _onp.empty(min(BATCH, sum(m[2] for m in members)), name)
+        batch: List[Tuple[int, Any, int]] = []
+        filled = 0
+        for member in members + [(-1, None, BATCH + 1)]:  # the sentinel flushes the last batch
+            if filled + member[2] > BATCH and batch:
+                _measure_batch(buf, batch, bins, hist_sample, out)
+                batch, filled = [], 0
+            if member[1] is not None:
+                batch.append(member)
+                filled += member[2]
+    return out  # type: ignore[return-value]  # every slot is filled above
+
+
+def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
+                   hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> None:
+    """Copy ``batch``'s arrays into ``buf``, measure them, put each answer in its slot."""
+    import ctypes
+
+    from .compat import mx  # here: the file layer's statistics need no mxnet
+    copy, check = mx.base._LIB.MXNDArraySyncCopyToCPU, mx.base.check_call
+    base, item = buf.ctypes.data, buf.itemsize
+    kept, sizes = [], []
+    at = 0
+    for i, arr, size in batch:
+        try:
+            check(copy(arr.handle, ctypes.c_void_p(base + at * item), ctypes.c_size_t(size)))
+        except mx.base.MXNetError:  # a size that is not the array's: measure it alone
+            out[i] = array_stats(arr, bins, hist_sample)
+            continue
+        kept.append(i)
+        sizes.append(size)
+        at += size
+    if not kept:
+        return
+    src = buf[:at]
+    x = src if src.dtype in _FAST else src.astype(_onp.float64)
+    k = _onp.array(sizes, _onp.intp)
+    for i, rec, lo, size in zip(kept, _batch_stats(x, k, bins, hist_sample), _starts(k).tolist(),
+                                sizes):
+        out[i] = rec if rec is not None else host_stats(src[lo:lo + size], bins, hist_sample)
+
+
+def _starts(k: _onp.ndarray) -> _onp.ndarray:
+    off = _onp.zeros(k.size, _onp.intp)
+    _onp.cumsum(k[:-1], out=off[1:])
+    return off
+
+
+def _batch_stats(x: _onp.ndarray, k: _onp.ndarray, bins: int, hist_sample: Optional[int]
+                 ) -> List[Optional[ParamStats]]:
+    """The statistics of segments ``k`` (lengths, each >= 1, at most :data:`CHUNK`) of ``x``.
+
+    The kernel of :class:`_Kernel` for one chunk, on every segment at once: sums, sums of
+    squares and extremes by segment reductions (``reduceat``, pairwise sums), the
+    shifted pass for segments whose mean is far from 0 beside their spread, zeros
+    counted where a segment's range holds 0, and one histogram pass binning every
+    segment's sample (``numpy.histogram``'s own float32 arithmetic and edges, per
+    segment). A segment the kernel would measure in float64 (NaN, Inf, squares that
+    overflow or underflow) or whose range numpy cannot bin gets None.
+    """
+    m = k.size
+    off = _starts(k)
+    kf = k.astype(_onp.float64)
+    T = x.dtype.type
+    f64 = _onp.float64
+    with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
+        s = _onp.add.reduceat(x, off).astype(f64)
+        tmp = _onp.multiply(x, x)
+        ss = _onp.add.reduceat(tmp, off).astype(f64)
+        lo = _onp.minimum.reduceat(x, off).astype(f64)
+        hi = _onp.maximum.reduceat(x, off).astype(f64)
+        biggest = _onp.maximum(-lo, hi)
+        small = _SMALL32 if x.dtype.itemsize == 4 else 1.0 / _BIG
+        good = (_onp.isfinite(s) & _onp.isfinite(ss) & (biggest <= _BIG)
+                & ~((biggest > 0.0) & (biggest < small)))
+        mean = s / kf
+        m2 = ss - s * s / kf
+        l2sq = ss.copy()
+        shifted = _onp.flatnonzero(good & ~(mean * mean <= 0.25 * (ss / kf - mean * mean)))
+        if shifted.size:  # far from 0: shift by the mean (in the values' type), pairwise sums
+            ks = k[shifted]
+            shift = mean[shifted].astype(T)
+            part = _onp.concatenate([x[o:o + n] for o, n in zip(off[shifted].tolist(), ks.tolist())])
+            t = _onp.subtract(part, _onp.repeat(shift, ks), out=part)
+            at = _starts(ks)
+            st = _onp.add.reduceat(t, at).astype(f64)
+            _onp.multiply(t, t, out=t)
+            sst = _onp.add.reduceat(t, at).astype(f64)
+            sh, kfs = shift.astype(f64), kf[shifted]
+            good[shifted] = _onp.isfinite(sst)
+            mean[shifted] = sh + st / kfs
+            m2[shifted] = sst - st * st / kfs
+            l2sq[shifted] = sst + 2 * sh * st + kfs * sh * sh
+        # numpy.histogram's range: [lo, hi], widened by 0.5 each way for equal values
+        first = _onp.where(lo < hi, lo, lo - 0.5)
+        last = _onp.where(lo < hi, hi, hi + 0.5)
+        width = (last.astype(T) - first.astype(T)).astype(f64)
+        good &= (first < last) & (width >= 2.0 ** -60) & (width < math.inf) & (last - first < math.inf)
+        zeros = _onp.zeros(m, _onp.intp)
+        if (good & (lo <= 0.0) & (hi >= 0.0)).any():  # else no value can be zero
+            at = _onp.flatnonzero(x == 0)
+            if at.size:
+                zeros = _onp.bincount(_onp.searchsorted(off, at, "right") - 1, minlength=m)
+        # the histogram: each good segment's sample (every step-th value), binned at once
+        step = _onp.ones(m, _onp.intp)
+        if hist_sample is not None:
+            step = _onp.where(k > hist_sample, -(-k // hist_sample), 1)
+        idx = _onp.flatnonzero(good)
+        counts, edges = _segment_histograms(x, off[idx], k[idx], step[idx], first[idx], last[idx],
+                                            bins)
+        mean = (mean * kf) / kf  # as _Acc merges a single part
+        std = _onp.sqrt(_onp.maximum(_onp.maximum(m2, 0.0) / kf, 0.0))
+        l2 = _onp.sqrt(_onp.maximum(l2sq, 0.0))
+    res: List[Optional[ParamStats]] = [None] * m
+    cols = (k.tolist(), mean.tolist(), std.tolist(), lo.tolist(), hi.tolist(), l2.tolist(),
+            zeros.tolist())
+    hist, edge = counts.tolist(), edges.tolist()
+    for n, j in enumerate(idx.tolist()):
+        size, mu, sd, a, b, norm, z = (c[j] for c in cols)
+        res[j] = ParamStats(state="ok", size=size, mean=mu, std=sd, min=a, max=b, l2=norm,
+                            zero_fraction=z / size, hist=tuple(hist[n]), edges=tuple(edge[n]),
+                            hist_values=sum(hist[n]))
+    return res
+
+
+def _segment_histograms(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, step: _onp.ndarray,
+                        first: _onp.ndarray, last: _onp.ndarray, bins: int
+                        ) -> Tuple[_onp.ndarray, _onp.ndarray]:
+    """``numpy.histogram(x[o:o + k:step], bins, range=(first, last))`` for every segment.
+
+    numpy's fast path for equal bins, on all segments at once: edges by ``linspace`` in
+    the values' type, and each value's bin estimate ``(v - first) * norm`` in that type
+    (two in-place ufunc calls per segment), written in float64 plus ``bins`` times its
+    segment's number, so that one ``bincount`` counts every segment's bins. Where numpy
+    would step a value one bin down or up (it falls outside its estimated bin's edges,
+    which happens only within rounding of an edge) the value is checked against numpy's
+    own edges; so the counts and edges are numpy's.
+    """
+    g = k.size
+    T = x.dtype.type
+    edges = _onp.linspace(first, last, bins + 1, axis=1, dtype=T).reshape(g, bins + 1)
+    per = -(-k // step)
+    total = int(per.sum())
+    if g == 0 or total == 0:
+        return _onp.zeros((g, bins), _onp.intp), edges
+    norm = bins / (last - first)
+    firsts, norms = first.astype(T).tolist(), norm.astype(T).tolist()
+    tmp = _onp.empty(int(per.max()), T)
+    key = _onp.empty(total, _onp.float64)
+    at = 0
+    for j, (o, n, st, c) in enumerate(zip(off.tolist(), k.tolist(), step.tolist(), per.tolist())):
+        t = tmp[:c]
+        _onp.subtract(x[o:o + n:st], T(firsts[j]), out=t)
+        _onp.multiply(t, T(norms[j]), out=t)  # numpy's estimate, in the values' type
+        _onp.add(t, j * bins, out=key[at:at + c], dtype=_onp.float64)  # exact in float64
+        at += c
+    # within rounding of an integer: a few ulps of the estimate, the edges' own rounding
+    # (half an ulp of the largest edge, in bins), the offset's rounding for float64 values
+    ulp = _onp.spacing(_onp.maximum(_onp.abs(first), _onp.abs(last)).astype(T)).astype(_onp.float64)
+    tol = 4.0 * float(_onp.max(ulp * norm)) + bins * 2.0 ** -20
+    near = _onp.subtract(key, _onp.rint(key))
+    near = _onp.flatnonzero(_onp.abs(near, out=near) <= tol)
+    bin_of = key.astype(_onp.intp)
+    if near.size:  # numpy's one-step corrections, against its own edges
+        starts = _starts(per)
+        seg = _onp.searchsorted(starts, near, "right") - 1
+        v = x[off[seg] + (near - starts[seg]) * step[seg]]
+        j = _onp.minimum(bin_of[near] - seg * bins, bins - 1)
+        flat, row = edges.reshape(-1), seg * (bins + 1)
+        j -= v < flat[row + j]
+        j += (v >= flat[row + j + 1]) & (j != bins - 1)
+        bin_of[near] = seg * bins + j
+    counts = _onp.bincount(bin_of, minlength=g * bins).reshape(g, bins)
+    return counts, edges
 
 
 #: The CPU kernel under its public name: ``inspect --stats`` runs it on a file-backed
