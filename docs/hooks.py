@@ -3,8 +3,9 @@
 A docstring's examples outside an ``Examples:`` section are plain text to Markdown, where
 ``[p.path_of(x) for x in ...]`` followed by ``['0.weight', ...]`` reads as a reference link.
 This extension fences each run of ``>>>`` lines (and the output below them, up to a blank
-line) as ``pycon`` code before the other Markdown processing, and shows Sphinx roles
-(``:func:`~gluon_params_kit.select.select```) as code (``select``).
+line) as ``pycon`` code before the other Markdown processing, shows Sphinx roles
+(``:func:`~gluon_params_kit.select.select```) as code (``select``), and ends a paragraph that
+introduces a reST literal block (``...::``, the block indented below it) with one colon.
 """
 import re
 
@@ -17,6 +18,11 @@ _ROLE = re.compile(r":(?:func|class|meth|data|attr|mod|exc|obj):`(~?)([^`]+)`")
 
 def _role(m: "re.Match") -> str:
     return "`" + (m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2)) + "`"
+
+
+def _prose(line: str) -> str:
+    line = _ROLE.sub(_role, line)
+    return line[:-1] if line.endswith("::") and not line.strip() == "::" else line
 
 
 class _DoctestFences(Preprocessor):
@@ -34,7 +40,7 @@ class _DoctestFences(Preprocessor):
                 indent = line[:len(line) - len(stripped)]
                 out += ["", indent + "```pycon"]
                 in_doctest = True
-            out.append(line if in_fence or in_doctest else _ROLE.sub(_role, line))
+            out.append(line if in_fence or in_doctest else _prose(line))
         if in_doctest:
             out.append(indent + "```")
         return out
