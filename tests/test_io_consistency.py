@@ -554,3 +554,13 @@ def test_big_endian_members_read_in_native_order(tmp_path):
         assert z["w"].tolist() == w.tolist() and z["v"].tolist() == v.tolist()
     assert diff(path, {"w": w.astype("<f8"), "v": onp.ascontiguousarray(v).astype("<i4")}).same
     assert file_stats(header, header["w"]).max == 11.0
+
+
+def test_values_read_without_positional_reads(tmp_path, monkeypatch):
+    """Where os has no pread (Windows), the open file is read by seek and read."""
+    path = tmp_path / "a.params"
+    _write(path, 1)
+    monkeypatch.delattr(os, "preadv", raising=False)
+    monkeypatch.delattr(os, "pread", raising=False)
+    assert _version_of(read_host(read_header(path))) == 1
+    assert diff(path, path).same

@@ -14,6 +14,7 @@ here imports mxnet: the report base, the path grammar and the display helpers it
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, BinaryIO, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as onp
@@ -246,10 +247,12 @@ class DataFile:
     """
 
     def __init__(self, f: BinaryIO, path: str, stamp: Optional[Stamp] = None):
-        self.file, self.path = f, path
+        self.file: Any = f  # a binary file (BinaryIO's stub lacks readinto)
+        self.path = path
         self.stamp = stamp if stamp is not None else file_stamp(f.fileno())
         #: What a format's reader keeps for the call (the ``.npz`` zip directory).
         self.cache: Dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Any) -> "DataFile":
@@ -286,10 +289,14 @@ class DataFile:
         while got < len(view):
             if hasattr(os, "preadv"):
                 n = os.preadv(fd, [view[got:]], offset + got)
-            else:  # no preadv (macOS before 11): one copy more
+            elif hasattr(os, "pread"):  # no preadv (macOS before 11): one copy more
                 data = os.pread(fd, len(view) - got, offset + got)
                 n = len(data)
                 view[got:got + n] = data
+            else:  # no positional reads (Windows): seek and read, one reader at a time
+                with self._lock:
+                    self.file.seek(offset + got)
+                    n = self.file.readinto(view[got:]) or 0
             if not n:
                 raise changed_error(self.path, f" {what}: short read at byte {offset + got}"
                                     if what else f": short read at byte {offset + got}")

@@ -5,7 +5,11 @@ directory, then each member's local header and ``.npy`` header (magic, version, 
 shape, order) and nothing more; a stored (not deflated) member's data offset in the file is
 known from those, so its values can be streamed like any other format's. Only plain
 numeric dtypes are accepted (never an object dtype: no pickle), and each member's size
-must be exactly what its ``.npy`` header says. Writing streams each array into its member.
+must be exactly what its ``.npy`` header says. Values are read from the file held open for
+the call (a :class:`~gluon_params_kit._io.header.DataFile`), never by path again, and every
+member read is CRC-checked as ``numpy.load`` (through ``zipfile``) checks it: a stored
+member's CRC over the same pieces the caller gets, a deflated one by ``zipfile`` at its
+end. Writing streams each array into its member.
 """
 from __future__ import annotations
 

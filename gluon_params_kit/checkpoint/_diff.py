@@ -1,10 +1,13 @@
 """Numeric comparison of parameter sets (:func:`diff`) and pickle-free ``.npz`` export.
 
 Private: :mod:`gluon_params_kit.checkpoint` re-exports :func:`diff`, :class:`DiffReport`
-and :func:`export_npz`. Files of any format are streamed: each array is read in pieces
-through its header's offsets into one reused buffer per side, compared (or written) piece
-by piece in cache-sized blocks, so memory stays at a few MiB whatever the files' size;
-neither file, nor a float64 copy of an array, is ever held whole.
+and :func:`export_npz`. Files of any format are streamed: each side's file is opened once
+(header and every value from that one open file: a file replaced meanwhile is read as the
+version that was opened, one cut short is an error saying it changed), each array read in
+pieces through its header's offsets into one reused buffer per side, compared (or
+written) piece by piece in cache-sized blocks, so memory stays at a few MiB whatever the
+files' size; neither file, nor a float64 copy of an array, is ever held whole. Sparse
+arrays and Fortran-order members come in C order piece by piece too.
 """
 from __future__ import annotations
 
