@@ -41,11 +41,13 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 import numpy as onp
 
 from .. import checkpoint as _checkpoint
-from .._core.compat import gluon, mx
+from .._core.compat import cpu_buffer, gluon, mx
 from .._core.gluon import check_block, has_data
 from .._core.types import PathLike
 from .._core.validate import check_contexts
 from .._io.files import atomic_write
+from .._io.formats import open_values, read_host
+from .._io.header import BFLOAT16, DataFile, bfloat16_to_float32, numpy_dtype
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
 from ._schema import FORMAT, MAX_INT, META_KEY, VERSION, Fail, check_document, check_metadata, json_kind, parse
@@ -280,10 +282,13 @@ def read_training(path: PathLike) -> Dict[str, Any]:
         ({'epoch': 0, 'note': 'warm-up'}, 0.01, ['weight', 'bias'])
     """
     header = _checkpoint.read_header(path)
-    return _meta_of(header, _read_meta_bytes(header))
+    with open_values(header) as src:  # the version the header describes, or "changed"
+        meta = _meta_of(header, _read_meta_bytes(header, src))
+        src.check()
+    return meta
 
 
-def _read_meta_bytes(header) -> bytes:
+def _read_meta_bytes(header, src: DataFile) -> bytes:
     if META_KEY not in header.names:
         raise CheckpointError(
             f"{header.path!r} is not a training checkpoint (no {META_KEY!r} entry; it holds "
@@ -295,13 +300,7 @@ def _read_meta_bytes(header) -> bytes:
         raise CheckpointError(
             f"training file {header.path!r}: its {META_KEY!r} array is {info.dtype} "
             f"{info.shape} ({info.stype}), not the uint8 bytes of a JSON text")
-    with open(header.path, "rb") as f:
-        f.seek(info.offset)
-        raw = f.read(info.nbytes)
-    if len(raw) != info.nbytes:
-        raise CheckpointError(f"training file {header.path!r} changed while it was read "
-                              f"(short read of {META_KEY!r})")
-    return raw
+    return src.read(info.offset, info.nbytes, f"reading {META_KEY!r}")
 
 
 def _meta_of(header, raw: bytes) -> Dict[str, Any]:
@@ -400,16 +399,17 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
     """
     check_block(block, CheckpointTypeError)
     check_contexts(ctx, "ctx", allow_none=True)  # before the file is read: a DeviceError
-    identity = _identity(path)
     header = _checkpoint.read_header(path)
-    raw = _read_meta_bytes(header)
-    meta = _meta_of(header, raw)
-    name = os.path.basename(header.path)
+    identity = header.stamp[:4] if header.stamp is not None else _identity(header.path)
     staged = None
-    if trainer is not None:
-        paths = _check_trainer(block, trainer, meta, header, name)
-        staged = _stage(trainer, meta, paths, header, raw)
-    if _identity(header.path) != identity:
+    with open_values(header) as src:  # every byte below from this version, or "changed"
+        meta = _meta_of(header, _read_meta_bytes(header, src))
+        name = os.path.basename(header.path)
+        if trainer is not None:
+            paths = _check_trainer(block, trainer, meta, header, name)
+            staged = _stage(trainer, meta, paths, header, src)
+        src.check()
+    if _identity(header.path) != identity:  # gpk.load reads the path: still this version?
         raise _changed(header.path, "Nothing was changed.")
     prefix = "param:"
     report = _checkpoint.load(
@@ -592,7 +592,7 @@ def _fresh_signature(opt, index: int, shape, dtype, stype, *, full: bool = False
     try:
         with mx.util.np_array(False), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # float16 without multi_precision: not our concern
-            weight = mx.nd.zeros(probe, ctx=mx.cpu(), dtype=dtype, stype=stype)
+            weight = mx.nd.zeros(probe, ctx=mx.cpu(), dtype=numpy_dtype(dtype), stype=stype)
             made = signature(opt.create_state_multi_precision(index, weight))
     except Exception:  # a third-party optimizer that needs more than a stand-in weight
         return None if full else _fresh_signature(opt, index, shape, dtype, stype, full=True)
@@ -618,30 +618,16 @@ class _Staged(NamedTuple):
     scheduler: Dict[str, Any]
 
 
-def _stage(trainer, meta, paths: List[str], header, raw: bytes) -> _Staged:
-    """Read the state arrays (one read of the file's values) and decode what the Trainer
-    will get; nothing is changed. The values read must be the ones the header and the
-    JSON described (a file replaced since is refused)."""
-    infos = dict(header.items())
+def _stage(trainer, meta, paths: List[str], header, src: DataFile) -> _Staged:
+    """Read the state arrays from ``src`` (the open file the header describes) and decode
+    what the Trainer will get; nothing is changed."""
     keys = [k for tree in meta["states"].values() for k in state_keys(tree)]
-    arrays: Dict[str, Any] = {}
-    if keys:
-        try:
-            with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
-                loaded = mx.nd.load(header.path)
-        except mx.base.MXNetError as exc:
-            raise CheckpointError(f"training file {header.path!r}: MXNet cannot read its arrays "
-                                  f"({str(exc).strip().splitlines()[-1]})") from None
-        if not isinstance(loaded, dict) or META_KEY not in loaded \
-                or loaded[META_KEY].asnumpy().tobytes() != raw:
-            raise _changed(header.path, "Nothing was changed.")
-        for key in keys:
-            value = loaded.get(key)
-            if value is None or tuple(value.shape) != tuple(infos[key].shape) \
-                    or value.stype != infos[key].stype:
-                raise _changed(header.path, "Nothing was changed.")
-            arrays[key] = value
-        del loaded  # the parameters' values: gpk.load reads its own
+    try:
+        arrays = {key: _state_array(header, src, key) for key in keys}
+    except (MemoryError, mx.base.MXNetError) as exc:
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"training file {header.path!r}: cannot hold its optimizer states "
+                              f"in memory ({last[:200]}). Nothing was changed.") from None
     index = {p: i for i, p in enumerate(paths)}
     opt, want = trainer._optimizer, meta["optimizer"]
     sched = meta["lr_scheduler"]
@@ -652,6 +638,26 @@ def _stage(trainer, meta, paths: List[str], header, raw: bytes) -> _Staged:
         counts={d: {index[p]: n for p, n in c.items()} for d, c in want["all_counts"]},
         current=want["current"],
         scheduler={} if sched is None else _scheduler_fields(opt.lr_scheduler, sched["state"])[0])
+
+
+def _state_array(header, src: DataFile, key: str):
+    """One state array as an ``mx.nd.NDArray``, read from the open file: a dense
+    ``.params`` array straight into the array's memory, anything else through the kit's
+    reader of its format (sparse storage restored, bfloat16 from exact float32)."""
+    info = header[key]
+    with mx.util.np_array(False):
+        if header.format == "params" and info.stype == "default" and info.size and info.shape:
+            out = mx.nd.empty(info.shape, dtype=numpy_dtype(info.dtype))
+            view = cpu_buffer(out)
+            if view is not None and len(view) == info.nbytes:
+                src.readinto(info.offset, view, repr(key))
+                return out
+        value = read_host(header, [key], src=src)[key]
+        if info.dtype == "bfloat16":  # numpy has no bfloat16
+            out = mx.nd.array(bfloat16_to_float32(value), dtype="float32").astype(BFLOAT16)
+        else:
+            out = mx.nd.array(value, dtype=value.dtype)
+        return out if info.stype == "default" else out.tostype(info.stype)
 
 
 def _apply(trainer, staged: _Staged) -> None:
