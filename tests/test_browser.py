@@ -43,13 +43,23 @@ MEASURE = """<script>
       function (r) { return r.checkVisibility ? r.checkVisibility()
         : r.getClientRects().length > 0; }).length; }
     var was = Array.prototype.map.call(details, function (d) { return d.open; });
+    function container(d) { return d.querySelector(':scope > details, :scope > div > span.blk') !== null; }
     var box = s.getBoundingClientRect(), rec = {
       right: box.right, overflow: scroller.scrollWidth - scroller.clientWidth,
-      open: Array.prototype.map.call(details, function (d) { return [depth(d), d.open]; }),
+      open: Array.prototype.map.call(details, function (d) { return [depth(d), d.open, container(d)]; }),
       visible: visible(), rows: s.querySelectorAll('.gpk-row').length,
       sticky: getComputedStyle(s.querySelector('.gpk-th')).position,
       color: getComputedStyle(s).color,
       head: getComputedStyle(s.querySelector('.gpk-th')).backgroundColor};
+    var view = scroller.getBoundingClientRect(), heads = s.querySelectorAll('.gpk-th > span');
+    var mean = Array.prototype.find.call(heads, function (h) { return h.textContent === 'mean'; });
+    rec.meanVisible = mean ? mean.getBoundingClientRect().right <= view.right : null;
+    scroller.scrollLeft = scroller.scrollWidth;  // scrolled right: the path column stays at the left
+    rec.scrolled = scroller.scrollLeft;
+    rec.pathLeft = heads[0].getBoundingClientRect().left - view.left;
+    var firstRow = s.querySelector('summary > span.p, div.gpk-row:not(.gpk-th) > span.p');
+    rec.rowPathLeft = firstRow ? firstRow.getBoundingClientRect().left - view.left : null;
+    scroller.scrollLeft = 0;
     s.querySelectorAll('button')[0].click();
     rec.expanded = Array.prototype.every.call(details, function (d) { return d.open; });
     rec.visibleExpanded = visible();
@@ -88,22 +98,22 @@ def page(body: str, dark: bool = False) -> str:
             f"<body style='{style}'>{body}{MEASURE}</body></html>")
 
 
-def run_browser(path: Path, *args: str, height: int = HEIGHT) -> str:
+def run_browser(path: Path, *args: str, height: int = HEIGHT, width: int = WIDTH) -> str:
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={profile}",
-                               f"--window-size={WIDTH},{height}", *args, path.as_uri()],
+                               f"--window-size={width},{height}", *args, path.as_uri()],
                               capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
-def measure(path: Path, shot: Path, height: int = HEIGHT, screenshot: bool = True) -> dict:
-    dom = run_browser(path, "--dump-dom", height=height)
+def measure(path: Path, shot: Path, height: int = HEIGHT, screenshot: bool = True, width: int = WIDTH) -> dict:
+    dom = run_browser(path, "--dump-dom", height=height, width=width)
     found = re.search(r'<pre id="gpk-metrics"[^>]*>(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     if screenshot:
-        run_browser(path, f"--screenshot={shot}", height=height)
+        run_browser(path, f"--screenshot={shot}", height=height, width=width)
         assert shot.exists() and shot.stat().st_size > 5000 and \
             shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return json.loads(html.unescape(found.group(1)))
@@ -128,13 +138,14 @@ def resnet():
     return net, x
 
 
-def check_summary(rec: dict, open_depth: int = 1) -> None:
+def check_summary(rec: dict, width: int = WIDTH) -> None:
     assert "error" not in rec, rec  # not the nested table (a stale notebook?)
-    assert rec["right"] <= WIDTH, rec  # the summary itself stays inside the window
+    assert rec["right"] <= width, rec  # the summary itself stays inside the window
     assert rec["sticky"] == "sticky"
-    assert rec["open"] and all(is_open == (depth < open_depth) for depth, is_open in rec["open"])
-    assert rec["visible"] < rec["rows"] or len(rec["open"]) == 1
+    # blocks whose children are shown start open; a layer's parameter rows wait for a click
+    assert rec["open"] and all(is_open == container for _, is_open, container in rec["open"]), rec["open"]
     assert rec["expanded"] and rec["collapsed"] and rec["visibleExpanded"] == rec["rows"]
+    assert abs(rec["pathLeft"]) <= 2 and (rec["rowPathLeft"] is None or abs(rec["rowPathLeft"]) <= 2), rec
 
 
 @needs_browser
@@ -142,7 +153,8 @@ def check_summary(rec: dict, open_depth: int = 1) -> None:
 def test_model_zoo_summary_in_chromium(dark, tmp_path, shots):
     net, x = resnet()
     html_page = tmp_path / "resnet18.html"
-    plain = gpk.summary(net, x)._repr_html_()
+    traced = gpk.summary(net, x)
+    plain = traced._repr_html_()
     with_stats = gpk.summary(net, x, stats=True, depth=2)._repr_html_()
     html_page.write_text(page(plain + "<hr>" + with_stats, dark), encoding="utf-8")
     name = "resnet18-dark.png" if dark else "resnet18-light.png"
@@ -150,11 +162,38 @@ def test_model_zoo_summary_in_chromium(dark, tmp_path, shots):
     assert got["scrollWidth"] <= got["clientWidth"], got  # no horizontal overflow of the page
     first, second = got["summaries"]
     check_summary(first)
-    check_summary(second, open_depth=2)
+    check_summary(second)
     assert first["overflow"] <= 0, first  # without stats ResNet-18's table fits 1280 px
-    assert first["visible"] == 1 + 2 + 1  # header, root, its two children (features, output)
+    # the header and every block row down to depth 3 (containers open, layers closed)
+    assert first["visible"] == 1 + len(traced._shown_layers()[0]) < first["rows"]
+    assert second["meanVisible"] is True
     if dark:
         assert first["color"] == "rgb(221, 221, 221)" and first["head"] == "rgb(30, 30, 30)"
+
+
+NOTEBOOK_WIDTH = 900
+
+
+@needs_browser
+def test_statistics_stay_visible_at_notebook_width(tmp_path, shots):
+    """At a notebook's width (~900 px) the statistics columns of a ResNet-50 summary are in
+    view, and scrolling the table right keeps the path column at the left (sticky)."""
+    with gpk.fresh_names(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = vision.get_model("resnet50_v1")
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.ones((1, 3, 224, 224))
+    net(x)
+    stats_html = gpk.summary(net, x, stats=True)._repr_html_()
+    assert len(stats_html.encode()) < 100_000
+    html_page = tmp_path / "resnet50-stats.html"
+    html_page.write_text(page(stats_html), encoding="utf-8")
+    got = measure(html_page, shots / "resnet50-stats-900px.png", height=1100, width=NOTEBOOK_WIDTH)
+    assert got["scrollWidth"] <= got["clientWidth"], got
+    (rec,) = got["summaries"]
+    check_summary(rec, width=NOTEBOOK_WIDTH)
+    assert rec["meanVisible"] is True, rec  # the statistics start inside the box
+    assert rec["overflow"] > 0 and rec["scrolled"] > 0, rec  # the rest scrolls, the path column stays
 
 
 def notebook_page(nb_path: Path) -> str:

@@ -29,13 +29,13 @@ from .._core.provenance import read as read_provenance
 from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
 from .._core.stats import ParamStats, array_stats
 from .._core.types import Block, Parameter
-from .._core.validate import check_bool, check_number
+from .._core.validate import check_bool, check_number, shown
 from ..errors import InspectionError, InspectionTypeError, SelectionError, listing
 from ..tree import named_blocks
 from . import _fold, _view
 from . import _trace as _layer_trace
 from ._inputs import example_inputs
-from ._stats import StatsReport, params_stats
+from ._stats import StatsReport
 from ._summary import Summary, check_width
 from ._trace import trace_outputs
 
@@ -94,9 +94,10 @@ def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: i
     check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     if hist_sample is not None:  # None: every value goes into the histogram
         check_number(hist_sample, "hist_sample", InspectionError, integer=True, minimum=1)
+        if hist_sample >= 2**62:  # more values than any array holds: every value, as with None
+            hist_sample = None
     chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty)
-    rows = OrderedDict(zip([g.path for g in chosen],
-                           params_stats([g.param for g in chosen], grads, bins, hist_sample)))
+    rows = OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample)) for g in chosen)
     kind = "gradient" if grads else "value"
     return StatsReport(rows, spellings(block), grads=grads,
                        title=f"{kind} statistics of {type(block).__name__} {block.name!r}: "
@@ -173,7 +174,8 @@ def summary(block: Block, *inputs: Any, input_size: Any = None, stats: bool = Fa
             themselves (``to_records()`` gives the subtotal rows); ``None`` shows all. The
             HTML holds only what is shown: blocks with children open, layers closed.
         fold: show each run of identical consecutive sibling blocks as one row (display
-            only); ``False`` shows each.
+            only; with their aggregate statistics when ``stats``); ``False`` shows each.
+            Nothing folds when a ``pattern`` or ``exclude`` picks the rows.
         provenance: show the ``init`` column (spec and rule of an ``InitPlan``); by
             default shown when any parameter carries provenance.
         bins: histogram bins when ``stats`` or ``grads``.
@@ -234,17 +236,15 @@ def summary(block: Block, *inputs: Any, input_size: Any = None, stats: bool = Fa
     rows = []
     make = _Rows()
     owners = []  # the path of the block holding each row's Parameter (in the tree)
-    chosen = [g.param for g in selected]  # measured together: small CPU arrays in batches
-    values = params_stats(chosen, False, bins, _HIST_SAMPLE) if stats else None
-    grad_values = params_stats(chosen, True, bins, _HIST_SAMPLE) if grads else None
-    for n, group in enumerate(selected):
+    for group in selected:
         owner_path = group.attribute.rpartition(".")[0]
         owners.append(owner_path if owner_path in blocks else "")
         param = group.param
         row = make.row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
         row["block_path"] = owner_path
-        row["stats"] = values[n].as_dict() if values else None
-        row["grad_stats"] = grad_values[n].as_dict() if grad_values else None
+        row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
+        row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
+                             if grads else None)
         rows.append(row)
     totals = _totals(rows)
     show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
@@ -266,7 +266,8 @@ def summary(block: Block, *inputs: Any, input_size: Any = None, stats: bool = Fa
     return Summary(title, rows, totals, show_init=bool(show_init), stats=stats, grads=grads,
                    aliases=index.canonical, registered_twice=_registered_twice(block, blocks),
                    flat=flat, layers=layers, traced=traced is not None, depth=shown_depth,
-                   fold=fold, blocks=info, cost_types=cost_types, width=width)
+                   fold=fold and pattern is None and exclude is None,  # picked rows all show
+                   blocks=info, cost_types=cost_types, width=width)
 
 
 def _cost_totals(traced: _layer_trace.Trace, blocks: Mapping[str, Block], types: List[str]) -> Dict[str, Any]:
@@ -452,6 +453,12 @@ def plot_histograms(block: Block, pattern: Pattern = None, *, grads: bool = Fals
     check_bool(grads, "grads", InspectionError)
     check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     check_number(cols, "cols", InspectionError, integer=True, minimum=1)
+    if figsize is not None:
+        if not (isinstance(figsize, tuple) and len(figsize) == 2):
+            raise InspectionTypeError(f"plot_histograms: figsize must be None or (width, height) in inches, "
+                                      f"got {shown(figsize)}")
+        for side in figsize:
+            check_number(side, "plot_histograms: figsize", InspectionError, above=0, maximum=1000, unit="inches")
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:

@@ -6,8 +6,8 @@ everything; the text and HTML show
 - blocks down to ``depth`` (root 0): a deeper block is counted in its ancestor's subtotal
   row at ``depth``, and one line says how many rows that left out;
 - a run of identical consecutive sibling blocks (same class, same parameters: relative path,
-  shape, dtype, devices, grad_req, multipliers, state; same output shapes when traced; the
-  same inside) as one row ``3 x BottleneckV1`` with the run's subtotals (``fold=False`` shows
+  shape, dtype, devices, grad_req, multipliers, state, initializer provenance; same output
+  shapes when traced; the same inside) as one row ``3 x BottleneckV1`` with the run's subtotals (``fold=False`` shows
   each).
 
 Block and run rows carry the aggregate statistics of their parameters' values
@@ -83,9 +83,9 @@ def _merged(members: List[Dict[str, Any]], block_path: str) -> Dict[str, Any]:
 
 def _row_signature(row: Dict[str, Any], prefix: str) -> tuple:
     path = row["path"][len(prefix):] if row["path"].startswith(prefix) else row["path"]
-    prov = row["provenance"] or {}
+    prov = tuple(sorted((k, str(v)) for k, v in (row["provenance"] or {}).items()))  # InitPlan's record
     return (path, row["shape"], row["dtype"], tuple(row["contexts"]), row["grad_req"], row["lr_mult"],
-            row["wd_mult"], row["state"], bool(row["shared_with"]), prov.get("spec"), row["auxiliary"])
+            row["wd_mult"], row["state"], bool(row["shared_with"]), prov, row["auxiliary"])
 
 
 def repeat_runs(layers: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> "OrderedDict[str, List[str]]":

@@ -481,6 +481,8 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], shown: List[Dict[str,
                 cls.append("p")
                 if kind != "head":
                     cls.append("tw" if kind == "block" else "leaf")
+                    if kind == "leaf":
+                        cls.append("blk")  # a block's row, not a parameter's
                     style = f' style="padding-left:{2 * depth + 0.8:g}ch"'
                     tip = tip_path or v
             elif h in _TIPS and v and kind != "head":

@@ -9,7 +9,8 @@
 # - `gpk.summary(net)`: one row per parameter (path, auto name, shape, dtype, size, bytes,
 #   devices, `grad_req`, state, what it is tied to), with totals; as text that fits the
 #   output width, as one collapsible tree of blocks in Jupyter, or as plain records. No
-#   forward pass needed; `gpk.summary(net, X)` adds each layer's output shape.
+#   forward pass needed; `gpk.summary(net, X)` (or a shape such as `(2, 20)`) adds each
+#   layer's output shape, multiply-adds and activation memory.
 # - `gpk.stats(net)`: mean, std, min, max, L2 norm, zero fraction, NaN/Inf counts and a
 #   histogram per parameter, read once per parameter.
 # - `gpk.plot_histograms(net)`: the same histograms with matplotlib.
@@ -85,7 +86,9 @@ assert gpk.summary(net).totals["parameters"] == gluon_total == 20 * 256 + 256 + 
 #
 # `rgnet` nests four `block1`s inside `block2`. Its summary works on the hybridized net too
 # (Gluon's refuses). `depth=1` folds everything below the first level into one subtotal row
-# per block (in HTML, `depth=` says how deep the tree starts open).
+# per block. By default the text and the HTML stop at depth 3 (as torchinfo does) and show
+# a run of identical blocks as one row: the last three `block1`s are `0.1-3 = 3 x Sequential`
+# below (`fold=False` shows each, `depth=None` everything).
 
 # %%
 rg = rgnet()
@@ -109,7 +112,17 @@ print(traced)
 assert (rg(X) == before).all() and [l["outputs"] for l in traced.layers[:2]] == [[(2, 10)], [(2, 16)]]
 
 # %% [markdown]
-# In Jupyter the same summary is the tree, with an `output` column:
+# The input can also be a shape, as torchinfo's `input_size` (zeros of the net's dtype on its
+# device). The `mult-adds` column counts each Dense's multiplications by hand-checkable rules
+# (rows x `in_units` x `units`), and `activations` the bytes of the arrays the layers return:
+
+# %%
+shaped = gpk.summary(rg, (2, 20))
+print(shaped.totals["mult_adds"], shaped.totals["activation_bytes"])
+assert shaped.totals["mult_adds"] == 2 * (20 * 32 + 32 * 16 + 3 * (16 * 32 + 32 * 16) + 16 * 10)
+
+# %% [markdown]
+# In Jupyter the same summary is the tree, with `output`, `mult-adds` and `activations` columns:
 
 # %%
 traced
