@@ -35,7 +35,7 @@ from ..tree import named_blocks
 from . import _fold, _view
 from . import _trace as _layer_trace
 from ._inputs import example_inputs
-from ._stats import StatsReport
+from ._stats import StatsReport, params_stats
 from ._summary import Summary, check_width
 from ._trace import trace_outputs
 
@@ -97,7 +97,8 @@ def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: i
         if hist_sample >= 2**62:  # more values than any array holds: every value, as with None
             hist_sample = None
     chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty)
-    rows = OrderedDict((g.path, _param_stats(g.param, grads, bins, hist_sample)) for g in chosen)
+    rows = OrderedDict(zip([g.path for g in chosen],
+                           params_stats([g.param for g in chosen], grads, bins, hist_sample)))
     kind = "gradient" if grads else "value"
     return StatsReport(rows, spellings(block), grads=grads,
                        title=f"{kind} statistics of {type(block).__name__} {block.name!r}: "
@@ -236,15 +237,17 @@ def summary(block: Block, *inputs: Any, input_size: Any = None, stats: bool = Fa
     rows = []
     make = _Rows()
     owners = []  # the path of the block holding each row's Parameter (in the tree)
-    for group in selected:
+    chosen = [g.param for g in selected]  # measured together: small CPU arrays in batches
+    values = params_stats(chosen, False, bins, _HIST_SAMPLE) if stats else None
+    grad_values = params_stats(chosen, True, bins, _HIST_SAMPLE) if grads else None
+    for n, group in enumerate(selected):
         owner_path = group.attribute.rpartition(".")[0]
         owners.append(owner_path if owner_path in blocks else "")
         param = group.param
         row = make.row(param, group.paths, blocks[owners[-1]], inferred.get(id(param)))
         row["block_path"] = owner_path
-        row["stats"] = _param_stats(param, False, bins, _HIST_SAMPLE).as_dict() if stats else None
-        row["grad_stats"] = (_param_stats(param, True, bins, _HIST_SAMPLE).as_dict()
-                             if grads else None)
+        row["stats"] = values[n].as_dict() if values else None
+        row["grad_stats"] = grad_values[n].as_dict() if grad_values else None
         rows.append(row)
     totals = _totals(rows)
     show_init = provenance if provenance is not None else any(r["provenance"] for r in rows)
