@@ -128,6 +128,11 @@ def _class_name(obj) -> Optional[str]:
     return None if obj is None else f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _short(name: Optional[str]) -> str:
     return "None" if name is None else name.rsplit(".", 1)[-1]
 
@@ -487,8 +492,8 @@ def _check_trainer(block, trainer, meta, header, name) -> List[str]:
         for key in sorted(set(config) | set(want["config"])):
             mine, theirs = config.get(key, "<absent>"), want["config"].get(key, "<absent>")
             if not _same(mine, theirs):
-                problems.append(f"optimizer {key}: Trainer {decode_value(mine)!r}, "
-                                f"checkpoint {decode_value(theirs)!r}")
+                problems.append(f"optimizer {key}: Trainer {_shown(decode_value(mine))}, "
+                                f"checkpoint {_shown(decode_value(theirs))}")
     sched = meta["lr_scheduler"]
     if _class_name(opt.lr_scheduler) != (sched and sched["class"]):
         problems.append(f"lr_scheduler {_short(_class_name(opt.lr_scheduler))}, not the "
