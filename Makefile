@@ -17,7 +17,7 @@ WHEEL_VENV ?= .venv-wheel
 PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 
 .PHONY: setup setup-test setup-notebooks chapter test unit lint notebooks smoke312 files-np2 wheel \
-	wheel-check browser screenshots bench doctor clean
+	wheel-check browser screenshots bench doctor clean docs docs-images
 
 $(PY):
 	@test -n "$(BASE_PYTHON)" || { echo "No python3.11/3.10/3.12 found: install one of them." >&2; exit 1; }
@@ -33,7 +33,7 @@ $(VENV)/.installed-cpu: setup.cfg setup.py | $(PY)
 	@touch $@
 
 $(VENV)/.installed-test: setup.cfg setup.py | $(PY)
-	$(PIP_INSTALL) -e '.[cpu,test,plot,progress,fuzz]'
+	$(PIP_INSTALL) -e '.[cpu,test,plot,progress,fuzz,docs]'
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	@touch $@ $(VENV)/.installed-cpu
 
@@ -53,7 +53,7 @@ notebooks: setup-notebooks
 	cd notebooks && ../$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Imports sorted and no unused names (ruff), and the package's types (mypy): both clean.
-LINT_PATHS := gluon_params_kit tests benchmarks notebooks/build.py
+LINT_PATHS := gluon_params_kit tests benchmarks notebooks/build.py docs
 lint: setup-test
 	$(VENV)/bin/ruff check --select I,F401,F811,F841 --line-length 120 $(LINT_PATHS)
 	$(VENV)/bin/mypy gluon_params_kit
@@ -71,7 +71,16 @@ $(VENV)/.installed-interop: setup.cfg setup.py | $(VENV)/.installed-test
 unit: setup-test browser lint $(VENV)/.installed-interop
 	$(PY) -m pytest -q -n 2
 
-test: unit smoke312 files-np2 wheel-check
+# The documentation site (mkdocs.yml, docs/), built with warnings as errors into site/.
+# NO_MKDOCS_2_WARNING only hides Material's banner about its successor (not a build warning).
+docs: setup-test
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+# docs/images/*.png redrawn from the kit's current HTML and plots (look at them after).
+docs-images: setup-test browser
+	$(PY) docs/make_images.py
+
+test: unit docs smoke312 files-np2 wheel-check
 
 # Headless Chromium for tests/test_browser.py, installed where this machine allows it
 # (root with apt-get); elsewhere those tests skip and say why. Never fails the build.
@@ -161,4 +170,4 @@ bench: setup-test
 	$(PY) benchmarks/run.py; status=$$?; $(PY) benchmarks/readme_table.py && exit $$status
 
 clean:
-	rm -rf $(VENV) $(SMOKE_VENV) $(NP2_VENV) $(WHEEL_VENV) build dist screenshots *.egg-info
+	rm -rf $(VENV) $(SMOKE_VENV) $(NP2_VENV) $(WHEEL_VENV) build dist screenshots site *.egg-info
