@@ -398,7 +398,7 @@ _sys.modules[__name__].__class__ = _Package
 
 
 # Importing mxnet with DMLC_ROLE=scheduler or server runs that node of a dist_sync cluster
-# (README, "A cluster"): `python -c "import gluon_params_kit"` has always started one.
+# (docs/devices.md, the cluster section): `python -c "import gluon_params_kit"` has always started one.
 if _os.environ.get("DMLC_ROLE") in ("scheduler", "server"):
     from ._core.compat import load_mxnet as _load_mxnet  # noqa: E402
 

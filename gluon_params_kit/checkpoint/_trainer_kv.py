@@ -17,7 +17,7 @@ keeps living:
   call, as ``broadcast``). The servers' optimizer restarts (states and update counts),
   as a new Trainer's would: MXNet gives workers no way to read or keep the servers' own.
   Servers unpickle that optimizer, so they must be able to import ``gluon_params_kit``
-  (start them with ``python -c "import gluon_params_kit"``, as the README shows).
+  (start them with ``python -c "import gluon_params_kit"``, as docs/devices.md shows).
 - Stores that hold no copy of the weights (``update_on_kvstore=False``, one device):
   the replicas are written, as Gluon does.
 """
