@@ -24,7 +24,7 @@ from ._core.paths import key_in
 from ._core.patterns import MATCH_ON, MODES, Pattern, make_matcher, matching_groups, pattern_label, selection
 from ._core.report import Report
 from ._core.types import Block, Parameter, ParameterDict
-from ._core.validate import check_bool, check_number
+from ._core.validate import check_bool, check_number, shown
 from .errors import PathError, SelectionError, SelectionTypeError, did_you_mean, listing
 
 __all__ = [
@@ -59,7 +59,21 @@ class Selection(ParameterDict):
         return len(self._params)
 
     def __contains__(self, key) -> bool:
-        return key in self._params
+        try:
+            return key in self._params
+        except TypeError:  # an unhashable key (a list, an array) is in no selection
+            return False
+
+    def __getitem__(self, key) -> Parameter:
+        """The selected Parameter at path ``key`` (any path form); :class:`PathError`
+        (a ``KeyError``) naming the selected paths when there is none.
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(4))
+        >>> select(net)['[0].weight'] is net[0].weight
+        True
+        """
+        return self.get(key)
 
     def get(self, name: str, **kwargs) -> Parameter:
         """The selected Parameter at path ``name`` (any path form); never creates one.
@@ -320,8 +334,8 @@ def unfreeze(block: Block, pattern: Pattern = None, *, exclude: Pattern = None,
         >>> list(unfreeze(net, 'bias'))
         ['0.bias', '1.bias']
     """
-    if grad_req not in _GRAD_REQS:
-        raise SelectionError(f"unfreeze: grad_req={grad_req!r}; expected one of "
+    if not isinstance(grad_req, str) or grad_req not in _GRAD_REQS:  # an array's `in` is no answer
+        raise SelectionError(f"unfreeze: grad_req={shown(grad_req)}; expected one of "
                              f"{listing(_GRAD_REQS)} (use freeze() for 'null')")
     check_bool(dry_run, "dry_run", SelectionError)
     found = _selected(block, pattern, exclude, mode, on, allow_empty)

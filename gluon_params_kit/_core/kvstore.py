@@ -19,7 +19,7 @@ from ..errors import DeviceError, DeviceTypeError, listing
 from .compat import gluon, mx
 from .gluon import check_block, has_data, is_deferred, parameter_groups
 from .report import Report
-from .validate import check_number
+from .validate import check_number, shown
 
 __all__ = ["Checksums", "KEY_BASE", "KEY_LIMIT", "broadcast", "checksum", "take_keys", "write_everywhere"]
 
@@ -207,6 +207,11 @@ class Checksums(Report):
         return h.hexdigest()
 
     def differences(self, other: Mapping) -> List[str]:
+        """The paths whose digests differ from ``other``'s (a :class:`Checksums` or its
+        ``dict``, as another worker sent it), or that one side lacks."""
+        if not (isinstance(other, Mapping) and all(isinstance(k, str) for k in other)):
+            raise DeviceTypeError(f"Checksums.differences: other must be Checksums or a dict of "
+                                  f"path -> digest, got {shown(other)}")
         paths = list(self._digests) + [p for p in other if p not in self._digests]
         return [p for p in paths if self._digests.get(p) != other.get(p)]
 

@@ -402,6 +402,17 @@ def matching_groups(block: Block, keep: Callable, drop: Optional[Callable] = Non
     >>> [g.path for g in matching_groups(net, make_matcher('bias'), make_matcher('^1'))]
     ['0.bias']
     """
+    from .gluon import ParamGroup, check_block
+    check_block(block, SelectionTypeError)
+    for name, test, none in (("keep", keep, ""), ("drop", drop, "None or ")):
+        if not (callable(test) or (none and test is None)):
+            raise SelectionTypeError(f"matching_groups: {name} must be {none}a matcher (a callable like "
+                                     f"make_matcher('bias')), got {shown(test)}")
+    _check_options("search", on)
+    if groups is not None and not (isinstance(groups, (list, tuple))
+                                   and all(isinstance(g, ParamGroup) for g in groups)):
+        raise SelectionTypeError(f"matching_groups: groups must be None or the block's ParamGroups "
+                                 f"(key_index(block).groups), got {shown(groups)}")
     return _space(block, groups, None, None, None).pick(keep, drop, on)
 
 

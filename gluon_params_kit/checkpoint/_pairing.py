@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._core.validate import shown
 from .._io.header import Header
+from ..errors import CheckpointTypeError
 
 __all__ = ["Pairing", "crosses_roles", "pair_by_roles", "split_key"]
 
@@ -37,6 +39,8 @@ def split_key(key: str) -> Tuple[str, str, Optional[str]]:
     >>> split_key('aux:bn0_moving_mean'), split_key('1.weight'), split_key('param0')
     (('bn0', 'moving_mean', 'mean'), ('1', 'weight', 'weight'), ('', 'param0', None))
     """
+    if not isinstance(key, str):
+        raise CheckpointTypeError(f"split_key: key must be a str like '1.weight', got {shown(key)}")
     for prefix in PREFIXES:
         if key.startswith(prefix):
             key = key[len(prefix):]

@@ -9,8 +9,9 @@ import re
 from collections import OrderedDict
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._core.gluon import key_index
+from .._core.gluon import check_block, key_index
 from .._core.types import Block
+from .._core.validate import shown
 from ..errors import CheckpointError, CheckpointTypeError, PathError, listing
 from ..tree import legacy_names, match_legacy_names
 
@@ -39,22 +40,34 @@ class Remap:
     """
 
     def __init__(self, steps: Sequence[Step] = ()):
+        if not (isinstance(steps, (list, tuple)) and all(
+                isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str) and callable(s[1])
+                for s in steps)):
+            raise CheckpointTypeError(
+                f"Remap(steps): steps must be a list of (label, function) rules as the constructors "
+                f"make them (Remap.rename(...), Remap.strip_prefix(...), ...), got {shown(steps)}")
         self._steps = tuple(steps)
 
     @classmethod
     def strip_prefix(cls, prefix: str) -> "Remap":
         """Remove ``prefix`` from keys that start with it."""
+        _check_str(prefix, "Remap.strip_prefix: prefix")
         return cls([(f"Remap.strip_prefix({prefix!r})", lambda keys, _: [
             k[len(prefix):] if k.startswith(prefix) else k for k in keys])])
 
     @classmethod
     def add_prefix(cls, prefix: str) -> "Remap":
         """Put ``prefix`` in front of every key."""
+        _check_str(prefix, "Remap.add_prefix: prefix")
         return cls([(f"Remap.add_prefix({prefix!r})", lambda keys, _: [prefix + k for k in keys])])
 
     @classmethod
     def rename(cls, pattern: str, repl: str) -> "Remap":
-        """``re.sub(pattern, repl, key)`` on every key."""
+        """``re.sub(pattern, repl, key)`` on every key (``repl`` a str, or a function of
+        the match as ``re.sub`` takes)."""
+        _check_str(pattern, "Remap.rename: pattern")
+        if not callable(repl):
+            _check_str(repl, "Remap.rename: repl", " or a function of the match")
         try:
             rx = re.compile(pattern)
         except re.error as exc:
@@ -71,6 +84,10 @@ class Remap:
     def keys(cls, mapping: Union[Mapping[str, Optional[str]], Callable[[str], Optional[str]]]
              ) -> "Remap":
         """Exact renames from a mapping (others kept) or a function (``None`` drops)."""
+        if not (callable(mapping) or (isinstance(mapping, Mapping) and all(
+                isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in mapping.items()))):
+            raise CheckpointTypeError(f"Remap.keys: mapping must be a mapping of str keys to str or None "
+                                      f"(None drops the key), or a function of a key; got {shown(mapping)}")
         if callable(mapping):
             return cls([(f"Remap.keys({getattr(mapping, '__name__', 'fn')})",
                          lambda keys, _: [mapping(k) for k in keys])])
@@ -115,7 +132,9 @@ class Remap:
     def __call__(self, keys: Sequence[str], block: Optional[Block] = None
                  ) -> "OrderedDict[str, Optional[str]]":
         """Map each key to its new key (``None``: dropped), in order."""
-        keys = list(keys)
+        keys = _checked_keys(keys, "Remap(...)(keys)")
+        if block is not None:
+            check_block(block, CheckpointTypeError, "Remap(...)(keys, block): block")
         current: List[Optional[str]] = list(keys)
         for _, fn in self._steps:
             alive = [(i, k) for i, k in enumerate(current) if k is not None]
@@ -130,6 +149,19 @@ class Remap:
 
     def __repr__(self) -> str:
         return " + ".join(name for name, _ in self._steps) or "Remap()"
+
+
+def _check_str(value: object, name: str, more: str = "") -> None:
+    if not isinstance(value, str):
+        raise CheckpointTypeError(f"{name} must be a str{more}, got {shown(value)}")
+
+
+def _checked_keys(keys: object, name: str) -> List[str]:
+    """``keys`` as a list, if it is a list or tuple of str (a str alone is one key, not a list)."""
+    if not (isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys)):
+        raise CheckpointTypeError(f"{name} must be a list of str keys like ['0.weight', '0.bias'], "
+                                  f"got {shown(keys)}")
+    return list(keys)
 
 
 def _need_block(block: Optional[Block], rule: str) -> Block:
@@ -212,7 +244,7 @@ def collapse_keys(keys: Sequence[str]) -> List[str]:
         >>> collapse_keys(['a.0.w', 'a.2.w', 'a.0.b'])
         ['a.{0,2}.w', 'a.0.b']
     """
-    items = [tuple(k.split(".")) for k in keys]
+    items = [tuple(k.split(".")) for k in _checked_keys(keys, "collapse_keys: keys")]
     width = max((len(i) for i in items), default=0)
     for pos in reversed(range(width)):
         groups: "OrderedDict[tuple, List[int]]" = OrderedDict()

@@ -11,10 +11,13 @@ Reports name parameters by structural path (``0.weight``).
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as _onp
 
 from .._core.compat import mx
 from .._core.gluon import arrays, check_block, has_data, is_deferred
@@ -23,8 +26,8 @@ from .._core.provenance import carried
 from .._core.report import Report
 from .._core.stats import max_abs_diff
 from .._core.types import Block, Parameter
-from .._core.validate import check_context, check_contexts, check_number
-from ..errors import DeviceError, listing
+from .._core.validate import check_context, check_contexts, check_number, shown
+from ..errors import DeviceError, DeviceTypeError, listing
 from ..tree import get, named_parameters
 from ._gpus import gpu_problems
 
@@ -324,9 +327,13 @@ def set_data_everywhere(block: Block, path: str,
         raise DeviceError(f"parameter {path!r} is {state}: there is no replica to set")
     current = p.data(p.list_ctx()[0])
     new = value(current.copy()) if callable(value) else value
+    if isinstance(new, (bool, _onp.bool_)):  # True is no parameter value, and 1.0 is not what it says
+        raise DeviceTypeError(f"new value for {path!r} must be an array, a number or a function of the "
+                              f"current value, got {shown(new)}")
     if isinstance(new, numbers.Real) and getattr(new, "ndim", 0) == 0:  # incl. numpy scalars
-        import numpy as onp  # a filled array, not current * 0 + x: NaN * 0 stays NaN
-        new = _like(current, onp.full(tuple(current.shape), new))
+        _check_fits(new, current.dtype, path)
+        # a filled array, not current * 0 + x: NaN * 0 stays NaN
+        new = _like(current, _onp.full(tuple(current.shape), float(new)))
     if not hasattr(new, "shape") or tuple(new.shape) != tuple(current.shape):
         raise DeviceError(f"new value for {path!r} has shape {getattr(new, 'shape', None)}, "
                           f"the parameter has {tuple(current.shape)}")
@@ -334,6 +341,25 @@ def set_data_everywhere(block: Block, path: str,
         new = _like(current, new)
     write_everywhere(p, new)
     return p
+
+
+def _check_fits(number: Any, dtype: Any, path: str) -> None:
+    """A finite number that the parameter's float type would turn into an infinity is refused
+    (NaN and a float infinity are values a float parameter holds, set on purpose)."""
+    kind = _onp.dtype(dtype)
+    if kind.kind != "f":
+        return
+    try:
+        x = float(number)
+    except OverflowError:  # an int beyond any float
+        x = math.inf
+    if math.isnan(x) or (math.isinf(x) and isinstance(number, (float, _onp.floating))):
+        return
+    with _onp.errstate(over="ignore"):
+        if not math.isinf(x) and math.isfinite(float(_onp.asarray(x).astype(kind))):
+            return
+    raise DeviceError(f"new value {shown(number)} for {path!r} does not fit the parameter's {kind.name} "
+                      f"(it would become inf)")
 
 
 def _like(current, value):

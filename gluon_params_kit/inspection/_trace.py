@@ -27,7 +27,9 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as _onp
 
 from .._core.compat import gluon, mx
-from .._core.gluon import is_deferred, parameter_groups, restore_fields, save_fields, zero_deferred
+from .._core.gluon import check_block, is_deferred, parameter_groups, restore_fields, save_fields, zero_deferred
+from .._core.validate import shown
+from ..errors import InspectionError, InspectionTypeError
 from ..tree import named_blocks
 from ._cost import mult_adds
 
@@ -77,7 +79,17 @@ def trace_outputs(block: gluon.Block, inputs: Sequence[Any],
     >>> net[0].weight.shape  # still deferred
     (4, 0)
     """
-    calls = trace_layers(block, inputs, shapes).calls
+    check_block(block, InspectionTypeError)
+    if not isinstance(inputs, (list, tuple)):
+        raise InspectionTypeError(f"trace_outputs: inputs must be a list of the net's inputs, like "
+                                  f"[mx.nd.ones((2, 5))], got {shown(inputs)}")
+    if shapes is not None and not isinstance(shapes, dict):
+        raise InspectionTypeError(f"trace_outputs: shapes must be None or a dict to fill, got {shown(shapes)}")
+    try:
+        calls = trace_layers(block, list(inputs), shapes).calls
+    except Exception as exc:  # the user's net or inputs: say so, in the kit's words
+        raise InspectionError(f"trace_outputs: the forward pass of {type(block).__name__} {block.name!r} "
+                              f"failed ({type(exc).__name__}: {exc}); the net is unchanged") from exc
     return OrderedDict((path, [c["outputs"] for c in records]) for path, records in calls.items())
 
 

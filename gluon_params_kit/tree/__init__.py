@@ -38,7 +38,7 @@ from .._core.compat import mx
 from .._core.gluon import check_block, gluon_keys, key_index, own_keys, parameter_groups, walk
 from .._core.paths import LEADING_VAR, ParamPath, format_path, is_index, parse_path
 from .._core.types import Block, Parameter
-from .._core.validate import check_bool
+from .._core.validate import check_bool, shown
 from ..errors import PathError, PathTypeError, did_you_mean, listing
 from ._render import render_tree
 
@@ -315,6 +315,8 @@ class LegacyNames(Mapping):
         >>> legacy_names(net).to_path('dense1_weight')
         '1.weight'
         """
+        if not isinstance(name, str):  # a PathError too, so `in` and .get() say "not there"
+            raise PathTypeError(f"an auto name is a str like 'dense0_weight', got {shown(name)}")
         if name in self._ambiguous:
             raise PathError(f"auto name {name!r} is ambiguous: it names "
                             f"{listing(self._ambiguous[name])}; use a path instead")

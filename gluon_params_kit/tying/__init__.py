@@ -19,9 +19,9 @@ from .._core.compat import gluon
 from .._core.gluon import check_block, has_data
 from .._core.patterns import Pattern, selection
 from .._core.types import Block, HybridBlock, Parameter
-from .._core.validate import check_number
+from .._core.validate import check_number, is_int
 from ..errors import TieError, TieTypeError, did_you_mean, listing
-from ..tree import format_path, get, named_blocks, named_parameters, parse_path
+from ..tree import format_path, fresh_names, get, named_blocks, named_parameters, parse_path
 from ._groups import TiedGradientCheck, TiedGroup, TiedGroups, TieReport, check_tied_gradients, tied_groups
 from ._layers import TransposedDense, constructor_args
 
@@ -84,6 +84,8 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
             copy.add(tied_copy(child))
         return copy
     args = constructor_args(layer, overrides)
+    if overrides:
+        _check_shapes_kept(layer, args)
     try:
         copy = type(layer)(params=layer.collect_params(), **args)
     except Exception as exc:  # Gluon asserts on attribute conflicts; say what we were doing
@@ -98,6 +100,25 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
     if left:
         tie(copy, layer, pattern=lambda path: path in left)
     return copy
+
+
+def _check_shapes_kept(layer: Block, args: Dict[str, Any]) -> None:
+    """Refuse overrides that change a shared Parameter's shape (``units=-1``, ``units=nan``):
+    Gluon's ``params=`` counts a dimension <= 0 as unknown, accepts them, and the copy fails
+    at its first forward. A stand-alone layer built from ``args`` shows the shapes they mean."""
+    try:
+        with fresh_names():  # the stand-in takes no auto name from the caller's numbering
+            alone = type(layer)(**args)
+    except Exception as exc:  # the layer's own constructor refuses the arguments
+        raise TieError(f"while building a tied copy of {type(layer).__name__} {layer.name!r} "
+                       f"with {args}: {type(exc).__name__}: {exc}") from exc
+    meant = named_parameters(alone)
+    for path, param in named_parameters(layer).items():
+        have, want = tuple(param.shape or ()), tuple(getattr(meant.get(path), "shape", None) or ())
+        # a known dimension that differs Gluon refuses itself (below); it takes these
+        if path in meant and any(not is_int(w) or w < 0 < h for h, w in zip(have, want)):
+            raise TieError(f"tied_copy({type(layer).__name__} {layer.name!r}, ...): the overrides give "
+                           f"{path!r} the shape {want}, but the shared Parameter has {have}")
 
 
 #: The most positions :func:`repeat_tied` builds: each is a Block object, and Gluon's

@@ -16,7 +16,7 @@ from .._core.display import format_shape, known_shape, known_size
 from .._core.gluon import check_block, has_data, is_deferred, parameter_groups
 from .._core.report import Report
 from .._core.types import Block, HybridBlock, Parameter
-from .._core.validate import check_bool
+from .._core.validate import check_bool, shown
 from ..errors import ParamsKitError, TieError, TieTypeError, listing
 from ..tree import named_blocks, named_parameters
 
@@ -455,7 +455,11 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         raise TieError("check_tied_gradients needs the block's input(s): "
                        "check_tied_gradients(net, x, loss_fn=...) or (net, src, tgt, loss_fn=...)")
     _ready(block, inputs)
-    ctx = inputs[0].context
+    arrays = [x for x in inputs if isinstance(x, (mx.nd.NDArray, _np_array()))]
+    if not arrays:  # the gradients are read on the inputs' context
+        raise TieTypeError(f"check_tied_gradients: the inputs must hold an mx.nd.NDArray or mx.np.ndarray, "
+                           f"got {', '.join(shown(x) for x in inputs)}")
+    ctx = arrays[0].context
     run = lambda: _apply_loss(loss_fn, block(*inputs))  # noqa: E731
     named = named_parameters(block, aliases=True)
     trainable = [p for p in OrderedDict((id(p), p) for p in named.values()).values()
@@ -472,13 +476,14 @@ def check_tied_gradients(block: Block, *inputs: Any, loss_fn: Optional[Callable[
         return {id(p): to_numpy(p.grad(ctx)) for p in trainable}
 
     try:
-        tied = tied_backward()
-        again = tied_backward()  # the noise floor: the same backward, run twice
-        with _recording_uses(block, trainable, leaves=True) as reads:
-            with autograd.record(train_mode=train_mode):
-                loss = run()
-            loss.backward()
-            per_use = {k: [to_numpy(a.grad) for a in arrs] for k, arrs in reads.items()}
+        with _model_call(block, inputs, "check_tied_gradients"):
+            tied = tied_backward()
+            again = tied_backward()  # the noise floor: the same backward, run twice
+            with _recording_uses(block, trainable, leaves=True) as reads:
+                with autograd.record(train_mode=train_mode):
+                    loss = run()
+                loss.backward()
+                per_use = {k: [to_numpy(a.grad) for a in arrs] for k, arrs in reads.items()}
     finally:
         for p in trainable:
             for g, old in zip(p.list_grad(), saved[id(p)]):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .._core.compat import gluon, is_np_array
+from .._core.compat import gluon, is_np_array, mx
 from .._core.types import Block, HybridBlock, Parameter
-from .._core.validate import check_bool
+from .._core.validate import check_bool, shown
 from ..errors import TieError, TieTypeError, listing
 
 __all__ = ["TransposedDense", "constructor_args"]
@@ -57,6 +57,19 @@ class TransposedDense(HybridBlock):
                  flatten: bool = False, bias_initializer: Any = "zeros", **kwargs):
         check_bool(use_bias, "use_bias", TieError, where="TransposedDense")
         check_bool(flatten, "flatten", TieError, where="TransposedDense")
+        unknown = sorted(set(kwargs) - {"prefix", "params"})
+        if unknown or not isinstance(kwargs.get("prefix"), (str, type(None))):
+            raise TieTypeError(f"TransposedDense takes prefix= (None or a str) and params= as any Gluon block; "
+                               f"got {listing(unknown) if unknown else 'prefix=' + shown(kwargs['prefix'])}")
+        if not isinstance(bias_initializer, (str, mx.init.Initializer, type(None))):
+            raise TieTypeError(f"TransposedDense: bias_initializer must be an initializer name like 'zeros' "
+                               f"or an mx.init.Initializer, got {shown(bias_initializer)}")
+        if isinstance(bias_initializer, str):
+            try:  # as Gluon will at initialize(): an unknown name fails here, not there
+                mx.init.create(bias_initializer)
+            except Exception as exc:
+                raise TieError(f"TransposedDense: bias_initializer {bias_initializer!r} is no MXNet "
+                               f"initializer ({exc})") from None
         weight = _embedding_weight(embedding)
         super().__init__(**kwargs)
         self._units = weight.shape[0]
