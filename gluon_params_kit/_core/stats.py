@@ -512,8 +512,12 @@ def array_stats(arr, bins: int, hist_sample: Optional[int]) -> ParamStats:
 #: where its values, not its count, are the cost.
 BATCH = CHUNK
 #: Batched dtypes -> the type they are measured in (float16 in float64, as :func:`chunk_stats`).
-_BATCH_TYPES = {"float16": _onp.dtype(_onp.float64), "float32": _onp.dtype(_onp.float32),
-                "float64": _onp.dtype(_onp.float64)}
+_BATCH_NAMES = {t: _onp.dtype(t).name for t in (_onp.float16, _onp.float32, _onp.float64)}
+#: From this many values on, an array is copied into the batch by numpy from a zero-copy
+#: view: MXNet copies it with OpenMP threads (``MXNET_CPU_PARALLEL_SIZE``, 200,000), which
+#: a busy machine slows down many times.
+_VIEW_COPY = 1 << 16
+_BATCHES_PER_WORKER = 4  # fewer batches are measured in fewer threads
 
 
 def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
@@ -524,8 +528,10 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     says it: asking MXNet costs more than measuring a small array, and MXNet refuses the
     copy when it is wrong). Arrays of float16/32/64 with at most :data:`BATCH` values are
     copied a batch at a time into one buffer (``MXNDArraySyncCopyToCPU``, which also reads
-    MKL-DNN layouts) and measured together by :func:`_batch_stats`: a fixed number of numpy
-    calls per batch, not per array. Every other array, and any array whose values the
+    MKL-DNN layouts; numpy from a zero-copy view past :data:`_VIEW_COPY` values) and
+    measured together by :func:`_batch_stats`: a fixed number of numpy calls per batch,
+    not per array. The batches are shared by up to :data:`WORKERS` threads (numpy and the
+    copies release the GIL), each with a buffer of its own. Every other array, and any array whose values the
     batch cannot measure in their own type (NaN, Inf, squares past the type, denormals, a
     range too narrow to bin), goes through :func:`host_stats` or :func:`array_stats`. The
     answers equal :func:`array_stats`'s up to float rounding (the sums are pairwise, not
@@ -539,22 +545,49 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     out: List[Optional[ParamStats]] = [None] * len(items)
     groups: Dict[str, List[Tuple[int, Any, int]]] = {}
     for i, (arr, size) in enumerate(items):
-        name = _onp.dtype(arr.dtype).name if 0 < size <= BATCH else ""
-        if name in _BATCH_TYPES:
+        name = _BATCH_NAMES.get(arr.dtype, "") if 0 < size <= BATCH else ""
+        if name:
             groups.setdefault(name, []).append((i, arr, size))
         else:
             out[i] = array_stats(arr, bins, hist_sample)
+    batches: List[Tuple[str, List[Tuple[int, Any, int]]]] = []
     for name, members in groups.items():
-        buf = _onp.empty(min(BATCH, sum(m[2] for m in members)), name)
         batch: List[Tuple[int, Any, int]] = []
         filled = 0
-        for member in members + [(-1, None, BATCH + 1)]:  # the sentinel flushes the last batch
-            if filled + member[2] > BATCH and batch:
-                _measure_batch(buf, batch, bins, hist_sample, out)
+        for member in members:
+            if filled + member[2] > BATCH:
+                batches.append((name, batch))
                 batch, filled = [], 0
-            if member[1] is not None:
-                batch.append(member)
-                filled += member[2]
+            batch.append(member)
+            filled += member[2]
+        batches.append((name, batch))
+    workers = max(1, min(WORKERS, len(batches) // _BATCHES_PER_WORKER))
+    errors: List[BaseException] = []
+
+    def work(w: int) -> None:  # every workers-th batch, in a buffer of its own
+        bufs: Dict[str, _onp.ndarray] = {}
+        try:
+            for name, batch in batches[w::workers]:
+                if errors:
+                    return
+                buf = bufs.get(name)
+                if buf is None:
+                    buf = bufs[name] = _onp.empty(BATCH, name)
+                _measure_batch(buf, batch, bins, hist_sample, out)
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=work, args=(w,), name=f"gpk-stats-{w}", daemon=True)
+               for w in range(1, workers)]
+    for t in helpers:
+        t.start()
+    try:
+        work(0)
+    finally:
+        for t in helpers:
+            t.join()
+    if errors:
+        raise errors[0]
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -570,8 +603,14 @@ def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: i
     at = 0
     for i, arr, size in batch:
         try:
-            check(copy(arr.handle, ctypes.c_void_p(base + at * item), ctypes.c_size_t(size)))
-        except mx.base.MXNetError:  # a size that is not the array's: measure it alone
+            if size >= _VIEW_COPY:
+                view = _host_view(arr)
+                if view.size != size or view.dtype != buf.dtype:
+                    raise ValueError("not the size or dtype given")
+                buf[at:at + size] = view
+            else:
+                check(copy(arr.handle, ctypes.c_void_p(base + at * item), ctypes.c_size_t(size)))
+        except (mx.base.MXNetError, ValueError):  # a size that is not the array's: measured alone
             out[i] = array_stats(arr, bins, hist_sample)
             continue
         kept.append(i)
@@ -670,53 +709,104 @@ def _batch_stats(x: _onp.ndarray, k: _onp.ndarray, bins: int, hist_sample: Optio
     return res
 
 
+#: Segments with samples of at least this many values are binned by in-place ufunc calls
+#: of their own; smaller ones together, each value's segment constants gathered.
+_LOOP_SAMPLE = 2048
+
+
+def _sample_of(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, step: _onp.ndarray,
+               per: _onp.ndarray, ids: Optional[_onp.ndarray]
+               ) -> Tuple[_onp.ndarray, Optional[_onp.ndarray]]:
+    """The sampled values of the segments (every ``step``-th), one after the other, and
+    each value's segment id (from ``ids``; None without ``ids``)."""
+    pieces: List[_onp.ndarray] = []
+    run_lo = run_hi = 0
+    for o, n, st in zip(off.tolist(), k.tolist(), step.tolist()):
+        if st == 1 and o == run_hi:  # runs of whole segments: one slice
+            run_hi = o + n
+            continue
+        if run_hi > run_lo:
+            pieces.append(x[run_lo:run_hi])
+        if st == 1:
+            run_lo, run_hi = o, o + n
+        else:
+            pieces.append(x[o:o + n:st])
+            run_lo = run_hi = o + n
+    if run_hi > run_lo:
+        pieces.append(x[run_lo:run_hi])
+    sample = pieces[0] if len(pieces) == 1 else _onp.concatenate(pieces)
+    if ids is None:
+        return sample, None
+    seg = _onp.zeros(sample.size, _onp.intp)
+    seg[_starts(per)[1:]] = _onp.diff(ids)
+    seg[0] = ids[0]
+    _onp.cumsum(seg, out=seg)
+    return sample, seg
+
+
 def _segment_histograms(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, step: _onp.ndarray,
                         first: _onp.ndarray, last: _onp.ndarray, bins: int
                         ) -> Tuple[_onp.ndarray, _onp.ndarray]:
     """``numpy.histogram(x[o:o + k:step], bins, range=(first, last))`` for every segment.
 
-    numpy's fast path for equal bins, on all segments at once: edges by ``linspace`` in
-    the values' type, and each value's bin estimate ``(v - first) * norm`` in that type
-    (two in-place ufunc calls per segment), written in float64 plus ``bins`` times its
-    segment's number, so that one ``bincount`` counts every segment's bins. Where numpy
+    numpy's fast path for equal bins, on all segments at once: edges by ``linspace``'s
+    arithmetic in the values' type, and each value's bin estimate ``(v - first) * norm``
+    in that type (by ufunc calls of its own for a big sample, with gathered constants for
+    many small ones), written in float64 plus ``bins`` times its segment's number, so
+    that one ``bincount`` counts every segment's bins. Where numpy
     would step a value one bin down or up (it falls outside its estimated bin's edges,
     which happens only within rounding of an edge) the value is checked against numpy's
     own edges; so the counts and edges are numpy's.
     """
     g = k.size
     T = x.dtype.type
-    edges = _onp.linspace(first, last, bins + 1, axis=1, dtype=T).reshape(g, bins + 1)
+    # numpy.linspace(first, last, bins + 1, dtype=T) of each segment, by its own arithmetic
+    y = _onp.arange(bins + 1, dtype=_onp.float64)[:, None] * ((last - first) / bins)
+    y += first
+    y[-1] = last
+    edges = _onp.ascontiguousarray(y.T, dtype=T)
     per = -(-k // step)
-    total = int(per.sum())
-    if g == 0 or total == 0:
+    if g == 0 or int(per.sum()) == 0:
         return _onp.zeros((g, bins), _onp.intp), edges
     norm = bins / (last - first)
-    firsts, norms = first.astype(T).tolist(), norm.astype(T).tolist()
-    tmp = _onp.empty(int(per.max()), T)
-    key = _onp.empty(total, _onp.float64)
-    at = 0
-    for j, (o, n, st, c) in enumerate(zip(off.tolist(), k.tolist(), step.tolist(), per.tolist())):
-        t = tmp[:c]
-        _onp.subtract(x[o:o + n:st], T(firsts[j]), out=t)
-        _onp.multiply(t, T(norms[j]), out=t)  # numpy's estimate, in the values' type
-        _onp.add(t, j * bins, out=key[at:at + c], dtype=_onp.float64)  # exact in float64
-        at += c
     # within rounding of an integer: a few ulps of the estimate, the edges' own rounding
     # (half an ulp of the largest edge, in bins), the offset's rounding for float64 values
     ulp = _onp.spacing(_onp.maximum(_onp.abs(first), _onp.abs(last)).astype(T)).astype(_onp.float64)
     tol = 4.0 * float(_onp.max(ulp * norm)) + bins * 2.0 ** -20
-    near = _onp.subtract(key, _onp.rint(key))
-    near = _onp.flatnonzero(_onp.abs(near, out=near) <= tol)
-    bin_of = key.astype(_onp.intp)
-    if near.size:  # numpy's one-step corrections, against its own edges
-        starts = _starts(per)
-        seg = _onp.searchsorted(starts, near, "right") - 1
-        v = x[off[seg] + (near - starts[seg]) * step[seg]]
-        j = _onp.minimum(bin_of[near] - seg * bins, bins - 1)
-        flat, row = edges.reshape(-1), seg * (bins + 1)
-        j -= v < flat[row + j]
-        j += (v >= flat[row + j + 1]) & (j != bins - 1)
-        bin_of[near] = seg * bins + j
+    first_t, norm_t = first.astype(T), norm.astype(T)
+    flat = edges.reshape(-1)
+    keys = []
+    for part in (_onp.flatnonzero(per >= _LOOP_SAMPLE), _onp.flatnonzero(per < _LOOP_SAMPLE)):
+        if not part.size:
+            continue
+        c = per[part]
+        looped = bool(c[0] >= _LOOP_SAMPLE)
+        sample, seg = _sample_of(x, off[part], k[part], step[part], c, None if looped else part)
+        if looped:  # big samples: two in-place ufunc calls per segment
+            key = _onp.empty(sample.size, _onp.float64)
+            at = 0
+            for j, n in zip(part.tolist(), c.tolist()):
+                t = _onp.subtract(sample[at:at + n], first_t[j])
+                _onp.multiply(t, norm_t[j], out=t)  # numpy's estimate, in the values' type
+                _onp.add(t, j * bins, out=key[at:at + n], dtype=_onp.float64)  # exact
+                at += n
+        else:  # many small samples: each value's segment constants gathered
+            f = _onp.subtract(sample, first_t[seg])
+            f *= norm_t[seg]
+            key = _onp.add(f, seg * bins, dtype=_onp.float64)
+        near = _onp.subtract(key, _onp.rint(key))
+        near = _onp.flatnonzero(_onp.abs(near, out=near) <= tol)
+        bin_of = key.astype(_onp.intp)
+        if near.size:  # numpy's one-step corrections, against its own edges
+            v = sample[near]
+            s_ = seg[near] if seg is not None else part[_onp.searchsorted(_starts(c), near, "right") - 1]
+            j_ = _onp.minimum(bin_of[near] - s_ * bins, bins - 1)
+            row = s_ * (bins + 1)
+            j_ -= v < flat[row + j_]
+            j_ += (v >= flat[row + j_ + 1]) & (j_ != bins - 1)
+            bin_of[near] = s_ * bins + j_
+        keys.append(bin_of)
+    bin_of = keys[0] if len(keys) == 1 else _onp.concatenate(keys)
     counts = _onp.bincount(bin_of, minlength=g * bins).reshape(g, bins)
     return counts, edges
 
