@@ -791,6 +791,7 @@ def _segment_histograms(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, ste
                 _onp.add(t, j * bins, out=key[at:at + n], dtype=_onp.float64)  # exact
                 at += n
         else:  # many small samples: each value's segment constants gathered
+            assert seg is not None  # made since ids were given
             f = _onp.subtract(sample, first_t[seg])
             f *= norm_t[seg]
             key = _onp.add(f, seg * bins, dtype=_onp.float64)
