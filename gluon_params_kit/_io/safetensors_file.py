@@ -13,7 +13,9 @@ Writing is always the library's ``serialize_file`` (from the arrays' own memory,
 :func:`read_arrays` reads the values itself, from the file held open for the call (a
 :class:`~gluon_params_kit._io.header.DataFile`), at the offsets :func:`read_header` has just
 validated, so header and values always come from one version of the file; bfloat16
-tensors (numpy has none) come as MXNet's uint16 record. Reading needs no library.
+tensors (numpy has none) come as MXNet's uint16 record. :func:`read_into` reads one
+tensor straight into memory the caller owns (a load's fresh MXNet array: no copy between).
+Reading needs no library.
 
 The kit writes its own keys into ``__metadata__``: ``format`` (``mxnet``), the kit and MXNet
 versions, ``mxnet.mode`` (``nd``/``np``), ``gluon_params_kit.keys`` (the names in Gluon's
@@ -34,7 +36,7 @@ from ..errors import CheckpointError, listing
 from .files import open_source
 from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp, numpy_dtype
 
-__all__ = ["DTYPES", "parse", "read_header", "read_arrays", "write", "kit_metadata"]
+__all__ = ["DTYPES", "parse", "read_header", "read_arrays", "read_into", "write", "kit_metadata"]
 
 #: safetensors dtype code -> (kit dtype name, item size). Codes numpy cannot hold (the
 #: float8 family) can be inspected, not read.
@@ -310,3 +312,32 @@ def read_arrays(src: DataFile, header: Header,
             src.readinto(info.offset, value.reshape(-1).view(onp.uint8), repr(name))
         out[name] = value if stored.isnative or dt == BFLOAT16 else value.astype(dt)
     return out
+
+
+def read_into(src: DataFile, header: Header, name: str, out: Any) -> None:
+    """Fill ``out`` (a writable buffer of exactly the tensor's bytes) with tensor ``name``'s
+    values in native byte order, read from the open file at the offset :func:`read_header`
+    validated.
+
+    >>> import os, tempfile, numpy as np
+    >>> from safetensors.numpy import save_file
+    >>> from gluon_params_kit._io.formats import open_checkpoint
+    >>> f = os.path.join(tempfile.mkdtemp(), 'x.safetensors')
+    >>> save_file({'w': np.arange(3, dtype=np.int64)}, f)
+    >>> out = np.empty(3, np.int64)
+    >>> with open_checkpoint(f) as (h, src):
+    ...     read_into(src, h, 'w', out.view(np.uint8))
+    >>> out.tolist()
+    [0, 1, 2]
+    """
+    info = header[name]
+    view = memoryview(out).cast("B")
+    if len(view) != info.nbytes:
+        raise CheckpointError(f"cannot read tensor {name!r} of {header.path!r} into {len(view)} "
+                              f"bytes: it holds {info.nbytes}")
+    if len(view):
+        src.readinto(info.offset, view, repr(name))
+    if sys.byteorder != "little":  # stored little-endian: swapped where it lies
+        dt = onp.dtype("<u2") if info.dtype == "bfloat16" else numpy_dtype(info.dtype).newbyteorder("<")
+        if dt.itemsize > 1:
+            onp.frombuffer(view, dtype=dt).byteswap(inplace=True)
