@@ -497,3 +497,19 @@ def test_seeded_values_are_the_same_in_nd_and_np_modes(spec):
         for key in nd_values:
             onp.testing.assert_array_equal(nd_values[key], np_values[key], err_msg=key)
         assert onp.abs(nd_values["1._unfused.0.i2h_weight"]).sum() > 0
+
+
+def test_constant_fills_are_fingerprinted_without_an_engine_op_and_still_go_stale():
+    from gluon_params_kit._core.provenance import MARK_ATTR
+    net = nn.Dense(3, in_units=2)
+    InitPlan([("bias", "constant(0.5)"), ("weight", "ones")]).apply(net)
+    marks = {p: getattr(net, p).__dict__[MARK_ATTR].fingerprint for p in ("weight", "bias")}
+    assert all(isinstance(m, onp.ndarray) for m in marks.values())
+    assert marks["bias"].tolist() == [0.5, 0.5, 0.5] and marks["weight"].dtype == onp.float32
+    net.bias.set_data(mx.nd.full((3,), 0.5))  # the same values: the record stays current
+    assert provenance(net)["bias"] == {"rule": "bias", "spec": '["constant", {"value": 0.5}]',
+                                       "seed": None}
+    net.weight.set_data(mx.nd.full((3, 2), 2.0))
+    assert provenance(net)["weight"]["stale"].startswith("values overwritten")
+    InitPlan([], default="xavier").apply(net)  # a random fill: gathered on the engine
+    assert not isinstance(net.weight.__dict__[MARK_ATTR].fingerprint, onp.ndarray)

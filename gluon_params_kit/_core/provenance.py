@@ -42,10 +42,11 @@ _SAMPLES = 16
 class _Mark:
     """What a record was made for: the arrays, the shape tuple, a fingerprint."""
 
-    def __init__(self, param: Parameter, values: Any) -> None:
+    def __init__(self, param: Parameter, values: Any, fill: Optional[float] = None) -> None:
         self.handle: Any = None  # set by adopt() once Gluon made the arrays
         self.shape = param._shape
-        self.fingerprint = _gather(values)
+        # values all equal to ``fill``: what _gather would take, known without an engine op
+        self.fingerprint = _gather(values) if fill is None else _constant_sample(param, fill)
         self.stale: Optional[str] = None
 
     def adopt(self, param) -> None:
@@ -91,15 +92,23 @@ def _gather(array) -> Any:
     return mx.nd.slice(flat, begin=(0,), end=(n,), step=(-(-n // _SAMPLES),))
 
 
+def _constant_sample(param, fill: float) -> onp.ndarray:
+    n = int(onp.prod(param.shape))
+    return onp.full(len(range(0, n, max(1, -(-n // _SAMPLES)))) if n else 0, fill,
+                    onp.dtype(param.dtype))
+
+
 def _same(a, b) -> bool:
-    x, y = a.asnumpy(), b.asnumpy()
+    x, y = (v if isinstance(v, onp.ndarray) else v.asnumpy() for v in (a, b))
     return x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
 
 
-def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int]) -> None:
-    """Write ``param``'s provenance record, made for ``values`` (what the rule produced)."""
+def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int],
+           fill: Optional[float] = None) -> None:
+    """Write ``param``'s provenance record, made for ``values`` (what the rule produced;
+    ``fill``: the one value they all hold, when the caller knows it)."""
     setattr(param, PROVENANCE_ATTR, {"rule": rule, "spec": spec, "seed": seed})
-    mark = param.__dict__[MARK_ATTR] = _Mark(param, values)
+    mark = param.__dict__[MARK_ATTR] = _Mark(param, values, fill)
 
     # The initializer fills ``values`` right before Gluon copies them into new arrays
     # (``Parameter._init_impl``, next in the same call): a one-shot hook on this

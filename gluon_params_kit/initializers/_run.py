@@ -73,7 +73,9 @@ class _PlannedInitializer(Initializer):
                 f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
                 f"it was before apply() ({undone} had values already): nothing was "
                 f"changed. Fix the rule and apply the plan again.") from exc
-        record(self.param, arr, self.rule, self.spec, self.seed)
+        record(self.param, arr, self.rule, self.spec, self.seed,
+               _constant_fill(self.inner) if fill == getattr(self.inner, "_init_weight", None)
+               and str(arr.dtype) in _FLOATS else None)
         if self.batch is not None:
             self.batch.done(self.param)
 
@@ -116,6 +118,23 @@ class _DeferredBatch:
 
 
 _BATCH_ATTR = "_params_kit_deferred_batch"
+
+
+_FLOATS = ("float16", "float32", "float64", "<class 'numpy.float16'>", "<class 'numpy.float32'>",
+           "<class 'numpy.float64'>")
+
+
+def _constant_fill(init: Initializer) -> Optional[float]:
+    """The one value MXNet's constant initializers write (their provenance fingerprint needs
+    no engine op), else None."""
+    kind = type(init)
+    if kind is mx.init.Zero:
+        return 0.0
+    if kind is mx.init.One:
+        return 1.0
+    if kind is mx.init.Constant and isinstance(init.value, (int, float)) and not isinstance(init.value, bool):
+        return float(init.value)
+    return None
 
 
 def _defines(klass: type, method: str) -> bool:
