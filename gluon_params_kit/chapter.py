@@ -5,9 +5,12 @@ auto names in a fresh process) and work in both ``mx.nd`` and ``mx.np`` modes.
 """
 from __future__ import annotations
 
-from ._book.replay import ReplayResult, replay, run_cell
+from ._book.replay import ReplayResult, replay
+from ._book.replay import run_cell as _run_cell
 from ._core.compat import gluon, is_np_array, mx
 from ._core.types import Block
+from ._core.validate import check_bool, check_number, shown
+from .errors import ParamsKitError
 
 nn = gluon.nn
 
@@ -74,6 +77,8 @@ def shared_mlp(hidden: int = 8, outputs: int = 10) -> Block:
     >>> net[1].weight is net[2].weight
     True
     """
+    for value, name in ((hidden, "hidden"), (outputs, "outputs")):
+        check_number(value, name, ParamsKitError, integer=True, minimum=1, maximum=2**20, where="shared_mlp")
     net = nn.Sequential()
     shared = nn.Dense(hidden, activation="relu")
     net.add(nn.Dense(hidden, activation="relu"),
@@ -127,6 +132,7 @@ class MyInit(mx.init.Initializer):
     """
 
     def __init__(self, verbose: bool = True):
+        check_bool(verbose, "verbose", ParamsKitError, where="MyInit")
         super().__init__(verbose=verbose)
         self._print_init = verbose
 
@@ -178,6 +184,8 @@ def run(*, checks: bool = True, quiet: bool = False, reproduce: bool = True, boo
     """
     from ._book.chapter_cells import CELLS
 
+    _check_replay_options("run", checks=checks, quiet=quiet, reproduce=reproduce, book=book, file=file,
+                          lang=lang)
     return replay(CELLS, name="chapter", checks=checks, quiet=quiet, reproduce=reproduce,
                   book=book, book_file="parameters_vn.md", file=file, lang=lang)
 
@@ -208,6 +216,8 @@ def run_section(name: str, *, checks: bool = True, quiet: bool = False, reproduc
         (True, 'Init dense2_weight (256, 20)\\nInit dense3_weight (10, 256)\\n')
     """
     section = _section(name)
+    _check_replay_options("run_section", checks=checks, quiet=quiet, reproduce=reproduce, book=book,
+                          file=file, lang=lang)
     return replay(section.cells, name=name, checks=checks, quiet=quiet, reproduce=reproduce,
                   book=book, files=section.files, book_file=section.book_file, file=file, lang=lang)
 
@@ -231,6 +241,7 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     from ._book.replay import check_language, rule
     from ._book.vietnamese import SECTION_TITLES
 
+    _check_replay_options("run_all", checks=checks, quiet=quiet, book=book, file=file, lang=lang)
     check_language(lang)
     out = file or sys.stdout
     total = ReplayResult("all")
@@ -249,12 +260,39 @@ def run_all(*, checks: bool = True, quiet: bool = False, book: bool = False, fil
     return total
 
 
+def _check_replay_options(where: str, *, file, lang, **flags) -> None:
+    """Every replay option checked before a cell runs: flags are plain bools (an array's
+    truth value is no answer), ``file`` has a ``write`` method, ``lang`` is a str (which
+    ones the replay speaks, it says itself)."""
+    for name, value in flags.items():
+        check_bool(value, name, ParamsKitError, where=where)
+    if not isinstance(lang, str):
+        raise ParamsKitError(f"{where}: lang must be 'en' or 'vi', got {shown(lang)}")
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise ParamsKitError(f"{where}: file must be None (sys.stdout) or an open text file, got {shown(file)}")
+
+
+def run_cell(source: str, ns: dict) -> str:
+    """Run one cell's source in ``ns`` as Jupyter would; return what it shows.
+
+    Statements run in order; when the last one is an expression, its value is displayed
+    with ``repr`` (unless None) and kept in ``ns['_']``, like IPython.
+
+    >>> run_cell("x = 21 * 2; x", {})
+    '42'
+    """
+    if not isinstance(source, str):
+        raise ParamsKitError(f"run_cell: source must be a str of Python code, got {shown(source)}")
+    if not isinstance(ns, dict):
+        raise ParamsKitError(f"run_cell: ns must be a dict (the cell's namespace), got {shown(ns)}")
+    return _run_cell(source, ns)
+
+
 def _section(name: str):
     from ._book.section_cells import SECTIONS as _ALL
-    from .errors import ParamsKitError
 
-    if name not in _ALL:
-        raise ParamsKitError(f"unknown section {name!r}; expected one of {', '.join(map(repr, SECTIONS))}")
+    if not isinstance(name, str) or name not in _ALL:
+        raise ParamsKitError(f"unknown section {shown(name)}; expected one of {', '.join(map(repr, SECTIONS))}")
     return _ALL[name]
 
 

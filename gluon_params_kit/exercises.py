@@ -14,7 +14,8 @@ from typing import Dict, List
 import numpy as onp
 
 from ._core.compat import gluon, is_np_array, mx
-from ._core.gluon import is_deferred
+from ._core.gluon import check_block, is_deferred
+from ._core.validate import check_number, shown
 from .chapter import FixedHiddenMLP, mlp, shared_mlp
 from .errors import ParamsKitError
 from .tree import fresh_names, named_parameters
@@ -27,8 +28,8 @@ LANGUAGES = ("en", "vi")
 
 
 def _language(lang, function: str) -> str:
-    if lang not in LANGUAGES:
-        raise ParamsKitError(f"{function}: lang={lang!r} is not a language of the answers; "
+    if not isinstance(lang, str) or lang not in LANGUAGES:  # an array's `in` is no answer
+        raise ParamsKitError(f"{function}: lang={shown(lang)} is not a language of the answers; "
                              f"expected one of {', '.join(map(repr, LANGUAGES))}")
     return lang
 
@@ -61,6 +62,7 @@ def count_parameter_reads(block, *inputs) -> Dict[str, int]:
         >>> reads['1.weight'], reads['0.weight']
         (2, 1)
     """
+    check_block(block, ParamsKitError)
     params = named_parameters(block)
     pending = [path for path, p in params.items() if is_deferred(p)]
     if pending:
@@ -78,6 +80,10 @@ def count_parameter_reads(block, *inputs) -> Dict[str, int]:
         p.data = counting(path, p.data)  # an instance attribute shadows the method
     try:
         block(*inputs)
+    except Exception as exc:  # the user's net or inputs: in the kit's words, nothing changed
+        raise ParamsKitError(f"count_parameter_reads: the forward pass of {type(block).__name__} "
+                             f"{block.name!r} on {', '.join(shown(x) for x in inputs) or 'no input'} failed "
+                             f"({type(exc).__name__}: {exc})") from exc
     finally:
         for p in params.values():
             del p.data
@@ -140,6 +146,11 @@ def initializer_properties(shape=(64, 128), *, lang: str = "en") -> List[dict]:
         'trung bình 0, độ lệch chuẩn 0.02'
     """
     vi = _language(lang, "initializer_properties") == "vi"
+    if not (isinstance(shape, tuple) and len(shape) == 2):
+        raise ParamsKitError(f"initializer_properties: shape must be (fan_out, fan_in), got {shown(shape)}")
+    for dim in shape:
+        check_number(dim, "shape", ParamsKitError, integer=True, minimum=1, maximum=4096,
+                     where="initializer_properties")
     fan_out, fan_in = shape
     n = fan_out * fan_in
     avg = (fan_in + fan_out) / 2.0
@@ -241,6 +252,8 @@ def train_shared_mlp(steps: int = 5, lr: float = 0.1) -> List[dict]:
         >>> log[-1]['loss'] < log[0]['loss']
         True
     """
+    check_number(steps, "steps", ParamsKitError, integer=True, minimum=1, maximum=10_000, where="train_shared_mlp")
+    check_number(lr, "lr", ParamsKitError, above=0, where="train_shared_mlp")
     with fresh_names():
         tied = shared_mlp()
         twin = gluon.nn.Sequential()
@@ -322,6 +335,9 @@ def step_table(log: List[dict], *, lang: str = "en") -> str:
         >>> print(step_table(log, lang='vi').splitlines()[0])
         bước  mất mát   tham số                |giá trị| trung bình   |gradient|
     """
+    if not (isinstance(log, list) and all(isinstance(step, dict) and isinstance(step.get("layers"), dict)
+                                          for step in log)):
+        raise ParamsKitError(f"step_table: log must be the list train_shared_mlp() returns, got {shown(log)}")
     heads = (("bước", "mất mát", "tham số", "|giá trị|", "trung bình", "|gradient|")
              if _language(lang, "step_table") == "vi" else ("step", "loss", "parameter", "|value|", "mean", "|grad|"))
     lines = [f"{heads[0]:5} {heads[1]:9} {heads[2]:21} {heads[3]:>8} {heads[4]:>8} {heads[5]:>12}"]
