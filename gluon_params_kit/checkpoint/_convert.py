@@ -6,22 +6,27 @@ a full disk in words) and checked once written.
 """
 from __future__ import annotations
 
+import functools
+import os
 from collections import Counter, OrderedDict
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
 from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx
+from .._core.display import progress as _progress
+from .._core.gcpause import paused
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool
 from .._io import npz as _npz
 from .._io import npz_into as _npz_into
 from .._io import params as _params
+from .._io import params_writer as _writer
 from .._io import safetensors_file as _safetensors
 from .._io.files import atomic_write, write_behind
-from .._io.formats import format_of, open_checkpoint, open_values, read_host
+from .._io.formats import CHUNK_VALUES, format_of, iter_values, open_checkpoint, open_values, read_host
 from .._io.formats import read_header as read_header
-from .._io.header import BFLOAT16, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
+from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
 from .._io.params import TYPE_FLAGS, dense_pieces
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
@@ -224,10 +229,12 @@ def _dense_records(arrays: Mapping[str, Any]) -> Optional[list]:
     return records
 
 
+@paused
 def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str] = None,
             block: Optional[Block] = None, format: Optional[str] = None,
             metadata: Optional[Mapping[str, str]] = None, compressed: bool = False,
-            np_mode: Optional[bool] = None, allow_expand: bool = False) -> "Converted":
+            np_mode: Optional[bool] = None, allow_expand: bool = False,
+            progress: bool = False) -> "Converted":
     """Rewrite a checkpoint's keys and/or format (atomically; ``dst`` may be ``src``).
 
     Any of ``.params``, ``.safetensors`` and ``.npz`` converts to any other; the format
@@ -255,6 +262,14 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         allow_expand: Write out densely an array whose dense size the file's bytes do not
             justify (a sparse array or deflated member far bigger than what is stored;
             see :func:`~gluon_params_kit.checkpoint.export_npz`).
+        progress: Show a progress bar naming ``src`` while converting more than 100 MB
+            of data (tqdm).
+
+    The file is streamed: values go from ``src`` to ``dst`` in pieces (the kernel copies
+    big dense arrays as they are), extra memory stays at a few buffers of 8 MiB whatever
+    the size, and MXNet is not needed, for ``.params`` targets too (written byte for byte
+    as ``mx.nd.save`` writes the arrays ``mx.nd.load`` reads; sparse arrays stay sparse in
+    nd mode and are written dense in np mode, which MXNet cannot store sparse).
 
     Returns:
         ``old key -> new key`` (``None`` for dropped keys), in file order; its ``np_mode``
@@ -295,26 +310,154 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
             raise CheckpointError(f"converting {header.path!r} with {rules!r} gives repeated keys "
                                   f"{listing(dup)}; nothing was written")
         mode = _mode_to_write(header, np_mode) if kind != "npz" else None
-        if not (header.format == "params" and kind == "params"):  # sparse stays sparse there
-            for name in header.names:
-                check_expansion(header.path, name, header[name], allow_expand)
-        if kind == "params":
-            arrays = read_for_load(header, opened)
-        else:
-            arrays = read_host(header, src=opened, allow_expand=allow_expand)
-            for alias, stored in header.aliases.items():
-                arrays.setdefault(alias, arrays[stored])
-    out = OrderedDict((new, arrays[old]) for old, new in mapping.items() if new is not None)
+        keep_sparse = header.format == "params" and kind == "params" and not mode
+        pairs = [(old, new, header[old]) for old, new in mapping.items() if new is not None]
+        for old, _new, info in pairs:
+            if not (keep_sparse and info.stype != "default"):
+                check_expansion(header.path, old, info, allow_expand)
+        bar = _progress(sum(_out_nbytes(i, keep_sparse) for _o, _n, i in pairs), header.path) \
+            if progress else None
+        try:
+            _write_streamed(dst, kind, header, opened, pairs, keep_sparse=keep_sparse,
+                            named=header.named or kind != "params", np_mode=bool(mode),
+                            metadata=metadata, aliases=_renamed_aliases(header, mapping, kind),
+                            compressed=compressed, bar=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return Converted(mapping, format=kind, np_mode=mode)
+
+
+def _renamed_aliases(header: Header, mapping: Mapping[str, Optional[str]], kind: str) -> Dict[str, str]:
+    """The tied aliases a ``.safetensors`` target records: both names renamed, kept unless
+    either was dropped."""
     aliases: Dict[str, str] = {}
-    if kind == "safetensors" and header.aliases:
-        for alias, stored in header.aliases.items():  # both renamed; kept unless one was dropped
+    if kind == "safetensors":
+        for alias, stored in header.aliases.items():
             new_alias, new_stored = mapping.get(alias, alias), mapping.get(stored)
             if new_alias is not None and new_stored is not None:
                 aliases[new_alias] = new_stored
-    write_file(dst, kind, out, named=header.named or kind != "params",
-               np_mode=bool(mode) if kind != "npz" else False,
-               metadata=metadata, aliases=aliases, compressed=compressed)
-    return Converted(mapping, format=kind, np_mode=mode)
+    return aliases
+
+
+def _itemsize(info: ArrayInfo) -> int:
+    return numpy_dtype(info.dtype).itemsize if info.dtype is not None else 0
+
+
+def _out_nbytes(info: ArrayInfo, keep_sparse: bool) -> int:
+    """The data bytes one array takes in the converted file."""
+    if keep_sparse and info.stype != "default":
+        return info.nbytes
+    return info.size * _itemsize(info)
+
+
+def _npz_dtype(info: ArrayInfo) -> onp.dtype:
+    return BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
+
+
+def _npz_shape(info: ArrayInfo) -> Tuple[int, ...]:
+    return tuple(info.shape) if info.shape is not None else (0,)
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_header_of(dtype: onp.dtype, shape: Tuple[int, ...]) -> bytes:
+    return _writer.npy_header(dtype, shape)
+
+
+def _npy_header(rec: "_writer.Record") -> bytes:
+    """The ``.npy`` header numpy writes for one converted array (C order, native dtype)."""
+    return _npy_header_of(_npz_dtype(rec.source), _npz_shape(rec.source))
+
+
+def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
+                    pairs: List[Tuple[str, str, ArrayInfo]], *, keep_sparse: bool, named: bool,
+                    np_mode: bool, metadata: Optional[Mapping[str, str]],
+                    aliases: Mapping[str, str], compressed: bool, bar: Any) -> None:
+    """Write ``pairs`` (old key, new key, info) of the open ``src`` to ``dst`` in ``kind``,
+    piece by piece: memory stays at one buffer (:data:`~.._io.params_writer.SINK_BUFFER`)
+    and a few pieces of :data:`~.._io.formats.CHUNK_VALUES` values, whatever the size."""
+    buffer = bytearray(CHUNK_VALUES * 8)
+    update = bar.update if bar is not None else None
+
+    def pieces(info: ArrayInfo):
+        """The array's dense little-endian C-order bytes, in pieces (views of ``buffer``)."""
+        if header.format == "npz" and info.offset >= 0 and info.stype == "default" \
+                and not info.fortran_order and not info.big_endian:
+            return _npz.iter_stored(src, header, info, min(len(buffer), max(info.nbytes, 1)), buffer)
+        return (memoryview(p.view(onp.uint8)) for p in iter_values(header, info, src=src, buffer=buffer,
+                                                                     allow_expand=True))
+
+    def raw(info: ArrayInfo) -> bool:
+        """Whether the file's bytes are the array's dense bytes as they are (no check to make)."""
+        return header.format != "npz" and info.stype == "default" and info.offset >= 0 \
+            and not info.big_endian and not info.fortran_order
+
+    def fill(sink: _writer.Sink, rec: _writer.Record) -> None:
+        info = rec.source
+        if rec.stype != "default" or raw(info):
+            sink.copy(src, info.offset, rec.nbytes, repr(info.name))
+        else:
+            for piece in pieces(info):
+                sink.write(piece, counted=True)
+
+    def record(new: str, info: ArrayInfo) -> _writer.Record:
+        if keep_sparse and info.stype != "default":
+            return _writer.Record(new, info.shape, info.dtype or "float32", info.nbytes, info,
+                                  _writer.context_ids(info.context), info.stype,
+                                  info.storage_shape, info.aux)
+        return _writer.Record(new, info.shape, info.dtype or "float32", info.size * _itemsize(info),
+                              info, _writer.context_ids(info.context))
+
+    if kind == "npz" and compressed:  # zipfile deflates
+        _npz.check_keys([new for _o, new, _i in pairs])
+
+        def entry(info: ArrayInfo):
+            def chunks():
+                for piece in pieces(info):
+                    yield piece
+                    if update is not None:
+                        update(len(piece))
+            return (_npz_dtype(info), _npz_shape(info), chunks, None, False)
+        entries = OrderedDict((new, entry(info)) for _o, new, info in pairs)
+
+        def write(tmp: str) -> None:
+            _npz.write(tmp, entries, compressed)
+    else:
+        if kind == "npz":
+            _npz.check_keys([new for _o, new, _i in pairs])
+        records = [record(new, info) for _o, new, info in pairs]
+        meta = _safetensors.kit_metadata([r.name for r in records], aliases, np_mode, metadata) \
+            if kind == "safetensors" else {}
+        for r in records:
+            if kind == "safetensors" and (r.shape is None or r.dtype not in _writer.SAFETENSORS_CODES):
+                what = r.dtype if r.shape is not None else "an array saved without a shape"
+                raise CheckpointError(f"cannot store {r.name!r} ({what}) in a .safetensors file; "
+                                      f"the format holds {listing(list(_writer.SAFETENSORS_CODES))}")
+
+        def write(tmp: str) -> None:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+            try:
+                sink = _writer.Sink(fd, progress=update)
+                if kind == "params":
+                    _writer.write_params(sink, records, len(records), fill, named=named, np_shape=np_mode)
+                elif kind == "npz":
+                    _writer.write_npz(sink, records, _npy_header, fill)
+                else:
+                    _writer.write_safetensors(sink, records, meta, fill)
+                sink.close()
+            finally:
+                os.close(fd)
+
+    def checked(tmp: str) -> None:
+        try:
+            write(tmp)
+        except OSError:
+            src.check()  # a source cut short under the copy: say it changed
+            raise
+        src.check()  # the source did not change under the copy
+
+    size = sum(_out_nbytes(info, keep_sparse) + 128 + 2 * len(new) for _o, new, info in pairs)
+    atomic_write(dst, checked, size_hint=None if compressed else size)
 
 
 class Converted(OrderedDict):
