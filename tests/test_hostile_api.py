@@ -789,3 +789,158 @@ def test_owner_case(work, case):
     target, param = case
     findings = probe_target(target, build_calls()[target], only=(param, OWNER_RAW[case][1]))
     assert [(f.label, f.outcome, f.detail) for f in findings if f.outcome not in ("refused", "accepted")] == []
+
+
+# --------------------------------------------------------------------------- what the fixed cases say
+def test_selection_options_name_the_bad_value():
+    from gluon_params_kit.errors import PathError, SelectionError, SelectionTypeError
+    net = mlp()
+    with pytest.raises(SelectionTypeError, match=r"matching_groups: keep must be a matcher \(a callable like "
+                                                 r"make_matcher\('bias'\)\), got '0'"):
+        gpk.matching_groups(net, "0")
+    with pytest.raises(SelectionTypeError, match=r"drop must be None or a matcher .* got NDArray of shape \(2,\)"):
+        gpk.matching_groups(net, gpk.make_matcher("bias"), mx.nd.array([1.0, 2.0]))
+    with pytest.raises(SelectionTypeError, match=r"groups must be None or the block's ParamGroups .* got 3"):
+        gpk.matching_groups(net, gpk.make_matcher("bias"), groups=3)
+    before = block_state(net)
+    with pytest.raises(SelectionError, match=r"unfreeze: grad_req=NDArray of shape \(2,\) float32; expected one "
+                                             r"of 'write', 'add'"):
+        gpk.unfreeze(net, grad_req=mx.nd.array([1.0, 2.0]))
+    assert block_state(net) == before
+    chosen = gpk.select(net, "weight")
+    assert chosen["[1].weight"] is net[1].weight and ["x"] not in chosen
+    with pytest.raises(PathError, match=r"no selected parameter at '0\.bias'\. Selected: '0\.weight', '1\.weight'"):
+        chosen["0.bias"]
+
+
+def test_remap_and_keys_name_the_bad_value():
+    from gluon_params_kit.errors import CheckpointTypeError
+    with pytest.raises(CheckpointTypeError, match=r"^Remap\.add_prefix: prefix must be a str, got 3$"):
+        gpk.Remap.add_prefix(3)
+    with pytest.raises(CheckpointTypeError, match=r"Remap\.rename: repl must be a str or a function of the match, "
+                                                  r"got ndarray of shape \(2,\) float64"):
+        gpk.Remap.rename("a", onp.array([1.0, 2.0]))
+    with pytest.raises(CheckpointTypeError, match=r"Remap\.keys: mapping must be a mapping of str keys to str or "
+                                                  r"None .* got \{'a': 1\}"):
+        gpk.Remap.keys({"a": 1})
+    with pytest.raises(CheckpointTypeError, match=r"Remap\(steps\): steps must be a list of \(label, function\)"):
+        gpk.Remap("rename")
+    with pytest.raises(CheckpointTypeError, match=r"Remap\(\.\.\.\)\(keys\) must be a list of str keys .* got "
+                                                  r"'0\.weight'"):
+        gpk.Remap.strip_prefix("0.")("0.weight")
+    with pytest.raises(CheckpointTypeError, match=r"Remap\(\.\.\.\)\(keys, block\): block must be a "
+                                                  r"mxnet\.gluon\.Block, got int"):
+        gpk.Remap.strip_prefix("0.")(["0.weight"], 3)
+    assert dict(gpk.Remap.rename(r"^(\d)", lambda m: str(int(m.group(1)) + 1))(["0.weight"])) == {"0.weight": "1.weight"}
+    with pytest.raises(CheckpointTypeError, match=r"collapse_keys: keys must be a list of str keys .* got '0\.w'"):
+        gpk.collapse_keys("0.w")
+    with pytest.raises(CheckpointTypeError, match=r"split_key: key must be a str like '1\.weight', got None"):
+        gpk.split_key(None)
+
+
+def test_reports_and_bridges_answer_unhashable_keys():
+    from gluon_params_kit.errors import DeviceTypeError, PathTypeError
+    net = mlp()
+    names = gpk.legacy_names(net)
+    assert ["x"] not in names and names.get(onp.array([1.0, 2.0])) is None
+    with pytest.raises(PathTypeError, match=r"an auto name is a str like 'dense0_weight', got \['x'\]"):
+        names.to_path(["x"])
+    sums = gpk.checksum(net)
+    assert sums.differences(dict(sums)) == []
+    with pytest.raises(DeviceTypeError, match=r"Checksums\.differences: other must be Checksums or a dict of "
+                                              r"path -> digest, got 3"):
+        sums.differences(3)
+
+
+def test_forward_passes_on_bad_inputs_are_kit_errors_and_change_nothing():
+    from gluon_params_kit.errors import InspectionError, InspectionTypeError, TieError, TieTypeError
+    net = mlp()
+    before = block_state(net)
+    with pytest.raises(InspectionTypeError, match=r"trace_outputs: inputs must be a list of the net's inputs, "
+                                                  r"like \[mx\.nd\.ones\(\(2, 5\)\)\], got NDArray of shape \(2, 3\)"):
+        gpk.trace_outputs(net, x())
+    with pytest.raises(InspectionError, match=r"trace_outputs: the forward pass of HybridSequential '\w+' failed "
+                                              r"\(MXNetError: .*\); the net is unchanged"):
+        gpk.trace_outputs(net, [mx.nd.ones((2, 7))])
+    assert block_state(net) == before
+    tied = tied_net()
+    before = block_state(tied)
+    with pytest.raises(TieTypeError, match=r"check_tied_gradients: the inputs must hold an mx\.nd\.NDArray or "
+                                           r"mx\.np\.ndarray, got '0'"):
+        gpk.check_tied_gradients(tied, "0", loss_fn=lambda o: o.sum())
+    with pytest.raises(TieError, match=r"check_tied_gradients: HybridSequential '\w+' cannot run on x "
+                                       r"\(NDArray shape \(2, 7\)\): MXNetError"):
+        gpk.check_tied_gradients(tied, mx.nd.ones((2, 7)), loss_fn=lambda o: o.sum())
+    assert block_state(tied) == before
+    assert not autograd.is_recording()
+
+
+def test_tied_layers_refuse_what_gluon_would_take_and_fail_on_later():
+    from gluon_params_kit.errors import TieError, TieTypeError
+    emb = nn.Embedding(10, 4)
+    with pytest.raises(TieTypeError, match=r"TransposedDense takes prefix= \(None or a str\) and params= as any "
+                                           r"Gluon block; got prefix=3"):
+        gpk.TransposedDense(emb, prefix=3)
+    with pytest.raises(TieTypeError, match=r"got 'units'"):
+        gpk.TransposedDense(emb, units=3)
+    with pytest.raises(TieError, match=r"bias_initializer 'nope' is no MXNet initializer"):
+        gpk.TransposedDense(emb, bias_initializer="nope")
+    dense = nn.Dense(4, in_units=3)
+    with pytest.raises(TieError, match=r"tied_copy\(Dense '\w+', \.\.\.\): the overrides give 'weight' the shape "
+                                       r"\(-1, 3\), but the shared Parameter has \(4, 3\)"):
+        gpk.tied_copy(dense, units=-1)
+    twin = gpk.tied_copy(dense, activation="tanh")
+    assert twin.weight is dense.weight and twin.act._act_type == "tanh"
+
+
+def test_set_data_everywhere_refuses_a_bool_and_a_number_its_dtype_cannot_hold():
+    from gluon_params_kit.errors import DeviceError, DeviceTypeError
+    net = mlp(ctx=CPU2)
+    before = block_state(net)
+    with pytest.raises(DeviceTypeError, match=r"new value for '0\.bias' must be an array, a number or a function "
+                                              r"of the current value, got True"):
+        gpk.set_data_everywhere(net, "0.bias", True)
+    with pytest.raises(DeviceError, match=r"new value 1000+ for '0\.bias' does not fit the parameter's float32 "
+                                          r"\(it would become inf\)"):
+        gpk.set_data_everywhere(net, "0.bias", 10 ** 40)
+    assert block_state(net) == before
+    gpk.set_data_everywhere(net, "0.bias", float("nan"))  # on purpose: how a NaN check is tested
+    assert all(onp.isnan(b.asnumpy()).all() for b in net[0].bias.list_data())
+
+
+def test_inspection_options():
+    from gluon_params_kit.errors import InspectionError, InspectionTypeError
+    net = mlp()
+    every, huge = gpk.stats(net, hist_sample=None), gpk.stats(net, hist_sample=10 ** 30)
+    assert [s.hist for s in every.values()] == [s.hist for s in huge.values()]
+    with pytest.raises(InspectionTypeError, match=r"plot_histograms: figsize must be None or \(width, height\) in "
+                                                  r"inches, got NDArray of shape \(2,\) float32"):
+        gpk.plot_histograms(net, figsize=mx.nd.array([1.0, 2.0]))
+    with pytest.raises(InspectionError, match=r"^plot_histograms: figsize must be a finite number > 0 and <= 1000 "
+                                              r"\(inches\), got 0$"):
+        gpk.plot_histograms(net, figsize=(0, 2))
+    assert tuple(gpk.plot_histograms(net, "0.weight", figsize=[3, 2]).get_size_inches()) == (3.0, 2.0)
+
+
+def test_book_functions_check_their_options_before_running():
+    from gluon_params_kit import chapter, exercises
+    out = io.StringIO()
+    with pytest.raises(ParamsKitError, match=r"^run: quiet must be True or False, got 'yes'$"):
+        chapter.run(quiet="yes", file=out)
+    with pytest.raises(ParamsKitError, match=r"^run_all: book must be True or False, got \['zz', 3\]$"):
+        chapter.run_all(book=["zz", 3], file=out)
+    with pytest.raises(ParamsKitError, match=r"run_section: file must be None \(sys\.stdout\) or an open text "
+                                             r"file, got '0'"):
+        chapter.run_section("deferred-init", file="0")
+    with pytest.raises(ParamsKitError, match=r"^unknown section \['x'\]; expected one of 'model-construction'"):
+        chapter.run_section(["x"])
+    with pytest.raises(ParamsKitError, match=r"run: lang must be 'en' or 'vi', got NDArray of shape \(2,\)"):
+        chapter.run(lang=mx.nd.array([1.0, 2.0]), file=out)
+    assert out.getvalue() == ""  # nothing ran
+    with pytest.raises(ParamsKitError, match=r"train_shared_mlp: steps must be an int in 1\.\.10000, got 10+$"):
+        exercises.train_shared_mlp(steps=10 ** 30)  # it used to train for ever
+    with pytest.raises(ParamsKitError, match=r"step_table: log must be the list train_shared_mlp\(\) returns"):
+        exercises.step_table("0")
+    with pytest.raises(ParamsKitError, match=r"count_parameter_reads: the forward pass of HybridSequential '\w+' "
+                                             r"on '0' failed \(ValueError: "):
+        exercises.count_parameter_reads(mlp(), "0")

@@ -457,7 +457,7 @@ def plot_histograms(block: Block, pattern: Pattern = None, *, grads: bool = Fals
     check_number(bins, "bins", InspectionError, integer=True, minimum=1, maximum=MAX_BINS)
     check_number(cols, "cols", InspectionError, integer=True, minimum=1)
     if figsize is not None:
-        if not (isinstance(figsize, tuple) and len(figsize) == 2):
+        if not (isinstance(figsize, (tuple, list)) and len(figsize) == 2):
             raise InspectionTypeError(f"plot_histograms: figsize must be None or (width, height) in inches, "
                                       f"got {shown(figsize)}")
         for side in figsize:
