@@ -279,6 +279,18 @@ def test_only_identical_consecutive_blocks_fold():
     assert [l["path"] for l in traced._shown_layers()[0]] == ["", "0", "1", "2", "3", "4"]
 
 
+def test_a_long_run_of_identical_layers_is_one_row():
+    net = nn.Sequential()
+    for _ in range(300):
+        net.add(nn.Dense(2, in_units=2))
+    net.initialize()
+    s = summary(net)
+    rows = [line for line in str(s).splitlines() if line.startswith("0-299")]
+    assert len(rows) == 1 and "300 x Dense" in rows[0] and "[600 tensors]" in rows[0]
+    assert "identical blocks folded: 0-299 = 300 x Dense (fold=False shows each)" in str(s)
+    assert len(str(summary(net, fold=False)).splitlines()) > 600
+
+
 def test_depth_limits_the_display_and_says_how_many_rows_are_below():
     net = nn.Sequential()
     inner = net

@@ -144,9 +144,14 @@ def group_row(members: List[Dict[str, Any]], paths: List[str], kind: str) -> Dic
 
 # --------------------------------------------------------------------------- what is shown
 
-def _owner_in(row: Dict[str, Any], paths: Sequence[str]) -> bool:
-    bp = row["block_path"]
-    return any(bp == p or bp.startswith(p + ".") for p in paths)
+def _under(path: str, paths: Any) -> bool:
+    """Whether ``path`` is one of ``paths`` (a set) or below one: its ancestors are looked up."""
+    while True:
+        if path in paths:
+            return True
+        if not path:
+            return False
+        path = path.rpartition(".")[0]
 
 
 def shown_rows(rows: List[Dict[str, Any]], depth: Optional[int], blocks: Mapping[str, Tuple[str, str]],
@@ -158,7 +163,8 @@ def shown_rows(rows: List[Dict[str, Any]], depth: Optional[int], blocks: Mapping
     for first, paths in runs.items():
         if depth is not None and first.count(".") + 1 > depth:
             continue
-        at = [i for i, r in enumerate(rows) if _owner_in(r, paths)]
+        members = set(paths)
+        at = [i for i, r in enumerate(rows) if _under(r["block_path"], members)]
         if len(at) < 2 or at != list(range(at[0], at[-1] + 1)):
             continue
         rows = rows[:at[0]] + [group_row(rows[at[0]:at[-1] + 1], paths, blocks[first][1])] + rows[at[-1] + 1:]
@@ -172,12 +178,12 @@ def shown_layers(layers: List[Dict[str, Any]], depth: Optional[int],
     by_path = {layer["path"]: layer for layer in layers}
     out: List[Dict[str, Any]] = []
     hidden = 0
-    skip: Tuple[str, ...] = ()  # the members of the run just folded: their subtrees are left out
+    skip: set = set()  # the members of the run just folded: their subtrees are left out
     for layer in layers:
         path = layer["path"]
-        if skip and any(path == p or path.startswith(p + ".") for p in skip):
+        if skip and path and _under(path, skip):
             continue
-        skip = ()
+        skip = set()
         if depth is not None and layer["depth"] > depth:
             hidden += 1
             continue
@@ -189,7 +195,7 @@ def shown_layers(layers: List[Dict[str, Any]], depth: Optional[int],
                             mult_adds=_sum_known(g.get("mult_adds") for g in group),
                             activation_bytes=_sum_known(g.get("activation_bytes") for g in group),
                             runs=len(group), members=runs[path]))
-            skip = tuple(runs[path])
+            skip = set(runs[path])
             continue
         out.append(layer)
     return out, hidden
