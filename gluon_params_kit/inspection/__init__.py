@@ -3,9 +3,11 @@
 Unlike Gluon's ``Block.summary(x)``, :func:`summary` needs no forward pass or example
 input, works on hybridized nets and before deferred shapes are known (unknown dimensions
 show as ``?``, their counts as pending), shows dtype, bytes and devices, and counts a
-tied Parameter once. Given example inputs, it also records each block's output shape in
-one forward pass that leaves the net as it was (``_layer_trace``). Its text fits a width
-and its HTML is one collapsible tree of blocks (``_summary_view``). :func:`stats`
+tied Parameter once. Given example inputs (arrays, or shapes as torchinfo's
+``input_size``: ``_inputs``), it also records each block's output shape, multiply-adds
+(``_cost``) and activation bytes in one forward pass that leaves the net as it was
+(``_trace``). Its text fits a width and a screen (depth 3, runs of identical blocks
+folded: ``_fold``) and its HTML is one collapsible tree of the blocks shown (``_view``). :func:`stats`
 measures every parameter's values (or gradients) with at most one host transfer per
 parameter: on CPU a zero-copy host view read by numpy in cache-sized chunks (MXNet
 1.9.1's CPU reductions are many times slower than numpy's); on a GPU, MXNet ops on the

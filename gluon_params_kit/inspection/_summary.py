@@ -34,7 +34,13 @@ class Summary(Report):
     Parameter), ``state`` (non-trainable by design: auxiliary state such as BatchNorm's
     running mean/var, and Constants), ``shared``/``shared_tensors`` (tied Parameters),
     ``pending`` (tensors whose shape is not known yet, not counted), ``bytes`` and
-    ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``.
+    ``bytes_by_dtype`` (one copy; each device in ``ctx`` holds one), ``nan``/``inf``, and
+    with example inputs ``mult_adds`` (multiply-adds of the layers where defined, else
+    ``None``), ``activation_bytes`` (the arrays the layers returned in the pass, each once)
+    and ``input_bytes`` (all three ``None`` without inputs).
+
+    What the text and HTML show is screen-sized (``depth``, ``fold`` of :func:`summary`);
+    the rows, ``to_records()`` and ``layers`` keep everything.
 
     Examples:
         >>> import mxnet as mx

@@ -4,9 +4,12 @@ Private. Text: one aligned table that never wraps. When it is wider than the wid
 (the terminal's, else 120 characters), statistics move to a second (and third) table
 keyed by path, then columns are left out (first those holding one value in every row,
 which are then stated once), then long cells are shortened in the middle; a last line
-says what was left out. HTML: one nested, collapsible table of the block hierarchy
-(``<details>`` rows, no JavaScript needed; two optional buttons expand or collapse all),
-with subtotals per block, a sticky header and fixed-width aligned columns.
+says what was left out. HTML: one nested, collapsible table of the blocks the summary shows
+(``<details>`` rows, no JavaScript needed; two optional buttons expand or collapse all):
+only those rows are in the page, so its size follows what is shown, not the net. Subtotals
+(and aggregate statistics) per block, a sticky header, a path column that stays at the left
+while the rest scrolls, fixed-width aligned columns, and columns holding one value in every
+row said once under the table.
 """
 from __future__ import annotations
 
