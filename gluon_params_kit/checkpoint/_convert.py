@@ -384,8 +384,8 @@ def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
         if header.format == "npz" and info.offset >= 0 and info.stype == "default" \
                 and not info.fortran_order and not info.big_endian:
             return _npz.iter_stored(src, header, info, min(len(buffer), max(info.nbytes, 1)), buffer)
-        return (memoryview(p.view(onp.uint8)) for p in iter_values(header, info, src=src, buffer=buffer,
-                                                                     allow_expand=True))
+        return (p.view(onp.uint8).data for p in iter_values(header, info, src=src, buffer=buffer,
+                                                          allow_expand=True))
 
     def raw(info: ArrayInfo) -> bool:
         """Whether the file's bytes are the array's dense bytes as they are (no check to make)."""

@@ -236,6 +236,7 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", action="store_true",
                    help="compare only names, shapes and dtypes, from the files' headers "
                         "(no data read)")
+    _add_allow_expand(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -295,9 +296,10 @@ def _run_diff(args: argparse.Namespace) -> int:
     from ..checkpoint import diff
     _check_patterns(args)
     check_number(args.atol, "--atol", UsageError, minimum=0)
-    report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
-                  atol=args.atol, progress=not args.json, exclude=args.exclude,
-                  mode=args.mode, allow_empty=args.allow_empty)
+    with _expansion_hint():
+        report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
+                      atol=args.atol, progress=not args.json, exclude=args.exclude,
+                      mode=args.mode, allow_empty=args.allow_empty, allow_expand=args.allow_expand)
     if args.json:
         _print_json(dict(same=report.same, changed=report.changed, only_a=report.only_a,
                          only_b=report.only_b, rows=report.to_records()))
@@ -326,12 +328,38 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
                    help="a safetensors __metadata__ entry; repeatable")
     p.add_argument("--compressed", action="store_true", help="deflate a .npz DST")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--np", dest="np_mode", action="store_const", const=True,
+                      help="write a .params (or .safetensors) DST in np mode (np shape semantics: "
+                           "what np-mode load_parameters reads; 0-d and zero-size arrays need it)")
+    mode.add_argument("--nd", dest="np_mode", action="store_const", const=False,
+                      help="write it in nd mode (default: the mode SRC records, else nd)")
+    _add_allow_expand(p)
     p.add_argument("--torch-model", metavar="MODULE:FUNCTION",
                    help="write DST as a PyTorch state_dict (torch.save) for the torch.nn.Module this "
                         "builds: SRC is loaded into --model, then paired by layer and role (gpk.to_torch)")
     p.add_argument("--input-shape", metavar="N,C,H,W",
                    help="with --torch-model: pair in forward order and compare the outputs on a random input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_allow_expand(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-expand", action="store_true",
+                   help="read out densely an array whose dense size the file's bytes do not justify "
+                        "(a sparse array or deflated member claiming over 64 MiB and 64 times what "
+                        "it stores)")
+
+
+@contextlib.contextmanager
+def _expansion_hint():
+    """The library's "pass allow_expand=True" said as the command line's option."""
+    from ..errors import CheckpointError
+    try:
+        yield
+    except CheckpointError as exc:
+        if "allow_expand=True" in str(exc):
+            raise CheckpointError(str(exc).replace("pass allow_expand=True", "pass --allow-expand")) from None
+        raise
 
 
 def _run_torch_convert(args: argparse.Namespace) -> int:
@@ -402,13 +430,15 @@ def _run_convert(args: argparse.Namespace) -> int:
     src = _input_file(args.src)
     same_format = format_of(src) == format_of(args.dst, args.format, reading=False)
     if not args.to and not len(rules) and same_format and not args.metadata \
-            and not args.compressed:
-        raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix or --rename, "
-                         "or a DST of another format (.params, .safetensors, .npz)")
+            and not args.compressed and args.np_mode is None:
+        raise UsageError("nothing to do: give --to, --strip-prefix, --add-prefix, --rename, "
+                         "--np or --nd, or a DST of another format (.params, .safetensors, .npz)")
     block = _build_model(args.model) if args.model else None
-    mapping = convert(src, args.dst, remap=rules, to=args.to, block=block, format=args.format,
-                      metadata=dict(args.metadata) if args.metadata else None,
-                      compressed=args.compressed)
+    with _expansion_hint():
+        mapping = convert(src, args.dst, remap=rules, to=args.to, block=block, format=args.format,
+                          metadata=dict(args.metadata) if args.metadata else None,
+                          compressed=args.compressed, np_mode=args.np_mode,
+                          allow_expand=args.allow_expand, progress=not args.json)
     changed = {k: v for k, v in mapping.items() if k != v}
     if args.json:
         _print_json(dict(src=args.src, dst=args.dst, mapping=mapping, changed=len(changed)))
@@ -424,13 +454,15 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a .params, .safetensors or .npz file")
     p.add_argument("out", metavar="OUT.npz", help="the .npz to write (numpy.load, no pickle)")
     p.add_argument("--compressed", action="store_true", help="deflate the arrays")
+    _add_allow_expand(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _run_export(args: argparse.Namespace) -> int:
     from ..checkpoint import export_npz
-    keys = export_npz(_input_file(args.file), args.out, compressed=args.compressed,
-                      progress=not args.json)
+    with _expansion_hint():
+        keys = export_npz(_input_file(args.file), args.out, compressed=args.compressed,
+                          progress=not args.json, allow_expand=args.allow_expand)
     if args.json:
         _print_json(dict(src=args.file, out=args.out, keys=keys))
     else:
