@@ -33,7 +33,8 @@ from ..errors import CheckpointError
 from .files import copy_range, open_source
 from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp
 
-__all__ = ["MAX_KEY_BYTES", "iter_member", "iter_stored", "parse", "read_arrays", "read_header", "write"]
+__all__ = ["MAX_KEY_BYTES", "SMALL_MEMBER", "check_member", "iter_member", "iter_stored", "parse", "read_arrays",
+           "read_header", "write"]
 
 #: Longest zip entry name (``key + '.npy'``, UTF-8 bytes) a ``.npz`` can hold.
 MAX_KEY_BYTES = 0xFFFF
@@ -224,6 +225,12 @@ def read_arrays(src: DataFile, header: Header,
     return out
 
 
+def check_member(header: Header, info: ArrayInfo, data: Any) -> None:
+    """Check the CRC of a stored member whose data bytes the caller read whole."""
+    if info.crc is not None:
+        _check_crc(header, info, zlib.crc32(data, info.crc[0]))
+
+
 def _check_crc(header: Header, info: ArrayInfo, crc: Optional[int]) -> None:
     if crc is not None and info.crc is not None and crc != info.crc[1]:
         raise _damaged(header, info, f"CRC-32 0x{crc:08x}, the zip directory says 0x{info.crc[1]:08x}")
@@ -287,21 +294,73 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
     the CRC.
     """
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    heads: dict = {}  # (dtype, shape, fortran) -> .npy header: many arrays share one
+    when = time.localtime(time.time())[:6]
+
+    def head_of(dtype, shape, fortran=False) -> bytes:
+        key = (dtype, tuple(shape), fortran)
+        head = heads.get(key)
+        if head is None:
+            head = heads[key] = _npy_header_bytes(dtype, shape, fortran)
+        return head
+
     with zipfile.ZipFile(path, "w", compression=mode, allowZip64=True) as zf:
         for key, value in arrays.items():
-            if isinstance(value, tuple) and value[3] is not None and not compressed \
-                    and hasattr(os, "pread"):
-                _copy_member(zf, key + ".npy", *value)
-                continue
-            with zf.open(key + ".npy", "w", force_zip64=True) as fh:
-                if isinstance(value, tuple):
-                    dtype, shape, chunks, _, fortran = value
-                    fh.write(_npy_header_bytes(dtype, shape, fortran))
+            if isinstance(value, tuple):
+                dtype, shape, chunks, source, fortran = value
+                if not compressed and _count(shape) * onp.dtype(dtype).itemsize <= SMALL_MEMBER:
+                    # one write each, the CRC known first: no thread, no seek back per member
+                    data = b"".join(bytes(c) for c in chunks())
+                    _put_member(zf, key + ".npy", head_of(dtype, shape, fortran), data, when)
+                    continue
+                if source is not None and not compressed and hasattr(os, "pread"):
+                    _copy_member(zf, key + ".npy", *value)
+                    continue
+                with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+                    fh.write(head_of(dtype, shape, fortran))
                     for chunk in chunks():
                         fh.write(chunk)
-                else:
-                    # not ascontiguousarray: it turns a 0-d array into shape (1,)
-                    npy.write_array(fh, onp.require(value, requirements="C"), allow_pickle=False)
+                continue
+            # not ascontiguousarray: it turns a 0-d array into shape (1,)
+            arr = onp.require(value, requirements="C")
+            if not compressed and not arr.dtype.hasobject and arr.nbytes <= SMALL_MEMBER:
+                _put_member(zf, key + ".npy", head_of(arr.dtype, arr.shape),
+                            arr.reshape(-1).view(onp.uint8).tobytes(), when)
+                continue
+            with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+                npy.write_array(fh, arr, allow_pickle=False)
+
+
+#: Members of at most this many data bytes are written whole, in one write each.
+SMALL_MEMBER = 1 << 20
+
+
+def _count(shape) -> int:
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
+def _put_member(zf: zipfile.ZipFile, name: str, head: bytes, data: bytes, when) -> None:
+    """A stored member written whole: what ``ZipFile.writestr`` writes, its CRC computed
+    before its local header, so nothing is written twice."""
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    info.file_size = info.compress_size = len(head) + len(data)
+    info.CRC = zlib.crc32(data, zlib.crc32(head))
+    fp = zf.fp
+    assert fp is not None  # zf is open for writing
+    info.header_offset = fp.tell()
+    zf._writecheck(info)  # type: ignore[attr-defined]  # private ZipFile API, used on purpose
+    zf._didModify = True  # type: ignore[attr-defined]  # private ZipFile API, used on purpose
+    fp.write(info.FileHeader(zip64=False))
+    fp.write(head)
+    fp.write(data)
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf.start_dir = fp.tell()
 
 
 def _npy_header_bytes(dtype: onp.dtype, shape, fortran: bool = False) -> bytes:

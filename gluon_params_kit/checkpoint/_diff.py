@@ -160,6 +160,140 @@ def _aligned(a: Iterator[onp.ndarray], b: Iterator[onp.ndarray]):
         x, y = x[n:], y[n:]
 
 
+#: Arrays of at most this many values are compared in batches: their bytes read by
+#: one call per run of neighbours in the file, their sums by one numpy call per batch
+#: (10^5 small arrays: no per-array reads, iterators or temporaries).
+_SMALL = 1 << 12
+#: Bytes between two arrays' data that one read still spans (record headers, zip
+#: local headers), and the most one read spans.
+_GAP, _SPAN = 1 << 16, 1 << 23
+
+
+def _batchable(side: "_Side", key: str) -> bool:
+    """A small dense array whose values lie at a known place (a file) or in memory."""
+    key = side.aliases.get(key, key)
+    if side.header is None:
+        return 0 < side.arrays[key].size <= _SMALL
+    i = side.header[key]
+    return (i.stype == "default" and not i.fortran_order and i.offset >= 0 and i.dtype is not None
+            and i.shape is not None and 0 < i.size <= _SMALL)
+
+
+_STORED_DTYPES: Dict[Tuple[str, bool], onp.dtype] = {}
+
+
+def _stored_dtype(info) -> onp.dtype:
+    dt = _STORED_DTYPES.get((info.dtype, info.big_endian))
+    if dt is None:
+        native = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype)
+        dt = _STORED_DTYPES[(info.dtype, info.big_endian)] = (
+            native.newbyteorder(">") if info.big_endian else native)
+    return dt
+
+
+def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -> None:
+    """The values of ``keys`` (batchable) as float64 into ``out[start:start + size]``."""
+    if side.header is None:
+        for key, lo in zip(keys, starts):
+            a = side.arrays[side.aliases.get(key, key)].reshape(-1)
+            onp.copyto(out[lo:lo + a.size], as_float(a), casting="unsafe")
+        return
+    header, src = side.header, side.file
+    assert src is not None  # a file side holds its file open for the call
+    infos = [header[side.aliases.get(k, k)] for k in keys]
+    order = sorted(range(len(keys)), key=lambda j: infos[j].offset)
+    npz = header.format == "npz"
+    run: List[int] = []
+
+    def read(run: List[int]) -> None:
+        first, last = infos[run[0]], infos[run[-1]]
+        start = first.offset
+        buf = bytearray(last.offset + last.nbytes - start)
+        src.readinto(start, buf, repr(first.name))
+        view = memoryview(buf)
+        for j in run:
+            info = infos[j]
+            raw = view[info.offset - start:info.offset - start + info.nbytes]
+            if npz:
+                _npz.check_member(header, info, raw)
+            lo = starts[j]
+            onp.copyto(out[lo:lo + info.size], as_float(onp.frombuffer(raw, _stored_dtype(info))),
+                       casting="unsafe")
+
+    end = 0
+    for j in order:
+        info = infos[j]
+        if run and (info.offset - end > _GAP or info.offset + info.nbytes - infos[run[0]].offset > _SPAN
+                    or info.offset < end):
+            read(run)
+            run = []
+        run.append(j)
+        end = info.offset + info.nbytes
+    if run:
+        read(run)
+
+
+class _Batch:
+    """Rows of small arrays waiting to be compared together (see :data:`_SMALL`)."""
+
+    def __init__(self, A: "_Side", B: "_Side", atol: float):
+        self.A, self.B, self.atol = A, B, atol
+        self.rows: List[Dict[str, Any]] = []
+        self.starts: List[int] = []
+        self.size = 0
+        self.x = onp.empty(_BLOCK, onp.float64)
+        self.y = onp.empty(_BLOCK, onp.float64)
+        self.d = onp.empty(_BLOCK, onp.float64)
+        self.sq = onp.empty(_BLOCK, onp.float64)
+        self.scratch = onp.empty((3, _BLOCK), onp.float64)
+
+    def add(self, row: Dict[str, Any], size: int) -> None:
+        if self.size + size > _BLOCK:
+            self.flush()
+        self.rows.append(row)
+        self.starts.append(self.size)
+        self.size += size
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        keys = [r["key"] for r in self.rows]
+        n, x, y = self.size, self.x[:self.size], self.y[:self.size]
+        _fill(self.A, keys, self.starts, x)
+        _fill(self.B, keys, self.starts, y)
+        at = onp.array(self.starts, onp.intp)
+        d, sq = self.d[:n], self.sq[:n]
+        with onp.errstate(invalid="ignore", over="ignore"):
+            onp.subtract(x, y, out=d)
+            top, low = onp.maximum.reduceat(d, at), onp.minimum.reduceat(d, at)
+            dd = onp.add.reduceat(onp.multiply(d, d, out=sq), at)
+            xx = onp.add.reduceat(onp.multiply(x, x, out=sq), at)
+            yy = onp.add.reduceat(onp.multiply(y, y, out=sq), at)
+        ends = self.starts[1:] + [n]
+        for j, row in enumerate(self.rows):
+            if math.isfinite(dd[j]):
+                _finish(row, max(float(top[j]), -float(low[j])), float(dd[j]), float(xx[j]), float(yy[j]),
+                        self.atol)
+            else:  # NaN or infinity: the per-array rule (equal values differ by 0)
+                sums = _Sums(self.scratch)
+                lo, hi = self.starts[j], ends[j]
+                sums.add(x[lo:hi], y[lo:hi])
+                _finish(row, sums.max_abs, sums.dd, sums.xx, sums.yy, self.atol)
+        self.rows, self.starts, self.size = [], [], 0
+
+
+def _finish(row: Dict[str, Any], max_abs: float, dd: float, xx: float, yy: float, atol: float) -> None:
+    """Fill a row's numbers and status from its sums."""
+    na, nb = math.sqrt(xx), math.sqrt(yy)
+    row["max_abs"] = max_abs
+    row["rel_l2"] = math.sqrt(dd) / na if na else (0.0 if not nb else float("inf"))
+    row["cosine"] = (xx + yy - dd) / 2 / (na * nb) if na and nb else float(na == nb)
+    if row["dtype_a"] != row["dtype_b"]:
+        row["status"] = "dtype"
+    elif not max_abs <= atol:  # nan counts as a difference
+        row["status"] = "changed"
+
+
 class _Sums:
     """Running max|a-b|, sum (a-b)^2, sum a^2 and sum b^2 of one key, in float64.
 
@@ -310,45 +444,56 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
     failed = True
     try:
         in_a_keys = set(A.keys)
-        keys = selection(  # the kit's one selection path, over both sides' keys
-            A.keys + [k for k in B.keys if k not in in_a_keys], pattern, exclude=exclude,
-            mode=mode, on=on, allow_empty=allow_empty or (pattern is None and exclude is None),
-            aliases={**B.spellings, **A.spellings},
-            params={**B.params, **A.params},
-            owner=f"the keys of {_source_label(a)} and {_source_label(b)}")
-        total = sum(side.nbytes(k) for k in keys for side in (A, B)
-                    if side.header is not None and side.has(k))
-        bar = _progress(total, "diff") if progress and total else None
-        in_a, in_b = {k for k in keys if A.has(k)}, {k for k in keys if B.has(k)}
+        every = A.keys + [k for k in B.keys if k not in in_a_keys]
+        if pattern is None and exclude is None and on == "path":
+            keys = every  # everything: no search per key
+        else:
+            keys = selection(  # the kit's one selection path, over both sides' keys
+                every, pattern, exclude=exclude,
+                mode=mode, on=on, allow_empty=allow_empty or (pattern is None and exclude is None),
+                aliases={**B.spellings, **A.spellings},
+                params={**B.params, **A.params},
+                owner=f"the keys of {_source_label(a)} and {_source_label(b)}")
+        bar = None
+        if progress:
+            total = sum(side.nbytes(k) for k in keys for side in (A, B)
+                        if side.header is not None and side.has(k))
+            bar = _progress(total, "diff") if total else None
         rows = []
         scratch = onp.empty((3, _BLOCK), onp.float64)
+        batch = _Batch(A, B, atol)
+        done = 0  # bytes read since the progress bar last moved
         for key in keys:
             row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
                        dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
-            if key in in_a:
+            rows.append(row)
+            in_a, in_b = A.has(key), B.has(key)
+            if in_a:
                 row["shape_a"], row["dtype_a"] = A.info(key)
-            if key in in_b:
+            if in_b:
                 row["shape_b"], row["dtype_b"] = B.info(key)
-            if key not in in_a or key not in in_b:
-                row["status"] = "only_b" if key not in in_a else "only_a"
-            elif row["shape_a"] != row["shape_b"]:
+            if not in_a or not in_b:
+                row["status"] = "only_b" if not in_a else "only_a"
+                continue
+            if row["shape_a"] != row["shape_b"]:
                 row["status"] = "shape"
+                continue
+            if bar is not None:
+                done += sum(s.nbytes(key) for s in (A, B) if s.header is not None)
+            if _batchable(A, key) and _batchable(B, key):
+                batch.add(row, math.prod(row["shape_a"]))
             else:
                 sums = _Sums(scratch)
                 for x, y in _aligned(A.pieces(key), B.pieces(key)):
                     sums.add(x, y)
-                if bar is not None:
-                    bar.update(sum(s.nbytes(key) for s in (A, B) if s.header is not None))
-                na, nb = math.sqrt(sums.xx), math.sqrt(sums.yy)
-                row["max_abs"] = sums.max_abs
-                row["rel_l2"] = math.sqrt(sums.dd) / na if na else (0.0 if not nb else float("inf"))
-                row["cosine"] = sums.xy / (na * nb) if na and nb else float(na == nb)
-                if row["dtype_a"] != row["dtype_b"]:
-                    row["status"] = "dtype"
-                elif not row["max_abs"] <= atol:  # nan counts as a difference
-                    row["status"] = "changed"
-            rows.append(row)
+                _finish(row, sums.max_abs, sums.dd, sums.xx, sums.yy, atol)
+            if bar is not None and done >= 1 << 22:
+                batch.flush()
+                bar.update(done)
+                done = 0
+        batch.flush()
         if bar is not None:
+            bar.update(done)
             bar.close()
         failed = False
     finally:
@@ -469,6 +614,13 @@ def _streamed(side: _Side, key: str, bar):
         else:
             def pieces():
                 return _npz.iter_member(src, header, info, CHUNK_VALUES * dtype.itemsize)
+    elif raw and info.nbytes <= _npz.SMALL_MEMBER:  # one read, no iterator per array
+        def pieces():
+            data = bytearray(info.nbytes)
+            src.readinto(info.offset, data, repr(key))
+            if header.format == "npz":
+                _npz.check_member(header, info, data)
+            return [data]
     else:
         def pieces():
             return (memoryview(p.view(onp.uint8)) for p in side.pieces(key))
