@@ -23,7 +23,6 @@ import pytest
 
 import gluon_params_kit as gpk
 from gluon_params_kit.cli import main
-from gluon_params_kit.errors import MXNetImportError
 
 DATA = Path(__file__).resolve().parent / "data" / "files"
 ROOT = DATA.parents[2]
@@ -119,15 +118,8 @@ def test_read_array_reads_that_array_alone(suffix, tmp_path):
     assert same_bits(got, small) and peak < 4 << 20, peak
 
 
-#: Writing a .params file still goes through MXNet (until convert's streaming writer lands):
-#: without mxnet that, and only that, is tolerated, as the one-line MXNetImportError; any other
-#: error or a wrong value fails. Once it works here the cases show as XPASS: drop the mark then.
-params_needs_mxnet = pytest.mark.xfail(not MXNET_INSTALLED, raises=MXNetImportError, strict=False,
-                                       reason="convert to .params writes through mxnet")
-
-
 @pytest.mark.parametrize("suffix", [pytest.param(".safetensors", marks=needs_safetensors), ".npz",
-                                    pytest.param(".params", marks=params_needs_mxnet)])
+                                    ".params"])
 @pytest.mark.parametrize("name", FILES)
 def test_convert_keeps_every_value(name, suffix, tmp_path):
     out = tmp_path / ("out" + suffix)
@@ -138,6 +130,29 @@ def test_convert_keeps_every_value(name, suffix, tmp_path):
     assert sorted(header.names) == sorted(want)
     for key, array in want.items():
         assert same_bits(gpk.read_array(out, key), array), (name, suffix, key)
+
+
+@pytest.mark.parametrize("name", ["dense.params", "ckpt-0000.params", "export-0000.params", "npmode.params",
+                                  "sparse.params"])
+def test_convert_writes_params_byte_for_byte_as_mxnet_wrote_them(name, tmp_path):
+    """The kit's own .params writer (no mxnet): through an .npz and back, a file MXNet wrote
+    comes back with the same bytes. Sparse arrays (an .npz holds them dense) go .params to
+    .params and stay sparse (byte for byte what mx.nd.save writes for what mx.nd.load reads:
+    tests/test_convert_stream.py; the fixture's own storage shape fields MXNet left 0)."""
+    src = DATA / name
+    np_shape = gpk.read_header(src).np_shape
+    back = tmp_path / "back.params"
+    if name == "sparse.params":
+        gpk.convert(src, back, np_mode=False)
+        header = gpk.read_header(back)
+        assert [header[k].stype for k in header.names] == [STYPES.get(f"{name}/{k}", "default")
+                                                            for k in header.names]
+        for key, array in expected(name).items():
+            assert same_bits(gpk.read_array(back, key), array), key
+        return
+    gpk.convert(src, tmp_path / "mid.npz")
+    gpk.convert(tmp_path / "mid.npz", back, np_mode=np_shape)
+    assert back.read_bytes() == src.read_bytes()
 
 
 @needs_safetensors
