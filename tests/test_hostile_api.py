@@ -616,7 +616,8 @@ SLOW_LEGITIMATE = {
     for name in ("run", "run_all", "run_section")}
 
 #: raw exceptions, silent acceptances and changed files in modules other helpers own (not fixed
-#: here): ``(target, parameter)`` -> ``('owner: <module>: what happens', the value labels)``
+#: here): ``(target, parameter)`` -> ``('owner: <module>: what happens', the value labels it
+#: happened with when this list was made)``
 OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
     ('save', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
         ('mx.nd', 'mx.np')),
@@ -681,8 +682,9 @@ OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
 
 
 def owned_elsewhere(f: "Finding") -> bool:
-    entry = OWNER_RAW.get((f.target, f.param))
-    return entry is not None and f.label in entry[1]
+    """A finding on a parameter another helper's module handles (its owner is changing it now:
+    every value of that parameter counts, not only the ones listed when the probe first ran)."""
+    return (f.target, f.param) in OWNER_RAW
 
 
 # --------------------------------------------------------------------------- the probe
@@ -700,6 +702,8 @@ def work(tmp_path_factory):
             pass
     yield Work
     os.chdir(cwd)
+    from mxnet import registry  # the probe's initializer leaves with the probe
+    registry._REGISTRY.get(mx.init.Initializer, {}).pop("hostileprobeinit", None)
 
 
 @dataclass
@@ -770,13 +774,15 @@ def test_no_raw_no_hang_no_change(work, capsys):
     _close_figures()
     seconds = time.perf_counter() - start
     counts = Counter(f.outcome for f in findings)
-    owner = [f for f in findings if owned_elsewhere(f)]
-    bad = [f for f in findings if f.outcome in ("raw", "hang", "changed", "silent") and f not in owner]
+    failing = [f for f in findings if f.outcome in ("raw", "hang", "changed", "silent")]
+    owner = Counter(f.outcome for f in failing if owned_elsewhere(f))
+    bad = [f for f in failing if not owned_elsewhere(f)]
     with capsys.disabled():
         print(f"\nhostile API probe: {len(findings)} calls in {seconds:.1f} s: "
               f"{counts['refused']} kit errors, {counts['accepted']} accepted, {counts['raw']} raw, "
               f"{counts['hang']} hang, {counts['changed']} state changed, {counts['silent']} silently accepted; "
-              f"{len(owner)} known in other owners' modules (xfail in test_owner_case)")
+              f"of those in other owners' modules (xfail in test_owner_case): {owner['raw']} raw, "
+              f"{owner['hang']} hang, {owner['changed']} state changed, {owner['silent']} silently accepted")
         for f in bad:
             print(f"  {f.outcome:8} {f.target}({f.param}={f.label}): {f.detail}")
     assert [(f.target, f.param, f.label, f.outcome, f.detail) for f in bad] == []
@@ -787,7 +793,7 @@ def test_no_raw_no_hang_no_change(work, capsys):
 def test_owner_case(work, case):
     """Each known case in another owner's module, all its values: passes once they are refused."""
     target, param = case
-    findings = probe_target(target, build_calls()[target], only=(param, OWNER_RAW[case][1]))
+    findings = probe_target(target, build_calls()[target], only=(param, tuple(label for label, _ in bad_values())))
     assert [(f.label, f.outcome, f.detail) for f in findings if f.outcome not in ("refused", "accepted")] == []
 
 
