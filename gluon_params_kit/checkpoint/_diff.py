@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
@@ -29,10 +29,11 @@ from .._core.validate import check_bool, check_number
 from .._io import npz as _npz
 from .._io.files import atomic_write, check_source
 from .._io.formats import CHUNK_VALUES, as_float, iter_values, open_with_header
-from .._io.header import BFLOAT16, DataFile, Header, check_expansion
-from ..errors import CheckpointError, CheckpointTypeError, listing
+from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion
+from ..errors import CheckpointError, CheckpointTypeError, PathError, listing
 from ..tree import named_parameters
-from ._remap import collapse_keys
+from ._pairing import crosses_roles, pair_by_roles
+from ._remap import Remap, as_remap, collapse_keys
 
 __all__ = ["DiffReport", "diff", "export_npz"]
 
@@ -89,6 +90,7 @@ class _Side:
         self.spellings = {**self.aliases, **self.spellings}
         #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
         self.keys = list(self.arrays) if self.header is None else self.header.names
+        self._present = set(self.keys) | set(self.aliases)
         self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
 
     def twin(self) -> "_Side":
@@ -117,7 +119,26 @@ class _Side:
                     check_expansion(self.header.path, key, self.header[key], self.allow_expand)
 
     def has(self, key: str) -> bool:
-        return key in self.aliases or key in (self.arrays if self.header is None else self.header)
+        return key in self._present
+
+    def rename(self, mapping: Mapping[str, Optional[str]]) -> None:
+        """Take the keys ``mapping`` gives (stored key -> new key, ``None`` drops it)."""
+        stored = {k: self.aliases.get(k, k) for k in mapping}
+        self.keys = [new for new in mapping.values() if new is not None]
+        self.aliases = {new: stored[old] for old, new in mapping.items() if new is not None}
+        self.spellings = {}
+        self._present = set(self.keys)
+
+    def as_header(self, label: str) -> Header:
+        """This side's keys as a :class:`Header` (in order), for the role pairing."""
+        if self.header is not None and not self.aliases:
+            return self.header
+        infos = []
+        for i, key in enumerate(self.keys):
+            shape, dtype = self.info(key)
+            infos.append(ArrayInfo(key, tuple(shape), dtype, "default", "", -1, 0, 0, i))
+        ordered = self.header.ordered if self.header is not None else True
+        return Header(label, 0, infos, True, ordered=ordered)
 
     def info(self, key: str) -> Tuple[Tuple[int, ...], str]:
         key = self.aliases.get(key, key)
@@ -340,17 +361,31 @@ def _nanmax(a: float, b: float) -> float:
 class DiffReport(Report):
     """Per-key comparison of two parameter sets (see :func:`diff`): key -> row.
 
-    A Mapping like every report of the kit: iteration yields the keys, ``report[key]``
-    the row (any path form), ``rows`` the rows in order. A row is a dict with ``key``,
-    ``status`` (``same``, ``changed``, ``shape``, ``dtype``, ``only_a``, ``only_b``),
-    shapes, dtypes, ``max_abs``, ``rel_l2`` (``|a-b|/|a|``) and ``cosine``.
+    A Mapping like every report of the kit: iteration yields every key, ``report[key]``
+    the row (any path form), ``rows`` and ``to_records()`` every row in order. A row is a
+    dict with ``key``, ``status`` (``same``, ``changed``, ``shape``, ``dtype``,
+    ``only_a``, ``only_b``), shapes, dtypes, ``max_abs``, ``rel_l2`` (``|a-b|/|a|``) and
+    ``cosine``.
+
+    Its text and HTML list what differs (changed, only in a, only in b) and count the
+    identical keys; ``report.to_string(all=True)`` (or ``report.show(all=True)``, or
+    ``all=True`` here) lists every key. When the keys differ by a prefix or a naming
+    scheme, ``suggestion`` is the :class:`~gluon_params_kit.checkpoint.Remap` that pairs
+    them (``diff(a, b, remap=report.suggestion)`` applies it to b's keys) and
+    ``suggestion_matches`` how many of b's keys it makes a's; ``remap`` is the one
+    applied, if any.
     """
 
     _what = "key"
     _kind = "diff"
 
-    def __init__(self, rows: List[Dict[str, Any]], label_a: str, label_b: str):
+    def __init__(self, rows: List[Dict[str, Any]], label_a: str, label_b: str, *, all: bool = False,
+                 suggestion: Optional[Remap] = None, suggestion_matches: int = 0,
+                 remap: Optional[Remap] = None):
         self.rows, self.label_a, self.label_b = rows, label_a, label_b
+        check_bool(all, "all", CheckpointTypeError)
+        self.all = all
+        self.suggestion, self.suggestion_matches, self.remap = suggestion, suggestion_matches, remap
         super().__init__(((r["key"], r) for r in rows))
         self.title = (f"diff {label_a} vs {label_b}: {len(rows)} keys, "
                       f"{len(self.changed)} differ, {len(self.only_a)} only in a, "
@@ -373,20 +408,131 @@ class DiffReport(Report):
         return self._keys("changed", "shape", "dtype")
 
     @property
+    def identical(self) -> List[str]:
+        """Keys whose values are the same on both sides (within ``atol``)."""
+        return self._keys("same")
+
+    @property
     def same(self) -> bool:
         return all(r["status"] == "same" for r in self.rows)
 
+    def to_string(self, width: Optional[int] = None, *, all: Optional[bool] = None) -> str:
+        """The report as text (see :meth:`Report.to_string`); ``all=True`` lists the
+        identical keys too (default: the report's ``all``)."""
+        if all is None:
+            return self._text(width)
+        check_bool(all, "all", CheckpointTypeError)
+        shown, self.all = self.all, all
+        try:
+            return self._text(width)
+        finally:
+            self.all = shown
+
+    def show(self, *, all: bool = False, width: Optional[int] = None) -> None:
+        """Print :meth:`to_string` (``all=True``: every key, identical ones too)."""
+        print(self.to_string(width, all=all))
+
     def _table(self):
+        rows = self.rows if self.all else [r for r in self.rows if r["status"] != "same"]
         cells = [[r["key"], r["status"], format_shape(r["shape_a"]), format_shape(r["shape_b"]),
                   format_float(r["max_abs"]), format_float(r["rel_l2"]), format_float(r["cosine"])]
-                 for r in self.rows]
+                 for r in rows]
         return (["key", "status", "shape a", "shape b", "max|a-b|", "rel L2", "cosine"], cells,
                 [False] * 4 + [True] * 3)
+
+    def _footer(self) -> List[str]:
+        lines = []
+        same = len(self.rows) - len(self.changed) - len(self.only_a) - len(self.only_b)
+        if same and not self.all:
+            lines.append(f"{same} keys identical (all=True / --all shows them)")
+        if self.remap is not None:
+            lines.append(f"b's keys renamed by remap={_brief(self.remap)}")
+        if self.suggestion is not None:
+            lines.append(f"keys differ by a prefix or a naming scheme: with remap="
+                         f"{_brief(self.suggestion)}, {self.suggestion_matches} of b's keys are a's "
+                         f"(diff(a, b, remap=report.suggestion) compares them)")
+        return lines
+
+
+def _brief(remap: Remap, limit: int = 160) -> str:
+    """The remap's repr, cut to ``limit`` characters (a long ``Remap.keys`` table)."""
+    text = repr(remap)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(", ", 1)[0] + ", ...}) (cut; the whole remap is report.suggestion)"
+
+
+def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap], int]:
+    """The remap of b's keys that makes the most of them a's, or ``(None, 0)``.
+
+    Candidates: a common prefix stripped or added, auto names -> paths (with a Block on
+    either side), and the pairing of the keys left by layer and role
+    (:func:`~gluon_params_kit.checkpoint._pairing.pair_by_roles`: a norm layer's
+    gamma/beta for PyTorch's weight/bias, moving_* for running_*; two candidates that
+    fit equally pair nothing). One that would put a value in another role, or two keys
+    on one, is never suggested.
+    """
+    a_keys = set(A.keys)
+    only_b = [k for k in B.keys if k not in a_keys]
+    only_a = [k for k in A.keys if not B.has(k)]
+    if not only_a or not only_b:
+        return None, 0
+    prefixes: Counter = Counter()
+    for u in only_b[:64]:  # a sample is enough to see a common prefix
+        for t in only_a[:64]:
+            if u.endswith("." + t):
+                prefixes[("strip", u[:len(u) - len(t)])] += 1
+            elif t.endswith("." + u):
+                prefixes[("add", t[:len(t) - len(u)])] += 1
+    bases = [Remap()]
+    for (kind, p), _ in prefixes.most_common(4):
+        bases.append(Remap.strip_prefix(p) if kind == "strip" else Remap.add_prefix(p))
+    if block is not None and not any("." in k for k in only_b[:64]):
+        bases.append(Remap.to_structural())
+    header = B.as_header("b")
+    a_info = {k: A.info(k) for k in only_a}
+
+    def fits(a: Any, info: Any) -> bool:
+        return tuple(a[0]) == tuple(info.shape or ()) and a[1] == info.dtype
+
+    already = len(B.keys) - len(only_b)
+    best: Optional[Remap] = None
+    best_score = already
+    # the plain rules first: on a tie the simpler suggestion wins
+    candidates: List[Remap] = [base for base in bases if len(base)]
+    for base in bases:
+        try:
+            renamed = base(B.keys, block)
+        except (CheckpointError, PathError):
+            continue
+        left_b = [new for new in renamed.values() if new is not None and new not in a_keys]
+        taken = {new for new in renamed.values() if new in a_keys}
+        left_a = [k for k in only_a if k not in taken]
+        if left_b and left_a:
+            header_key = {new: old for old, new in renamed.items() if new is not None}
+            pairing = pair_by_roles(left_b, left_a, header, header_key, a_info, fits)
+            if pairing.pairs:
+                candidates.append(base + Remap.keys(pairing.pairs) if len(base) else Remap.keys(pairing.pairs))
+    for cand in candidates:
+        try:
+            mapping = cand(B.keys, block)
+        except (CheckpointError, PathError):
+            continue
+        news = [n for n in mapping.values() if n is not None]
+        if len(set(news)) != len(news):
+            continue  # two of b's keys on one
+        if any(new != old and crosses_roles(old, new) for old, new in mapping.items() if new is not None):
+            continue  # a value in the wrong role is never suggested
+        score = sum(1 for n in news if n in a_keys)
+        if score > best_score:
+            best, best_score = cand, score
+    return (best, best_score) if best is not None else (None, 0)
 
 
 def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
          progress: bool = False, exclude: Pattern = None, mode: str = "search",
-         on: str = "path", allow_empty: bool = False, allow_expand: bool = False) -> DiffReport:
+         on: str = "path", allow_empty: bool = False, allow_expand: bool = False,
+         remap: Any = None, all: bool = False) -> DiffReport:
     """Compare two parameter sets key by key: blocks, files of any format, or mappings.
 
     Files (``.params``, ``.safetensors``, ``.npz``, in any pairing) are streamed: each
@@ -411,9 +557,19 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         allow_expand: compare an array whose dense size its file's bytes do not justify
             (a sparse array or deflated ``.npz`` member far bigger than what is stored;
             see :func:`export_npz`); by default such an array is an error that says so.
+        remap: Rename b's keys first, as ``load`` renames a file's (a
+            :class:`~gluon_params_kit.checkpoint.Remap`, a mapping, a function, or
+            ``'structural'``/``'gluon'``/``'legacy'``, which need a Block on either side),
+            e.g. the report's own ``suggestion``.
+        all: The report's text lists every key (default: what differs, and a count of
+            the identical keys); its records always hold every key.
 
     Returns:
-        A :class:`DiffReport`; ``report.same`` is True when nothing differs.
+        A :class:`DiffReport`; ``report.same`` is True when nothing differs. When b's
+        keys differ from a's by a prefix or a naming scheme (``net.0.weight`` for
+        ``0.weight``, PyTorch's ``1.weight``/``1.bias`` for a norm layer's
+        ``1.gamma``/``1.beta``), ``report.suggestion`` is the remap that pairs them,
+        never one that puts a value in another role.
 
     Raises:
         CheckpointError: A side cannot be read (damaged, a CRC that does not match, or
@@ -431,10 +587,17 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         >>> list(diff({'w': mx.nd.ones(2), 'b': mx.nd.zeros(1)}, {'w': mx.nd.ones(2)},
         ...           pattern='?', mode='glob', exclude='w'))
         ['b']
+        >>> r = diff({'0.weight': mx.nd.ones(2)}, {'net.0.weight': mx.nd.ones(2)})
+        >>> r.suggestion, diff({'0.weight': mx.nd.ones(2)}, {'net.0.weight': mx.nd.ones(2)},
+        ...                    remap=r.suggestion).same
+        (Remap.strip_prefix('net.'), True)
     """
     make_matcher(pattern, mode=mode, on=on)  # a bad pattern fails before any file is read
     check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
     check_bool(allow_expand, "allow_expand", CheckpointTypeError)
+    check_bool(all, "all", CheckpointTypeError)
+    rule = as_remap(remap) if remap is not None else None
+    block = a if isinstance(a, Block) else b if isinstance(b, Block) else None
     A = _Side(a, "a", allow_expand)
     try:
         B = A.twin() if _same_path(a, b) and A.header is not None else _Side(b, "b", allow_expand)
@@ -443,6 +606,9 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         raise
     failed = True
     try:
+        if rule is not None:
+            B.rename(rule(B.keys, block))
+        suggestion, matches = _suggest(A, B, block)
         in_a_keys = set(A.keys)
         every = A.keys + [k for k in B.keys if k not in in_a_keys]
         if pattern is None and exclude is None and on == "path":
@@ -464,8 +630,8 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         batch = _Batch(A, B, atol)
         done = 0  # bytes read since the progress bar last moved
         for key in keys:
-            row = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
-                       dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
+            row: Dict[str, Any] = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
+                                       dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
             rows.append(row)
             in_a, in_b = A.has(key), B.has(key)
             if in_a:
@@ -499,7 +665,8 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
     finally:
         A.close(failed)
         B.close(failed)
-    return DiffReport(rows, _source_label(a), _source_label(b))
+    return DiffReport(rows, _source_label(a), _source_label(b), all=all, suggestion=suggestion,
+                      suggestion_matches=matches, remap=rule)
 
 
 def _same_path(a: Any, b: Any) -> bool:
