@@ -254,3 +254,30 @@ def test_read_into_refuses_a_buffer_of_another_size(tmp_path):
     with open_checkpoint(path) as (header, src):
         with pytest.raises(CheckpointError, match="into 8 bytes: it holds 16"):
             npz_into.read_into(src, header, "w", bytearray(8))
+
+
+@pytest.mark.parametrize("suffix", [".params", ".safetensors", ".npz"])
+def test_a_hybridized_net_computes_with_the_loaded_values_and_its_gradients(tmp_path, suffix):
+    def net_of(seed):
+        mx.random.seed(seed)
+        net = nn.HybridSequential()
+        net.add(nn.Dense(6, in_units=4, activation="relu"), nn.Dense(2, in_units=6))
+        net.initialize(mx.init.Uniform())
+        return net
+    src = net_of(1)
+    path = tmp_path / f"net{suffix}"
+    save(src, path)
+    x = mx.nd.array(onp.random.default_rng(0).standard_normal((3, 4)))
+    net = net_of(2)
+    net.hybridize(static_alloc=True, static_shape=True)
+    before = net(x).asnumpy()
+    load(net, path)
+    want = src(x).asnumpy()
+    assert not onp.array_equal(before, want)
+    assert onp.array_equal(net(x).asnumpy(), want)
+    for n in (src, net):
+        with mx.autograd.record():
+            y = n(x).sum()
+        y.backward()
+    for k, p in named_parameters(net).items():
+        assert onp.array_equal(p.grad().asnumpy(), named_parameters(src)[k].grad().asnumpy()), k

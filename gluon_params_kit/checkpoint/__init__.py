@@ -259,9 +259,12 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
 
     ``.params``, ``.safetensors`` (the kit's or any other writer's: a tied Parameter's
     other paths come from the kit's metadata) and ``.npz`` files load the same way.
-    Memory: the file's values are read whole before anything is assigned (that is what
-    makes the load all or nothing), about one file's size at the peak, as
-    ``load_parameters``; the Parameters then take them over.
+    Memory and speed: the file's values are read whole before anything is assigned (that
+    is what makes the load all or nothing), once, from the file straight into fresh
+    arrays in every format (no intermediate copy): about one file's size at the peak, as
+    ``load_parameters``. An initialized Parameter with one dense array then takes its
+    fresh array over (an array got earlier from ``param.data()`` keeps the old values);
+    the others are set from them as ``load_parameters`` sets them.
 
     Args:
         block: The network (initialized, deferred or not initialized at all).
@@ -355,16 +358,40 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
     # would reset the store); the hook checks them first and returns what it wrote.
     written = before_assign([(param, arrays[keys[0]]) for param, keys in plan.values()],
                             dtype=dtype, what=repr(header.path))
+    taken: set = set()  # arrays a Parameter took over: any other Parameter copies them
     for canon, (param, keys) in plan.items():
         if id(param) in written:
             continue
         data = arrays[keys[0]]
         data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
+        if id(arrays[keys[0]]) not in taken and _take_over(param, data):
+            taken.add(id(arrays[keys[0]]))
+            continue
         use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
         if dtype == "saved" and has_data(param) and onp.dtype(param.dtype) != data.dtype:
             param.cast(data.dtype)  # set_data alone would cast the values back
         param._load_init(data, use_ctx, cast_dtype=dtype != "check",
                          dtype_source="current" if dtype == "cast" else "saved")
+
+
+def _take_over(param, data) -> bool:
+    """Swap ``data`` (a fresh array read for this load) in as an initialized Parameter's
+    array, instead of copying it there, where the result is what ``set_data`` leaves: one
+    dense array on the context it was read to, of the same type, dtype and shape, in no
+    Trainer. The gradient buffer stays the Parameter's (marked anew for the new array).
+    Returns whether it did."""
+    current = param._data
+    if current is None or len(current) != 1 or param._stype != "default" \
+            or getattr(param, "_trainer", None) is not None:
+        return False
+    old = current[0]
+    if (type(old) is not type(data) or old.context != data.context or old.shape != data.shape
+            or old.dtype != data.dtype or data.stype != "default"):
+        return False
+    param._data = [data]
+    if param._grad is not None:
+        mx.autograd.mark_variables([data], param._grad, param.grad_req)
+    return True
 
 
 def _warn_not_loaded(report: LoadReport, block: Block) -> LoadReport:
