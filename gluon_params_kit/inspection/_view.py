@@ -394,9 +394,12 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], shown: List[Dict[str,
     same = [(h, _constant(by_head[h])) for h in _MAYBE_SAME]
     same = [(h, v) for h, v in same if v is not None]
     kept = [h for h in _MAYBE_SAME if h not in dict(same)]
-    heads = (["block / parameter", "type / name", "shape"] + ["output"] * traced + ["size"]
-             + [c.head for c in stat_cols] + ["mult-adds", "activations"] * traced + ["bytes"]
-             + kept + [c.head for c in tail])
+    # asked-for statistics come right after the size, so they are in view at a notebook's width
+    outputs = ["output"] * traced
+    heads = (["block / parameter", "type / name", "shape"] + (outputs if not stat_cols else []) + ["size"]
+             + [c.head for c in stat_cols] + (outputs if stat_cols else [])
+             + ["mult-adds", "activations"] * traced + ["bytes"] + kept + [c.head for c in tail])
+    caps = dict(_CAPS, **({"type / name": 24} if stat_cols else {}))
     right = {"size", "bytes", "mult-adds", "activations"} | {c.head for c in stat_cols if c.right}
     spark = {c.head for c in stat_cols if c.head.endswith("hist")}
     n_stats = len([c for c in stat_cols if c.group == "stats"])
@@ -466,7 +469,8 @@ def html_tree(title: str, flat_rows: List[Dict[str, Any]], shown: List[Dict[str,
             if h in widths:
                 indent = 2 * depth + 2 if h == "block / parameter" else 0
                 widths[h] = max(widths[h], len(v) + indent)
-    template = " ".join(f"{min(widths[h], _CAPS.get(h, 10**6))}ch" for h in heads)
+    widths["block / parameter"] += 2  # the sticky cell's own padding on both sides
+    template = " ".join(f"{min(widths[h], caps.get(h, 10**6))}ch" for h in heads)
 
     def row(cells: Dict[str, str], depth: int, kind: str, tag: str = "div", tip_path: str = "") -> str:
         parts = []
