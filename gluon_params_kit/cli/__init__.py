@@ -237,6 +237,8 @@ def _add_diff(p: argparse.ArgumentParser) -> None:
                    help="compare only names, shapes and dtypes, from the files' headers "
                         "(no data read)")
     _add_allow_expand(p)
+    p.add_argument("--all", action="store_true",
+                   help="list every key (default: what differs, and a count of identical keys)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -282,9 +284,10 @@ def _run_diff_names(args: argparse.Namespace) -> int:
     differ = [r for r in rows if r["status"] != "same"]
     lines = [printable(f"diff --names {args.a} vs {args.b}: {len(rows)} keys, {len(differ)} "
                        f"differ (headers only: values not compared)")]
-    if differ:
+    if differ or (args.all and rows):
         lines += text_table(["status", "key", "A", "B"], printable_rows(
-            [[r["status"], r["key"], cell(r["a"]), cell(r["b"])] for r in differ]), [False] * 4)
+            [[r["status"], r["key"], cell(r["a"]), cell(r["b"])] for r in (rows if args.all else differ)]),
+            [False] * 4)
     print("\n".join(lines))
     return 0 if same else 1
 
@@ -299,10 +302,12 @@ def _run_diff(args: argparse.Namespace) -> int:
     with _expansion_hint():
         report = diff(_input_file(args.a), _input_file(args.b), pattern=args.pattern,
                       atol=args.atol, progress=not args.json, exclude=args.exclude,
-                      mode=args.mode, allow_empty=args.allow_empty, allow_expand=args.allow_expand)
+                      mode=args.mode, allow_empty=args.allow_empty, allow_expand=args.allow_expand,
+                      all=args.all)
     if args.json:
         _print_json(dict(same=report.same, changed=report.changed, only_a=report.only_a,
-                         only_b=report.only_b, rows=report.to_records()))
+                         only_b=report.only_b, rows=report.to_records(),
+                         suggestion=None if report.suggestion is None else repr(report.suggestion)))
     else:
         print(report)  # the report's text shows control characters escaped
     return 0 if report.same else 1
