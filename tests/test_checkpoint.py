@@ -781,3 +781,69 @@ def test_a_full_disk_in_the_middle_of_the_kits_write_leaves_the_old_file(tmp_pat
         save(other, target)
     monkeypatch.undo()
     assert target.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["net.params"]
+
+
+def _head_net(classes, head="output"):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, in_units=3))
+    setattr(net, head, nn.Dense(classes, in_units=4))
+    net.initialize()
+    return net
+
+
+def test_load_exclude_leaves_the_head_out_without_warning(tmp_path):
+    import warnings
+    src = _head_net(10)
+    f = tmp_path / "pretrained.params"
+    save(src, f)
+    dst = _head_net(5)  # a new head: another shape
+    head_before = dst.output.weight.data().asnumpy().copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no LoadWarning for what was excluded
+        report = load(dst, f, exclude=r"^output\.")
+    assert report.excluded == ["output.weight", "output.bias"]
+    assert report.missing == [] and report.unexpected == [] and not report.shape_mismatches
+    assert report.loaded == ["0.weight", "0.bias"] and report.ok
+    assert report["output.weight"]["status"] == "excluded"
+    assert "2 excluded" in str(report) and "excluded  output.bias" in str(report)
+    onp.testing.assert_array_equal(dst[0].weight.data().asnumpy(), src[0].weight.data().asnumpy())
+    onp.testing.assert_array_equal(dst.output.weight.data().asnumpy(), head_before)
+    # without exclude the same load is refused, nothing changed
+    with pytest.raises(CheckpointError, match="shape"):
+        load(_head_net(5), f)
+
+
+def test_load_exclude_with_strict_counts_excluded_paths_as_not_missing(tmp_path):
+    body = nn.HybridSequential()
+    body.add(nn.Dense(4, in_units=3))
+    body.initialize()
+    f = tmp_path / "body.params"
+    save(body, f)  # a file without any head
+    net = _head_net(5)
+    report = load(net, f, exclude="output", strict=True)
+    assert report.missing == [] and report.excluded == ["output.weight", "output.bias"]
+    # a file whose old head is named otherwise: its keys are excluded too, left unread
+    old = _head_net(10, head="fc")
+    save(old, tmp_path / "old.params")
+    report = load(_head_net(5), tmp_path / "old.params", exclude=r"^(fc|output)\.")
+    assert report.excluded == ["output.weight", "output.bias", "fc.weight", "fc.bias"]
+    assert report.unexpected == [] and report.missing == []
+
+
+def test_load_exclude_is_all_or_nothing_and_names_an_empty_selection(tmp_path):
+    from gluon_params_kit.errors import SelectionError
+    src = _head_net(10)
+    save(src, tmp_path / "a.params")
+    dst = _head_net(10)
+    before = dst[0].weight.data().asnumpy().copy()
+    with pytest.raises(SelectionError, match=r"exclude=.*selects nothing.*a\.params"):
+        load(dst, tmp_path / "a.params", exclude="no_such_layer")
+    # a shape problem outside the excluded part still refuses the whole load
+    other = nn.HybridSequential()
+    other.add(nn.Dense(7, in_units=3))
+    other.output = nn.Dense(10, in_units=7)
+    other.initialize()
+    save(other, tmp_path / "b.params")
+    with pytest.raises(CheckpointError):
+        load(dst, tmp_path / "b.params", exclude="output")
+    onp.testing.assert_array_equal(dst[0].weight.data().asnumpy(), before)

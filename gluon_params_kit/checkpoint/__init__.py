@@ -28,12 +28,21 @@ import numpy as onp
 from .._core.compat import is_np_array, mx
 from .._core.display import known_shape, known_size
 from .._core.gluon import check_block, contexts, has_data, is_deferred
+from .._core.patterns import selection
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool, check_choice, check_contexts
 from .._io.formats import format_of, read_host
 from .._io.formats import read_header as _read_any_header
 from .._io.header import ArrayInfo, Header, numpy_dtype
-from ..errors import CheckpointError, CheckpointTypeError, DeviceError, LoadWarning, PathTypeError, listing
+from ..errors import (
+    CheckpointError,
+    CheckpointTypeError,
+    DeviceError,
+    LoadWarning,
+    PathTypeError,
+    SelectionError,
+    listing,
+)
 from ..tree import named_parameters
 from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
 from ._diff import DiffReport, diff, export_npz
@@ -234,7 +243,7 @@ def _host_value(param) -> Any:
 def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
          dtype: str = "check", ctx: Optional[Any] = None,
          format: Optional[str] = None, symbol: Any = None, example: Any = None,
-         fix_gamma: Optional[str] = None) -> LoadReport:
+         fix_gamma: Optional[str] = None, exclude: Any = None) -> LoadReport:
     """Load a checkpoint into ``block``, all or nothing, and report what happened.
 
     The file's keys (after ``remap``) are checked against ``named_parameters(block,
@@ -289,6 +298,14 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         fix_gamma: ``'ones'`` loads ones into the gamma of each BatchNorm the symbol
             fixes (``fix_gamma=True``: MXNet ignores the stored gamma); ``None`` loads the
             file's gamma and reports the difference.
+        exclude: Parameters to leave out on purpose (transfer learning: a new head), as
+            :func:`~gluon_params_kit.select` selects them (a regex searched in each path
+            or alias, a list of them, a compiled regex, or a predicate): they keep their
+            values, are neither missing nor (their file keys) unexpected, also with
+            ``strict=True``, and no warning names them; file keys the pattern selects
+            that no remaining Parameter takes are left unread. ``report.excluded`` lists
+            both. A pattern that selects nothing in the block or the file is a
+            :class:`~gluon_params_kit.errors.SelectionError`.
 
     Returns:
         The :class:`LoadReport` (``report.applied`` is True; ``report.symbol_notes``).
@@ -319,8 +336,9 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     ctx_list = check_contexts(ctx, "ctx", allow_none=True)  # a context's error: DeviceError
     check_choice(fix_gamma, "fix_gamma", FIX_GAMMA, CheckpointError)
     header = read_header(path, format=format)
+    left_out = _left_out(block, header, exclude)
     sym = SymbolLoad(path, symbol, header, fix_gamma)
-    report, plan = sym.plan(block, lambda r: _plan(block, header, r, dtype), as_remap(remap),
+    report, plan = sym.plan(block, lambda r: _plan(block, header, r, dtype, left_out), as_remap(remap),
                             walk=remap is None, strict=strict, example=example)
     if strict and not report.ok:
         raise CheckpointError(refusal(report, header, block), report=report)
@@ -413,10 +431,39 @@ def _bits(array) -> Tuple[Any, str, bytes]:
     return host.shape, host.dtype.str, host.tobytes()
 
 
-def _plan(block: Block, header: Header, remap: Remap, dtype: str):
+def _left_out(block: Block, header: Header, exclude: Any) -> Optional[Tuple[set, set]]:
+    """``(ids of the Parameters, file keys)`` that ``exclude`` selects, through the kit's one
+    selection path; ``None`` without ``exclude``."""
+    if exclude is None:
+        return None
+    groups = selection(block, exclude, allow_empty=True)
+    keys = selection(file_keys_of(header), exclude, allow_empty=True, aliases=header.aliases,
+                     owner=f"file {header.path!r}")
+    if not groups and not keys:  # the one error, saying it is load's exclude=
+        try:
+            selection(block, exclude)
+        except SelectionError as exc:
+            text = str(exc).replace(" Pass allow_empty=True to accept an empty selection.", "").rstrip(".")
+            raise SelectionError(f"load(..., exclude=...): {text}; nor any key of {header.path!r}") from None
+    return {id(g.param) for g in groups}, set(keys)
+
+
+def _plan(block: Block, header: Header, remap: Remap, dtype: str,
+          left_out: Optional[Tuple[set, set]] = None):
     file_keys = file_keys_of(header)
     mapping = remap(file_keys, block)
     params = named_parameters(block, aliases=True)
+    excluded: List[str] = []
+    if left_out is not None:  # exclude=: those Parameters are not there; their keys not read
+        gone_ids, gone_keys = left_out
+        everything = params
+        params = OrderedDict((k, p) for k, p in everything.items() if id(p) not in gone_ids)
+        excluded = [k for k, p in named_parameters(block).items() if id(p) in gone_ids]
+        skipped = [old for old, new in mapping.items() if new is not None and new not in params
+                   and (new in everything or old in gone_keys)]
+        shown, left = set(excluded), set(skipped)
+        excluded += [k for k in skipped if k not in shown]
+        mapping = OrderedDict((old, new) for old, new in mapping.items() if old not in left)
     unknown = -1 if mx.util.is_np_shape() else 0
     by_target: "OrderedDict[str, str]" = OrderedDict()
     renamed: "OrderedDict[str, str]" = OrderedDict()
@@ -444,7 +491,8 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
     cast: "OrderedDict[str, Tuple[str, str]]" = OrderedDict()
     for path, param in named_parameters(block).items():
         if path not in plan:
-            missing.append(path)
+            if left_out is None or id(param) not in left_out[0]:
+                missing.append(path)
             continue
         for key in plan[path][1]:
             info = header[key]
@@ -461,7 +509,7 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str):
             del plan[path]
     report = LoadReport(header.path, type(block).__name__, loaded=list(plan), missing=missing,
                         unexpected=unexpected, shape_mismatches=shapes, dtype_mismatches=dtypes,
-                        cast=cast, renamed=renamed, dropped=dropped)
+                        cast=cast, renamed=renamed, dropped=dropped, excluded=excluded)
     if report.missing or report.unexpected:
         report = suggest(report, block, header, remap, params)
     return report, plan

@@ -55,6 +55,9 @@ class LoadReport(Report):
             (``fix_gamma=True`` with a gamma that is not 1, eps, momentum...), one
             ``SymbolNote`` each (``.layer``, ``.path``, ``.attribute``, ``.symbol``,
             ``.net``, ``.message``, ``.fixed``, ``.training_only``); printed under the table.
+        excluded: What ``load(..., exclude=...)`` left out on purpose: the block's
+            Parameters the pattern selects (they keep their values) and the file keys it
+            selects that no other Parameter takes (not read); never missing or unexpected.
     """
 
     _what, _kind = "key", "load report"
@@ -63,7 +66,7 @@ class LoadReport(Report):
     FIELDS: Tuple[str, ...] = (
         "loaded", "missing", "unexpected", "shape_mismatches", "dtype_mismatches", "cast",
         "tied_conflicts", "renamed", "dropped", "suggestion", "suggestion_matches", "paired",
-        "ambiguous", "not_loaded_values", "applied", "symbol", "symbol_notes")
+        "ambiguous", "not_loaded_values", "applied", "symbol", "symbol_notes", "excluded")
 
     def __init__(self, path: str, block_name: str, *, loaded: Sequence[str] = (),
                  missing: Sequence[str] = (), unexpected: Sequence[str] = (),
@@ -75,7 +78,8 @@ class LoadReport(Report):
                  suggestion: Optional[Remap] = None, suggestion_matches: int = 0,
                  paired: Optional[Mapping[str, str]] = None, ambiguous: Sequence[str] = (),
                  not_loaded_values: Optional[int] = 0, applied: bool = False,
-                 symbol: Optional[str] = None, symbol_notes: Sequence[Any] = ()):
+                 symbol: Optional[str] = None, symbol_notes: Sequence[Any] = (),
+                 excluded: Sequence[str] = ()):
         self.path, self.block_name = path, block_name
         self.loaded: List[str] = list(loaded)
         self.missing: List[str] = list(missing)
@@ -94,12 +98,14 @@ class LoadReport(Report):
         self.applied = applied
         self.symbol = symbol
         self.symbol_notes: List[Any] = list(symbol_notes)
+        self.excluded: List[str] = list(excluded)
         state = "loaded" if applied else "not applied"
         super().__init__(self._statuses(), title=(
             f"LoadReport {path!r} -> {block_name} ({state}): "
             f"{len(self.loaded)} loaded, {len(self.missing)} missing, "
             f"{len(self.unexpected)} unexpected, {len(self.shape_mismatches)} shape, "
-            f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied"))
+            f"{len(self.dtype_mismatches)} dtype, {len(self.tied_conflicts)} tied"
+            + (f", {len(self.excluded)} excluded" if self.excluded else "")))
 
     def replace(self, **changes: Any) -> "LoadReport":
         """A new report of the same kind with some findings changed (:attr:`FIELDS`)."""
@@ -132,6 +138,8 @@ class LoadReport(Report):
             put(k, "missing", "not in the file")
         for k in self.unexpected:
             put(k, "unexpected", "not in the block")
+        for k in self.excluded:
+            put(k, "excluded", "left out by exclude=")
         return out
 
     @property
@@ -185,6 +193,7 @@ class LoadReport(Report):
         add("cast", [(k, f"{a} -> {b}") for k, (a, b) in self.cast.items()])
         add("renamed", [(k, f"from {old}") for old, k in self.renamed.items()])
         add("dropped", [(k, "by the remap") for k in self.dropped])
+        add("excluded", [(k, "left out by exclude=") for k in self.excluded])
         add("loaded", [(k, "") for k in self.loaded])
         return rows
 
