@@ -81,9 +81,11 @@ def read_for_load(header: Header, src: Optional[DataFile] = None,
 
     Everything comes from one open file: ``src``, or the header's file opened again and
     checked to be the version the header describes (else a CheckpointError saying it
-    changed, before anything is returned). ``.params`` arrays are read by the kit's own
-    reader straight into the arrays' memory (values, dtypes, shapes and sparse storage as
-    ``mx.nd.load`` gives them).
+    changed, before anything is returned). Every format is read by the kit's own readers
+    straight into the new arrays' memory, each value once (``.params``: values, dtypes,
+    shapes and sparse storage as ``mx.nd.load`` gives them; ``.safetensors`` and ``.npz``:
+    the bits ``load_file`` and ``numpy.load`` give, deflated members inflated piece by piece
+    into the array).
     """
     if src is None:
         with open_values(header) as opened:
