@@ -455,6 +455,85 @@ def _run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE",
+                   help="a .params (save_parameters, save_checkpoint, export...), .safetensors or "
+                        ".npz file")
+    p.add_argument("--model", metavar="MODULE:FUNCTION", required=True,
+                   help="builds the network to load FILE into, e.g. gluon_params_kit.chapter:rgnet "
+                        "(called with no arguments)")
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="an example input's shape: the net is initialized if it is not, and one "
+                        "forward pass settles deferred shapes and gives an old symbol "
+                        "checkpoint's walk the net's layer order")
+    p.add_argument("--exclude", metavar="PATTERN",
+                   help="leave out the Parameters (and file keys) it selects, as load(exclude=) "
+                        "does for transfer learning")
+    p.add_argument("--remap", choices=["structural", "gluon"],
+                   help="read the file's keys as auto names ('structural') or attribute paths "
+                        "('gluon'), as load(remap=) does")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    """load(net, FILE) into a net built here only for the check: the report (what would
+    load, what is missing, unexpected, mismatched, excluded) and the suggested remap;
+    no file is written. Exit 0 when the load would succeed strictly, 1 when not."""
+    from ..checkpoint import load
+    from ..errors import CheckpointError
+    path = _input_file(args.file)
+    if args.exclude is not None:
+        from .._core.patterns import make_matcher
+        make_matcher(args.exclude)  # a bad pattern before the net is built
+    net = _build_model(args.model)
+    example = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape {args.input_shape!r} must be integers separated by commas, "
+                             f"such as 1,3,224,224") from None
+        from .._core.compat import mx
+        if not any(p._data is not None or p._deferred_init for p in net.collect_params().values()):
+            net.initialize()
+        example = mx.nd.random.uniform(-1, 1, shape)
+        try:
+            net(example)
+        except Exception as exc:  # the user's net and shape: report them as a bad --input-shape
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"--input-shape {args.input_shape!r}: {args.model} cannot run on it: "
+                             f"{last[:300]}") from None
+    try:
+        report = load(net, path, exclude=args.exclude, remap=args.remap, example=example)
+        ok = True
+    except CheckpointError as exc:
+        if getattr(exc, "report", None) is None:
+            raise
+        report, ok = exc.report, False
+    report = report.replace(applied=False)  # a dry run: the net built here is thrown away
+    if args.json:
+        _print_json(dict(file=args.file, model=args.model, ok=ok, loaded=report.loaded,
+                         missing=report.missing, unexpected=report.unexpected,
+                         shape_mismatches={k: list(v) for k, v in report.shape_mismatches.items()},
+                         dtype_mismatches={k: list(v) for k, v in report.dtype_mismatches.items()},
+                         excluded=report.excluded, ambiguous=report.ambiguous,
+                         suggestion=None if report.suggestion is None else repr(report.suggestion),
+                         suggestion_matches=report.suggestion_matches,
+                         symbol=report.symbol, symbol_notes=[n.message for n in report.symbol_notes],
+                         rows=report.to_records()))
+        return 0 if ok else 1
+    from .._core.display import printable
+    print(report)  # the report's text shows control characters escaped
+    verdict = (f"check: {args.file} would load into {args.model} ({len(report.loaded)} parameters"
+               + (f", {len(report.excluded)} excluded" if report.excluded else "") + "); nothing was written"
+               if ok else f"check: {args.file} would NOT load into {args.model} as it is"
+               + ("" if report.suggestion is None else
+                  f"; try remap={report.suggestion!r} (gpk.load(net, FILE, remap=...))")
+               + "; nothing was written")
+    print(printable(verdict))
+    return 0 if ok else 1
+
+
 def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a .params, .safetensors or .npz file")
     p.add_argument("out", metavar="OUT.npz", help="the .npz to write (numpy.load, no pickle)")
@@ -494,6 +573,8 @@ COMMANDS: List[Command] = [
      _add_convert, _run_convert),
     ("export", "write a .params, .safetensors or .npz file as a pickle-free .npz (streamed)",
      _add_export, _run_export),
+    ("check", "dry-run load FILE into the net --model builds: the load report and the suggested "
+              "remap, nothing written (exit 1 when it would not load)", _add_check, _run_check),
 ]
 
 
