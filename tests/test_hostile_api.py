@@ -19,7 +19,8 @@ what happens:
   initializer registry.
 
 ``test_no_raw_no_hang_no_change`` prints the counts and asserts raw == hang == changed ==
-silent == 0, cases in modules other helpers own excepted: those are listed in
+silent == 0 (``GPK_PROBE_MODE=np`` runs it after ``npx.set_np()``; ``GPK_PROBE_DUMP=<file>``
+writes every finding and each target's time), cases in modules other helpers own excepted: those are listed in
 :data:`OWNER_RAW` and each is an ``xfail(strict=False)`` case of ``test_owner_case`` (it
 passes once its owner fixes it).
 """
@@ -81,7 +82,8 @@ def tied_net():
 
 
 def x():
-    return mx.nd.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    a = mx.nd.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    return a.as_np_ndarray() if mx.util.is_np_array() else a
 
 
 class Work:
@@ -760,6 +762,9 @@ def test_every_public_name_is_probed(work):
 
 
 def test_no_raw_no_hang_no_change(work, capsys):
+    if os.environ.get("GPK_PROBE_MODE") == "np":  # the same probe after npx.set_np() (conftest resets it)
+        mx.npx.set_np()
+        _reports.cache_clear()
     start = time.perf_counter()
     findings: List[Finding] = []
     times = {}
@@ -895,6 +900,9 @@ def test_tied_layers_refuse_what_gluon_would_take_and_fail_on_later():
     with pytest.raises(TieError, match=r"tied_copy\(Dense '\w+', \.\.\.\): the overrides give 'weight' the shape "
                                        r"\(-1, 3\), but the shared Parameter has \(4, 3\)"):
         gpk.tied_copy(dense, units=-1)
+    with pytest.raises(TieTypeError, match=r"tied_copy: overrides are constructor arguments, not arrays: "
+                                           r"units=NDArray of shape \(2,\) float32"):
+        gpk.tied_copy(dense, units=mx.nd.array([1.0, 2.0]))  # np mode: Gluon's shape raised ValueError
     twin = gpk.tied_copy(dense, activation="tanh")
     assert twin.weight is dense.weight and twin.act._act_type == "tanh"
 

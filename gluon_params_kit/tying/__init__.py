@@ -9,6 +9,7 @@ side (:func:`tied_groups`, :func:`check_tied_gradients`) lives in ``_tying_repor
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -19,7 +20,7 @@ from .._core.compat import gluon
 from .._core.gluon import check_block, has_data
 from .._core.patterns import Pattern, selection
 from .._core.types import Block, HybridBlock, Parameter
-from .._core.validate import check_number, is_int
+from .._core.validate import check_number, is_int, shown
 from ..errors import TieError, TieTypeError, did_you_mean, listing
 from ..tree import format_path, fresh_names, get, named_blocks, named_parameters, parse_path
 from ._groups import TiedGradientCheck, TiedGroup, TiedGroups, TieReport, check_tied_gradients, tied_groups
@@ -83,6 +84,11 @@ def tied_copy(layer: Block, **overrides: Any) -> Block:
         for child in layer._children.values():
             copy.add(tied_copy(child))
         return copy
+    arrays = sorted(k for k, v in overrides.items() if hasattr(v, "shape") and hasattr(v, "dtype")
+                    and not isinstance(v, (numbers.Number, _onp.generic)))
+    if arrays:  # a layer's constructor takes numbers and names; an array's truth value is no answer
+        raise TieTypeError(f"tied_copy: overrides are constructor arguments, not arrays: "
+                           f"{', '.join(f'{k}={shown(overrides[k])}' for k in arrays)}")
     args = constructor_args(layer, overrides)
     if overrides:
         _check_shapes_kept(layer, args)
