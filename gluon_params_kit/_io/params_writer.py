@@ -38,15 +38,16 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 import numpy as onp
 from numpy.lib import format as npy
 
+from ..errors import CheckpointError
 from .files import copy_range, start_writeback
 from .header import DataFile
 from .params import DTYPES, LIST_MAGIC, STYPES, V2_MAGIC, V3_MAGIC
 
-__all__ = ["CONTEXTS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order",
+__all__ = ["CONTEXTS", "TYPE_FLAGS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order",
            "npy_header", "write_npz", "write_params", "write_safetensors"]
 
 #: numpy dtype name (``'bfloat16'`` for MXNet's own) -> mshadow type flag.
-_FLAGS = {name: flag for flag, (name, _size) in DTYPES.items()}
+TYPE_FLAGS = _FLAGS = {name: flag for flag, (name, _size) in DTYPES.items()}
 _STYPE_IDS = {name: i for i, name in STYPES.items()}
 #: Device type names as the ``.params`` reader shows them -> MXNet's device type id.
 CONTEXTS = {"cpu": 1, "gpu": 2, "cpu_pinned": 3, "cpu_shared": 5}
@@ -253,14 +254,14 @@ def write_params(sink: Sink, records: Iterable[Record], count: int, fill: Fill, 
             start = sink.written
             fill(sink, rec)
             if sink.written - start != rec.nbytes:
-                raise ValueError(f"array {rec.name!r} gave {sink.written - start} data "
+                raise CheckpointError(f"array {rec.name!r} gave {sink.written - start} data "
                                  f"bytes, not {rec.nbytes}")
         if named:
             raw = rec.name.encode("utf-8")
             names.append(struct.pack("<Q", len(raw)) + raw)
         written += 1
     if written != count:
-        raise ValueError(f"{written} arrays written, {count} announced")
+        raise CheckpointError(f"{written} arrays written, {count} announced")
     sink.write(struct.pack("<Q", len(names)))
     for piece in names:
         sink.write(piece)
@@ -302,7 +303,7 @@ def write_safetensors(sink: Sink, records: List[Record], metadata: Mapping[str, 
         before = sink.written
         fill(sink, rec)
         if sink.written - before != rec.nbytes:
-            raise ValueError(f"tensor {rec.name!r} gave {sink.written - before} data "
+            raise CheckpointError(f"tensor {rec.name!r} gave {sink.written - before} data "
                              f"bytes, not {rec.nbytes}")
 
 
@@ -362,7 +363,7 @@ def write_npz(sink: Sink, records: List[Record], npy_header: Callable[[Record], 
         start = sink.written
         fill(sink, rec)
         if sink.written - start != rec.nbytes:
-            raise ValueError(f"member {rec.name!r} gave {sink.written - start} data bytes, not {rec.nbytes}")
+            raise CheckpointError(f"member {rec.name!r} gave {sink.written - start} data bytes, not {rec.nbytes}")
         crc = sink.crc32(start - len(head), size)
         sink.patch(at + 14, struct.pack("<I", crc))
         extra, fields = b"", []

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
-from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx
+from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx, new_cpu_array
 from .._core.display import progress as _progress
 from .._core.gcpause import paused
 from .._core.types import Block, PathLike
@@ -117,9 +117,8 @@ def _params_value(src: DataFile, header: Header, name: str):
             if info.stype == "row_sparse":
                 return mx.nd.sparse.row_sparse_array((values, idx[0]), shape=info.shape, dtype=dtype)
             return mx.nd.sparse.csr_matrix((values, idx[1], idx[0]), shape=info.shape, dtype=dtype)
-        if info.dtype != "bfloat16" and info.size and info.shape:
-            out = mx.nd.empty(info.shape, dtype=info.dtype)
-            view = cpu_buffer(out)
+        if info.dtype in _IN_PLACE and info.size and info.shape:
+            out, view = new_cpu_array(info.shape, info.dtype)
             if view is not None:  # straight into the array's memory: no copy
                 src.readinto(info.offset, view, repr(info.name))
                 return out
@@ -144,8 +143,7 @@ def _stored_value(src: DataFile, header: Header, name: str):
     info = header[name]
     try:
         if info.dtype in _IN_PLACE and info.size and info.shape:
-            out = mx.nd.empty(info.shape, dtype=info.dtype)
-            view = cpu_buffer(out)
+            out, view = new_cpu_array(info.shape, info.dtype)
             if view is not None:
                 (_safetensors.read_into if header.format == "safetensors" else _npz_into.read_into)(
                     src, header, name, view)
@@ -371,6 +369,21 @@ def _npy_header(rec: "_writer.Record") -> bytes:
     return _npy_header_of(_npz_dtype(rec.source), _npz_shape(rec.source))
 
 
+def _check_dtypes(header: Header, pairs: List[Tuple[str, str, ArrayInfo]], kind: str) -> None:
+    """Every array's dtype is one ``kind`` stores (and numpy knows), before anything is written."""
+    holds = {"params": _writer.TYPE_FLAGS, "safetensors": _writer.SAFETENSORS_CODES}.get(kind)
+    for old, _new, info in pairs:
+        if info.dtype is None:
+            continue
+        try:
+            numpy_dtype(info.dtype)  # a dtype numpy lacks (float8...)
+        except CheckpointError as exc:
+            raise CheckpointError(f"cannot convert {old!r} of {header.path!r}: {exc}") from None
+        if holds is not None and info.dtype not in holds:
+            raise CheckpointError(f"cannot convert {old!r} of {header.path!r} ({info.dtype}) to a "
+                                  f".{kind} file; it holds {listing(list(holds))}")
+
+
 def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
                     pairs: List[Tuple[str, str, ArrayInfo]], *, keep_sparse: bool, named: bool,
                     np_mode: bool, metadata: Optional[Mapping[str, str]],
@@ -378,6 +391,7 @@ def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
     """Write ``pairs`` (old key, new key, info) of the open ``src`` to ``dst`` in ``kind``,
     piece by piece: memory stays at one buffer (:data:`~.._io.params_writer.SINK_BUFFER`)
     and a few pieces of :data:`~.._io.formats.CHUNK_VALUES` values, whatever the size."""
+    _check_dtypes(header, pairs, kind)
     buffer = bytearray(CHUNK_VALUES * 8)
     update = bar.update if bar is not None else None
 
