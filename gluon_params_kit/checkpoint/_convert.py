@@ -371,7 +371,8 @@ def _npy_header(rec: "_writer.Record") -> bytes:
 
 def _check_dtypes(header: Header, pairs: List[Tuple[str, str, ArrayInfo]], kind: str) -> None:
     """Every array's dtype is one ``kind`` stores (and numpy knows), before anything is written."""
-    holds = {"params": _writer.TYPE_FLAGS, "safetensors": _writer.SAFETENSORS_CODES}.get(kind)
+    holds: Optional[List[str]] = {"params": list(_writer.TYPE_FLAGS),
+                                  "safetensors": list(_writer.SAFETENSORS_CODES)}.get(kind)
     for old, _new, info in pairs:
         if info.dtype is None:
             continue
@@ -381,7 +382,7 @@ def _check_dtypes(header: Header, pairs: List[Tuple[str, str, ArrayInfo]], kind:
             raise CheckpointError(f"cannot convert {old!r} of {header.path!r}: {exc}") from None
         if holds is not None and info.dtype not in holds:
             raise CheckpointError(f"cannot convert {old!r} of {header.path!r} ({info.dtype}) to a "
-                                  f".{kind} file; it holds {listing(list(holds))}")
+                                  f".{kind} file; it holds {listing(holds)}")
 
 
 def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
