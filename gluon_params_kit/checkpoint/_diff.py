@@ -91,14 +91,19 @@ class _Side:
         #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
         self.keys = list(self.arrays) if self.header is None else self.header.names
         self._present = set(self.keys) | set(self.aliases)
-        self.buffer = bytearray(CHUNK_VALUES * 8) if self.header is not None else None
+        #: stored name -> ArrayInfo of a file side: a dict lookup per key, not a report's
+        self.infos: Dict[str, Any] = (dict(zip(self.header.names, self.header.arrays))
+                                      if self.header is not None else {})
+        #: the reused piece buffer, made on first use (8 MiB zeroed: most of a diff of
+        #: 10^3 small arrays, which are read in batches and never need it)
+        self.buffer: Optional[bytearray] = None
 
     def twin(self) -> "_Side":
         """This file side again, sharing its open file (``diff(f, f)`` reads one version)."""
         other = _Side.__new__(_Side)
         other.__dict__.update(self.__dict__)
         other._owner = False  # closed by this side
-        other.buffer = bytearray(CHUNK_VALUES * 8)
+        other.buffer = None
         return other
 
     def close(self, error: bool = False) -> None:
@@ -145,12 +150,12 @@ class _Side:
         if self.header is None:
             a = self.arrays[key]
             return tuple(a.shape), "bfloat16" if a.dtype == BFLOAT16 else str(a.dtype)
-        i = self.header[key]
+        i = self.infos[key]
         return (i.shape if i.shape is not None else (0,)), (i.dtype or "float32")
 
     def nbytes(self, key: str) -> int:
         key = self.aliases.get(key, key)
-        return self.header[key].nbytes if self.header is not None else self.arrays[key].nbytes
+        return self.infos[key].nbytes if self.header is not None else self.arrays[key].nbytes
 
     def pieces(self, key: str) -> Iterator[onp.ndarray]:
         key = self.aliases.get(key, key)
@@ -159,7 +164,9 @@ class _Side:
             for i in range(0, flat.size, CHUNK_VALUES):
                 yield flat[i:i + CHUNK_VALUES]
             return
-        yield from iter_values(self.header, self.header[key], CHUNK_VALUES, self.buffer, src=self.file,
+        if self.buffer is None:
+            self.buffer = bytearray(CHUNK_VALUES * 8)
+        yield from iter_values(self.header, self.infos[key], CHUNK_VALUES, self.buffer, src=self.file,
                                allow_expand=self.allow_expand)
 
 
@@ -195,7 +202,7 @@ def _batchable(side: "_Side", key: str) -> bool:
     key = side.aliases.get(key, key)
     if side.header is None:
         return 0 < side.arrays[key].size <= _SMALL
-    i = side.header[key]
+    i = side.infos[key]
     return (i.stype == "default" and not i.fortran_order and i.offset >= 0 and i.dtype is not None
             and i.shape is not None and 0 < i.size <= _SMALL)
 
@@ -221,7 +228,7 @@ def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -
         return
     header, src = side.header, side.file
     assert src is not None  # a file side holds its file open for the call
-    infos = [header[side.aliases.get(k, k)] for k in keys]
+    infos = [side.infos[side.aliases.get(k, k)] for k in keys]
     order = sorted(range(len(keys)), key=lambda j: infos[j].offset)
     npz = header.format == "npz"
     run: List[int] = []
