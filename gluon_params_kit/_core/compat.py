@@ -25,7 +25,7 @@ import numpy as _onp
 from .._shim import NUMPY_VERSION, SHIMMED_ALIASES
 from ..errors import MXNetImportError
 
-__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "SHIMMED_ALIASES",
+__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "new_cpu_array", "SHIMMED_ALIASES",
            "MXNET_VERSION", "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
 
 #: Why mxnet cannot be imported, once known (each use raises it anew, as one line).
@@ -212,3 +212,25 @@ def cpu_buffer(array: Any) -> Optional[memoryview]:
     nbytes = array.size * _onp.dtype(array.dtype).itemsize
     return memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
 
+
+
+def new_cpu_array(shape: Any, dtype: Any) -> Any:
+    """A new dense ``mx.nd.NDArray`` on cpu(0) and a writable view of its bytes, for a
+    reader to fill in place: ``(array, view)``, the view ``None`` where MXNet gave no
+    memory. No other check or wait: nothing else can have written the array yet (per
+    array this is a few microseconds, where :func:`cpu_buffer` asks MXNet for each property).
+
+    >>> a, view = new_cpu_array((2,), 'int32')
+    >>> view[:] = bytes([1, 0, 0, 0, 2, 0, 0, 0]); a.asnumpy().tolist()
+    [1, 2]
+    """
+    import ctypes
+    array = mx.nd.empty(shape, dtype=dtype)
+    nbytes = _onp.dtype(dtype).itemsize
+    for d in shape:
+        nbytes *= d
+    ptr = ctypes.c_void_p()
+    mx.base.check_call(mx.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
+    if not ptr.value or not nbytes:
+        return array, None
+    return array, memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")

@@ -377,38 +377,46 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
     written = before_assign([(param, arrays[keys[0]]) for param, keys in plan.values()],
                             dtype=dtype, what=repr(header.path))
     taken: set = set()  # arrays a Parameter took over: any other Parameter copies them
-    for canon, (param, keys) in plan.items():
-        if id(param) in written:
-            continue
-        data = arrays[keys[0]]
-        data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
-        if id(arrays[keys[0]]) not in taken and _take_over(param, data):
-            taken.add(id(arrays[keys[0]]))
-            continue
-        use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
-        if dtype == "saved" and has_data(param) and onp.dtype(param.dtype) != data.dtype:
-            param.cast(data.dtype)  # set_data alone would cast the values back
-        param._load_init(data, use_ctx, cast_dtype=dtype != "check",
-                         dtype_source="current" if dtype == "cast" else "saved")
+    marks: Tuple[List[Any], List[Any], List[str]] = ([], [], [])  # autograd, marked at once
+    try:
+        for canon, (param, keys) in plan.items():
+            if id(param) in written:
+                continue
+            data = arrays[keys[0]]
+            data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
+            if id(arrays[keys[0]]) not in taken and _take_over(param, data, marks):
+                taken.add(id(arrays[keys[0]]))
+                continue
+            use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
+            if dtype == "saved" and has_data(param) and onp.dtype(param.dtype) != data.dtype:
+                param.cast(data.dtype)  # set_data alone would cast the values back
+            param._load_init(data, use_ctx, cast_dtype=dtype != "check",
+                             dtype_source="current" if dtype == "cast" else "saved")
+    finally:
+        if marks[0]:
+            mx.autograd.mark_variables(*marks)
 
 
-def _take_over(param, data) -> bool:
+def _take_over(param, data, marks: Tuple[List[Any], List[Any], List[str]]) -> bool:
     """Swap ``data`` (a fresh array read for this load) in as an initialized Parameter's
     array, instead of copying it there, where the result is what ``set_data`` leaves: one
-    dense array on the context it was read to, of the same type, dtype and shape, in no
-    Trainer. The gradient buffer stays the Parameter's (marked anew for the new array).
-    Returns whether it did."""
+    dense array on the context it was read to, of the same type (dense), dtype and shape,
+    in no Trainer. The gradient buffer stays the Parameter's: the new array and it go to
+    ``marks`` (variables, gradients, requests) for one ``autograd.mark_variables``.
+    Returns whether it did. Checks read Gluon's own fields (an NDArray property is a call
+    into MXNet)."""
     current = param._data
     if current is None or len(current) != 1 or param._stype != "default" \
-            or getattr(param, "_trainer", None) is not None:
+            or getattr(param, "_trainer", None) is not None or type(current[0]) is not type(data):
         return False
-    old = current[0]
-    if (type(old) is not type(data) or old.context != data.context or old.shape != data.shape
-            or old.dtype != data.dtype or data.stype != "default"):
+    if param._ctx_list != [data.context] or tuple(param.shape) != data.shape \
+            or onp.dtype(param.dtype) != onp.dtype(data.dtype):
         return False
     param._data = [data]
     if param._grad is not None:
-        mx.autograd.mark_variables([data], param._grad, param.grad_req)
+        marks[0].append(data)
+        marks[1].append(param._grad[0])
+        marks[2].append(param.grad_req)
     return True
 
 
