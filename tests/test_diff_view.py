@@ -283,3 +283,24 @@ def test_export_npz_small_members_keep_odd_arrays(tmp_path):
         for k, v in odd.items():
             assert z[k].shape == v.shape and z[k].dtype == v.dtype.newbyteorder("=") and onp.array_equal(z[k], v), k
         assert z["f"].flags.f_contiguous
+
+
+def test_export_progress_moves_per_4_mib_not_per_array():
+    from gluon_params_kit.checkpoint._diff import _Ticker
+
+    class Bar:
+        def __init__(self):
+            self.updates, self.closed = [], False
+
+        def update(self, n):
+            self.updates.append(n)
+
+        def close(self):
+            self.closed = True
+
+    bar = Bar()
+    ticker = _Ticker(bar)
+    for _ in range(100000):  # 10^5 arrays of 64 bytes
+        ticker.update(64)
+    ticker.close()
+    assert sum(bar.updates) == 6400000 and len(bar.updates) == 2 and bar.closed
