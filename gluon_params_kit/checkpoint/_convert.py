@@ -369,6 +369,22 @@ def _npy_header(rec: "_writer.Record") -> bytes:
     return _npy_header_of(_npz_dtype(rec.source), _npz_shape(rec.source))
 
 
+def _check_dtypes(header: Header, pairs: List[Tuple[str, str, ArrayInfo]], kind: str) -> None:
+    """Every array's dtype is one ``kind`` stores (and numpy knows), before anything is written."""
+    holds: Optional[List[str]] = {"params": list(_writer.TYPE_FLAGS),
+                                  "safetensors": list(_writer.SAFETENSORS_CODES)}.get(kind)
+    for old, _new, info in pairs:
+        if info.dtype is None:
+            continue
+        try:
+            numpy_dtype(info.dtype)  # a dtype numpy lacks (float8...)
+        except CheckpointError as exc:
+            raise CheckpointError(f"cannot convert {old!r} of {header.path!r}: {exc}") from None
+        if holds is not None and info.dtype not in holds:
+            raise CheckpointError(f"cannot convert {old!r} of {header.path!r} ({info.dtype}) to a "
+                                  f".{kind} file; it holds {listing(holds)}")
+
+
 def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
                     pairs: List[Tuple[str, str, ArrayInfo]], *, keep_sparse: bool, named: bool,
                     np_mode: bool, metadata: Optional[Mapping[str, str]],
@@ -376,6 +392,7 @@ def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
     """Write ``pairs`` (old key, new key, info) of the open ``src`` to ``dst`` in ``kind``,
     piece by piece: memory stays at one buffer (:data:`~.._io.params_writer.SINK_BUFFER`)
     and a few pieces of :data:`~.._io.formats.CHUNK_VALUES` values, whatever the size."""
+    _check_dtypes(header, pairs, kind)
     buffer = bytearray(CHUNK_VALUES * 8)
     update = bar.update if bar is not None else None
 
