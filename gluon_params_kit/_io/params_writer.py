@@ -31,6 +31,7 @@ import io
 import json
 import os
 import struct
+import threading
 import time
 import zlib
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
@@ -117,11 +118,23 @@ class Sink:
         self._used = 0
         self._started = 0  # bytes already handed to the disk
         self._progress = progress
+        self._crc: Optional[int] = None  # CRC-32 of what is written since begin_crc()
+
+    def begin_crc(self) -> None:
+        """Start a CRC-32 of everything written from here (:meth:`end_crc` gives it)."""
+        self._crc = 0
+
+    def end_crc(self) -> int:
+        crc, self._crc = self._crc, None
+        assert crc is not None  # begin_crc() came first
+        return crc
 
     def write(self, data: Any, *, counted: bool = False) -> None:
         """Append ``data`` (bytes-like); ``counted``: data bytes for the progress bar."""
         view = memoryview(data).cast("B")
         n = view.nbytes
+        if self._crc is not None:
+            self._crc = zlib.crc32(view, self._crc)
         if n > len(self._buf) - self._used:
             self.flush()
             if n >= len(self._buf):
@@ -136,7 +149,30 @@ class Sink:
         """Append the ``nbytes`` bytes of ``src`` at ``offset`` (data bytes)."""
         if nbytes >= len(self._buf) and hasattr(os, "pread"):
             self.flush()
-            copy_range(src.fileno(), self.fd, offset, self.pos, nbytes)
+            worker: Optional[threading.Thread] = None
+            found: Dict[str, Any] = {}
+            if self._crc is not None:  # from the source's bytes, while the kernel copies them
+                start = self._crc
+
+                def crc_job() -> None:
+                    try:
+                        crc = start
+                        for piece in src.iter_range(offset, nbytes, 4 << 20, what=what):
+                            crc = zlib.crc32(piece, crc)
+                        found["crc"] = crc
+                    except BaseException as exc:  # noqa: BLE001  (re-raised in the writer's thread)
+                        found["error"] = exc
+                worker = threading.Thread(target=crc_job, name="gpk-crc", daemon=True)
+                worker.start()
+            try:
+                copy_range(src.fileno(), self.fd, offset, self.pos, nbytes)
+            finally:
+                if worker is not None:
+                    worker.join()
+            if "error" in found:
+                raise found["error"]
+            if worker is not None:
+                self._crc = found["crc"]
             self.pos += nbytes
             self._started = self.pos  # copy_range handed each piece to the disk
             self._count(nbytes, True)
@@ -148,6 +184,8 @@ class Sink:
                 continue
             n = min(room, nbytes)
             src.readinto(offset, self._view[self._used:self._used + n], what)
+            if self._crc is not None:
+                self._crc = zlib.crc32(self._view[self._used:self._used + n], self._crc)
             self._used += n
             offset, nbytes = offset + n, nbytes - n
             self._count(n, True)
@@ -156,20 +194,6 @@ class Sink:
     def written(self) -> int:
         """Bytes written so far, gathered ones included."""
         return self.pos + self._used
-
-    def crc32(self, offset: int, nbytes: int) -> int:
-        """CRC-32 of the ``nbytes`` written from ``offset``: from the buffer where they
-        still are, else read back from the file (a piece at a time)."""
-        crc = 0
-        while nbytes and offset < self.pos:
-            piece = os.pread(self.fd, min(nbytes, self.pos - offset, len(self._buf)), offset)
-            if not piece:
-                raise OSError(5, "the file being written ended early")
-            crc = zlib.crc32(piece, crc)
-            offset, nbytes = offset + len(piece), nbytes - len(piece)
-        if nbytes:
-            crc = zlib.crc32(self._view[offset - self.pos:offset - self.pos + nbytes], crc)
-        return crc
 
     def patch(self, offset: int, data: bytes) -> None:
         """Overwrite bytes written earlier (in the buffer, or in the file)."""
@@ -359,12 +383,13 @@ def write_npz(sink: Sink, records: List[Record], npy_header: Callable[[Record], 
         local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, flags, 0, clock, date, 0, _U32, _U32,
                             len(raw), 20) + raw + struct.pack("<HHQQ", 1, 16, size, size)
         sink.write(local)
+        sink.begin_crc()
         sink.write(head)
         start = sink.written
         fill(sink, rec)
+        crc = sink.end_crc()
         if sink.written - start != rec.nbytes:
             raise CheckpointError(f"member {rec.name!r} gave {sink.written - start} data bytes, not {rec.nbytes}")
-        crc = sink.crc32(start - len(head), size)
         sink.patch(at + 14, struct.pack("<I", crc))
         extra, fields = b"", []
         for value in (size, size, at):
