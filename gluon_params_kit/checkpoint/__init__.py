@@ -329,6 +329,8 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
         Remap.add_prefix('0.')
         >>> load(wrapped, f, remap=Remap.add_prefix('0.')).loaded
         ['0.0.weight', '0.0.bias']
+        >>> load(wrapped, f, remap=Remap.add_prefix('0.'), exclude='bias').excluded
+        ['0.0.bias']
     """
     check_block(block, PathTypeError)
     check_bool(strict, "strict", CheckpointTypeError)
@@ -467,10 +469,10 @@ def _plan(block: Block, header: Header, remap: Remap, dtype: str,
         everything = params
         params = OrderedDict((k, p) for k, p in everything.items() if id(p) not in gone_ids)
         excluded = [k for k, p in named_parameters(block).items() if id(p) in gone_ids]
-        skipped = [old for old, new in mapping.items() if new is not None and new not in params
+        skipped = [(old, new) for old, new in mapping.items() if new is not None and new not in params
                    and (new in everything or old in gone_keys)]
-        shown, left = set(excluded), set(skipped)
-        excluded += [k for k in skipped if k not in shown]
+        shown, left = set(excluded), {old for old, _new in skipped}
+        excluded += [new for _old, new in skipped if new not in everything and new not in shown]
         mapping = OrderedDict((old, new) for old, new in mapping.items() if old not in left)
     unknown = -1 if mx.util.is_np_shape() else 0
     by_target: "OrderedDict[str, str]" = OrderedDict()
