@@ -304,3 +304,11 @@ def test_export_progress_moves_per_4_mib_not_per_array():
         ticker.update(64)
     ticker.close()
     assert sum(bar.updates) == 6400000 and len(bar.updates) == 2 and bar.closed
+
+
+def test_many_keys_under_a_prefix_get_the_plain_rule():
+    a = {f"layer{i}.weight": onp.full(2, i, F32) for i in range(5000)}
+    report = diff(a, {"net." + k: v for k, v in a.items()})
+    assert repr(report.suggestion) == "Remap.strip_prefix('net.')" and report.suggestion_matches == 5000
+    unrelated = {f"blk{i}_w.weight": v for i, v in enumerate(a.values())}  # beyond the pairing's limit
+    assert diff(a, unrelated).suggestion is None

@@ -469,6 +469,11 @@ def _brief(remap: Remap, limit: int = 160) -> str:
     return text[:limit].rsplit(", ", 1)[0] + ", ...}) (cut; the whole remap is report.suggestion)"
 
 
+#: Keys left on either side beyond which no pairing by role is tried (it compares the
+#: layers of one signature with each other; a plain prefix rule is still suggested).
+_PAIR_LIMIT = 2048
+
+
 def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap], int]:
     """The remap of b's keys that makes the most of them a's, or ``(None, 0)``.
 
@@ -505,8 +510,29 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
     already = len(B.keys) - len(only_b)
     best: Optional[Remap] = None
     best_score = already
-    # the plain rules first: on a tie the simpler suggestion wins
-    candidates: List[Remap] = [base for base in bases if len(base)]
+    whole = min(len(A.keys), len(B.keys))  # no remap pairs more
+
+    def consider(cand: Remap) -> None:
+        nonlocal best, best_score
+        try:
+            mapping = cand(B.keys, block)
+        except (CheckpointError, PathError):
+            return
+        news = [n for n in mapping.values() if n is not None]
+        if len(set(news)) != len(news):
+            return  # two of b's keys on one
+        if any(new != old and crosses_roles(old, new) for old, new in mapping.items() if new is not None):
+            return  # a value in the wrong role is never suggested
+        score = sum(1 for n in news if n in a_keys)
+        if score > best_score:
+            best, best_score = cand, score
+
+    # the plain rules first: on a tie the simpler suggestion wins, and one that pairs
+    # every key leaves nothing for the pairing by role
+    for base in bases[1:]:
+        consider(base)
+    if best_score >= whole:
+        return best, best_score
     for base in bases:
         try:
             renamed = base(B.keys, block)
@@ -515,24 +541,11 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
         left_b = [new for new in renamed.values() if new is not None and new not in a_keys]
         taken = {new for new in renamed.values() if new in a_keys}
         left_a = [k for k in only_a if k not in taken]
-        if left_b and left_a:
+        if left_b and left_a and len(left_b) <= _PAIR_LIMIT and len(left_a) <= _PAIR_LIMIT:
             header_key = {new: old for old, new in renamed.items() if new is not None}
             pairing = pair_by_roles(left_b, left_a, header, header_key, a_info, fits)
             if pairing.pairs:
-                candidates.append(base + Remap.keys(pairing.pairs) if len(base) else Remap.keys(pairing.pairs))
-    for cand in candidates:
-        try:
-            mapping = cand(B.keys, block)
-        except (CheckpointError, PathError):
-            continue
-        news = [n for n in mapping.values() if n is not None]
-        if len(set(news)) != len(news):
-            continue  # two of b's keys on one
-        if any(new != old and crosses_roles(old, new) for old, new in mapping.items() if new is not None):
-            continue  # a value in the wrong role is never suggested
-        score = sum(1 for n in news if n in a_keys)
-        if score > best_score:
-            best, best_score = cand, score
+                consider(base + Remap.keys(pairing.pairs) if len(base) else Remap.keys(pairing.pairs))
     return (best, best_score) if best is not None else (None, 0)
 
 
