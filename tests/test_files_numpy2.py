@@ -247,7 +247,8 @@ def run_without_mxnet(code, tmp_path):
 
 @pytest.mark.parametrize("args", [["chapter"], ["chapter", "--quiet"],
                                   ["convert", "--json", "--to", "legacy", "--model",
-                                   "gluon_params_kit.chapter:rgnet", "IN", "OUT"]])
+                                   "gluon_params_kit.chapter:rgnet", "IN", "OUT"],
+                                  ["check", "IN", "--model", "gluon_params_kit.chapter:rgnet"]])
 def test_cli_says_in_one_line_what_needs_mxnet(args, tmp_path):
     shutil.copy(DATA / "dense.params", tmp_path / "IN")
     proc = run_without_mxnet(f"from gluon_params_kit.cli import main\nraise SystemExit(main({args!r}))",
