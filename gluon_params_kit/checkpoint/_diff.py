@@ -644,7 +644,8 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         if progress:
             total = sum(side.nbytes(k) for k in keys for side in (A, B)
                         if side.header is not None and side.has(k))
-            bar = _progress(total, "diff") if total else None
+            named = A.header if A.header is not None else B.header  # the bar names a file
+            bar = _progress(total, named.path if named is not None else "diff") if total else None
         rows = []
         scratch = onp.empty((3, _BLOCK), onp.float64)
         batch = _Batch(A, B, atol)
@@ -752,7 +753,7 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
     try:
         _npz.check_keys(side.keys)
         side.check_expansion(side.keys)
-        shown = _progress(side.header.file_size, "export") if progress and side.header else None
+        shown = _progress(side.header.file_size, side.header.path) if progress and side.header else None
         bar = _Ticker(shown) if shown is not None else None
         if side.header is None:
             entries: Dict[str, Any] = side.arrays
