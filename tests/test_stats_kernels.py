@@ -129,3 +129,17 @@ def test_many_small_parameters_of_a_net_after_a_forward():
         assert rec.mean == pytest.approx(values.mean(), rel=1e-5, abs=1e-7)
         assert rec.zero_fraction == np.count_nonzero(values == 0) / values.size
         assert sum(rec.hist) == rec.hist_values == values.size
+
+
+def test_an_array_that_cannot_be_read_is_an_error_for_the_caller():
+    class Broken:
+        dtype = np.float32
+
+        @property
+        def handle(self):
+            raise RuntimeError("cannot read this array")
+
+    items = [(mx.nd.ones(n), n) for n in (5, 6, 7)]
+    items[1] = (Broken(), 10)
+    with pytest.raises(RuntimeError, match="cannot read this array"):
+        _stats.cpu_arrays_stats(items, 16, None)

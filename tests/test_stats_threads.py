@@ -100,36 +100,3 @@ def test_zero_count_skipped_only_where_no_value_can_be_zero(fill, zeros):
     v[_stats.CHUNK + 3] = -fill if fill else 1.0  # a chunk whose range now straddles 0
     assert _stats.host_stats(v, 4, None).zero_fraction == np.count_nonzero(v == 0) / v.size
 
-
-def _small_arrays(count, seed=2):
-    import mxnet as mx
-    rng = np.random.RandomState(seed)
-    return [mx.nd.array(rng.normal(0, 1, int(n))) for n in rng.randint(1, 40_000, count)]
-
-
-def test_batches_of_small_arrays_give_the_same_answers_in_any_number_of_threads(monkeypatch):
-    arrays = _small_arrays(150)  # ~3M values: about 12 batches, 4 per thread
-    items = [(a, a.size) for a in arrays]
-    runs = []
-    for w in (1, 2, 3):
-        monkeypatch.setattr(_stats, "WORKERS", w)
-        runs.append(_stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE))
-    assert runs[0] == runs[1] == runs[2]
-    assert [r.size for r in runs[0]] == [a.size for a in arrays]
-    assert _gpk_threads() == []
-
-
-def test_an_error_in_a_batch_thread_reaches_the_caller_with_no_thread_left(monkeypatch):
-    class Broken:
-        dtype = np.float32
-
-        @property
-        def handle(self):
-            raise RuntimeError("cannot read this array")
-
-    monkeypatch.setattr(_stats, "WORKERS", 2)
-    items = [(a, a.size) for a in _small_arrays(150)]
-    items[-3] = (Broken(), 10)  # in the last batches: the second thread's share
-    with pytest.raises(RuntimeError, match="cannot read this array"):
-        _stats.cpu_arrays_stats(items, 16, None)
-    assert _gpk_threads() == []

@@ -517,7 +517,6 @@ _BATCH_NAMES = {t: _onp.dtype(t).name for t in (_onp.float16, _onp.float32, _onp
 #: view: MXNet copies it with OpenMP threads (``MXNET_CPU_PARALLEL_SIZE``, 200,000), which
 #: a busy machine slows down many times.
 _VIEW_COPY = 1 << 16
-_BATCHES_PER_WORKER = 4  # fewer batches are measured in fewer threads
 
 
 def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
@@ -530,8 +529,7 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     copied a batch at a time into one buffer (``MXNDArraySyncCopyToCPU``, which also reads
     MKL-DNN layouts; numpy from a zero-copy view past :data:`_VIEW_COPY` values) and
     measured together by :func:`_batch_stats`: a fixed number of numpy calls per batch,
-    not per array. The batches are shared by up to :data:`WORKERS` threads (numpy and the
-    copies release the GIL), each with a buffer of its own. Every other array, and any array whose values the
+    not per array. Every other array, and any array whose values the
     batch cannot measure in their own type (NaN, Inf, squares past the type, denormals, a
     range too narrow to bin), goes through :func:`host_stats` or :func:`array_stats`. The
     answers equal :func:`array_stats`'s up to float rounding (the sums are pairwise, not
@@ -561,33 +559,14 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
             batch.append(member)
             filled += member[2]
         batches.append((name, batch))
-    workers = max(1, min(WORKERS, len(batches) // _BATCHES_PER_WORKER))
-    errors: List[BaseException] = []
-
-    def work(w: int) -> None:  # every workers-th batch, in a buffer of its own
-        bufs: Dict[str, _onp.ndarray] = {}
-        try:
-            for name, batch in batches[w::workers]:
-                if errors:
-                    return
-                buf = bufs.get(name)
-                if buf is None:
-                    buf = bufs[name] = _onp.empty(BATCH, name)
-                _measure_batch(buf, batch, bins, hist_sample, out)
-        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
-            errors.append(exc)
-
-    helpers = [threading.Thread(target=work, args=(w,), name=f"gpk-stats-{w}", daemon=True)
-               for w in range(1, workers)]
-    for t in helpers:
-        t.start()
-    try:
-        work(0)
-    finally:
-        for t in helpers:
-            t.join()
-    if errors:
-        raise errors[0]
+    # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
+    # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
+    bufs: Dict[str, _onp.ndarray] = {}
+    for name, batch in batches:
+        buf = bufs.get(name)
+        if buf is None:
+            buf = bufs[name] = _onp.empty(BATCH, name)
+        _measure_batch(buf, batch, bins, hist_sample, out)
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
