@@ -121,7 +121,7 @@ class _Side:
             for key in keys:
                 if self.has(key):
                     key = self.aliases.get(key, key)
-                    check_expansion(self.header.path, key, self.header[key], self.allow_expand)
+                    check_expansion(self.header.path, key, self.infos[key], self.allow_expand)
 
     def has(self, key: str) -> bool:
         return key in self._present
@@ -772,7 +772,7 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
 
         size = sum(side.nbytes(k) + 256 + 2 * len(k) for k in side.keys)
         if side.header is not None:  # dense bytes written for sparse or deflated arrays
-            size = sum(_dense_nbytes(side.header[k]) + 256 + 2 * len(k) for k in side.keys)
+            size = sum(_dense_nbytes(side.infos[k]) + 256 + 2 * len(k) for k in side.keys)
         atomic_write(path, write, fsync, size_hint=None if compressed else size)
         if bar is not None:
             bar.close()
@@ -808,7 +808,7 @@ def _streamed(side: _Side, key: str, bar: Optional[_Ticker]):
     a Fortran-order member is written as one (its bytes as they are, no reordering)."""
     header, src = side.header, side.file
     assert header is not None and src is not None  # only a file side streams
-    info = header[key]
+    info = side.infos[key]
     dtype = BFLOAT16 if info.dtype == "bfloat16" else onp.dtype(info.dtype or "float32")
     shape = info.shape if info.shape is not None else (0,)
     dense = info.stype == "default" and info.size and not info.big_endian  # else: native pieces
