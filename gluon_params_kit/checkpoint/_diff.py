@@ -8,6 +8,11 @@ pieces through its header's offsets into one reused buffer per side, compared (o
 written) piece by piece in cache-sized blocks, so memory stays at a few MiB whatever the
 files' size; neither file, nor a float64 copy of an array, is ever held whole. Sparse
 arrays and Fortran-order members come in C order piece by piece too.
+
+The work per array is constant: small arrays (up to :data:`_SMALL` values) are compared
+in batches (their bytes read by one call per run of neighbours in the file, their sums
+by one numpy reduction per batch), ``.npz`` members up to 1 MiB are written whole, and
+progress bars move per 4 MiB; 10^5 arrays cost per array what 10^3 do.
 """
 from __future__ import annotations
 
