@@ -1,7 +1,7 @@
 """The site's pictures, made from the kit's own output: ``python docs/make_images.py``.
 
-- ``images/summary.png``: the HTML summary of ResNet-18 with an example input, two levels
-  open, as a notebook shows it, screenshotted in headless Chromium (as ``tests/test_browser.py`` drives it);
+- ``images/summary.png``: the HTML summary of ResNet-18 with an example input, as a notebook
+  shows it by default (rows down to depth 3, containers open, layers closed), screenshotted in headless Chromium (as ``tests/test_browser.py`` drives it);
 - ``images/load-report.png``: the HTML ``LoadReport`` of a load that cannot be done (the
   wrapped-net case of the troubleshooting page);
 - ``images/histograms.png``: ``gpk.plot_histograms`` of ResNet-18's first convolution weights
@@ -74,7 +74,7 @@ def resnet():
 def main() -> None:
     IMAGES.mkdir(exist_ok=True)
     net, x = resnet()
-    screenshot(gpk.summary(net, x, depth=2)._repr_html_(), IMAGES / "summary.png", 1280, 900)
+    screenshot(gpk.summary(net, x)._repr_html_(), IMAGES / "summary.png", 1280, 900)
 
     wrapped = nn.Sequential()
     wrapped.add(rgnet())
