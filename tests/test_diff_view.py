@@ -77,7 +77,7 @@ def test_text_lists_what_differs_and_counts_the_identical_keys():
 def test_show_prints_and_all_must_be_a_bool(capsys):
     report = diff({"w": onp.ones(2, F32)}, {"w": onp.ones(2, F32)})
     report.show()
-    assert capsys.readouterr().out.splitlines()[-1] == "1 keys identical (all=True / --all shows them)"
+    assert capsys.readouterr().out.splitlines()[-1] == "1 key identical (all=True / --all shows them)"
     report.show(all=True)
     out = capsys.readouterr().out.splitlines()
     assert out[-1].split()[:2] == ["w", "same"]

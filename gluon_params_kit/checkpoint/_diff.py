@@ -456,7 +456,7 @@ class DiffReport(Report):
         lines = []
         same = len(self.rows) - len(self.changed) - len(self.only_a) - len(self.only_b)
         if same and not self.all:
-            lines.append(f"{same} keys identical (all=True / --all shows them)")
+            lines.append(f"{same} key{'s' if same != 1 else ''} identical (all=True / --all shows them)")
         if self.remap is not None:
             lines.append(f"b's keys renamed by remap={_brief(self.remap)}")
         if self.suggestion is not None:
