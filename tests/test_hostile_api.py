@@ -568,6 +568,10 @@ ACCEPTED: Dict[Tuple[str, str, str], str] = {
     ("summary", "depth", "None"): "documented: None shows every level",
     ("plot_histograms", "cols", "10**30"): "subplots per row: at most as many as there are plots are used",
     ("*", "atol", "10**30"): _TOLERANCE, ("*", "rtol", "10**30"): _TOLERANCE,
+    ("*", "layer_rtol", "10**30"): _TOLERANCE,
+    **{("load", "example", label): "an input batch (an MXNet array): its type is checked; it is used only by "
+                                   "a symbol checkpoint's walk, when the keys do not match by name"
+       for label in ("mx.nd", "mx.np")},
     ("set_multipliers", "lr_mult", "10**30"): "a finite multiplier (1e30 is a float)",
     ("set_multipliers", "wd_mult", "10**30"): "a finite multiplier (1e30 is a float)",
     ("*", "seed", "-1"): _SEED, ("*", "seed", "10**30"): _SEED,
@@ -629,8 +633,6 @@ OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
         ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
     ('load', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
         ('mx.nd', 'mx.np')),
-    ('load', 'example'): ("owner: checkpoint/_symbol.py (load example=, unused when keys match): accepts '0', -1, 10**30, nan, True, mx.nd, mx.np, numpy, object(), list, bytes silently",
-        ("'0'", '-1', '10**30', 'nan', 'True', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
     ('read_header', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
         ('mx.nd', 'mx.np')),
     ('read_array', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
@@ -652,34 +654,8 @@ OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
         ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
     ('export_npz', 'fsync'): ("owner: checkpoint/_convert.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
         ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('save_training', 'fsync'): ("owner: training/: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('compare_outputs', 'inputs'): ('owner: interop/_compare.py: raw ValueError: In HybridBlock, there must be one NDArray or one',
-        ('None', "'0'", '-1', '10**30', 'nan', 'True', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
-    ('compare_outputs', 'layer_rtol'): ("owner: interop/_compare.py: raw TypeError: unsupported operand type(s) for *: 'NoneType' and; accepts -1, 10**30, nan, True silently",
-        ('None', "'0'", 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes', '-1', '10**30', 'nan', 'True')),
-    ('export_onnx', 'path'): ('owner: interop/_onnx.py: raw TypeError: expected str, bytes or os.PathLike object, not No',
-        ('None', '-1', '10**30', 'nan', 'True', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
-    ('export_onnx', 'atol'): ("owner: interop/_onnx.py: changed TypeError: unsupported operand type(s) for +: 'NoneType' and and the file written; accepts -1, nan, True silently",
-        ('None', "'0'", 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes', '-1', 'nan', 'True')),
-    ('from_torch', 'inputs'): ('owner: interop/_torch.py: raw ValueError: In HybridBlock, there must be one NDArray or one',
-        ('None', "'0'", '-1', '10**30', 'nan', 'True', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
-    ('from_torch', 'dry_run'): ("owner: interop/_torch.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('from_torch', 'strict'): ("owner: interop/_torch.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('to_torch', 'inputs'): ('owner: interop/_torch.py: raw ValueError: In HybridBlock, there must be one NDArray or one',
-        ('None', "'0'", '-1', '10**30', 'nan', 'True', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
-    ('to_torch', 'dry_run'): ("owner: interop/_torch.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('to_torch', 'strict'): ("owner: interop/_torch.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
     ('Header.name_at', 'index'): ('owner: _io/header.py: raw TypeError: list indices must be integers or slices, not None; accepts True silently',
         ('None', "'0'", '10**30', 'nan', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes', 'True')),
-    ('TorchPairing.with_state', 'applied'): ("owner: interop/: accepts None, '0', -1, 10**30, nan, mx.nd, mx.np, numpy, object(), list, bytes silently",
-        ('None', "'0'", '-1', '10**30', 'nan', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes')),
-    ('TorchPairing.with_state', 'extra'): ("owner: interop/: raw TypeError: 'NoneType' object is not iterable; accepts '0', mx.nd, mx.np, numpy, list, bytes silently",
-        ('None', '-1', '10**30', 'nan', 'True', 'object()', "'0'", 'mx.nd', 'mx.np', 'numpy', 'list', 'bytes')),
 }
 
 
@@ -958,3 +934,21 @@ def test_book_functions_check_their_options_before_running():
     with pytest.raises(ParamsKitError, match=r"count_parameter_reads: the forward pass of HybridSequential '\w+' "
                                              r"on '0' failed \(ValueError: "):
         exercises.count_parameter_reads(mlp(), "0")
+
+
+def test_load_checks_example_even_when_the_keys_match(tmp_path):
+    from gluon_params_kit.errors import CheckpointTypeError
+    net = mlp()
+    path = str(tmp_path / "net.params")
+    gpk.save(net, path, fsync=False)
+    other = mlp(init=True)
+    before = block_state(other)
+    message = (r"^load: example must be None, an input batch \(mx\.nd\.NDArray or mx\.np\.ndarray\) or a non-empty "
+               r"list or tuple of them, like mx\.nd\.ones\(\(1, 3, 32, 32\)\); got ")
+    for bad, shown_as in (("0", r"'0'"), (onp.ones((2, 3)), r"ndarray of shape \(2, 3\) float64"), ([], r"\[\]"),
+                          ([x(), "0"], r"\[")):
+        with pytest.raises(CheckpointTypeError, match=message + shown_as):
+            gpk.load(other, path, example=bad)
+    assert block_state(other) == before
+    assert gpk.load(other, path, example=[x()]).loaded == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert gpk.load(other, path, example=x()).applied

@@ -124,3 +124,28 @@ def test_a_file_onnxruntime_cannot_load_is_reported(tmp_path):
     result = export_onnx(net, str(tmp_path / "fc.onnx"), mx.nd.ones((1, 2, 3, 3)))
     assert result.ok is False and result.title.endswith("onnxruntime FAILS")
     assert "cannot run the file" in str(result) and os.path.exists(result.path)
+
+
+def test_bad_options_are_refused_before_anything_is_written(tmp_path):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(2, in_units=3))
+    net.initialize()
+    path, x = str(tmp_path / "a.onnx"), mx.nd.ones((1, 3))
+    for atol, error in ((None, CheckpointTypeError), ("0", CheckpointTypeError), (True, CheckpointTypeError),
+                        (-1, CheckpointError), (float("nan"), CheckpointError)):
+        with pytest.raises(error, match=rf"^export_onnx: atol must be a finite number >= 0, got {atol!r}$"):
+            export_onnx(net, path, x, atol=atol)
+    with pytest.raises(CheckpointTypeError, match=r"^export_onnx: path must be a file path \(str, bytes or "
+                                                  r"os\.PathLike\), got NoneType: None$"):
+        export_onnx(net, None, x)
+    with pytest.raises(CheckpointError, match=r"missing-folder"):
+        export_onnx(net, str(tmp_path / "missing-folder" / "a.onnx"), x)
+    with pytest.raises(CheckpointTypeError, match=r"^export_onnx: example_inputs\[0\] must be an array .* got "
+                                                  r"<object object at 0x\w+>$"):
+        export_onnx(net, path, object())
+    with pytest.raises(CheckpointError, match=r"(?s)^export_onnx: the forward pass of Gluon HybridSequential "
+                                              r"'\w+' on the inputs \(numpy\.ndarray of shape \(1, 7\) float32\) failed"):
+        export_onnx(net, path, np.ones((1, 7), dtype=np.float32))
+    assert os.listdir(tmp_path) == []
+    assert export_onnx(net, path, np.ones((1, 3), dtype=np.float32), atol=10 ** 30).ok  # any tolerance >= 0
+    assert os.listdir(tmp_path) == ["a.onnx"]

@@ -308,3 +308,65 @@ def test_the_kit_imports_and_compares_gluon_nets_without_torch():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == [
         "to_torch True", "to_torch needs PyTorch (the kit's optional 'torch' extra): pip install torch"]
+
+
+def _gluon_bits(net):
+    return {k: p.data().asnumpy().tobytes() for k, p in named_parameters(net).items()}
+
+
+def _same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_misused_arguments_are_kit_errors_that_name_the_input_and_change_nothing():
+    net, module, x = small_pair()
+    net_before, module_before = _gluon_bits(net), torch_state(module)
+    with pytest.raises(CheckpointTypeError, match=r"^to_torch: inputs\[1\] must be an array \(mx\.nd\.NDArray, "
+                                                  r"mx\.np\.ndarray, a numeric numpy array or a torch\.Tensor\), "
+                                                  r"like mx\.nd\.ones\(\(2, 5\)\); got '0'$"):
+        to_torch(net, module, x, "0")
+    with pytest.raises(CheckpointError, match=r"(?s)^to_torch: the forward pass of Gluon HybridSequential '\w+' on "
+                                              r"the inputs \(mx\.nd\.NDArray of shape \(2, 7\) float32\) failed "
+                                              r"\(MXNetError: .*\); nothing was changed$"):
+        to_torch(net, module, mx.nd.ones((2, 7)))
+    with pytest.raises(CheckpointError, match=r"^from_torch: the forward pass of PyTorch Sequential on the inputs "
+                                              r"\(mx\.nd\.NDArray of shape \(2, 3, 5, 5\) float32\) failed \(RuntimeError: "):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(7, 2)), net, x)
+    with pytest.raises(CheckpointTypeError, match=r"^to_torch: dry_run must be True or False, got ndarray of "
+                                                  r"shape \(2,\) float64$"):
+        to_torch(net, module, dry_run=np.array([1.0, 2.0]))
+    with pytest.raises(CheckpointTypeError, match=r"^from_torch: strict must be True or False, got '0'$"):
+        from_torch(module, net, strict="0")
+    with pytest.raises(CheckpointTypeError, match=r"^compare_outputs: inputs\[0\] must be an array .* got ndarray "
+                                                  r"of shape \(1,\) str32$"):
+        compare_outputs(net, module, np.array(["a"]))
+    with pytest.raises(CheckpointError, match=r"^compare_outputs: layer_rtol must be a finite number >= 0, got -1$"):
+        compare_outputs(net, module, x, layer_rtol=-1)
+    with pytest.raises(CheckpointTypeError, match=r"^compare_outputs: layer_rtol must be a finite number >= 0, "
+                                                  r"got True$"):
+        compare_outputs(net, module, x, layer_rtol=True)
+    assert _gluon_bits(net) == net_before and _same_state(torch_state(module), module_before)
+    assert module.training  # its training flag put back after each pass
+
+
+def test_a_torch_tensor_is_an_input_of_both_sides():
+    net, module, x = small_pair()
+    report = to_torch(net, module, torch.from_numpy(x.asnumpy()))
+    assert report.applied and report.pairs["0.weight"] == "0.weight"
+    check = compare_outputs(net, module, torch.from_numpy(x.asnumpy()), layer_rtol=0.5)
+    assert check.ok and list(check) == ["output 0"] and check["output 0"].shape == (2, 2)
+
+
+def test_with_state_checks_its_options():
+    net, module, x = small_pair()
+    report = to_torch(net, module, x, dry_run=True)
+    assert not report.applied
+    with pytest.raises(CheckpointTypeError, match=r"^TorchPairing\.with_state: applied must be True or False, "
+                                                  r"got 'yes'$"):
+        report.with_state(applied="yes")
+    with pytest.raises(CheckpointTypeError, match=r"^TorchPairing\.with_state: extra must be a list of str "
+                                                  r"\(footer lines\), got 'copied'$"):
+        report.with_state(applied=True, extra="copied")
+    done = report.with_state(applied=True, extra=["copied by hand"])
+    assert done.applied and done.extra == report.extra + ["copied by hand"] and done.pairs == report.pairs
+    assert "copied by hand" in str(done)

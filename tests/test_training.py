@@ -259,6 +259,12 @@ def test_plain_files_and_bad_inputs(tmp_path):
     alien = gluon.Trainer(_net([mx.cpu()]).collect_params(), "sgd")
     with pytest.raises(CheckpointError, match=r"parameters that are not in HybridSequential"):
         gpk.save_training(net, alien, tmp_path / "x.params")
+    with pytest.raises(CheckpointTypeError, match=r"^save_training: fsync must be True or False, got ndarray of "
+                                                  r"shape \(2,\) float64$"):
+        gpk.save_training(net, trainer, tmp_path / "x.params", fsync=np.array([1.0, 2.0]))
+    for fsync in (None, "0", 0, 1):  # once written silently (0) or as a flush (1): a bool is meant
+        with pytest.raises(CheckpointTypeError, match=rf"^save_training: fsync must be True or False, got {fsync!r}$"):
+            gpk.save_training(net, trainer, tmp_path / "x.params", fsync=fsync)
     assert not (tmp_path / "x.params").exists()
     assert gpk.read_training(tmp_path / "run.params")["metadata"] == {"epoch": 2}
 

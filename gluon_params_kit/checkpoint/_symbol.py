@@ -39,6 +39,7 @@ import numpy as onp
 from .._core.compat import gluon, is_np_array, mx
 from .._core.gluon import init_state
 from .._core.types import Block
+from .._core.validate import shown as _shown
 from .._io.header import Header, file_keys_of
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_blocks, named_parameters
@@ -47,7 +48,7 @@ from ._pairing import split_key
 from ._remap import Remap
 
 __all__ = ["FIX_GAMMA", "SymbolGraph", "SymbolLayer", "SymbolLoad", "SymbolNote", "apply_fix_gamma",
-           "find_symbol", "layer_pairs", "pair_with_net", "read_symbol", "symbol_notes"]
+           "check_example", "find_symbol", "layer_pairs", "pair_with_net", "read_symbol", "symbol_notes"]
 
 #: The ``fix_gamma=`` choices of :func:`~gluon_params_kit.checkpoint.load`.
 FIX_GAMMA = (None, "ones")
@@ -374,6 +375,27 @@ def _net_layers(block: Block, example: Optional[Sequence[Any]],
             f"failed ({type(exc).__name__}: {exc})") from exc
     called = [layers[p] for p in order if p in layers]
     return called + [layer for p, layer in layers.items() if p not in order]
+
+
+def check_example(example: Any) -> Optional[List[Any]]:
+    """``load``'s ``example=`` as a list of inputs (or ``None``): an MXNet array (nd or np)
+    or a non-empty list or tuple of them; else a :class:`CheckpointTypeError` naming it.
+
+    >>> check_example(None) is None, len(check_example(mx.nd.ones((1, 3))))
+    (True, 1)
+    >>> check_example('0')
+    Traceback (most recent call last):
+      ...
+    gluon_params_kit.errors.CheckpointTypeError: load: example must be None, an input batch (mx.nd.NDArray or mx.np.ndarray) or a non-empty list or tuple of them, like mx.nd.ones((1, 3, 32, 32)); got '0'
+    """
+    if example is None:
+        return None
+    batch = [example] if isinstance(example, mx.nd.NDArray) else example
+    if not (isinstance(batch, (list, tuple)) and batch and all(isinstance(x, mx.nd.NDArray) for x in batch)):
+        raise CheckpointTypeError(
+            f"load: example must be None, an input batch (mx.nd.NDArray or mx.np.ndarray) or a non-empty list "
+            f"or tuple of them, like mx.nd.ones((1, 3, 32, 32)); got {_shown(example)}")
+    return list(batch)
 
 
 # --------------------------------------------------------------------------- pairing
@@ -789,12 +811,11 @@ class SymbolLoad:
         """``(report, plan)`` of the load (``replan(remap)`` makes them): through the graph
         walk when the keys do not match the block's by name and ``walk`` (no remap was
         given), else as the keys say; with the header-only notes. ``example``: an input, a
-        list or tuple of inputs, or ``None``."""
+        list or tuple of inputs, or ``None``: checked even when the walk does not need it."""
+        example = check_example(example)
         if self.graph is None:
             return replan(remap)
         graph, header = self.graph, self.header
-        if example is not None and not isinstance(example, (list, tuple)):
-            example = [example]
         walked = None
         if walk and not _keys_match(block, header):
             try:

@@ -15,7 +15,7 @@ from .._core.compat import gluon
 from .._core.report import Report, Table
 from .._core.validate import check_number
 from ..errors import CheckpointError, CheckpointTypeError
-from ._layers import Trace, as_numpy, flat_outputs, gluon_layers, torch_layers
+from ._layers import Trace, as_numpy, check_inputs, flat_outputs, forward_error, gluon_layers, torch_layers
 from ._table import pair_layers
 
 __all__ = ["Divergence", "OutputComparison", "OutputDiff", "compare_arrays", "compare_outputs", "comparison", "describe",
@@ -124,25 +124,31 @@ def _kind_of(other: Any) -> str:
                               f"InferenceSession, not {type(other).__name__}")
 
 
-def run_other(other: Any, inputs: Sequence[Any], record: bool) -> Trace:
+def run_other(other: Any, inputs: Sequence[Any], record: bool, where: str = "compare_outputs") -> Trace:
     kind = _kind_of(other)
     if kind == "gluon":
-        return gluon_layers(other, inputs, record=record)
+        return gluon_layers(other, inputs, record=record, where=where)
     if kind == "torch":
-        return torch_layers(other, inputs, record=record)
+        return torch_layers(other, inputs, record=record, where=where)
     feeds = {i.name: onp.array(as_numpy(x), order="C") for i, x in zip(other.get_inputs(), inputs)}
-    return Trace([], final=flat_outputs(list(other.run(None, feeds))))
+    try:
+        return Trace([], final=flat_outputs(list(other.run(None, feeds))))
+    except Exception as exc:  # the session or the inputs: the kit's error
+        raise forward_error(where, describe(other), inputs, exc) from exc
 
 
 def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol: float = 1e-5,
                     layer_rtol: float = 1e-4) -> OutputComparison:
     if not isinstance(net, gluon.Block):
         raise CheckpointTypeError(f"net must be a Gluon Block, not {type(net).__name__}")
-    check_number(atol, "atol", CheckpointError, minimum=0)
-    check_number(rtol, "rtol", CheckpointError, minimum=0)
+    _kind_of(other)
+    check_number(atol, "atol", CheckpointError, minimum=0, where="compare_outputs")
+    check_number(rtol, "rtol", CheckpointError, minimum=0, where="compare_outputs")
+    check_number(layer_rtol, "layer_rtol", CheckpointError, minimum=0, where="compare_outputs")
     if not inputs:
         raise CheckpointError("compare_outputs needs at least one input (an NDArray or numpy array)")
-    mine = gluon_layers(net, inputs, record=True)
+    check_inputs(inputs, "compare_outputs")
+    mine = gluon_layers(net, inputs, record=True, where="compare_outputs")
     theirs = run_other(other, inputs, record=True)
     return comparison(net, other, mine, theirs, atol=atol, rtol=rtol, layer_rtol=layer_rtol)
 

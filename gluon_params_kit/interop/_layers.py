@@ -19,6 +19,7 @@ Private: used by the other modules of :mod:`gluon_params_kit.interop`.
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -26,10 +27,12 @@ import numpy as onp
 
 from .._core.compat import gluon, is_np_array, mx
 from .._core.gluon import arrays, is_deferred, restore_fields, save_fields, zero_deferred
+from .._core.validate import shown
 from ..checkpoint import split_key
+from ..errors import CheckpointError, CheckpointTypeError
 from ..tree import named_blocks, named_parameters
 
-__all__ = ["Layer", "Trace", "as_numpy", "flat_outputs", "gluon_layers", "state_dict_layers",
+__all__ = ["Layer", "Trace", "as_numpy", "check_inputs", "flat_outputs", "gluon_layers", "state_dict_layers",
            "torch_layers"]
 
 _HYBRID_STATE = ("_active", "_cached_graph", "_cached_op", "_cached_op_args", "_in_format",
@@ -83,6 +86,44 @@ def as_numpy(x: Any) -> onp.ndarray:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy().copy()
     return onp.asarray(x)
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only where torch was imported
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def check_inputs(inputs: Sequence[Any], where: str, name: str = "inputs") -> None:
+    """Each input an array both sides can take (an ``mx.nd.NDArray``, ``mx.np.ndarray``,
+    numeric numpy array or torch tensor); else a :class:`CheckpointTypeError` naming it."""
+    for i, x in enumerate(inputs):
+        numeric = isinstance(x, onp.ndarray) and x.dtype.kind in "biuf"
+        if not (numeric or isinstance(x, mx.nd.NDArray) or _is_torch_tensor(x)):
+            raise CheckpointTypeError(
+                f"{where}: {name}[{i}] must be an array (mx.nd.NDArray, mx.np.ndarray, a numeric numpy array "
+                f"or a torch.Tensor), like mx.nd.ones((2, 5)); got {shown(x)}")
+
+
+def describe_inputs(inputs: Sequence[Any]) -> str:
+    """``mx.nd.NDArray of shape (2, 3) float32, ...``: the inputs as an error message names
+    them (whose array each is: MXNet's and numpy's are both called ``ndarray``)."""
+    def one(x: Any) -> str:
+        if isinstance(x, mx.nd.NDArray):
+            kind = "mx.np.ndarray" if isinstance(x, mx.np.ndarray) else "mx.nd.NDArray"
+        else:
+            kind = "numpy.ndarray" if isinstance(x, onp.ndarray) else "torch.Tensor" if _is_torch_tensor(x) else ""
+        text = shown(x)
+        return f"{kind}{text[text.index(' of shape'):]}" if kind and " of shape" in text else text
+    return ", ".join(one(x) for x in inputs) or "no input"
+
+
+def forward_error(where: str, side: str, inputs: Sequence[Any], exc: BaseException) -> CheckpointError:
+    """The kit's error for a forward pass that failed on the user's net or inputs."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    text = text[len(name) + 2:] if text.startswith(f"{name}: ") else text  # MXNet repeats its class name
+    return CheckpointError(f"{where}: the forward pass of {side} on the inputs ({describe_inputs(inputs)}) "
+                           f"failed ({name}: {text}); nothing was changed")
 
 
 def flat_outputs(out: Any) -> List[onp.ndarray]:
@@ -181,17 +222,21 @@ def _symbolic(out: Any) -> bool:
     return isinstance(out, mx.sym.Symbol)
 
 
-def gluon_layers(net: Any, inputs: Sequence[Any] = (), *, record: bool = False) -> Trace:
+def gluon_layers(net: Any, inputs: Sequence[Any] = (), *, record: bool = False,
+                 where: str = "gluon_layers") -> Trace:
     """The layers of a Gluon net: in forward order when ``inputs`` are given (and, with
     ``record``, each call's outputs and the net's), else in registration order.
 
     Nothing in ``net`` changes: a deferred Parameter is completed with zeros for the pass
-    and put back; hybridized blocks run imperatively and get their cached graphs back.
+    and put back; hybridized blocks run imperatively and get their cached graphs back. A
+    pass that fails is a :class:`CheckpointError` that says so (``where``: the caller).
     """
     if not inputs:
         return Trace(_layers_of_net(net))
     array = mx.np.array if is_np_array() else mx.nd.array
-    inputs = [array(x, dtype=x.dtype) if isinstance(x, onp.ndarray) else x for x in inputs]
+    given = list(inputs)
+    inputs = [x if isinstance(x, mx.nd.NDArray) else array(as_numpy(x), dtype=as_numpy(x).dtype)
+              for x in inputs]  # numpy arrays and torch tensors, as the mode's arrays
     blocks = named_blocks(net)
     order: List[str] = []
     outputs: Dict[str, List[List[onp.ndarray]]] = {}
@@ -211,9 +256,12 @@ def gluon_layers(net: Any, inputs: Sequence[Any] = (), *, record: bool = False) 
         deferred = [p for p in params.values() if is_deferred(p)]
         for p in deferred:
             zero_deferred(p)
-        with mx.autograd.pause(train_mode=False):
-            final = net(*inputs)
-        final_arrays = flat_outputs(final) if record else None
+        try:
+            with mx.autograd.pause(train_mode=False):
+                final = net(*inputs)
+            final_arrays = flat_outputs(final) if record else None
+        except Exception as exc:  # the user's net or inputs: the kit's error, state put back below
+            raise forward_error(where, f"Gluon {type(net).__name__} {net.name!r}", given, exc) from exc
         for p in deferred:
             shapes[id(p)] = tuple(int(d) for d in p.shape)
         layers = _layers_of_net(net, shapes)
@@ -310,9 +358,11 @@ def _torch_layers_of(module: Any) -> List[Layer]:
     return layers
 
 
-def torch_layers(module: Any, inputs: Sequence[Any] = (), *, record: bool = False) -> Trace:
+def torch_layers(module: Any, inputs: Sequence[Any] = (), *, record: bool = False,
+                 where: str = "torch_layers") -> Trace:
     """The layers of a PyTorch module, in forward order when ``inputs`` are given (eval
-    mode, no_grad; training flags put back afterwards), else in registration order."""
+    mode, no_grad; training flags put back afterwards), else in registration order. A
+    pass that fails is a :class:`CheckpointError` that says so (``where``: the caller)."""
     import torch
     layers = _torch_layers_of(module)
     if not inputs:
@@ -328,9 +378,12 @@ def torch_layers(module: Any, inputs: Sequence[Any] = (), *, record: bool = Fals
             if record:
                 handles.append(mod.register_forward_hook(_torch_post(outputs, path)))
         module.eval()
-        with torch.no_grad():
-            final = module(*[torch.from_numpy(onp.array(as_numpy(x), order="C")) for x in inputs])
-        final_arrays = flat_outputs(final) if record else None
+        try:
+            with torch.no_grad():
+                final = module(*[torch.from_numpy(onp.array(as_numpy(x), order="C")) for x in inputs])
+            final_arrays = flat_outputs(final) if record else None
+        except Exception as exc:  # the user's module or inputs: the kit's error, flags put back below
+            raise forward_error(where, f"PyTorch {type(module).__name__}", inputs, exc) from exc
     finally:
         for h in handles:
             h.remove()

@@ -5,16 +5,17 @@ Private: :func:`export_onnx` is re-exported by :mod:`gluon_params_kit.interop`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
 import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Tuple
 
 from .._core.compat import gluon, mx
+from .._core.validate import check_number
+from .._io.files import atomic_write, check_target, file_path
 from ..errors import CheckpointError, CheckpointTypeError
 from ._compare import OutputComparison, OutputDiff, comparison, run_other
-from ._layers import as_numpy, gluon_layers
+from ._layers import as_numpy, check_inputs, gluon_layers
 from ._torch import check_net
 
 __all__ = ["ONNX_WORKS", "check_onnx", "export_onnx", "fix_gamma_inputs"]
@@ -73,10 +74,14 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
     if not isinstance(net, gluon.HybridBlock):
         raise CheckpointTypeError(f"net must be a Gluon HybridBlock (or SymbolBlock), not {type(net).__name__}")
     check_net(net)
+    path = file_path(path, "export_onnx: path")
+    check_number(atol, "atol", CheckpointError, minimum=0, where="export_onnx")
     if not example_inputs:
         raise CheckpointError("export_onnx needs one example input per net input (their shapes and dtypes "
                               "are the model's)")
-    path = os.fspath(path)
+    check_inputs(example_inputs, "export_onnx", "example_inputs")
+    check_target(path)  # a folder that is missing, a target that is no regular file: before any work
+    mine = gluon_layers(net, example_inputs, record=True, where="export_onnx")  # the inputs fit: before writing
     inputs = [as_numpy(x) for x in example_inputs]
     symbol, _ = _graph(net, len(inputs))
     wanted = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
@@ -87,26 +92,22 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
     folded = [n for n in fix_gamma_inputs(symbol) if n in params]
     for name in folded:
         params[name] = mx.nd.ones_like(params[name])
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gpk-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    import logging
-    level = logging.getLogger().level
-    try:
-        logging.getLogger().setLevel(max(level, logging.WARNING))
-        with warnings.catch_warnings():  # its shape inference warns about the unnamed input's type
-            warnings.simplefilter("ignore", UserWarning)
-            mx.onnx.export_model(symbol, params, in_shapes=[x.shape for x in inputs],
-                                 in_types=[x.dtype for x in inputs], onnx_file_path=tmp)
-        os.replace(tmp, path)
-    except Exception as exc:
-        raise CheckpointError(f"mx.onnx could not export {type(net).__name__} to {path!r} "
-                              f"({type(exc).__name__}: {exc}); nothing was written") from exc
-    finally:
-        logging.getLogger().setLevel(level)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    mine = gluon_layers(net, example_inputs, record=True)
+
+    def write(tmp: str) -> None:
+        level = logging.getLogger().level
+        try:
+            logging.getLogger().setLevel(max(level, logging.WARNING))
+            with warnings.catch_warnings():  # its shape inference warns about the unnamed input's type
+                warnings.simplefilter("ignore", UserWarning)
+                mx.onnx.export_model(symbol, params, in_shapes=[x.shape for x in inputs],
+                                     in_types=[x.dtype for x in inputs], onnx_file_path=tmp)
+        except Exception as exc:  # written to a temporary file: removed, path untouched
+            raise CheckpointError(f"mx.onnx could not export {type(net).__name__} to {path!r} "
+                                  f"({type(exc).__name__}: {exc}); nothing was written") from exc
+        finally:
+            logging.getLogger().setLevel(level)
+
+    atomic_write(path, write)
     lines = [f"onnx {version}; fix_gamma folded (gamma exported as 1): {len(folded)} BatchNorm"
              f"{'' if len(folded) == 1 else 's'}"]
     title = f"ONNX export of {type(net).__name__} to {path!r}"
@@ -121,7 +122,7 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
     options.log_severity_level = 3  # mx.onnx lists initializers as inputs: one warning each
     try:
         session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        theirs = run_other(session, example_inputs, record=False)
+        theirs = run_other(session, example_inputs, record=False, where="export_onnx")
     except Exception as exc:  # the file is written; what onnxruntime says is the answer
         lines.append(f"onnxruntime {onnxruntime.__version__} cannot run the file: {type(exc).__name__}: {exc}")
         rows = OrderedDict((f"output {i}", OutputDiff(tuple(a.shape), (), None, None, None, False))

@@ -21,7 +21,8 @@ import numpy as onp
 
 from .._core import display as D
 from .._core.report import Report, Table
-from ..errors import CheckpointError, listing
+from .._core.validate import check_bool, shown
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from ._layers import Layer
 
 __all__ = ["Pair", "PairedKey", "TorchPairing", "compare_settings", "layer_values", "pair_layers", "pairing_report"]
@@ -84,6 +85,25 @@ class TorchPairing(Report):
         return lines
 
     def with_state(self, *, applied: bool, extra: Sequence[str] = ()) -> "TorchPairing":
+        """This pairing with ``applied`` set and the ``extra`` footer lines added.
+
+        Args:
+            applied: Whether the values were copied (``True`` or ``False``).
+            extra: More footer lines (a list or tuple of str).
+
+        Raises:
+            CheckpointTypeError: ``applied`` is not a bool, or ``extra`` not a list of str.
+
+        Examples:
+            >>> empty = TorchPairing(OrderedDict(), title="nothing", layers=[])
+            >>> done = empty.with_state(applied=True, extra=["copied by hand"])
+            >>> done.applied, done.extra, empty.applied
+            (True, ['copied by hand'], False)
+        """
+        check_bool(applied, "applied", CheckpointError, where="TorchPairing.with_state")
+        if not isinstance(extra, (list, tuple)) or not all(isinstance(line, str) for line in extra):
+            raise CheckpointTypeError(f"TorchPairing.with_state: extra must be a list of str (footer lines), "
+                                      f"got {shown(extra)}")
         return TorchPairing(OrderedDict(self.items()), title=self.title, layers=self.layers,
                             differences=self.differences, notes=self.notes, applied=applied,
                             extra=list(self.extra) + list(extra))

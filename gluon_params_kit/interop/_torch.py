@@ -15,10 +15,11 @@ import numpy as onp
 
 from .._core.compat import gluon
 from .._core.gluon import has_data
+from .._core.validate import check_bool
 from ..checkpoint import load
 from ..errors import CheckpointError, CheckpointTypeError, listing
 from ..tree import named_parameters
-from ._layers import Trace, as_numpy, gluon_layers, state_dict_layers, torch_layers
+from ._layers import Trace, as_numpy, check_inputs, gluon_layers, state_dict_layers, torch_layers
 from ._table import TorchPairing, layer_values, pair_layers, pairing_report
 
 __all__ = ["import_torch", "to_torch", "from_torch", "check_net"]
@@ -51,6 +52,12 @@ def _gluon_values(net: Any) -> Dict[str, onp.ndarray]:
     return out
 
 
+def _check_options(inputs: Any, dry_run: Any, strict: Any, where: str) -> None:
+    check_inputs(inputs, where)
+    check_bool(dry_run, "dry_run", CheckpointError, where=where)
+    check_bool(strict, "strict", CheckpointError, where=where)
+
+
 def _refuse(report: TorchPairing, what: str, dtype_errors: List[str]) -> None:
     problems = report.differences + dtype_errors
     raise CheckpointError(
@@ -64,9 +71,10 @@ def to_torch(net: Any, module: Any, *inputs: Any, dry_run: bool = False, strict:
     check_net(net)
     if not isinstance(module, torch.nn.Module):
         raise CheckpointTypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
+    _check_options(inputs, dry_run, strict, "to_torch")
     what = f"Gluon {type(net).__name__} into PyTorch {type(module).__name__}"
-    g = gluon_layers(net, inputs)
-    t = torch_layers(module, inputs)
+    g = gluon_layers(net, inputs, where="to_torch")
+    t = torch_layers(module, inputs, where="to_torch")
     pairs = pair_layers(g.layers, t.layers, traced=g.traced, what=what)
     state = module.state_dict()
     dtypes = {k: onp.dtype(str(v.dtype).replace("torch.", "")) for k, v in state.items()}
@@ -95,8 +103,9 @@ def to_torch(net: Any, module: Any, *inputs: Any, dry_run: bool = False, strict:
 def from_torch(source: Any, net: Any, *inputs: Any, dry_run: bool = False, strict: bool = True) -> TorchPairing:
     torch = import_torch("from_torch")
     check_net(net, initialized=False)
+    _check_options(inputs, dry_run, strict, "from_torch")
     if isinstance(source, torch.nn.Module):
-        t = torch_layers(source, inputs)
+        t = torch_layers(source, inputs, where="from_torch")
         state = source.state_dict()
         name = f"PyTorch {type(source).__name__}"
     elif isinstance(source, Mapping) and all(isinstance(k, str) for k in source):
@@ -107,7 +116,7 @@ def from_torch(source: Any, net: Any, *inputs: Any, dry_run: bool = False, stric
         raise CheckpointTypeError(f"source must be a torch.nn.Module or a state_dict (str -> tensor), "
                                   f"not {type(source).__name__}")
     what = f"{name} into Gluon {type(net).__name__}"
-    g = gluon_layers(net, inputs)
+    g = gluon_layers(net, inputs, where="from_torch")
     pairs = pair_layers(g.layers, t.layers, traced=bool(inputs), what=what)
     values = {k: as_numpy(v) for k, v in state.items()}
     params = named_parameters(net)

@@ -44,7 +44,7 @@ from .. import checkpoint as _checkpoint
 from .._core.compat import cpu_buffer, gluon, mx
 from .._core.gluon import check_block, has_data
 from .._core.types import PathLike
-from .._core.validate import check_contexts
+from .._core.validate import check_bool, check_contexts
 from .._io.files import atomic_write
 from .._io.formats import open_values, read_host
 from .._io.header import BFLOAT16, DataFile, bfloat16_to_float32, numpy_dtype
@@ -165,7 +165,8 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
             ``block``, states on a dist store's servers, or a write failure (the old
             file is untouched).
         CheckpointTypeError: ``metadata`` (a non-str key, a tuple, an object; the error
-            names where inside it) or an optimizer field that JSON cannot hold.
+            names where inside it), an optimizer field that JSON cannot hold, or ``fsync``
+            not a bool.
         CheckpointError: ``metadata`` nested too deep, or holding NaN or an infinity.
 
     Examples:
@@ -182,6 +183,7 @@ def save_training(block: gluon.Block, trainer: "gluon.Trainer", path: PathLike, 
         ('mxnet.optimizer.optimizer.SGD', {'weight': 1, 'bias': 1}, {'epoch': 1})
     """
     check_block(block, CheckpointTypeError)
+    check_bool(fsync, "fsync", CheckpointError, where="save_training")
     paths = _trainer_paths(block, trainer)
     params = named_parameters(block)
     pending = [k for k, p in params.items() if not has_data(p)]
