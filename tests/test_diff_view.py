@@ -312,3 +312,16 @@ def test_many_keys_under_a_prefix_get_the_plain_rule():
     assert repr(report.suggestion) == "Remap.strip_prefix('net.')" and report.suggestion_matches == 5000
     unrelated = {f"blk{i}_w.weight": v for i, v in enumerate(a.values())}  # beyond the pairing's limit
     assert diff(a, unrelated).suggestion is None
+
+
+def test_two_files_auto_names_against_paths_pair_by_layer_order(tmp_path):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=2), nn.Dense(5, in_units=3), nn.BatchNorm(in_channels=5))
+    net.initialize()
+    net.collect_params().save(str(tmp_path / "legacy.params"))  # dense0_weight, batchnorm0_gamma...
+    save(net, tmp_path / "paths.params")
+    report = diff(tmp_path / "paths.params", tmp_path / "legacy.params")  # no Block: by order
+    assert report.suggestion_matches == 8
+    m = report.suggestion(read_header(tmp_path / "legacy.params").names)
+    assert m["batchnorm0_gamma"] == "2.gamma" and m["batchnorm0_beta"] == "2.beta" and m["dense1_bias"] == "1.bias"
+    assert diff(tmp_path / "paths.params", tmp_path / "legacy.params", remap=report.suggestion).same
