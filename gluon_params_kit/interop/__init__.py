@@ -55,9 +55,9 @@ def to_torch(net: Any, module: Any, *inputs: Any, dry_run: bool = False, strict:
     Args:
         net: An initialized Gluon Block.
         module: A ``torch.nn.Module`` of the same architecture (any names).
-        *inputs: Example inputs (NDArrays or numpy arrays): both sides are then paired in
-            the order of a forward pass (recommended; the pass changes nothing), else in
-            registration order.
+        *inputs: Example inputs (MXNet or numpy arrays, or torch tensors): both sides are
+            then paired in the order of a forward pass (recommended; the pass changes
+            nothing), else in registration order.
         dry_run: Check and return the table only; copy nothing.
         strict: Refuse settings that change outputs (eps, padding...); ``False`` copies the
             values anyway and lists them in ``report.differences``.
@@ -70,9 +70,11 @@ def to_torch(net: Any, module: Any, *inputs: Any, dry_run: bool = False, strict:
 
     Raises:
         CheckpointError: The layers do not pair (kind, roles, shapes, count), a dtype
-            differs, or (``strict``) a setting changes outputs; nothing was changed
-            (``exc.report`` has the table where the layers paired).
-        CheckpointTypeError: ``net`` is not a Block or ``module`` not a torch module.
+            differs, (``strict``) a setting changes outputs, or a side's forward pass fails
+            on ``inputs`` (the error names them); nothing was changed (``exc.report`` has
+            the table where the layers paired).
+        CheckpointTypeError: ``net`` is not a Block, ``module`` not a torch module, an
+            input not an array, or ``dry_run``/``strict`` not a bool.
         ImportError: PyTorch is not installed.
 
     Examples:
@@ -138,7 +140,7 @@ def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol
     Args:
         net: The reference Gluon Block (initialized).
         other: A ``torch.nn.Module``, an ``onnxruntime.InferenceSession`` or a Gluon Block.
-        *inputs: One array per input (NDArray or numpy).
+        *inputs: One array per input (MXNet or numpy arrays, or torch tensors).
         atol, rtol: Tolerances for the outputs (float32 rounding grows with the values:
             ``rtol`` scales with the largest reference value).
         layer_rtol: Relative tolerance of a layer's output in the search for the first
@@ -149,8 +151,10 @@ def compare_outputs(net: Any, other: Any, *inputs: Any, atol: float = 1e-5, rtol
         ``max_abs_diff`` and ``first_divergence``.
 
     Raises:
-        CheckpointTypeError: ``other`` is none of the three.
-        CheckpointError: No input, or a tolerance below 0.
+        CheckpointTypeError: ``other`` is none of the three, an input is not an array, or
+            a tolerance not a number.
+        CheckpointError: No input, a tolerance below 0 or NaN, or a forward pass that
+            fails on the inputs (the error names them and the side; nothing changed).
 
     Examples:
         >>> import mxnet as mx
@@ -192,9 +196,11 @@ def export_onnx(net: Any, path: Any, *example_inputs: Any, atol: float = 1e-5) -
 
     Raises:
         ImportError: onnx is missing, or a version ``mx.onnx`` cannot use.
-        CheckpointError: No example input, or ``mx.onnx`` cannot convert the graph
-            (the file is not written).
-        CheckpointTypeError: ``net`` is not a HybridBlock.
+        CheckpointError: No example input, the net's forward pass fails on them, ``atol``
+            below 0 or NaN, a missing folder, or ``mx.onnx`` cannot convert the graph: every
+            option and input is checked before anything is written (the file is not written).
+        CheckpointTypeError: ``net`` is not a HybridBlock, ``path`` not a file path, an
+            example input not an array, or ``atol`` not a number.
 
     Examples:
         >>> import os, tempfile, mxnet as mx, pytest
