@@ -32,8 +32,8 @@ from ..checkpoint import split_key
 from ..errors import CheckpointError, CheckpointTypeError
 from ..tree import named_blocks, named_parameters
 
-__all__ = ["Layer", "Trace", "as_numpy", "check_inputs", "flat_outputs", "gluon_layers", "state_dict_layers",
-           "torch_layers"]
+__all__ = ["Layer", "Trace", "as_numpy", "check_inputs", "describe_inputs", "flat_outputs", "forward_error",
+           "gluon_layers", "state_dict_layers", "torch_layers"]
 
 _HYBRID_STATE = ("_active", "_cached_graph", "_cached_op", "_cached_op_args", "_in_format",
                  "_out_format")
