@@ -281,3 +281,41 @@ def test_a_hybridized_net_computes_with_the_loaded_values_and_its_gradients(tmp_
         y.backward()
     for k, p in named_parameters(net).items():
         assert onp.array_equal(p.grad().asnumpy(), named_parameters(src)[k].grad().asnumpy()), k
+
+
+def test_two_parameters_from_one_stored_array_stay_two_arrays(tmp_path):
+    def pair(shared):
+        net = nn.Sequential()
+        first = nn.Dense(3, in_units=3)
+        net.add(first, nn.Dense(3, in_units=3, params=first.params if shared else None))
+        net.initialize(mx.init.Uniform())
+        return net
+    path = tmp_path / "tied.safetensors"
+    save(pair(True), path)
+    assert read_header(path).aliases  # stored once, the other path an alias
+    net = pair(False)
+    load(net, path)
+    assert onp.array_equal(net[0].weight.data().asnumpy(), net[1].weight.data().asnumpy())
+    net[0].weight.set_data(mx.nd.zeros((3, 3)))
+    assert net[1].weight.data().asnumpy().any()  # not the same memory
+
+
+def test_a_taken_over_array_keeps_the_gradient_buffer_and_request(tmp_path):
+    src = nn.Dense(2, in_units=3)
+    src.initialize(mx.init.Uniform())
+    path = tmp_path / "d.npz"
+    save(src, path)
+    net = nn.Dense(2, in_units=3)
+    net.initialize()
+    net.weight.grad_req = "add"
+    net.bias.grad_req = "null"
+    grad = net.weight.grad()
+    x = mx.nd.ones((1, 3))
+    with mx.autograd.record():
+        net(x).sum().backward()
+    load(net, path)
+    assert net.weight.grad() is grad and net.bias._grad is None
+    with mx.autograd.record():
+        net(x).sum().backward()
+    assert onp.array_equal(grad.asnumpy(), 2 * onp.ones((2, 3), "float32"))  # accumulated twice
+    assert onp.array_equal(net.weight.data().asnumpy(), src.weight.data().asnumpy())
