@@ -166,13 +166,16 @@ def test_deferred_shapes_np_mode_and_two_contexts(tmp_path, suffix):
 
     mx.npx.set_np()
     try:
-        npnet = nn.Sequential()
-        npnet.add(nn.Dense(5), nn.Dense(3))
-        npnet.initialize()
-        load(npnet, path)
-        for k, p in named_parameters(npnet).items():
-            assert isinstance(p.data(), mx.np.ndarray)
-            assert _host_bits(p.data().asnumpy()) == want[k]
+        for in_units in (0, 4):  # deferred, then initialized (its arrays taken over)
+            npnet = nn.Sequential()
+            npnet.add(nn.Dense(5, in_units=in_units), nn.Dense(3, in_units=in_units and 5))
+            npnet.initialize()
+            before = {k: p._data for k, p in named_parameters(npnet).items()}
+            load(npnet, path)
+            for k, p in named_parameters(npnet).items():
+                assert isinstance(p.data(), mx.np.ndarray)
+                assert _host_bits(p.data().asnumpy()) == want[k]
+                assert in_units == 0 or p._data[0] is not before[k][0]
     finally:
         mx.npx.reset_np()
 
