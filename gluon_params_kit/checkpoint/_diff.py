@@ -234,6 +234,8 @@ def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -
     header, src = side.header, side.file
     assert src is not None  # a file side holds its file open for the call
     infos = [side.infos[side.aliases.get(k, k)] for k in keys]
+    ends = starts[1:] + [len(out)]
+    sizes = [e - b for b, e in zip(starts, ends)]
     order = sorted(range(len(keys)), key=lambda j: infos[j].offset)
     npz = header.format == "npz"
     run: List[int] = []
@@ -244,14 +246,24 @@ def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -
         buf = bytearray(last.offset + last.nbytes - start)
         src.readinto(start, buf, repr(first.name))
         view = memoryview(buf)
-        for j in run:
-            info = infos[j]
-            raw = view[info.offset - start:info.offset - start + info.nbytes]
+        k = 0
+        while k < len(run):
+            info = infos[run[k]]
+            dt = _stored_dtype(info)
+            # arrays back to back in the file, of one dtype, wanted back to back in ``out``
+            # (a safetensors file in key order): one conversion for all of them
+            m, at, lo = k + 1, info.offset + info.nbytes, starts[run[k]] + sizes[run[k]]
+            while not npz and m < len(run) and infos[run[m]].offset == at and starts[run[m]] == lo \
+                    and _stored_dtype(infos[run[m]]) is dt:
+                at += infos[run[m]].nbytes
+                lo += sizes[run[m]]
+                m += 1
+            raw = view[info.offset - start:at - start]
             if npz:
                 _npz.check_member(header, info, raw)
-            lo = starts[j]
-            onp.copyto(out[lo:lo + info.size], as_float(onp.frombuffer(raw, _stored_dtype(info))),
-                       casting="unsafe")
+            first = starts[run[k]]
+            onp.copyto(out[first:lo], as_float(onp.frombuffer(raw, dt)), casting="unsafe")
+            k = m
 
     end = 0
     for j in order:
