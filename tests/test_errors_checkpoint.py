@@ -188,8 +188,7 @@ def test_header_names_count_and_utf8(tmp_path, mlp_file):
 
 
 def test_convert_errors(mlp_file, tmp_path):
-    with pytest.raises(CheckpointError, match="unknown key scheme to='auto'; expected "
-                                              "'structural' or 'legacy'"):
+    with pytest.raises(CheckpointError, match="convert: unknown to 'auto'. Expected one of 'structural', 'legacy'"):
         convert(mlp_file, tmp_path / "o.params", to="auto")
     with pytest.raises(CheckpointError, match=r"Remap.to_legacy\(\) needs the target block"):
         convert(mlp_file, tmp_path / "o.params", to="legacy")

@@ -637,13 +637,8 @@ OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
         ('mx.nd', 'mx.np')),
     ('read_array', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
         ('mx.nd', 'mx.np')),
-    ('convert', 'to'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
     ('convert', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
         ('mx.nd', 'mx.np')),
-    ('convert', 'progress'): ('owner: checkpoint/_convert.py: accepts None, \'0\', -1, 10**30, nan, object(), list, '
-                              'bytes silently; raw ValueError: the truth value of an array',
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
     ('diff', 'progress'): ("owner: checkpoint/_diff.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
         ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
     ('diff', 'allow_empty'): ('owner: checkpoint/_diff.py: accepts None silently; raw ValueError: the truth value of an array',

@@ -17,7 +17,7 @@ from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx, new_cpu_arr
 from .._core.display import progress as _progress
 from .._core.gcpause import paused
 from .._core.types import Block, PathLike
-from .._core.validate import check_bool
+from .._core.validate import check_bool, check_choice
 from .._io import npz as _npz
 from .._io import npz_into as _npz_into
 from .._io import params as _params
@@ -291,12 +291,13 @@ def convert(src: PathLike, dst: PathLike, *, remap: Any = None, to: Optional[str
         >>> dict(done), done.np_mode
         ({'features.0.weight': 'features.0.weight'}, False)
     """
+    if to is not None:
+        check_choice(to, "to", ("structural", "legacy"), CheckpointError, where="convert")
+    check_bool(allow_expand, "allow_expand", CheckpointTypeError)
+    check_bool(progress, "progress", CheckpointTypeError)
     rules = as_remap(remap)
     if to is not None:
-        if to not in ("structural", "legacy"):
-            raise CheckpointError(f"unknown key scheme to={to!r}; expected 'structural' or 'legacy'")
         rules = rules + as_remap(to)
-    check_bool(allow_expand, "allow_expand", CheckpointTypeError)
     if np_mode is not None:
         check_bool(np_mode, "np_mode", CheckpointTypeError)
     kind = format_of(dst, format, reading=False)
