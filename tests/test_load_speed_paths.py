@@ -322,3 +322,18 @@ def test_a_taken_over_array_keeps_the_gradient_buffer_and_request(tmp_path):
         net(x).sum().backward()
     assert onp.array_equal(grad.asnumpy(), 2 * onp.ones((2, 3), "float32"))  # accumulated twice
     assert onp.array_equal(net.weight.data().asnumpy(), src.weight.data().asnumpy())
+
+
+@pytest.mark.parametrize("suffix", [".params", ".safetensors", ".npz"])
+def test_values_are_read_into_cpu_memory_whatever_the_default_context(tmp_path, suffix):
+    src = nn.Dense(2, in_units=3)
+    src.initialize(mx.init.Uniform())
+    path = tmp_path / f"d{suffix}"
+    save(src, path)
+    for home in (mx.cpu(0), mx.cpu(1)):
+        net = nn.Dense(2, in_units=3)
+        net.initialize(ctx=home)
+        with mx.Context(mx.cpu(1)):
+            load(net, path)
+        assert net.weight.data(home).context == home
+        assert onp.array_equal(net.weight.data(home).asnumpy(), src.weight.data().asnumpy())

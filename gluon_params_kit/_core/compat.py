@@ -225,7 +225,7 @@ def new_cpu_array(shape: Any, dtype: Any) -> Any:
     [1, 2]
     """
     import ctypes
-    array = mx.nd.empty(shape, dtype=dtype)
+    array = mx.nd.empty(shape, ctx=mx.cpu(0), dtype=dtype)  # never the default context (a GPU)
     nbytes = _onp.dtype(dtype).itemsize
     for d in shape:
         nbytes *= d
