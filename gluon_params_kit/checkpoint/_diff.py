@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
+from .._core import gcpause as _gc
 from .._core.compat import to_numpy
 from .._core.display import format_float, format_shape
 from .._core.display import progress as _progress
@@ -566,6 +567,7 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
     return (best, best_score) if best is not None else (None, 0)
 
 
+@_gc.paused  # 10^5 rows and infos, no cycle: the collector would walk them again and again
 def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
          progress: bool = False, exclude: Pattern = None, mode: str = "search",
          on: str = "path", allow_empty: bool = False, allow_expand: bool = False,
@@ -722,6 +724,7 @@ def _source_label(source) -> str:
     return "mapping"
 
 
+@_gc.paused  # 10^5 zip entries, no cycle
 def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bool = False,
                progress: bool = False, fsync: bool = True, allow_expand: bool = False) -> List[str]:
     """Write parameters to a ``.npz`` that ``numpy.load(..., allow_pickle=False)`` reads.
