@@ -225,12 +225,13 @@ def new_cpu_array(shape: Any, dtype: Any) -> Any:
     [1, 2]
     """
     import ctypes
-    array = mx.nd.empty(shape, ctx=mx.cpu(0), dtype=dtype)  # never the default context (a GPU)
+    mxnet = load_mxnet()  # the module itself: no stand-in lookups per array
+    array = mxnet.nd.empty(shape, ctx=mxnet.cpu(0), dtype=dtype)  # never the default context (a GPU)
     nbytes = _onp.dtype(dtype).itemsize
     for d in shape:
         nbytes *= d
     ptr = ctypes.c_void_p()
-    mx.base.check_call(mx.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
+    mxnet.base.check_call(mxnet.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
     if not ptr.value or not nbytes:
         return array, None
     return array, memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
