@@ -29,7 +29,7 @@ from .._core.patterns import Pattern, selection
 from .._core.provenance import PROVENANCE_ATTR  # noqa: F401 (InitPlan records)
 from .._core.provenance import read as read_provenance
 from .._core.stats import HIST_SAMPLE as _HIST_SAMPLE
-from .._core.stats import ParamStats, array_stats
+from .._core.stats import ParamStats
 from .._core.types import Block, Parameter
 from .._core.validate import check_bool, check_number, shown
 from ..errors import InspectionError, InspectionTypeError, SelectionError, listing
@@ -105,18 +105,6 @@ def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: i
     return StatsReport(rows, spellings(block), grads=grads,
                        title=f"{kind} statistics of {type(block).__name__} {block.name!r}: "
                              f"{D.plural(len(rows), 'parameter')}")
-
-
-def _param_stats(param: Parameter, grads: bool, bins: int,
-                 hist_sample: Optional[int]) -> ParamStats:
-    state = init_state(param)
-    if state != "initialized":
-        return ParamStats(state=state)
-    # arrays(), not list_data(): list_data() refuses row_sparse Parameters
-    held = grad_arrays(param) if grads else arrays(param)
-    if held is None or (grads and param.grad_req == "null"):  # initialized: only a gradient can lack
-        return ParamStats(state="no grad", size=D.known_size(param.shape))
-    return array_stats(held[0], bins, hist_sample)
 
 
 # --------------------------------------------------------------------------- summary
