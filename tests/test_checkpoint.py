@@ -642,7 +642,7 @@ def test_reports_render_as_text_and_html(tmp_path):
     assert report.to_records()[0] == {"key": "0.0.weight", "status": "missing",  # one per key
                                       "detail": "not in the file"}
     assert len(report.to_records()) == len(report) == 8
-    d = diff(net, tmp_path / "n.params")
+    d = diff(net, tmp_path / "n.params", all=True)  # identical keys too (by default: a count)
     assert d._repr_html_().startswith("<p>diff Sequential vs ") and "0.weight" in d._repr_html_()
 
 
