@@ -625,32 +625,6 @@ SLOW_LEGITIMATE = {
 #: here): ``(target, parameter)`` -> ``('owner: <module>: what happens', the value labels it
 #: happened with when this list was made)``
 OWNER_RAW: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
-    ('save', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
-    ('save', 'deduplicate'): ("owner: checkpoint/__init__.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('save', 'fsync'): ("owner: checkpoint/__init__.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('load', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
-    ('read_header', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
-    ('read_array', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
-    ('convert', 'format'): ("owner: _io/formats.py format_of: raw TypeError: type <class 'str'> not supported",
-        ('mx.nd', 'mx.np')),
-    ('diff', 'progress'): ("owner: checkpoint/_diff.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('diff', 'allow_empty'): ('owner: checkpoint/_diff.py: accepts None silently; raw ValueError: the truth value of an array',
-        ('None', 'mx.nd', 'mx.np', 'numpy')),
-    ('export_npz', 'compressed'): ("owner: checkpoint/_convert.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('export_npz', 'progress'): ("owner: checkpoint/_convert.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('export_npz', 'fsync'): ("owner: checkpoint/_convert.py: accepts None, '0', -1, 10**30, nan, object(), list, bytes silently; raw ValueError: the truth value of an array",
-        ('None', "'0'", '-1', '10**30', 'nan', 'object()', 'list', 'bytes', 'mx.nd', 'mx.np', 'numpy')),
-    ('Header.name_at', 'index'): ('owner: _io/header.py: raw TypeError: list indices must be integers or slices, not None; accepts True silently',
-        ('None', "'0'", '10**30', 'nan', 'mx.nd', 'mx.np', 'numpy', 'object()', 'list', 'bytes', 'True')),
 }
 
 

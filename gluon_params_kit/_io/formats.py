@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as onp
 
-from ..errors import CheckpointError, listing
+from ..errors import CheckpointError, CheckpointTypeError, listing
 from . import npz as _npz
 from . import params as _header
 from . import safetensors_file as _safetensors
@@ -53,6 +53,9 @@ def format_of(path: Any, format: Optional[str] = None, *, reading: bool = True) 
     ('safetensors', 'npz', 'params')
     """
     if format is not None:
+        if not isinstance(format, str):
+            raise CheckpointTypeError(f"format must be one of {listing(FORMATS)} (or None: the suffix "
+                                      f"says), got {type(format).__name__}")
         if format not in FORMATS:
             raise CheckpointError(f"unknown format {format!r}; expected one of {listing(FORMATS)}")
         return format

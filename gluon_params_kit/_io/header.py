@@ -22,7 +22,7 @@ import numpy as onp
 
 from .._core.display import format_count, format_shape
 from .._core.report import Report
-from ..errors import CheckpointError
+from ..errors import CheckpointError, CheckpointTypeError
 from .files import open_source
 
 __all__ = [
@@ -153,6 +153,11 @@ class Header(Report):
 
     def name_at(self, index: int) -> str:
         """The name of the array at ``index`` in file order (no copy of :attr:`names`)."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise CheckpointTypeError(f"index must be an int (a position in the file), got {type(index).__name__}")
+        if not -len(self._names) <= index < len(self._names):
+            raise CheckpointError(f"index {index} is out of range: {self.path!r} holds "
+                                  f"{len(self._names)} array(s)")
         return self._names[index]
 
     @property

@@ -201,6 +201,8 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
         '3'
     """
     check_block(block, PathTypeError)
+    check_bool(deduplicate, "deduplicate", CheckpointTypeError)
+    check_bool(fsync, "fsync", CheckpointTypeError)
     kind = format_of(path, format, reading=False)
     check_options(kind, metadata, compressed)
     params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))

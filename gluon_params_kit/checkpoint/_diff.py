@@ -631,6 +631,8 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         ...                    remap=r.suggestion).same
         (Remap.strip_prefix('net.'), True)
     """
+    check_bool(progress, "progress", CheckpointTypeError)
+    check_bool(allow_empty, "allow_empty", CheckpointTypeError)
     make_matcher(pattern, mode=mode, on=on)  # a bad pattern fails before any file is read
     check_number(atol, "atol", CheckpointError, minimum=0, where="diff")
     check_bool(allow_expand, "allow_expand", CheckpointTypeError)
@@ -767,6 +769,8 @@ def export_npz(source: Union[Block, PathLike], path: PathLike, *, compressed: bo
         >>> numpy.load(f, allow_pickle=False)['0.weight'].shape
         (3, 2)
     """
+    for name, flag in (("compressed", compressed), ("progress", progress), ("fsync", fsync)):
+        check_bool(flag, name, CheckpointTypeError)
     check_bool(allow_expand, "allow_expand", CheckpointTypeError)
     side = _Side(source, "export source", allow_expand)
     failed = True
