@@ -20,7 +20,7 @@ import mxnet as mx  # noqa: E402
 import numpy as onp  # noqa: E402
 from _sparse_files import index_regions, patched, write_sparse  # noqa: E402
 
-from gluon_params_kit._io.params import read_array  # noqa: E402
+from gluon_params_kit import read_array  # noqa: E402
 from gluon_params_kit.checkpoint import diff, export_npz, read_header  # noqa: E402
 from gluon_params_kit.errors import CheckpointError  # noqa: E402
 
@@ -55,7 +55,7 @@ def main(folder, iterations, seed):
             continue
         counts["accepted"] += 1
         counts["changed_but_valid"] += raw != clean
-        ours = {n: read_array(path, a) for n, a in header.items()}
+        ours = {n: read_array(path, n) for n in header}
         theirs = {k: v.tostype("default").asnumpy() for k, v in mx.nd.load(path).items()}
         assert set(ours) == set(theirs)
         for k in ours:

@@ -15,7 +15,7 @@ import numpy as onp
 import pytest
 from mxnet.gluon import nn
 
-from gluon_params_kit._io.params import read_array
+from gluon_params_kit import read_array
 from gluon_params_kit.checkpoint import diff, export_npz, load, read_header
 from gluon_params_kit.cli import main
 from gluon_params_kit.errors import CheckpointError
@@ -55,7 +55,7 @@ def test_a_valid_sparse_file_reads_exactly_without_mxnet(sparse_file, tmp_path):
     with mx.util.np_array(False), mx.util.np_shape(False):
         theirs = {k: v.tostype("default").asnumpy() for k, v in mx.nd.load(str(path)).items()}
     for info in header.values():
-        onp.testing.assert_array_equal(read_array(str(path), info), expected[info.name])
+        onp.testing.assert_array_equal(read_array(path, info.name), expected[info.name])
         onp.testing.assert_array_equal(theirs[info.name], expected[info.name])
     export_npz(path, tmp_path / "s.npz")
     with onp.load(tmp_path / "s.npz", allow_pickle=False) as z:
