@@ -67,10 +67,10 @@ def test_text_lists_what_differs_and_counts_the_identical_keys():
     # records, the mapping and every key are complete whatever the view
     assert len(report) == 6 and len(report.to_records()) == 6 and report["layer0.weight"]["status"] == "same"
     assert report.identical == ["layer0.weight", "layer2.weight", "layer3.weight"]
-    full = report.to_string(all=True)
+    full = report.view(all=True).to_string()
     assert "layer0.weight" in full and "identical" not in full
     assert str(diff(a, b, all=True)) == full
-    assert str(report) == text  # to_string(all=True) leaves the report's own view alone
+    assert str(report) == text  # view(all=True) leaves the report's own view alone
     assert "layer1.weight" in report._repr_html_() and "layer3.weight" not in report._repr_html_()
 
 
@@ -84,7 +84,7 @@ def test_show_prints_and_all_must_be_a_bool(capsys):
     with pytest.raises(CheckpointTypeError, match="all"):
         diff({"w": onp.ones(2, F32)}, {"w": onp.ones(2, F32)}, all="yes")
     with pytest.raises(CheckpointTypeError, match="all"):
-        report.to_string(all=1)
+        report.view(all=1)
 
 
 def test_nothing_identical_means_no_count_line():

@@ -16,6 +16,7 @@ progress bars move per 4 MiB; 10^5 arrays cost per array what 10^3 do.
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections import Counter, OrderedDict
@@ -393,7 +394,7 @@ class DiffReport(Report):
     ``cosine``.
 
     Its text and HTML list what differs (changed, only in a, only in b) and count the
-    identical keys; ``report.to_string(all=True)`` (or ``report.show(all=True)``, or
+    identical keys; ``report.view(all=True)`` (or ``report.show(all=True)``, or
     ``all=True`` here) lists every key. When the keys differ by a prefix or a naming
     scheme, ``suggestion`` is the :class:`~gluon_params_kit.checkpoint.Remap` that pairs
     them (``diff(a, b, remap=report.suggestion)`` applies it to b's keys) and
@@ -441,21 +442,23 @@ class DiffReport(Report):
     def same(self) -> bool:
         return all(r["status"] == "same" for r in self.rows)
 
-    def to_string(self, width: Optional[int] = None, *, all: Optional[bool] = None) -> str:
-        """The report as text (see :meth:`Report.to_string`); ``all=True`` lists the
-        identical keys too (default: the report's ``all``)."""
-        if all is None:
-            return self._text(width)
+    def view(self, *, all: bool) -> "DiffReport":
+        """The same report drawn with (``all=True``) or without the identical keys; this
+        one is left as it is.
+
+        >>> import numpy as np
+        >>> r = diff({'w': np.ones(2), 'b': np.zeros(1)}, {'w': np.ones(2), 'b': np.ones(1)})
+        >>> [line.split()[0] for line in r.view(all=True).to_string().splitlines()[3:]]
+        ['w', 'b']
+        """
         check_bool(all, "all", CheckpointTypeError)
-        shown, self.all = self.all, all
-        try:
-            return self._text(width)
-        finally:
-            self.all = shown
+        other = copy.copy(self)
+        other.all = all
+        return other
 
     def show(self, *, all: bool = False, width: Optional[int] = None) -> None:
-        """Print :meth:`to_string` (``all=True``: every key, identical ones too)."""
-        print(self.to_string(width, all=all))
+        """Print the report (``all=True``: every key, identical ones too)."""
+        print(self.view(all=all).to_string(width))
 
     def _table(self):
         rows = self.rows if self.all else [r for r in self.rows if r["status"] != "same"]
