@@ -141,7 +141,7 @@ trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}, kvs
 
 # %% [markdown]
 # On a cluster the same two calls run on every worker, with one `dist_sync` store made
-# once and handed to both `broadcast` and the `Trainer` (see the README's "Scaling out"
+# once and handed to both `broadcast` and the `Trainer` (see docs/devices.md, "A cluster"
 # for the launch recipe; `tests/test_dist.py` runs a real loopback cluster):
 #
 # ```python
