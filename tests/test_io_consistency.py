@@ -127,6 +127,22 @@ def test_a_swap_between_header_and_values_is_an_error_and_the_net_is_unchanged(t
     assert _untouched(net)
 
 
+def test_load_from_a_header_reads_that_version_or_refuses(two_versions):
+    path, other = two_versions
+    header = gpk.read_header(path)
+    net = _net()
+    assert load(net, header).loaded  # the header's own version: loads
+    other_format = "npz" if header.format != "npz" else "params"
+    with pytest.raises(CheckpointError, match=f"format='{other_format}' but the header given as path "
+                                              f"is of a '{header.format}' file"):
+        load(_net(), header, format=other_format)
+    os.replace(other, path)  # a new version renamed over the file the header describes
+    fresh = _net()
+    with pytest.raises(CheckpointError, match=CHANGED):
+        load(fresh, header)
+    assert _untouched(fresh)
+
+
 @pytest.mark.parametrize("reader", ["read_host", "file_stats", "iter_values"])
 def test_header_then_values_from_a_swapped_file_is_an_error(two_versions, monkeypatch, reader):
     path, other = two_versions

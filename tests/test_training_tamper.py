@@ -738,21 +738,41 @@ def test_a_file_replaced_before_the_net_changes_is_refused_and_nothing_changes(t
     assert _snapshot(net, trainer) == before
 
 
-def test_a_file_replaced_while_gpk_load_reads_it_is_reported(tmp_path, monkeypatch):
-    """The one window load_training cannot close alone (gpk.load reads the file again):
-    the rename is detected, the Trainer is left as it was, and the error says so."""
+def _replace_before(monkeypatch, module, name: str, source: Path, dest: Path) -> None:
+    """``source`` renamed over ``dest`` just before the first call of ``module.name``."""
+    original = getattr(module, name)
+    done = []
+
+    def wrapper(*args, **kwargs):
+        if not done:
+            done.append(True)
+            os.replace(source, dest)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapper)
+
+
+def test_a_file_replaced_while_gpk_load_reads_it_changes_nothing(tmp_path, monkeypatch):
+    """gpk.load is handed load_training's header: its values come from that very version
+    or it refuses, so net and Trainer stay as they were."""
     base = _base(tmp_path, "sgd")
     other = _other_run(tmp_path, "sgd")
     net, trainer = _target("sgd")
     before = _snapshot(net, trainer)
-    _replace_after(monkeypatch, gpk.checkpoint, "load", other, base.path)
-    with pytest.raises(CheckpointError, match=r"replaced or changed while load_training read it\. The net "
-                                              r"may hold the new file's parameters; the Trainer was not "
-                                              r"changed"):
+    _replace_before(monkeypatch, gpk.checkpoint, "read_for_load", other, base.path)
+    with pytest.raises(CheckpointError, match=r"changed while reading"):
         gpk.load_training(net, trainer, base.path)
-    after = _snapshot(net, trainer)
-    assert {k: v for k, v in after.items() if k != "params"} == \
-        {k: v for k, v in before.items() if k != "params"}
+    assert _snapshot(net, trainer) == before
+
+
+def test_a_file_replaced_after_its_values_are_read_loads_the_old_version_whole(tmp_path, monkeypatch):
+    base = _base(tmp_path, "sgd")
+    expected_net, expected_trainer = _target("sgd")
+    gpk.load_training(expected_net, expected_trainer, base.path)  # what the old version gives
+    other = _other_run(tmp_path, "sgd")
+    net, trainer = _target("sgd")
+    _replace_after(monkeypatch, gpk.checkpoint, "read_for_load", other, base.path)
+    gpk.load_training(net, trainer, base.path)
+    assert _snapshot(net, trainer) == _snapshot(expected_net, expected_trainer)
 
 
 def test_save_refuses_what_load_would_refuse(tmp_path):

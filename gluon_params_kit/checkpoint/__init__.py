@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
@@ -242,7 +242,7 @@ def _host_value(param) -> Any:
 
 # --------------------------------------------------------------------------- loading
 
-def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None,
+def load(block: Block, path: Union[PathLike, Header], *, strict: bool = True, remap: Any = None,
          dtype: str = "check", ctx: Optional[Any] = None,
          format: Optional[str] = None, symbol: Any = None, example: Any = None,
          fix_gamma: Optional[str] = None, exclude: Any = None) -> LoadReport:
@@ -280,7 +280,10 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     Args:
         block: The network (initialized, deferred or not initialized at all).
         path: A ``.params`` (``save``, ``save_parameters``, ``nd.save``...),
-            ``.safetensors`` or ``.npz`` file.
+            ``.safetensors`` or ``.npz`` file; or a :class:`Header` from
+            :func:`read_header`: the values then come from the version of the file that
+            header describes (a file renamed over it since is a ``CheckpointError``, with
+            nothing changed).
         strict: Refuse the load on any problem. ``False`` loads what matches, lists
             what it skipped, and warns (:class:`~gluon_params_kit.errors.LoadWarning`)
             with how many Parameters and values keep their initial values.
@@ -339,9 +342,15 @@ def load(block: Block, path: PathLike, *, strict: bool = True, remap: Any = None
     check_choice(dtype, "dtype policy", DTYPE_POLICIES, CheckpointError)
     ctx_list = check_contexts(ctx, "ctx", allow_none=True)  # a context's error: DeviceError
     check_choice(fix_gamma, "fix_gamma", FIX_GAMMA, CheckpointError)
-    header = read_header(path, format=format)
+    if isinstance(path, Header):
+        if format is not None and format != path.format:
+            raise CheckpointError(f"format={format!r} but the header given as path is of a "
+                                  f"{path.format!r} file; leave format out")
+        header = path
+    else:
+        header = read_header(path, format=format)
     left_out = _left_out(block, header, exclude)
-    sym = SymbolLoad(path, symbol, header, fix_gamma)
+    sym = SymbolLoad(header.path, symbol, header, fix_gamma)
     report, plan = sym.plan(block, lambda r: _plan(block, header, r, dtype, left_out), as_remap(remap),
                             walk=remap is None, strict=strict, example=example)
     if strict and not report.ok:

@@ -407,7 +407,6 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
     check_block(block, CheckpointTypeError)
     check_contexts(ctx, "ctx", allow_none=True)  # before the file is read: a DeviceError
     header = _checkpoint.read_header(path)
-    identity = header.stamp[:4] if header.stamp is not None else _identity(header.path)
     staged = None
     with open_values(header) as src:  # every byte below from this version, or "changed"
         meta = _meta_of(header, _read_meta_bytes(header, src))
@@ -416,16 +415,10 @@ def load_training(block: gluon.Block, trainer: Optional["gluon.Trainer"], path: 
             paths = _check_trainer(block, trainer, meta, header, name)
             staged = _stage(trainer, meta, paths, header, src)
         src.check()
-    if _identity(header.path) != identity:  # gpk.load reads the path: still this version?
-        raise _changed(header.path, "Nothing was changed.")
     prefix = "param:"
-    report = _checkpoint.load(
-        block, header.path, ctx=ctx,
+    report = _checkpoint.load(  # the header: the values of this very version, or "changed"
+        block, header, ctx=ctx,
         remap=lambda key: key[len(prefix):] if key.startswith(prefix) else None)
-    if _identity(header.path) != identity:
-        # the rename came while gpk.load read the values: its values may be the new file's
-        raise _changed(header.path, "The net may hold the new file's parameters; the Trainer "
-                                    "was not changed. Load again.")
     findings = {name: getattr(report, name) for name in _checkpoint.LoadReport.FIELDS}
     # the 'param:' prefix and the state arrays are the file's own layout, not a remap the
     # caller asked for: no renamed or dropped keys to report
@@ -444,15 +437,6 @@ def _current_lr(opt) -> Any:
     and a scheduler stepping one update at a time to a hostile ``num_update`` never ends)."""
     sched = opt.lr_scheduler
     return opt.lr if sched is None else getattr(sched, "base_lr", opt.lr)
-
-
-def _identity(path: PathLike) -> Optional[Tuple[int, int, int, int]]:
-    """What tells a file from the one renamed over it: device, inode, size, mtime."""
-    try:
-        st = os.stat(path)
-    except (OSError, TypeError, ValueError):
-        return None  # read_header says what is wrong with the path
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _changed(path: str, outcome: str) -> CheckpointError:
