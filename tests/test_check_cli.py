@@ -98,3 +98,26 @@ def test_usage_errors_exit_2_in_one_line(rg_files, capsys, args, message):
 def test_model_is_required(rg_files, capsys):
     assert main(["check", str(rg_files / "rg.params")]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_a_model_module_in_the_current_folder_is_found(tmp_path):
+    """As ``python -m`` would: the console script's own path lacks the current folder."""
+    import subprocess
+    import sys
+    (tmp_path / "my_nets_here.py").write_text(textwrap.dedent("""
+        from mxnet.gluon import nn
+        def build():
+            net = nn.Sequential()
+            net.add(nn.Dense(3, in_units=2))
+            return net
+    """))
+    net = nn.Sequential()
+    net.add(nn.Dense(3, in_units=2))
+    net.initialize()
+    gpk.save(net, tmp_path / "n.params")
+    script = os.path.join(os.path.dirname(sys.executable), "gluon-params")
+    proc = subprocess.run([script, "check", "n.params", "--model", "my_nets_here:build"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "would load into my_nets_here:build (2 parameters)" in proc.stdout
+    assert "my_nets_here" not in sys.modules  # imported in the subprocess only

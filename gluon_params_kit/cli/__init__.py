@@ -382,7 +382,7 @@ def _run_torch_convert(args: argparse.Namespace) -> int:
     net = _build_model(args.model)
     module_name, _, attr = args.torch_model.partition(":")
     try:
-        module = getattr(importlib.import_module(module_name), attr)()
+        module = getattr(_import_user_module(module_name), attr)()
     except Exception as exc:  # the user's builder: report it as a bad --torch-model
         raise UsageError(f"--torch-model {args.torch_model!r}: {type(exc).__name__}: {exc}") from None
     load(net, _input_file(args.src))
@@ -399,6 +399,20 @@ def _run_torch_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_user_module(name: str):
+    """``name`` imported as ``python -m`` would find it: the current folder comes first
+    (a console script's path holds only its own folder), for the call only."""
+    here = os.getcwd()
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
+
+
 def _build_model(spec: str):
     from .._core.compat import gluon
     from ..tree import fresh_names
@@ -406,7 +420,7 @@ def _build_model(spec: str):
     if not sep or not module or not attr:
         raise UsageError(f"--model {spec!r} must look like 'package.module:function'")
     try:
-        fn = getattr(importlib.import_module(module), attr)
+        fn = getattr(_import_user_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"--model {spec!r}: {exc}") from None
     try:
