@@ -117,3 +117,47 @@ def extra_peak_rss(setup: str, call: str, *, cwd: Optional[str] = None,
             return int(text.split()[1]) * 1024
     raise RuntimeError(f"peak-RSS probe printed no result:\n{out.stdout[-2000:]}")
 
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A subprocess: imports and set-up first, then RSS, then the timed call, then peak RSS.
+# Peak RSS is the kernel's VmHWM, reset just before the call (``clear_refs`` 5), so neither
+# the imports nor the parent's memory (ru_maxrss survives fork and exec) count.
+_RUNNER = r'''
+import json, os, sys, time
+sys.path.insert(0, {root!r})
+{setup}
+def _status(field):
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = _status("VmRSS")
+start = time.perf_counter()
+{call}
+seconds = time.perf_counter() - start
+print(json.dumps(dict(seconds=seconds, extra=max(0, _status("VmHWM") - before))))
+'''
+
+
+def run_fresh(setup: str, call: str) -> dict:
+    """``{'seconds': ..., 'extra': bytes}`` of ``call`` run after ``setup`` in a fresh
+    interpreter (the repository on its path): its time and the peak RSS it adds."""
+    code = _RUNNER.format(root=ROOT, setup=setup, call=call)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=900)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def best_of(pairs: Dict[str, tuple], repeat: int) -> Dict[str, dict]:
+    """Alternate the calls of ``pairs`` (name -> (setup, call)) ``repeat`` times, each in a
+    fresh interpreter; the best time and the largest extra memory of each."""
+    out = {name: dict(seconds=float("inf"), extra=0) for name in pairs}
+    for _ in range(repeat):
+        for name, (setup, call) in pairs.items():
+            r = run_fresh(setup, call)
+            out[name]["seconds"] = min(out[name]["seconds"], r["seconds"])
+            out[name]["extra"] = max(out[name]["extra"], r["extra"])
+    return out

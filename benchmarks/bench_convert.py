@@ -18,55 +18,16 @@ Usage: python benchmarks/bench_convert.py [--quick] [--repeat N] [--dir DIR]
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _timing import line  # noqa: E402  (this folder is sys.path[0])
+from _timing import best_of, line  # noqa: E402  (this folder is sys.path[0])
 
 MiB = 2 ** 20
-ROOT = Path(__file__).resolve().parent.parent
-
-# imports and set-up first, then RSS (peak reset: clear_refs 5), the timed call, peak RSS
-RUNNER = r'''
-import json, os, sys, time
-sys.path.insert(0, {root!r})
-{setup}
-def _status(field):
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = _status("VmRSS")
-start = time.perf_counter()
-{call}
-seconds = time.perf_counter() - start
-print(json.dumps(dict(seconds=seconds, extra=max(0, _status("VmHWM") - before))))
-'''
-
-
-def run(setup: str, call: str) -> dict:
-    code = RUNNER.format(root=str(ROOT), setup=setup, call=call)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def best_of(pairs, repeat: int):
-    out = {name: dict(seconds=float("inf"), extra=0) for name in pairs}
-    for _ in range(repeat):
-        for name, (setup, call) in pairs.items():
-            r = run(setup, call)
-            out[name]["seconds"] = min(out[name]["seconds"], r["seconds"])
-            out[name]["extra"] = max(out[name]["extra"], r["extra"])
-    return out
-
 
 def write_params(path: Path, total_bytes: int) -> None:
     """A ``.params`` file of float32 arrays of 64 MiB (or smaller), written by the kit's byte

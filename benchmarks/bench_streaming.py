@@ -27,61 +27,17 @@ diff, inspect, export, load, default all).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _timing import line  # noqa: E402  (this folder is sys.path[0])
+from _timing import best_of, line, run_fresh  # noqa: E402  (this folder is sys.path[0])
 
 MiB = 2 ** 20
 ROWS = ("diff", "inspect", "export", "load")
-ROOT = Path(__file__).resolve().parent.parent
-
-# A subprocess: imports and set-up first, then RSS, then the timed call, then peak RSS.
-# Peak RSS is the kernel's VmHWM, reset just before the call (``clear_refs`` 5), so neither
-# the imports nor the parent's memory (ru_maxrss survives fork and exec) count.
-RUNNER = r'''
-import json, os, sys, time
-sys.path.insert(0, {root!r})
-{setup}
-def _status(field):
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = _status("VmRSS")
-start = time.perf_counter()
-{call}
-seconds = time.perf_counter() - start
-print(json.dumps(dict(seconds=seconds, extra=max(0, _status("VmHWM") - before))))
-'''
-
-
-def run(setup: str, call: str) -> dict:
-    code = RUNNER.format(root=str(ROOT), setup=setup, call=call)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=900)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def best_of(pairs, repeat: int):
-    """Alternate the calls of ``pairs`` (name -> (setup, call)) ``repeat`` times; the best
-    time and the largest extra memory of each."""
-    out = {name: dict(seconds=float("inf"), extra=0) for name in pairs}
-    for _ in range(repeat):
-        for name, (setup, call) in pairs.items():
-            r = run(setup, call)
-            out[name]["seconds"] = min(out[name]["seconds"], r["seconds"])
-            out[name]["extra"] = max(out[name]["extra"], r["extra"])
-    return out
-
 
 def write_params(path: Path, total_bytes: int, seed: int, noise_every: int = 0) -> None:
     """A .params file of float32 arrays of 64 MiB (or smaller), deterministic values."""
@@ -209,7 +165,7 @@ def main() -> None:
                      f"net = nn.Sequential()\nfor _ in range({max(1, load_size // (64 * MiB))}):\n"
                      f"    net.add(nn.Dense({min(4096, load_size // 4 // 4096)}, in_units=4096))\n"
                      "net.initialize(mx.init.Zero()); mx.nd.waitall()\n")
-            run(build, f"net.save_parameters({str(net_file)!r})")
+            run_fresh(build, f"net.save_parameters({str(net_file)!r})")
             r = best_of({
                 "kit": (build, f"gpk.load(net, {str(net_file)!r}); mx.nd.waitall()"),
                 "numpy": (build, f"net.load_parameters({str(net_file)!r}); mx.nd.waitall()"),
