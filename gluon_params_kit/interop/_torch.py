@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as onp
 
@@ -79,13 +79,7 @@ def to_torch(net: Any, module: Any, *inputs: Any, dry_run: bool = False, strict:
     state = module.state_dict()
     dtypes = {k: onp.dtype(str(v.dtype).replace("torch.", "")) for k, v in state.items()}
     source = _gluon_values(net)
-    planned: "OrderedDict[str, onp.ndarray]" = OrderedDict()
-    value_diffs: List[str] = []
-    for p in pairs:
-        values, diffs = layer_values(p, source, to_other=True, other_dtypes=dtypes)
-        planned.update(values)
-        value_diffs += diffs
-    dtype_errors = [f"{k}: {a.dtype} into {dtypes[k]}" for k, a in planned.items() if a.dtype != dtypes[k]]
+    planned, value_diffs, dtype_errors = _planned_values(pairs, source, True, dtypes)
     report = pairing_report(pairs, extra_diffs=value_diffs,
                             title=f"{what}: {len(planned)} state_dict keys from "
                                   f"{len(source)} Gluon parameters in {len(pairs)} layers"
@@ -121,13 +115,7 @@ def from_torch(source: Any, net: Any, *inputs: Any, dry_run: bool = False, stric
     values = {k: as_numpy(v) for k, v in state.items()}
     params = named_parameters(net)
     dtypes = {k: onp.dtype(p.dtype) for k, p in params.items()}
-    planned: "OrderedDict[str, onp.ndarray]" = OrderedDict()
-    value_diffs: List[str] = []
-    for p in pairs:
-        got, diffs = layer_values(p, values, to_other=False, other_dtypes=dtypes)
-        planned.update(got)
-        value_diffs += diffs
-    dtype_errors = [f"{k}: {a.dtype} into {dtypes[k]}" for k, a in planned.items() if a.dtype != dtypes[k]]
+    planned, value_diffs, dtype_errors = _planned_values(pairs, values, False, dtypes)
     report = pairing_report(pairs, extra_diffs=value_diffs,
                             title=f"{what}: {len(planned)} Gluon parameters from {len(state)} state_dict "
                                   f"keys in {len(pairs)} layers{' (dry run)' if dry_run else ''}")
@@ -146,3 +134,16 @@ def _load_all(net: Any, arrays: "Mapping[str, onp.ndarray]") -> None:
         onp.savez(path, **{k: onp.array(v, order="C") for k, v in arrays.items()})
         load(net, path)
 
+
+def _planned_values(pairs, source: Dict[str, onp.ndarray], to_other: bool, dtypes: Dict[str, Any]
+                    ) -> Tuple["OrderedDict[str, onp.ndarray]", List[str], List[str]]:
+    """The values every paired layer gives the other side (``to_other``: Gluon -> torch),
+    the value differences the pairing found, and the values whose dtype the target lacks."""
+    planned: "OrderedDict[str, onp.ndarray]" = OrderedDict()
+    value_diffs: List[str] = []
+    for p in pairs:
+        got, diffs = layer_values(p, source, to_other=to_other, other_dtypes=dtypes)
+        planned.update(got)
+        value_diffs += diffs
+    dtype_errors = [f"{k}: {a.dtype} into {dtypes[k]}" for k, a in planned.items() if a.dtype != dtypes[k]]
+    return planned, value_diffs, dtype_errors
