@@ -6,6 +6,7 @@ a full disk in words) and checked once written.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections import Counter, OrderedDict
@@ -110,25 +111,15 @@ def _params_value(src: DataFile, header: Header, name: str):
     info = header[name]
     if info.shape is None or info.dtype is None:  # an empty handle: what nd.load gives for it
         return mx.nd.NDArray(mx.nd.ndarray._new_empty_handle())
-    try:
+    with _held_in_memory(header, name):
         if info.stype != "default":
             values, idx = _params.sparse_parts(src, info)
             dtype = numpy_dtype(info.dtype)
             if info.stype == "row_sparse":
                 return mx.nd.sparse.row_sparse_array((values, idx[0]), shape=info.shape, dtype=dtype)
             return mx.nd.sparse.csr_matrix((values, idx[1], idx[0]), shape=info.shape, dtype=dtype)
-        if info.dtype in _IN_PLACE and info.size and info.shape:
-            out, view = new_cpu_array(info.shape, info.dtype)
-            if view is not None:  # straight into the array's memory: no copy
-                src.readinto(info.offset, view, repr(info.name))
-                return out
-        return to_nd(_params.read_array(src, info))
-    except (MemoryError, OverflowError, ValueError, mx.base.MXNetError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} ({info.stype}, shape "
-                              f"{info.shape}, {info.dtype}) in memory: {last[:200]}") from None
+        return _fresh_array(info, lambda view: src.readinto(info.offset, view, repr(info.name)),
+                            lambda: _params.read_array(src, info))
 
 
 #: dtypes an MXNet array holds, read into its memory in place (others: through numpy).
@@ -140,20 +131,35 @@ def _stored_value(src: DataFile, header: Header, name: str):
     values read from the open file into the array's own memory (no copy between); dtypes
     MXNet arrays cannot read in place (bfloat16, 0-d and empty arrays) through numpy. The
     block's own shapes justify the memory: no expansion check here."""
-    info = header[name]
+    read_into = _safetensors.read_into if header.format == "safetensors" else _npz_into.read_into
+    with _held_in_memory(header, name):
+        return _fresh_array(header[name], lambda view: read_into(src, header, name, view),
+                            lambda: read_host(header, [name], src=src, allow_expand=True)[name])
+
+
+def _fresh_array(info: ArrayInfo, read_into, read_numpy):
+    """A new cpu(0) array of ``info``'s values: ``read_into(view)`` fills its own memory
+    where MXNet hands it out, else ``read_numpy()``'s array is copied in."""
+    if info.dtype in _IN_PLACE and info.size and info.shape:
+        out, view = new_cpu_array(info.shape, info.dtype)
+        if view is not None:  # straight into the array's memory: no copy
+            read_into(view)
+            return out
+    return to_nd(read_numpy())
+
+
+@contextlib.contextmanager
+def _held_in_memory(header: Header, name: str):
+    """An array too big for memory (or MXNet refusing it) as a CheckpointError naming it."""
     try:
-        if info.dtype in _IN_PLACE and info.size and info.shape:
-            out, view = new_cpu_array(info.shape, info.dtype)
-            if view is not None:
-                (_safetensors.read_into if header.format == "safetensors" else _npz_into.read_into)(
-                    src, header, name, view)
-                return out
-        return to_nd(read_host(header, [name], src=src, allow_expand=True)[name])
+        yield
     except (MemoryError, OverflowError, ValueError, mx.base.MXNetError) as exc:
         if isinstance(exc, CheckpointError):
             raise
+        info = header[name]
+        kind = f"{info.stype}, " if header.format == "params" else ""
         last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} (shape "
+        raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} ({kind}shape "
                               f"{info.shape}, {info.dtype}) in memory: {last[:200]}") from None
 
 
