@@ -194,47 +194,64 @@ class InitPlan:
 
     # ------------------------------------------------------------------ planning
 
-    def _choose(self, param: Parameter, paths: List[str], layer_defaults: Dict[Any, Any],
-                used: Set[int]) -> Tuple[Optional[str], Optional[Initializer]]:
-        for i, (label, matches, init) in enumerate(self.rules):
-            if any(matches(p, param) for p in paths):
-                used.add(i)
-                return label, init
-        if self.respect_layer_defaults and param.init is not None:
-            # one parse per distinct spec ('zeros' for every bias), not one per Parameter
-            key = param.init if isinstance(param.init, str) else id(param.init)
-            if key not in layer_defaults:
-                layer_defaults[key] = (param.init, get_initializer(param.init))
-            return "layer default", layer_defaults[key][1]
-        if self.default is not None:
-            return "default", self.default
-        return None, None
+    def _plan(self, block: Block, seed: Optional[int]) -> "_Plan":
+        """Every parameter's entry (path -> entry, in walk order), from one key index.
 
-    def _plan(self, block: Block, seed: Optional[int]
-              ) -> Tuple["OrderedDict[str, _Entry]", Dict[str, str]]:
-        """(path -> entry, the block's spellings -> canonical path), from one key index."""
+        One pass over the parameters, with the per-plan work done once: each
+        initializer's spec text, each layer default's parse, each distinct shape's
+        known form (a net repeats a few shapes over many parameters).
+        """
         check_block(block, InitializerTypeError)
         _check_seed(seed)
         index = key_index(block)
         out: "OrderedDict[str, _Entry]" = OrderedDict()
-        layer_defaults: Dict[Any, Any] = {}
-        texts: Dict[int, str] = {}
+        rows = _Rows(seed)
+        constant = gluon.Constant
+        rules = [(i, label, matches, init) for i, (label, matches, init) in enumerate(self.rules)]
+        respect, default = self.respect_layer_defaults, self.default
+        layer_defaults: Dict[Any, Initializer] = {}
+        keep_alive: List[Any] = []  # the parsed layer defaults' specs: their ids key the cache
         used: Set[int] = set()
+        unmatched = 0
         for group in index.groups:
             path, param = group.path, group.param
-            if isinstance(param, gluon.Constant):
+            if isinstance(param, constant):
                 out[path] = _constant_entry(path, param)
                 continue
-            rule, init = self._choose(param, group.spellings, layer_defaults, used)
-            out[path] = _entry(path, param, rule, init, seed, texts)
+            # one spelling (the common case) is tested directly; a shared Parameter or an
+            # alias matches through any of its spellings, tested in order
+            paths = group.paths if not group.aliases else group.spellings
+            rule: Optional[str] = None
+            init: Optional[Initializer] = None
+            for i, label, matches, rule_init in rules:
+                if (matches(path, param) if len(paths) == 1 else
+                        any(matches(p, param) for p in paths)):
+                    used.add(i)
+                    rule, init = label, rule_init
+                    break
+            else:
+                if respect and param.init is not None:
+                    # one parse per distinct spec ('zeros' for every bias), not one per Parameter
+                    own = param.init
+                    key = own if isinstance(own, str) else id(own)
+                    init = layer_defaults.get(key)
+                    if init is None:
+                        init = layer_defaults[key] = get_initializer(own)
+                        keep_alive.append(own)
+                    rule = "layer default"
+                elif default is not None:
+                    rule, init = "default", default
+                else:
+                    unmatched += 1
+            out[path] = rows.entry(path, param, rule, init)
         if not self.allow_empty and len(used) < len(self.rules):
             # a rule that never won either is shadowed by earlier ones (fine) or selects
             # nothing: the one selection path decides, and raises its one error
-            candidates = [g for g in index.groups if not isinstance(g.param, gluon.Constant)]
+            candidates = [g for g in index.groups if not isinstance(g.param, constant)]
             for i, pattern in enumerate(self._patterns):
                 if i not in used:
                     selection(block, pattern, mode=self._mode, on=self._on, groups=candidates)
-        return out, index.canonical
+        return _Plan(out, index.canonical, unmatched)
 
     @_gc.paused
     def preview(self, block: Block, *, seed: Optional[int] = None) -> InitPreview:
@@ -256,10 +273,10 @@ class InitPlan:
             >>> InitPlan([('weight', 'zeros')], respect_layer_defaults=False).preview(net).unmatched
             ['bias']
         """
-        entries, aliases = self._plan(block, seed)
-        rows = [e.row for e in entries.values()]
-        return InitPreview(rows, _title("preview of", block, rows, self.respect_layer_defaults, seed),
-                           aliases)
+        plan = self._plan(block, seed)
+        rows = [e.row for e in plan.entries.values()]
+        return InitPreview(rows, _title("preview of", block, rows, plan.unmatched,
+                                        self.respect_layer_defaults, seed), plan.aliases)
 
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitReport:
@@ -296,18 +313,18 @@ class InitPlan:
             ([1.0, 1.0], 'default')
         """
         ctx_list = _contexts(ctx)
-        entries, aliases = self._plan(block, seed)
-        rows = [e.row for e in entries.values()]
-        missing = [r.path for r in rows if r.action == "unmatched"]
-        if missing:
+        plan = self._plan(block, seed)
+        rows = [e.row for e in plan.entries.values()]
+        if plan.unmatched:
+            missing = [r.path for r in rows if r.action == "unmatched"]
             raise InitializerError(
                 f"InitPlan leaves {len(missing)} of {len(rows)} parameter(s) of "
                 f"{type(block).__name__} {block.name!r} without an initializer: "
                 f"{listing(missing)}. Nothing was changed. Add a rule for them or a default= "
                 f"(respect_layer_defaults={self.respect_layer_defaults}).")
-        run_entries(entries, ctx_list, seed)
-        return InitReport(rows, _title("applied to", block, rows, self.respect_layer_defaults, seed),
-                          aliases)
+        run_entries(plan.entries, ctx_list, seed)
+        return InitReport(rows, _title("applied to", block, rows, 0, self.respect_layer_defaults, seed),
+                          plan.aliases)
 
 
 def reinitialize(block: Block, spec: Spec, pattern: Pattern = None, *, exclude: Pattern = None,
@@ -355,8 +372,9 @@ def reinitialize(block: Block, spec: Spec, pattern: Pattern = None, *, exclude: 
     candidates = [g for g in index.groups if not isinstance(g.param, gluon.Constant)]
     chosen = selection(block, pattern, exclude=exclude, mode=mode, on=on,
                        allow_empty=allow_empty, groups=candidates)
+    make = _Rows(seed).entry
     entries: "OrderedDict[str, _Entry]" = OrderedDict(
-        (g.path, _entry(g.path, g.param, label, init, seed)) for g in chosen)
+        (g.path, make(g.path, g.param, label, init)) for g in chosen)
     if entries:
         run_entries(entries, ctx_list, seed)
     rows = [e.row for e in entries.values()]
@@ -444,21 +462,69 @@ def provenance(block: Block) -> ProvenanceReport:
 
 # --------------------------------------------------------------------------- planning helpers
 
-def _entry(path: str, param: Parameter, rule: Optional[str], init: Optional[Initializer],
-           seed: Optional[int], texts: Optional[Dict[int, str]] = None) -> _Entry:
-    """``texts``: id(initializer) -> its spec text, filled as it goes (the caller keeps the
-    initializers alive), so a plan writes each initializer's JSON once."""
-    shape = known_shape(param.shape)
-    if init is None:
-        return _Entry(param, PlannedInit(path, shape, None, None, None, "unmatched"), None)
-    if texts is None:
-        spec = spec_text(init)
-    else:
-        known = texts.get(id(init))
-        spec = texts[id(init)] = spec_text(init) if known is None else known
-    own_seed = None if seed is None else derive_seed(seed, path, spec)
-    action = "initialize" if shape is not None and None not in shape else "deferred"
-    return _Entry(param, PlannedInit(path, shape, rule, spec, own_seed, action), init)
+#: ``PlannedInit(*fields)`` / ``_Entry(*fields)`` without the Python-level ``__new__``
+#: (a plan makes one of each per Parameter, 10^5 in a big net).
+_new = tuple.__new__
+
+
+class _Rows:
+    """Makes a plan's entries; what is the same for many Parameters is worked out once.
+
+    The spec text per initializer (the caller keeps the initializers alive: ids key it),
+    the known shape and action per distinct shape (read from the stored field where the
+    Parameter's class reads ``shape`` as Gluon's Parameter does: ``known_shape`` gives
+    the same for its ``0`` and ``-1`` unknown dimensions).
+    """
+
+    def __init__(self, seed: Optional[int]):
+        self.seed = seed
+        self.texts: Dict[int, str] = {}
+        self.shapes: Dict[Any, Tuple[Optional[Tuple[Optional[int], ...]], str]] = {}
+        self.plain: Dict[type, bool] = {}
+        self.gluon_shape = gluon.Parameter.shape
+
+    def _shape(self, param: Parameter) -> Tuple[Optional[Tuple[Optional[int], ...]], str]:
+        """(the known shape, 'initialize' or 'deferred')."""
+        cls = type(param)
+        plain = self.plain.get(cls)
+        if plain is None:
+            plain = self.plain[cls] = getattr(cls, "shape", None) is self.gluon_shape
+        if plain:
+            raw = param._shape
+            try:
+                found = self.shapes.get(raw)
+            except TypeError:  # a shape that is not hashable (a list): no cache
+                found = _shape_and_action(raw)
+            else:
+                if found is None:
+                    found = self.shapes[raw] = _shape_and_action(raw)
+            return found
+        return _shape_and_action(param.shape)
+
+    def entry(self, path: str, param: Parameter, rule: Optional[str],
+              init: Optional[Initializer]) -> _Entry:
+        shape, action = self._shape(param)
+        if init is None:
+            return _new(_Entry, (param, _new(PlannedInit, (path, shape, None, None, None, "unmatched")),
+                                 None))
+        spec = self.texts.get(id(init))
+        if spec is None:
+            spec = self.texts[id(init)] = spec_text(init)
+        own_seed = None if self.seed is None else derive_seed(self.seed, path, spec)
+        return _new(_Entry, (param, _new(PlannedInit, (path, shape, rule, spec, own_seed, action)), init))
+
+
+def _shape_and_action(raw: Any) -> Tuple[Optional[Tuple[Optional[int], ...]], str]:
+    shape = known_shape(raw)
+    return shape, "initialize" if shape is not None and None not in shape else "deferred"
+
+
+class _Plan(NamedTuple):
+    """What :meth:`InitPlan._plan` works out."""
+
+    entries: "OrderedDict[str, _Entry]"
+    aliases: Dict[str, str]  # the block's spellings -> canonical path
+    unmatched: int  # how many entries no rule, layer default or default covers
 
 
 def _constant_entry(path: str, param: Parameter) -> _Entry:
@@ -469,9 +535,8 @@ def _constant_entry(path: str, param: Parameter) -> _Entry:
     return _Entry(param, row, init)
 
 
-def _title(verb: str, block: Block, rows: Sequence[PlannedInit], respect: bool,
+def _title(verb: str, block: Block, rows: Sequence[PlannedInit], n_missing: int, respect: bool,
            seed: Optional[int]) -> str:
-    n_missing = sum(r.action == "unmatched" for r in rows)
     seeded = "" if seed is None else f", seed={seed}"
     return (f"InitPlan {verb} {type(block).__name__}: {len(rows)} parameters, "
             f"{n_missing} unmatched (respect_layer_defaults={respect}{seeded})")
