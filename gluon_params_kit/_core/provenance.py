@@ -22,6 +22,7 @@ or shape tuple were replaced costs a look at its values (a 16-value gather).
 """
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any, Callable, Dict, Optional
 
@@ -85,7 +86,7 @@ def _gather(array) -> Any:
     # wait for the engine (behind the initializers' fills), once per Parameter
     flat = array.as_nd_ndarray()
     shape = flat.shape
-    n = int(onp.prod(shape))
+    n = math.prod(shape)  # ints: numpy's prod would make an array of the tuple first
     if n == 0:
         return mx.nd.zeros((0,), ctx=flat.context, dtype=flat.dtype)
     flat = flat if len(shape) == 1 else flat.reshape(-1)
@@ -93,7 +94,7 @@ def _gather(array) -> Any:
 
 
 def _constant_sample(param, fill: float) -> onp.ndarray:
-    n = int(onp.prod(param.shape))
+    n = int(math.prod(param.shape))
     return onp.full(len(range(0, n, max(1, -(-n // _SAMPLES)))) if n else 0, fill,
                     onp.dtype(param.dtype))
 

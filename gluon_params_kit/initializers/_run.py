@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from .._core.compat import mx
+from .._core.compat import load_mxnet, mx
 from .._core.display import format_shape
 from .._core.gluon import contexts, has_data, is_deferred, restore_fields, save_fields
 from .._core.provenance import MARK_ATTR, PROVENANCE_ATTR, record
@@ -25,13 +25,44 @@ _ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with
 
 # --------------------------------------------------------------------------- running a plan
 
+class _How:
+    """How one initializer fills a parameter: worked out once per plan, not per Parameter."""
+
+    __slots__ = ("inner", "dispatches", "roles", "legacy", "constant", "full")
+
+    def __init__(self, inner: Initializer):
+        kind = type(inner)
+        self.inner = inner
+        #: it dispatches itself (Gluon lets it): called as it is, whatever the role
+        self.dispatches = _defines(kind, "__call__")
+        #: the roles it fills with its own ``_init_<role>`` method
+        self.roles = () if self.dispatches else tuple(r for r in _ROLES if _defines(kind, f"_init_{r}"))
+        #: MXNet's own: on an np array it fills a legacy one (same values in both modes)
+        self.legacy = kind.__module__.startswith("mxnet.")
+        #: the one value MXNet's constant initializers write (exactly Zero, One, Constant),
+        #: which ``_init_weight`` assigns as ``arr[:] = value``
+        self.constant = _constant_fill(inner)
+        m = _mx()
+        self.full = None if self.constant is None or not hasattr(m.nd.NDArray, "_full") else (
+            0 if kind is m.init.Zero else 1 if kind is m.init.One else inner.value)
+
+    def fill(self, path: str) -> Tuple[Any, bool]:
+        """(what fills the parameter at ``path``, whether that is ``_init_weight``)."""
+        if self.dispatches:
+            return self.inner, False
+        for role in self.roles:  # a path ends with at most one of them
+            if path.endswith(role):
+                return getattr(self.inner, f"_init_{role}"), False
+        return self.inner._init_weight, True
+
+
 class _PlannedInitializer(Initializer):
     """What a parameter's ``_finish_deferred_init`` calls: seeds, fills by role, records."""
 
-    def __init__(self, inner: Initializer, param: Parameter, path: str, rule: str,
+    def __init__(self, how: _How, param: Parameter, path: str, rule: str,
                  spec: str, seed: Optional[int]):
         super().__init__()
-        self.inner, self.param, self.path = inner, param, path
+        self.how, self.inner, self.param, self.path = how, how.inner, param, path
         self.rule, self.spec, self.seed = rule, spec, seed
         #: The deferred parameters of the same apply() (set once it has returned).
         self.batch: Optional[_DeferredBatch] = None
@@ -43,26 +74,15 @@ class _PlannedInitializer(Initializer):
         return f"<planned {self.spec} for {self.path!r} (rule {self.rule!r}, seed {self.seed})>"
 
     def __call__(self, desc, arr) -> None:
-        role = next((r for r in _ROLES if self.path.endswith(r)), None)
-        fill = self.inner._init_weight
-        if _defines(type(self.inner), "__call__"):  # it dispatches itself (Gluon lets it)
-            fill = self.inner
-        elif role is not None and _defines(type(self.inner), f"_init_{role}"):
-            fill = getattr(self.inner, f"_init_{role}")
-        name = mx.init.InitDesc(self.param.name, global_init=self.inner)
+        how, m = self.how, _mx()
+        fill, by_weight = how.fill(self.path)
+        name = m.init.InitDesc(self.param.name, global_init=self.inner)
         try:
-            with _seeded(self.seed):
-                if (isinstance(arr, mx.np.ndarray) and type(self.inner).__module__.startswith("mxnet.")
-                        and not isinstance(self.param, mx.gluon.Constant)):
-                    # MXNet's own initializers draw from another stream on np arrays; filling a
-                    # legacy array gives the same values for (seed, path, spec) in both modes.
-                    # (A gluon.Constant's initializer copies its value into the array as it is.)
-                    with mx.util.np_array(False):
-                        legacy = mx.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
-                        fill(name, legacy)
-                    arr[...] = legacy.as_np_ndarray()
-                else:
-                    fill(name, arr)
+            if self.seed is None:
+                self._fill(fill, by_weight, name, arr)
+            else:
+                with _seeded(self.seed):
+                    self._fill(fill, by_weight, name, arr)
         except Exception as exc:
             if self.batch is None:  # apply() itself is running: it puts things back
                 raise
@@ -74,10 +94,32 @@ class _PlannedInitializer(Initializer):
                 f"it was before apply() ({undone} had values already): nothing was "
                 f"changed. Fix the rule and apply the plan again.") from exc
         record(self.param, arr, self.rule, self.spec, self.seed,
-               _constant_fill(self.inner) if fill == getattr(self.inner, "_init_weight", None)
-               and str(arr.dtype) in _FLOATS else None)
+               how.constant if by_weight and how.constant is not None and str(arr.dtype) in _FLOATS
+               else None)
         if self.batch is not None:
             self.batch.done(self.param)
+
+    def _fill(self, fill: Any, by_weight: bool, name: Any, arr: Any) -> None:
+        how, m = self.how, _mx()
+        if type(arr) is m.nd.NDArray:
+            if by_weight and how.full is not None:
+                # what ``arr[:] = value`` runs on a legacy array (the same one op, the same
+                # bits), without its indexing code: most of a BatchNorm's cost otherwise
+                if 0 not in arr.shape:  # an empty array: nothing to write
+                    arr._full(how.full)
+            else:
+                fill(name, arr)
+        elif (isinstance(arr, m.np.ndarray) and how.legacy
+              and not isinstance(self.param, m.gluon.Constant)):
+            # MXNet's own initializers draw from another stream on np arrays; filling a
+            # legacy array gives the same values for (seed, path, spec) in both modes.
+            # (A gluon.Constant's initializer copies its value into the array as it is.)
+            with m.util.np_array(False):
+                legacy = m.nd.zeros(arr.shape, dtype=arr.dtype, ctx=arr.ctx)
+                fill(name, legacy)
+            arr[...] = legacy.as_np_ndarray()
+        else:
+            fill(name, arr)
 
 
 class _DeferredBatch:
@@ -137,6 +179,12 @@ def _constant_fill(init: Initializer) -> Optional[float]:
     return None
 
 
+def _mx() -> Any:
+    """The mxnet module itself (imported: a Parameter exists), without the lazy stand-in's
+    lookup on every attribute."""
+    return load_mxnet()
+
+
 def _defines(klass: type, method: str) -> bool:
     # mx.init.Initializer itself, not the typing stand-in (whose own __call__ would differ)
     return getattr(klass, method) is not getattr(mx.init.Initializer, method)
@@ -186,6 +234,7 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                 f"parameter {path!r} has an unknown shape {e.param.shape} and does not allow "
                 f"deferred initialization; give the layer its input size. Nothing was changed.")
     saved, kept, deferred = [], [], []
+    hows: Dict[int, _How] = {}  # id(initializer) -> how it fills (the entries keep it alive)
     with _global_stream_advanced(seed is not None):
         for path, e in entries.items():
             if e.row.action == "keep":
@@ -195,7 +244,10 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
             saved += save_fields([p], _STATE)
             if hasattr(p, PROVENANCE_ATTR):
                 delattr(p, PROVENANCE_ATTR)  # a deferred one gets its record at the forward
-            planned = _PlannedInitializer(e.init, p, path, e.row.rule, e.row.spec, e.row.seed)
+            how = hows.get(id(e.init))
+            if how is None:
+                how = hows[id(e.init)] = _How(e.init)
+            planned = _PlannedInitializer(how, p, path, e.row.rule, e.row.spec, e.row.seed)
             try:
                 p.initialize(init=planned, ctx=ctx or contexts(p),
                              default_init=planned, force_reinit=True)
