@@ -363,15 +363,16 @@ def load(block: Block, path: Union[PathLike, Header], *, strict: bool = True, re
             if any(_bits(arrays[k]) != first for k in keys[1:]):
                 conflicts[canon] = keys
                 del plan[canon]
-    report = report.replace(tied_conflicts=conflicts, loaded=list(plan),
-                            symbol_notes=sym.notes(block, arrays))
+    notes = sym.notes(block, arrays)
+    if strict and conflicts:
+        refused = report.replace(tied_conflicts=conflicts, loaded=list(plan), symbol_notes=notes)
+        raise CheckpointError(refusal(refused, header, block), report=refused)
     sym.apply(block, arrays)  # fix_gamma='ones'; the notes above saw the file's gamma
-    if strict and report.tied_conflicts:
-        raise CheckpointError(refusal(report, header, block), report=report)
     if ctx_list is not None:
         _check_contexts(plan, ctx_list, header, block)
     _assign_loaded_values(plan, arrays, dtype, ctx_list, header)
-    report = report.replace(applied=True)
+    report = report.replace(tied_conflicts=conflicts, loaded=list(plan), symbol_notes=notes,
+                            applied=True)
     if report.not_loaded:
         report = _warn_not_loaded(report, block)
     return report

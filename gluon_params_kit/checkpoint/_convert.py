@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from collections import Counter, OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -98,6 +99,8 @@ def read_for_load(header: Header, src: Optional[DataFile] = None,
     with mx.util.np_array(False), mx.util.np_shape(header.np_shape):
         if header.format == "params":
             out = OrderedDict((name, _params_value(src, header, name)) for name in wanted)
+        elif header.format == "safetensors" and _BATCHED:
+            out = _safetensors_values(src, header, wanted)
         else:  # straight into fresh arrays' memory (_io.npz_into, _safetensors.read_into)
             out = OrderedDict((name, _stored_value(src, header, name)) for name in wanted)
     for alias, stored in header.aliases.items():
@@ -137,6 +140,62 @@ def _stored_value(src: DataFile, header: Header, name: str):
                             lambda: read_host(header, [name], src=src, allow_expand=True)[name])
 
 
+#: Reads of many arrays at once: ``preadv`` (POSIX) into little-endian memory (where the
+#: bytes of a ``.safetensors`` tensor are its values).
+_BATCHED = hasattr(os, "preadv") and sys.byteorder == "little"
+#: Buffers per ``preadv`` call (the kernel's ``IOV_MAX``).
+_IOV_MAX = 1024
+
+
+def _safetensors_values(src: DataFile, header: Header, wanted: List[str]) -> "OrderedDict[str, Any]":
+    """:func:`_stored_value` of every name in ``wanted``, with fewer calls: the arrays MXNet
+    holds in place are made first, then each run of back-to-back tensors is read straight
+    into its arrays by one ``preadv`` (:func:`_read_runs`)."""
+    infos = dict(zip(header.names, header.arrays))
+    out: "OrderedDict[str, Any]" = OrderedDict()
+    reads: List[Tuple[int, memoryview, str]] = []
+    for name in wanted:
+        info = infos[name]
+        if info.dtype in _IN_PLACE and info.size and info.shape:
+            try:
+                array, view = new_cpu_array(info.shape, info.dtype)
+            except (MemoryError, OverflowError, ValueError, mx.base.MXNetError) as exc:
+                raise _memory_error(header, name, exc) from None
+            if view is not None:
+                out[name] = array
+                reads.append((info.offset, view, repr(name)))
+                continue
+        out[name] = _stored_value(src, header, name)
+    _read_runs(src, reads)
+    return out
+
+
+def _read_runs(src: DataFile, reads: List[Tuple[int, memoryview, str]]) -> None:
+    """Fill each ``(offset, view, what)``'s view with the file's bytes at ``offset``: each run
+    of views whose bytes lie back to back in the file by one ``preadv``. What a call
+    leaves unread (the file ended early, the kernel's limit per call) is read view by
+    view, so a file cut short fails with the error that names its array (``what``)."""
+    reads = sorted(reads, key=_offset)
+    fd, i = src.fileno(), 0
+    while i < len(reads):
+        start = end = reads[i][0]
+        j = i
+        while j < len(reads) and reads[j][0] == end and j - i < _IOV_MAX:
+            end += len(reads[j][1])
+            j += 1
+        got = os.preadv(fd, [view for _o, view, _w in reads[i:j]], start)
+        if got < end - start:
+            for offset, view, what in reads[i:j]:
+                done = min(max(got - (offset - start), 0), len(view))
+                if done < len(view):
+                    src.readinto(offset + done, view[done:], what)
+        i = j
+
+
+def _offset(read: Tuple[int, Any, str]) -> int:
+    return read[0]
+
+
 def _fresh_array(info: ArrayInfo, read_into, read_numpy):
     """A new cpu(0) array of ``info``'s values: ``read_into(view)`` fills its own memory
     where MXNet hands it out, else ``read_numpy()``'s array is copied in."""
@@ -156,11 +215,15 @@ def _held_in_memory(header: Header, name: str):
     except (MemoryError, OverflowError, ValueError, mx.base.MXNetError) as exc:
         if isinstance(exc, CheckpointError):
             raise
-        info = header[name]
-        kind = f"{info.stype}, " if header.format == "params" else ""
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot hold array {name!r} of {header.path!r} ({kind}shape "
-                              f"{info.shape}, {info.dtype}) in memory: {last[:200]}") from None
+        raise _memory_error(header, name, exc) from None
+
+
+def _memory_error(header: Header, name: str, exc: BaseException) -> CheckpointError:
+    info = header[name]
+    kind = f"{info.stype}, " if header.format == "params" else ""
+    last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return CheckpointError(f"cannot hold array {name!r} of {header.path!r} ({kind}shape "
+                           f"{info.shape}, {info.dtype}) in memory: {last[:200]}")
 
 
 def _size_hint(arrays: Mapping[str, Any]) -> int:
