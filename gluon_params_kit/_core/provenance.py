@@ -105,21 +105,43 @@ def _same(a, b) -> bool:
 
 
 def record(param, values, rule: Optional[str], spec: Optional[str], seed: Optional[int],
-           fill: Optional[float] = None) -> None:
+           fill: Optional[float] = None, handed: bool = False) -> None:
     """Write ``param``'s provenance record, made for ``values`` (what the rule produced;
-    ``fill``: the one value they all hold, when the caller knows it)."""
+    ``fill``: the one value they all hold, when the caller knows it; ``handed``: ``values``
+    is Gluon's own temporary array, which nothing else holds, and Gluon's own
+    ``_init_impl`` comes next: the Parameter keeps that array on its context instead of a
+    copy of it)."""
     setattr(param, PROVENANCE_ATTR, {"rule": rule, "spec": spec, "seed": seed})
     mark = param.__dict__[MARK_ATTR] = _Mark(param, values, fill)
+    given = values if handed else None
 
     # The initializer fills ``values`` right before Gluon copies them into new arrays
     # (``Parameter._init_impl``, next in the same call): a one-shot hook on this
     # Parameter adopts those arrays, then removes itself.
     def init_impl(data, ctx_list):
         param.__dict__.pop("_init_impl", None)
-        type(param)._init_impl(param, data, ctx_list)
+        type(param)._init_impl(param, _Handed(data) if given is not None and data is given else data,
+                               ctx_list)
         if param.__dict__.get(MARK_ATTR) is mark and arrays(param):
             mark.adopt(param)
     param.__dict__["_init_impl"] = init_impl
+
+
+class _Handed:
+    """What Gluon's ``_init_impl`` gets instead of its temporary array when nothing else
+    holds that array: Gluon makes one array per context with ``data.copyto(ctx)``, and this
+    ``copyto`` gives the array itself for its own context (once), a copy for any other."""
+
+    __slots__ = ("array", "given")
+
+    def __init__(self, array) -> None:
+        self.array, self.given = array, False
+
+    def copyto(self, ctx):
+        if not self.given and ctx == self.array.context:
+            self.given = True
+            return self.array
+        return self.array.copyto(ctx)
 
 
 def mark_stale(param, reason: str) -> None:

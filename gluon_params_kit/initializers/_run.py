@@ -8,6 +8,7 @@ one of them fails (all or nothing, also for deferred parameters at the first for
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .._core.compat import load_mxnet, mx
@@ -28,7 +29,7 @@ _ROLES = ("bias", "gamma", "beta")  # roles an initializer class may handle with
 class _How:
     """How one initializer fills a parameter: worked out once per plan, not per Parameter."""
 
-    __slots__ = ("inner", "dispatches", "roles", "legacy", "constant", "full")
+    __slots__ = ("inner", "dispatches", "roles", "legacy", "constant", "full", "zero")
 
     def __init__(self, inner: Initializer):
         kind = type(inner)
@@ -45,6 +46,8 @@ class _How:
         m = _mx()
         self.full = None if self.constant is None or not hasattr(m.nd.NDArray, "_full") else (
             0 if kind is m.init.Zero else 1 if kind is m.init.One else inner.value)
+        #: it writes zeros (not -0.0): on Gluon's fresh zeros array it has nothing to do
+        self.zero = self.full is not None and self.full == 0 and math.copysign(1.0, self.full) > 0
 
     def fill(self, path: str) -> Tuple[Any, bool]:
         """(what fills the parameter at ``path``, whether that is ``_init_weight``)."""
@@ -60,10 +63,13 @@ class _PlannedInitializer(Initializer):
     """What a parameter's ``_finish_deferred_init`` calls: seeds, fills by role, records."""
 
     def __init__(self, how: _How, param: Parameter, path: str, rule: str,
-                 spec: str, seed: Optional[int]):
+                 spec: str, seed: Optional[int], fresh: bool = False):
         super().__init__()
         self.how, self.inner, self.param, self.path = how, how.inner, param, path
         self.rule, self.spec, self.seed = rule, spec, seed
+        #: Gluon's own code runs the parameter: it calls this with a fresh zeros array,
+        #: then copies that array into the parameter's arrays (``_init_impl``)
+        self.fresh = fresh
         #: The deferred parameters of the same apply() (set once it has returned).
         self.batch: Optional[_DeferredBatch] = None
 
@@ -93,9 +99,12 @@ class _PlannedInitializer(Initializer):
                 f"{type(exc).__name__}: {exc}. Every parameter of that plan is back as "
                 f"it was before apply() ({undone} had values already): nothing was "
                 f"changed. Fix the rule and apply the plan again.") from exc
+        # Gluon's temporary array, filled by MXNet's own code (which keeps no reference to
+        # it), becomes the parameter's array on its context instead of a copy of it
+        dense = type(arr) is m.nd.NDArray
         record(self.param, arr, self.rule, self.spec, self.seed,
                how.constant if by_weight and how.constant is not None and str(arr.dtype) in _FLOATS
-               else None)
+               else None, handed=self.fresh and dense and how.legacy and not how.dispatches)
         if self.batch is not None:
             self.batch.done(self.param)
 
@@ -105,7 +114,7 @@ class _PlannedInitializer(Initializer):
             if by_weight and how.full is not None:
                 # what ``arr[:] = value`` runs on a legacy array (the same one op, the same
                 # bits), without its indexing code: most of a BatchNorm's cost otherwise
-                if 0 not in arr.shape:  # an empty array: nothing to write
+                if 0 not in arr.shape and not (how.zero and self.fresh):  # else nothing to write
                     arr._full(how.full)
             else:
                 fill(name, arr)
@@ -185,6 +194,14 @@ def _mx() -> Any:
     return load_mxnet()
 
 
+def _gluon_runs(klass: type) -> bool:
+    """Whether Gluon's own ``Parameter`` code initializes parameters of class ``klass``: it
+    fills a fresh zeros array with the initializer, then copies it with ``_init_impl``."""
+    gluon_parameter = _mx().gluon.Parameter
+    return all(getattr(klass, method, None) is getattr(gluon_parameter, method)
+               for method in ("initialize", "_finish_deferred_init", "_init_impl"))
+
+
 def _defines(klass: type, method: str) -> bool:
     # mx.init.Initializer itself, not the typing stand-in (whose own __call__ would differ)
     return getattr(klass, method) is not getattr(mx.init.Initializer, method)
@@ -235,6 +252,7 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
                 f"deferred initialization; give the layer its input size. Nothing was changed.")
     saved, kept, deferred = [], [], []
     hows: Dict[int, _How] = {}  # id(initializer) -> how it fills (the entries keep it alive)
+    gluon_run: Dict[type, bool] = {}  # Parameter class -> whether Gluon's own code runs it
     with _global_stream_advanced(seed is not None):
         for path, e in entries.items():
             if e.row.action == "keep":
@@ -247,7 +265,10 @@ def run_entries(entries: "Dict[str, Any]", ctx: Optional[List[Context]],
             how = hows.get(id(e.init))
             if how is None:
                 how = hows[id(e.init)] = _How(e.init)
-            planned = _PlannedInitializer(how, p, path, e.row.rule, e.row.spec, e.row.seed)
+            fresh = gluon_run.get(type(p))
+            if fresh is None:
+                fresh = gluon_run[type(p)] = _gluon_runs(type(p))
+            planned = _PlannedInitializer(how, p, path, e.row.rule, e.row.spec, e.row.seed, fresh)
             try:
                 p.initialize(init=planned, ctx=ctx or contexts(p),
                              default_init=planned, force_reinit=True)
