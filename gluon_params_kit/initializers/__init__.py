@@ -278,6 +278,7 @@ class InitPlan:
         return InitPreview(rows, _title("preview of", block, rows, plan.unmatched,
                                         self.respect_layer_defaults, seed), plan.aliases)
 
+    @_gc.paused
     def apply(self, block: Block, *, ctx: Union[None, Context, Sequence[Context]] = None,
               seed: Optional[int] = None) -> InitReport:
         """(Re-)initialize every parameter of ``block`` as planned.
