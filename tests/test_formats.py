@@ -534,23 +534,19 @@ def test_streaming_export_keeps_values_and_layout(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
 def test_a_failed_write_leaves_the_old_file_byte_identical(tmp_path, monkeypatch, suffix):
-    import zipfile
+    import os
 
-    import safetensors
+    from gluon_params_kit._io import params_writer
     target = tmp_path / f"net{suffix}"
     save(_rgnet(), target)
     before = target.read_bytes()
+    real = os.pwrite
 
-    def broken(*args, **kwargs):
-        path = args[1] if suffix == ".safetensors" else args[0]
-        with open(path, "wb") as f:
-            f.write(b"half a file")
+    def broken(fd, data, offset):  # the kit's writer: half a file out, then a full disk
+        real(fd, memoryview(data)[:11], offset)
         raise OSError(28, "No space left on device")
 
-    if suffix == ".safetensors":
-        monkeypatch.setattr(safetensors, "serialize_file", broken)
-    else:
-        monkeypatch.setattr(zipfile, "ZipFile", broken)
+    monkeypatch.setattr(params_writer.os, "pwrite", broken)
     with pytest.raises(gpk.errors.CheckpointWriteError, match="no space left"):
         save(_rgnet(), target)
     assert target.read_bytes() == before

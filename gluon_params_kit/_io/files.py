@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Optional, Tuple, Union
 from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
 
 __all__ = [
-    "COPY_BUFFER", "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write",
+    "COPY_BUFFER", "GATHER_BYTES", "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write",
     "check_source", "check_target", "copy_range", "file_path", "free_bytes", "open_source", "remove_stale_temps",
     "start_writeback", "write_behind",
 ]
@@ -481,15 +481,19 @@ def start_writeback(fd: int, offset: int, nbytes: int) -> None:
         kick(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
 
 
-def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHUNK) -> int:
+def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHUNK, *,
+                 writeback: bool = True) -> int:
     """Write ``pieces`` (bytes-like objects, in order) to ``path``, truncating it; the bytes written.
 
-    Each ``chunk`` bytes copied into the page cache are handed to the disk at once (Linux
-    ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing, do not wait), so copying
-    and writing to disk overlap instead of a later ``fsync`` doing all the writing; where
-    that call is missing this is a plain buffered write. Nothing is flushed or waited
-    for: durability is the caller's ``fsync``. Large buffers are written straight from
-    their memory (no copy in Python). A failed write raises ``OSError`` (``ENOSPC``...).
+    Pieces smaller than :data:`GATHER_BYTES` are gathered in one buffer of that size and
+    written with it (one write for many small arrays, not one each); bigger ones are
+    written straight from their memory (no copy in Python). With ``writeback`` (for a
+    file about to be flushed), each ``chunk`` bytes copied into the page cache are handed
+    to the disk at once (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing,
+    do not wait), so copying and writing to disk overlap instead of a later ``fsync``
+    doing all the writing; without it (or where that call is missing) the kernel writes
+    the file back when it likes, as any buffered write. Nothing is flushed or waited for:
+    durability is the caller's ``fsync``. A failed write raises ``OSError`` (``ENOSPC``...).
 
     >>> import os, tempfile
     >>> f = os.path.join(tempfile.mkdtemp(), 'x.bin')
@@ -498,20 +502,47 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
                  0o666)
-    pos = started = 0
+    gathered = memoryview(bytearray(min(chunk, GATHER_BYTES)))
+    room = len(gathered)
+    used = pos = started = 0
+
+    def put(view: memoryview) -> None:
+        nonlocal pos, started
+        while view.nbytes:
+            n = os.write(fd, view[:chunk])
+            view, pos = view[n:], pos + n
+            if writeback and pos - started >= chunk:
+                start_writeback(fd, started, pos - started)
+                started = pos
+
     try:
         for piece in pieces:
             view = memoryview(piece).cast("B")
-            while view.nbytes:
-                n = os.write(fd, view[:chunk])
-                view, pos = view[n:], pos + n
-                if pos - started >= chunk:
-                    start_writeback(fd, started, pos - started)
-                    started = pos
-        start_writeback(fd, started, pos - started)
+            n = view.nbytes
+            if n <= room - used:
+                gathered[used:used + n] = view
+                used += n
+                continue
+            if used:
+                put(gathered[:used])
+                used = 0
+            if n < room:
+                gathered[:n] = view
+                used = n
+            else:
+                put(view)
+        if used:
+            put(gathered[:used])
+        if writeback:
+            start_writeback(fd, started, pos - started)
     finally:
         os.close(fd)
     return pos
+
+
+#: Bytes of the buffer :func:`write_behind` gathers small pieces in (bigger ones are
+#: written on their own).
+GATHER_BYTES = 1 << 20
 
 
 #: Bytes :func:`copy_range` reads and writes at a time where the kernel cannot copy.

@@ -283,8 +283,13 @@ def check_keys(keys: Iterable[str]) -> None:
             f"{len(too_long[0].encode('utf-8'))}; rename them first (convert with a remap)")
 
 
-def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> None:
-    """Write ``name -> array`` (or a streamed entry, see below) as a ``.npz``.
+def write(path: str, arrays: Mapping[str, Any], compressed: bool = False, *,
+          writeback: bool = True) -> Optional[int]:
+    """Write ``name -> array`` (or a streamed entry, see below) as a ``.npz``; the bytes
+    written when the kit wrote them itself (stored members of arrays in memory, each from
+    its own memory: :func:`~.params_writer.write_npz`), else ``None`` (``zipfile`` wrote
+    them). ``writeback``: hand the bytes to the disk as they are written (for a file about
+    to be flushed).
 
     A streamed entry is ``(dtype, shape, chunks, source, fortran)``: ``chunks()`` yields the
     data bytes (C order, or Fortran order when ``fortran``: the member then says so, as
@@ -294,6 +299,8 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
     the CRC.
     """
     mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    if not compressed and all(isinstance(v, onp.ndarray) and not v.dtype.hasobject for v in arrays.values()):
+        return _write_stored(path, arrays, writeback)
     heads: dict = {}  # (dtype, shape, fortran) -> .npy header: many arrays share one
     when = time.localtime(time.time())[:6]
 
@@ -329,6 +336,39 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False) -> Non
                 continue
             with zf.open(key + ".npy", "w", force_zip64=True) as fh:
                 npy.write_array(fh, arr, allow_pickle=False)
+    return None
+
+
+def _write_stored(path: str, arrays: Mapping[str, onp.ndarray], writeback: bool) -> int:
+    """An uncompressed ``.npz`` of in-memory arrays, each member's data written from the
+    array's own memory (C order; small ones gathered into one buffer); the bytes written."""
+    from .params_writer import MEMORY_SINK_BUFFER, Record, Sink, write_npz
+    heads: dict = {}
+    records = []
+    for key, value in arrays.items():
+        arr = onp.require(value, requirements="C")  # not ascontiguousarray: 0-d stays 0-d
+        head = heads.get((arr.dtype, arr.shape))
+        if head is None:
+            head = heads[arr.dtype, arr.shape] = _npy_header_bytes(arr.dtype, arr.shape)
+        records.append(Record(key, arr.shape, arr.dtype.str, arr.nbytes, (arr, head)))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+                 | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
+        write_npz(sink, records, _stored_head, _stored_fill)
+        sink.close()
+    finally:
+        os.close(fd)
+    return sink.pos
+
+
+def _stored_head(rec: Any) -> bytes:
+    return rec.source[1]
+
+
+def _stored_fill(sink: Any, rec: Any) -> None:
+    if rec.nbytes:
+        sink.write(rec.source[0].reshape(-1).view(onp.uint8))
 
 
 #: Members of at most this many data bytes are written whole, in one write each.

@@ -44,7 +44,7 @@ from .files import copy_range, start_writeback
 from .header import DataFile
 from .params import DTYPES, LIST_MAGIC, STYPES, V2_MAGIC, V3_MAGIC
 
-__all__ = ["CONTEXTS", "TYPE_FLAGS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order",
+__all__ = ["CONTEXTS", "MEMORY_SINK_BUFFER", "TYPE_FLAGS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order",
            "npy_header", "write_npz", "write_params", "write_safetensors"]
 
 #: numpy dtype name (``'bfloat16'`` for MXNet's own) -> mshadow type flag.
@@ -62,6 +62,9 @@ _ST_RANK = {code: i for i, code in enumerate(SAFETENSORS_CODES.values())}
 #: Bytes the sink gathers before one write; arrays at least this big are copied on their
 #: own (by the kernel when they come straight from a file).
 SINK_BUFFER = 8 << 20
+#: The sink's buffer when every array is in memory (a save): big arrays are written from
+#: their own memory, so the buffer only gathers small ones.
+MEMORY_SINK_BUFFER = 1 << 20
 
 
 class Record(NamedTuple):
@@ -99,8 +102,9 @@ def context_ids(context: str) -> Tuple[int, int]:
 class Sink:
     """Positional writes to an open file through one buffer: small pieces are gathered,
     big ones written from their own memory, byte ranges of another open file copied by
-    the kernel (``copy_file_range``) when big. Each ~8 MiB written is handed to the disk
-    at once (:func:`~.files.start_writeback`). ``progress(n)`` is told every data byte.
+    the kernel (``copy_file_range``) when big. With ``writeback`` (for a file about to be
+    flushed), each ~8 MiB written is handed to the disk at once
+    (:func:`~.files.start_writeback`). ``progress(n)`` is told every data byte.
 
     >>> import os, tempfile
     >>> f = os.path.join(tempfile.mkdtemp(), 'x')
@@ -111,8 +115,9 @@ class Sink:
     """
 
     def __init__(self, fd: int, *, buffer_bytes: int = SINK_BUFFER,
-                 progress: Optional[Callable[[int], Any]] = None):
+                 progress: Optional[Callable[[int], Any]] = None, writeback: bool = True):
         self.fd, self.pos = fd, 0
+        self._writeback = writeback
         self._buf = bytearray(buffer_bytes)
         self._view = memoryview(self._buf)
         self._used = 0
@@ -213,14 +218,15 @@ class Sink:
     def close(self) -> None:
         """Write what is gathered; the caller fsyncs and closes the file."""
         self.flush()
-        start_writeback(self.fd, self._started, self.pos - self._started)
+        if self._writeback:
+            start_writeback(self.fd, self._started, self.pos - self._started)
         self._started = self.pos
 
     def _pwrite(self, view: memoryview) -> None:
         while view.nbytes:
             n = os.pwrite(self.fd, view, self.pos) if hasattr(os, "pwrite") else self._seek_write(view)
             view, self.pos = view[n:], self.pos + n
-        if self.pos - self._started >= SINK_BUFFER:
+        if self.pos - self._started >= SINK_BUFFER and self._writeback:
             start_writeback(self.fd, self._started, self.pos - self._started)
             self._started = self.pos
 

@@ -1,4 +1,4 @@
-"""``.safetensors`` files: the header and the values read by hand, writes by the library.
+"""``.safetensors`` files: the header and the values read by hand, and written.
 
 The layout (huggingface/safetensors): ``uint64`` little-endian header length ``n``, ``n``
 bytes of UTF-8 JSON starting with ``{`` (``name -> {"dtype", "shape", "data_offsets"}`` and
@@ -9,13 +9,15 @@ the file; each tensor's bytes are ``prod(shape) * itemsize``.
 :func:`read_header` checks exactly that (the rules of the library's ``read_metadata``;
 ``tests/test_formats.py`` proves it accepts and refuses the same fuzzed files as the
 library), for ``inspect``, ``diff --names`` and ``load``'s checks without reading data.
-Writing is always the library's ``serialize_file`` (from the arrays' own memory, no copy).
+:func:`write` lays a file out as the library does (tensors by dtype, widest first, then
+by name; the same compact JSON header; only ``__metadata__``'s order is the kit's own,
+where the library's follows a hash), from the arrays' own memory, no copy.
 :func:`read_arrays` reads the values itself, from the file held open for the call (a
 :class:`~gluon_params_kit._io.header.DataFile`), at the offsets :func:`read_header` has just
 validated, so header and values always come from one version of the file; bfloat16
 tensors (numpy has none) come as MXNet's uint16 record. :func:`read_into` reads one
 tensor straight into memory the caller owns (a load's fresh MXNet array: no copy between).
-Reading needs no library.
+Reading and writing need no library.
 
 The kit writes its own keys into ``__metadata__``: ``format`` (``mxnet``), the kit and MXNet
 versions, ``mxnet.mode`` (``nd``/``np``), ``gluon_params_kit.keys`` (the names in Gluon's
@@ -25,6 +27,7 @@ order, as the library sorts tensors by dtype and name) and ``gluon_params_kit.al
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 from collections import Counter, OrderedDict
@@ -34,7 +37,7 @@ import numpy as onp
 
 from ..errors import CheckpointError, listing
 from .files import open_source
-from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp, numpy_dtype
+from .header import BFLOAT16, DataFile, Header, dense_infos, file_stamp, numpy_dtype
 
 __all__ = ["DTYPES", "parse", "read_header", "read_arrays", "read_into", "write", "kit_metadata"]
 
@@ -104,6 +107,7 @@ def parse(f: BinaryIO, path: str) -> Header:
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _fail(path, "its __metadata__ is not a map of strings")
     infos = [_entry(path, name, entry) for name, entry in doc.items()]
+    del doc, raw, text  # 10^5 small objects: the next ones reuse their memory
     infos.sort(key=_by_offsets)
     start, arrays, names = 0, [], []
     for name, shape, s, e, code in infos:
@@ -130,8 +134,7 @@ def parse(f: BinaryIO, path: str) -> Header:
     if order is not None:
         by_name = {a[0]: a for a in arrays}
         arrays = [by_name[k] for k in order]
-    infos_out = [ArrayInfo(name, shape, dtype, "default", "", offset, nbytes, 0, i)
-                 for i, (name, shape, dtype, offset, nbytes) in enumerate(arrays)]
+    infos_out = dense_infos(arrays)
     aliases = _aliases(metadata, set(names))
     np_shape = metadata.get(MODE) == "np" or any(0 in a[1] or a[1] == () for a in arrays)
     return Header(path, size, infos_out, True, format="safetensors", metadata=metadata,
@@ -158,7 +161,9 @@ def _json_without_repeats(path: str, text: str) -> Any:
     """
     try:
         doc = json.loads(text)
-        if isinstance(doc, dict) and not any(sep in text for sep in ('" :', '"\t:', '"\n:', '"\r:')):
+        spaced = any(c in text for c in " \t\n\r") and any(  # one memchr each first: 10^5 keys
+            sep in text for sep in ('" :', '"\t:', '"\n:', '"\r:'))
+        if isinstance(doc, dict) and not spaced:
             parsed = len(doc)
             for entry in doc.values():
                 if type(entry) is dict:
@@ -255,40 +260,58 @@ def _mxnet_version() -> str:
         return "unknown"
 
 
-def _library():
-    """The ``safetensors`` module, or a CheckpointError that says how to install it."""
-    try:
-        import safetensors
-    except ImportError:
-        raise CheckpointError("writing or reading the values of a .safetensors file needs the "
-                              "safetensors package: pip install 'safetensors>=0.8,<1' "
-                              "(Python 3.10+); read_header and inspect work without it") from None
-    return safetensors
+def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, str], *,
+          writeback: bool = True) -> int:
+    """Write host arrays as a ``.safetensors`` file, laid out as the library lays it out
+    (:func:`~.params_writer.write_safetensors`); the bytes written.
 
+    Each array's bytes go to the file from its own memory (no copy; bfloat16 as MXNet's
+    uint16 record, big-endian values as little-endian copies). ``writeback``: hand the
+    bytes to the disk as they are written (for a file about to be flushed).
 
-def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, str]) -> None:
-    """Write host arrays with the library's ``serialize_file`` (no copy of the data)."""
-    lib = _library()
-    SafetensorError, TensorSpec, serialize_file = (lib.SafetensorError, lib.TensorSpec,
-                                                   lib.serialize_file)
-    keep, specs = [], OrderedDict()
+    >>> import os, tempfile, numpy as np
+    >>> from safetensors.numpy import load_file
+    >>> f = os.path.join(tempfile.mkdtemp(), 'w.safetensors')
+    >>> write(f, {'b': np.ones(2, 'float16'), 'a': np.arange(3, dtype='>i4')}, {'k': 'v'})
+    160
+    >>> {k: v.tolist() for k, v in load_file(f).items()}
+    {'a': [0, 1, 2], 'b': [1.0, 1.0]}
+    """
+    from .params_writer import MEMORY_SINK_BUFFER, SAFETENSORS_CODES, Record, Sink, write_safetensors
+    records = []
     for name, value in arrays.items():
         a = onp.require(value, requirements="C")
-        if a.dtype == BFLOAT16:
-            a, code = a.view(onp.uint16), "bfloat16"
-        else:
-            if not a.dtype.isnative and a.dtype.byteorder != "|":
-                a = a.astype(a.dtype.newbyteorder("="))
-            code = "bool" if a.dtype == onp.bool_ else a.dtype.name
-        keep.append(a)
-        try:
-            specs[name] = TensorSpec(dtype=code, shape=list(a.shape), data_ptr=a.ctypes.data,
-                                     data_len=a.nbytes)
-        except (ValueError, TypeError, SafetensorError) as exc:
-            raise CheckpointError(f"cannot store {name!r} ({a.dtype}) in a .safetensors file: "
-                                  f"{exc}") from None
-    serialize_file(specs, path, metadata=dict(metadata))
-    del keep
+        code = _KIT_NAMES.get(a.dtype)
+        if code is None:
+            code = "bfloat16" if a.dtype == BFLOAT16 else a.dtype.name
+        if code == "bfloat16":
+            a = a.view(onp.uint16)
+        if code not in SAFETENSORS_CODES:
+            raise CheckpointError(f"cannot store {name!r} ({a.dtype}) in a .safetensors file; the "
+                                  f"format holds {listing(list(SAFETENSORS_CODES))}")
+        if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big"):
+            a = a.astype(a.dtype.newbyteorder("<"))  # the format stores little-endian values
+        records.append(Record(name, tuple(a.shape), code, a.nbytes, a))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+                 | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
+        write_safetensors(sink, records, metadata, _fill)
+        sink.close()
+    finally:
+        os.close(fd)
+    return sink.pos
+
+
+#: numpy dtype -> the kit's dtype name (``dtype.name`` costs microseconds per array).
+_KIT_NAMES = {onp.dtype(t): onp.dtype(t).name for t in (
+    "bool", "uint8", "int8", "int16", "uint16", "float16", "int32", "uint32", "float32", "float64",
+    "int64", "uint64")}
+
+
+def _fill(sink: Any, rec: Any) -> None:
+    if rec.nbytes:
+        sink.write(rec.source.reshape(-1).view(onp.uint8))
 
 
 def read_arrays(src: DataFile, header: Header,

@@ -27,7 +27,7 @@ import numpy as onp
 
 from .._core.compat import is_np_array, mx
 from .._core.display import known_shape, known_size
-from .._core.gluon import check_block, contexts, has_data, is_deferred
+from .._core.gluon import check_block, contexts, has_data, is_deferred, key_index
 from .._core.patterns import selection
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool, check_choice, check_contexts
@@ -44,7 +44,7 @@ from ..errors import (
     listing,
 )
 from ..tree import named_parameters
-from ._convert import check_options, convert, host_numpy, read_for_load, tied_aliases, write_file
+from ._convert import check_options, convert, read_for_load, tied_aliases, write_file
 from ._diff import DiffReport, diff, export_npz
 from ._load_report import LoadReport, file_keys_of, refusal, shape_fits, suggest, unloaded_line
 from ._pairing import split_key
@@ -205,18 +205,20 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
     check_bool(fsync, "fsync", CheckpointTypeError)
     kind = format_of(path, format, reading=False)
     check_options(kind, metadata, compressed)
-    params = named_parameters(block, aliases=not (deduplicate or kind == "safetensors"))
+    index = key_index(block)  # one walk: the keys, and the canonical paths of tied Parameters
+    if deduplicate or kind == "safetensors":
+        params = OrderedDict((group.path, group.param) for group in index.groups)
+    else:
+        params = OrderedDict(index.keys)
     pending = [k for k, p in params.items() if not has_data(p)]
     if pending:
         raise CheckpointError(
             f"cannot save {type(block).__name__}: {len(pending)} parameters are not initialized "
             f"yet ({listing(collapse_keys(pending))}); run a forward pass (deferred "
             f"initialization) or call initialize() first. Nothing was written.")
-    if kind == "params":
-        arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
-    else:
-        arrays = OrderedDict((k, host_numpy(_host_value(p))) for k, p in params.items())
-    aliases = tied_aliases(block) if kind == "safetensors" else {}
+    # MXNet arrays: the writer reads their memory in place (or copies what it cannot read)
+    arrays = OrderedDict((k, _host_value(p)) for k, p in params.items())
+    aliases = tied_aliases(block, index) if kind == "safetensors" else {}
     write_file(path, kind, arrays, named=True,
                np_mode=None if kind == "params" else is_np_array(), metadata=metadata,
                aliases=aliases, compressed=compressed, fsync=fsync)

@@ -7,6 +7,7 @@ a full disk in words) and checked once written.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import sys
@@ -15,9 +16,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
-from .._core.compat import cpu_buffer, is_np_array, is_np_shape, mx, new_cpu_array
+from .._core.compat import is_np_array, is_np_shape, load_mxnet, mx, new_cpu_array
 from .._core.display import progress as _progress
 from .._core.gcpause import paused
+from .._core.gluon import key_index
 from .._core.types import Block, PathLike
 from .._core.validate import check_bool, check_choice
 from .._io import npz as _npz
@@ -31,11 +33,10 @@ from .._io.formats import read_header as read_header
 from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
 from .._io.params import TYPE_FLAGS, dense_pieces
 from ..errors import CheckpointError, CheckpointTypeError, listing
-from ..tree import named_parameters
 from ._remap import as_remap
 
-__all__ = ["Converted", "check_options", "convert", "host_numpy", "read_for_load", "tied_aliases",
-           "write_file"]
+__all__ = ["Converted", "check_options", "convert", "host_arrays", "host_bytes", "host_numpy", "read_for_load",
+           "tied_aliases", "write_file"]
 
 
 
@@ -60,11 +61,67 @@ def host_numpy(value) -> onp.ndarray:
     return host
 
 
-def tied_aliases(block: Block) -> Dict[str, str]:
-    """Other path of a shared Parameter -> its canonical path, in Gluon's order."""
-    canon = {id(p): k for k, p in named_parameters(block).items()}
-    return OrderedDict((k, canon[id(p)]) for k, p in named_parameters(block, aliases=True).items()
-                       if canon[id(p)] != k)
+def host_bytes(array: Any) -> Optional[Tuple[onp.ndarray, Tuple[int, ...], onp.dtype]]:
+    """``(bytes, shape, dtype)`` of a dense ``mx.nd.NDArray`` in CPU memory: its bytes as a
+    flat ``uint8`` numpy view of the array's own memory (no copy), waited for first (MXNet
+    hands out a MKL-DNN layout reordered to the default one); ``None`` for anything else
+    (``mx.np``, sparse, GPU, bfloat16, zero-size arrays). A few calls into MXNet per array.
+    The view keeps the array alive; its values are the array's own (no write may run on
+    the array while the view is read).
+
+    >>> data, shape, dtype = host_bytes(mx.nd.array([1, 2], dtype='int32'))
+    >>> data.tobytes(), shape, dtype.name
+    (b'\\x01\\x00\\x00\\x00\\x02\\x00\\x00\\x00', (2,), 'int32')
+    """
+    ndarray, get_data, check_call = _mxnet_calls()
+    if type(array) is not ndarray:
+        return None
+    dtype = onp.dtype(array.dtype)
+    if dtype.kind not in "biuf" or array.context.device_type != "cpu":
+        return None
+    shape = array.shape
+    nbytes = dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    if not nbytes:
+        return None
+    array.wait_to_read()
+    ptr = ctypes.c_void_p()
+    check_call(get_data(array.handle, ctypes.byref(ptr)))
+    if not ptr.value:
+        return None
+    memory: Any = (ctypes.c_char * nbytes).from_address(ptr.value)
+    memory.owner = array  # the view keeps the array (and so its memory) alive
+    return onp.frombuffer(memory, onp.uint8), shape, dtype
+
+
+@functools.lru_cache(maxsize=None)
+def _mxnet_calls() -> Tuple[Any, Any, Any]:
+    """``(mx.nd.NDArray, MXNDArrayGetData, check_call)``, looked up once (not through the
+    lazy module per array)."""
+    real = load_mxnet()
+    return real.nd.NDArray, real.base._LIB.MXNDArrayGetData, real.base.check_call
+
+
+def host_arrays(arrays: Mapping[str, Any]) -> "OrderedDict[str, onp.ndarray]":
+    """``arrays`` (MXNet or numpy arrays) as numpy arrays: views of the MXNet arrays' own
+    memory where :func:`host_bytes` gives them, else copies (:func:`host_numpy`)."""
+    out: "OrderedDict[str, onp.ndarray]" = OrderedDict()
+    for key, value in arrays.items():
+        if isinstance(value, onp.ndarray):
+            out[key] = value
+            continue
+        found = host_bytes(value)
+        out[key] = found[0].view(found[2]).reshape(found[1]) if found is not None else host_numpy(value)
+    return out
+
+
+def tied_aliases(block: Block, index: Any = None) -> Dict[str, str]:
+    """Other path of a shared Parameter -> its canonical path, in Gluon's order (from
+    ``index``, the block's :func:`~gluon_params_kit._core.gluon.key_index`, when given)."""
+    index = key_index(block) if index is None else index
+    canon = {id(g.param): g.path for g in index.groups}
+    return OrderedDict((k, canon[id(p)]) for k, p in index.keys.items() if canon[id(p)] != k)
 
 
 def to_nd(a: onp.ndarray):
@@ -227,9 +284,10 @@ def _memory_error(header: Header, name: str, exc: BaseException) -> CheckpointEr
 
 
 def _size_hint(arrays: Mapping[str, Any]) -> int:
-    """About the bytes a file of ``arrays`` takes: the data plus a record and name each."""
-    return sum(int(onp.prod(a.shape)) * onp.dtype(a.dtype).itemsize + 128 + len(k)
-               for k, a in arrays.items())
+    """About the bytes a file of ``arrays`` (numpy or MXNet) takes: the data plus a record
+    and name each."""
+    return sum((a.nbytes if isinstance(a, onp.ndarray) else int(onp.prod(a.shape)) * onp.dtype(a.dtype).itemsize)
+               + 128 + len(k) for k, a in arrays.items())
 
 
 _WRITER = {"params": "MXNet", "safetensors": "the safetensors library", "npz": "zipfile"}
@@ -255,47 +313,78 @@ def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: b
                np_mode: Optional[bool] = False, metadata: Optional[Mapping[str, str]] = None,
                aliases: Optional[Mapping[str, str]] = None, compressed: bool = False,
                fsync: bool = True) -> None:
-    """Write ``arrays`` (MXNet arrays for ``.params``, numpy arrays otherwise) atomically."""
+    """Write ``arrays`` (MXNet arrays; numpy arrays too for ``.safetensors`` and ``.npz``)
+    atomically.
+
+    The kit writes the bytes itself wherever it can, each array's from the array's own
+    memory (:func:`host_bytes`: no copy), small arrays gathered into large writes: ``.params``
+    of dense CPU arrays in nd mode (the bytes ``mx.nd.save`` writes), ``.safetensors``
+    (laid out as the library lays it out) and stored ``.npz``; such a file is checked to
+    hold every byte written. MXNet writes the other ``.params`` files and ``zipfile``
+    deflated ``.npz`` files; those are read back once written (MXNet's writer can lose a
+    failed write without saying so). Without ``fsync`` nothing is handed to the disk
+    early: the kernel writes the file back when it likes, as after any buffered write.
+    """
+    written: List[Optional[int]] = [None]  # bytes the kit wrote itself
     if kind == "params":
+        records = _dense_records(arrays) if np_mode is None and named else None
+        size = sum(len(r[5]) + 128 + len(r[0]) for r in records) if records is not None else None
+
         def write(tmp):
-            records = _dense_records(arrays) if np_mode is None and named else None
             if records is not None:  # the bytes nd.save writes, straight from the arrays
-                write_behind(tmp, dense_pieces(records))
+                written[0] = write_behind(tmp, dense_pieces(records), writeback=fsync)
             elif np_mode is None:  # save(): as MXNet writes it in this process's mode
                 (mx.npx.save if is_np_array() else mx.nd.save)(tmp, dict(arrays))
             else:
                 with mx.util.np_array(False), mx.util.np_shape(np_mode):
                     mx.nd.save(tmp, dict(arrays) if named else list(arrays.values()))
+        if size is None:
+            size = _size_hint(arrays)
     elif kind == "safetensors":
         meta = _safetensors.kit_metadata(list(arrays), aliases or {}, bool(np_mode), metadata)
+        host = host_arrays(arrays)
+        size = _size_hint(host)
 
         def write(tmp):
-            _safetensors.write(tmp, arrays, meta)
+            written[0] = _safetensors.write(tmp, host, meta, writeback=fsync)
     else:
         _npz.check_keys(arrays)
+        host = host_arrays(arrays)
+        size = _size_hint(host)
 
         def write(tmp):
-            _npz.write(tmp, arrays, compressed)
-    atomic_write(path, write, fsync=fsync,
-                 size_hint=None if compressed else _size_hint(arrays),
-                 verify=_verifier(list(arrays), named, kind))
+            written[0] = _npz.write(tmp, host, compressed, writeback=fsync)
+    read_back = _verifier(list(arrays), named, kind)
+
+    def verify(tmp: str) -> None:
+        if written[0] is None:
+            read_back(tmp)
+        elif os.stat(tmp).st_size != written[0]:
+            raise CheckpointError(f"the file the kit wrote holds {os.stat(tmp).st_size} bytes, "
+                                  f"not the {written[0]} it wrote")
+    atomic_write(path, write, fsync=fsync, size_hint=None if compressed else size, verify=verify)
 
 
 def _dense_records(arrays: Mapping[str, Any]) -> Optional[list]:
     """``arrays`` as :func:`~gluon_params_kit._io.params.dense_pieces` records, each array's
-    data read in place, when ``mx.nd.save`` would write them all as plain V2 records (nd
-    mode, legacy shapes, dense CPU arrays of an ordinary dtype); else ``None`` (MXNet
-    writes the file). Each record names ``cpu(0)``, as ``save_parameters`` (whose
-    ``_reduce`` copies to ``cpu(0)``) writes it whichever CPU the array is on."""
+    data read in place (:func:`host_bytes`), when ``mx.nd.save`` would write them all as
+    plain V2 records (nd mode, legacy shapes, dense CPU arrays of an ordinary dtype); else
+    ``None`` (MXNet writes the file). Each record names ``cpu(0)``, as ``save_parameters``
+    (whose ``_reduce`` copies to ``cpu(0)``) writes it whichever CPU the array is on."""
     if is_np_array() or mx.util.is_np_shape():
         return None
     records = []
     for key, a in arrays.items():
-        data = cpu_buffer(a)
-        if data is None or str(onp.dtype(a.dtype)) not in TYPE_FLAGS:
+        found = host_bytes(a)
+        if found is None or not found[1] or found[2] not in _FLAGGED:
             return None
-        records.append((key, tuple(a.shape), 1, 0, str(onp.dtype(a.dtype)), data))
+        records.append((key, found[1], 1, 0, _FLAGGED[found[2]], found[0]))
     return records
+
+
+#: numpy dtype -> its name, for the dtypes :func:`~gluon_params_kit._io.params.dense_pieces`
+#: writes (``dtype.name`` costs microseconds per array).
+_FLAGGED = {onp.dtype(name): name for name in TYPE_FLAGS}
 
 
 @paused
