@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -83,7 +82,8 @@ class Report(Mapping):
 
     def __init__(self, entries: Union[Mapping[str, Any], Iterable[Tuple[str, Any]]],
                  aliases: Optional[Mapping[str, str]] = None, *, title: str = ""):
-        self._entries: "OrderedDict[str, Any]" = OrderedDict(entries)
+        # a dict keeps the order; an OrderedDict of 10^5 entries costs 3x (a node per key)
+        self._entries: Dict[str, Any] = dict(entries)
         self._aliases: Dict[str, str] = dict(aliases or {})  # other spelling -> key
         self.title = title
 

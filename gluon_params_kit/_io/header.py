@@ -14,9 +14,10 @@ here imports mxnet: the report base, the path grammar and the display helpers it
 from __future__ import annotations
 
 import math
+import operator
 import os
 import threading
-from typing import Any, BinaryIO, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as onp
 
@@ -27,8 +28,8 @@ from .files import open_source
 
 __all__ = [
     "ArrayInfo", "BFLOAT16", "DataFile", "EXPAND_FLOOR", "EXPAND_RATIO", "Header", "Stamp",
-    "bfloat16_to_float32", "changed_error", "check_expansion", "crc_concat", "file_keys_of", "file_stamp",
-    "numpy_dtype",
+    "bfloat16_to_float32", "changed_error", "check_expansion", "crc_concat", "dense_infos", "file_keys_of",
+    "file_stamp", "numpy_dtype",
 ]
 
 #: What identifies one version of a file: device, inode, size, modification and change times (ns).
@@ -80,6 +81,25 @@ class ArrayInfo(NamedTuple):
     def size(self) -> int:
         """Number of elements of the (dense) shape."""
         return 0 if self.shape is None else math.prod(self.shape)  # in C: called per array
+
+
+_NAME, _SHAPE, _NBYTES = (operator.attrgetter(f) for f in ("name", "shape", "nbytes"))
+#: The fields after ``index`` of a dense array's :class:`ArrayInfo`: their defaults.
+_DENSE_REST = tuple(ArrayInfo._field_defaults[f] for f in ArrayInfo._fields[9:])
+_new = tuple.__new__
+
+
+def dense_infos(arrays: List[Tuple[Optional[str], Tuple[int, ...], str, int, int]], context: str = "",
+                version: int = 0) -> List[ArrayInfo]:
+    """:class:`ArrayInfo` of dense arrays given as ``(name, shape, dtype, offset, nbytes)``,
+    indexed in order: the same as calling ``ArrayInfo(...)`` for each, without its
+    Python-level ``__new__`` (a header of 10^5 arrays).
+
+    >>> dense_infos([('w', (2,), 'float32', 8, 8)]) == [ArrayInfo('w', (2,), 'float32', 'default', '', 8, 8, 0, 0)]
+    True
+    """
+    return [_new(ArrayInfo, (name, shape, dtype, "default", context, offset, nbytes, version, i) + _DENSE_REST)
+            for i, (name, shape, dtype, offset, nbytes) in enumerate(arrays)]
 
 
 class Header(Report):
@@ -137,14 +157,22 @@ class Header(Report):
         self.aliases: Dict[str, str] = dict(aliases or {})
         self._np_shape = np_shape
         # a named file's arrays all carry their name; a list file's are named by position
-        self._names = [a.name if named and a.name is not None else str(i) for i, a in enumerate(self.arrays)]
+        self._names = list(map(_NAME, self.arrays)) if named else []
+        if not named or None in self._names:
+            self._names = [a.name if named and a.name is not None else str(i) for i, a in enumerate(self.arrays)]
         kind = "dict" if named else "list"
         fmt = "" if format == "params" else f"{format}, "
-        super().__init__(dict(zip(self._names, self.arrays)), self.aliases, title=(
+        super().__init__(zip(self._names, self.arrays), self.aliases, title=(
             f"Header({path!r}: {fmt}{len(self.arrays)} arrays ({kind}), "
             f"{self.total_size} elements, {self.total_bytes} bytes of data)"))
         #: What a lookup error calls the header: the file is named.
         self._kind = f"header of {path!r}"
+
+    @property
+    def by_name(self) -> Mapping[str, ArrayInfo]:
+        """Stored name -> info: the header's own table, one dict lookup per name (no path
+        forms, no aliases, no copy; do not change it)."""
+        return self._entries
 
     @property
     def names(self) -> List[str]:
@@ -169,11 +197,11 @@ class Header(Report):
 
     @property
     def total_bytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
+        return sum(map(_NBYTES, self.arrays))
 
     @property
     def total_size(self) -> int:
-        return sum(a.size for a in self.arrays)
+        return sum([math.prod(s) for s in map(_SHAPE, self.arrays) if s is not None])
 
     def _record(self, key: str, entry: ArrayInfo) -> Dict[str, Any]:
         return dict(entry._asdict(), name=key)

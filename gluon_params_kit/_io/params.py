@@ -68,11 +68,22 @@ _NUM_AUX = {0: 0, 1: 1, 2: 2}
 _DEV_TYPES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
 
 
+#: Bytes of the file the header reader holds at a time: from 8 KiB (after the data of a
+#: large array, jumped over) up to 1 MiB while records follow each other closely (10^5
+#: small arrays: one read per MiB, not one per field).
+_WINDOW_MIN, _WINDOW_MAX = 1 << 13, 1 << 20
+
+
 class _Reader:
-    """Bounded reads from a binary file: every read is checked against the file size."""
+    """Bounded reads from a binary file: every read is checked against the file size.
+
+    The bytes come from a window of the file (:meth:`view`), one ``read`` per window
+    rather than one per field; ``pos`` is the next byte of the header.
+    """
 
     def __init__(self, f, path: str, size: int):
         self.f, self.path, self.size, self.pos = f, path, size, 0
+        self.buf, self.at = b"", 0  # the window: the file's bytes from byte ``at`` on
 
     def fail(self, what: str) -> CheckpointError:
         return CheckpointError(
@@ -83,10 +94,23 @@ class _Reader:
     def left(self) -> int:
         return self.size - self.pos
 
+    def view(self, n: int) -> int:
+        """Where bytes ``pos .. pos + n`` start in :attr:`buf`, read into it when they are
+        not there yet (a file cut short meanwhile leaves fewer: callers check the length)."""
+        off = self.pos - self.at
+        if off >= 0 and off + n <= len(self.buf):
+            return off
+        close = off >= 0 and off <= len(self.buf)  # the next record, not past a large array
+        window = min(_WINDOW_MAX, 2 * len(self.buf)) if close else _WINDOW_MIN
+        self.f.seek(self.pos)
+        self.buf, self.at = self.f.read(max(n, window, _WINDOW_MIN)), self.pos
+        return 0
+
     def take(self, n: int, what: str) -> bytes:
         if n < 0 or n > self.left:
             raise self.fail(f"{what} needs {n} bytes but only {self.left} are left (truncated?)")
-        data = self.f.read(n)
+        off = self.view(n)
+        data = self.buf[off:off + n]
         if len(data) != n:
             raise self.fail(f"{what}: short read")
         self.pos += n
@@ -99,7 +123,6 @@ class _Reader:
         if n < 0 or n > self.left:
             raise self.fail(f"{what} needs {n} bytes but only {self.left} are left (truncated?)")
         self.pos += n
-        self.f.seek(self.pos)
 
     def shape(self, what: str, *, version: int) -> Optional[Tuple[int, ...]]:
         (ndim,) = self.unpack("i", f"{what} ndim")
@@ -162,28 +185,114 @@ def parse(f: BinaryIO, source: str) -> Header:
     if count * 12 > r.left:  # the smallest record (magic, stype, ndim) is 12 bytes
         raise r.fail(f"it claims {count} arrays, more than the {r.left} bytes left can "
                      f"hold (truncated?)")
-    arrays = [_read_array(r, i) for i in range(count)]
+    arrays = _read_arrays(r, count)
     (nnames,) = r.unpack("Q", "name count")
     if nnames not in (0, count):
         raise r.fail(f"it has {count} arrays but {nnames} names")
     if nnames * 8 > r.left:
         raise r.fail(f"it claims {nnames} names, more than {r.left} bytes can hold")
-    names: List[str] = []
-    for i in range(nnames):
-        (length,) = r.unpack("Q", f"length of name {i}")
-        raw = r.take(length, f"name {i}")
-        if b"\x00" in raw:  # MXNet's C API would cut it there: its names would differ
-            raise r.fail(f"name {i} holds a NUL byte: {raw[:40]!r}")
-        try:
-            names.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise r.fail(f"name {i} is not valid UTF-8: {raw[:40]!r}") from None
+    names = _read_names(r, nnames)
     if len(set(names)) != len(names):
         dup = sorted(n for n, c in Counter(names).items() if c > 1)
         raise r.fail(f"names repeat: {listing(dup)}")
     if names:
-        arrays = [a._replace(name=n) for a, n in zip(arrays, names)]
+        arrays = [_new(ArrayInfo, (n,) + a[1:]) for a, n in zip(arrays, names)]
     return Header(source, size, arrays, named=bool(names), stamp=stamp)
+
+
+#: ``tuple.__new__``: an :class:`ArrayInfo` from all its fields without the NamedTuple's
+#: Python-level ``__new__`` (10^5 records; as :func:`~.header.dense_infos`).
+_new = tuple.__new__
+_DENSE_REST = tuple(ArrayInfo._field_defaults[f] for f in ArrayInfo._fields[9:])
+_RECORD_HEAD = struct.Struct("<Iii")  # magic, storage type, ndim
+_RECORD_TAIL = struct.Struct("<iii")  # device type, device id, type flag
+_DIMS = [struct.Struct(f"<{n}q") for n in range(33)]
+_LENGTH = struct.Struct("<Q")
+
+
+def _read_arrays(r: _Reader, count: int) -> List[ArrayInfo]:
+    """Every array record. A dense V2/V3 record whose fields are all in range is read in
+    three ``unpack_from`` calls; anything else (a sparse, old, empty or damaged record)
+    is read again from its first byte by :func:`_read_array`, which checks each field
+    and says what is wrong with it."""
+    arrays: List[ArrayInfo] = []
+    contexts: dict = {}
+    size = r.size
+    for i in range(count):
+        start = r.pos
+        info = None
+        if size - start >= 12:
+            off = r.view(12)
+            buf = r.buf
+            if len(buf) - off >= 12:
+                magic, stype, ndim = _RECORD_HEAD.unpack_from(buf, off)
+                need = 24 + 8 * ndim
+                if (magic == V2_MAGIC or magic == V3_MAGIC) and stype == 0 and 0 < ndim <= 32 \
+                        and need <= size - start:
+                    off = r.view(need)
+                    buf = r.buf
+                    if len(buf) - off >= need:
+                        shape = _DIMS[ndim].unpack_from(buf, off + 12)
+                        dev_type, dev_id, flag = _RECORD_TAIL.unpack_from(buf, off + need - 12)
+                        known = DTYPES.get(flag)
+                        if known is not None and min(shape) >= 0:
+                            nbytes = known[1] * _prod(shape)
+                            if nbytes <= size - start - need:
+                                ctx = contexts.get((dev_type, dev_id))
+                                if ctx is None:
+                                    ctx = contexts[(dev_type, dev_id)] = _context(dev_type, dev_id)
+                                info = _new(ArrayInfo, (None, shape, known[0], "default", ctx, start + need,
+                                                        nbytes, 2 if magic == V2_MAGIC else 3, i) + _DENSE_REST)
+                                r.pos = start + need + nbytes
+        if info is None:
+            r.pos = start
+            info = _read_array(r, i)
+        arrays.append(info)
+    return arrays
+
+
+def _read_names(r: _Reader, count: int) -> List[str]:
+    """``count`` names (uint64 length, then UTF-8 bytes), read from the window; a name
+    that does not fit, holds a NUL byte or is not UTF-8 is read again by :func:`_read_name`,
+    which says what is wrong with it."""
+    names: List[str] = []
+    size = r.size
+    for i in range(count):
+        start = r.pos
+        name = None
+        if size - start >= 8:
+            off = r.view(8)
+            if len(r.buf) - off >= 8:
+                (length,) = _LENGTH.unpack_from(r.buf, off)
+                if length <= size - start - 8:
+                    off = r.view(8 + length)
+                    raw = r.buf[off + 8:off + 8 + length]
+                    if len(raw) == length and b"\x00" not in raw:
+                        try:
+                            name = raw.decode("utf-8")
+                            r.pos = start + 8 + length
+                        except UnicodeDecodeError:
+                            pass
+        if name is None:
+            r.pos = start
+            name = _read_name(r, i)
+        names.append(name)
+    return names
+
+
+def _read_name(r: _Reader, i: int) -> str:
+    (length,) = r.unpack("Q", f"length of name {i}")
+    raw = r.take(length, f"name {i}")
+    if b"\x00" in raw:  # MXNet's C API would cut it there: its names would differ
+        raise r.fail(f"name {i} holds a NUL byte: {raw[:40]!r}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise r.fail(f"name {i} is not valid UTF-8: {raw[:40]!r}") from None
+
+
+def _context(dev_type: int, dev_id: int) -> str:
+    return f"{_DEV_TYPES.get(dev_type, f'dev{dev_type}')}({dev_id})"
 
 
 def _read_array(r: _Reader, i: int) -> ArrayInfo:
@@ -242,7 +351,7 @@ def _read_array(r: _Reader, i: int) -> ArrayInfo:
     offset = r.pos
     nbytes = itemsize * _prod(stored) + sum(aux)
     r.skip(nbytes, f"{what} data ({dtype}, shape {shape})")
-    ctx = f"{_DEV_TYPES.get(dev_type, f'dev{dev_type}')}({dev_id})"
+    ctx = _context(dev_type, dev_id)
     aux_info: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
     if nad:
         aux_info = tuple((DTYPES[f][0], s) for f, s in zip(aux_flags, aux_shapes))

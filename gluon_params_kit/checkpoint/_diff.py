@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import os
 from collections import Counter, OrderedDict
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Container, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as onp
 
@@ -97,10 +98,13 @@ class _Side:
         self.spellings = {**self.aliases, **self.spellings}
         #: the keys this side stores; ``aliases`` (other paths of tied Parameters) resolve too
         self.keys = list(self.arrays) if self.header is None else self.header.names
-        self._present = set(self.keys) | set(self.aliases)
-        #: stored name -> ArrayInfo of a file side: a dict lookup per key, not a report's
-        self.infos: Dict[str, Any] = (dict(zip(self.header.names, self.header.arrays))
-                                      if self.header is not None else {})
+        #: stored name -> ArrayInfo of a file side: the header's own table (a dict lookup
+        #: per key, not a report's path lookup; not a copy)
+        self.infos: Mapping[str, Any] = self.header.by_name if self.header is not None else {}
+        self._renamed = False
+        #: what :meth:`has` looks a key up in: the stored table itself, else (aliases) a set
+        self._present: Any = (set(self.keys) | set(self.aliases) if self.aliases
+                              else self.infos if self.header is not None else self.arrays)
         #: the reused piece buffer, made on first use (8 MiB zeroed: most of a diff of
         #: 10^3 small arrays, which are read in batches and never need it)
         self.buffer: Optional[bytearray] = None
@@ -133,10 +137,26 @@ class _Side:
     def has(self, key: str) -> bool:
         return key in self._present
 
+    def key_set(self) -> Container[str]:
+        """What ``set(self.keys)`` would test, without building it: the stored table, whose
+        keys are exactly these until a rename."""
+        if self._renamed:
+            return set(self.keys)
+        return self.infos if self.header is not None else self.arrays
+
+    def table(self) -> Mapping[str, Any]:
+        """Every key this side has -> its stored entry (a file's ArrayInfo, else the array):
+        the stored table itself unless aliases or a rename add keys."""
+        stored = self.infos if self.header is not None else self.arrays
+        if self._present is stored:
+            return stored
+        return {k: stored[self.aliases.get(k, k)] for k in self._present}
+
     def rename(self, mapping: Mapping[str, Optional[str]]) -> None:
         """Take the keys ``mapping`` gives (stored key -> new key, ``None`` drops it)."""
         stored = {k: self.aliases.get(k, k) for k in mapping}
         self.keys = [new for new in mapping.values() if new is not None]
+        self._renamed = True
         self.aliases = {new: stored[old] for old, new in mapping.items() if new is not None}
         self.spellings = {}
         self._present = set(self.keys)
@@ -204,14 +224,23 @@ _SMALL = 1 << 12
 _GAP, _SPAN = 1 << 16, 1 << 23
 
 
-def _batchable(side: "_Side", key: str) -> bool:
-    """A small dense array whose values lie at a known place (a file) or in memory."""
-    key = side.aliases.get(key, key)
-    if side.header is None:
-        return 0 < side.arrays[key].size <= _SMALL
-    i = side.infos[key]
-    return (i.stype == "default" and not i.fortran_order and i.offset >= 0 and i.dtype is not None
-            and i.shape is not None and 0 < i.size <= _SMALL)
+def _describe_info(info: ArrayInfo) -> Tuple[Tuple[int, ...], str, int]:
+    """``(shape, dtype, values)`` of a file's array; ``values`` is its number of values when
+    it is compared in a batch (small, dense, at a known place in the file), else 0."""
+    shape = info.shape
+    if shape is None:
+        return (0,), info.dtype or "float32", 0
+    size = math.prod(shape)
+    small = (0 < size <= _SMALL and info.stype == "default" and not info.fortran_order
+             and info.offset >= 0 and info.dtype is not None)
+    return shape, info.dtype or "float32", size if small else 0
+
+
+def _describe_array(a: onp.ndarray) -> Tuple[Tuple[int, ...], str, int]:
+    """``(shape, dtype, values)`` of an array in memory (see :func:`_describe_info`)."""
+    size = a.size
+    return (tuple(a.shape), "bfloat16" if a.dtype == BFLOAT16 else str(a.dtype),
+            size if 0 < size <= _SMALL else 0)
 
 
 _STORED_DTYPES: Dict[Tuple[str, bool], onp.dtype] = {}
@@ -226,19 +255,22 @@ def _stored_dtype(info) -> onp.dtype:
     return dt
 
 
-def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -> None:
-    """The values of ``keys`` (batchable) as float64 into ``out[start:start + size]``."""
+def _fill(side: "_Side", entries: List[Any], starts: List[int], out: onp.ndarray) -> None:
+    """The values of ``entries`` (batchable, see :func:`_describe_info`) as float64 into
+    ``out[start:start + size]``."""
     if side.header is None:
-        for key, lo in zip(keys, starts):
-            a = side.arrays[side.aliases.get(key, key)].reshape(-1)
+        for a, lo in zip(entries, starts):
+            a = a.reshape(-1)
             onp.copyto(out[lo:lo + a.size], as_float(a), casting="unsafe")
         return
     header, src = side.header, side.file
     assert src is not None  # a file side holds its file open for the call
-    infos = [side.infos[side.aliases.get(k, k)] for k in keys]
+    infos = entries
+    if header.format != "npz" and _gather(src, infos, out):
+        return
     ends = starts[1:] + [len(out)]
     sizes = [e - b for b, e in zip(starts, ends)]
-    order = sorted(range(len(keys)), key=lambda j: infos[j].offset)
+    order = sorted(range(len(infos)), key=lambda j: infos[j].offset)
     npz = header.format == "npz"
     run: List[int] = []
 
@@ -280,6 +312,53 @@ def _fill(side: "_Side", keys: List[str], starts: List[int], out: onp.ndarray) -
         read(run)
 
 
+_OFFSET, _NBYTES = operator.attrgetter("offset"), operator.attrgetter("nbytes")
+_KIND = operator.attrgetter("dtype", "big_endian")
+
+
+def _gather(src: DataFile, infos: List[ArrayInfo], out: onp.ndarray) -> bool:
+    """The values of ``infos`` (one stored dtype; none of them an ``.npz`` member, which is
+    CRC-checked one by one) back to back into ``out``, with a few numpy calls whatever
+    their number: each run of neighbours in the file read by one call (as :func:`_fill`
+    groups them), then one gather puts the bytes in order. False (nothing read) when the
+    arrays do not share one stored dtype."""
+    if len(set(map(_KIND, infos))) != 1:
+        return False
+    dt = _stored_dtype(infos[0])
+    n = len(infos)
+    off = onp.fromiter(map(_OFFSET, infos), onp.int64, n)
+    nb = onp.fromiter(map(_NBYTES, infos), onp.int64, n)
+    total = int(nb.sum())
+    if total != out.size * dt.itemsize:
+        return False
+    order = onp.argsort(off, kind="stable")
+    so = off[order]
+    se = so + nb[order]
+    # a new read where the gap is over _GAP, or where an array comes again (a tied alias)
+    cuts = (onp.flatnonzero((so[1:] - se[:-1] > _GAP) | (so[1:] < se[:-1])) + 1).tolist()
+    runs = []
+    for a, b in zip([0] + cuts, cuts + [n]):
+        while a < b:  # and where a read would span over _SPAN
+            m = a + 1 + int(onp.searchsorted(se[a + 1:b], so[a] + _SPAN, side="right"))
+            runs.append((a, min(m, b)))
+            a = m
+    space = onp.empty(sum(int(se[b - 1] - so[a]) for a, b in runs), onp.uint8)
+    at = onp.empty(n, onp.int64)  # where each array's bytes are in ``space`` (file order)
+    base = 0
+    for a, b in runs:
+        length = int(se[b - 1] - so[a])
+        src.readinto(int(so[a]), space[base:base + length], repr(infos[order[a]].name))
+        at[a:b] = so[a:b] - (so[a] - base)
+        base += length
+    pos = onp.empty(n, onp.int64)
+    pos[order] = at
+    starts = onp.cumsum(nb) - nb  # where each array's bytes go: back to back, in batch order
+    if not onp.array_equal(pos, starts):
+        space = space[onp.repeat(pos - starts, nb) + onp.arange(total)]
+    onp.copyto(out, as_float(space[:total].view(dt)), casting="unsafe")
+    return True
+
+
 class _Batch:
     """Rows of small arrays waiting to be compared together (see :data:`_SMALL`)."""
 
@@ -287,6 +366,8 @@ class _Batch:
         self.A, self.B, self.atol = A, B, atol
         self.rows: List[Dict[str, Any]] = []
         self.starts: List[int] = []
+        self.entries_a: List[Any] = []  # each row's stored entry on either side
+        self.entries_b: List[Any] = []
         self.size = 0
         self.x = onp.empty(_BLOCK, onp.float64)
         self.y = onp.empty(_BLOCK, onp.float64)
@@ -294,20 +375,21 @@ class _Batch:
         self.sq = onp.empty(_BLOCK, onp.float64)
         self.scratch = onp.empty((3, _BLOCK), onp.float64)
 
-    def add(self, row: Dict[str, Any], size: int) -> None:
+    def add(self, row: Dict[str, Any], size: int, entry_a: Any, entry_b: Any) -> None:
         if self.size + size > _BLOCK:
             self.flush()
         self.rows.append(row)
         self.starts.append(self.size)
+        self.entries_a.append(entry_a)
+        self.entries_b.append(entry_b)
         self.size += size
 
     def flush(self) -> None:
         if not self.rows:
             return
-        keys = [r["key"] for r in self.rows]
         n, x, y = self.size, self.x[:self.size], self.y[:self.size]
-        _fill(self.A, keys, self.starts, x)
-        _fill(self.B, keys, self.starts, y)
+        _fill(self.A, self.entries_a, self.starts, x)
+        _fill(self.B, self.entries_b, self.starts, y)
         at = onp.array(self.starts, onp.intp)
         d, sq = self.d[:n], self.sq[:n]
         with onp.errstate(invalid="ignore", over="ignore"):
@@ -326,7 +408,7 @@ class _Batch:
                 lo, hi = self.starts[j], ends[j]
                 sums.add(x[lo:hi], y[lo:hi])
                 _finish(row, sums.max_abs, sums.dd, sums.xx, sums.yy, self.atol)
-        self.rows, self.starts, self.size = [], [], 0
+        self.rows, self.starts, self.entries_a, self.entries_b, self.size = [], [], [], [], 0
 
 
 def _finish(row: Dict[str, Any], max_abs: float, dd: float, xx: float, yy: float, atol: float) -> None:
@@ -413,9 +495,10 @@ class DiffReport(Report):
         self.all = all
         self.suggestion, self.suggestion_matches, self.remap = suggestion, suggestion_matches, remap
         super().__init__(((r["key"], r) for r in rows))
+        count = Counter([r["status"] for r in rows])  # one pass, not one list per status
         self.title = (f"diff {label_a} vs {label_b}: {len(rows)} keys, "
-                      f"{len(self.changed)} differ, {len(self.only_a)} only in a, "
-                      f"{len(self.only_b)} only in b")
+                      f"{count['changed'] + count['shape'] + count['dtype']} differ, "
+                      f"{count['only_a']} only in a, {count['only_b']} only in b")
 
     def _keys(self, *statuses) -> List[str]:
         return [r["key"] for r in self.rows if r["status"] in statuses]
@@ -505,7 +588,7 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
     fit equally pair nothing). One that would put a value in another role, or two keys
     on one, is never suggested.
     """
-    a_keys = set(A.keys)
+    a_keys = A.key_set()
     only_b = [k for k in B.keys if k not in a_keys]
     only_a = [k for k in A.keys if not B.has(k)]
     if not only_a or not only_b:
@@ -568,6 +651,10 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
             if pairing.pairs:
                 consider(base + Remap.keys(pairing.pairs) if len(base) else Remap.keys(pairing.pairs))
     return (best, best_score) if best is not None else (None, 0)
+
+
+#: ``(shape, dtype, values)`` of a key a side lacks.
+_ABSENT = (None, None, 0)
 
 
 @_gc.paused  # 10^5 rows and infos, no cycle: the collector would walk them again and again
@@ -653,7 +740,7 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         if rule is not None:
             B.rename(rule(B.keys, block))
         suggestion, matches = _suggest(A, B, block)
-        in_a_keys = set(A.keys)
+        in_a_keys = A.key_set()
         every = A.keys + [k for k in B.keys if k not in in_a_keys]
         if pattern is None and exclude is None and on == "path":
             keys = every  # everything: no search per key
@@ -674,25 +761,26 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
         scratch = onp.empty((3, _BLOCK), onp.float64)
         batch = _Batch(A, B, atol)
         done = 0  # bytes read since the progress bar last moved
+        # one dict lookup per key and side: the stored entry, or None where it is missing
+        get_a, get_b = A.table().get, B.table().get
+        describe_a = _describe_info if A.header is not None else _describe_array
+        describe_b = _describe_info if B.header is not None else _describe_array
         for key in keys:
-            row: Dict[str, Any] = dict(key=key, status="same", shape_a=None, shape_b=None, dtype_a=None,
-                                       dtype_b=None, max_abs=None, rel_l2=None, cosine=None)
+            entry_a, entry_b = get_a(key), get_b(key)
+            shape_a, dtype_a, small_a = describe_a(entry_a) if entry_a is not None else _ABSENT
+            shape_b, dtype_b, small_b = describe_b(entry_b) if entry_b is not None else _ABSENT
+            status = ("only_b" if entry_a is None else "only_a" if entry_b is None
+                      else "shape" if shape_a != shape_b else "same")
+            row: Dict[str, Any] = {"key": key, "status": status, "shape_a": shape_a, "shape_b": shape_b,
+                                   "dtype_a": dtype_a, "dtype_b": dtype_b, "max_abs": None,
+                                   "rel_l2": None, "cosine": None}
             rows.append(row)
-            in_a, in_b = A.has(key), B.has(key)
-            if in_a:
-                row["shape_a"], row["dtype_a"] = A.info(key)
-            if in_b:
-                row["shape_b"], row["dtype_b"] = B.info(key)
-            if not in_a or not in_b:
-                row["status"] = "only_b" if not in_a else "only_a"
-                continue
-            if row["shape_a"] != row["shape_b"]:
-                row["status"] = "shape"
+            if status != "same":
                 continue
             if bar is not None:
                 done += sum(s.nbytes(key) for s in (A, B) if s.header is not None)
-            if _batchable(A, key) and _batchable(B, key):
-                batch.add(row, math.prod(row["shape_a"]))
+            if small_a and small_b:
+                batch.add(row, small_a, entry_a, entry_b)
             else:
                 sums = _Sums(scratch)
                 for x, y in _aligned(A.pieces(key), B.pieces(key)):
