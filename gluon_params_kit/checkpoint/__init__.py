@@ -1,8 +1,9 @@
 """Checkpoints by structural path in three formats: atomic saves, loads that explain themselves.
 
 :func:`save` writes ``.params`` (exactly the keys and bytes of ``save_parameters``),
-``.safetensors`` (through the ``safetensors`` library: one tensor per Parameter, tied paths
-and the kit's versions in ``__metadata__``) or ``.npz``, chosen by the suffix or ``format=``,
+``.safetensors`` (laid out as the ``safetensors`` library lays it out: one tensor per
+Parameter, tied paths and the kit's versions in ``__metadata__``) or ``.npz``, chosen by the
+suffix or ``format=``,
 in nd and np modes, through a temporary file that replaces the old one only once complete.
 :func:`load` reads any of the three: it checks the whole file against the block first
 (missing, unexpected, shape, dtype, tied keys) from the file's header alone, and changes
@@ -156,7 +157,9 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
     - ``.params``: the keys and bytes of ``block.save_parameters`` (every alias of a
       shared Parameter, or only its canonical path with ``deduplicate=True``), so
       Gluon's ``load_parameters`` reads the file too; in np mode as ``npx.save`` writes it.
-    - ``.safetensors``: written by the ``safetensors`` library, one tensor per Parameter
+    - ``.safetensors``: laid out as the ``safetensors`` library lays it out (tensors by
+      dtype, then name; only ``__metadata__``'s order is the kit's own, where the library's
+      follows a hash), one tensor per Parameter
       under its canonical path (a tied Parameter once; its other paths in the metadata),
       dtypes and shapes exact (bfloat16, float16, ints, bool, 0-d, zero-size);
       ``__metadata__`` records the kit and MXNet versions, the nd/np mode, the key order
@@ -164,9 +167,11 @@ def save(block: Block, path: PathLike, *, format: Optional[str] = None,
     - ``.npz``: ``numpy.load(..., allow_pickle=False)`` reads it; ``compressed=True``
       deflates it.
 
-    The file is written to a temporary file in the same folder, flushed to disk and
-    renamed over ``path``: an error or a crash mid-write leaves any previous file as it
-    was. Flushing costs a few milliseconds plus the disk's write time; ``fsync=False``
+    Every array's bytes go to the file from the array's own memory (no copy), small
+    arrays gathered into large writes (MXNet writes ``.params`` files of sparse arrays and
+    np-mode shapes, ``zipfile`` deflated ``.npz`` files). The file is written to a temporary
+    file in the same folder, flushed to disk and renamed over ``path``: an error or a crash
+    mid-write leaves any previous file as it was. Flushing costs a few milliseconds plus the disk's write time; ``fsync=False``
     skips it (the rename still never exposes a partial file, but a power loss may lose
     the newest save).
 
