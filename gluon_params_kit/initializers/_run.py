@@ -4,6 +4,12 @@
 parameter a private ``Initializer`` that Gluon's own ``_finish_deferred_init`` calls; it
 seeds, fills by role and records provenance, and puts every parameter back as it was when
 one of them fails (all or nothing, also for deferred parameters at the first forward).
+
+What is the same for many Parameters is worked out once per plan (:class:`_How`). Where
+Gluon's own ``Parameter`` code runs (it fills a fresh zeros array, then copies it into the
+Parameter's arrays), the same bits cost less: a constant is written by the one op that
+``arr[:] = value`` runs, zeros are not written again, and the array MXNet's own initializer
+filled becomes the Parameter's array on its context instead of a copy of it.
 """
 from __future__ import annotations
 
@@ -38,7 +44,8 @@ class _How:
         self.dispatches = _defines(kind, "__call__")
         #: the roles it fills with its own ``_init_<role>`` method
         self.roles = () if self.dispatches else tuple(r for r in _ROLES if _defines(kind, f"_init_{r}"))
-        #: MXNet's own: on an np array it fills a legacy one (same values in both modes)
+        #: MXNet's own: on an np array it fills a legacy one (same values in both modes), and
+        #: it keeps no reference to the array it fills
         self.legacy = kind.__module__.startswith("mxnet.")
         #: the one value MXNet's constant initializers write (exactly Zero, One, Constant),
         #: which ``_init_weight`` assigns as ``arr[:] = value``
