@@ -33,7 +33,7 @@ $(VENV)/.installed-cpu: setup.cfg setup.py | $(PY)
 	@touch $@
 
 $(VENV)/.installed-test: setup.cfg setup.py | $(PY)
-	$(PIP_INSTALL) -e '.[cpu,test,plot,progress,fuzz,docs]'
+	$(PIP_INSTALL) -e '.[cpu,test,plot,progress,fuzz,docs,fast]'
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	@touch $@ $(VENV)/.installed-cpu
 

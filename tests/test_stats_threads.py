@@ -53,9 +53,15 @@ def test_a_file_read_by_threads_matches_the_in_memory_kernel(values, tmp_path):
     path = str(tmp_path / "big.npz")
     np.savez(path, w=values)
     header = read_header(path)
-    in_memory = _stats.host_stats(values, 16, _stats.HIST_SAMPLE)
-    for w in (1, 2, 3):
+    in_memory = _stats.chunk_stats(values.size, values.dtype, _stats.memory_chunks(values), 16,
+                                   _stats.HIST_SAMPLE)
+    for w in (1, 2, 3):  # the file's chunks through the very kernel: the same bits
         assert file_stats(header, header["w"], workers=w) == in_memory
+    fast = _stats.host_stats(values, 16, _stats.HIST_SAMPLE)  # compiled where numba is installed
+    assert (fast.hist, fast.edges, fast.min, fast.max, fast.zero_fraction) == (
+        in_memory.hist, in_memory.edges, in_memory.min, in_memory.max, in_memory.zero_fraction)
+    for field in ("mean", "std", "l2"):  # float32 sums (numpy) against float64 ones (compiled)
+        assert getattr(fast, field) == pytest.approx(getattr(in_memory, field), rel=1e-6)
 
 
 def test_a_file_cut_short_under_the_threads_is_an_error_naming_it(values, tmp_path):

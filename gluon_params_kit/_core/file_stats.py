@@ -1,7 +1,8 @@
 """Statistics of an array inside a checkpoint file, by the very kernel of ``gpk.stats``.
 
 ``gluon-params inspect --stats`` must not disagree with :func:`gluon_params_kit.stats` on
-the same values (beyond float rounding: ``stats()`` measures small arrays in batches), so
+the same values (beyond float rounding: ``stats()`` measures small arrays in batches, and
+with numba by compiled loops), so
 it does not compute anything itself: it hands ``_stats.chunk_stats``
 a reader of the array's values in the kernel's own chunks (:data:`~gluon_params_kit._core.stats.CHUNK`
 values, 1 MiB of float32), each read from the file once. The kernel's threads each read

@@ -6,6 +6,11 @@ reductions are many times slower than numpy's). Many small CPU arrays (a ResNet'
 a DenseNet's 1,000) are measured together (:func:`cpu_arrays_stats`): copied into one
 cache-sized buffer, then every statistic of every array in a few vectorized passes
 (segment reductions, one histogram pass), so the cost is per value, not per array.
+With numba installed (the ``fast`` extra), compiled loops (:mod:`.stats_kernels`) do
+those passes for the parameters in memory: two passes per chunk and one over the
+histogram's sample, larger arrays read in place in a second thread while the small ones
+are copied and measured in this one (:func:`compiled`). Files (``inspect --stats``) keep
+the numpy kernels: loading numba would cost a short command more than it saves.
 Elsewhere, MXNet ops run on the parameter's own device and the results come back in
 one transfer.
 """
@@ -22,8 +27,8 @@ import numpy as _onp
 from . import display as D
 
 __all__ = [
-    "BATCH", "CHUNK", "HIST_SAMPLE", "ParamStats", "WORKERS", "array_stats", "chunk_stats", "cpu_arrays_stats",
-    "host_stats", "max_abs_diff", "memory_chunks",
+    "BATCH", "CHUNK", "HIST_SAMPLE", "ParamStats", "WORKERS", "array_stats", "chunk_stats", "compiled",
+    "cpu_arrays_stats", "host_stats", "max_abs_diff", "memory_chunks",
 ]
 
 _CHUNK = 1 << 16          # values per step of max_abs_diff (two chunks of 256 KiB in cache)
@@ -36,6 +41,31 @@ HIST_SAMPLE = 1 << 14     # histograms of bigger parameters use an even stride o
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                      else os.cpu_count() or 1))
 _CHUNKS_PER_WORKER = 8    # smaller arrays are measured in fewer threads (8 MiB of float32 each)
+_KERNELS: Any = None      # stats_kernels once imported, False when numba is absent or turned off
+
+
+def compiled(load: bool = True) -> Any:
+    """The compiled loops (:mod:`~gluon_params_kit._core.stats_kernels`), or None.
+
+    None when numba is not installed (or cannot load with this numpy), or when the
+    environment says ``GPK_NUMBA=0``; the numpy kernels then measure the same statistics.
+    Loading them costs a process about 0.6 s and 120 MB once (numba and LLVM), which
+    measuring the parameters in memory repays; the file layer (``inspect --stats``) only
+    uses them when they are loaded already (``load=False``), and only for histograms,
+    whose counts and edges are numpy's either way.
+    """
+    global _KERNELS
+    if _KERNELS is None and not load:
+        return None
+    if _KERNELS is None:
+        _KERNELS = False
+        if os.environ.get("GPK_NUMBA", "1") != "0":
+            try:
+                from . import stats_kernels
+                _KERNELS = stats_kernels
+            except ImportError:  # no numba, or none for this numpy (numba says so by ImportError)
+                pass
+    return _KERNELS or None
 
 
 @dataclass(frozen=True)
@@ -105,11 +135,57 @@ def _host_view(arr) -> _onp.ndarray:
         return arr.asnumpy().reshape(-1)
 
 
-def host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int]) -> ParamStats:
-    """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views)."""
+def host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int], workers: int = WORKERS) -> ParamStats:
+    """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views).
+
+    With the compiled loops (:func:`compiled`), every chunk is measured in one call (split
+    among :data:`WORKERS` threads past ``2 * WORKERS`` chunks) with the arithmetic that
+    :func:`chunk_stats` applies chunk by chunk, so the answer is the same to the last bit.
+    """
     n = a.size
-    return chunk_stats(n, a.dtype, memory_chunks(a), bins, hist_sample,
-                       sample=a[::_sample_step(n, hist_sample)])
+    step = _sample_step(n, hist_sample)
+    kernels = compiled()
+    if kernels is None or a.dtype not in _FAST or not a.flags.c_contiguous:
+        return chunk_stats(n, a.dtype, memory_chunks(a), bins, hist_sample, sample=a[::step])
+    off = _onp.arange(0, n, CHUNK, dtype=_onp.intp)
+    k = _onp.minimum(n - off, CHUNK)
+    sample = a if step == 1 else _onp.empty(-(-n // step), a.dtype)  # a[::step], filled in cache
+    pick, into = (0, None) if step == 1 else (step, sample)
+    pieces = min(workers, off.size // 2)
+    if pieces <= 1:
+        return _finish(n, a.dtype, _compiled_parts(kernels, a, off, k, pick, into), sample, bins)
+    cut = [off.size * w // pieces for w in range(pieces + 1)]
+    parts: List[List[_Part]] = [[] for _ in range(pieces)]
+
+    def work(w: int) -> None:
+        lo, hi = cut[w], cut[w + 1]
+        parts[w] = _compiled_parts(kernels, a, off[lo:hi], k[lo:hi], pick, into)
+
+    _in_threads(work, pieces)
+    return _finish(n, a.dtype, [p for run in parts for p in run], sample, bins)
+
+
+def _in_threads(work: Callable[[int], None], n: int) -> None:
+    """``work(0)`` here and ``work(1)`` .. ``work(n - 1)`` in threads; the first error re-raised."""
+    errors: List[BaseException] = []
+
+    def run(w: int) -> None:
+        try:
+            work(w)
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=run, args=(w,), name=f"gpk-stats-{w}", daemon=True)
+               for w in range(1, n)]
+    for t in helpers:
+        t.start()
+    try:
+        run(0)
+    finally:
+        for t in helpers:
+            t.join()
+    if errors:
+        raise errors[0]
 
 
 def memory_chunks(a: _onp.ndarray) -> Callable[[int, int], Iterator[_onp.ndarray]]:
@@ -138,12 +214,13 @@ def chunk_stats(size: int, dtype, chunks: Callable[[int, int], Iterable[_onp.nda
     (numpy, BLAS and file reads release the GIL), each calling ``chunks`` once for its run.
     Every statistic of a chunk is computed while it is in cache, and the chunks' parts are
     merged in chunk order by Chan's formulas, so the answer does not depend on the number
-    of threads, and the in-memory kernel and ``inspect --stats`` (a file read chunk by chunk)
-    agree to the last bit on arrays past :data:`BATCH` values; smaller ones, which
-    :func:`cpu_arrays_stats` measures many at a time, agree up to float rounding (~1e-7
-    relative in mean, std and l2; counts, extremes and histograms exactly). The histogram counts every ``step``-th value (``hist_sample`` of
-    them, or all), picked up as the chunks go by unless ``sample`` (those very values) is
-    given.
+    of threads, and this kernel on values in memory and ``inspect --stats`` (a file read
+    chunk by chunk) agree to the last bit. ``gpk.stats`` measures small arrays many at a
+    time (:func:`cpu_arrays_stats`) and, with numba, every array by the compiled loops; it
+    agrees with this kernel up to float rounding (~1e-7 relative in mean, std and l2;
+    counts, extremes and histograms exactly). The histogram counts every ``step``-th value
+    (``hist_sample`` of them, or all), picked up as the chunks go by unless ``sample``
+    (those very values) is given.
 
     A chunk's sum and sum of squares are BLAS dot products in the chunk's float type
     (relative error ~1e-7). When its mean is more than half its spread away from 0
@@ -164,15 +241,23 @@ def chunk_stats(size: int, dtype, chunks: Callable[[int, int], Iterable[_onp.nda
     workers = max(1, min(WORKERS if workers is None else workers, total // _CHUNKS_PER_WORKER))
     bounds = [total * w // workers for w in range(workers + 1)]
     runs = _measure_runs(size, dtype, chunks, bounds, step if sample is None else 0)
-    acc = _Acc()
-    picks = []
+    parts, picks = [], []
     for run in runs:
         for part, piece in run:
-            acc.add(part)
+            parts.append(part)
             if piece is not None:
                 picks.append(piece)
     if sample is None:
         sample = _onp.concatenate(picks) if picks else _onp.empty(0, dtype)
+    return _finish(size, dtype, parts, sample, bins)
+
+
+def _finish(size: int, dtype: _onp.dtype, parts: Iterable["_Part"], sample: _onp.ndarray,
+            bins: int) -> ParamStats:
+    """The statistics from the chunks' parts (merged in chunk order) and the histogram sample."""
+    acc = _Acc()
+    for part in parts:
+        acc.add(part)
     if dtype not in _FAST:
         sample = sample.astype(_onp.float64)
     finite = _onp.isfinite(sample)
@@ -211,6 +296,18 @@ def _scale_of(biggest: float) -> float:
     return math.ldexp(1.0, math.frexp(biggest)[1] - 1)
 
 
+def _numpy_range(lo: float, hi: float, t: Any) -> Optional[Tuple[float, float]]:
+    """The range ``numpy.histogram`` bins ``[lo, hi]`` of values of type ``t`` over (widened by
+    0.5 each way for equal values), or None where it cannot (see :func:`_histogram`)."""
+    a, b = (lo, hi) if lo < hi else (lo - 0.5, hi + 0.5)
+    if -1e37 < a and b < 1e37 and t is not _onp.float16:  # no overflow (errstate costs ~5 us)
+        width = float(t(b) - t(a))
+    else:
+        with _onp.errstate(over="ignore", invalid="ignore"):
+            width = float(t(b) - t(a))
+    return (a, b) if a < b and 2.0 ** -60 <= width < math.inf and b - a < math.inf else None
+
+
 def _histogram(sample: _onp.ndarray, bins: int, lo: float, hi: float
                ) -> Tuple[_onp.ndarray, _onp.ndarray]:
     """``numpy.histogram(sample, bins, range=(lo, hi))`` where numpy can bin these values.
@@ -228,12 +325,14 @@ def _histogram(sample: _onp.ndarray, bins: int, lo: float, hi: float
     >>> counts.tolist(), edges.tolist() == [float(x.min()), 0.0, float(x.max())]
     ([1, 2], True)
     """
-    t = sample.dtype.type
-    a, b = (lo, hi) if lo < hi else (lo - 0.5, hi + 0.5)
-    with _onp.errstate(over="ignore", invalid="ignore"):
-        width = float(t(b) - t(a))
-    if a < b and 2.0 ** -60 <= width < math.inf and b - a < math.inf:
-        return _onp.histogram(sample, bins=bins, range=(lo, hi))
+    span = _numpy_range(lo, hi, sample.dtype.type)
+    if span is not None:
+        if compiled(load=False) is None:
+            return _onp.histogram(sample, bins=bins, range=(lo, hi))
+        one = _onp.ones(1, _onp.intp)
+        counts, edges = _segment_histograms(_onp.ascontiguousarray(sample), 0 * one, sample.size * one, one,
+                                            _onp.array([span[0]]), _onp.array([span[1]]), bins)
+        return counts[0], edges[0]
     scale = _scale_of(max(-lo, hi))
     a, b = lo / scale, hi / scale
     if a == b:
@@ -368,6 +467,21 @@ class _Kernel:
             _onp.equal(c, 0, out=flags)
             zeros = int(_onp.count_nonzero(flags))
         return _Part(k, m, m2, l2sq, lo, hi, zeros)
+
+
+def _compiled_parts(kernels: Any, x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, step: int = 0,
+                    sample: Optional[_onp.ndarray] = None) -> List[_Part]:
+    """The part of every segment ``x[o:o + k]`` (a chunk) by the compiled loops; a segment
+    they cannot measure (see :func:`_compiled_moments`) by :func:`_float64_part`."""
+    return _parts_of(x, off, k, _compiled_moments(kernels, x, off, k, step, sample))
+
+
+def _parts_of(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, cols: Tuple[_onp.ndarray, ...]
+              ) -> List[_Part]:
+    out = []
+    for o, n, mean, m2, l2sq, lo, hi, good, zeros in zip(off.tolist(), k.tolist(), *(c.tolist() for c in cols)):
+        out.append(_Part(n, mean, m2, l2sq, lo, hi, int(zeros)) if good else _float64_part(x[o:o + n]))
+    return out
 
 
 def _float64_part(c: _onp.ndarray) -> _Part:
@@ -544,10 +658,16 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     """
     out: List[Optional[ParamStats]] = [None] * len(items)
     groups: Dict[str, List[Tuple[int, Any, int]]] = {}
+    kernels = compiled()
+    # with the compiled loops, a batch is for what is cheaper to copy than to visit alone
+    most = _VIEW_COPY - 1 if kernels is not None else BATCH
+    alone: List[Tuple[int, Any]] = []
     for i, (arr, size) in enumerate(items):
-        name = _BATCH_NAMES.get(arr.dtype, "") if 0 < size <= BATCH else ""
+        name = _BATCH_NAMES.get(arr.dtype, "") if 0 < size <= most else ""
         if name:
             groups.setdefault(name, []).append((i, arr, size))
+        elif kernels is not None and size > 0 and arr.context.device_type == "cpu":
+            alone.append((i, arr))
         else:
             out[i] = array_stats(arr, bins, hist_sample)
     batches: List[Tuple[str, List[Tuple[int, Any, int]]]] = []
@@ -564,12 +684,102 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
     # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
     bufs: Dict[str, _onp.ndarray] = {}
-    for name, batch in batches:
-        buf = bufs.get(name)
-        if buf is None:
-            buf = bufs[name] = _onp.empty(BATCH, name)
-        _measure_batch(buf, batch, bins, hist_sample, out)
+    jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
+    queue = iter(range(len(jobs.views)))  # next() on one iterator from several threads: each index once
+
+    def work(w: int) -> None:
+        if w == 0:  # MXNet's copies stay in this thread
+            for name, batch in batches:
+                buf = bufs.get(name)
+                if buf is None:
+                    buf = bufs[name] = _onp.empty(BATCH, name)
+                _measure_batch(buf, batch, bins, hist_sample, out)
+        for j in queue:
+            jobs.measure(kernels, j, bins)
+
+    _in_threads(work, WORKERS if jobs.views else 1)
+    jobs.finish(bins, out)
     return out  # type: ignore[return-value]  # every slot is filled above
+
+
+class _InPlace:
+    """Arrays measured in place by the compiled loops, one call each (any thread), finished
+    together: one histogram call for all their samples, which the loops pick up into one
+    buffer per dtype while each chunk is in cache. The answer is :func:`host_stats`'s, to
+    the last bit (the same parts, merged in the same order, binned by the same arithmetic).
+    """
+
+    def __init__(self, views: List[Tuple[int, _onp.ndarray]], hist_sample: Optional[int]):
+        self.views = views
+        self.hist_sample = hist_sample
+        self.rows: List[Any] = [None] * len(views)     # per job: parts, or a finished ParamStats
+        self.samples: Dict[_onp.dtype, _onp.ndarray] = {}
+        self.slots: List[Tuple[int, int, int]] = []  # per job: step, first sample, sample count
+        used: Dict[_onp.dtype, int] = {}
+        for _i, view in views:
+            n = view.size
+            step = _sample_step(n, hist_sample)
+            at, count = used.get(view.dtype, 0), -(-n // step)
+            if step > 1:  # else the array itself is its sample (host_stats)
+                used[view.dtype] = at + count
+            self.slots.append((step, at, count))
+        for dtype, total in used.items():
+            self.samples[dtype] = _onp.empty(total, dtype)
+
+    def measure(self, kernels: Any, j: int, bins: int) -> None:
+        view = self.views[j][1]
+        step, at, count = self.slots[j]
+        if step == 1:
+            self.rows[j] = host_stats(view, bins, self.hist_sample, workers=1)  # threads enough already
+            return
+        n = view.size
+        off = _onp.arange(0, n, CHUNK, dtype=_onp.intp)
+        k = _onp.minimum(n - off, CHUNK)
+        self.rows[j] = _compiled_parts(kernels, view, off, k, step, self.samples[view.dtype][at:at + count])
+
+    def finish(self, bins: int, out: List[Optional[ParamStats]]) -> None:
+        plain: Dict[_onp.dtype, List[Tuple[int, _Acc, float, float]]] = {}
+        for (i, view), (step, at, count), rows in zip(self.views, self.slots, self.rows):
+            if isinstance(rows, ParamStats):
+                out[i] = rows
+                continue
+            acc = _Acc()
+            for part in rows:
+                acc.add(part)
+            span = _numpy_range(acc.lo, acc.hi, view.dtype.type)
+            if acc.count == view.size and acc.scale == 1.0 and span is not None:
+                plain.setdefault(view.dtype, []).append((i, acc, *span))
+            else:  # NaN, Inf or a range numpy cannot bin: as host_stats finishes it
+                out[i] = _finish(view.size, view.dtype, rows, self.samples[view.dtype][at:at + count], bins)
+        where = {i: slot for (i, _v), slot in zip(self.views, self.slots)}
+        for dtype, group in plain.items():
+            starts = _onp.array([where[i][1] for i, *_ in group], _onp.intp)
+            sizes = _onp.array([where[i][2] for i, *_ in group], _onp.intp)
+            first = _onp.array([g[2] for g in group])
+            last = _onp.array([g[3] for g in group])
+            counts, edges = _segment_histograms(self.samples[dtype], starts, sizes, _onp.ones_like(starts), first,
+                                                last, bins)
+            for (i, acc, _a, _b), n, hist, edge in zip(group, sizes.tolist(), counts.tolist(), edges.tolist()):
+                size = acc.count  # every value (finite)
+                out[i] = ParamStats(
+                    state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / size, 0.0)), min=acc.lo,
+                    max=acc.hi, l2=math.sqrt(max(acc.l2sq, 0.0)), zero_fraction=acc.zeros / size, nan=0, inf=0,
+                    hist=tuple(hist), edges=tuple(edge), hist_values=n)
+
+
+def _alone_views(alone: List[Tuple[int, Any]], bins: int, hist_sample: Optional[int],
+                 out: List[Optional[ParamStats]]) -> List[Tuple[int, _onp.ndarray]]:
+    """Zero-copy host views of the arrays measured one by one, largest first (so the threads
+    finish together); a sparse array, or one without a view, is measured here and now."""
+    views = []
+    for i, arr in alone:
+        view = _host_view(arr) if getattr(arr, "stype", "default") == "default" else None
+        if view is None or view.dtype not in _FAST:
+            out[i] = array_stats(arr, bins, hist_sample)
+        else:
+            views.append((i, view))
+    views.sort(key=lambda iv: -iv[1].size)
+    return views
 
 
 def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
@@ -613,61 +823,109 @@ def _starts(k: _onp.ndarray) -> _onp.ndarray:
     return off
 
 
+def _numpy_moments(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray) -> Tuple[_onp.ndarray, ...]:
+    """Each segment's mean, m2, l2sq, lo, hi (float64) and whether the batch can measure it, by
+    numpy's segment reductions (pairwise sums) and a shifted pass where the mean is far from 0."""
+    kf = k.astype(_onp.float64)
+    T = x.dtype.type
+    f64 = _onp.float64
+    s = _onp.add.reduceat(x, off).astype(f64)
+    tmp = _onp.multiply(x, x)
+    ss = _onp.add.reduceat(tmp, off).astype(f64)
+    lo = _onp.minimum.reduceat(x, off).astype(f64)
+    hi = _onp.maximum.reduceat(x, off).astype(f64)
+    biggest = _onp.maximum(-lo, hi)
+    small = _SMALL32 if x.dtype.itemsize == 4 else 1.0 / _BIG
+    good = (_onp.isfinite(s) & _onp.isfinite(ss) & (biggest <= _BIG)
+            & ~((biggest > 0.0) & (biggest < small)))
+    mean = s / kf
+    m2 = ss - s * s / kf
+    l2sq = ss.copy()
+    shifted = _onp.flatnonzero(good & ~(mean * mean <= 0.25 * (ss / kf - mean * mean)))
+    if shifted.size:  # far from 0: shift by the mean (in the values' type), pairwise sums
+        ks = k[shifted]
+        shift = mean[shifted].astype(T)
+        part = _onp.concatenate([x[o:o + n] for o, n in zip(off[shifted].tolist(), ks.tolist())])
+        t = _onp.subtract(part, _onp.repeat(shift, ks), out=part)
+        at = _starts(ks)
+        st = _onp.add.reduceat(t, at).astype(f64)
+        _onp.multiply(t, t, out=t)
+        sst = _onp.add.reduceat(t, at).astype(f64)
+        sh, kfs = shift.astype(f64), kf[shifted]
+        good[shifted] = _onp.isfinite(sst)
+        mean[shifted] = sh + st / kfs
+        m2[shifted] = sst - st * st / kfs
+        l2sq[shifted] = sst + 2 * sh * st + kfs * sh * sh
+    return mean, m2, l2sq, lo, hi, good
+
+
+def _compiled_moments(kernels: Any, x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray,
+                      step: int = 0, sample: Optional[_onp.ndarray] = None) -> Tuple[_onp.ndarray, ...]:
+    """Each segment's mean, m2, l2sq, lo, hi (float64), whether the compiled sums hold, and its
+    zeros, by :func:`~gluon_params_kit._core.stats_kernels.parts` (``step`` and ``sample``:
+    the histogram's sample, picked up on the way)."""
+    return _moments_of(kernels.parts(x, off, k, step, sample), k, x.dtype.itemsize == 8)
+
+
+def _moments_of(rows: _onp.ndarray, k: _onp.ndarray, wide: bool) -> Tuple[_onp.ndarray, ...]:
+    """:func:`_compiled_moments` from the rows of ``stats_kernels.parts`` (``wide``: float64 values).
+
+    The sums do not hold for a segment with NaN or Inf (they are not finite), nor for
+    float64 values past :data:`_BIG` or below its inverse (squares that overflow or
+    underflow): those are measured by :func:`_float64_part`.
+    """
+    lo, hi, centre, sd, sq, l2sq, zeros = rows.T
+    good = _onp.isfinite(sd) & _onp.isfinite(sq) & _onp.isfinite(l2sq)
+    if wide:
+        with _onp.errstate(invalid="ignore"):  # NaN extremes of a segment with NaN
+            biggest = _onp.maximum(-lo, hi)
+            good &= (biggest <= _BIG) & ~((biggest > 0.0) & (biggest < 1.0 / _BIG))
+    kf = k.astype(_onp.float64)
+    if good.all():  # finite sums of values within _BIG: no overflow below (errstate costs ~5 us)
+        return _onp.minimum(_onp.maximum(centre + sd / kf, lo), hi), sq - sd * sd / kf, l2sq, lo, hi, good, zeros
+    with _onp.errstate(over="ignore", invalid="ignore"):
+        mean = _onp.minimum(_onp.maximum(centre + sd / kf, lo), hi)
+        m2 = sq - sd * sd / kf
+    return mean, m2, l2sq, lo, hi, good, zeros
+
+
 def _batch_stats(x: _onp.ndarray, k: _onp.ndarray, bins: int, hist_sample: Optional[int]
                  ) -> List[Optional[ParamStats]]:
     """The statistics of segments ``k`` (lengths, each >= 1, at most :data:`CHUNK`) of ``x``.
 
-    The kernel of :class:`_Kernel` for one chunk, on every segment at once: sums, sums of
-    squares and extremes by segment reductions (``reduceat``, pairwise sums), the
-    shifted pass for segments whose mean is far from 0 beside their spread, zeros
-    counted where a segment's range holds 0, and one histogram pass binning every
-    segment's sample (``numpy.histogram``'s own float32 arithmetic and edges, per
-    segment). A segment the kernel would measure in float64 (NaN, Inf, squares that
-    overflow or underflow) or whose range numpy cannot bin gets None.
+    The kernel of :class:`_Kernel` for one chunk, on every segment at once: with numba
+    (:func:`compiled`), its two compiled passes per segment; else sums, sums of squares and
+    extremes by segment reductions (``reduceat``, pairwise sums), the shifted pass for
+    segments whose mean is far from 0 beside their spread, and zeros counted where a
+    segment's range holds 0. Then one histogram pass bins every segment's sample
+    (``numpy.histogram``'s own float32 arithmetic and edges, per segment). A segment the
+    kernel would measure in float64 (NaN, Inf, squares that overflow or underflow) or whose
+    range numpy cannot bin gets None.
     """
     m = k.size
     off = _starts(k)
     kf = k.astype(_onp.float64)
     T = x.dtype.type
-    f64 = _onp.float64
+    kernels = compiled()
     with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
-        s = _onp.add.reduceat(x, off).astype(f64)
-        tmp = _onp.multiply(x, x)
-        ss = _onp.add.reduceat(tmp, off).astype(f64)
-        lo = _onp.minimum.reduceat(x, off).astype(f64)
-        hi = _onp.maximum.reduceat(x, off).astype(f64)
-        biggest = _onp.maximum(-lo, hi)
-        small = _SMALL32 if x.dtype.itemsize == 4 else 1.0 / _BIG
-        good = (_onp.isfinite(s) & _onp.isfinite(ss) & (biggest <= _BIG)
-                & ~((biggest > 0.0) & (biggest < small)))
-        mean = s / kf
-        m2 = ss - s * s / kf
-        l2sq = ss.copy()
-        shifted = _onp.flatnonzero(good & ~(mean * mean <= 0.25 * (ss / kf - mean * mean)))
-        if shifted.size:  # far from 0: shift by the mean (in the values' type), pairwise sums
-            ks = k[shifted]
-            shift = mean[shifted].astype(T)
-            part = _onp.concatenate([x[o:o + n] for o, n in zip(off[shifted].tolist(), ks.tolist())])
-            t = _onp.subtract(part, _onp.repeat(shift, ks), out=part)
-            at = _starts(ks)
-            st = _onp.add.reduceat(t, at).astype(f64)
-            _onp.multiply(t, t, out=t)
-            sst = _onp.add.reduceat(t, at).astype(f64)
-            sh, kfs = shift.astype(f64), kf[shifted]
-            good[shifted] = _onp.isfinite(sst)
-            mean[shifted] = sh + st / kfs
-            m2[shifted] = sst - st * st / kfs
-            l2sq[shifted] = sst + 2 * sh * st + kfs * sh * sh
+        if kernels is not None:
+            mean, m2, l2sq, lo, hi, good, zeros = _compiled_moments(kernels, x, off, k)
+        else:
+            mean, m2, l2sq, lo, hi, good = _numpy_moments(x, off, k)
+            zeros = None
         # numpy.histogram's range: [lo, hi], widened by 0.5 each way for equal values
         first = _onp.where(lo < hi, lo, lo - 0.5)
         last = _onp.where(lo < hi, hi, hi + 0.5)
-        width = (last.astype(T) - first.astype(T)).astype(f64)
+        width = (last.astype(T) - first.astype(T)).astype(_onp.float64)
         good &= (first < last) & (width >= 2.0 ** -60) & (width < math.inf) & (last - first < math.inf)
-        zeros = _onp.zeros(m, _onp.intp)
-        if (good & (lo <= 0.0) & (hi >= 0.0)).any():  # else no value can be zero
-            at = _onp.flatnonzero(x == 0)
-            if at.size:
-                zeros = _onp.bincount(_onp.searchsorted(off, at, "right") - 1, minlength=m)
+        if zeros is not None:  # counted by the compiled pass
+            zeros = zeros.astype(_onp.intp)
+        else:
+            zeros = _onp.zeros(m, _onp.intp)
+            if (good & (lo <= 0.0) & (hi >= 0.0)).any():  # else no value can be zero
+                at = _onp.flatnonzero(x == 0)
+                if at.size:
+                    zeros = _onp.bincount(_onp.searchsorted(off, at, "right") - 1, minlength=m)
         # the histogram: each good segment's sample (every step-th value), binned at once
         step = _onp.ones(m, _onp.intp)
         if hist_sample is not None:
@@ -753,6 +1011,10 @@ def _segment_histograms(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, ste
     # within rounding of an integer: a few ulps of the estimate, the edges' own rounding
     # (half an ulp of the largest edge, in bins), the offset's rounding for float64 values
     ulp = _onp.spacing(_onp.maximum(_onp.abs(first), _onp.abs(last)).astype(T)).astype(_onp.float64)
+    kernels = compiled(load=False)
+    if kernels is not None:  # numpy's arithmetic, value by value, in one compiled pass
+        near = 4.0 * ulp * norm + bins * 2.0 ** -20
+        return kernels.histograms(x, off, k, step, first.astype(T), norm.astype(T), near, edges), edges
     tol = 4.0 * float(_onp.max(ulp * norm)) + bins * 2.0 ** -20
     first_t, norm_t = first.astype(T), norm.astype(T)
     flat = edges.reshape(-1)

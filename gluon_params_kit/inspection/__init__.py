@@ -24,7 +24,7 @@ import numpy as _onp
 from .._core import display as D
 from .._core import gcpause as _gc
 from .._core.compat import gluon, mx  # noqa: F401  (mx: used by the examples)
-from .._core.gluon import arrays, check_block, contexts, grad_arrays, init_state, key_index, parameter_groups, spellings
+from .._core.gluon import arrays, check_block, contexts, grad_arrays, init_state, key_index, parameter_groups
 from .._core.patterns import Pattern, selection
 from .._core.provenance import PROVENANCE_ATTR  # noqa: F401 (InitPlan records)
 from .._core.provenance import read as read_provenance
@@ -98,11 +98,13 @@ def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: i
         check_number(hist_sample, "hist_sample", InspectionError, integer=True, minimum=1)
         if hist_sample >= 2**62:  # more values than any array holds: every value, as with None
             hist_sample = None
-    chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty)
+    check_block(block)
+    index = key_index(block)  # once: the selection and the report's path lookups share it
+    chosen = _selected_groups(block, pattern, exclude, mode, on, allow_empty, index.groups)
     rows = OrderedDict(zip([g.path for g in chosen],
                            params_stats([g.param for g in chosen], grads, bins, hist_sample)))
     kind = "gradient" if grads else "value"
-    return StatsReport(rows, spellings(block), grads=grads,
+    return StatsReport(rows, index.canonical, grads=grads,
                        title=f"{kind} statistics of {type(block).__name__} {block.name!r}: "
                              f"{D.plural(len(rows), 'parameter')}")
 

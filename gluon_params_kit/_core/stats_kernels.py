@@ -1,0 +1,206 @@
+"""Compiled loops behind :mod:`gluon_params_kit._core.stats`, when numba is installed.
+
+numpy needs about twenty passes over a batch of small arrays to measure each one (segment
+reductions, a shifted pass, a gathered histogram), and six over every chunk of a large
+array; these loops make two passes and a histogram pass over the sampled values, so the
+cost of ``stats`` is a few numpy passes per value (issue 33: <= 3 of one numpy pass). They
+are compiled once per machine and kept in numba's cache (``cache=True``: a later process
+loads them in milliseconds).
+
+numba is optional (the ``fast`` extra): :func:`compiled` returns None without it, or with
+``GPK_NUMBA=0`` in the environment, and ``stats`` then runs its numpy kernels, which give
+the same counts, extremes and histograms, and the same mean, std and l2 up to float
+rounding.
+
+Every loop works on segments ``x[off[s]:off[s] + k[s]]`` of one flat array (a batch of
+small arrays copied one after the other, or a large array's chunks), so a small array and a
+chunk of a large one go through the very same arithmetic.
+
+- :func:`parts` -- each segment's extremes and zeros (one pass over ordered integer keys of
+  the floats' bits: integer min/max vectorize, float ones with their NaN rules do not),
+  then sums of ``v - c`` and ``(v - c) ** 2`` in float64 around the middle ``c`` of its
+  range (no cancellation) while the segment is in cache; the histogram's sample is picked
+  up on the way. The sums run in vector lanes (``reassoc``: the order of additions is the
+  compiler's), so digits past float64's 15th may differ between machines.
+- :func:`histograms` -- ``numpy.histogram(x[o:o + k:step], bins, range)``'s counts, by
+  numpy's own arithmetic: the bin estimate ``(v - first) * norm`` in the values' type,
+  counted by comparisons, and numpy's one-step corrections where it is near an edge.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numba
+import numpy as np
+
+__all__ = ["histograms", "parts"]
+
+_SUMS = {"reassoc", "nsz"}  # vector lanes for the float64 sums; NaN and Inf keep their meaning
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+def _sums(seg, c):  # pragma: no cover  (compiled; tested through stats)
+    sd = 0.0
+    sq = 0.0
+    for i in range(seg.size):  # indices from 0 up: no negative-index check, so the loop vectorizes
+        d = np.float64(seg[i]) - c
+        sd += d
+        sq += d * d
+    return sd, sq
+
+
+@numba.njit(cache=True, nogil=True)
+def _keys32(bits):  # pragma: no cover
+    a = np.int32(2147483647)
+    b = np.int32(-2147483648)
+    z = 0
+    for i in range(bits.size):
+        v = bits[i]
+        key = v ^ ((v >> 31) & np.int32(0x7FFFFFFF))
+        a = min(a, key)
+        b = max(b, key)
+        z += (v & np.int32(0x7FFFFFFF)) == 0  # 0.0 or -0.0
+    a ^= (a >> 31) & np.int32(0x7FFFFFFF)  # the key map is its own inverse
+    b ^= (b >> 31) & np.int32(0x7FFFFFFF)
+    return a, b, z
+
+
+@numba.njit(cache=True, nogil=True)
+def _keys64(bits):  # pragma: no cover
+    a = np.int64(9223372036854775807)
+    b = np.int64(-9223372036854775808)
+    z = 0
+    for i in range(bits.size):
+        v = bits[i]
+        key = v ^ ((v >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
+        a = min(a, key)
+        b = max(b, key)
+        z += (v & np.int64(0x7FFFFFFFFFFFFFFF)) == 0
+    a ^= (a >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)
+    b ^= (b >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)
+    return a, b, z
+
+
+@numba.njit(cache=True, nogil=True)
+def _parts(x, bits, off, k, step, sample, out):  # pragma: no cover
+    ends = np.empty(2, x.dtype)
+    pair = ends.view(bits.dtype)
+    for s in range(off.size):
+        o, n = off[s], k[s]
+        if bits.itemsize == 4:
+            pair[0], pair[1], z = _keys32(bits[o:o + n])
+        else:
+            pair[0], pair[1], z = _keys64(bits[o:o + n])
+        lo, hi = np.float64(ends[0]), np.float64(ends[1])
+        c = lo * 0.5 + hi * 0.5  # the middle of the range: no cancellation; no overflow
+        sd, sq = _sums(x[o:o + n], c)
+        out[s, 0], out[s, 1], out[s, 2], out[s, 3] = lo, hi, c, sd
+        out[s, 4], out[s, 5], out[s, 6] = sq, sq + c * (2.0 * sd + n * c), z  # sum v**2 = sum (d + c)**2
+        if step:  # the histogram's sample (every step-th value of all segments), while in cache
+            first = (step - o % step) % step
+            if first < n:
+                dst = (o + first) // step
+                src = x[o + first:o + n:step]
+                sample[dst:dst + src.size] = src
+
+
+def parts(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: int = 0,
+          sample: Optional[np.ndarray] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Per segment of float32 or float64 values: min, max, the centre ``c`` (their middle),
+    sums of ``v - c``, of ``(v - c) ** 2`` and of ``v ** 2`` (float64), and zeros (0.0 and -0.0).
+
+    Rows of ``(len(off), 7)`` float64. A NaN or Inf in a segment makes its sums non-finite
+    (its extremes then mean nothing); -0.0 counts below 0.0. Each segment is read twice
+    while it is in cache: extremes and zeros (ordered integer keys of the floats' bits:
+    integer min and max vectorize, float ones with their NaN rules do not), then the sums. With
+    ``step``, ``sample`` receives every ``step``-th value of ``x`` (from ``x[0]``) that
+    lies in a segment, at its index divided by ``step``. ``out``: rows to fill instead of
+    new ones.
+
+    >>> import numpy as np
+    >>> x = np.array([3, -1, 2, 5, 0], np.float32)
+    >>> parts(x, np.array([0, 3]), np.array([3, 2]))[:, [0, 1, 2, 3, 6]].tolist()
+    [[-1.0, 3.0, 1.0, 1.0, 0.0], [0.0, 5.0, 2.5, 0.0, 1.0]]
+    """
+    if out is None:
+        out = np.empty((off.size, 7), np.float64)
+    ints = np.int64 if x.dtype.itemsize == 8 else np.int32
+    _parts(x, x.view(ints), off, k, step, np.empty(0, x.dtype) if sample is None else sample, out)
+    return out
+
+
+_BLOCK = 4096  # values per step of the histogram loops (their bin numbers stay in L1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(seg, f0, nm, t, e, fb, ge):  # pragma: no cover
+    bins = ge.size - 1
+    last = bins - 1
+    one = fb.dtype.type(1)
+    for b0 in range(0, seg.size, fb.size):
+        blk = seg[b0:b0 + fb.size]
+        m = blk.size
+        near = 0
+        for i in range(m):  # numpy's estimate, in the values' type; its bin is its floor
+            f = (blk[i] - f0) * nm
+            fb[i] = f
+            r = f - np.floor(f)
+            near += (r <= t) | (r >= one - t)
+        ge[0] += m
+        for b in range(1, bins):  # counted by comparisons, which vectorize
+            threshold = fb.dtype.type(b)
+            c = 0
+            for i in range(m):
+                c += fb[i] >= threshold
+            ge[b] += c
+        if near:  # values within rounding of an edge: numpy's one-step corrections
+            for i in range(m):
+                f = fb[i]
+                r = f - np.floor(f)
+                if (r <= t) | (r >= one - t):
+                    j = min(np.intp(f), last)
+                    v = blk[i]
+                    if v < e[j]:
+                        ge[j] -= 1  # one bin down: one fewer value at or above bin j
+                    elif j != last and v >= e[j + 1]:
+                        ge[j + 1] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _histograms(x, off, k, step, first, norm, tol, edges, counts):  # pragma: no cover
+    bins = counts.shape[1]
+    fb = np.empty(_BLOCK, x.dtype)
+    ge = np.zeros(bins + 1, np.intp)  # ge[b]: values whose bin is >= b
+    for s in range(off.size):
+        o, n, st = off[s], k[s], step[s]
+        ge[:] = 0
+        if st == 1:  # contiguous: the loops vectorize
+            _count(x[o:o + n], first[s], norm[s], tol[s], edges[s], fb, ge)
+        else:
+            _count(x[o:o + n:st], first[s], norm[s], tol[s], edges[s], fb, ge)
+        for b in range(bins):
+            counts[s, b] = ge[b] - ge[b + 1]
+
+
+def histograms(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: np.ndarray, first: np.ndarray,
+               norm: np.ndarray, tol: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts ``(len(off), bins)`` of every segment's sample ``x[o:o + k:step]``.
+
+    ``first`` and ``norm`` (``bins / (last - first)``) are in ``x``'s type, ``edges`` are
+    numpy's (``linspace`` in ``x``'s type, one row per segment), and every sampled value
+    lies in its segment's ``[first, last]``: then the counts are ``numpy.histogram``'s.
+    Each value's bin is the floor of numpy's estimate ``(v - first) * norm`` (in ``x``'s
+    type), counted by comparisons with each bin number; where the estimate is within
+    ``tol`` (in bins, per segment) of a whole number, numpy's one-step corrections against
+    the edges are applied too.
+
+    >>> import numpy as np
+    >>> x = np.array([0, 1, 2, 3], np.float32)
+    >>> e = np.linspace(0, 3, 3, dtype=np.float32)[None]
+    >>> histograms(x, np.array([0]), np.array([4]), np.array([1]), np.zeros(1, np.float32),
+    ...            np.array([2 / 3], np.float32), np.array([1e-3]), e).tolist()
+    [[2, 2]]
+    """
+    counts = np.zeros((off.size, edges.shape[1] - 1), np.intp)
+    _histograms(x, off, k, step, first, norm, tol.astype(x.dtype), edges, counts)
+    return counts

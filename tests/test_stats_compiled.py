@@ -1,0 +1,123 @@
+"""The compiled statistics loops (numba, the ``fast`` extra) against the numpy kernels.
+
+Counts, extremes, zeros, NaN/Inf and histograms (counts and edges) must be the numpy
+kernels' exactly; mean, std and l2 agree to float rounding (the compiled sums are in
+float64, the numpy ones in the values' type). A small array measured in a batch, in place,
+or alone must give the same bits.
+"""
+import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
+
+# isort: split
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_params_kit import stats
+from gluon_params_kit._core import stats as _stats
+
+pytest.importorskip("numba")
+KERNELS = _stats.compiled()
+pytestmark = pytest.mark.skipif(KERNELS is None, reason="compiled loops turned off (GPK_NUMBA=0)")
+
+EXACT = ("state", "size", "min", "max", "zero_fraction", "nan", "inf", "hist", "edges", "hist_values")
+
+
+def _numpy(monkeypatch, fn):
+    monkeypatch.setattr(_stats, "_KERNELS", False)
+    try:
+        return fn()
+    finally:
+        monkeypatch.setattr(_stats, "_KERNELS", KERNELS)
+
+
+def _agree(fast, slow):
+    for field in EXACT:
+        assert getattr(fast, field) == getattr(slow, field), field
+    if slow.mean is None:
+        assert (fast.mean, fast.std, fast.l2) == (None, None, None)
+        return
+    spread = max(slow.max - slow.min, abs(slow.mean), 1e-300)
+    assert abs(fast.mean - slow.mean) <= 1e-6 * spread
+    assert fast.std == pytest.approx(slow.std, rel=1e-5, abs=1e-6 * spread)
+    assert fast.l2 == pytest.approx(slow.l2, rel=1e-6)
+
+
+def _cases():
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal
+    cases = {
+        "one value": np.array([2.5], np.float32),
+        "gaussian 1000": g(1000).astype(np.float32),
+        "gaussian 16385 (sampled)": g(16385).astype(np.float32),
+        "gaussian 2 chunks": g(2 * _stats.CHUNK + 5).astype(np.float32),
+        "ones (a gamma)": np.ones(4096, np.float32),
+        "zeros (a beta)": np.zeros(777, np.float32),
+        "signed zeros": np.array([0.0, -0.0, 1.0, -0.0], np.float32),
+        "far from 0": (1e4 + g(5000)).astype(np.float32),
+        "tiny float32": (g(3000) * 1e-40).astype(np.float32),
+        "float32 extremes": np.array([3e38, -3e38, 1.0], np.float32),
+        "with NaN and Inf": np.array([1.0, np.nan, -np.inf, 2.0, 0.0], np.float32),
+        "only NaN": np.full(10, np.nan, np.float32),
+        "float64": g(70000),
+        "float64 past 2**400": np.array([1e300, -1e300, 3.0]),
+        "float64 tiny": g(100) * 1e-300,
+        "float16": g(5000).astype(np.float16),
+        "two values on edges": np.repeat(np.linspace(-1, 1, 17, dtype=np.float32), 3),
+    }
+    return sorted(cases.items())
+
+
+@pytest.mark.parametrize("name, values", _cases())
+@pytest.mark.parametrize("hist_sample", [None, _stats.HIST_SAMPLE])
+def test_one_array_matches_the_numpy_kernel(name, values, hist_sample, monkeypatch):
+    fast = _stats.host_stats(values, 16, hist_sample)
+    slow = _numpy(monkeypatch, lambda: _stats.host_stats(values, 16, hist_sample))
+    _agree(fast, slow)
+
+
+@pytest.mark.parametrize("name, values", _cases())
+def test_a_batch_gives_what_one_array_gives_to_the_bit(name, values, monkeypatch):
+    # segments of one buffer (small arrays), in place (larger ones), alone: the same arithmetic
+    others = [np.random.default_rng(1).standard_normal(n).astype(values.dtype) for n in (3, 70000, 40)]
+    items = [(mx.nd.array(a, dtype=a.dtype), a.size) for a in others + [values]]
+    got = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
+    for a, rec in zip(others + [values], got):
+        alone = _stats.array_stats(mx.nd.array(a, dtype=a.dtype), 16, _stats.HIST_SAMPLE)
+        if a.dtype == np.float16:  # batched in float64 by the loops; alone, chunk by chunk by numpy
+            _agree(rec, alone)
+        else:
+            assert rec == alone
+        _agree(rec, _numpy(monkeypatch, lambda: _stats.host_stats(a, 16, _stats.HIST_SAMPLE)))
+
+
+def test_histograms_are_numpys_at_every_edge():
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        for _ in range(40):
+            lo, hi = sorted(rng.uniform(-1e3, 1e3, 2))
+            edges = np.linspace(lo, hi, 8, dtype=dtype)
+            near = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+            x = np.clip(np.concatenate([near, rng.uniform(lo, hi, 500).astype(dtype)]), edges[0], edges[-1])
+            x = x.astype(dtype)
+            got = _stats.host_stats(x, 7, None)
+            counts, want_edges = np.histogram(x, 7, range=(float(x.min()), float(x.max())))
+            assert got.hist == tuple(counts.tolist())
+            assert got.edges == tuple(want_edges.tolist())
+
+
+def test_a_net_of_many_small_parameters_matches_the_numpy_kernels(monkeypatch):
+    net = mx.gluon.nn.HybridSequential()
+    for units in (8, 5, 1, 300):
+        net.add(mx.gluon.nn.Dense(units), mx.gluon.nn.BatchNorm())
+    net.add(mx.gluon.nn.Dense(400, in_units=300))  # 120,000 values: measured in place
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.ones((2, 300)))
+    fast = stats(net)
+    slow = _numpy(monkeypatch, lambda: stats(net))
+    assert list(fast) == list(slow)
+    for path in fast:
+        _agree(fast[path], slow[path])
+
+
+def test_the_first_call_in_a_process_loads_the_loops_once():
+    assert _stats.compiled() is KERNELS is _stats.compiled(load=False)
