@@ -142,3 +142,34 @@ def test_a_deferred_net_takes_its_shapes_from_batched_reads(tmp_path):
         load(net, path)
         got = {k: _bits(p) for k, p in named_parameters(net).items()}
     assert got == _expected(values)
+
+
+@pytest.mark.parametrize("suffix", [".params", ".safetensors", ".npz"])
+def test_initialized_parameters_take_the_read_arrays_over_only_where_set_data_would_agree(tmp_path, suffix):
+    """On cpu(0), same shape and dtype: the Parameter takes the array read over (an array
+    got before keeps the old values); on cpu(1), or another dtype with dtype='cast', the
+    values are copied into the Parameter's own arrays, which stay where they are."""
+    specs = {"a": ((3, 5), "float32"), "b": ((7,), "float16"), "c": ((2, 2), "int32")}
+    ref = Holder(specs)
+    ref.initialize()
+    for name, value in _values(specs, seed=5).items():
+        getattr(ref, name).set_data(mx.nd.array(value, dtype=value.dtype))
+    path = tmp_path / f"ref{suffix}"
+    gluon_params_kit.save(ref, path)
+    want = {k: _bits(p) for k, p in named_parameters(ref).items()}
+    for ctx in (mx.cpu(0), mx.cpu(1)):
+        net = Holder(specs)
+        net.initialize(ctx=ctx)
+        held = {k: p.data() for k, p in named_parameters(net).items()}
+        load(net, path)
+        for k, p in named_parameters(net).items():
+            assert _bits(p) == want[k] and p.list_ctx() == [ctx]
+            assert (p.data() is held[k]) == (ctx == mx.cpu(1)), (k, ctx)  # taken over on cpu(0) only
+            if ctx == mx.cpu(0):
+                assert not held[k].asnumpy().any()  # the old array kept its (zero) values
+    cast = Holder({"a": ((3, 5), "float64"), "b": ((7,), "float16"), "c": ((2, 2), "int32")})
+    cast.initialize()
+    before = cast.a.data()
+    load(cast, path, dtype="cast")
+    assert cast.a.data() is before and onp.dtype(cast.a.dtype) == onp.float64  # cast, copied: not taken over
+    assert cast.a.data().asnumpy().astype("float32").tobytes() == want["a"][1]

@@ -20,6 +20,7 @@ public face.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -399,13 +400,15 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
                             dtype=dtype, what=repr(header.path))
     taken: set = set()  # arrays a Parameter took over: any other Parameter copies them
     marks: Tuple[List[Any], List[Any], List[str]] = ([], [], [])  # autograd, marked at once
+    infos = dict(zip(header.names, header.arrays))
     try:
         for canon, (param, keys) in plan.items():
             if id(param) in written:
                 continue
             data = arrays[keys[0]]
             data = data.as_np_ndarray() if np_mode else data.as_nd_ndarray()
-            if id(arrays[keys[0]]) not in taken and _take_over(param, data, marks):
+            info = infos.get(header.aliases.get(keys[0], keys[0]))
+            if id(arrays[keys[0]]) not in taken and _take_over(param, data, marks, info):
                 taken.add(id(arrays[keys[0]]))
                 continue
             use_ctx = ctx_list if not has_data(param) and not is_deferred(param) else None
@@ -418,20 +421,25 @@ def _assign_loaded_values(plan, arrays: Mapping[str, Any], dtype: str,
             mx.autograd.mark_variables(*marks)
 
 
-def _take_over(param, data, marks: Tuple[List[Any], List[Any], List[str]]) -> bool:
+def _take_over(param, data, marks: Tuple[List[Any], List[Any], List[str]],
+               info: Optional[ArrayInfo] = None) -> bool:
     """Swap ``data`` (a fresh array read for this load) in as an initialized Parameter's
     array, instead of copying it there, where the result is what ``set_data`` leaves: one
     dense array on the context it was read to, of the same type (dense), dtype and shape,
     in no Trainer. The gradient buffer stays the Parameter's: the new array and it go to
     ``marks`` (variables, gradients, requests) for one ``autograd.mark_variables``.
     Returns whether it did. Checks read Gluon's own fields (an NDArray property is a call
-    into MXNet)."""
+    into MXNet) and, for a dense array, the file's ``info``: :func:`read_for_load` makes
+    every dense array on ``cpu(0)`` with the shape and dtype its header gives."""
     current = param._data
     if current is None or len(current) != 1 or param._stype != "default" \
             or getattr(param, "_trainer", None) is not None or type(current[0]) is not type(data):
         return False
-    if param._ctx_list != [data.context] or tuple(param.shape) != data.shape \
-            or onp.dtype(param.dtype) != onp.dtype(data.dtype):
+    if info is not None and info.stype == "default" and info.shape is not None and info.dtype is not None:
+        ctx, shape, dt = _cpu0(), info.shape, _dtype_of(info.dtype)
+    else:
+        ctx, shape, dt = data.context, data.shape, onp.dtype(data.dtype)
+    if param._ctx_list != [ctx] or tuple(param.shape) != shape or onp.dtype(param.dtype) != dt:
         return False
     param._data = [data]
     if param._grad is not None:
@@ -439,6 +447,16 @@ def _take_over(param, data, marks: Tuple[List[Any], List[Any], List[str]]) -> bo
         marks[1].append(param._grad[0])
         marks[2].append(param.grad_req)
     return True
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu0() -> Any:
+    return mx.cpu(0)
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_of(name: str) -> onp.dtype:
+    return numpy_dtype(name)
 
 
 def _warn_not_loaded(report: LoadReport, block: Block) -> LoadReport:

@@ -126,7 +126,7 @@ def tied_aliases(block: Block, index: Any = None) -> Dict[str, str]:
 
 def to_nd(a: onp.ndarray):
     """A numpy array as an ``mx.nd.NDArray`` on cpu(0), dtype exact (bfloat16 too)."""
-    out = mx.nd.empty(a.shape, dtype=a.dtype)
+    out = mx.nd.empty(a.shape, ctx=mx.cpu(0), dtype=a.dtype)  # never the default context (a GPU)
     if a.size:
         out._sync_copyfrom(onp.require(a, requirements="C"))
     return out
