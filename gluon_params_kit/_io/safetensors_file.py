@@ -98,16 +98,22 @@ def parse(f: BinaryIO, path: str) -> Header:
         raise _fail(path, "its header is not valid UTF-8") from None
     if not text.startswith("{"):
         raise _fail(path, f"its header does not start with '{{': {text[:20]!r}")
-    doc = _json_without_repeats(path, text)
-    if not isinstance(doc, dict):
-        raise _fail(path, "its header is not a JSON object")
-    metadata = doc.pop("__metadata__", None)
+    split = _in_pieces(path, text)  # None: parsed whole, below
+    if split is None:
+        doc = _json_without_repeats(path, text)
+        if not isinstance(doc, dict):
+            raise _fail(path, "its header is not a JSON object")
+        metadata = doc.pop("__metadata__", None)
+    else:
+        metadata, infos = split
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _fail(path, "its __metadata__ is not a map of strings")
-    infos = [_entry(path, name, entry) for name, entry in doc.items()]
-    del doc, raw, text  # 10^5 small objects: the next ones reuse their memory
+    if split is None:
+        infos = [_entry(path, name, entry) for name, entry in doc.items()]
+        del doc  # 10^5 small objects: the next ones reuse their memory
+    del raw, text
     infos.sort(key=_by_offsets)
     start, arrays, names = 0, [], []
     for name, shape, s, e, code in infos:
@@ -173,6 +179,58 @@ def _json_without_repeats(path: str, text: str) -> Any:
         return json.loads(text, object_pairs_hook=_no_repeats)
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"its header is not valid JSON ({exc})") from None
+
+
+#: A header longer than this is parsed a piece of about :data:`_PIECE` characters at a time
+#: (:func:`_in_pieces`): each piece's objects fit in the cache and are freed before the
+#: next piece is parsed, where the whole header's (10^5 entries: 50 MB) would not.
+_PIECES_FROM, _PIECE = 1 << 18, 1 << 16
+_MISSING = object()
+
+
+def _in_pieces(path: str, text: str):
+    """``(metadata or None, entries)`` of a long header in the library's compact form,
+    parsed a piece at a time, exactly what parsing it whole gives; or None (parse it whole:
+    a short header, whitespace or escapes anywhere, a repeated key, anything invalid).
+
+    A piece ends at a ``},"`` and is parsed as ``{`` + piece + ``}``. Without backslashes a
+    ``"`` always delimits a string, so a cut inside a string or a nested object leaves a
+    piece that is not valid JSON (and the header is parsed whole): when every piece
+    parses, every cut was between two top-level entries. The count of ``":`` shows no
+    piece merged a repeated key (as in :func:`_json_without_repeats`); the names, that no
+    two pieces hold the same one.
+    """
+    if len(text) < _PIECES_FROM:
+        return None
+    end = len(text) - 9 + len(text[-8:].rstrip(" "))  # the closing brace (the library pads < 8 spaces)
+    if text[0] != "{" or text[end] != "}" or "\\" in text \
+            or any(text.find(c, 0, end) >= 0 for c in " \t\n\r"):
+        return None
+    entries: List[Any] = []
+    metadata: List[Any] = []
+    parsed, a = 0, 1
+    try:
+        while a < end:
+            b = text.find('},"', a + _PIECE, end)
+            piece = "{" + (text[a:b + 1] if b >= 0 else text[a:end + 1]) + ("}" if b >= 0 else "")
+            a = b + 2 if b >= 0 else end
+            doc = json.loads(piece)
+            if type(doc) is not dict:
+                return None
+            parsed += len(doc)
+            for entry in doc.values():
+                if type(entry) is dict:
+                    parsed += len(entry)
+            meta = doc.pop("__metadata__", _MISSING)
+            if meta is not _MISSING:
+                metadata.append(meta)
+            entries.extend([_entry(path, name, entry) for name, entry in doc.items()])
+            del doc, piece
+    except (ValueError, RecursionError, CheckpointError):
+        return None
+    if parsed != text.count('":') or len(metadata) > 1 or len({e[0] for e in entries}) != len(entries):
+        return None
+    return (metadata[0] if metadata else None), entries
 
 
 def _no_repeats(pairs):
