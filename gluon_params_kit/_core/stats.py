@@ -681,25 +681,93 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
             batch.append(member)
             filled += member[2]
         batches.append((name, batch))
-    # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
-    # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
-    bufs: Dict[str, _onp.ndarray] = {}
+    if kernels is None:
+        # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
+        # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
+        bufs: Dict[str, _onp.ndarray] = {}
+        for name, batch in batches:
+            buf = bufs.get(name)
+            if buf is None:
+                buf = bufs[name] = _onp.empty(BATCH, name)
+            _measure_batch(buf, batch, bins, hist_sample, out)
+        return out  # type: ignore[return-value]  # every slot is filled above
     jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
-    queue = iter(range(len(jobs.views)))  # next() on one iterator from several threads: each index once
-
-    def work(w: int) -> None:
-        if w == 0:  # MXNet's copies stay in this thread
-            for name, batch in batches:
-                buf = bufs.get(name)
-                if buf is None:
-                    buf = bufs[name] = _onp.empty(BATCH, name)
-                _measure_batch(buf, batch, bins, hist_sample, out)
-        for j in queue:
-            jobs.measure(kernels, j, bins)
-
-    _in_threads(work, WORKERS if jobs.views else 1)
+    _Pipeline(kernels, batches, jobs, bins, hist_sample, out).run()
     jobs.finish(bins, out)
     return out  # type: ignore[return-value]  # every slot is filled above
+
+
+#: Copied batches waiting to be measured, at most (1 MiB of float32 each): then the copying
+#: thread measures one itself.
+_IN_FLIGHT = 8
+
+
+class _Pipeline:
+    """The compiled path's two threads. This one copies the batches (MXNet's copies stay in
+    one thread: it reads MKL-DNN layouts with OpenMP threads, which more copying threads of
+    ours would oversubscribe); the other measures the arrays read in place, then the copied
+    batches as they come; this one joins in once its copies are done."""
+
+    def __init__(self, kernels: Any, batches: List[Tuple[str, List[Tuple[int, Any, int]]]], jobs: "_InPlace",
+                 bins: int, hist_sample: Optional[int], out: List[Optional[ParamStats]]):
+        self.kernels, self.batches, self.jobs = kernels, batches, jobs
+        self.bins, self.hist_sample, self.out = bins, hist_sample, out
+        self.pending: List[Tuple[str, _onp.ndarray, _Copied]] = []
+        self.free: Dict[str, List[_onp.ndarray]] = {}
+        self.cond = threading.Condition()
+        self.copying = True
+        self.in_place = iter(range(len(jobs.views)))  # next() from two threads: each index once
+
+    def run(self) -> None:
+        _in_threads(self.work, WORKERS if (self.jobs.views or len(self.batches) > 1) else 1)
+
+    def work(self, w: int) -> None:
+        if w == 0:
+            try:
+                self.copy_all()
+            finally:
+                with self.cond:
+                    self.copying = False
+                    self.cond.notify_all()
+        for j in self.in_place:
+            self.jobs.measure(self.kernels, j, self.bins)
+        while self.measure_one() or self.waiting():
+            pass
+
+    def copy_all(self) -> None:
+        for name, batch in self.batches:
+            with self.cond:
+                spare = self.free.get(name)
+                buf = spare.pop() if spare else None
+            if buf is None:
+                buf = _onp.empty(BATCH, name)
+            copied = _copy_batch(buf, batch, self.bins, self.hist_sample, self.out)
+            with self.cond:
+                self.pending.append((name, buf, copied))
+                self.cond.notify()
+                full = len(self.pending) >= _IN_FLIGHT
+            if full:
+                self.measure_one()
+
+    def measure_one(self) -> bool:
+        with self.cond:
+            if not self.pending:
+                return False
+            name, buf, copied = self.pending.pop(0)
+        _measure_copied(copied, self.bins, self.hist_sample, self.out)
+        with self.cond:
+            self.free.setdefault(name, []).append(buf)
+        return True
+
+    def waiting(self) -> bool:
+        """Whether more batches may come (then wait for one, briefly)."""
+        with self.cond:
+            if self.pending:
+                return True
+            if not self.copying:
+                return False
+            self.cond.wait(0.05)
+            return True
 
 
 class _InPlace:
@@ -785,6 +853,16 @@ def _alone_views(alone: List[Tuple[int, Any]], bins: int, hist_sample: Optional[
 def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
                    hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> None:
     """Copy ``batch``'s arrays into ``buf``, measure them, put each answer in its slot."""
+    _measure_copied(_copy_batch(buf, batch, bins, hist_sample, out), bins, hist_sample, out)
+
+
+_Copied = Tuple[_onp.ndarray, List[int], List[int]]  # the values, their slots, their sizes
+
+
+def _copy_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
+                hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> _Copied:
+    """Copy ``batch``'s arrays into ``buf`` one after the other (an array MXNet will not copy
+    at the size given is measured alone, its answer put in its slot now)."""
     import ctypes
 
     from .compat import mx  # here: the file layer's statistics need no mxnet
@@ -807,14 +885,20 @@ def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: i
         kept.append(i)
         sizes.append(size)
         at += size
+    return buf[:at], kept, sizes
+
+
+def _measure_copied(copied: _Copied, bins: int, hist_sample: Optional[int],
+                    out: List[Optional[ParamStats]]) -> None:
+    """Measure a copied batch (any thread), each answer in its slot."""
+    src, kept, sizes = copied
     if not kept:
         return
-    src = buf[:at]
     x = src if src.dtype in _FAST else src.astype(_onp.float64)
     k = _onp.array(sizes, _onp.intp)
     for i, rec, lo, size in zip(kept, _batch_stats(x, k, bins, hist_sample), _starts(k).tolist(),
                                 sizes):
-        out[i] = rec if rec is not None else host_stats(src[lo:lo + size], bins, hist_sample)
+        out[i] = rec if rec is not None else host_stats(src[lo:lo + size], bins, hist_sample, workers=1)
 
 
 def _starts(k: _onp.ndarray) -> _onp.ndarray:
