@@ -399,10 +399,11 @@ class _Batch:
             xx = onp.add.reduceat(onp.multiply(x, x, out=sq), at)
             yy = onp.add.reduceat(onp.multiply(y, y, out=sq), at)
         ends = self.starts[1:] + [n]
+        # Python floats in one call each, not a numpy scalar per row and sum
+        tops, lows, dds, xxs, yys = top.tolist(), low.tolist(), dd.tolist(), xx.tolist(), yy.tolist()
         for j, row in enumerate(self.rows):
-            if math.isfinite(dd[j]):
-                _finish(row, max(float(top[j]), -float(low[j])), float(dd[j]), float(xx[j]), float(yy[j]),
-                        self.atol)
+            if math.isfinite(dds[j]):
+                _finish(row, max(tops[j], -lows[j]), dds[j], xxs[j], yys[j], self.atol)
             else:  # NaN or infinity: the per-array rule (equal values differ by 0)
                 sums = _Sums(self.scratch)
                 lo, hi = self.starts[j], ends[j]
