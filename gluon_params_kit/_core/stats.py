@@ -114,6 +114,15 @@ class ParamStats:
                 f"|{self.sparkline}|")
 
 
+def _made(**fields: Any) -> ParamStats:
+    """``ParamStats(**fields)`` with every field given, without the frozen dataclass's
+    ``__init__`` (a third of its cost: one ``object.__setattr__`` per field), for the
+    thousand small arrays a batch holds. Equal to the constructed one."""
+    made = object.__new__(ParamStats)
+    made.__dict__.update(fields)
+    return made
+
+
 class _DLPackView:
     """Hands an NDArray to ``numpy.from_dlpack`` without copying (CPU memory only)."""
 
@@ -693,7 +702,6 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
         return out  # type: ignore[return-value]  # every slot is filled above
     jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
     _Pipeline(kernels, batches, jobs, bins, hist_sample, out).run()
-    jobs.finish(bins, out)
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -717,9 +725,14 @@ class _Pipeline:
         self.cond = threading.Condition()
         self.copying = True
         self.in_place = iter(range(len(jobs.views)))  # next() from two threads: each index once
+        self.measured = 0  # in-place arrays done: the thread that does the last one finishes them
 
     def run(self) -> None:
         _in_threads(self.work, WORKERS if (self.jobs.views or len(self.batches) > 1) else 1)
+        if not self.jobs.views:
+            return
+        if self.measured != len(self.jobs.views):  # never: an error would have been raised
+            raise RuntimeError("stats: arrays left unmeasured")
 
     def work(self, w: int) -> None:
         if w == 0:
@@ -731,6 +744,11 @@ class _Pipeline:
                     self.cond.notify_all()
         for j in self.in_place:
             self.jobs.measure(self.kernels, j, self.bins)
+            with self.cond:
+                self.measured += 1
+                last = self.measured == len(self.jobs.views)
+            if last:  # their histograms in one call, while the other thread copies
+                self.jobs.finish(self.bins, self.out)
         while self.measure_one() or self.waiting():
             pass
 
@@ -829,7 +847,7 @@ class _InPlace:
                                                 last, bins)
             for (i, acc, _a, _b), n, hist, edge in zip(group, sizes.tolist(), counts.tolist(), edges.tolist()):
                 size = acc.count  # every value (finite)
-                out[i] = ParamStats(
+                out[i] = _made(
                     state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / size, 0.0)), min=acc.lo,
                     max=acc.hi, l2=math.sqrt(max(acc.l2sq, 0.0)), zero_fraction=acc.zeros / size, nan=0, inf=0,
                     hist=tuple(hist), edges=tuple(edge), hist_values=n)
@@ -863,10 +881,8 @@ def _copy_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
                 hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> _Copied:
     """Copy ``batch``'s arrays into ``buf`` one after the other (an array MXNet will not copy
     at the size given is measured alone, its answer put in its slot now)."""
-    import ctypes
-
     from .compat import mx  # here: the file layer's statistics need no mxnet
-    copy, check = mx.base._LIB.MXNDArraySyncCopyToCPU, mx.base.check_call
+    copy, check = _sync_copy(), mx.base.check_call
     base, item = buf.ctypes.data, buf.itemsize
     kept, sizes = [], []
     at = 0
@@ -878,7 +894,7 @@ def _copy_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
                     raise ValueError("not the size or dtype given")
                 buf[at:at + size] = view
             else:
-                check(copy(arr.handle, ctypes.c_void_p(base + at * item), ctypes.c_size_t(size)))
+                check(copy(arr.handle.value, base + at * item, size))
         except (mx.base.MXNetError, ValueError):  # a size that is not the array's: measured alone
             out[i] = array_stats(arr, bins, hist_sample)
             continue
@@ -886,6 +902,22 @@ def _copy_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,
         sizes.append(size)
         at += size
     return buf[:at], kept, sizes
+
+
+_COPY: Any = None
+
+
+def _sync_copy() -> Any:
+    """``MXNDArraySyncCopyToCPU(handle, address, size)`` taking plain ints (a prototype of its
+    own: converting the arguments is most of a ctypes call's cost for a small array)."""
+    global _COPY
+    if _COPY is None:
+        import ctypes
+
+        from .compat import mx
+        proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        _COPY = proto(("MXNDArraySyncCopyToCPU", mx.base._LIB))
+    return _COPY
 
 
 def _measure_copied(copied: _Copied, bins: int, hist_sample: Optional[int],
@@ -1026,9 +1058,8 @@ def _batch_stats(x: _onp.ndarray, k: _onp.ndarray, bins: int, hist_sample: Optio
     hist, edge = counts.tolist(), edges.tolist()
     for n, j in enumerate(idx.tolist()):
         size, mu, sd, a, b, norm, z = (c[j] for c in cols)
-        res[j] = ParamStats(state="ok", size=size, mean=mu, std=sd, min=a, max=b, l2=norm,
-                            zero_fraction=z / size, hist=tuple(hist[n]), edges=tuple(edge[n]),
-                            hist_values=sum(hist[n]))
+        res[j] = _made(state="ok", size=size, mean=mu, std=sd, min=a, max=b, l2=norm, zero_fraction=z / size,
+                       nan=0, inf=0, hist=tuple(hist[n]), edges=tuple(edge[n]), hist_values=sum(hist[n]))
     return res
 
 
