@@ -170,3 +170,37 @@ def test_a_file_shorter_than_what_the_kit_wrote_is_refused(tmp_path, monkeypatch
     with pytest.raises(CheckpointError, match=r"the file the kit wrote holds \d+ bytes, not the \d+ it wrote"):
         save(_net(seed=1), target)
     assert target.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["net.safetensors"]
+
+
+def test_writers_end_a_longer_file_where_their_bytes_end(tmp_path):
+    """The kit opens a file to write without truncating it first (ext4 flushes a file
+    truncated to zero at its close); old bytes past the new end are cut."""
+    from gluon_params_kit._io import npz as _npz
+    from gluon_params_kit._io import safetensors_file as _st
+    arrays = {"w": onp.arange(6, dtype="float32").reshape(2, 3), "b": onp.ones(2, "int64")}
+    for name, write in [("x.bin", lambda p: _files.write_behind(p, [b"abc", b"de"])),
+                        ("x.safetensors", lambda p: _st.write(p, arrays, {"k": "v"})),
+                        ("x.npz", lambda p: _npz.write(p, arrays))]:
+        path = tmp_path / name
+        path.write_bytes(b"\xff" * 100_000)
+        written = write(str(path))
+        assert os.path.getsize(path) == written
+    assert (tmp_path / "x.bin").read_bytes() == b"abcde"
+    assert {k: v.tolist() for k, v in load_file(str(tmp_path / "x.safetensors")).items()} == \
+        {k: v.tolist() for k, v in arrays.items()}
+    with onp.load(tmp_path / "x.npz") as z:
+        assert {k: z[k].tolist() for k in z.files} == {k: v.tolist() for k, v in arrays.items()}
+
+
+def test_the_files_written_are_never_truncated_to_zero(tmp_path, monkeypatch):
+    real, flags = os.open, []
+
+    def opening(path, flag, *args, **kwargs):
+        flags.append(flag)
+        return real(path, flag, *args, **kwargs)
+    monkeypatch.setattr(os, "open", opening)
+    net = _net()
+    for suffix in (".params", ".safetensors", ".npz"):
+        save(net, tmp_path / f"n{suffix}", fsync=False)
+    monkeypatch.undo()
+    assert flags and not any(f & os.O_TRUNC for f in flags)

@@ -37,7 +37,7 @@ from ..errors import CheckpointError, CheckpointTypeError, CheckpointWriteError
 
 __all__ = [
     "COPY_BUFFER", "GATHER_BYTES", "STALE_AFTER_S", "TEMP_SUFFIX", "WRITE_BEHIND_CHUNK", "PathArg", "PathLike", "atomic_write",
-    "check_source", "check_target", "copy_range", "file_path", "free_bytes", "open_source", "remove_stale_temps",
+    "check_source", "check_target", "copy_range", "end_at", "file_path", "free_bytes", "open_source", "open_to_write", "remove_stale_temps",
     "start_writeback", "write_behind",
 ]
 
@@ -500,8 +500,7 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
     >>> write_behind(f, [b'ab', memoryview(b'cdef')[1:]], chunk=2), open(f, 'rb').read()
     (5, b'abdef')
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
-                 0o666)
+    fd = open_to_write(path)
     gathered = memoryview(bytearray(min(chunk, GATHER_BYTES)))
     room = len(gathered)
     used = pos = started = 0
@@ -533,11 +532,31 @@ def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHU
                 put(view)
         if used:
             put(gathered[:used])
+        end_at(fd, pos)
         if writeback:
             start_writeback(fd, started, pos - started)
     finally:
         os.close(fd)
     return pos
+
+
+def open_to_write(path: str) -> int:
+    """A descriptor of ``path`` (created if missing) to write from byte 0, read and
+    written positionally; the caller ends the file with :func:`end_at`.
+
+    Not ``O_TRUNC``: ext4 flushes a file truncated to zero bytes when it is closed
+    (``auto_da_alloc``), so a temporary file written through it would be handed to the
+    disk twice, at the close and again at its rename over the target (which is what keeps
+    a crash from exposing an empty file; that one stays).
+    """
+    return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0),
+                   0o666)
+
+
+def end_at(fd: int, size: int) -> None:
+    """Cut the file at ``size`` bytes if it holds more (old bytes past what was written)."""
+    if os.fstat(fd).st_size > size:
+        os.ftruncate(fd, size)
 
 
 #: Bytes of the buffer :func:`write_behind` gathers small pieces in (bigger ones are

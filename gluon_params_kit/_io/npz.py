@@ -30,7 +30,7 @@ import numpy as onp
 from numpy.lib import format as npy
 
 from ..errors import CheckpointError
-from .files import copy_range, open_source
+from .files import copy_range, end_at, open_source, open_to_write
 from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp
 
 __all__ = ["MAX_KEY_BYTES", "SMALL_MEMBER", "check_member", "iter_member", "iter_stored", "parse", "read_arrays",
@@ -351,12 +351,12 @@ def _write_stored(path: str, arrays: Mapping[str, onp.ndarray], writeback: bool)
         if head is None:
             head = heads[arr.dtype, arr.shape] = _npy_header_bytes(arr.dtype, arr.shape)
         records.append(Record(key, arr.shape, arr.dtype.str, arr.nbytes, (arr, head)))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-                 | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = open_to_write(path)
     try:
         sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
         write_npz(sink, records, _stored_head, _stored_fill)
         sink.close()
+        end_at(fd, sink.pos)
     finally:
         os.close(fd)
     return sink.pos

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Dict, List, Mapping, Optional, Tuple
 import numpy as onp
 
 from ..errors import CheckpointError, listing
-from .files import open_source
+from .files import end_at, open_source, open_to_write
 from .header import BFLOAT16, DataFile, Header, dense_infos, file_stamp, numpy_dtype
 
 __all__ = ["DTYPES", "parse", "read_header", "read_arrays", "read_into", "write", "kit_metadata"]
@@ -350,12 +350,12 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
         if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big"):
             a = a.astype(a.dtype.newbyteorder("<"))  # the format stores little-endian values
         records.append(Record(name, tuple(a.shape), code, a.nbytes, a))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-                 | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = open_to_write(path)
     try:
         sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
         write_safetensors(sink, records, metadata, _fill)
         sink.close()
+        end_at(fd, sink.pos)
     finally:
         os.close(fd)
     return sink.pos

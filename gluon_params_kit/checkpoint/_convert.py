@@ -27,7 +27,7 @@ from .._io import npz_into as _npz_into
 from .._io import params as _params
 from .._io import params_writer as _writer
 from .._io import safetensors_file as _safetensors
-from .._io.files import atomic_write, write_behind
+from .._io.files import atomic_write, end_at, open_to_write, write_behind
 from .._io.formats import CHUNK_VALUES, format_of, iter_values, open_checkpoint, open_values, read_host
 from .._io.formats import read_header as read_header
 from .._io.header import BFLOAT16, ArrayInfo, DataFile, Header, check_expansion, file_keys_of, numpy_dtype
@@ -611,7 +611,7 @@ def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
                                       f"the format holds {listing(list(_writer.SAFETENSORS_CODES))}")
 
         def write(tmp: str) -> None:
-            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+            fd = open_to_write(tmp)
             try:
                 sink = _writer.Sink(fd, progress=update)
                 if kind == "params":
@@ -621,6 +621,7 @@ def _write_streamed(dst: PathLike, kind: str, header: Header, src: DataFile,
                 else:
                     _writer.write_safetensors(sink, records, meta, fill)
                 sink.close()
+                end_at(fd, sink.pos)
             finally:
                 os.close(fd)
 
