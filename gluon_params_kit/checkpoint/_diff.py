@@ -9,10 +9,12 @@ written) piece by piece in cache-sized blocks, so memory stays at a few MiB what
 files' size; neither file, nor a float64 copy of an array, is ever held whole. Sparse
 arrays and Fortran-order members come in C order piece by piece too.
 
-The work per array is constant: small arrays (up to :data:`_SMALL` values) are compared
-in batches (their bytes read by one call per run of neighbours in the file, their sums
-by one numpy reduction per batch), ``.npz`` members up to 1 MiB are written whole, and
-progress bars move per 4 MiB; 10^5 arrays cost per array what 10^3 do.
+The work per array is constant: each key is looked up once per side, in the header's own
+table; small arrays (up to :data:`_SMALL` values) are compared in batches (their bytes
+read by one call per run of neighbours in the file and put in order by one numpy gather
+where they share a stored dtype, their sums by one numpy reduction per batch), ``.npz``
+members up to 1 MiB are written whole, and progress bars move per 4 MiB; 10^5 arrays
+cost per array what 10^3 do.
 """
 from __future__ import annotations
 
