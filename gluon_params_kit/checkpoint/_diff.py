@@ -581,7 +581,7 @@ def _brief(remap: Remap, limit: int = 160) -> str:
 _PAIR_LIMIT = 2048
 
 
-def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap], int]:
+def _suggest(A: _Side, B: _Side, block: Optional[Block], only_b: List[str]) -> Tuple[Optional[Remap], int]:
     """The remap of b's keys that makes the most of them a's, or ``(None, 0)``.
 
     Candidates: a common prefix stripped or added, auto names -> paths (with a Block on
@@ -589,12 +589,13 @@ def _suggest(A: _Side, B: _Side, block: Optional[Block]) -> Tuple[Optional[Remap
     (:func:`~gluon_params_kit.checkpoint._pairing.pair_by_roles`: a norm layer's
     gamma/beta for PyTorch's weight/bias, moving_* for running_*; two candidates that
     fit equally pair nothing). One that would put a value in another role, or two keys
-    on one, is never suggested.
+    on one, is never suggested. ``only_b``: b's keys a lacks.
     """
+    if not only_b:
+        return None, 0
     a_keys = A.key_set()
-    only_b = [k for k in B.keys if k not in a_keys]
     only_a = [k for k in A.keys if not B.has(k)]
-    if not only_a or not only_b:
+    if not only_a:
         return None, 0
     prefixes: Counter = Counter()
     for u in only_b[:64]:  # a sample is enough to see a common prefix
@@ -742,9 +743,10 @@ def diff(a: Source, b: Source, *, pattern: Pattern = None, atol: float = 0.0,
     try:
         if rule is not None:
             B.rename(rule(B.keys, block))
-        suggestion, matches = _suggest(A, B, block)
         in_a_keys = A.key_set()
-        every = A.keys + [k for k in B.keys if k not in in_a_keys]
+        only_b = [k for k in B.keys if k not in in_a_keys]
+        suggestion, matches = _suggest(A, B, block, only_b)
+        every = A.keys + only_b
         if pattern is None and exclude is None and on == "path":
             keys = every  # everything: no search per key
         else:
