@@ -483,15 +483,17 @@ def start_writeback(fd: int, offset: int, nbytes: int) -> None:
 
 def write_behind(path: str, pieces: Iterable[Any], chunk: int = WRITE_BEHIND_CHUNK, *,
                  writeback: bool = True) -> int:
-    """Write ``pieces`` (bytes-like objects, in order) to ``path``, truncating it; the bytes written.
+    """Write ``pieces`` (bytes-like objects, in order) to ``path`` from byte 0, cutting what
+    the file held past them; the bytes written.
 
     Pieces smaller than :data:`GATHER_BYTES` are gathered in one buffer of that size and
     written with it (one write for many small arrays, not one each); bigger ones are
     written straight from their memory (no copy in Python). With ``writeback`` (for a
-    file about to be flushed), each ``chunk`` bytes copied into the page cache are handed
-    to the disk at once (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing,
-    do not wait), so copying and writing to disk overlap instead of a later ``fsync``
-    doing all the writing; without it (or where that call is missing) the kernel writes
+    file about to be flushed, or renamed over another file, which ext4 flushes at the
+    rename), each ``chunk`` bytes copied into the page cache are handed to the disk at
+    once (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing, do not wait),
+    so copying and writing to disk overlap instead of a later flush doing all the
+    writing; without it (or where that call is missing) the kernel writes
     the file back when it likes, as any buffered write. Nothing is flushed or waited for:
     durability is the caller's ``fsync``. A failed write raises ``OSError`` (``ENOSPC``...).
 

@@ -289,7 +289,7 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False, *,
     written when the kit wrote them itself (stored members of arrays in memory, each from
     its own memory: :func:`~.params_writer.write_npz`), else ``None`` (``zipfile`` wrote
     them). ``writeback``: hand the bytes to the disk as they are written (for a file about
-    to be flushed).
+    to be flushed, or renamed over another).
 
     A streamed entry is ``(dtype, shape, chunks, source, fortran)``: ``chunks()`` yields the
     data bytes (C order, or Fortran order when ``fortran``: the member then says so, as

