@@ -16,8 +16,10 @@ one transfer.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -61,11 +63,31 @@ def compiled(load: bool = True) -> Any:
         _KERNELS = False
         if os.environ.get("GPK_NUMBA", "1") != "0":
             try:
-                from . import stats_kernels
+                with _machine_lock("numba"):  # one process at a time writes numba's cache
+                    from . import stats_kernels
+                    stats_kernels.warm()
                 _KERNELS = stats_kernels
             except ImportError:  # no numba, or none for this numpy (numba says so by ImportError)
                 pass
     return _KERNELS or None
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by this machine's processes (``flock`` on a file in the
+    temporary folder); none where ``fcntl`` is missing or the file cannot be opened."""
+    try:
+        import fcntl
+        fd = os.open(os.path.join(tempfile.gettempdir(), f"gluon_params_kit-{name}.lock"),
+                     os.O_RDWR | os.O_CREAT, 0o666)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Optional
 import numba
 import numpy as np
 
-__all__ = ["histograms", "parts"]
+__all__ = ["histograms", "parts", "warm"]
 
 _SUMS = {"reassoc", "nsz"}  # vector lanes for the sums; NaN and Inf keep their meaning
 _LANES = 512  # values summed in their own type before the float64 sum (~32 per vector lane)
@@ -76,47 +76,33 @@ def _sums64(seg, c):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _keys32(bits):  # pragma: no cover
-    a = np.int32(2147483647)
-    b = np.int32(-2147483648)
+def _keys(bits, shift, rest, top):  # pragma: no cover
+    """(min, max, zeros) of the floats whose bits are ``bits`` (int32 or int64): each float's
+    bits map to an integer of the same order (``v ^ ((v >> shift) & rest)``, ``rest`` all
+    bits but the sign's, ``top`` the type's largest value), whose min and max vectorize."""
+    a = top
+    b = -top - 1
     z = 0
     for i in range(bits.size):
         v = bits[i]
-        key = v ^ ((v >> 31) & np.int32(0x7FFFFFFF))
+        key = v ^ ((v >> shift) & rest)
         a = min(a, key)
         b = max(b, key)
-        z += (v & np.int32(0x7FFFFFFF)) == 0  # 0.0 or -0.0
-    a ^= (a >> 31) & np.int32(0x7FFFFFFF)  # the key map is its own inverse
-    b ^= (b >> 31) & np.int32(0x7FFFFFFF)
-    return a, b, z
-
-
-@numba.njit(cache=True, nogil=True)
-def _keys64(bits):  # pragma: no cover
-    a = np.int64(9223372036854775807)
-    b = np.int64(-9223372036854775808)
-    z = 0
-    for i in range(bits.size):
-        v = bits[i]
-        key = v ^ ((v >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
-        a = min(a, key)
-        b = max(b, key)
-        z += (v & np.int64(0x7FFFFFFFFFFFFFFF)) == 0
-    a ^= (a >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)
-    b ^= (b >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)
-    return a, b, z
+        z += (v & rest) == 0  # 0.0 or -0.0
+    return a ^ ((a >> shift) & rest), b ^ ((b >> shift) & rest), z  # the map is its own inverse
 
 
 @numba.njit(cache=True, nogil=True)
 def _parts(x, bits, off, k, step, sample, out):  # pragma: no cover
     ends = np.empty(2, x.dtype)
     pair = ends.view(bits.dtype)
+    int_t = bits.dtype.type
+    shift = int_t(bits.itemsize * 8 - 1)
+    top = int_t(np.iinfo(bits.dtype).max)
+    rest = top
     for s in range(off.size):
         o, n = off[s], k[s]
-        if bits.itemsize == 4:
-            pair[0], pair[1], z = _keys32(bits[o:o + n])
-        else:
-            pair[0], pair[1], z = _keys64(bits[o:o + n])
+        pair[0], pair[1], z = _keys(bits[o:o + n], shift, rest, top)
         lo, hi = np.float64(ends[0]), np.float64(ends[1])
         c = np.float64(x.dtype.type(lo * 0.5 + hi * 0.5))  # the middle of the range, in the values' type
         big = max(-lo, hi)
@@ -234,3 +220,27 @@ def histograms(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: np.ndarray, 
     counts = np.zeros((off.size, edges.shape[1] - 1), np.intp)
     _histograms(x, off, k, step, first, norm, tol.astype(x.dtype), edges, counts)
     return counts
+
+
+def warm() -> None:
+    """Load (or compile, once per machine) every specialization ``stats`` uses: float32 and
+    float64 values, writable or read-only (zero-copy views of MXNet's memory).
+
+    :func:`~gluon_params_kit._core.stats.compiled` calls this under a file lock, so that two
+    processes never write numba's cache for these functions at once (numba's cache is not
+    safe against that: numba/numba#4807).
+
+    >>> warm()
+    """
+    for dtype in (np.float32, np.float64):
+        for writable in (True, False):
+            x = np.arange(4, dtype=dtype)
+            x.flags.writeable = writable
+            one = np.ones(1, np.intp)
+            rows = parts(x, 0 * one, 4 * one, 2, np.empty(2, dtype))
+            edges = np.linspace(0, 3, 3, dtype=dtype)[None]
+            histograms(x, 0 * one, 4 * one, one, np.zeros(1, dtype), np.array([2 / 3], dtype),
+                       np.array([1e-3]), edges)
+            histograms(x, 0 * one, 4 * one, 2 * one, np.zeros(1, dtype), np.array([2 / 3], dtype),
+                       np.array([1e-3]), edges)
+            assert rows[0, 0] == 0 and rows[0, 1] == 3
