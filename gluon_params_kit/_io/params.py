@@ -211,6 +211,7 @@ _DENSE_REST = tuple(ArrayInfo._field_defaults[f] for f in ArrayInfo._fields[9:])
 _RECORD_HEAD = struct.Struct("<Iii")  # magic, storage type, ndim
 _RECORD_TAIL = struct.Struct("<iii")  # device type, device id, type flag
 _DIMS = [struct.Struct(f"<{n}q") for n in range(33)]
+_LONGEST_RECORD = 24 + 8 * 32  # a dense record's fields at most (32 dimensions)
 _LENGTH = struct.Struct("<Q")
 
 
@@ -235,18 +236,17 @@ def _dense_record(r: _Reader, i: int, contexts: Dict[Tuple[int, int], str]) -> O
     start, left = r.pos, r.size - r.pos
     if left < 12:
         return None
-    off = r.view(12)
-    if len(r.buf) - off < 12:
+    off = r.view(min(left, _LONGEST_RECORD))
+    buf = r.buf
+    if len(buf) - off < 12:
         return None
-    magic, stype, ndim = _RECORD_HEAD.unpack_from(r.buf, off)
+    magic, stype, ndim = _RECORD_HEAD.unpack_from(buf, off)
     need = 24 + 8 * ndim  # head, dims, tail
-    if (magic != V2_MAGIC and magic != V3_MAGIC) or stype != 0 or not 0 < ndim <= 32 or need > left:
+    if (magic != V2_MAGIC and magic != V3_MAGIC) or stype != 0 or not 0 < ndim <= 32 or need > left \
+            or len(buf) - off < need:
         return None
-    off = r.view(need)
-    if len(r.buf) - off < need:
-        return None
-    shape = _DIMS[ndim].unpack_from(r.buf, off + 12)
-    dev_type, dev_id, flag = _RECORD_TAIL.unpack_from(r.buf, off + need - 12)
+    shape = _DIMS[ndim].unpack_from(buf, off + 12)
+    dev_type, dev_id, flag = _RECORD_TAIL.unpack_from(buf, off + need - 12)
     known = DTYPES.get(flag)
     if known is None or min(shape) < 0:
         return None
