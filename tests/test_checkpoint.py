@@ -582,7 +582,8 @@ from gluon_params_kit._io import params as _header
 from gluon_params_kit.errors import CheckpointError
 
 for fn in (_header.read_header, _header._read_array, _header._Reader.shape,
-           _header._Reader.take, _header._Reader.skip):
+           _header._Reader.take, _header._Reader.skip, _header._Reader.view,
+           _header._dense_record, _header._plain_name):
     atheris.instrument_func(fn)
 path = os.path.join(tempfile.mkdtemp(), "f.params")
 
