@@ -6,7 +6,6 @@ fill only the table, footer and record hooks (``Summary``, not one table, draws 
 text and HTML hooks), and every report is built through its constructor.
 """
 import importlib
-import importlib.util
 import math
 import pkgutil
 from collections.abc import Mapping
@@ -263,17 +262,10 @@ def test_load_report_and_training_report_are_built_by_their_constructor(tmp_path
 
 # --------------------------------------------------------------------------- the rule itself
 
-_NEEDS_EXTRA = {"gluon_params_kit._core.stats_kernels": "numba"}  # module -> its optional package
-
-
 def _all_report_classes():
     for module in pkgutil.walk_packages(gpk.__path__, "gluon_params_kit."):
-        if module.name == "gluon_params_kit.__main__":  # runs the command line
-            continue
-        extra = _NEEDS_EXTRA.get(module.name)
-        if extra is not None and importlib.util.find_spec(extra) is None:
-            continue  # the kit never imports it without that package
-        importlib.import_module(module.name)
+        if module.name != "gluon_params_kit.__main__":  # runs the command line
+            importlib.import_module(module.name)
     found, todo = [], [Report]
     while todo:
         for sub in todo.pop().__subclasses__():

@@ -63,11 +63,12 @@ def compiled(load: bool = True) -> Any:
         _KERNELS = False
         if os.environ.get("GPK_NUMBA", "1") != "0":
             try:
-                with _machine_lock("numba"):  # one process at a time writes numba's cache
-                    from . import stats_kernels
-                    stats_kernels.warm()
-                _KERNELS = stats_kernels
-            except ImportError:  # no numba, or none for this numpy (numba says so by ImportError)
+                from . import stats_kernels
+                if stats_kernels.numba is not None:
+                    with _machine_lock("numba"):  # one process at a time writes numba's cache
+                        stats_kernels.warm()
+                    _KERNELS = stats_kernels
+            except ImportError:  # numba cannot load with this numpy (it says so by ImportError)
                 pass
     return _KERNELS or None
 

@@ -30,18 +30,28 @@ chunk of a large one go through the very same arithmetic.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
-import numba
 import numpy as np
 
-__all__ = ["histograms", "parts", "warm"]
+try:
+    import numba
+except ImportError:  # no `fast` extra: the kit never uses these loops (stats.compiled() is None)
+    numba = None
+
+
+def _njit(**options: Any) -> Callable[[Any], Any]:
+    """``numba.njit(**options)``; without numba the plain Python function (the doctests
+    still run, slowly)."""
+    return numba.njit(**options) if numba is not None else (lambda fn: fn)
+
+__all__ = ["histograms", "parts", "warm"]  # and numba: None without it
 
 _SUMS = {"reassoc", "nsz"}  # vector lanes for the sums; NaN and Inf keep their meaning
 _LANES = 512  # values summed in their own type before the float64 sum (~32 per vector lane)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+@_njit(cache=True, nogil=True, fastmath=_SUMS)
 def _sums(seg, c):  # pragma: no cover  (compiled; tested through stats)
     """Sums of ``v - c`` and ``(v - c) ** 2`` (``c`` of the values' type): in that type over
     blocks of :data:`_LANES` values (vector lanes), the blocks' sums added in float64."""
@@ -62,7 +72,7 @@ def _sums(seg, c):  # pragma: no cover  (compiled; tested through stats)
     return sd, sq
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_SUMS)
+@_njit(cache=True, nogil=True, fastmath=_SUMS)
 def _sums64(seg, c):  # pragma: no cover
     """:func:`_sums` with every term in float64: float32 values whose squares would underflow
     (below 2**-20) or overflow (past 2**60) in their own type."""
@@ -75,7 +85,7 @@ def _sums64(seg, c):  # pragma: no cover
     return sd, sq
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(cache=True, nogil=True)
 def _keys(bits, shift, rest, top):  # pragma: no cover
     """(min, max, zeros) of the floats whose bits are ``bits`` (int32 or int64): each float's
     bits map to an integer of the same order (``v ^ ((v >> shift) & rest)``, ``rest`` all
@@ -92,7 +102,7 @@ def _keys(bits, shift, rest, top):  # pragma: no cover
     return a ^ ((a >> shift) & rest), b ^ ((b >> shift) & rest), z  # the map is its own inverse
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(cache=True, nogil=True)
 def _parts(x, bits, off, k, step, sample, out):  # pragma: no cover
     ends = np.empty(2, x.dtype)
     pair = ends.view(bits.dtype)
@@ -148,7 +158,7 @@ def parts(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: int = 0,
 _BLOCK = 4096  # values per step of the histogram loops (their bin numbers stay in L1)
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(cache=True, nogil=True)
 def _count(seg, f0, nm, t, e, fb, ge):  # pragma: no cover
     bins = ge.size - 1
     last = bins - 1
@@ -182,7 +192,7 @@ def _count(seg, f0, nm, t, e, fb, ge):  # pragma: no cover
                         ge[j + 1] += 1
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(cache=True, nogil=True)
 def _histograms(x, off, k, step, first, norm, tol, edges, counts):  # pragma: no cover
     bins = counts.shape[1]
     fb = np.empty(_BLOCK, x.dtype)
