@@ -234,4 +234,37 @@ def new_cpu_array(shape: Any, dtype: Any) -> Any:
     mxnet.base.check_call(mxnet.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
     if not ptr.value or not nbytes:
         return array, None
+    if nbytes >= _HUGE_FROM:
+        _huge_pages(ptr.value, nbytes)
     return array, memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
+
+
+#: Arrays of at least this many bytes are asked to sit on huge pages (as numpy asks for its own
+#: arrays of 4 MiB and more): a reader filling 1 GiB of fresh memory then takes 512 page faults,
+#: not 262,144 (a third of a 1 GiB load's time otherwise).
+_HUGE_FROM = 4 << 20
+_MADVISE: Any = None
+
+
+def _huge_pages(address: int, nbytes: int) -> None:
+    """``madvise(MADV_HUGEPAGE)`` on the 2 MiB pages inside ``[address, address + nbytes)``:
+    a hint, used where Linux's transparent huge pages are set to ``madvise``; nothing
+    happens elsewhere or when the call fails."""
+    global _MADVISE
+    if _MADVISE is None:
+        _MADVISE = False
+        if sys.platform.startswith("linux"):
+            import ctypes
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                _MADVISE = libc.madvise
+                _MADVISE.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            except (OSError, AttributeError):
+                _MADVISE = False
+    if not _MADVISE:
+        return
+    huge = 2 << 20
+    start = -(-address // huge) * huge
+    end = (address + nbytes) // huge * huge
+    if end > start:
+        _MADVISE(start, end - start, 14)  # MADV_HUGEPAGE; a failure changes nothing

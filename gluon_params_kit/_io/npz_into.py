@@ -22,7 +22,7 @@ from .header import BFLOAT16, DataFile, Header
 
 __all__ = ["CHUNK_BYTES", "read_into"]
 
-#: Bytes a deflated member is inflated by at a time.
+#: Bytes a member is read (stored: then CRC-checked while in cache) or inflated by at a time.
 CHUNK_BYTES = 1 << 22
 
 
@@ -65,9 +65,12 @@ def _fill(src: DataFile, header: Header, name: str, view: memoryview) -> None:
     """The member's stored data bytes into ``view``, CRC-checked."""
     info = header[name]
     if info.offset >= 0:
-        if len(view):
-            src.readinto(info.offset, view, repr(name))
-        crc = zlib.crc32(view, info.crc[0]) if info.crc is not None else None
+        crc = info.crc[0] if info.crc is not None else 0
+        for at in range(0, len(view), CHUNK_BYTES):  # each piece's CRC while it is in cache
+            part = view[at:at + CHUNK_BYTES]
+            src.readinto(info.offset + at, part, repr(name))
+            if info.crc is not None:
+                crc = zlib.crc32(part, crc)
         if info.crc is not None and crc != info.crc[1]:
             raise CheckpointError(
                 f"cannot read {header.path!r} as .npz: member {info.member!r} is damaged "
