@@ -137,3 +137,20 @@ def test_editors_see_every_public_name_statically():
     names = [c.name for c in jedi.Script("import gluon_params_kit as gpk\ngpk.summ",
                                           path="probe.py").complete(2, 8)]
     assert "summary" in names and "Summary" in names
+
+
+def test_a_big_fresh_array_is_filled_in_place_on_huge_pages_where_linux_offers_them():
+    import mxnet as mx
+    import numpy as np
+
+    from gluon_params_kit._core import compat
+    values = np.arange(3 << 20, dtype=np.float32) / 7  # 12 MiB: past the huge-page threshold
+    array, view = compat.new_cpu_array(values.shape, "float32")
+    view[:] = values.view(np.uint8)
+    assert np.array_equal(array.asnumpy(), values) and array.context == mx.cpu(0)
+    buf = np.zeros(5 << 20, np.uint8)
+    for address, nbytes in ((buf.ctypes.data + 3, 4 << 20), (buf.ctypes.data, 100), (buf.ctypes.data, 0)):
+        compat._huge_pages(address, nbytes)  # a hint: unaligned or small ranges do nothing wrong
+    assert not buf.any()
+    if Path("/sys/kernel/mm/transparent_hugepage/enabled").is_file() and sys.platform.startswith("linux"):
+        assert compat._MADVISE  # found in libc where Linux has transparent huge pages
