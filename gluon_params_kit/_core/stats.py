@@ -170,9 +170,10 @@ def _host_view(arr) -> _onp.ndarray:
 def host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int], workers: int = WORKERS) -> ParamStats:
     """All statistics of an in-memory array: :func:`chunk_stats` over its chunks (views).
 
-    With the compiled loops (:func:`compiled`), every chunk is measured in one call (split
-    among :data:`WORKERS` threads past ``2 * WORKERS`` chunks) with the arithmetic that
-    :func:`chunk_stats` applies chunk by chunk, so the answer is the same to the last bit.
+    With the compiled loops (:func:`compiled`), the chunks are measured in one call (split
+    among up to ``workers`` threads past 2 chunks a thread), their parts merged in chunk
+    order as :func:`chunk_stats` merges its own: the same bits for any number of threads,
+    and :func:`chunk_stats`'s answer up to float rounding.
     """
     n = a.size
     step = _sample_step(n, hist_sample)
