@@ -30,7 +30,7 @@ import numpy as onp
 from numpy.lib import format as npy
 
 from ..errors import CheckpointError
-from .files import copy_range, end_at, open_source, open_to_write
+from .files import copy_range, open_source
 from .header import BFLOAT16, ArrayInfo, DataFile, Header, file_stamp
 
 __all__ = ["MAX_KEY_BYTES", "SMALL_MEMBER", "check_member", "iter_member", "iter_stored", "parse", "read_arrays",
@@ -342,7 +342,7 @@ def write(path: str, arrays: Mapping[str, Any], compressed: bool = False, *,
 def _write_stored(path: str, arrays: Mapping[str, onp.ndarray], writeback: bool) -> int:
     """An uncompressed ``.npz`` of in-memory arrays, each member's data written from the
     array's own memory (C order; small ones gathered into one buffer); the bytes written."""
-    from .params_writer import MEMORY_SINK_BUFFER, Record, Sink, write_npz
+    from .params_writer import Record, sink_to_file, write_npz
     heads: dict = {}
     records = []
     for key, value in arrays.items():
@@ -351,15 +351,7 @@ def _write_stored(path: str, arrays: Mapping[str, onp.ndarray], writeback: bool)
         if head is None:
             head = heads[arr.dtype, arr.shape] = _npy_header_bytes(arr.dtype, arr.shape)
         records.append(Record(key, arr.shape, arr.dtype.str, arr.nbytes, (arr, head)))
-    fd = open_to_write(path)
-    try:
-        sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
-        write_npz(sink, records, _stored_head, _stored_fill)
-        sink.close()
-        end_at(fd, sink.pos)
-    finally:
-        os.close(fd)
-    return sink.pos
+    return sink_to_file(path, writeback, lambda sink: write_npz(sink, records, _stored_head, _stored_fill))
 
 
 def _stored_head(rec: Any) -> bytes:

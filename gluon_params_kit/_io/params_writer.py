@@ -40,11 +40,11 @@ import numpy as onp
 from numpy.lib import format as npy
 
 from ..errors import CheckpointError
-from .files import copy_range, start_writeback
+from .files import copy_range, end_at, open_to_write, start_writeback
 from .header import DataFile
 from .params import DTYPES, LIST_MAGIC, STYPES, V2_MAGIC, V3_MAGIC
 
-__all__ = ["CONTEXTS", "MEMORY_SINK_BUFFER", "TYPE_FLAGS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order",
+__all__ = ["CONTEXTS", "MEMORY_SINK_BUFFER", "TYPE_FLAGS", "Record", "SAFETENSORS_CODES", "Sink", "context_ids", "safetensors_order", "sink_to_file",
            "npy_header", "write_npz", "write_params", "write_safetensors"]
 
 #: numpy dtype name (``'bfloat16'`` for MXNet's own) -> mshadow type flag.
@@ -97,6 +97,26 @@ def context_ids(context: str) -> Tuple[int, int]:
     if kind.startswith("dev") and kind[3:].isdigit() and rest[:-1].isdigit():
         return int(kind[3:]), int(rest[:-1])
     return 1, 0
+
+
+def sink_to_file(path: str, writeback: bool, write: Callable[["Sink"], None]) -> int:
+    """Write ``path`` from byte 0 through a :class:`Sink` of :data:`MEMORY_SINK_BUFFER` bytes
+    (``write(sink)``), cut the file where the writing ended; the bytes written.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), 'x.bin')
+    >>> sink_to_file(f, False, lambda sink: sink.write(b'abc')), open(f, 'rb').read()
+    (3, b'abc')
+    """
+    fd = open_to_write(path)
+    try:
+        sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
+        write(sink)
+        sink.close()
+        end_at(fd, sink.pos)
+    finally:
+        os.close(fd)
+    return sink.pos
 
 
 class Sink:

@@ -27,7 +27,6 @@ order, as the library sorts tensors by dtype and name) and ``gluon_params_kit.al
 from __future__ import annotations
 
 import json
-import os
 import struct
 import sys
 from collections import Counter, OrderedDict
@@ -36,7 +35,7 @@ from typing import Any, BinaryIO, Dict, List, Mapping, Optional, Tuple
 import numpy as onp
 
 from ..errors import CheckpointError, listing
-from .files import end_at, open_source, open_to_write
+from .files import open_source
 from .header import BFLOAT16, DataFile, Header, dense_infos, file_stamp, numpy_dtype
 
 __all__ = ["DTYPES", "parse", "read_header", "read_arrays", "read_into", "write", "kit_metadata"]
@@ -336,7 +335,7 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
     >>> {k: v.tolist() for k, v in load_file(f).items()}
     {'a': [0, 1, 2], 'b': [1.0, 1.0]}
     """
-    from .params_writer import MEMORY_SINK_BUFFER, SAFETENSORS_CODES, Record, Sink, write_safetensors
+    from .params_writer import SAFETENSORS_CODES, Record, sink_to_file, write_safetensors
     records = []
     for name, value in arrays.items():
         a = onp.require(value, requirements="C")
@@ -351,15 +350,7 @@ def write(path: str, arrays: Mapping[str, onp.ndarray], metadata: Mapping[str, s
         if a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big"):
             a = a.astype(a.dtype.newbyteorder("<"))  # the format stores little-endian values
         records.append(Record(name, tuple(a.shape), code, a.nbytes, a))
-    fd = open_to_write(path)
-    try:
-        sink = Sink(fd, buffer_bytes=MEMORY_SINK_BUFFER, writeback=writeback)
-        write_safetensors(sink, records, metadata, _fill)
-        sink.close()
-        end_at(fd, sink.pos)
-    finally:
-        os.close(fd)
-    return sink.pos
+    return sink_to_file(path, writeback, lambda sink: write_safetensors(sink, records, metadata, _fill))
 
 
 #: numpy dtype -> the kit's dtype name (``dtype.name`` costs microseconds per array).
