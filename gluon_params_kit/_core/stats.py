@@ -198,15 +198,19 @@ def host_stats(a: _onp.ndarray, bins: int, hist_sample: Optional[int], workers: 
     return _finish(n, a.dtype, [p for run in parts for p in run], sample, bins)
 
 
-def _in_threads(work: Callable[[int], None], n: int) -> None:
-    """``work(0)`` here and ``work(1)`` .. ``work(n - 1)`` in threads; the first error re-raised."""
-    errors: List[BaseException] = []
+def _in_threads(work: Callable[[int], None], n: int, stop: Optional[threading.Event] = None) -> None:
+    """``work(0)`` here and ``work(1)`` .. ``work(n - 1)`` in threads, all joined; the error
+    of the lowest-numbered failed one re-raised. ``stop``, when given, is set at the first
+    error and when the wait is interrupted, for works that check it to end early."""
+    errors: List[Optional[BaseException]] = [None] * n
 
     def run(w: int) -> None:
         try:
             work(w)
         except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
-            errors.append(exc)
+            errors[w] = exc
+            if stop is not None:
+                stop.set()
 
     helpers = [threading.Thread(target=run, args=(w,), name=f"gpk-stats-{w}", daemon=True)
                for w in range(1, n)]
@@ -214,11 +218,16 @@ def _in_threads(work: Callable[[int], None], n: int) -> None:
         t.start()
     try:
         run(0)
-    finally:
         for t in helpers:
             t.join()
-    if errors:
-        raise errors[0]
+    finally:
+        if stop is not None:
+            stop.set()  # an interrupted join: the helpers stop at their next chunk
+        for t in helpers:
+            t.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
 
 
 def memory_chunks(a: _onp.ndarray) -> Callable[[int, int], Iterator[_onp.ndarray]]:
@@ -384,31 +393,13 @@ _Run = List[Tuple["_Part", Optional[_onp.ndarray]]]
 def _measure_runs(size: int, dtype: _onp.dtype, chunks, bounds: List[int], step: int
                   ) -> List[_Run]:
     """The parts of the runs ``bounds[w]..bounds[w + 1]``, the first in this thread."""
-    stop = threading.Event()
+    stop = threading.Event()  # the other runs end at their next chunk once one fails
     runs: List[Any] = [None] * (len(bounds) - 1)
 
     def work(w: int) -> None:
-        try:
-            runs[w] = _measure_run(size, dtype, chunks, bounds[w], bounds[w + 1], step, stop)
-        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
-            runs[w] = exc
-            stop.set()
+        runs[w] = _measure_run(size, dtype, chunks, bounds[w], bounds[w + 1], step, stop)
 
-    helpers = [threading.Thread(target=work, args=(w,), name=f"gpk-stats-{w}", daemon=True)
-               for w in range(1, len(runs))]
-    for t in helpers:
-        t.start()
-    try:
-        work(0)
-        for t in helpers:
-            t.join()
-    finally:
-        stop.set()  # an interrupted join: the helpers stop at their next chunk
-        for t in helpers:
-            t.join()
-    for r in runs:
-        if isinstance(r, BaseException):
-            raise r
+    _in_threads(work, len(runs), stop)
     return runs
 
 
