@@ -839,7 +839,7 @@ class _InPlace:
         self.rows[j] = _compiled_parts(kernels, view, off, k, step, self.samples[view.dtype][at:at + count])
 
     def finish(self, bins: int, out: List[Optional[ParamStats]]) -> None:
-        plain: Dict[_onp.dtype, List[Tuple[int, _Acc, float, float]]] = {}
+        plain: Dict[_onp.dtype, List[Tuple[int, _Acc, float, float, int, int]]] = {}
         for (i, view), (step, at, count), rows in zip(self.views, self.slots, self.rows):
             if isinstance(rows, ParamStats):
                 out[i] = rows
@@ -849,18 +849,15 @@ class _InPlace:
                 acc.add(part)
             span = _numpy_range(acc.lo, acc.hi, view.dtype.type)
             if acc.count == view.size and acc.scale == 1.0 and span is not None:
-                plain.setdefault(view.dtype, []).append((i, acc, *span))
+                plain.setdefault(view.dtype, []).append((i, acc, span[0], span[1], at, count))
             else:  # NaN, Inf or a range numpy cannot bin: as host_stats finishes it
                 out[i] = _finish(view.size, view.dtype, rows, self.samples[view.dtype][at:at + count], bins)
-        where = {i: slot for (i, _v), slot in zip(self.views, self.slots)}
         for dtype, group in plain.items():
-            starts = _onp.array([where[i][1] for i, *_ in group], _onp.intp)
-            sizes = _onp.array([where[i][2] for i, *_ in group], _onp.intp)
-            first = _onp.array([g[2] for g in group])
-            last = _onp.array([g[3] for g in group])
+            first, last = _onp.array([g[2] for g in group]), _onp.array([g[3] for g in group])
+            starts, sizes = (_onp.array([g[j] for g in group], _onp.intp) for j in (4, 5))
             counts, edges = _segment_histograms(self.samples[dtype], starts, sizes, _onp.ones_like(starts), first,
                                                 last, bins)
-            for (i, acc, _a, _b), n, hist, edge in zip(group, sizes.tolist(), counts.tolist(), edges.tolist()):
+            for (i, acc, _a, _b, _at, n), hist, edge in zip(group, counts.tolist(), edges.tolist()):
                 size = acc.count  # every value (finite)
                 out[i] = _made(
                     state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / size, 0.0)), min=acc.lo,
