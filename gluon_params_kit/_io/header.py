@@ -28,8 +28,8 @@ from .files import open_source
 
 __all__ = [
     "ArrayInfo", "BFLOAT16", "DataFile", "EXPAND_FLOOR", "EXPAND_RATIO", "Header", "Stamp",
-    "bfloat16_to_float32", "changed_error", "check_expansion", "crc_concat", "dense_infos", "file_keys_of",
-    "file_stamp", "numpy_dtype",
+    "bfloat16_to_float32", "changed_error", "check_expansion", "crc_concat", "dense_info", "dense_infos",
+    "file_keys_of", "file_stamp", "numpy_dtype", "renamed",
 ]
 
 #: What identifies one version of a file: device, inode, size, modification and change times (ns).
@@ -98,8 +98,28 @@ def dense_infos(arrays: List[Tuple[Optional[str], Tuple[int, ...], str, int, int
     >>> dense_infos([('w', (2,), 'float32', 8, 8)]) == [ArrayInfo('w', (2,), 'float32', 'default', '', 8, 8, 0, 0)]
     True
     """
-    return [_new(ArrayInfo, (name, shape, dtype, "default", context, offset, nbytes, version, i) + _DENSE_REST)
+    return [dense_info(name, shape, dtype, context, offset, nbytes, version, i)
             for i, (name, shape, dtype, offset, nbytes) in enumerate(arrays)]
+
+
+def dense_info(name: Optional[str], shape: Tuple[int, ...], dtype: str, context: str, offset: int,
+               nbytes: int, version: int, index: int) -> ArrayInfo:
+    """``ArrayInfo(name, shape, dtype, 'default', context, offset, nbytes, version, index)``
+    without the NamedTuple's Python-level ``__new__``.
+
+    >>> dense_info('w', (2,), 'float32', '', 8, 8, 0, 0) == ArrayInfo('w', (2,), 'float32', 'default', '', 8, 8, 0, 0)
+    True
+    """
+    return _new(ArrayInfo, (name, shape, dtype, "default", context, offset, nbytes, version, index) + _DENSE_REST)
+
+
+def renamed(info: ArrayInfo, name: Optional[str]) -> ArrayInfo:
+    """``info._replace(name=name)`` without the NamedTuple's Python-level code.
+
+    >>> renamed(dense_info(None, (2,), 'float32', '', 8, 8, 0, 0), 'w').name
+    'w'
+    """
+    return _new(ArrayInfo, (name,) + info[1:])
 
 
 class Header(Report):

@@ -47,7 +47,7 @@ import numpy as onp
 
 from ..errors import CheckpointError, listing
 from .files import open_source
-from .header import ArrayInfo, DataFile, Header, file_stamp, numpy_dtype
+from .header import ArrayInfo, DataFile, Header, dense_info, file_stamp, numpy_dtype, renamed
 
 __all__ = [
     "DTYPES", "LIST_MAGIC", "STYPES", "TYPE_FLAGS", "V1_MAGIC", "V2_MAGIC", "V3_MAGIC", "dense_pieces",
@@ -200,14 +200,10 @@ def parse(f: BinaryIO, source: str) -> Header:
         dup = sorted(n for n, c in Counter(names).items() if c > 1)
         raise r.fail(f"names repeat: {listing(dup)}")
     if names:
-        arrays = [_new(ArrayInfo, (n,) + a[1:]) for a, n in zip(arrays, names)]
+        arrays = [renamed(a, n) for a, n in zip(arrays, names)]
     return Header(source, size, arrays, named=bool(names), stamp=stamp)
 
 
-#: ``tuple.__new__``: an :class:`ArrayInfo` from all its fields without the NamedTuple's
-#: Python-level ``__new__`` (10^5 records; as :func:`~.header.dense_infos`).
-_new = tuple.__new__
-_DENSE_REST = tuple(ArrayInfo._field_defaults[f] for f in ArrayInfo._fields[9:])
 _RECORD_HEAD = struct.Struct("<Iii")  # magic, storage type, ndim
 _RECORD_TAIL = struct.Struct("<iii")  # device type, device id, type flag
 _DIMS = [struct.Struct(f"<{n}q") for n in range(33)]
@@ -257,8 +253,7 @@ def _dense_record(r: _Reader, i: int, contexts: Dict[Tuple[int, int], str]) -> O
     if ctx is None:
         ctx = contexts[(dev_type, dev_id)] = _context(dev_type, dev_id)
     r.pos = start + need + nbytes
-    return _new(ArrayInfo, (None, shape, known[0], "default", ctx, start + need, nbytes,
-                            2 if magic == V2_MAGIC else 3, i) + _DENSE_REST)
+    return dense_info(None, shape, known[0], ctx, start + need, nbytes, 2 if magic == V2_MAGIC else 3, i)
 
 
 def _read_names(r: _Reader, count: int) -> List[str]:
