@@ -25,7 +25,8 @@ import numpy as _onp
 from .._shim import NUMPY_VERSION, SHIMMED_ALIASES
 from ..errors import MXNetImportError
 
-__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "new_cpu_array", "SHIMMED_ALIASES",
+__all__ = ["mx", "gluon", "is_np_array", "is_np_shape", "to_numpy", "cpu_buffer", "array_memory", "new_cpu_array",
+           "SHIMMED_ALIASES",
            "MXNET_VERSION", "NUMPY_VERSION", "install_hint", "load_mxnet", "mxnet_imported"]
 
 #: Why mxnet cannot be imported, once known (each use raises it anew, as one line).
@@ -203,15 +204,26 @@ def cpu_buffer(array: Any) -> Optional[memoryview]:
             or array.ndim == 0 or array.context.device_type != "cpu"
             or getattr(array.dtype, "names", None) or _onp.dtype(array.dtype).kind not in "biuf"):
         return None
-    import ctypes
     array.wait_to_read()
-    ptr = ctypes.c_void_p()
-    mx.base.check_call(mx.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
-    if not ptr.value:
-        return None
-    nbytes = array.size * _onp.dtype(array.dtype).itemsize
-    return memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
+    memory = array_memory(array, array.size * _onp.dtype(array.dtype).itemsize)
+    return None if memory is None else memoryview(memory).cast("B")
 
+
+def array_memory(array: Any, nbytes: int) -> Any:
+    """The ``nbytes`` bytes at a dense CPU ``mx.nd.NDArray``'s data pointer
+    (``MXNDArrayGetData``: MXNet reorders an MKL-DNN layout to the default one first), as
+    a ctypes ``char`` array; ``None`` where MXNet holds no memory. No check and no wait:
+    the caller has made sure of the array, and waits for it where writes may be pending.
+
+    >>> a = mx.nd.array([1, 2], dtype='int32')
+    >>> bytes(array_memory(a, 8))
+    b'\\x01\\x00\\x00\\x00\\x02\\x00\\x00\\x00'
+    """
+    import ctypes
+    mxnet = load_mxnet()  # the module itself: no stand-in lookups per array
+    ptr = ctypes.c_void_p()
+    mxnet.base.check_call(mxnet.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
+    return (ctypes.c_char * nbytes).from_address(ptr.value) if ptr.value else None
 
 
 def new_cpu_array(shape: Any, dtype: Any) -> Any:
@@ -230,13 +242,12 @@ def new_cpu_array(shape: Any, dtype: Any) -> Any:
     nbytes = _onp.dtype(dtype).itemsize
     for d in shape:
         nbytes *= d
-    ptr = ctypes.c_void_p()
-    mxnet.base.check_call(mxnet.base._LIB.MXNDArrayGetData(array.handle, ctypes.byref(ptr)))
-    if not ptr.value or not nbytes:
+    memory = array_memory(array, nbytes) if nbytes else None
+    if memory is None:
         return array, None
     if nbytes >= _HUGE_FROM:
-        _huge_pages(ptr.value, nbytes)
-    return array, memoryview((ctypes.c_char * nbytes).from_address(ptr.value)).cast("B")
+        _huge_pages(ctypes.addressof(memory), nbytes)
+    return array, memoryview(memory).cast("B")
 
 
 #: Arrays of at least this many bytes are asked to sit on huge pages (as numpy asks for its own

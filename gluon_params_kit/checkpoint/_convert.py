@@ -7,7 +7,6 @@ a full disk in words) and checked once written.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import sys
@@ -16,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as onp
 
-from .._core.compat import is_np_array, is_np_shape, load_mxnet, mx, new_cpu_array
+from .._core.compat import array_memory, is_np_array, is_np_shape, load_mxnet, mx, new_cpu_array
 from .._core.display import progress as _progress
 from .._core.gcpause import paused
 from .._core.gluon import key_index
@@ -73,8 +72,7 @@ def host_bytes(array: Any) -> Optional[Tuple[onp.ndarray, Tuple[int, ...], onp.d
     >>> data.tobytes(), shape, dtype.name
     (b'\\x01\\x00\\x00\\x00\\x02\\x00\\x00\\x00', (2,), 'int32')
     """
-    ndarray, get_data, check_call = _mxnet_calls()
-    if type(array) is not ndarray:
+    if type(array) is not _ndarray():
         return None
     dtype = onp.dtype(array.dtype)
     if dtype.kind not in "biuf" or array.context.device_type != "cpu":
@@ -86,21 +84,17 @@ def host_bytes(array: Any) -> Optional[Tuple[onp.ndarray, Tuple[int, ...], onp.d
     if not nbytes:
         return None
     array.wait_to_read()
-    ptr = ctypes.c_void_p()
-    check_call(get_data(array.handle, ctypes.byref(ptr)))
-    if not ptr.value:
+    memory = array_memory(array, nbytes)
+    if memory is None:
         return None
-    memory: Any = (ctypes.c_char * nbytes).from_address(ptr.value)
     memory.owner = array  # the view keeps the array (and so its memory) alive
     return onp.frombuffer(memory, onp.uint8), shape, dtype
 
 
 @functools.lru_cache(maxsize=None)
-def _mxnet_calls() -> Tuple[Any, Any, Any]:
-    """``(mx.nd.NDArray, MXNDArrayGetData, check_call)``, looked up once (not through the
-    lazy module per array)."""
-    real = load_mxnet()
-    return real.nd.NDArray, real.base._LIB.MXNDArrayGetData, real.base.check_call
+def _ndarray() -> Any:
+    """``mx.nd.NDArray``, looked up once (not through the lazy module per array)."""
+    return load_mxnet().nd.NDArray
 
 
 def host_arrays(arrays: Mapping[str, Any]) -> "OrderedDict[str, onp.ndarray]":
