@@ -121,3 +121,67 @@ def test_a_net_of_many_small_parameters_matches_the_numpy_kernels(monkeypatch):
 
 def test_the_first_call_in_a_process_loads_the_loops_once():
     assert _stats.compiled() is KERNELS is _stats.compiled(load=False)
+
+
+def _located(arrays):
+    fns, wide = _stats._mx_functions()
+    handles = np.array([a.handle.value for a in arrays], np.int64)
+    return fns, wide, handles
+
+
+def test_locate_keeps_dense_host_arrays_of_the_size_given():
+    arrays = [mx.nd.ones((3, 4)), mx.nd.arange(5, dtype="float64"), mx.nd.ones(3, dtype="float16"),
+              mx.np.ones((2, 2)), mx.nd.ones((4, 4)).tostype("row_sparse"), mx.nd.ones((2, 3)),
+              mx.nd.ones(7, dtype="int32")]
+    sizes = np.array([12, 5, 3, 4, 16, 5, 7], np.int64)  # the sixth: not its size (6)
+    fns, wide, handles = _located(arrays)
+    addr, code = KERNELS.locate(fns, handles, sizes, wide)
+    assert code.tolist() == [0, 1, 2, 0, -1, -1, 4]
+    assert (addr[code >= 0] != 0).all() and (addr[code < 0] == 0).all()
+    # the address is the array's memory: the values read there are the array's
+    rows = KERNELS.parts_at(addr[:1], sizes[:1], np.ones(1, np.int64), np.empty(12, np.float32))
+    assert rows[0, [0, 1, 3]].tolist() == [1.0, 1.0, 0.0]  # min, max, sum of v - centre
+
+
+def test_arrays_read_at_their_addresses_give_what_each_gives_alone():
+    rng = np.random.default_rng(5)
+    values = [rng.standard_normal(n).astype(t) for n, t in
+              ((1, np.float32), (300, np.float32), (20000, np.float32), (65535, np.float32),
+               (777, np.float64), (40000, np.float64), (64, np.float16), (10, np.int32))]
+    values += [np.ones(128, np.float32), np.zeros(33, np.float32), np.array([1.0, np.nan, 2.0], np.float32)]
+    arrays = [mx.nd.array(v, dtype=v.dtype) for v in values] + [mx.np.array(values[1])]
+    items = [(a, a.size) for a in arrays]
+    items.append((mx.nd.ones(6), 5))  # a size that is not the array's: measured alone (its own 6 values)
+    got = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
+    for (a, _size), rec in zip(items, got):
+        alone = _stats.array_stats(a, 16, _stats.HIST_SAMPLE)
+        if a.dtype == np.float16:
+            _agree(rec, alone)
+        else:
+            assert rec == alone
+    assert got[-1].size == 6 and got[8].hist_values == 128 and got[-3].nan == 1
+
+
+def test_groups_of_located_arrays_give_the_same_bits(monkeypatch):
+    rng = np.random.default_rng(9)
+    arrays = [mx.nd.array(rng.standard_normal(int(n)).astype(np.float32)) for n in rng.integers(1, 30000, 40)]
+    items = [(a, a.size) for a in arrays]
+    whole = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
+    monkeypatch.setattr(_stats, "_LOCATED_SAMPLE", 5000)  # groups of about one array
+    assert _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE) == whole
+
+
+def test_a_conv_weight_in_an_mkldnn_layout_is_read_as_its_values():
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Conv2D(8, 3, in_channels=4), mx.gluon.nn.BatchNorm(in_channels=8))
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    x = mx.nd.ones((1, 4, 8, 8))
+    before = net(x).asnumpy()  # inference: MXNet may keep the weight in its MKL-DNN layout
+    want = {name: p.data().asnumpy().ravel() for name, p in net.collect_params().items()}
+    report = stats(net)
+    for (name, values), path in zip(want.items(), report):
+        rec = report[path]
+        assert (rec.min, rec.max, rec.size) == (float(values.min()), float(values.max()), values.size), name
+        assert rec.mean == pytest.approx(float(values.astype(np.float64).mean()), abs=1e-6)
+    assert np.array_equal(net(x).asnumpy(), before)

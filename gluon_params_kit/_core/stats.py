@@ -8,8 +8,9 @@ cache-sized buffer, then every statistic of every array in a few vectorized pass
 (segment reductions, one histogram pass), so the cost is per value, not per array.
 With numba installed (the ``fast`` extra), compiled loops (:mod:`.stats_kernels`) do
 those passes for the parameters in memory: two passes per chunk and one over the
-histogram's sample, larger arrays read in place in a second thread while the small ones
-are copied and measured in this one (:func:`compiled`). Files (``inspect --stats``) keep
+histogram's sample (:func:`compiled`). Small arrays are then not copied at all: one
+compiled loop asks MXNet's C API for their addresses and the loops read them there
+(:func:`_located_stats`), while larger arrays are read in place in a second thread. Files (``inspect --stats``) keep
 the numpy kernels: loading numba would cost a short command more than it saves.
 Elsewhere, MXNet ops run on the parameter's own device and the results come back in
 one transfer.
@@ -669,7 +670,10 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     copied a batch at a time into one buffer (``MXNDArraySyncCopyToCPU``, which also reads
     MKL-DNN layouts; numpy from a zero-copy view past :data:`_VIEW_COPY` values) and
     measured together by :func:`_batch_stats`: a fixed number of numpy calls per batch,
-    not per array. Every other array, and any array whose values the
+    not per array. With the compiled loops, arrays of fewer than :data:`_LOCATED` values
+    are read at their addresses instead (:func:`_located_stats`: no copy, no Python
+    object per array) and larger ones through zero-copy views. Every other array, and any
+    array whose values the
     batch cannot measure in their own type (NaN, Inf, squares past the type, denormals, a
     range too narrow to bin), goes through :func:`host_stats` or :func:`array_stats`. The
     answers equal :func:`array_stats`'s up to float rounding (the sums are pairwise, not
@@ -680,127 +684,174 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     >>> [(s.mean, s.max, s.hist) for s in out]
     [(1.0, 1.0, (0, 3)), (2.0, 5.0, (3, 1))]
     """
-    out: List[Optional[ParamStats]] = [None] * len(items)
-    groups: Dict[str, List[Tuple[int, Any, int]]] = {}
     kernels = compiled()
-    # with the compiled loops, a batch is for what is cheaper to copy than to visit alone
-    most = _VIEW_COPY - 1 if kernels is not None else BATCH
-    alone: List[Tuple[int, Any]] = []
+    if kernels is not None:
+        return _compiled_arrays_stats(kernels, items, bins, hist_sample)
+    out: List[Optional[ParamStats]] = [None] * len(items)
+    small = []
     for i, (arr, size) in enumerate(items):
-        name = _BATCH_NAMES.get(arr.dtype, "") if 0 < size <= most else ""
-        if name:
-            groups.setdefault(name, []).append((i, arr, size))
-        elif kernels is not None and size > 0 and arr.context.device_type == "cpu":
-            alone.append((i, arr))
+        if 0 < size <= BATCH and arr.dtype in _BATCH_NAMES:
+            small.append((i, arr, size))
         else:
             out[i] = array_stats(arr, bins, hist_sample)
-    batches: List[Tuple[str, List[Tuple[int, Any, int]]]] = []
-    for name, members in groups.items():
-        batch: List[Tuple[int, Any, int]] = []
-        filled = 0
-        for member in members:
-            if filled + member[2] > BATCH:
-                batches.append((name, batch))
-                batch, filled = [], 0
-            batch.append(member)
-            filled += member[2]
-        batches.append((name, batch))
-    if kernels is None:
-        # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
-        # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
-        bufs: Dict[str, _onp.ndarray] = {}
-        for name, batch in batches:
-            buf = bufs.get(name)
-            if buf is None:
-                buf = bufs[name] = _onp.empty(BATCH, name)
-            _measure_batch(buf, batch, bins, hist_sample, out)
-        return out  # type: ignore[return-value]  # every slot is filled above
-    jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
-    _Pipeline(kernels, batches, jobs, bins, hist_sample, out).run()
+    # one thread: MXNet reads MKL-DNN layouts (conv weights after a forward) with OpenMP
+    # threads, which threads of ours would oversubscribe (5x slower on DenseNet-201)
+    _copied_stats(small, bins, hist_sample, out)
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
-#: Copied batches waiting to be measured, at most (1 MiB of float32 each): then the copying
-#: thread measures one itself.
-_IN_FLIGHT = 8
+def _copied_stats(members: List[Tuple[int, Any, int]], bins: int, hist_sample: Optional[int],
+                  out: List[Optional[ParamStats]]) -> None:
+    """Measure ``(slot, array, size)`` members of the batched dtypes a batch at a time:
+    copied into a buffer per dtype (:func:`_copy_batch`), measured by :func:`_batch_stats`."""
+    groups: Dict[str, List[Tuple[int, Any, int]]] = {}
+    for member in members:
+        groups.setdefault(_BATCH_NAMES[member[1].dtype], []).append(member)
+    for name, group in groups.items():
+        buf = _onp.empty(min(BATCH, sum(m[2] for m in group)), name)
+        batch: List[Tuple[int, Any, int]] = []
+        filled = 0
+        for member in group:
+            if filled + member[2] > BATCH:
+                _measure_batch(buf, batch, bins, hist_sample, out)
+                batch, filled = [], 0
+            batch.append(member)
+            filled += member[2]
+        _measure_batch(buf, batch, bins, hist_sample, out)
 
 
-class _Pipeline:
-    """The compiled path's two threads. This one copies the batches (MXNet's copies stay in
-    one thread: it reads MKL-DNN layouts with OpenMP threads, which more copying threads of
-    ours would oversubscribe); the other measures the arrays read in place, then the copied
-    batches as they come; this one joins in once its copies are done."""
+#: Arrays of fewer values are measured where they are, through their addresses
+#: (:func:`_located_stats`); larger ones in place through zero-copy views, chunk by chunk
+#: (:class:`_InPlace`), in a second thread.
+_LOCATED = 1 << 16
 
-    def __init__(self, kernels: Any, batches: List[Tuple[str, List[Tuple[int, Any, int]]]], jobs: "_InPlace",
-                 bins: int, hist_sample: Optional[int], out: List[Optional[ParamStats]]):
-        self.kernels, self.batches, self.jobs = kernels, batches, jobs
-        self.bins, self.hist_sample, self.out = bins, hist_sample, out
-        self.pending: List[Tuple[str, _onp.ndarray, _Copied]] = []
-        self.free: Dict[str, List[_onp.ndarray]] = {}
-        self.cond = threading.Condition()
-        self.copying = True
-        self.in_place = iter(range(len(jobs.views)))  # next() from two threads: each index once
-        self.measured = 0  # in-place arrays done: the thread that does the last one finishes them
 
-    def run(self) -> None:
-        _in_threads(self.work, WORKERS if (self.jobs.views or len(self.batches) > 1) else 1)
-        if not self.jobs.views:
-            return
-        if self.measured != len(self.jobs.views):  # never: an error would have been raised
-            raise RuntimeError("stats: arrays left unmeasured")
+def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins: int,
+                           hist_sample: Optional[int]) -> List[ParamStats]:
+    """:func:`cpu_arrays_stats` by the compiled loops: arrays of fewer than :data:`_LOCATED`
+    values read at their addresses in this thread, larger ones in place in a second one
+    (which this one joins when it is done)."""
+    out: List[Optional[ParamStats]] = [None] * len(items)
+    small: List[Tuple[int, Any, int]] = []
+    alone: List[Tuple[int, Any]] = []
+    for i, (arr, size) in enumerate(items):
+        if 0 < size < _LOCATED:
+            small.append((i, arr, size))
+        elif size > 0 and arr.context.device_type == "cpu":
+            alone.append((i, arr))
+        else:
+            out[i] = array_stats(arr, bins, hist_sample)
+    jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
+    todo = iter(range(len(jobs.views)))  # next() from two threads: each index once
+    lock = threading.Lock()
+    done = [0]
 
-    def work(self, w: int) -> None:
-        if w == 0:
-            try:
-                self.copy_all()
-            finally:
-                with self.cond:
-                    self.copying = False
-                    self.cond.notify_all()
-        for j in self.in_place:
-            self.jobs.measure(self.kernels, j, self.bins)
-            with self.cond:
-                self.measured += 1
-                last = self.measured == len(self.jobs.views)
-            if last:  # their histograms in one call, while the other thread copies
-                self.jobs.finish(self.bins, self.out)
-        while self.measure_one() or self.waiting():
-            pass
+    def in_place() -> None:
+        for j in todo:
+            jobs.measure(kernels, j, bins)
+            with lock:
+                done[0] += 1
+                last = done[0] == len(jobs.views)
+            if last:  # their histograms in one call
+                jobs.finish(bins, out)
 
-    def copy_all(self) -> None:
-        for name, batch in self.batches:
-            with self.cond:
-                spare = self.free.get(name)
-                buf = spare.pop() if spare else None
-            if buf is None:
-                buf = _onp.empty(BATCH, name)
-            copied = _copy_batch(buf, batch, self.bins, self.hist_sample, self.out)
-            with self.cond:
-                self.pending.append((name, buf, copied))
-                self.cond.notify()
-                full = len(self.pending) >= _IN_FLIGHT
-            if full:
-                self.measure_one()
+    def work(w: int) -> None:
+        if w == 0 and small:
+            _located_stats(kernels, small, bins, hist_sample, out)
+        in_place()
 
-    def measure_one(self) -> bool:
-        with self.cond:
-            if not self.pending:
-                return False
-            name, buf, copied = self.pending.pop(0)
-        _measure_copied(copied, self.bins, self.hist_sample, self.out)
-        with self.cond:
-            self.free.setdefault(name, []).append(buf)
-        return True
+    _in_threads(work, WORKERS if (small and jobs.views) or len(jobs.views) > 1 else 1)
+    if done[0] != len(jobs.views):  # never: an error would have been raised
+        raise RuntimeError("stats: arrays left unmeasured")
+    return out  # type: ignore[return-value]  # every slot is filled above
 
-    def waiting(self) -> bool:
-        """Whether more batches may come (then wait for one, briefly)."""
-        with self.cond:
-            if self.pending:
-                return True
-            if not self.copying:
-                return False
-            self.cond.wait(0.05)
-            return True
+
+_MX_FNS: Optional[Tuple[_onp.ndarray, bool]] = None
+
+
+def _mx_functions() -> Tuple[_onp.ndarray, bool]:
+    """The addresses of the MXNet C functions ``stats_kernels.locate`` calls, and whether
+    MXNet reports shapes in int64 (a large-tensor build)."""
+    global _MX_FNS
+    if _MX_FNS is None:
+        import ctypes
+
+        from .compat import mx
+        wide = bool(getattr(mx.ndarray.ndarray, "_int64_enabled", lambda: False)())
+        names = ("MXNDArrayWaitToRead", "MXNDArrayGetStorageType", "MXNDArrayGetContext", "MXNDArrayGetDType",
+                 "MXNDArrayGetShapeEx64" if wide else "MXNDArrayGetShapeEx", "MXNDArrayGetData")
+        fns = [ctypes.cast(getattr(mx.base._LIB, n), ctypes.c_void_p).value for n in names]
+        _MX_FNS = (_onp.array(fns, _onp.int64), wide)
+    return _MX_FNS
+
+
+#: MXNet's dtype codes of the types the compiled loops measure at an address.
+_LOCATED_TYPES = ((0, _onp.dtype(_onp.float32)), (1, _onp.dtype(_onp.float64)))
+
+
+def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], bins: int,
+                   hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> None:
+    """Measure ``(slot, array, size)`` members where MXNet keeps them: their addresses by one
+    compiled call into MXNet's C API (each array waited for; an MKL-DNN layout turned into
+    the default one in place, as a zero-copy view does), then :func:`_segments_stats` of
+    each dtype's arrays at once, read through those addresses. What that cannot measure
+    (other dtypes, NaN or Inf, a size that is not the array's) is copied in batches or
+    measured alone.
+    """
+    fns, wide = _mx_functions()
+    handles = _onp.array([m[1].handle.value for m in members], _onp.int64)
+    sizes = _onp.array([m[2] for m in members], _onp.int64)
+    addr, code = kernels.locate(fns, handles, sizes, wide)
+    left = _onp.ones(len(members), bool)
+    steps = _onp.ones(sizes.size, _onp.int64)
+    if hist_sample is not None:
+        steps = _onp.where(sizes > hist_sample, -(-sizes // hist_sample), 1)
+    for c, dtype in _LOCATED_TYPES:
+        where = _onp.flatnonzero(code == c)
+        per = -(-sizes[where] // steps[where])
+        ends = _onp.cumsum(per)
+        lo = 0
+        while lo < where.size:  # in groups of at most _LOCATED_SAMPLE sampled values
+            hi = max(lo + 1, int(_onp.searchsorted(ends, (ends[lo - 1] if lo else 0) + _LOCATED_SAMPLE, "right")))
+            _located_group(kernels, members, where[lo:hi], addr, sizes, steps, dtype, bins, hist_sample, out, left)
+            lo = hi
+    rest = [members[j] for j in _onp.flatnonzero(left).tolist()]
+    for i, arr, _size in rest:
+        if arr.dtype not in _BATCH_NAMES:
+            out[i] = array_stats(arr, bins, hist_sample)
+    _copied_stats([m for m in rest if m[1].dtype in _BATCH_NAMES], bins, hist_sample, out)
+
+
+#: Sampled values of one group of :func:`_located_stats` at most (16 MiB of float32) unless
+#: one array has more.
+_LOCATED_SAMPLE = 1 << 22
+
+
+def _located_group(kernels: Any, members: List[Tuple[int, Any, int]], sel: _onp.ndarray, addr: _onp.ndarray,
+                   sizes: _onp.ndarray, steps: _onp.ndarray, dtype: _onp.dtype, bins: int,
+                   hist_sample: Optional[int], out: List[Optional[ParamStats]], left: _onp.ndarray) -> None:
+    """Measure the members ``sel`` (all of ``dtype``) at their addresses: their rows and
+    histogram samples in one compiled pass, then :func:`_segments_stats`."""
+    k, step = sizes[sel], steps[sel]
+    per = -(-k // step)
+    sample = _onp.empty(int(per.sum()), dtype)
+    rows = kernels.parts_at(addr[sel], k, step, sample)
+    soff = _starts(per)
+    with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
+        moments = _moments_of(rows, k, dtype.itemsize == 8)
+    # a step of the histogram, counted in values of the array, is one of ceil(it / step) in its sample
+    res = _segments_stats(moments, k, dtype.type, bins, hist_sample,
+                          lambda idx, st, first, last: _segment_histograms(
+                              sample, soff[idx], per[idx], -(-st // step[idx]), first, last, bins))
+    for j, rec in zip(sel.tolist(), res):
+        if rec is not None:
+            out[members[j][0]] = rec
+            left[j] = False
+    rest = [members[j] for j in _onp.flatnonzero(left).tolist()]
+    for i, arr, _size in rest:
+        if arr.dtype not in _BATCH_NAMES:
+            out[i] = array_stats(arr, bins, hist_sample)
+    _copied_stats([m for m in rest if m[1].dtype in _BATCH_NAMES], bins, hist_sample, out)
 
 
 class _InPlace:
@@ -1030,48 +1081,58 @@ def _batch_stats(x: _onp.ndarray, k: _onp.ndarray, bins: int, hist_sample: Optio
     kernel would measure in float64 (NaN, Inf, squares that overflow or underflow) or whose
     range numpy cannot bin gets None.
     """
-    m = k.size
     off = _starts(k)
-    kf = k.astype(_onp.float64)
-    T = x.dtype.type
     kernels = compiled()
     with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
         if kernels is not None:
-            mean, m2, l2sq, lo, hi, good, zeros = _compiled_moments(kernels, x, off, k)
+            moments = _compiled_moments(kernels, x, off, k)
         else:
             mean, m2, l2sq, lo, hi, good = _numpy_moments(x, off, k)
-            zeros = None
+            zeros = _onp.zeros(k.size, _onp.intp)
+            if (good & (lo <= 0.0) & (hi >= 0.0)).any():  # else no value can be zero
+                at = _onp.flatnonzero(x == 0)
+                if at.size:
+                    zeros = _onp.bincount(_onp.searchsorted(off, at, "right") - 1, minlength=k.size)
+            moments = (mean, m2, l2sq, lo, hi, good, zeros)
+    return _segments_stats(moments, k, x.dtype.type, bins, hist_sample,
+                           lambda idx, step, first, last: _segment_histograms(
+                               x, off[idx], k[idx], step, first, last, bins))
+
+
+def _segments_stats(moments: Tuple[_onp.ndarray, ...], k: _onp.ndarray, T: Any, bins: int,
+                    hist_sample: Optional[int], histogram: Callable[..., Tuple[_onp.ndarray, _onp.ndarray]]
+                    ) -> List[Optional[ParamStats]]:
+    """Each segment's ParamStats from its ``moments`` (mean, m2, l2sq, lo, hi, whether they
+    hold, zeros) and ``histogram(idx, step, first, last)`` (counts and edges of the segments
+    ``idx``); None for a segment whose moments do not hold or whose range numpy cannot bin."""
+    mean, m2, l2sq, lo, hi, good, zeros = moments
+    kf = k.astype(_onp.float64)
+    with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
         # numpy.histogram's range: [lo, hi], widened by 0.5 each way for equal values
         first = _onp.where(lo < hi, lo, lo - 0.5)
         last = _onp.where(lo < hi, hi, hi + 0.5)
         width = (last.astype(T) - first.astype(T)).astype(_onp.float64)
-        good &= (first < last) & (width >= 2.0 ** -60) & (width < math.inf) & (last - first < math.inf)
-        if zeros is not None:  # counted by the compiled pass
-            zeros = zeros.astype(_onp.intp)
-        else:
-            zeros = _onp.zeros(m, _onp.intp)
-            if (good & (lo <= 0.0) & (hi >= 0.0)).any():  # else no value can be zero
-                at = _onp.flatnonzero(x == 0)
-                if at.size:
-                    zeros = _onp.bincount(_onp.searchsorted(off, at, "right") - 1, minlength=m)
+        good = good & (first < last) & (width >= 2.0 ** -60) & (width < math.inf) & (last - first < math.inf)
         # the histogram: each good segment's sample (every step-th value), binned at once
-        step = _onp.ones(m, _onp.intp)
+        step = _onp.ones(k.size, _onp.intp)
         if hist_sample is not None:
             step = _onp.where(k > hist_sample, -(-k // hist_sample), 1)
         idx = _onp.flatnonzero(good)
-        counts, edges = _segment_histograms(x, off[idx], k[idx], step[idx], first[idx], last[idx],
-                                            bins)
+        # a segment of equal values (a BatchNorm's gamma, beta, running mean and variance):
+        # every sampled value lands where its first does, so that one is binned for them all
+        same = lo[idx] == hi[idx]
+        counts, edges = histogram(idx, _onp.where(same, k[idx], step[idx]), first[idx], last[idx])
+        if same.any():
+            counts[same] *= -(-k[idx][same] // step[idx][same])[:, None]
         mean = (mean * kf) / kf  # as _Acc merges a single part
         std = _onp.sqrt(_onp.maximum(_onp.maximum(m2, 0.0) / kf, 0.0))
         l2 = _onp.sqrt(_onp.maximum(l2sq, 0.0))
-    res: List[Optional[ParamStats]] = [None] * m
-    cols = (k.tolist(), mean.tolist(), std.tolist(), lo.tolist(), hi.tolist(), l2.tolist(),
-            zeros.tolist())
-    hist, edge = counts.tolist(), edges.tolist()
-    for n, j in enumerate(idx.tolist()):
-        size, mu, sd, a, b, norm, z = (c[j] for c in cols)
+    res: List[Optional[ParamStats]] = [None] * k.size
+    cols = (c[idx].tolist() for c in (k, mean, std, lo, hi, l2, zeros.astype(_onp.intp)))
+    for j, size, mu, sd, a, b, norm, z, hist, edge, n in zip(
+            idx.tolist(), *cols, counts.tolist(), edges.tolist(), counts.sum(axis=1).tolist()):
         res[j] = _made(state="ok", size=size, mean=mu, std=sd, min=a, max=b, l2=norm, zero_fraction=z / size,
-                       nan=0, inf=0, hist=tuple(hist[n]), edges=tuple(edge[n]), hist_values=sum(hist[n]))
+                       nan=0, inf=0, hist=tuple(hist), edges=tuple(edge), hist_values=n)
     return res
 
 

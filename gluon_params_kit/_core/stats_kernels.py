@@ -45,7 +45,7 @@ def _njit(**options: Any) -> Callable[[Any], Any]:
     still run, slowly)."""
     return numba.njit(**options) if numba is not None else (lambda fn: fn)
 
-__all__ = ["histograms", "parts", "warm"]  # and numba: None without it
+__all__ = ["histograms", "locate", "parts", "parts_at", "warm"]  # and numba: None without it
 
 _SUMS = {"reassoc", "nsz"}  # vector lanes for the sums; NaN and Inf keep their meaning
 _LANES = 512  # values summed in their own type before the float64 sum (~32 per vector lane)
@@ -103,25 +103,32 @@ def _keys(bits, shift, rest, top):  # pragma: no cover
 
 
 @_njit(cache=True, nogil=True)
-def _parts(x, bits, off, k, step, sample, out):  # pragma: no cover
-    ends = np.empty(2, x.dtype)
-    pair = ends.view(bits.dtype)
+def _part(seg, bits, ends, pair, out, s):  # pragma: no cover
+    """Row ``s`` of :func:`parts` for one segment (``bits``: its values' bits as integers;
+    ``ends`` two values of its type, ``pair`` their bits): every path to a row goes here."""
     int_t = bits.dtype.type
     shift = int_t(bits.itemsize * 8 - 1)
     top = int_t(np.iinfo(bits.dtype).max)
-    rest = top
+    n = seg.size
+    pair[0], pair[1], z = _keys(bits, shift, top, top)
+    lo, hi = np.float64(ends[0]), np.float64(ends[1])
+    c = np.float64(seg.dtype.type(lo * 0.5 + hi * 0.5))  # the middle of the range, in the values' type
+    big = max(-lo, hi)
+    if bits.itemsize == 4 and not 2.0 ** -20 <= big <= 2.0 ** 60 and big != 0:
+        sd, sq = _sums64(seg, c)
+    else:
+        sd, sq = _sums(seg, c)
+    out[s, 0], out[s, 1], out[s, 2], out[s, 3] = lo, hi, c, sd
+    out[s, 4], out[s, 5], out[s, 6] = sq, sq + c * (2.0 * sd + n * c), z  # sum v**2 = sum (d + c)**2
+
+
+@_njit(cache=True, nogil=True)
+def _parts(x, bits, off, k, step, sample, out):  # pragma: no cover
+    ends = np.empty(2, x.dtype)
+    pair = ends.view(bits.dtype)
     for s in range(off.size):
         o, n = off[s], k[s]
-        pair[0], pair[1], z = _keys(bits[o:o + n], shift, rest, top)
-        lo, hi = np.float64(ends[0]), np.float64(ends[1])
-        c = np.float64(x.dtype.type(lo * 0.5 + hi * 0.5))  # the middle of the range, in the values' type
-        big = max(-lo, hi)
-        if bits.itemsize == 4 and not 2.0 ** -20 <= big <= 2.0 ** 60 and big != 0:
-            sd, sq = _sums64(x[o:o + n], c)
-        else:
-            sd, sq = _sums(x[o:o + n], c)
-        out[s, 0], out[s, 1], out[s, 2], out[s, 3] = lo, hi, c, sd
-        out[s, 4], out[s, 5], out[s, 6] = sq, sq + c * (2.0 * sd + n * c), z  # sum v**2 = sum (d + c)**2
+        _part(x[o:o + n], bits[o:o + n], ends, pair, out, s)
         if step:  # the histogram's sample (every step-th value of all segments), while in cache
             first = (step - o % step) % step
             if first < n:
@@ -232,6 +239,163 @@ def histograms(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: np.ndarray, 
     return counts
 
 
+# ------------------------------------------------------------------ arrays at addresses
+# A thousand small parameters are measured where MXNet keeps them: their addresses come
+# from MXNet's C API in one compiled loop (:func:`locate`), and :func:`parts_at` reads
+# each one through a pointer, with no Python object per array, picking up its histogram
+# sample for :func:`histograms`. The rows and counts are those the same values get as a
+# segment of a batch (the same :func:`_part` and :func:`_count`).
+
+if numba is not None:
+    from llvmlite import ir as _ir
+    from numba import types as _types
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _pointer(typingctx, addr, like):  # pragma: no cover  (compiled)
+        """A pointer to values of ``like``'s dtype at the integer address ``addr``."""
+        sig = _types.CPointer(like.dtype)(_types.intp, like)
+
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+        return sig, codegen
+
+    @_intrinsic
+    def _call(typingctx, fn, a, b, c):  # pragma: no cover
+        """``int fn(void *a, void *b, void *c)`` for the C function at the address ``fn``
+        (a function of fewer arguments ignores the extra ones: the C calling convention)."""
+        sig = _types.int32(_types.intp, _types.intp, _types.intp, _types.intp)
+
+        def codegen(context, builder, signature, args):
+            vp = _ir.IntType(8).as_pointer()
+            f = builder.inttoptr(args[0], _ir.FunctionType(_ir.IntType(32), [vp, vp, vp]).as_pointer())
+            return builder.call(f, [builder.inttoptr(v, vp) for v in args[1:]])
+        return sig, codegen
+
+    @numba.njit(cache=True, nogil=True)
+    def _at(addr, n, like):  # pragma: no cover
+        return numba.carray(_pointer(addr, like), n)
+else:
+    import ctypes as _ctypes
+
+    def _at(addr, n, like):
+        """``n`` values of ``like``'s dtype at the address ``addr`` (a view)."""
+        return np.frombuffer((_ctypes.c_char * (n * like.itemsize)).from_address(addr), like.dtype)
+
+    def _call(fn, a, b, c):
+        p = _ctypes.c_void_p
+        return _ctypes.CFUNCTYPE(_ctypes.c_int, p, p, p)(fn)(a, b, c)
+
+
+@_njit(cache=True, nogil=True)
+def _low(v):  # pragma: no cover
+    """The C ``int`` in the low half of ``v`` (what a C function wrote into an int64 box)."""
+    return ((v & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+
+
+@_njit(cache=True, nogil=True)
+def _locate(fns, handles, sizes, wide, addr, code):  # pragma: no cover
+    box = np.zeros(2, np.int64)  # what the C functions write: ints (low half) and pointers
+    at = box.ctypes.data
+    for s in range(handles.size):
+        code[s] = -1
+        addr[s] = 0
+        h = handles[s]
+        box[0] = box[1] = 0
+        if _call(fns[0], h, 0, 0) or _call(fns[1], h, at, 0) or _low(box[0]) != 0:
+            continue  # not ready, or not dense
+        box[0] = 0
+        if _call(fns[2], h, at, at + 8):
+            continue
+        dev = _low(box[0])
+        if dev != 1 and dev != 3 and dev != 5:  # cpu, cpu_pinned, cpu_shared: host memory
+            continue
+        box[0] = 0
+        if _call(fns[3], h, at, 0):
+            continue
+        dtype = _low(box[0])
+        box[0] = box[1] = 0
+        if _call(fns[4], h, at, at + 8):
+            continue
+        ndim = _low(box[0])
+        if ndim < 0 or (ndim > 0 and box[1] == 0):
+            continue  # unknown shape
+        size = 1
+        if wide:
+            for d in _at(box[1], ndim, np.empty(0, np.int64)):
+                size *= d
+        else:
+            for d in _at(box[1], ndim, np.empty(0, np.int32)):
+                size *= d
+        if size != sizes[s]:
+            continue
+        box[0] = 0
+        if _call(fns[5], h, at, 0) or box[0] == 0:
+            continue
+        addr[s] = box[0]
+        code[s] = dtype
+
+
+def locate(fns: np.ndarray, handles: np.ndarray, sizes: np.ndarray, wide: bool = False):
+    """``(addresses, dtype codes)`` of MXNet arrays, by MXNet's C API in one loop.
+
+    ``fns`` holds the addresses of ``MXNDArrayWaitToRead``, ``MXNDArrayGetStorageType``,
+    ``MXNDArrayGetContext``, ``MXNDArrayGetDType``, ``MXNDArrayGetShapeEx`` (``...Ex64``
+    when ``wide``) and ``MXNDArrayGetData``; ``handles`` the arrays' handles. Each array is
+    waited for (pending writes done), then kept if it is dense, in host memory and holds
+    exactly its ``sizes`` entry of values: its address (``MXNDArrayGetData``, which also
+    turns an MKL-DNN layout into the default one in place) and MXNet's dtype code (0
+    float32, 1 float64, 2 float16, ...). Any other array, or any call that fails, gets
+    code -1 and address 0.
+
+    >>> import numpy as np
+    >>> locate(np.zeros(6, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    (array([], dtype=int64), array([], dtype=int64))
+    """
+    addr = np.zeros(handles.size, np.int64)
+    code = np.zeros(handles.size, np.int64)
+    _locate(fns, handles, sizes, wide, addr, code)
+    return addr, code
+
+
+@_njit(cache=True, nogil=True)
+def _parts_at(addr, k, step, soff, sample, ilike, out):  # pragma: no cover
+    ends = np.empty(2, sample.dtype)
+    pair = ends.view(ilike.dtype)
+    for s in range(addr.size):
+        n, st, so = k[s], step[s], soff[s]
+        seg = _at(addr[s], n, sample)
+        _part(seg, _at(addr[s], n, ilike), ends, pair, out, s)
+        per = (n + st - 1) // st
+        if st == 1:  # the histogram's sample, while the segment is in cache
+            sample[so:so + per] = seg
+        else:
+            sample[so:so + per] = seg[::st]
+
+
+def parts_at(addr: np.ndarray, k: np.ndarray, step: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """:func:`parts` of arrays at the addresses ``addr``, each of ``k`` values of ``sample``'s
+    dtype (float32 or float64), one row each: the row each would get as a segment of a
+    batch. ``sample`` receives each array's every ``step``-th value, one array after the
+    other (``ceil(k / step)`` values each).
+
+    >>> import numpy as np
+    >>> x = np.array([3, -1, 2], np.float32)
+    >>> one = np.ones(1, np.int64); sample = np.empty(2, np.float32)
+    >>> parts_at(np.array([x.ctypes.data]), 3 * one, 2 * one, sample)[:, [0, 1, 3]].tolist(), sample.tolist()
+    ([[-1.0, 3.0, 1.0]], [3.0, 2.0])
+    """
+    per = -(-k // step)
+    soff = np.zeros(k.size, np.int64)
+    np.cumsum(per[:-1], out=soff[1:])
+    if k.size and soff[-1] + per[-1] > sample.size:
+        raise ValueError(f"parts_at: a sample of {sample.size} values, not the {soff[-1] + per[-1]} needed")
+    out = np.empty((addr.size, 7), np.float64)
+    ints = np.int64 if sample.itemsize == 8 else np.int32
+    _parts_at(addr, k, step, soff, sample, np.empty(0, ints), out)
+    return out
+
+
 def warm() -> None:
     """Load (or compile, once per machine) every specialization ``stats`` uses: float32 and
     float64 values, writable or read-only (zero-copy views of MXNet's memory).
@@ -254,3 +418,8 @@ def warm() -> None:
             histograms(x, 0 * one, 4 * one, 2 * one, np.zeros(1, dtype), np.array([2 / 3], dtype),
                        np.array([1e-3]), edges)
             assert rows[0, 0] == 0 and rows[0, 1] == 3
+        one64 = np.ones(1, np.int64)
+        assert parts_at(np.array([x.ctypes.data]), 4 * one64, 2 * one64, np.empty(2, dtype))[0, 1] == 3
+    none = np.zeros(0, np.int64)
+    for wide in (False, True):
+        locate(np.zeros(6, np.int64), none, none, wide)

@@ -51,6 +51,7 @@ _Constant = gluon.Constant
 
 # --------------------------------------------------------------------------- statistics
 
+@_gc.paused
 def stats(block: Block, pattern: Pattern = None, *, grads: bool = False, bins: int = 16,
           hist_sample: Optional[int] = _HIST_SAMPLE, exclude: Pattern = None,
           mode: str = "search", on: str = "path",
