@@ -9,8 +9,15 @@ values, 1 MiB of float32), each read from the file once. The kernel's threads ea
 their own run of chunks into their own buffer (``pread``: no shared file position) and
 measure each chunk while it is still in cache; reads and numpy loops release the GIL, so
 on two cores one thread reads while the other computes. Memory stays at a few chunks per
-thread; the file is never mapped (a file truncated under a mapping kills the process with
-SIGBUS; a short read here is an error that names the file).
+thread.
+
+A file whose pages are in memory is read through a mapping instead (no copy: the values
+are measured in the page cache), but only while the kit holds a read lease on it
+(:class:`_Lease`): a file cut short under a mapping would kill the process with SIGBUS,
+and the lease makes the kernel hold back any process that opens the file to write or
+truncate it until the kit lets go. Each chunk is mapped only if the lease still holds and
+its pages are resident (``mincore``: a disk error under a mapping would be a SIGBUS too);
+else it is read with ``pread``, where a short read is an error that names the file.
 
 The file is the version the header describes (opened again and checked, or the caller's
 open file): a file replaced or cut short since is a CheckpointError saying it changed.
@@ -21,9 +28,13 @@ justify needs ``allow_expand=True``.
 """
 from __future__ import annotations
 
+import mmap
 import os
+import signal
+import stat
+import sys
 import zlib
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as onp
 
@@ -35,14 +46,16 @@ from .stats import CHUNK, HIST_SAMPLE, ParamStats, chunk_stats
 __all__ = ["file_chunks", "file_stats"]
 
 
-def file_chunks(fd: int, path: str, info: ArrayInfo, crcs: Optional[dict] = None
-                ) -> Callable[[int, int], Iterator[onp.ndarray]]:
+def file_chunks(fd: int, path: str, info: ArrayInfo, crcs: Optional[dict] = None,
+                lease: Optional["_Lease"] = None) -> Callable[[int, int], Iterator[onp.ndarray]]:
     """The ``chunks`` of ``chunk_stats`` for one stored, C-order array of an open file.
 
     ``file_chunks(...)(lo, hi)`` reads chunks ``lo`` to ``hi - 1`` into a buffer of its
     own, each a view valid until the next one is asked for; bfloat16 is yielded as exact
     float32. A file that is shorter than its header says raises CheckpointError naming it.
-    ``crcs``, when given, gets each chunk's ``(crc32, nbytes)`` by chunk number.
+    ``crcs``, when given, gets each chunk's ``(crc32, nbytes)`` by chunk number. With a
+    ``lease`` that holds, a chunk whose pages are in memory is a view of a mapping of the
+    file instead of a copy.
 
     >>> import os, tempfile, numpy as np
     >>> from gluon_params_kit._io.formats import read_header
@@ -54,16 +67,117 @@ def file_chunks(fd: int, path: str, info: ArrayInfo, crcs: Optional[dict] = None
     assert info.dtype is not None  # only an array saved without a shape has no dtype
     stored = numpy_dtype(info.dtype)
     bf16 = bool(stored.names)
+    item = stored.itemsize
 
     def chunks(lo: int, hi: int) -> Iterator[onp.ndarray]:
-        buf = onp.empty(min(CHUNK, info.size), stored)
+        buf: Optional[onp.ndarray] = None
+        window: Optional[Tuple[Any, int, int]] = None  # a mapped run of the array's bytes
+        start = end = 0  # its first and last byte, from the array's first byte
         for j in range(lo, hi):
-            piece = buf[:min(CHUNK, info.size - j * CHUNK)]
-            _pread_into(fd, path, info, piece, info.offset + j * CHUNK * stored.itemsize)
+            n = min(CHUNK, info.size - j * CHUNK)
+            at = j * CHUNK * item  # from the array's first byte
+            piece = None
+            if lease is not None and lease.holds():
+                if at + n * item > end:  # the next window: _WINDOW bytes, if all in memory
+                    window = None  # unmapped once the consumer lets go of its last chunk
+                    start, end = at, min(info.nbytes, at + _WINDOW)
+                    window = lease.map(info.offset + start, end - start)
+                if window is not None:
+                    piece = onp.frombuffer(window[0], stored, n, window[1] + at - start)
+            if piece is None:
+                if buf is None:
+                    buf = onp.empty(min(CHUNK, info.size), stored)
+                piece = buf[:n]
+                _pread_into(fd, path, info, piece, info.offset + at)
             if crcs is not None:
                 crcs[j] = (zlib.crc32(piece.view(onp.uint8).data), piece.nbytes)
             yield bfloat16_to_float32(piece) if bf16 else piece
     return chunks
+
+
+#: File systems on which a read lease holds back every writer of the file (local ones:
+#: ext2/3/4, XFS, Btrfs, tmpfs, F2FS); elsewhere (NFS, FUSE, ...) the file is only read.
+_LOW_BIT = bytes(b & 1 for b in range(256))  # a translate() table: each byte to its low bit
+#: Bytes of a file mapped at a time by one reader (its memory in mapped pages).
+_WINDOW = 16 * CHUNK * 4
+_LEASE_FS = frozenset((0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0xF2F52010))
+_F_SETLEASE, _F_GETLEASE, _F_SETSIG = 1024, 1025, 10  # Linux's fcntl commands
+
+
+class _Lease:
+    """A read lease on an open file (Linux ``F_SETLEASE``) while the kit maps it.
+
+    While it is held, a process that opens the file for writing or truncates it waits in
+    that call until the lease is let go (at most ``/proc/sys/fs/lease-break-time``
+    seconds); the kernel tells the holder with a signal, set here to SIGURG, which is
+    ignored unless a program handles it (then no lease is taken). Each chunk checks that
+    the lease still holds (``F_GETLEASE``) before it is mapped; from the first chunk that
+    finds it breaking, the file is only read. Taken only on a regular file of a local file
+    system, opened read-only by its owner, with nobody writing to it, and a break time of a
+    second or more; :meth:`take` returns None otherwise (and wherever leases or ``mmap``
+    are missing).
+    """
+
+    def __init__(self, fd: int, fcntl: Any, libc: Any):
+        self.fd = fd
+        self.broken = False
+        self._fcntl, self._libc = fcntl, libc
+
+    @classmethod
+    def take(cls, fd: int) -> Optional["_Lease"]:
+        if not sys.platform.startswith("linux") or os.environ.get("GPK_MAP", "1") == "0":
+            return None
+        try:
+            import ctypes
+            import fcntl
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or signal.getsignal(signal.SIGURG) not in (signal.SIG_DFL, signal.SIG_IGN):
+                return None
+            with open("/proc/sys/fs/lease-break-time") as f:
+                if int(f.read()) < 1:
+                    return None
+            libc = ctypes.CDLL(None, use_errno=True)
+            fs = (ctypes.c_long * 64)()  # struct statfs: f_type first
+            if libc.fstatfs(fd, fs) != 0 or fs[0] & 0xFFFFFFFF not in _LEASE_FS:
+                return None
+            fcntl.fcntl(fd, _F_SETSIG, signal.SIGURG)
+            fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_RDLCK)
+        except (OSError, ValueError, ImportError, AttributeError):
+            return None  # EACCES (not the owner), EAGAIN (open for writing), EINVAL (no leases)
+        return cls(fd, fcntl, libc)
+
+    def holds(self) -> bool:
+        """Whether the lease is whole (not being broken): then the file cannot shrink."""
+        if not self.broken:
+            try:
+                self.broken = self._fcntl.fcntl(self.fd, _F_GETLEASE) != self._fcntl.F_RDLCK
+            except OSError:
+                self.broken = True
+        return not self.broken
+
+    def map(self, offset: int, nbytes: int) -> Optional[Tuple[Any, int, int]]:
+        """``(mapping, where the bytes start in it, its address)`` of the file's ``nbytes``
+        from ``offset``; None where ``mmap`` refuses or some of them are not in memory
+        (``mincore``: those are read with ``pread``, where a disk error is an error, not
+        the SIGBUS it would be under a mapping)."""
+        import ctypes
+        first = offset - offset % mmap.ALLOCATIONGRANULARITY
+        try:
+            mapping = mmap.mmap(self.fd, offset + nbytes - first, offset=first, prot=mmap.PROT_READ)
+        except (OSError, ValueError, OverflowError):
+            return None
+        address = onp.frombuffer(mapping, onp.uint8).ctypes.data
+        vec = ctypes.create_string_buffer(-(-len(mapping) // mmap.PAGESIZE))
+        if self._libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(len(mapping)), vec) != 0:
+            return None
+        if b"\0" in vec.raw.translate(_LOW_BIT):  # the low bit: resident (the others are reserved)
+            return None
+        return mapping, offset - first, address
+
+    def release(self) -> None:
+        try:
+            self._fcntl.fcntl(self.fd, _F_SETLEASE, self._fcntl.F_UNLCK)
+        except OSError:
+            pass
 
 
 def _pread_into(fd: int, path: str, info: ArrayInfo, out: onp.ndarray, offset: int) -> None:
@@ -111,8 +225,13 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     dtype = onp.dtype(onp.float32) if stored.names else stored
     if info.stype == "default" and info.offset >= 0 and not info.fortran_order and not info.big_endian:
         crcs: Optional[dict] = {} if info.crc is not None else None
-        result = chunk_stats(info.size, dtype, file_chunks(src.fileno(), src.path, info, crcs),
-                             bins, hist_sample, workers=workers)
+        lease = _Lease.take(src.fileno())
+        try:
+            result = chunk_stats(info.size, dtype, file_chunks(src.fileno(), src.path, info, crcs, lease),
+                                 bins, hist_sample, workers=workers)
+        finally:
+            if lease is not None:
+                lease.release()
         if crcs is not None and info.crc is not None:
             crc = crc_concat(info.crc[0], [crcs[j] for j in sorted(crcs)])
             if crc != info.crc[1]:

@@ -451,16 +451,29 @@ class _Part(NamedTuple):
 
 
 class _Kernel:
-    """Measures chunks of one float type, one thread's scratch memory: a chunk of ones, one
-    of shifted values and one of flags."""
+    """Measures chunks of one float type: by the C kernel where it is built
+    (:mod:`.stats_native`), else by numpy with one thread's scratch memory (a chunk of
+    ones, one of shifted values and one of flags)."""
 
     def __init__(self, dtype: _onp.dtype):
+        from . import stats_native
+        self._native = stats_native.kernel(dtype) if dtype in _FAST else None
         self._ones = _onp.ones(CHUNK, dtype)
         self._buf: Optional[_onp.ndarray] = None
         self._flags = _onp.empty(CHUNK, bool)
 
     def measure(self, c: _onp.ndarray) -> _Part:
         k = c.size
+        if self._native is not None and c.flags.c_contiguous:
+            # the compiled loops' row (stats_kernels.parts), made a part as _moments_of does
+            lo, hi, centre, sd, sq, l2sq, zeros = self._native(c)
+            if not (math.isfinite(sd) and math.isfinite(sq) and math.isfinite(l2sq)):
+                return _float64_part(c)  # NaN or Inf
+            if c.dtype.itemsize == 8:
+                biggest = max(-lo, hi)
+                if biggest > _BIG or 0.0 < biggest < 1.0 / _BIG:
+                    return _float64_part(c)  # squares that could overflow or underflow
+            return _Part(k, min(max(centre + sd / k, lo), hi), sq - sd * sd / k, l2sq, lo, hi, int(zeros))
         ss = float(_onp.dot(c, c))
         s = float(_onp.dot(c, self._ones[:k]))
         if not (math.isfinite(s) and math.isfinite(ss)):
