@@ -14,6 +14,7 @@ import pytest
 
 from gluon_params_kit import stats
 from gluon_params_kit._core import stats as _stats
+from gluon_params_kit._core import stats_native
 
 pytest.importorskip("numba")
 KERNELS = _stats.compiled()
@@ -23,11 +24,16 @@ EXACT = ("state", "size", "min", "max", "zero_fraction", "nan", "inf", "hist", "
 
 
 def _numpy(monkeypatch, fn):
+    """``fn()`` by the numpy kernels: neither numba's loops nor the C chunk kernel."""
+    stats_native.kernel(np.float32)  # loaded (or found missing) before it is turned off
+    native = stats_native._kernels
     monkeypatch.setattr(_stats, "_KERNELS", False)
+    monkeypatch.setattr(stats_native, "_kernels", {})
     try:
         return fn()
     finally:
         monkeypatch.setattr(_stats, "_KERNELS", KERNELS)
+        monkeypatch.setattr(stats_native, "_kernels", native)
 
 
 def _agree(fast, slow):
