@@ -171,10 +171,17 @@ def test_arrays_read_at_their_addresses_give_what_each_gives_alone():
 def test_groups_of_located_arrays_give_the_same_bits(monkeypatch):
     rng = np.random.default_rng(9)
     arrays = [mx.nd.array(rng.standard_normal(int(n)).astype(np.float32)) for n in rng.integers(1, 30000, 40)]
+    arrays += [mx.nd.array(rng.standard_normal(50).astype(t), dtype=t) for t in (np.float16, np.int32)]
     items = [(a, a.size) for a in arrays]
     whole = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
     monkeypatch.setattr(_stats, "_LOCATED_SAMPLE", 5000)  # groups of about one array
+    alone, copied = [], []
+    array_stats, copied_stats = _stats.array_stats, _stats._copied_stats
+    monkeypatch.setattr(_stats, "array_stats", lambda arr, *a: alone.append(arr.dtype) or array_stats(arr, *a))
+    monkeypatch.setattr(_stats, "_copied_stats", lambda members, *a: copied.extend(m[1].dtype for m in members)
+                        or copied_stats(members, *a))
     assert _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE) == whole
+    assert alone == [np.int32] and copied == [np.float16]  # what the loops leave, measured once
 
 
 def test_a_conv_weight_in_an_mkldnn_layout_is_read_as_its_values():

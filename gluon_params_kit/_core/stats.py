@@ -860,11 +860,6 @@ def _located_group(kernels: Any, members: List[Tuple[int, Any, int]], sel: _onp.
         if rec is not None:
             out[members[j][0]] = rec
             left[j] = False
-    rest = [members[j] for j in _onp.flatnonzero(left).tolist()]
-    for i, arr, _size in rest:
-        if arr.dtype not in _BATCH_NAMES:
-            out[i] = array_stats(arr, bins, hist_sample)
-    _copied_stats([m for m in rest if m[1].dtype in _BATCH_NAMES], bins, hist_sample, out)
 
 
 class _InPlace:
