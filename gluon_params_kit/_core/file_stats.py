@@ -95,11 +95,13 @@ def file_chunks(fd: int, path: str, info: ArrayInfo, crcs: Optional[dict] = None
     return chunks
 
 
-#: File systems on which a read lease holds back every writer of the file (local ones:
-#: ext2/3/4, XFS, Btrfs, tmpfs, F2FS); elsewhere (NFS, FUSE, ...) the file is only read.
-_LOW_BIT = bytes(b & 1 for b in range(256))  # a translate() table: each byte to its low bit
 #: Bytes of a file mapped at a time by one reader (its memory in mapped pages).
 _WINDOW = 16 * CHUNK * 4
+#: Arrays of fewer bytes are only read: for them a lease and a mapping cost more than a copy.
+_MAP_FROM = 4 * CHUNK * 4
+_LOW_BIT = bytes(b & 1 for b in range(256))  # a translate() table: each byte to its low bit
+#: File systems on which a read lease holds back every writer of the file (local ones:
+#: ext2/3/4, XFS, Btrfs, tmpfs, F2FS); elsewhere (NFS, FUSE, ...) the file is only read.
 _LEASE_FS = frozenset((0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0xF2F52010))
 _F_SETLEASE, _F_GETLEASE, _F_SETSIG = 1024, 1025, 10  # Linux's fcntl commands
 
@@ -225,7 +227,7 @@ def file_stats(header: Header, info: ArrayInfo, bins: int = 16,
     dtype = onp.dtype(onp.float32) if stored.names else stored
     if info.stype == "default" and info.offset >= 0 and not info.fortran_order and not info.big_endian:
         crcs: Optional[dict] = {} if info.crc is not None else None
-        lease = _Lease.take(src.fileno())
+        lease = _Lease.take(src.fileno()) if info.nbytes >= _MAP_FROM else None
         try:
             result = chunk_stats(info.size, dtype, file_chunks(src.fileno(), src.path, info, crcs, lease),
                                  bins, hist_sample, workers=workers)

@@ -280,11 +280,11 @@ else:
 
     def _at(addr, n, like):
         """``n`` values of ``like``'s dtype at the address ``addr`` (a view)."""
-        return np.frombuffer((_ctypes.c_char * (n * like.itemsize)).from_address(addr), like.dtype)
+        return np.frombuffer((_ctypes.c_char * (int(n) * like.itemsize)).from_address(int(addr)), like.dtype)
 
     def _call(fn, a, b, c):
         p = _ctypes.c_void_p
-        return _ctypes.CFUNCTYPE(_ctypes.c_int, p, p, p)(fn)(a, b, c)
+        return _ctypes.CFUNCTYPE(_ctypes.c_int, p, p, p)(int(fn))(int(a), int(b), int(c))
 
 
 @_njit(cache=True, nogil=True)
