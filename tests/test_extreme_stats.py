@@ -157,3 +157,15 @@ def test_inspect_stats_on_a_file(tmp_path, capsys):
     assert rows["h"]["std"] == 65504.0
     assert main(["inspect", str(f), "--stats"]) == 0
     assert "2.449e+38" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bins", [1, 2, 16])
+def test_device_kernel_counts_values_on_the_last_edge_in_the_last_bin(bins):
+    # MXNet's histogram scans past its last bound for such a value (it read beyond the array
+    # and crashed now and then): the device kernel gives it an infinite bound to stop at
+    for values in ([0.0, 0.25, 7.0, 7.0, 7.0], [-3.0, -1.0, -1.0], [1e-320, 3e-320, 3e-320]):
+        for dtype in ("float32", "float64"):
+            arr = mx.nd.array(values, dtype=dtype)
+            rec = _stats._device_stats(arr, bins)
+            assert rec.hist == _stats.array_stats(arr, bins, None).hist and sum(rec.hist) == len(values)
+            assert len(rec.edges) == bins + 1 and (rec.edges[-1] == rec.max or rec.min == rec.max)

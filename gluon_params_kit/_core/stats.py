@@ -617,7 +617,12 @@ def _device_stats(arr, bins: int) -> ParamStats:
     span = F.where(wide, hi_s - lo_s, 2 * half)
     edges = start + span * F.arange(bins + 1, ctx=x.context, dtype=x.dtype) / bins
     edges = F.concat(edges[:bins], F.where(wide, hi_s, lo_s + half), dim=0)  # exact last edge
-    hist, _ = F.histogram(F.where(finite, xs, F.broadcast_like(lo_s, xs)), bins=edges)
+    # MXNet finds a value's bin by scanning the bounds up while the value is >= the bound, so
+    # for a value equal to the last edge (the largest one always is) it reads past the end
+    # of ``bins`` (a segfault when what follows is smaller): an infinite bound there stops
+    # the scan, and what lands in that extra bin belongs to the last one (numpy's rule)
+    bounds = F.concat(edges, F.ones((1,), ctx=x.context, dtype=x.dtype) * math.inf, dim=0)
+    hist, _ = F.histogram(F.where(finite, xs, F.broadcast_like(lo_s, xs)), bins=bounds)
     spread = F.sum(F.square(centred)) - F.square(F.sum(centred)) / F.maximum(count, 1)
     parts = [count, mean, spread, F.sum(F.square(safe)), lo, hi,  # corrected two-pass m2
              F.sum(x == 0), F.sum(F.contrib.isnan(x)), F.sum(F.contrib.isinf(x)), scale]
@@ -625,12 +630,13 @@ def _device_stats(arr, bins: int) -> ParamStats:
                     dim=0).asnumpy()
     cnt, mean_, ss, l2sq, lo_, hi_, zeros, nan, inf, sc = (float(v) for v in flat[:10])
     counts = flat[10:10 + bins].astype(_onp.int64)
+    counts[-1] += int(flat[10 + bins])  # the values equal to the last edge
     counts[0] -= int(n - cnt)  # non-finite values were parked in the first bin
     if cnt == 0:
         return ParamStats(state="ok", size=n, zero_fraction=0.0, nan=int(nan), inf=int(inf),
                           hist=(0,) * bins)
     with _onp.errstate(over="ignore"):
-        edges_ = _onp.clip(flat[10 + bins:] * sc, -_FMAX, _FMAX)
+        edges_ = _onp.clip(flat[11 + bins:] * sc, -_FMAX, _FMAX)
     if lo_ < hi_:
         edges_[0], edges_[-1] = lo_, hi_  # exact, though lo / scale may have underflowed
     return ParamStats(
