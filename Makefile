@@ -141,7 +141,8 @@ smoke312:
 # tests/test_files_numpy2.py reads the files MXNet 1.9.1 wrote (tests/data/files/) bit for bit
 # as mx.nd.load did, converts, diffs and exports them, and runs the CLI; commands that need
 # mxnet must say so in one line (exit 2). tests/test_architecture.py: the import rules, and the
-# file tools with mxnet blocked, on numpy 2. On 3.13 the `cpu` extra must refuse at once
+# file tools with mxnet blocked, on numpy 2. tests/test_file_map.py: inspect --stats's mapped
+# reads under a read lease and its C chunk kernel, on numpy 2. On 3.13 the `cpu` extra must refuse at once
 # (pip's dry run, no numpy build). The stamp reinstalls only when setup.cfg or setup.py change.
 $(NP2_VENV)/.installed: setup.cfg setup.py
 	test -x $(NP2_VENV)/bin/python || $(NP2_PYTHON) -m venv $(NP2_VENV)
@@ -154,7 +155,7 @@ files-np2:
 	$(NP2_VENV)/bin/python -c "import importlib.util as u, sys, numpy; \
 	assert int(numpy.__version__.split('.')[0]) >= 2, numpy.__version__; assert u.find_spec('mxnet') is None; \
 	print('files-np2: Python', sys.version.split()[0], 'numpy', numpy.__version__, 'no mxnet')" && \
-	$(NP2_VENV)/bin/python -m pytest -q -p no:cacheprovider --noconftest tests/test_files_numpy2.py \
+	$(NP2_VENV)/bin/python -m pytest -q -p no:cacheprovider --noconftest tests/test_files_numpy2.py tests/test_file_map.py \
 	  tests/test_architecture.py && \
 	if $(NP2_VENV)/bin/python -c "import sys; sys.exit(sys.version_info < (3, 13))"; then \
 	  if PYTHONWARNINGS=ignore::UserWarning $(NP2_VENV)/bin/python -m pip install --dry-run -q '.[cpu]' \
