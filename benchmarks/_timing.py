@@ -33,14 +33,20 @@ def best(fn: Callable[[], object], repeat: int = 3, number: int = 1) -> float:
 
 
 def alternate(fns: Dict[str, Callable[[], object]], rounds: int, number: int = 1,
-              warmup: bool = True) -> Dict[str, float]:
-    """Best seconds per call of each function, sampled A B A B ... so load hits all alike."""
+              warmup: bool = True, before: Optional[Callable[[], object]] = None) -> Dict[str, float]:
+    """Best seconds per call of each function, sampled A B A B ... so load hits all alike.
+
+    ``before``, when given, runs untimed before every sample of every function (``os.sync``
+    for writers: each sample then starts with no dirty pages of the one before it, which
+    the kernel would otherwise make it wait for)."""
     if warmup:
         for fn in fns.values():
             fn()
     out = {k: float("inf") for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
+            if before is not None:
+                before()
             start = time.perf_counter()
             for _ in range(number):
                 fn()

@@ -23,7 +23,8 @@ Rows, each a ratio of the best of alternating samples of both sides in one run:
 - ``save(net, f, fsync=False)`` per format vs what a user writes by hand for the same
   file and guarantee (to a temporary file, renamed): ``save_parameters``,
   ``safetensors.numpy.save_file`` of ``asnumpy()`` copies, ``numpy.savez`` of them.
-  Target <= 1.2.
+  Every sample starts after an (untimed) ``os.sync``, so that none waits for the dirty pages
+  of the one before. Target <= 1.2.
 
 Usage: ``python benchmarks/bench_models.py [--quick] [NET ...]`` (NET: resnet50, densenet201,
 bert). Always exits 0.
@@ -182,8 +183,10 @@ def bench_save(label: str, net, folder: Path, rounds: int, warmup: bool) -> None
 
     for fmt in ("params", "safetensors", "npz"):
         kit_file = folder / f"kit.{fmt}"
+        # each sample after os.sync: a sample of a BERT-size save leaves ~1.2 GB of dirty pages,
+        # and the kernel makes whatever writes next wait for them (0.3 s or 3 s, by turns)
         t = alternate({"kit": lambda: save(net, kit_file, fsync=False),
-                       "native": lambda: by_hand(fmt)}, rounds, warmup=warmup)
+                       "native": lambda: by_hand(fmt)}, rounds, warmup=warmup, before=os.sync)
         mb = kit_file.stat().st_size / 2**20
         line(f"{label}_save_{fmt}_vs_by_hand", t["kit"] / t["native"], SAVE_TARGET,
              f"  ({mb:.0f} MiB; neither flushed)", measured=fmt_time(t["kit"]),
