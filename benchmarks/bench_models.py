@@ -140,8 +140,9 @@ def bench_stats_memory(label: str, hidden: int) -> None:
 
 
 def bench_summary(label: str, net, x, rounds: int) -> None:
+    # a few ms a call: many samples, as for every short timing here (3 of them moved by 2x)
     t = alternate({"kit": lambda: str(summary(net)), "native": lambda: str(net.collect_params())},
-                  rounds)
+                  max(rounds, 20))
     line(f"{label}_str_summary_vs_str_collect_params", t["kit"] / t["native"], SUMMARY_TARGET,
          measured=fmt_time(t["kit"]), native=fmt_time(t["native"]))
 

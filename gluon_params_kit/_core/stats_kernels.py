@@ -297,6 +297,7 @@ def _low(v):  # pragma: no cover
 def _locate(fns, handles, sizes, wide, addr, code):  # pragma: no cover
     box = np.zeros(2, np.int64)  # what the C functions write: ints (low half) and pointers
     at = box.ctypes.data
+    dims32, dims64 = np.empty(0, np.int32), np.empty(0, np.int64)  # the types of a shape's dims
     for s in range(handles.size):
         code[s] = -1
         addr[s] = 0
@@ -322,10 +323,10 @@ def _locate(fns, handles, sizes, wide, addr, code):  # pragma: no cover
             continue  # unknown shape
         size = 1
         if wide:
-            for d in _at(box[1], ndim, np.empty(0, np.int64)):
+            for d in _at(box[1], ndim, dims64):
                 size *= d
         else:
-            for d in _at(box[1], ndim, np.empty(0, np.int32)):
+            for d in _at(box[1], ndim, dims32):
                 size *= d
         if size != sizes[s]:
             continue
