@@ -132,7 +132,8 @@ class _Lease:
         try:
             import ctypes
             import fcntl
-            if not stat.S_ISREG(os.fstat(fd).st_mode) or signal.getsignal(signal.SIGURG) not in (signal.SIG_DFL, signal.SIG_IGN):
+            quiet = signal.getsignal(signal.SIGURG) in (signal.SIG_DFL, signal.SIG_IGN)  # no handler of its own
+            if not (stat.S_ISREG(os.fstat(fd).st_mode) and quiet):
                 return None
             with open("/proc/sys/fs/lease-break-time") as f:
                 if int(f.read()) < 1:

@@ -78,7 +78,8 @@ def _load() -> dict:
         lib = ctypes.CDLL(_built())
         if lib.gpk_native_version() != _VERSION:
             return {}
-        made: dict = {np.dtype(np.float32): _bind(lib, "gpk_parts_f32"), np.dtype(np.float64): _bind(lib, "gpk_parts_f64")}
+        made: dict = {np.dtype(np.float32): _bind(lib, "gpk_parts_f32"),
+                      np.dtype(np.float64): _bind(lib, "gpk_parts_f64")}
         probe = np.array([3.0, -1.0, 0.0, -0.0, 2.0])
         for dtype, fn in made.items():
             row = fn(probe.astype(dtype))
