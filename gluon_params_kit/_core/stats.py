@@ -245,6 +245,13 @@ def _sample_step(n: int, hist_sample: Optional[int]) -> int:
     return 1 if hist_sample is None or n <= hist_sample else -(-n // hist_sample)
 
 
+def _sample_steps(k: _onp.ndarray, hist_sample: Optional[int]) -> _onp.ndarray:
+    """:func:`_sample_step` of every size in ``k``."""
+    if hist_sample is None:
+        return _onp.ones(k.size, _onp.intp)
+    return _onp.where(k > hist_sample, -(-k // hist_sample), 1)
+
+
 def chunk_stats(size: int, dtype, chunks: Callable[[int, int], Iterable[_onp.ndarray]],
                 bins: int, hist_sample: Optional[int], sample: Optional[_onp.ndarray] = None,
                 workers: Optional[int] = None) -> ParamStats:
@@ -465,15 +472,7 @@ class _Kernel:
     def measure(self, c: _onp.ndarray) -> _Part:
         k = c.size
         if self._native is not None and c.flags.c_contiguous:
-            # the compiled loops' row (stats_kernels.parts), made a part as _moments_of does
-            lo, hi, centre, sd, sq, l2sq, zeros = self._native(c)
-            if not (math.isfinite(sd) and math.isfinite(sq) and math.isfinite(l2sq)):
-                return _float64_part(c)  # NaN or Inf
-            if c.dtype.itemsize == 8:
-                biggest = max(-lo, hi)
-                if biggest > _BIG or 0.0 < biggest < 1.0 / _BIG:
-                    return _float64_part(c)  # squares that could overflow or underflow
-            return _Part(k, min(max(centre + sd / k, lo), hi), sq - sd * sd / k, l2sq, lo, hi, int(zeros))
+            return _row_part(c, self._native(c))
         ss = float(_onp.dot(c, c))
         s = float(_onp.dot(c, self._ones[:k]))
         if not (math.isfinite(s) and math.isfinite(ss)):
@@ -509,17 +508,26 @@ class _Kernel:
 
 def _compiled_parts(kernels: Any, x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, step: int = 0,
                     sample: Optional[_onp.ndarray] = None) -> List[_Part]:
-    """The part of every segment ``x[o:o + k]`` (a chunk) by the compiled loops; a segment
-    they cannot measure (see :func:`_compiled_moments`) by :func:`_float64_part`."""
-    return _parts_of(x, off, k, _compiled_moments(kernels, x, off, k, step, sample))
+    """The part of every segment ``x[o:o + k]`` (a chunk) by the compiled loops (numba's)."""
+    rows = kernels.parts(x, off, k, step, sample).tolist()
+    return [_row_part(x[o:o + n], row) for o, n, row in zip(off.tolist(), k.tolist(), rows)]
 
 
-def _parts_of(x: _onp.ndarray, off: _onp.ndarray, k: _onp.ndarray, cols: Tuple[_onp.ndarray, ...]
-              ) -> List[_Part]:
-    out = []
-    for o, n, mean, m2, l2sq, lo, hi, good, zeros in zip(off.tolist(), k.tolist(), *(c.tolist() for c in cols)):
-        out.append(_Part(n, mean, m2, l2sq, lo, hi, int(zeros)) if good else _float64_part(x[o:o + n]))
-    return out
+def _row_part(c: _onp.ndarray, row: Sequence[float]) -> _Part:
+    """Chunk ``c``'s part from its row of the compiled loops (``stats_kernels.parts``, numba's,
+    or the C kernel's: min, max, centre, sums of ``v - centre``, of its squares and of
+    ``v ** 2``, zeros), made as :func:`_moments_of` makes the rows of many segments; a chunk
+    whose sums do not hold (NaN or Inf; float64 squares that could overflow or underflow)
+    by :func:`_float64_part`."""
+    lo, hi, centre, sd, sq, l2sq, zeros = row
+    if not (math.isfinite(sd) and math.isfinite(sq) and math.isfinite(l2sq)):
+        return _float64_part(c)
+    if c.dtype.itemsize == 8:
+        biggest = max(-lo, hi)
+        if biggest > _BIG or 0.0 < biggest < 1.0 / _BIG:
+            return _float64_part(c)
+    k = c.size
+    return _Part(k, min(max(centre + sd / k, lo), hi), sq - sd * sd / k, l2sq, lo, hi, int(zeros))
 
 
 def _float64_part(c: _onp.ndarray) -> _Part:
@@ -822,9 +830,7 @@ def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], bins: int,
     sizes = _onp.array([m[2] for m in members], _onp.int64)
     addr, code = kernels.locate(fns, handles, sizes, wide)
     left = _onp.ones(len(members), bool)
-    steps = _onp.ones(sizes.size, _onp.int64)
-    if hist_sample is not None:
-        steps = _onp.where(sizes > hist_sample, -(-sizes // hist_sample), 1)
+    steps = _sample_steps(sizes, hist_sample)
     for c, dtype in _LOCATED_TYPES:
         where = _onp.flatnonzero(code == c)
         per = -(-sizes[where] // steps[where])
@@ -1128,9 +1134,7 @@ def _segments_stats(moments: Tuple[_onp.ndarray, ...], k: _onp.ndarray, T: Any, 
         width = (last.astype(T) - first.astype(T)).astype(_onp.float64)
         good = good & (first < last) & (width >= 2.0 ** -60) & (width < math.inf) & (last - first < math.inf)
         # the histogram: each good segment's sample (every step-th value), binned at once
-        step = _onp.ones(k.size, _onp.intp)
-        if hist_sample is not None:
-            step = _onp.where(k > hist_sample, -(-k // hist_sample), 1)
+        step = _sample_steps(k, hist_sample)
         idx = _onp.flatnonzero(good)
         # a segment of equal values (a BatchNorm's gamma, beta, running mean and variance):
         # every sampled value lands where its first does, so that one is binned for them all
