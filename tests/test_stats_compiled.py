@@ -8,6 +8,8 @@ or alone must give the same bits.
 import gluon_params_kit  # noqa: F401  (numpy shim before mxnet)
 
 # isort: split
+import math
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -182,6 +184,19 @@ def test_groups_of_located_arrays_give_the_same_bits(monkeypatch):
                         or copied_stats(members, *a))
     assert _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE) == whole
     assert alone == [np.int32] and copied == [np.float16]  # what the loops leave, measured once
+
+
+def test_equal_valued_arrays_of_one_kind_share_one_answer_and_negative_zero_is_its_own_kind():
+    kinds = [(np.ones, 64), (np.zeros, 64), (np.ones, 65), (lambda n: np.full(n, -0.0), 64), (np.zeros, 64),
+             (np.ones, 64), (lambda n: np.full(n, -0.0), 64), (lambda n: np.full(n, 2.0), 64)]
+    arrays = [mx.nd.array(make(n).astype(np.float32)) for make, n in kinds]
+    got = _stats.cpu_arrays_stats([(a, a.size) for a in arrays], 16, _stats.HIST_SAMPLE)
+    for a, rec in zip(arrays, got):
+        assert rec == _stats.array_stats(a, 16, _stats.HIST_SAMPLE)
+    assert got[0] is got[5] and got[1] is got[4] and got[3] is got[6]  # built once per kind
+    assert len({id(r) for r in got}) == 5
+    assert math.copysign(1.0, got[3].min) == -1.0 and math.copysign(1.0, got[1].min) == 1.0
+    assert got[2].size == 65 and got[2].hist_values == 65 and got[7].mean == 2.0
 
 
 def test_a_conv_weight_in_an_mkldnn_layout_is_read_as_its_values():
