@@ -755,20 +755,27 @@ _LOCATED = 1 << 16
 
 def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins: int,
                            hist_sample: Optional[int]) -> List[ParamStats]:
-    """:func:`cpu_arrays_stats` by the compiled loops: arrays of fewer than :data:`_LOCATED`
-    values read at their addresses in this thread, larger ones in place in a second one
-    (which this one joins when it is done)."""
+    """:func:`cpu_arrays_stats` by the compiled loops: every array found by one call into
+    MXNet's C API (:func:`_locate`); arrays of fewer than :data:`_LOCATED` values read at
+    their addresses in this thread, larger ones in place in a second one (which this one
+    joins when it is done)."""
     out: List[Optional[ParamStats]] = [None] * len(items)
-    small: List[Tuple[int, Any, int]] = []
-    alone: List[Tuple[int, Any]] = []
+    members = [(i, arr, size) for i, (arr, size) in enumerate(items) if size > 0]
     for i, (arr, size) in enumerate(items):
-        if 0 < size < _LOCATED:
-            small.append((i, arr, size))
-        elif size > 0 and arr.context.device_type == "cpu":
-            alone.append((i, arr))
-        else:
+        if size <= 0:
             out[i] = array_stats(arr, bins, hist_sample)
-    jobs = _InPlace(_alone_views(alone, bins, hist_sample, out), hist_sample)
+    addr, code = _locate(kernels, members)
+    large = _onp.array([m[2] >= _LOCATED for m in members], bool)
+    mapped = large & (code >= 0) & (code <= 1)
+    views = [(members[j][0], _at_address(int(addr[j]), members[j][2], int(code[j])))
+             for j in _onp.flatnonzero(mapped).tolist()]
+    views.sort(key=lambda iv: -iv[1].size)  # largest first: the threads finish together
+    for j in _onp.flatnonzero(large & ~mapped).tolist():  # another dtype, sparse, on a GPU, not that size
+        out[members[j][0]] = array_stats(members[j][1], bins, hist_sample)
+    small = ~large
+    small_members = [members[j] for j in _onp.flatnonzero(small).tolist()]
+    small_at = (addr[small], code[small])
+    jobs = _InPlace(views, hist_sample)
     todo = iter(range(len(jobs.views)))  # next() from two threads: each index once
     lock = threading.Lock()
     done = [0]
@@ -783,11 +790,11 @@ def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins:
                 jobs.finish(bins, out)
 
     def work(w: int) -> None:
-        if w == 0 and small:
-            _located_stats(kernels, small, bins, hist_sample, out)
+        if w == 0 and small_members:
+            _located_stats(kernels, small_members, *small_at, bins, hist_sample, out)
         in_place()
 
-    _in_threads(work, WORKERS if (small and jobs.views) or len(jobs.views) > 1 else 1)
+    _in_threads(work, WORKERS if (small_members and jobs.views) or len(jobs.views) > 1 else 1)
     if done[0] != len(jobs.views):  # never: an error would have been raised
         raise RuntimeError("stats: arrays left unmeasured")
     return out  # type: ignore[return-value]  # every slot is filled above
@@ -816,19 +823,41 @@ def _mx_functions() -> Tuple[_onp.ndarray, bool]:
 _LOCATED_TYPES = ((0, _onp.dtype(_onp.float32)), (1, _onp.dtype(_onp.float64)))
 
 
-def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], bins: int,
-                   hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> None:
-    """Measure ``(slot, array, size)`` members where MXNet keeps them: their addresses by one
-    compiled call into MXNet's C API (each array waited for; an MKL-DNN layout turned into
-    the default one in place, as a zero-copy view does), then :func:`_segments_stats` of
-    each dtype's arrays at once, read through those addresses. What that cannot measure
-    (other dtypes, NaN or Inf, a size that is not the array's) is copied in batches or
-    measured alone.
-    """
+def _locate(kernels: Any, members: List[Tuple[int, Any, int]]) -> Tuple[_onp.ndarray, _onp.ndarray]:
+    """Each ``(slot, array, size)`` member's address and code, by one compiled call into
+    MXNet's C API (``stats_kernels.locate``): each array waited for, an MKL-DNN layout turned
+    into the default one in place (MXNet's ``MXNDArrayGetData`` does, as ``asnumpy`` reads
+    it), and its code: 0 float32, 1 float64, MXNet's code of another dtype, or -1 for an
+    array that is not dense, not in host memory or not of the size given."""
     fns, wide = _mx_functions()
     handles = _onp.array([m[1].handle.value for m in members], _onp.int64)
     sizes = _onp.array([m[2] for m in members], _onp.int64)
-    addr, code = kernels.locate(fns, handles, sizes, wide)
+    return kernels.locate(fns, handles, sizes, wide)
+
+
+class _Address:
+    """A numpy array interface over ``size`` values of ``dtype`` at an address (read-only)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, addr: int, size: int, dtype: _onp.dtype):
+        self.__array_interface__ = dict(version=3, data=(addr, True), shape=(size,), typestr=dtype.str)
+
+
+def _at_address(addr: int, size: int, code: int) -> _onp.ndarray:
+    """A read-only numpy view of a located array (code 0 float32, 1 float64): its values where
+    MXNet keeps them, for as long as the array lives and is not written."""
+    return _onp.asarray(_Address(addr, size, _LOCATED_TYPES[code][1]))
+
+
+def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], addr: _onp.ndarray, code: _onp.ndarray,
+                   bins: int, hist_sample: Optional[int], out: List[Optional[ParamStats]]) -> None:
+    """Measure ``(slot, array, size)`` members at their addresses ``addr`` (:func:`_locate`):
+    :func:`_segments_stats` of each dtype's arrays at once, read through those addresses.
+    What that cannot measure (other dtypes, NaN or Inf, a size that is not the array's) is
+    copied in batches or measured alone.
+    """
+    sizes = _onp.array([m[2] for m in members], _onp.int64)
     left = _onp.ones(len(members), bool)
     steps = _sample_steps(sizes, hist_sample)
     for c, dtype in _LOCATED_TYPES:
@@ -934,21 +963,6 @@ class _InPlace:
                     state="ok", size=size, mean=acc.mean, std=math.sqrt(max(acc.m2 / size, 0.0)), min=acc.lo,
                     max=acc.hi, l2=math.sqrt(max(acc.l2sq, 0.0)), zero_fraction=acc.zeros / size, nan=0, inf=0,
                     hist=tuple(hist), edges=tuple(edge), hist_values=n)
-
-
-def _alone_views(alone: List[Tuple[int, Any]], bins: int, hist_sample: Optional[int],
-                 out: List[Optional[ParamStats]]) -> List[Tuple[int, _onp.ndarray]]:
-    """Zero-copy host views of the arrays measured one by one, largest first (so the threads
-    finish together); a sparse array, or one without a view, is measured here and now."""
-    views = []
-    for i, arr in alone:
-        view = _host_view(arr) if getattr(arr, "stype", "default") == "default" else None
-        if view is None or view.dtype not in _FAST:
-            out[i] = array_stats(arr, bins, hist_sample)
-        else:
-            views.append((i, view))
-    views.sort(key=lambda iv: -iv[1].size)
-    return views
 
 
 def _measure_batch(buf: _onp.ndarray, batch: List[Tuple[int, Any, int]], bins: int,

@@ -16,6 +16,8 @@ from .._core.types import Parameter
 
 __all__ = ["StatsReport", "params_stats"]
 
+_CPU = 1  # MXNet's device type id of "cpu"
+
 
 def params_stats(params: Sequence[Parameter], grads: bool, bins: int,
                  hist_sample: Optional[int]) -> List[ParamStats]:
@@ -35,10 +37,9 @@ def params_stats(params: Sequence[Parameter], grads: bool, bins: int,
     out: List[Optional[ParamStats]] = [None] * len(params)
     batch: List[Tuple[Any, int]] = []
     where: List[int] = []
-    for i, param in enumerate(params):
-        state = init_state(param)
-        if state != "initialized":
-            out[i] = ParamStats(state=state)
+    for i, param in enumerate(params):  # a thousand Parameters: a few attribute reads each
+        if arrays(param) is None:
+            out[i] = ParamStats(state=init_state(param))
             continue
         # arrays(), not list_data(): list_data() refuses row_sparse Parameters
         held = grad_arrays(param) if grads else arrays(param)
@@ -47,8 +48,9 @@ def params_stats(params: Sequence[Parameter], grads: bool, bins: int,
             continue
         dense = (param._grad_stype if grads else param._stype) == "default"
         ctxs = param._ctx_list
-        if dense and ctxs and ctxs[0].device_type == "cpu":
-            batch.append((held[0], math.prod(param.shape)))  # MXNet refuses a wrong size
+        if dense and ctxs and ctxs[0].device_typeid == _CPU:
+            # its known shape (the property rebuilds it in np mode); MXNet refuses a wrong size
+            batch.append((held[0], math.prod(param._shape)))
             where.append(i)
         else:
             out[i] = array_stats(held[0], bins, hist_sample)
