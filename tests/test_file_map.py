@@ -72,10 +72,23 @@ def test_mapped_read_and_pread_give_the_same_bits(big, monkeypatch):
 
 
 @linux
-def test_pages_on_disk_only_are_read_not_mapped(big, monkeypatch):
+@pytest.mark.parametrize("ask", ["cachestat", "mincore"])
+def test_pages_on_disk_only_are_read_not_mapped(big, monkeypatch, ask):
     path, _v = big
     header = read_header(path)
+    if ask == "mincore":  # a kernel before 6.5: no cachestat
+        monkeypatch.setattr(F, "_CACHESTAT_WORKS", False)
+    else:
+        with DataFile.open(path) as f:
+            lease = _lease_or_skip(f.fileno())
+            try:
+                if lease._cached_pages(0, 8192) is None:
+                    pytest.skip("no cachestat in this kernel")
+            finally:
+                lease.release()
+    preads = _count_preads(monkeypatch)
     want = F.file_stats(header, header["w"])
+    assert preads["n"] == 0  # all in memory: mapped
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -212,13 +212,21 @@ def test_long_read_without_tqdm_says_once_how_to_get_a_bar(monkeypatch):
     assert _display.progress(10, "small.params", stream=out) is None and out.getvalue() == text
 
 
-def test_progress_bar_with_tqdm():
-    pytest.importorskip("tqdm")
-    bar = _display.progress(_display.PROGRESS_BYTES + 1, "big.params", stream=io.StringIO())
+def test_progress_bar_with_tqdm(monkeypatch):
+    tqdm = pytest.importorskip("tqdm")
+    bar = _display.progress(_display.PROGRESS_BYTES + 1, "/x/big.params", stream=io.StringIO())
     try:
         assert bar.total == _display.PROGRESS_BYTES + 1 and bar.desc == "big.params"
+        bar.update(10)  # a read that ends before the delay: no bar, so tqdm is not imported for it
+        assert bar._bar is None and bar.n == 10
+        monkeypatch.setattr(_display, "PROGRESS_DELAY", 0.0)  # a read still running: the bar appears
+        bar.update(5)
+        assert isinstance(bar._bar, tqdm.tqdm) and bar._bar.n == 15 and bar._bar.total == bar.total
+        bar.update(1)
+        assert bar._bar.n == 16
     finally:
         bar.close()
+    assert bar._bar is None
 
 
 def test_chapter_quiet_and_check_alias(capsys):

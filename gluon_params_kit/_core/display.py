@@ -8,7 +8,7 @@ import html
 import itertools
 import math
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     "HTML_STYLE", "fit_rows", "format_bytes", "format_count", "format_float", "format_shape",
@@ -270,23 +270,64 @@ HTML_STYLE = ("<style>table.gpk td,table.gpk th{text-align:left}"
 
 #: Reads larger than this show a progress bar (tqdm), or once say how to get one.
 PROGRESS_BYTES = 100 * 2**20
+#: Seconds a read runs before its bar appears: a read that ends sooner (gigabytes from the
+#: page cache take a fraction of a second) shows none and never imports tqdm (20-50 ms).
+PROGRESS_DELAY = 0.5
 _hinted = False
 
 
-def progress(total: int, label: str, *, stream=None):
-    """A tqdm bar on stderr for reads over :data:`PROGRESS_BYTES`, else ``None``.
+class Progress:
+    """A progress bar that appears (tqdm's, on stderr) once its read has run for
+    :data:`PROGRESS_DELAY` seconds, counting what was read before; :func:`progress` makes one.
 
-    Without tqdm, the first long read of the process says once (on stderr) how to get a
-    bar, and returns ``None``; the caller then reads without one.
+    ``update(n)`` counts ``n`` more bytes read, ``close()`` removes the bar. ``total``,
+    ``desc`` and ``n`` are the bar's total, label and bytes counted so far.
+
+    >>> bar = Progress(2**30, "big.params")
+    >>> bar.update(4096); bar.update(4096); bar.n, bar.total
+    (8192, 1073741824)
+    >>> bar.close()
+    """
+
+    def __init__(self, total: int, desc: str):
+        import time
+        self.total, self.desc, self.n = total, desc, 0
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._bar: Any = None
+
+    def update(self, n: int) -> None:
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._clock() - self._start >= PROGRESS_DELAY:
+            from tqdm import tqdm
+            self._bar = tqdm(total=self.total, initial=self.n, unit="B", unit_scale=True, desc=self.desc,
+                             leave=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def progress(total: int, label: str, *, stream=None) -> Optional[Progress]:
+    """A :class:`Progress` bar naming ``label`` for reads over :data:`PROGRESS_BYTES`, else ``None``.
+
+    Without tqdm, the first long read of the process says once (on ``stream``, stderr by
+    default) how to get a bar, and returns ``None``; the caller then reads without one.
 
     >>> progress(10, "small.params") is None
     True
     """
     if total <= PROGRESS_BYTES:
         return None
+    import importlib.util
     try:
-        from tqdm import tqdm
-    except ImportError:
+        have = importlib.util.find_spec("tqdm") is not None
+    except (ImportError, ValueError):
+        have = False
+    if not have:
         global _hinted
         if not _hinted:
             _hinted = True
@@ -296,5 +337,4 @@ def progress(total: int, label: str, *, stream=None):
                   file=stream or sys.stderr)
         return None
     import os
-    return tqdm(total=total, unit="B", unit_scale=True, desc=printable(os.path.basename(label)),
-                leave=False)
+    return Progress(total, printable(os.path.basename(label)))

@@ -457,6 +457,9 @@ class _Part(NamedTuple):
     scale: float = 1.0
 
 
+_NO_SCRATCH = _onp.empty(0)
+
+
 class _Kernel:
     """Measures chunks of one float type: by the C kernel where it is built
     (:mod:`.stats_native`), else by numpy with one thread's scratch memory (a chunk of
@@ -465,14 +468,16 @@ class _Kernel:
     def __init__(self, dtype: _onp.dtype):
         from . import stats_native
         self._native = stats_native.kernel(dtype) if dtype in _FAST else None
-        self._ones = _onp.ones(CHUNK, dtype)
+        self._dtype = dtype
+        self._ones = self._flags = _NO_SCRATCH  # the numpy path's scratch, made on its first chunk
         self._buf: Optional[_onp.ndarray] = None
-        self._flags = _onp.empty(CHUNK, bool)
 
     def measure(self, c: _onp.ndarray) -> _Part:
         k = c.size
         if self._native is not None and c.flags.c_contiguous:
             return _row_part(c, self._native(c))
+        if self._ones is _NO_SCRATCH:
+            self._ones, self._flags = _onp.ones(CHUNK, self._dtype), _onp.empty(CHUNK, bool)
         ss = float(_onp.dot(c, c))
         s = float(_onp.dot(c, self._ones[:k]))
         if not (math.isfinite(s) and math.isfinite(ss)):

@@ -15,7 +15,8 @@ escapes them as JSON does.
 ``check FILE --model MODULE:FUNCTION`` is a dry-run load: the load report and the
 suggested remap, nothing written. ``convert``, ``export`` and ``diff`` take
 ``--allow-expand`` (``allow_expand=True``); ``convert --np``/``--nd`` pick the array mode
-written; commands that read over 100 MB of data show a progress bar naming the file.
+written; commands that read over 100 MB of data show a progress bar naming the file
+(after half a second).
 
 Imports are lazy: ``--help``, ``--version``, ``doctor``, ``inspect`` without ``--stats``
 and ``diff --names`` never import mxnet (they read file headers with numpy only), so they
