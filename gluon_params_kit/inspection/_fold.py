@@ -160,15 +160,37 @@ def shown_rows(rows: List[Dict[str, Any]], depth: Optional[int], blocks: Mapping
     identical blocks at or above ``depth`` as one row (where its rows are consecutive)."""
     if depth is not None:
         rows = fold(rows, depth, blocks)
-    for first, paths in runs.items():
-        if depth is not None and first.count(".") + 1 > depth:
-            continue
-        members = set(paths)
-        at = [i for i, r in enumerate(rows) if _under(r["block_path"], members)]
-        if len(at) < 2 or at != list(range(at[0], at[-1] + 1)):
-            continue
-        rows = rows[:at[0]] + [group_row(rows[at[0]:at[-1] + 1], paths, blocks[first][1])] + rows[at[-1] + 1:]
-    return rows
+    # runs never nest (repeat_runs): each row is in at most one, found by one walk up its path
+    run_of = {p: first for first, paths in runs.items() if depth is None or first.count(".") + 1 <= depth
+              for p in paths}
+    if not run_of:
+        return rows
+    at: Dict[str, List[int]] = {}
+    for i, r in enumerate(rows):
+        path = r["block_path"]
+        while True:
+            first = run_of.get(path)
+            if first is not None:
+                at.setdefault(first, []).append(i)
+                break
+            if not path:
+                break
+            path = path.rpartition(".")[0]
+    grouped: Dict[int, Tuple[int, str]] = {}  # first row of a run -> (its last row, the run)
+    for first, where in at.items():
+        if len(where) >= 2 and where[-1] - where[0] == len(where) - 1:  # consecutive rows
+            grouped[where[0]] = (where[-1], first)
+    out: List[Dict[str, Any]] = []
+    i = 0
+    while i < len(rows):
+        if i in grouped:
+            last, first = grouped[i]
+            out.append(group_row(rows[i:last + 1], runs[first], blocks[first][1]))
+            i = last + 1
+        else:
+            out.append(rows[i])
+            i += 1
+    return out
 
 
 def shown_layers(layers: List[Dict[str, Any]], depth: Optional[int],
