@@ -760,26 +760,25 @@ _LOCATED = 1 << 16
 
 def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins: int,
                            hist_sample: Optional[int]) -> List[ParamStats]:
-    """:func:`cpu_arrays_stats` by the compiled loops: every array found by one call into
-    MXNet's C API (:func:`_locate`); arrays of fewer than :data:`_LOCATED` values read at
-    their addresses in this thread, larger ones in place in a second one (which this one
-    joins when it is done)."""
+    """:func:`cpu_arrays_stats` by the compiled loops: arrays found by compiled calls into
+    MXNet's C API (:func:`_locate`), the larger ones first, so that a second thread reads
+    those in place while this one finds and measures the arrays of fewer than
+    :data:`_LOCATED` values at their addresses (then joins the second one)."""
     out: List[Optional[ParamStats]] = [None] * len(items)
     members = [(i, arr, size) for i, (arr, size) in enumerate(items) if size > 0]
     for i, (arr, size) in enumerate(items):
         if size <= 0:
             out[i] = array_stats(arr, bins, hist_sample)
-    addr, code = _locate(kernels, members)
-    large = _onp.array([m[2] >= _LOCATED for m in members], bool)
-    mapped = large & (code >= 0) & (code <= 1)
-    views = [(members[j][0], _at_address(int(addr[j]), members[j][2], int(code[j])))
-             for j in _onp.flatnonzero(mapped).tolist()]
+    small_members = [m for m in members if m[2] < _LOCATED]
+    large = [m for m in members if m[2] >= _LOCATED]
+    addr, code = _locate(kernels, large) if large else (_onp.zeros(0, _onp.int64),) * 2
+    views = []
+    for m, a, c in zip(large, addr.tolist(), code.tolist()):
+        if c in (0, 1):
+            views.append((m[0], _at_address(a, m[2], c)))
+        else:  # another dtype, sparse, on a GPU, not that size
+            out[m[0]] = array_stats(m[1], bins, hist_sample)
     views.sort(key=lambda iv: -iv[1].size)  # largest first: the threads finish together
-    for j in _onp.flatnonzero(large & ~mapped).tolist():  # another dtype, sparse, on a GPU, not that size
-        out[members[j][0]] = array_stats(members[j][1], bins, hist_sample)
-    small = ~large
-    small_members = [members[j] for j in _onp.flatnonzero(small).tolist()]
-    small_at = (addr[small], code[small])
     jobs = _InPlace(views, hist_sample)
     todo = iter(range(len(jobs.views)))  # next() from two threads: each index once
     lock = threading.Lock()
@@ -796,7 +795,7 @@ def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins:
 
     def work(w: int) -> None:
         if w == 0 and small_members:
-            _located_stats(kernels, small_members, *small_at, bins, hist_sample, out)
+            _located_stats(kernels, small_members, *_locate(kernels, small_members), bins, hist_sample, out)
         in_place()
 
     _in_threads(work, WORKERS if (small_members and jobs.views) or len(jobs.views) > 1 else 1)
