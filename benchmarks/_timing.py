@@ -36,15 +36,19 @@ def alternate(fns: Dict[str, Callable[[], object]], rounds: int, number: int = 1
               warmup: bool = True, before: Optional[Callable[[], object]] = None) -> Dict[str, float]:
     """Best seconds per call of each function, sampled A B A B ... so load hits all alike.
 
+    Each round starts one function later (A B C, B C A, C A B, ...): whatever the first
+    sample of a round pays for (pages the kernel dropped since the round before, see
+    :func:`warm_file`) falls on each function in turn, not always on the first.
     ``before``, when given, runs untimed before every sample of every function (``os.sync``
     for writers: each sample then starts with no dirty pages of the one before it, which
-    the kernel would otherwise make it wait for)."""
+    the kernel would otherwise make it wait for; :func:`warm_file` for readers)."""
     if warmup:
         for fn in fns.values():
             fn()
     out = {k: float("inf") for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
+    order = list(fns.items())
+    for r in range(rounds):
+        for k, fn in order[r % len(order):] + order[:r % len(order)]:
             if before is not None:
                 before()
             start = time.perf_counter()
@@ -52,6 +56,24 @@ def alternate(fns: Dict[str, Callable[[], object]], rounds: int, number: int = 1
                 fn()
             out[k] = min(out[k], (time.perf_counter() - start) / number)
     return out
+
+
+def warm_file(*paths) -> Callable[[], None]:
+    """An untimed ``before`` step that reads ``paths`` whole, so that every sample finds them
+    in the page cache, as the rows that read files say they do.
+
+    These VMs run DAMON with a ``pageout`` scheme (``/sys/kernel/mm/damon/admin``): memory
+    not seen accessed for about a minute is dropped at up to 128 MiB/s, and a file read
+    only by ``read``/``pread`` is never seen accessed, however often it is read. Without
+    this step, a sample that reads a file written a minute earlier may read part of it from
+    the disk (a 1 GiB load measured 0.2 s or 0.8 s by turns)."""
+    def warm() -> None:
+        buf = bytearray(8 << 20)
+        for path in paths:
+            with open(path, "rb", buffering=0) as f:
+                while f.readinto(buf):
+                    pass
+    return warm
 
 
 def fmt_time(seconds: float) -> str:
@@ -157,13 +179,18 @@ def run_fresh(setup: str, call: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def best_of(pairs: Dict[str, tuple], repeat: int) -> Dict[str, dict]:
+def best_of(pairs: Dict[str, tuple], repeat: int, before: Optional[Callable[[], object]] = None
+            ) -> Dict[str, dict]:
     """Alternate the calls of ``pairs`` (name -> (setup, call)) ``repeat`` times, each in a
-    fresh interpreter; the best time and the largest extra memory of each."""
+    fresh interpreter; the best time and the largest extra memory of each. Rounds rotate
+    and ``before`` runs before each call, as in :func:`alternate`."""
     out = {name: dict(seconds=float("inf"), extra=0) for name in pairs}
-    for _ in range(repeat):
-        for name, (setup, call) in pairs.items():
-            r = run_fresh(setup, call)
-            out[name]["seconds"] = min(out[name]["seconds"], r["seconds"])
-            out[name]["extra"] = max(out[name]["extra"], r["extra"])
+    order = list(pairs.items())
+    for r in range(repeat):
+        for name, (setup, call) in order[r % len(order):] + order[:r % len(order)]:
+            if before is not None:
+                before()
+            got = run_fresh(setup, call)
+            out[name]["seconds"] = min(out[name]["seconds"], got["seconds"])
+            out[name]["extra"] = max(out[name]["extra"], got["extra"])
     return out

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _timing import best_of, line  # noqa: E402  (this folder is sys.path[0])
+from _timing import best_of, line, warm_file  # noqa: E402  (this folder is sys.path[0])
 
 MiB = 2 ** 20
 
@@ -64,7 +64,7 @@ def main() -> None:
         for suffix in (".safetensors", ".npz"):
             out = folder / ("out" + suffix)
             r = best_of({"kit": (setup, f"gpk.convert({str(src)!r}, {str(out)!r})"), "cp": cp_fsync},
-                        args.repeat)
+                        args.repeat, before=warm_file(src))
             name = f"convert_params_to_{suffix[1:]}_{size // MiB}MiB"
             kit, base = r["kit"], r["cp"]
             line(name + "_vs_cp_fsync", kit["seconds"] / base["seconds"], 1.5,

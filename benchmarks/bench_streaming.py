@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _timing import best_of, line, run_fresh  # noqa: E402  (this folder is sys.path[0])
+from _timing import best_of, line, run_fresh, warm_file  # noqa: E402  (this folder is sys.path[0])
 
 MiB = 2 ** 20
 ROWS = ("diff", "inspect", "export", "load")
@@ -124,7 +124,7 @@ def main() -> None:
                 "kit": (py + "from gluon_params_kit.checkpoint import diff",
                         f"report = diff({str(a)!r}, {str(b)!r}); assert not report.same"),
                 "numpy": (STREAM_PASS, f"stream_pass({str(a)!r}, {str(b)!r})"),
-            }, args.repeat)
+            }, args.repeat, before=warm_file(a, b))
             _report("diff_1GiB_vs_numpy_stream", r, 1.5, diff_size)
 
         if "inspect" in rows:
@@ -134,7 +134,7 @@ def main() -> None:
                 "kit": (cli, "with contextlib.redirect_stdout(sink):\n"
                              f"    assert main(['inspect', {str(big)!r}, '--stats', '--json']) == 0"),
                 "numpy": (MEMMAP_PASS, f"memmap_pass({str(big)!r})"),
-            }, args.repeat)
+            }, args.repeat, before=warm_file(big))
             _report("inspect_stats_2GiB_vs_memmap", r, 2.0, big_size)
 
         if "export" in rows:
@@ -146,13 +146,13 @@ def main() -> None:
                 "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
                         f"export_npz({str(big)!r}, {str(out_npz)!r})"),
                 "numpy": ("import os, subprocess", cp_fsync),
-            }, args.repeat)
+            }, args.repeat, before=warm_file(big))
             _report("export_npz_2GiB_vs_cp_fsync", r, 1.5, big_size)
             r = best_of({
                 "kit": (py + "from gluon_params_kit.checkpoint import export_npz",
                         f"export_npz({str(big)!r}, {str(out_npz)!r}, fsync=False)"),
                 "numpy": ("import subprocess", cp),
-            }, args.repeat)
+            }, args.repeat, before=warm_file(big))
             line("export_npz_no_fsync_2GiB_vs_cp", r["kit"]["seconds"] / r["numpy"]["seconds"],
                  1.5, f"  ({big_size / 2**30:.2f} GiB, neither flushed)",
                  measured=f"{r['kit']['seconds']:.2f} s", native=f"cp {r['numpy']['seconds']:.2f} s")
@@ -169,7 +169,7 @@ def main() -> None:
             r = best_of({
                 "kit": (build, f"gpk.load(net, {str(net_file)!r}); mx.nd.waitall()"),
                 "numpy": (build, f"net.load_parameters({str(net_file)!r}); mx.nd.waitall()"),
-            }, args.repeat)
+            }, args.repeat, before=warm_file(net_file))
             ratio = r["kit"]["extra"] / max(r["numpy"]["extra"], 1)
             line("load_peak_memory_vs_load_parameters", ratio, 1.05,
                  f"  ({load_size // MiB} MiB file; time {r['kit']['seconds']:.2f} s vs "

@@ -199,15 +199,21 @@ def test_equal_valued_arrays_of_one_kind_share_one_answer_and_negative_zero_is_i
     assert got[2].size == 65 and got[2].hist_values == 65 and got[7].mean == 2.0
 
 
-def test_a_conv_weight_in_an_mkldnn_layout_is_read_as_its_values():
+@pytest.mark.parametrize("channels", [4, 128])  # weights of 288 values (located), 294,912 (in place, 2 chunks)
+def test_a_conv_weight_in_an_mkldnn_layout_is_read_as_its_values(channels, monkeypatch):
     net = mx.gluon.nn.HybridSequential()
-    net.add(mx.gluon.nn.Conv2D(8, 3, in_channels=4), mx.gluon.nn.BatchNorm(in_channels=8))
+    net.add(mx.gluon.nn.Conv2D(2 * channels, 3, in_channels=channels), mx.gluon.nn.BatchNorm(in_channels=2 * channels))
     net.initialize(mx.init.Xavier())
     net.hybridize()
-    x = mx.nd.ones((1, 4, 8, 8))
+    x = mx.nd.ones((1, channels, 8, 8))
     before = net(x).asnumpy()  # inference: MXNet may keep the weight in its MKL-DNN layout
     want = {name: p.data().asnumpy().ravel() for name, p in net.collect_params().items()}
+    copies = []
+    asnumpy = mx.nd.NDArray.asnumpy
+    monkeypatch.setattr(mx.nd.NDArray, "asnumpy", lambda self: copies.append(self.shape) or asnumpy(self))
     report = stats(net)
+    assert copies == []  # read where MXNet keeps them, not copied
+    monkeypatch.undo()
     for (name, values), path in zip(want.items(), report):
         rec = report[path]
         assert (rec.min, rec.max, rec.size) == (float(values.min()), float(values.max()), values.size), name

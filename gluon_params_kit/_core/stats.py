@@ -704,10 +704,11 @@ def cpu_arrays_stats(items: Sequence[Tuple[Any, int]], bins: int,
     measured together by :func:`_batch_stats`: a fixed number of numpy calls per batch,
     not per array. With the compiled loops, arrays of fewer than :data:`_LOCATED` values
     are read at their addresses instead (:func:`_located_stats`: no copy, no Python
-    object per array) and larger ones through zero-copy views. Every other array, and any
-    array whose values the
-    batch cannot measure in their own type (NaN, Inf, squares past the type, denormals, a
-    range too narrow to bin), goes through :func:`host_stats` or :func:`array_stats`. The
+    object per array) and larger ones in place at theirs, in a second thread (an MKL-DNN
+    layout turned into the default one where it is, as MXNet's ``MXNDArrayGetData``
+    does). Every other array, and any array whose values the batch cannot measure in
+    their own type (NaN, Inf, squares past the type, denormals, a range too narrow to
+    bin), goes through :func:`host_stats` or :func:`array_stats`. The
     answers equal :func:`array_stats`'s up to float rounding (the sums are pairwise, not
     BLAS dot products); counts, extremes and histograms are the same.
 
@@ -753,8 +754,8 @@ def _copied_stats(members: List[Tuple[int, Any, int]], bins: int, hist_sample: O
 
 
 #: Arrays of fewer values are measured where they are, through their addresses
-#: (:func:`_located_stats`); larger ones in place through zero-copy views, chunk by chunk
-#: (:class:`_InPlace`), in a second thread.
+#: (:func:`_located_stats`); larger ones in place too, chunk by chunk (:class:`_InPlace`),
+#: in a second thread.
 _LOCATED = 1 << 16
 
 
