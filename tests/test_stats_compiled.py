@@ -147,8 +147,9 @@ def test_locate_keeps_dense_host_arrays_of_the_size_given():
     assert code.tolist() == [0, 1, 2, 0, -1, -1, 4]
     assert (addr[code >= 0] != 0).all() and (addr[code < 0] == 0).all()
     # the address is the array's memory: the values read there are the array's
-    rows = KERNELS.parts_at(addr[:1], sizes[:1], np.ones(1, np.int64), np.empty(12, np.float32))
+    rows, counts, _edges, binned = KERNELS.stats_at(addr[:1], sizes[:1], np.ones(1, np.int64), np.float32, 4, 2.0**400)
     assert rows[0, [0, 1, 3]].tolist() == [1.0, 1.0, 0.0]  # min, max, sum of v - centre
+    assert binned.tolist() == [True] and counts.tolist() == [[0, 0, 1, 0]]  # one of the 12 equal values
 
 
 def test_arrays_read_at_their_addresses_give_what_each_gives_alone():
@@ -170,13 +171,13 @@ def test_arrays_read_at_their_addresses_give_what_each_gives_alone():
     assert got[-1].size == 6 and got[8].hist_values == 128 and got[-3].nan == 1
 
 
-def test_groups_of_located_arrays_give_the_same_bits(monkeypatch):
+def test_what_the_located_pass_leaves_is_measured_once(monkeypatch):
     rng = np.random.default_rng(9)
     arrays = [mx.nd.array(rng.standard_normal(int(n)).astype(np.float32)) for n in rng.integers(1, 30000, 40)]
     arrays += [mx.nd.array(rng.standard_normal(50).astype(t), dtype=t) for t in (np.float16, np.int32)]
     items = [(a, a.size) for a in arrays]
     whole = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
-    monkeypatch.setattr(_stats, "_LOCATED_SAMPLE", 5000)  # groups of about one array
+    assert whole == [_stats.array_stats(a, 16, _stats.HIST_SAMPLE) for a in arrays[:40]] + whole[40:]
     alone, copied = [], []
     array_stats, copied_stats = _stats.array_stats, _stats._copied_stats
     monkeypatch.setattr(_stats, "array_stats", lambda arr, *a: alone.append(arr.dtype) or array_stats(arr, *a))
@@ -184,6 +185,21 @@ def test_groups_of_located_arrays_give_the_same_bits(monkeypatch):
                         or copied_stats(members, *a))
     assert _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE) == whole
     assert alone == [np.int32] and copied == [np.float16]  # what the loops leave, measured once
+
+
+def test_arrays_the_kernel_did_not_bin_are_binned_from_their_sample(monkeypatch):
+    rng = np.random.default_rng(4)
+    arrays = [mx.nd.array(rng.standard_normal(n).astype(np.float32)) for n in (10, 5000, 40000)]
+    arrays += [mx.nd.ones(64), mx.nd.array(rng.standard_normal(300), dtype="float64")]  # equal values; float64
+    items = [(a, a.size) for a in arrays]
+    want = _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE)
+    stats_at = KERNELS.stats_at
+
+    def unbinned(*args):  # as if the kernel's tests and _segments_stats's disagreed
+        rows, counts, edges, binned = stats_at(*args)
+        return rows, counts * 0, edges * 0, binned & False
+    monkeypatch.setattr(KERNELS, "stats_at", unbinned)
+    assert _stats.cpu_arrays_stats(items, 16, _stats.HIST_SAMPLE) == want
 
 
 def test_equal_valued_arrays_of_one_kind_share_one_answer_and_negative_zero_is_its_own_kind():

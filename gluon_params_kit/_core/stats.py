@@ -865,15 +865,10 @@ def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], addr: _onp
     sizes = _onp.array([m[2] for m in members], _onp.int64)
     left = _onp.ones(len(members), bool)
     steps = _sample_steps(sizes, hist_sample)
-    for c, dtype in _LOCATED_TYPES:
+    for c, dtype in _LOCATED_TYPES:  # one compiled pass per dtype: no buffer, nothing to cut in groups
         where = _onp.flatnonzero(code == c)
-        per = -(-sizes[where] // steps[where])
-        ends = _onp.cumsum(per)
-        lo = 0
-        while lo < where.size:  # in groups of at most _LOCATED_SAMPLE sampled values
-            hi = max(lo + 1, int(_onp.searchsorted(ends, (ends[lo - 1] if lo else 0) + _LOCATED_SAMPLE, "right")))
-            _located_group(kernels, members, where[lo:hi], addr, sizes, steps, dtype, bins, hist_sample, out, left)
-            lo = hi
+        if where.size:
+            _located_group(kernels, members, where, addr, sizes, steps, dtype, bins, hist_sample, out, left)
     rest = [members[j] for j in _onp.flatnonzero(left).tolist()]
     for i, arr, _size in rest:
         if arr.dtype not in _BATCH_NAMES:
@@ -881,27 +876,27 @@ def _located_stats(kernels: Any, members: List[Tuple[int, Any, int]], addr: _onp
     _copied_stats([m for m in rest if m[1].dtype in _BATCH_NAMES], bins, hist_sample, out)
 
 
-#: Sampled values of one group of :func:`_located_stats` at most (16 MiB of float32) unless
-#: one array has more.
-_LOCATED_SAMPLE = 1 << 22
-
-
 def _located_group(kernels: Any, members: List[Tuple[int, Any, int]], sel: _onp.ndarray, addr: _onp.ndarray,
                    sizes: _onp.ndarray, steps: _onp.ndarray, dtype: _onp.dtype, bins: int,
                    hist_sample: Optional[int], out: List[Optional[ParamStats]], left: _onp.ndarray) -> None:
     """Measure the members ``sel`` (all of ``dtype``) at their addresses: their rows and
-    histogram samples in one compiled pass, then :func:`_segments_stats`."""
+    histograms in one compiled pass (``stats_kernels.stats_at``: each array binned while it
+    is in cache, as :func:`_segment_histograms` bins a sample), then :func:`_segments_stats`."""
     k, step = sizes[sel], steps[sel]
-    per = -(-k // step)
-    sample = _onp.empty(int(per.sum()), dtype)
-    rows = kernels.parts_at(addr[sel], k, step, sample)
-    soff = _starts(per)
+    at = addr[sel]
+    rows, counts, edges, binned = kernels.stats_at(at, k, step, dtype, bins, _BIG)
     with _onp.errstate(over="ignore", invalid="ignore", under="ignore"):
         moments = _moments_of(rows, k, dtype.itemsize == 8)
-    # a step of the histogram, counted in values of the array, is one of ceil(it / step) in its sample
-    res = _segments_stats(moments, k, dtype.type, bins, hist_sample,
-                          lambda idx, st, first, last: _segment_histograms(
-                              sample, soff[idx], per[idx], -(-st // step[idx]), first, last, bins))
+
+    def histogram(idx: _onp.ndarray, st: _onp.ndarray, first: _onp.ndarray, last: _onp.ndarray
+                  ) -> Tuple[_onp.ndarray, _onp.ndarray]:
+        if binned[idx].all():  # the kernel binned what _segments_stats bins: always, by the same tests
+            return counts[idx], edges[idx]
+        code = 0 if dtype.itemsize == 4 else 1  # never comes here: the same tests, in Python
+        sample = _onp.concatenate([_at_address(int(a), int(n), code)[::s] for a, n, s in zip(at[idx], k[idx], st)])
+        per = -(-k[idx] // st)
+        return _segment_histograms(sample, _starts(per), per, _onp.ones_like(per), first, last, bins)
+    res = _segments_stats(moments, k, dtype.type, bins, hist_sample, histogram)
     for j, rec in zip(sel.tolist(), res):
         if rec is not None:
             out[members[j][0]] = rec

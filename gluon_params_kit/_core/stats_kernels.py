@@ -30,7 +30,7 @@ chunk of a large one go through the very same arithmetic.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _njit(**options: Any) -> Callable[[Any], Any]:
     still run, slowly)."""
     return numba.njit(**options) if numba is not None else (lambda fn: fn)
 
-__all__ = ["histograms", "locate", "parts", "parts_at", "warm"]  # and numba: None without it
+__all__ = ["histograms", "locate", "parts", "stats_at", "warm"]  # and numba: None without it
 
 _SUMS = {"reassoc", "nsz"}  # vector lanes for the sums; NaN and Inf keep their meaning
 _LANES = 512  # values summed in their own type before the float64 sum (~32 per vector lane)
@@ -241,10 +241,10 @@ def histograms(x: np.ndarray, off: np.ndarray, k: np.ndarray, step: np.ndarray, 
 
 # ------------------------------------------------------------------ arrays at addresses
 # A thousand small parameters are measured where MXNet keeps them: their addresses come
-# from MXNet's C API in one compiled loop (:func:`locate`), and :func:`parts_at` reads
-# each one through a pointer, with no Python object per array, picking up its histogram
-# sample for :func:`histograms`. The rows and counts are those the same values get as a
-# segment of a batch (the same :func:`_part` and :func:`_count`).
+# from MXNet's C API in one compiled loop (:func:`locate`), and :func:`stats_at` reads
+# each one through a pointer, with no Python object per array, and bins its histogram
+# sample while the array is in cache. The rows and counts are those the same values get
+# as a segment of a batch (the same :func:`_part` and :func:`_count`).
 
 if numba is not None:
     from llvmlite import ir as _ir
@@ -360,41 +360,72 @@ def locate(fns: np.ndarray, handles: np.ndarray, sizes: np.ndarray, wide: bool =
 
 
 @_njit(cache=True, nogil=True)
-def _parts_at(addr, k, step, soff, sample, ilike, out):  # pragma: no cover
-    ends = np.empty(2, sample.dtype)
+def _stats_at(addr, k, step, like, ilike, wide, big, out, counts, edges, binned):  # pragma: no cover
+    ends = np.empty(2, like.dtype)
     pair = ends.view(ilike.dtype)
+    t = like.dtype.type
+    bins = counts.shape[1]
+    fb = np.empty(_BLOCK, like.dtype)
+    ge = np.zeros(bins + 1, np.intp)
     for s in range(addr.size):
-        n, st, so = k[s], step[s], soff[s]
-        seg = _at(addr[s], n, sample)
+        n, st = k[s], step[s]
+        seg = _at(addr[s], n, like)
         _part(seg, _at(addr[s], n, ilike), ends, pair, out, s)
-        per = (n + st - 1) // st
-        if st == 1:  # the histogram's sample, while the segment is in cache
-            sample[so:so + per] = seg
+        lo, hi = out[s, 0], out[s, 1]
+        # the row's sums hold (stats._moments_of) and numpy can bin its range (stats._segments_stats)
+        good = np.isfinite(out[s, 3]) and np.isfinite(out[s, 4]) and np.isfinite(out[s, 5])
+        if wide:
+            biggest = max(-lo, hi)
+            good = good and biggest <= big and not (0.0 < biggest < 1.0 / big)
+        first, last = (lo, hi) if lo < hi else (lo - 0.5, hi + 0.5)
+        width = np.float64(t(last) - t(first))
+        binned[s] = good and first < last and 2.0 ** -60 <= width < np.inf and last - first < np.inf
+        if not binned[s]:
+            continue
+        # stats._segment_histograms: numpy's edges (linspace's arithmetic), estimate and tolerance
+        d = (last - first) / bins
+        for b in range(bins):
+            edges[s, b] = t(np.float64(b) * d + first)
+        edges[s, bins] = t(last)
+        norm = bins / (last - first)
+        tol = t(4.0 * np.float64(np.spacing(t(max(abs(first), abs(last))))) * norm + bins * 2.0 ** -20)
+        ge[:] = 0
+        if lo == hi:  # equal values: the first is binned for all (the caller multiplies)
+            _count(seg[:1], t(first), t(norm), tol, edges[s], fb, ge)
+        elif st == 1:
+            _count(seg, t(first), t(norm), tol, edges[s], fb, ge)
         else:
-            sample[so:so + per] = seg[::st]
+            _count(seg[::st], t(first), t(norm), tol, edges[s], fb, ge)
+        for b in range(bins):
+            counts[s, b] = ge[b] - ge[b + 1]
 
 
-def parts_at(addr: np.ndarray, k: np.ndarray, step: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """:func:`parts` of arrays at the addresses ``addr``, each of ``k`` values of ``sample``'s
-    dtype (float32 or float64), one row each: the row each would get as a segment of a
-    batch. ``sample`` receives each array's every ``step``-th value, one array after the
-    other (``ceil(k / step)`` values each).
+def stats_at(addr: np.ndarray, k: np.ndarray, step: np.ndarray, dtype: Any, bins: int, big: float
+             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`parts` and the histograms of arrays at the addresses ``addr`` (``k`` values of
+    ``dtype`` each, float32 or float64) in one pass: each array's row (the row it would get
+    as a segment of a batch), then, while it is in cache, its sample (every ``step``-th
+    value; one value if they are all equal) binned as ``stats._segments_stats`` bins it
+    (:func:`histograms`' arithmetic, numpy's edges).
+    Returns ``(rows, counts, edges, binned)``; ``binned`` is False where numpy could not bin
+    the array (NaN or Inf, a range too wide or narrow; float64 values past ``big``) and
+    its counts and edges mean nothing.
 
     >>> import numpy as np
-    >>> x = np.array([3, -1, 2], np.float32)
-    >>> one = np.ones(1, np.int64); sample = np.empty(2, np.float32)
-    >>> parts_at(np.array([x.ctypes.data]), 3 * one, 2 * one, sample)[:, [0, 1, 3]].tolist(), sample.tolist()
-    ([[-1.0, 3.0, 1.0]], [3.0, 2.0])
+    >>> x = np.array([0, 1, 2, 3], np.float32); one = np.ones(1, np.int64)
+    >>> rows, counts, edges, binned = stats_at(np.array([x.ctypes.data]), 4 * one, one, x.dtype, 2, 2.0 ** 400)
+    >>> counts.tolist(), edges.tolist(), binned.tolist()
+    ([[2, 2]], [[0.0, 1.5, 3.0]], [True])
     """
-    per = -(-k // step)
-    soff = np.zeros(k.size, np.int64)
-    np.cumsum(per[:-1], out=soff[1:])
-    if k.size and soff[-1] + per[-1] > sample.size:
-        raise ValueError(f"parts_at: a sample of {sample.size} values, not the {soff[-1] + per[-1]} needed")
+    dtype = np.dtype(dtype)
     out = np.empty((addr.size, 7), np.float64)
-    ints = np.int64 if sample.itemsize == 8 else np.int32
-    _parts_at(addr, k, step, soff, sample, np.empty(0, ints), out)
-    return out
+    counts = np.zeros((addr.size, bins), np.intp)
+    edges = np.zeros((addr.size, bins + 1), dtype)
+    binned = np.zeros(addr.size, np.bool_)
+    ints = np.int64 if dtype.itemsize == 8 else np.int32
+    _stats_at(addr, k, step, np.empty(0, dtype), np.empty(0, ints), dtype.itemsize == 8, big, out, counts,
+              edges, binned)
+    return out, counts, edges, binned
 
 
 def warm() -> None:
@@ -420,7 +451,7 @@ def warm() -> None:
                        np.array([1e-3]), edges)
             assert rows[0, 0] == 0 and rows[0, 1] == 3
         one64 = np.ones(1, np.int64)
-        assert parts_at(np.array([x.ctypes.data]), 4 * one64, 2 * one64, np.empty(2, dtype))[0, 1] == 3
+        assert stats_at(np.array([x.ctypes.data]), 4 * one64, 2 * one64, dtype, 2, 2.0 ** 400)[1].sum() == 2
     none = np.zeros(0, np.int64)
     for wide in (False, True):
         locate(np.zeros(6, np.int64), none, none, wide)
