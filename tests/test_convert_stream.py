@@ -244,6 +244,7 @@ def test_progress_bar_names_the_file(tmp_path, monkeypatch, capsys):
     src = tmp_path / "named-source.params"
     _saved(src, {"w": mx.nd.ones((64, 1024))})
     monkeypatch.setattr(display, "PROGRESS_BYTES", 1000)
+    monkeypatch.setattr(display, "PROGRESS_DELAY", 0.0)  # the bar from the first byte read
     convert(src, tmp_path / "out.safetensors", progress=True)
     err = capsys.readouterr().err
     assert "named-source.params" in err
@@ -256,6 +257,7 @@ def test_cli_convert_shows_the_bar_and_takes_np_nd_and_allow_expand(tmp_path, mo
     src = tmp_path / "cli-src.params"
     _saved(src, {"w": mx.nd.ones((64, 1024))})
     monkeypatch.setattr(display, "PROGRESS_BYTES", 1000)
+    monkeypatch.setattr(display, "PROGRESS_DELAY", 0.0)
     assert main(["convert", str(src), str(tmp_path / "np.params"), "--np"]) == 0
     assert "cli-src.params" in capsys.readouterr().err
     assert read_header(tmp_path / "np.params").np_shape
