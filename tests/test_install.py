@@ -227,6 +227,10 @@ def test_progress_bar_with_tqdm(monkeypatch):
     finally:
         bar.close()
     assert bar._bar is None
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm found, then failing to import: no bar, no error
+    broken = _display.Progress(100, "x.params")
+    broken.update(7)
+    assert broken._bar is None and broken.n == 7
 
 
 def test_chapter_quiet_and_check_alias(capsys):

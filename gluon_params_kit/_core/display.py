@@ -293,15 +293,19 @@ class Progress:
         import time
         self.total, self.desc, self.n = total, desc, 0
         self._clock = time.monotonic
-        self._start = self._clock()
+        self._start: Optional[float] = self._clock()  # None: no bar will appear
         self._bar: Any = None
 
     def update(self, n: int) -> None:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
-        elif self._clock() - self._start >= PROGRESS_DELAY:
-            from tqdm import tqdm
+        elif self._start is not None and self._clock() - self._start >= PROGRESS_DELAY:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # found but broken: the read goes on without a bar
+                self._start = None
+                return
             self._bar = tqdm(total=self.total, initial=self.n, unit="B", unit_scale=True, desc=self.desc,
                              leave=False)
 
