@@ -16,8 +16,9 @@ are measured in the page cache), but only while the kit holds a read lease on it
 (:class:`_Lease`): a file cut short under a mapping would kill the process with SIGBUS,
 and the lease makes the kernel hold back any process that opens the file to write or
 truncate it until the kit lets go. Each chunk is mapped only if the lease still holds and
-its pages are resident (``mincore``: a disk error under a mapping would be a SIGBUS too);
-else it is read with ``pread``, where a short read is an error that names the file.
+its pages are resident (``cachestat``, or ``mincore`` before Linux 6.5: a disk error under
+a mapping would be a SIGBUS too); else it is read with ``pread``, where a short read is an
+error that names the file.
 
 The file is the version the header describes (opened again and checked, or the caller's
 open file): a file replaced or cut short since is a CheckpointError saying it changed.
@@ -132,10 +133,10 @@ class _Lease:
     are missing).
     """
 
-    def __init__(self, fd: int, fcntl: Any, libc: Any):
+    def __init__(self, fd: int, fcntl: Any):
         self.fd = fd
         self.broken = False
-        self._fcntl, self._libc = fcntl, libc
+        self._fcntl, self._libc = fcntl, _libc()
 
     @classmethod
     def take(cls, fd: int) -> Optional["_Lease"]:
@@ -158,7 +159,7 @@ class _Lease:
             fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_RDLCK)
         except (OSError, ValueError, ImportError, AttributeError):
             return None  # EACCES (not the owner), EAGAIN (open for writing), EINVAL (no leases)
-        return cls(fd, fcntl, libc)
+        return cls(fd, fcntl)
 
     def holds(self) -> bool:
         """Whether the lease is whole (not being broken): then the file cannot shrink."""
@@ -172,8 +173,8 @@ class _Lease:
     def map(self, offset: int, nbytes: int) -> Optional[Tuple[Any, int, int]]:
         """``(mapping, where the bytes start in it, its address)`` of the file's ``nbytes``
         from ``offset``; None where ``mmap`` refuses or some of them are not in memory
-        (``mincore``: those are read with ``pread``, where a disk error is an error, not
-        the SIGBUS it would be under a mapping)."""
+        (:meth:`_cached_pages`, else ``mincore``: those are read with ``pread``, where a
+        disk error is an error, not the SIGBUS it would be under a mapping)."""
         import ctypes
         first = offset - offset % mmap.ALLOCATIONGRANULARITY
         length = offset + nbytes - first

@@ -8,10 +8,12 @@ cache-sized buffer, then every statistic of every array in a few vectorized pass
 (segment reductions, one histogram pass), so the cost is per value, not per array.
 With numba installed (the ``fast`` extra), compiled loops (:mod:`.stats_kernels`) do
 those passes for the parameters in memory: two passes per chunk and one over the
-histogram's sample (:func:`compiled`). Small arrays are then not copied at all: one
-compiled loop asks MXNet's C API for their addresses and the loops read them there
-(:func:`_located_stats`), while larger arrays are read in place in a second thread. Files (``inspect --stats``) keep
-the numpy kernels: loading numba would cost a short command more than it saves.
+histogram's sample (:func:`compiled`). No array is then copied: compiled loops ask
+MXNet's C API for their addresses; the small ones are read there, each binned while in
+cache (:func:`_located_stats`), while larger ones are read in place in a second thread.
+Files (``inspect --stats``) do not load numba (it would cost a short command more than it
+saves): their chunks go through :class:`_Kernel`, the C kernel of :mod:`.stats_native`
+where it is built, else numpy.
 Elsewhere, MXNet ops run on the parameter's own device and the results come back in
 one transfer.
 """
@@ -766,12 +768,13 @@ def _compiled_arrays_stats(kernels: Any, items: Sequence[Tuple[Any, int]], bins:
     those in place while this one finds and measures the arrays of fewer than
     :data:`_LOCATED` values at their addresses (then joins the second one)."""
     out: List[Optional[ParamStats]] = [None] * len(items)
-    members = [(i, arr, size) for i, (arr, size) in enumerate(items) if size > 0]
+    small_members: List[Tuple[int, Any, int]] = []
+    large: List[Tuple[int, Any, int]] = []
     for i, (arr, size) in enumerate(items):
         if size <= 0:
             out[i] = array_stats(arr, bins, hist_sample)
-    small_members = [m for m in members if m[2] < _LOCATED]
-    large = [m for m in members if m[2] >= _LOCATED]
+        else:
+            (small_members if size < _LOCATED else large).append((i, arr, size))
     addr, code = _locate(kernels, large) if large else (_onp.zeros(0, _onp.int64),) * 2
     views = []
     for m, a, c in zip(large, addr.tolist(), code.tolist()):
